@@ -1,0 +1,351 @@
+//! The selector: mio's `Poll` (epoll on Linux, kqueue on macOS), owned by the loop.
+//!
+//! Every registered source gets a [`ScheduledIo`]: a readiness word and the wakers of the
+//! task waiting to read and the one waiting to write. Registrations live in a slab behind
+//! a mutex that is taken when a source is added or removed and once per `epoll_wait`
+//! batch (never per event), so a socket may be dropped on any thread without racing the
+//! dispatch. A token is `generation << 32 | index`: an event for a slot that has since been
+//! reused is recognised and dropped.
+//!
+//! # Readiness and ticks
+//!
+//! Sources are edge-triggered. The driver ORs each event into the readiness word and bumps
+//! the word's tick (the upper bits). An I/O operation that gets `WouldBlock` clears the
+//! readiness it acted on only if the tick is still the one it observed: a newer event that
+//! arrived meanwhile is never lost ("stale events never clear newer ones").
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::{Events, Interest, Token};
+
+const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Readiness bits.
+pub(crate) const READABLE: usize = 1 << 0;
+pub(crate) const WRITABLE: usize = 1 << 1;
+pub(crate) const READ_CLOSED: usize = 1 << 2;
+pub(crate) const WRITE_CLOSED: usize = 1 << 3;
+pub(crate) const ERROR: usize = 1 << 4;
+const READY_MASK: usize = (1 << 5) - 1;
+const TICK_SHIFT: u32 = 16;
+
+/// Which side of a source a task waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// A readiness observation: which bits, and at which tick.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadyEvent {
+    pub(crate) ready: usize,
+    tick: usize,
+}
+
+#[derive(Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// Readiness and waiters of one registered source.
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    waiters: Mutex<Waiters>,
+}
+
+impl ScheduledIo {
+    fn set_readiness(&self, bits: usize) {
+        let mut cur = self.readiness.load(Ordering::Acquire);
+        loop {
+            let tick = (cur >> TICK_SHIFT).wrapping_add(1);
+            let next = (tick << TICK_SHIFT) | (cur & READY_MASK) | bits;
+            match self.readiness.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(a) => cur = a,
+            }
+        }
+    }
+
+    fn wake(&self, bits: usize, waiting: &AtomicUsize) {
+        let (r, w) = {
+            let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            let r = if bits & Direction::Read.mask() != 0 {
+                ws.reader.take()
+            } else {
+                None
+            };
+            let w = if bits & Direction::Write.mask() != 0 {
+                ws.writer.take()
+            } else {
+                None
+            };
+            (r, w)
+        };
+        for waker in [r, w].into_iter().flatten() {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            waker.wake();
+        }
+    }
+}
+
+struct Slab {
+    entries: Vec<(u32, Option<Arc<ScheduledIo>>)>,
+    free: Vec<u32>,
+}
+
+/// The part of the driver shared with registrations (which may live on any thread).
+pub(crate) struct IoShared {
+    registry: mio::Registry,
+    slab: Mutex<Slab>,
+    /// Tasks waiting on I/O (virtual time does not jump while this is non-zero).
+    pub(crate) waiting: AtomicUsize,
+}
+
+/// The selector, owned by the loop.
+pub(crate) struct Driver {
+    poll: mio::Poll,
+    events: Events,
+    pub(crate) shared: Arc<IoShared>,
+}
+
+impl Driver {
+    pub(crate) fn new() -> io::Result<Driver> {
+        let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Driver {
+            poll,
+            events: Events::with_capacity(1024),
+            shared: Arc::new(IoShared {
+                registry,
+                slab: Mutex::new(Slab {
+                    entries: Vec::new(),
+                    free: Vec::new(),
+                }),
+                waiting: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
+        mio::Waker::new(self.poll.registry(), WAKER_TOKEN)
+    }
+
+    /// Waits for events (at most `timeout`; `None` = until one arrives) and dispatches them.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.poll.poll(&mut self.events, timeout)?;
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let slab = self.shared.slab.lock().unwrap_or_else(|e| e.into_inner());
+        for ev in self.events.iter() {
+            let token = ev.token();
+            if token == WAKER_TOKEN {
+                continue;
+            }
+            let index = (token.0 & 0xFFFF_FFFF) as usize;
+            let generation = (token.0 >> 32) as u32;
+            let Some((g, Some(io))) = slab.entries.get(index) else {
+                continue;
+            };
+            if *g != generation {
+                continue; // a stale event for a slot that has been reused
+            }
+            let mut bits = 0;
+            if ev.is_readable() {
+                bits |= READABLE;
+            }
+            if ev.is_writable() {
+                bits |= WRITABLE;
+            }
+            if ev.is_read_closed() {
+                bits |= READ_CLOSED;
+            }
+            if ev.is_write_closed() {
+                bits |= WRITE_CLOSED;
+            }
+            if ev.is_error() {
+                bits |= ERROR;
+            }
+            io.set_readiness(bits);
+            io.wake(bits, &self.shared.waiting);
+        }
+        Ok(())
+    }
+}
+
+/// A source registered with a loop's selector. Deregisters itself when dropped.
+pub(crate) struct Registration {
+    io: Arc<ScheduledIo>,
+    token: Token,
+    shared: Arc<IoShared>,
+}
+
+impl Registration {
+    /// Registers `source` with the current loop for `interest`.
+    pub(crate) fn new(
+        source: &mut impl mio::event::Source,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        let shared = crate::runtime::with_core("register an I/O source", |core| {
+            core.driver.borrow().shared.clone()
+        });
+        let io = Arc::new(ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            waiters: Mutex::new(Waiters::default()),
+        });
+        let token = {
+            let mut slab = shared.slab.lock().unwrap_or_else(|e| e.into_inner());
+            let index = match slab.free.pop() {
+                Some(i) => i,
+                None => {
+                    slab.entries.push((0, None));
+                    u32::try_from(slab.entries.len() - 1).expect("too many I/O sources")
+                }
+            };
+            let entry = &mut slab.entries[index as usize];
+            entry.1 = Some(io.clone());
+            Token(((entry.0 as usize) << 32) | index as usize)
+        };
+        if let Err(e) = shared.registry.register(source, token, interest) {
+            release(&shared, token);
+            return Err(e);
+        }
+        Ok(Registration { io, token, shared })
+    }
+
+    /// Current readiness for `dir`, or registers the waker and returns `Pending`.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let cur = self.io.readiness.load(Ordering::Acquire);
+        if cur & dir.mask() != 0 {
+            return Poll::Ready(Ok(ReadyEvent {
+                ready: cur & READY_MASK,
+                tick: cur >> TICK_SHIFT,
+            }));
+        }
+        {
+            let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = match dir {
+                Direction::Read => &mut ws.reader,
+                Direction::Write => &mut ws.writer,
+            };
+            match slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                Some(w) => *w = cx.waker().clone(),
+                None => {
+                    *slot = Some(cx.waker().clone());
+                    self.shared.waiting.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        // An event may have arrived between the load and storing the waker.
+        let cur = self.io.readiness.load(Ordering::Acquire);
+        if cur & dir.mask() != 0 {
+            return Poll::Ready(Ok(ReadyEvent {
+                ready: cur & READY_MASK,
+                tick: cur >> TICK_SHIFT,
+            }));
+        }
+        Poll::Pending
+    }
+
+    /// Clears the readiness bits of `ev` that belong to `dir` (after `WouldBlock`), unless
+    /// a newer event arrived since `ev` was observed.
+    pub(crate) fn clear_readiness(&self, ev: ReadyEvent, dir: Direction) {
+        // Closed and error states are sticky: only the plain readable/writable bit clears.
+        let clear = match dir {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        };
+        let mut cur = self.io.readiness.load(Ordering::Acquire);
+        loop {
+            if cur >> TICK_SHIFT != ev.tick {
+                return;
+            }
+            let next = cur & !clear;
+            match self.io.readiness.compare_exchange_weak(
+                cur,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(a) => cur = a,
+            }
+        }
+    }
+
+    /// Runs `op` when `dir` is ready; on `WouldBlock` clears readiness and waits again.
+    /// Charges the task's cooperative budget.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if super::coop_exhausted(cx) {
+            return Poll::Pending;
+        }
+        loop {
+            let ev = match self.poll_ready(cx, dir) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(ev, dir);
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Deregisters `source` (call before closing it).
+    pub(crate) fn deregister(&mut self, source: &mut impl mio::event::Source) -> io::Result<()> {
+        self.shared.registry.deregister(source)
+    }
+}
+
+fn release(shared: &IoShared, token: Token) {
+    let index = token.0 & 0xFFFF_FFFF;
+    let mut slab = shared.slab.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(entry) = slab.entries.get_mut(index) {
+        entry.0 = entry.0.wrapping_add(1);
+        entry.1 = None;
+        slab.free.push(index as u32);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let n = usize::from(ws.reader.take().is_some()) + usize::from(ws.writer.take().is_some());
+        drop(ws);
+        self.shared.waiting.fetch_sub(n, Ordering::Relaxed);
+        release(&self.shared, self.token);
+    }
+}

@@ -1,0 +1,56 @@
+//! # simul — Python's asyncio, as a Rust async runtime
+//!
+//! One event loop per thread runs many tasks cooperatively, suspending each at its
+//! `.await` points while it waits on timers, sockets, child processes or other tasks —
+//! like a chess master in a simultaneous exhibition, who plays many boards and never waits
+//! for a single opponent.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn say_after(delay: Duration, what: &str) -> String {
+//!     simul::sleep(delay).await;
+//!     what.to_string()
+//! }
+//!
+//! simul::run(async {
+//!     let a = simul::spawn(say_after(Duration::from_millis(10), "hello"));
+//!     let b = simul::spawn(say_after(Duration::from_millis(20), "world"));
+//!     assert_eq!(a.await.unwrap() + " " + &b.await.unwrap(), "hello world");
+//! });
+//! ```
+//!
+//! asyncio's names are kept where they fit Rust (`run`, `sleep`, `wait_for`, `gather`,
+//! `call_soon`, ...) and searchable as doc aliases where Rust's conventions rename them
+//! (`create_task` is [`spawn`], `done()` is [`Task::is_done`]).
+//!
+//! ## Layers
+//! | module | what it owns |
+//! |---|---|
+//! | `io` (driver) | the OS selector (mio) and readiness |
+//! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
+//! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
+//! | [`task`] | task memory, [`Task`], cancellation |
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod debug;
+mod io;
+pub mod runtime;
+pub mod task;
+pub mod time;
+
+pub use io::BUDGET;
+pub use runtime::{
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
+    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+};
+pub use task::{
+    all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
+    TaskInfo, TaskState,
+};
+pub use time::{
+    interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
+    TimeoutError, YieldNow,
+};

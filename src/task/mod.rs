@@ -1,0 +1,904 @@
+//! Tasks: asyncio's `Task`, as a Rust handle.
+//!
+//! A task is a future the loop drives on its own, interleaved with every other task at
+//! their `.await` points. [`spawn`] (asyncio's `create_task`) allocates the task once
+//! (see `raw.rs` for the memory layout and the state machine) and returns a [`Task<T>`]
+//! handle, which is itself a future of `Result<T, TaskError>`:
+//!
+//! * awaiting it gives the output, or [`TaskError::Cancelled`], or
+//!   [`TaskError::Panicked`] when the task panicked (the panic never leaves the task);
+//! * dropping it **detaches** the task, which keeps running (asyncio keeps a task alive
+//!   while the loop has it; so do we);
+//! * [`Task::cancel`] asks the loop to drop the task's future the next time the task would
+//!   run, so its destructors run at the suspension point (asyncio's `CancelledError`).
+//!
+//! Tasks need not be `Send`: they stay on the thread of the loop that spawned them, and
+//! so does the `Task` handle (it is `!Send`). Wakers are `Send + Sync`: a wake from another
+//! thread goes through the loop's injection queue and unparks it.
+//!
+//! A task that panics and is never awaited is reported once by the loop, like asyncio's
+//! "Task exception was never retrieved".
+
+pub(crate) mod raw;
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::runtime;
+use raw::TaskRef;
+
+/// Why a task produced no value.
+///
+/// # Examples
+/// ```
+/// let err = simul::run(async {
+///     let t = simul::spawn(async { simul::sleep(std::time::Duration::from_secs(60)).await });
+///     t.cancel();
+///     t.await.unwrap_err()
+/// });
+/// assert!(err.is_cancelled());
+/// ```
+#[derive(Clone)]
+#[doc(alias = "CancelledError")]
+pub enum TaskError {
+    /// The task was cancelled before it finished.
+    Cancelled,
+    /// The task panicked; the payload can be re-raised with [`PanicPayload::resume`].
+    Panicked(PanicPayload),
+}
+
+/// The payload of a panic caught inside a task.
+///
+/// # Examples
+/// ```
+/// let err = simul::run(async { simul::spawn(async { panic!("boom") }).await.unwrap_err() });
+/// match err {
+///     simul::TaskError::Panicked(p) => assert_eq!(p.message(), "boom"),
+///     _ => unreachable!(),
+/// }
+/// ```
+#[derive(Clone)]
+pub struct PanicPayload {
+    message: Arc<str>,
+    payload: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+}
+
+impl PanicPayload {
+    /// The panic message (`"Box<dyn Any>"` when the payload was not a string).
+    ///
+    /// # Examples
+    /// ```
+    /// # let err = simul::run(async { simul::spawn(async { panic!("x") }).await.unwrap_err() });
+    /// if let simul::TaskError::Panicked(p) = err { assert_eq!(p.message(), "x"); }
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Takes the original payload (only the first call, across clones, gets it).
+    ///
+    /// # Examples
+    /// ```
+    /// # let err = simul::run(async { simul::spawn(async { panic!("x") }).await.unwrap_err() });
+    /// if let simul::TaskError::Panicked(p) = err { assert!(p.take().is_some()); assert!(p.take().is_none()); }
+    /// ```
+    pub fn take(&self) -> Option<Box<dyn Any + Send>> {
+        self.payload.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Re-raises the panic in the current thread (with the original payload if it is still
+    /// here, else with the message).
+    ///
+    /// # Examples
+    /// ```should_panic
+    /// # let err = simul::run(async { simul::spawn(async { panic!("x") }).await.unwrap_err() });
+    /// if let simul::TaskError::Panicked(p) = err { p.resume(); }
+    /// ```
+    pub fn resume(self) -> ! {
+        match self.take() {
+            Some(p) => std::panic::resume_unwind(p),
+            None => std::panic::resume_unwind(Box::new(self.message.to_string())),
+        }
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PanicPayload").field(&self.message).finish()
+    }
+}
+
+impl TaskError {
+    pub(crate) fn panicked(message: String, payload: Box<dyn Any + Send>) -> TaskError {
+        TaskError::Panicked(PanicPayload {
+            message: message.into(),
+            payload: Arc::new(Mutex::new(Some(payload))),
+        })
+    }
+
+    /// `true` for [`TaskError::Cancelled`].
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(simul::TaskError::Cancelled.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// `true` for [`TaskError::Panicked`].
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(!simul::TaskError::Cancelled.is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("Cancelled"),
+            TaskError::Panicked(p) => write!(f, "Panicked({:?})", p.message()),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("task was cancelled"),
+            TaskError::Panicked(p) => write!(f, "task panicked: {}", p.message()),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// Where a task is in its life.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let me = simul::current_task().unwrap();
+///     assert_eq!(me.state(), simul::TaskState::Running);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    /// In the ready queue, about to run.
+    Scheduled,
+    /// Being polled right now.
+    Running,
+    /// Suspended, waiting to be woken.
+    Waiting,
+    /// Finished with a value.
+    Finished,
+    /// Cancelled before it finished.
+    Cancelled,
+    /// Panicked.
+    Panicked,
+}
+
+impl TaskState {
+    /// `true` once the task has finished, been cancelled or panicked.
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(simul::TaskState::Cancelled.is_done());
+    /// assert!(!simul::TaskState::Waiting.is_done());
+    /// ```
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            TaskState::Finished | TaskState::Cancelled | TaskState::Panicked
+        )
+    }
+}
+
+/// Loop-thread-only bookkeeping stored in each task's header.
+pub(crate) struct Local {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) created: Instant,
+    pub(crate) polls: u64,
+    pub(crate) join_waker: Option<Waker>,
+    pub(crate) callbacks: Vec<Box<dyn FnOnce(TaskState)>>,
+    /// Index in the loop's task registry.
+    pub(crate) slot: usize,
+    /// The `Task` handle was dropped.
+    pub(crate) detached: bool,
+    /// Set when the task completes.
+    pub(crate) outcome: Option<TaskState>,
+}
+
+impl Local {
+    pub(crate) fn new(id: u64, name: Option<String>, location: &'static Location<'static>) -> Self {
+        Local {
+            id,
+            name: name.map(String::into_boxed_str),
+            location,
+            created: Instant::now(),
+            polls: 0,
+            join_waker: None,
+            callbacks: Vec::new(),
+            slot: usize::MAX,
+            detached: false,
+            outcome: None,
+        }
+    }
+}
+
+/// A snapshot of a task for introspection ([`current_task`], [`all_tasks`]).
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let t = simul::Task::builder().name("worker").spawn(async {});
+///     let info = simul::all_tasks().into_iter().find(|i| i.name() == "worker").unwrap();
+///     assert_eq!(info.id(), t.id());
+///     assert_eq!(format!("{info:?}").contains("worker"), true);
+/// });
+/// ```
+#[derive(Clone)]
+pub struct TaskInfo {
+    id: u64,
+    name: String,
+    state: TaskState,
+    location: &'static Location<'static>,
+    polls: u64,
+    age: Duration,
+}
+
+impl TaskInfo {
+    pub(crate) fn of(task: &TaskRef) -> TaskInfo {
+        let state = task.state();
+        // SAFETY: introspection runs on the loop thread and copies out immediately.
+        let local = unsafe { task.local() };
+        let st = if let Some(o) = local.outcome {
+            o
+        } else if state & raw::RUNNING != 0 {
+            TaskState::Running
+        } else if state & raw::SCHEDULED != 0 {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        TaskInfo {
+            id: local.id,
+            name: task_name(local),
+            state: st,
+            location: local.location,
+            polls: local.polls,
+            age: local.created.elapsed(),
+        }
+    }
+
+    /// The task's unique id within the process.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(simul::current_task().unwrap().id() > 0) });
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The task's name (`Task-N` unless it was named).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert_eq!(simul::current_task().unwrap().name(), "main") });
+    /// ```
+    #[doc(alias = "get_name")]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its state when the snapshot was taken.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(!simul::current_task().unwrap().state().is_done()) });
+    /// ```
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+    /// Where it was spawned.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let _t = simul::spawn(async {});
+    ///     let infos = simul::all_tasks();
+    ///     assert!(infos.iter().any(|i| i.location().file().ends_with(".rs")));
+    /// });
+    /// ```
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+    /// How many times it has been polled.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert_eq!(simul::current_task().unwrap().polls(), 0) });
+    /// ```
+    pub fn polls(&self) -> u64 {
+        self.polls
+    }
+    /// How long ago it was spawned.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(simul::current_task().unwrap().age() < std::time::Duration::from_secs(5)) });
+    /// ```
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+
+    pub(crate) fn main(id: u64, polls: u64, created: Instant) -> TaskInfo {
+        TaskInfo {
+            id,
+            name: "main".to_string(),
+            state: TaskState::Running,
+            location: Location::caller(),
+            polls,
+            age: created.elapsed(),
+        }
+    }
+}
+
+impl fmt::Debug for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<Task {:?} id={} {:?} polls={} spawned at {}:{}>",
+            self.name,
+            self.id,
+            self.state,
+            self.polls,
+            self.location.file(),
+            self.location.line()
+        )
+    }
+}
+
+pub(crate) fn task_name(local: &Local) -> String {
+    match &local.name {
+        Some(n) => n.to_string(),
+        None => format!("Task-{}", local.id),
+    }
+}
+
+/// A handle to a spawned task: a future of its result.
+///
+/// Dropping the handle detaches the task (it keeps running); [`Task::cancel`] stops it.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let t = simul::spawn(async { 6 * 7 });
+///     assert_eq!(t.await.unwrap(), 42);
+/// });
+/// ```
+#[must_use = "a Task is detached when dropped; await it or call .cancel()"]
+pub struct Task<T> {
+    raw: TaskRef,
+    _marker: PhantomData<(T, *const ())>,
+}
+
+impl<T> Unpin for Task<T> {}
+
+impl Task<()> {
+    /// A builder to name a task or start it eagerly.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::Task::builder().name("fetcher").spawn(async { 1 });
+    ///     assert_eq!(t.name(), "fetcher");
+    ///     assert_eq!(t.await.unwrap(), 1);
+    /// });
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            name: None,
+            eager: false,
+        }
+    }
+}
+
+impl<T> Task<T> {
+    pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
+        Task {
+            raw,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Requests cancellation: the task's future is dropped the next time it would run,
+    /// so its destructors run at its current suspension point. Returns `false` if the task
+    /// had already finished. A task that completes in the step that is running when
+    /// `cancel` is called keeps its result.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::spawn(simul::sleep(std::time::Duration::from_secs(3600)));
+    ///     assert!(t.cancel());
+    ///     assert!(t.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if !self.raw.request_cancel() {
+            return false;
+        }
+        runtime::schedule_ref(&self.raw);
+        true
+    }
+
+    /// `true` once the task finished, was cancelled or panicked.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::spawn(async {});
+    ///     assert!(!t.is_done());
+    ///     simul::yield_now().await;
+    ///     assert!(t.is_done());
+    /// });
+    /// ```
+    #[doc(alias = "done")]
+    pub fn is_done(&self) -> bool {
+        self.raw.state() & raw::COMPLETE != 0
+    }
+
+    /// `true` if the task ended by cancellation.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::spawn(simul::yield_now());
+    ///     t.cancel();
+    ///     simul::yield_now().await;
+    ///     assert!(t.is_cancelled());
+    /// });
+    /// ```
+    #[doc(alias = "cancelled")]
+    pub fn is_cancelled(&self) -> bool {
+        self.local_state() == Some(TaskState::Cancelled)
+    }
+
+    fn local_state(&self) -> Option<TaskState> {
+        // SAFETY: Task is !Send, so we are on the loop's thread; the borrow ends here.
+        unsafe { self.raw.local().outcome }
+    }
+
+    /// The task's id, unique within the process.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, b) = (simul::spawn(async {}), simul::spawn(async {}));
+    ///     assert_ne!(a.id(), b.id());
+    /// });
+    /// ```
+    pub fn id(&self) -> u64 {
+        // SAFETY: loop thread (Task is !Send); copy out.
+        unsafe { self.raw.local().id }
+    }
+
+    /// The task's name: the one given to [`Builder::name`], else `Task-<id>`.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::spawn(async {});
+    ///     assert_eq!(t.name(), format!("Task-{}", t.id()));
+    /// });
+    /// ```
+    #[doc(alias = "get_name")]
+    pub fn name(&self) -> String {
+        // SAFETY: loop thread (Task is !Send); copy out.
+        task_name(unsafe { self.raw.local() })
+    }
+
+    /// A snapshot of the task.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let t = simul::spawn(async {});
+    ///     assert_eq!(t.info().state(), simul::TaskState::Scheduled);
+    /// });
+    /// ```
+    pub fn info(&self) -> TaskInfo {
+        TaskInfo::of(&self.raw)
+    }
+
+    /// Runs `f` (on the loop, soon after) when the task is done, with its final state.
+    /// If it is already done, `f` is scheduled at once.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// simul::run(async {
+    ///     let seen = Rc::new(Cell::new(None));
+    ///     let t = simul::spawn(async { 1 });
+    ///     let s = seen.clone();
+    ///     t.add_done_callback(move |state| s.set(Some(state)));
+    ///     t.await.unwrap();
+    ///     simul::yield_now().await;
+    ///     assert_eq!(seen.get(), Some(simul::TaskState::Finished));
+    /// });
+    /// ```
+    pub fn add_done_callback(&self, f: impl FnOnce(TaskState) + 'static) {
+        if let Some(state) = self.local_state() {
+            runtime::call_soon(move || f(state));
+        } else {
+            // SAFETY: loop thread (Task is !Send); no re-entrancy while pushing.
+            unsafe { self.raw.local() }.callbacks.push(Box::new(f));
+        }
+    }
+
+    /// A cloneable handle that many can await, each getting the same result
+    /// (asyncio's "await a task twice"). The task still runs once.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let shared = simul::spawn(async { String::from("once") }).shared();
+    ///     let other = shared.clone();
+    ///     assert_eq!(shared.await.unwrap(), "once");
+    ///     assert_eq!(other.await.unwrap(), "once");
+    /// });
+    /// ```
+    pub fn shared(self) -> SharedTask<T>
+    where
+        T: Clone + 'static,
+    {
+        SharedTask::new(self)
+    }
+
+    /// Wraps the handle so that dropping it cancels the task instead of detaching it
+    /// (useful with [`crate::wait_for`] and other combinators that drop what they time out).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// simul::run(async {
+    ///     let t = simul::spawn(simul::sleep(Duration::from_secs(3600)));
+    ///     let id = t.id();
+    ///     let r = simul::wait_for(Duration::from_millis(5), t.cancel_on_drop()).await;
+    ///     assert!(r.is_err());
+    ///     simul::yield_now().await;
+    ///     assert!(simul::all_tasks().iter().all(|i| i.id() != id));
+    /// });
+    /// ```
+    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
+        CancelOnDrop { task: self }
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.raw.state() & raw::COMPLETE != 0 {
+            let mut out = None;
+            // SAFETY: T is this task's output type; loop thread (Task is !Send).
+            unsafe { self.raw.take_output(&mut out) };
+            return match out {
+                Some(v) => Poll::Ready(v),
+                None => panic!("`Task` polled after it returned its result"),
+            };
+        }
+        // SAFETY: loop thread (Task is !Send); the borrow ends before anything re-enters.
+        let local = unsafe { self.raw.local() };
+        match &local.join_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => local.join_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        // SAFETY: loop thread (Task is !Send).
+        let local = unsafe { self.raw.local() };
+        local.detached = true;
+        local.join_waker = None;
+        if self.raw.state() & raw::COMPLETE != 0 {
+            // SAFETY: loop thread.
+            if let Some(msg) = unsafe { self.raw.drop_output() } {
+                runtime::report_unretrieved(&self.raw, &msg);
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.info(), f)
+    }
+}
+
+/// A [`Task`] that is cancelled, not detached, when dropped. See [`Task::cancel_on_drop`].
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let t = simul::spawn(async { 5 }).cancel_on_drop();
+///     assert_eq!(t.await.unwrap(), 5);
+/// });
+/// ```
+#[must_use = "dropping it cancels the task"]
+pub struct CancelOnDrop<T> {
+    task: Task<T>,
+}
+
+impl<T> CancelOnDrop<T> {
+    /// The task inside.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { let t = simul::spawn(async {}).cancel_on_drop(); assert!(!t.task().is_done()); });
+    /// ```
+    pub fn task(&self) -> &Task<T> {
+        &self.task
+    }
+}
+
+impl<T> Future for CancelOnDrop<T> {
+    type Output = Result<T, TaskError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl<T> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        self.task.cancel();
+    }
+}
+
+/// Builds a task with options. Obtained from [`Task::builder`].
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let t = simul::Task::builder().name("eager").eager(true).spawn(async { 3 });
+///     assert!(t.is_done()); // ran to completion inside spawn
+///     assert_eq!(t.await.unwrap(), 3);
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    eager: bool,
+}
+
+impl Builder {
+    /// Names the task (shown by [`TaskInfo`], debug reports and task dumps).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert_eq!(simul::Task::builder().name("n").spawn(async {}).name(), "n") });
+    /// ```
+    #[doc(alias = "set_name")]
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Runs the task's first step inside `spawn` (asyncio 3.12's eager tasks): a task that
+    /// finishes without suspending never touches the ready queue.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(simul::Task::builder().eager(true).spawn(async {}).is_done()) });
+    /// ```
+    pub fn eager(mut self, eager: bool) -> Builder {
+        self.eager = eager;
+        self
+    }
+
+    /// Spawns the task on the current loop.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert_eq!(simul::Task::builder().spawn(async { 1 }).await.unwrap(), 1) });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let location = Location::caller();
+        runtime::with_core("spawn", |core| {
+            Task::from_raw(core.spawn_raw(future, self.name, location, self.eager))
+        })
+    }
+}
+
+/// Spawns `future` as a task on the current loop (asyncio's `create_task`).
+///
+/// The future need not be `Send`. The returned [`Task`] is awaited for the result; dropping
+/// it detaches the task.
+///
+/// # Panics
+/// Outside a running loop.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let a = simul::spawn(async { 1 });
+///     let b = simul::spawn(async { 2 });
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+#[doc(alias = "create_task")]
+#[doc(alias = "ensure_future")]
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let location = Location::caller();
+    runtime::with_core("spawn", |core| {
+        Task::from_raw(core.spawn_raw(future, None, location, false))
+    })
+}
+
+/// The task being polled right now (the main future of [`crate::run`] reports as `main`).
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let t = simul::Task::builder().name("me").spawn(async { simul::current_task().unwrap().name().to_string() });
+///     assert_eq!(t.await.unwrap(), "me");
+/// });
+/// ```
+pub fn current_task() -> Option<TaskInfo> {
+    runtime::try_with_core(|core| core.current_task_info()).flatten()
+}
+
+/// Every task alive on the current loop (not yet done), in spawn order.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let _a = simul::spawn(async {});
+///     assert_eq!(simul::all_tasks().len(), 1);
+/// });
+/// ```
+pub fn all_tasks() -> Vec<TaskInfo> {
+    runtime::try_with_core(|core| core.all_task_infos()).unwrap_or_default()
+}
+
+/// A cloneable handle to a task's result. See [`Task::shared`].
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let s = simul::spawn(async { 7 }).shared();
+///     let (a, b) = (s.clone(), s);
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 14);
+/// });
+/// ```
+pub struct SharedTask<T> {
+    inner: Rc<SharedInner<T>>,
+}
+
+struct SharedInner<T> {
+    task: RefCell<Option<Task<T>>>,
+    result: RefCell<Option<Result<T, TaskError>>>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl<T: Clone + 'static> SharedTask<T> {
+    fn new(task: Task<T>) -> Self {
+        let inner = Rc::new(SharedInner {
+            task: RefCell::new(None),
+            result: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+        });
+        let weak = Rc::downgrade(&inner);
+        task.add_done_callback(move |_| {
+            if let Some(inner) = weak.upgrade() {
+                for w in inner.waiters.borrow_mut().drain(..) {
+                    w.wake();
+                }
+            }
+        });
+        *inner.task.borrow_mut() = Some(task);
+        SharedTask { inner }
+    }
+
+    /// `true` once the task is done.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { let s = simul::spawn(async {}).shared(); assert!(!s.is_done()); s.await.unwrap(); });
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.inner.result.borrow().is_some()
+            || self.inner.task.borrow().as_ref().is_some_and(|t| t.is_done())
+    }
+
+    /// Cancels the underlying task (every awaiter sees `Cancelled`).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let s = simul::spawn(simul::sleep(std::time::Duration::from_secs(9))).shared();
+    ///     s.cancel();
+    ///     assert!(s.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.inner
+            .task
+            .borrow()
+            .as_ref()
+            .is_some_and(|t| t.cancel())
+    }
+}
+
+impl<T> Clone for SharedTask<T> {
+    fn clone(&self) -> Self {
+        SharedTask {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Clone + 'static> Future for SharedTask<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &self.inner;
+        if let Some(r) = inner.result.borrow().as_ref() {
+            return Poll::Ready(r.clone());
+        }
+        let mut slot = inner.task.borrow_mut();
+        if let Some(task) = slot.as_mut() {
+            if task.is_done() {
+                let noop = Waker::noop();
+                let mut ncx = Context::from_waker(noop);
+                if let Poll::Ready(r) = Pin::new(task).poll(&mut ncx) {
+                    *slot = None;
+                    *inner.result.borrow_mut() = Some(r.clone());
+                    return Poll::Ready(r);
+                }
+            }
+        }
+        let mut waiters = inner.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for SharedTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTask").finish_non_exhaustive()
+    }
+}

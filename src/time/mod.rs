@@ -1,0 +1,465 @@
+//! Time: `sleep`, `yield_now` (asyncio's `sleep(0)`), intervals and timeouts.
+//!
+//! Every timer lives in the loop's hierarchical wheel (`wheel.rs`): arming and disarming
+//! cost O(1) whatever the number of armed timers, and firing allocates nothing in steady
+//! state. Deadlines are rounded up to the wheel's 1 ms tick, so a timer never fires early;
+//! timers fire in deadline order, equal deadlines in the order they were armed. A deadline
+//! too far to represent (`Duration::MAX`) simply never fires.
+//!
+//! A [`Sleep`] whose deadline has already passed when it is first polled still yields once,
+//! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
+
+pub(crate) mod wheel;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::runtime::{with_core, Core, TimerPayload};
+use wheel::TimerKey;
+
+enum SleepState {
+    Init,
+    Armed { key: TimerKey, loop_id: usize },
+    Yielded,
+    Done,
+}
+
+/// A future that completes at a deadline. Created by [`sleep`] and [`sleep_until`].
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// simul::run(async {
+///     let t0 = simul::time();
+///     simul::sleep(Duration::from_millis(3)).await;
+///     assert!(simul::time() - t0 >= Duration::from_millis(3));
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    /// `None`: never.
+    deadline: Option<Instant>,
+    /// Created outside a loop: the deadline is this far after the first poll.
+    lazy: Option<Duration>,
+    state: SleepState,
+}
+
+impl Unpin for Sleep {}
+
+/// Waits for `duration` (asyncio.sleep). `sleep(Duration::ZERO)` yields once, like
+/// [`yield_now`].
+///
+/// # Examples
+/// ```
+/// use std::time::{Duration, Instant};
+/// simul::run(async {
+///     let start = Instant::now();
+///     // ten sleeps of 20 ms run together: ~20 ms, not 200
+///     let tasks: Vec<_> = (0..10).map(|_| simul::spawn(simul::sleep(Duration::from_millis(20)))).collect();
+///     for t in tasks { t.await.unwrap(); }
+///     assert!(start.elapsed() < Duration::from_millis(150));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    // Created inside a loop, the clock starts now (tokio's rule); created outside one (to
+    // hand to `run_until_complete`), it starts at the first poll (asyncio's rule).
+    match crate::runtime::try_with_core(|core| core.clock.now().checked_add(duration)) {
+        Some(deadline) => Sleep {
+            deadline,
+            lazy: None,
+            state: SleepState::Init,
+        },
+        None => Sleep {
+            deadline: None,
+            lazy: Some(duration),
+            state: SleepState::Init,
+        },
+    }
+}
+
+/// Waits until `deadline` by the loop's clock.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// simul::run(async {
+///     let at = simul::time() + Duration::from_millis(2);
+///     simul::sleep_until(at).await;
+///     assert!(simul::time() >= at);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline: Some(deadline),
+        lazy: None,
+        state: SleepState::Init,
+    }
+}
+
+impl Sleep {
+    /// The deadline (`None` when it is too far away to represent, or not yet known for a
+    /// sleep created outside a loop and not polled yet).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(simul::sleep(std::time::Duration::MAX).deadline().is_none()) });
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether it has completed.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert!(!simul::sleep(std::time::Duration::from_secs(1)).is_elapsed()) });
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        matches!(self.state, SleepState::Done)
+    }
+
+    /// Moves the deadline (re-arming the timer).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// simul::run(async {
+    ///     let mut s = simul::sleep(Duration::from_secs(3600));
+    ///     s.reset(simul::time() + Duration::from_millis(1));
+    ///     s.await;
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.disarm();
+        self.deadline = Some(deadline);
+        self.lazy = None;
+        self.state = SleepState::Init;
+    }
+
+    fn disarm(&mut self) {
+        if let SleepState::Armed { key, loop_id } = self.state {
+            crate::runtime::try_with_core(|core| {
+                if loop_id_of(core) == loop_id {
+                    core.remove_timer(key);
+                }
+            });
+        }
+    }
+
+    pub(crate) fn poll_at(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<()> {
+        match self.state {
+            SleepState::Done => Poll::Ready(()),
+            SleepState::Yielded => {
+                self.state = SleepState::Done;
+                Poll::Ready(())
+            }
+            SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
+                let mut timers = core.timers.borrow_mut();
+                match timers.payload_mut(key) {
+                    None => {
+                        self.state = SleepState::Done;
+                        Poll::Ready(())
+                    }
+                    Some(TimerPayload::Wake(w)) => {
+                        if !w.will_wake(cx.waker()) {
+                            *w = cx.waker().clone();
+                        }
+                        Poll::Pending
+                    }
+                    Some(TimerPayload::Call(_)) => unreachable!("sleep keys hold wakers"),
+                }
+            }
+            SleepState::Init | SleepState::Armed { .. } => {
+                if let Some(d) = self.lazy.take() {
+                    self.deadline = core.clock.now().checked_add(d);
+                }
+                let Some(deadline) = self.deadline else {
+                    return Poll::Pending; // never
+                };
+                let at = core.clock.ns_of(deadline);
+                if at <= core.clock.now_ns() {
+                    self.state = SleepState::Yielded;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                let key = core.add_timer(at, TimerPayload::Wake(cx.waker().clone()));
+                self.state = SleepState::Armed {
+                    key,
+                    loop_id: loop_id_of(core),
+                };
+                Poll::Pending
+            }
+        }
+    }
+}
+
+fn loop_id_of(core: &Core) -> usize {
+    Arc::as_ptr(&core.shared) as usize
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        with_core("sleep", |core| self.poll_at(core, cx))
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("elapsed", &self.is_elapsed())
+            .finish()
+    }
+}
+
+/// Yields to the loop once (asyncio's `await asyncio.sleep(0)`): every other task that is
+/// ready runs before this one resumes.
+///
+/// # Examples
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// simul::run(async {
+///     let log = Rc::new(RefCell::new(vec![]));
+///     let l = log.clone();
+///     let t = simul::spawn(async move { l.borrow_mut().push("other") });
+///     simul::yield_now().await;
+///     log.borrow_mut().push("me");
+///     assert_eq!(*log.borrow(), ["other", "me"]);
+///     t.await.unwrap();
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+///
+/// # Examples
+/// ```
+/// simul::run(simul::yield_now());
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A periodic timer: [`Interval::tick`] completes at `start`, `start + period`, ...
+/// When ticks are missed (the loop was busy), the missed ones are skipped and the next
+/// tick keeps to the original schedule.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// simul::run(async {
+///     let mut iv = simul::interval(Duration::from_millis(2));
+///     let t0 = iv.tick().await; // the first tick is immediate
+///     let t2 = { iv.tick().await; iv.tick().await };
+///     assert!(t2 - t0 >= Duration::from_millis(4));
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    assert!(period > Duration::ZERO, "simul::interval: the period must be non-zero");
+    let now = with_core("interval", |core| core.clock.now());
+    Interval {
+        next: now,
+        period,
+        sleep: None,
+    }
+}
+
+/// The periodic timer of [`interval`].
+///
+/// # Examples
+/// ```
+/// simul::run(async { simul::interval(std::time::Duration::from_millis(1)).tick().await; });
+/// ```
+#[derive(Debug)]
+pub struct Interval {
+    next: Instant,
+    period: Duration,
+    sleep: Option<Sleep>,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled time.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let mut iv = simul::interval(std::time::Duration::from_millis(1));
+    ///     let a = iv.tick().await;
+    ///     let b = iv.tick().await;
+    ///     assert_eq!(b - a, std::time::Duration::from_millis(1));
+    /// });
+    /// ```
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let mut iv = simul::interval(std::time::Duration::from_millis(1));
+    ///     std::future::poll_fn(|cx| iv.poll_tick(cx)).await;
+    /// });
+    /// ```
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        with_core("Interval::tick", |core| {
+            let now = core.clock.now();
+            if self.next > now {
+                let next = self.next;
+                let s = self.sleep.get_or_insert_with(|| sleep_until(next));
+                if s.deadline != Some(next) {
+                    s.reset(next);
+                }
+                if s.poll_at(core, cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            let at = self.next;
+            // Skip missed ticks, staying on the original grid.
+            let mut next = at + self.period;
+            if next <= now {
+                let behind = now - at;
+                let periods = behind.as_nanos() / self.period.as_nanos() + 1;
+                next = at + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
+            }
+            self.next = next;
+            self.sleep = None;
+            Poll::Ready(at)
+        })
+    }
+
+    /// The period.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async { assert_eq!(simul::interval(std::time::Duration::from_secs(1)).period().as_secs(), 1) });
+    /// ```
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+/// The error of [`wait_for`] and [`timeout_at`] when the deadline passes first
+/// (asyncio's `TimeoutError`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(simul::TimeoutError.to_string(), "deadline has elapsed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutError;
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for TimeoutError {}
+
+impl From<TimeoutError> for std::io::Error {
+    fn from(_: TimeoutError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, TimeoutError)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`wait_for`] and [`timeout_at`].
+    ///
+    /// On timeout the inner future is dropped at once (its destructors run), which is
+    /// asyncio's cancellation of the awaited work.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: Option<F>,
+        sleep: Sleep,
+    }
+}
+
+/// Awaits `future` for at most `duration`; on timeout drops it and returns
+/// `Err(TimeoutError)` (asyncio.wait_for / asyncio.timeout).
+///
+/// To cancel a [`crate::Task`] on timeout (rather than detach it), pass
+/// `task.cancel_on_drop()`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// simul::run(async {
+///     let slow = simul::sleep(Duration::from_secs(3600));
+///     assert_eq!(simul::wait_for(Duration::from_millis(5), slow).await, Err(simul::TimeoutError));
+///     assert_eq!(simul::wait_for(Duration::from_secs(1), async { 7 }).await, Ok(7));
+/// });
+/// ```
+#[doc(alias = "timeout")]
+pub fn wait_for<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future: Some(future),
+        sleep: sleep(duration),
+    }
+}
+
+/// Like [`wait_for`], with an absolute deadline.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// simul::run(async {
+///     let at = simul::time() + Duration::from_millis(2);
+///     assert!(simul::timeout_at(at, std::future::pending::<()>()).await.is_err());
+/// });
+/// ```
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future: Some(future),
+        sleep: sleep_until(deadline),
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, TimeoutError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(fut) = this.future.as_mut().as_pin_mut() else {
+            panic!("`Timeout` polled after completion");
+        };
+        if let Poll::Ready(v) = fut.poll(cx) {
+            this.future.set(None);
+            return Poll::Ready(Ok(v));
+        }
+        if Pin::new(&mut *this.sleep).poll(cx).is_ready() {
+            this.future.set(None);
+            return Poll::Ready(Err(TimeoutError));
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,425 @@
+//! A hierarchical timer wheel.
+//!
+//! Time is counted in ticks of 1 ms since the loop's origin. A deadline is rounded *up* to
+//! its tick, so a timer never fires early. The wheel has [`LEVELS`] levels of 64 slots:
+//!
+//! | level | one slot spans | the level spans |
+//! |-------|----------------|-----------------|
+//! | 0     | 1 ms           | 64 ms           |
+//! | 1     | 64 ms          | ~4 s            |
+//! | 2     | ~4 s           | ~4.5 min        |
+//! | 3     | ~4.5 min       | ~4.8 h          |
+//! | 4     | ~4.8 h         | ~12.7 days      |
+//! | 5     | ~12.7 days     | ~2.2 years      |
+//!
+//! A timer goes into the lowest level whose current window contains its tick (the level is
+//! read off the highest bit in which the tick differs from `elapsed`). When the wheel
+//! reaches a slot of level > 0, the slot's timers are re-inserted below ("cascade"); when it
+//! reaches a slot of level 0, its timers fire. Timers further away than half the top
+//! level's span are parked at that horizon and re-inserted when it comes up.
+//!
+//! Entries live in a slab (`Vec` plus free list) and each slot is an intrusive doubly
+//! linked list of slab indices, so insert and cancel are O(1) and never allocate once the
+//! slab has grown to the peak number of armed timers. A [`TimerKey`] carries a generation
+//! so a stale key (its timer fired or was cancelled) is recognised and ignored.
+//!
+//! Fired timers are collected and then sorted by exact deadline and, for equal deadlines,
+//! by arming order, so firing order is deadline order even within one tick.
+
+const LEVELS: usize = 6;
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+const SLOT_MASK: u64 = SLOTS as u64 - 1;
+/// Timers further than this (in ticks) are parked at the horizon.
+const HORIZON: u64 = 1 << (SLOT_BITS as u64 * LEVELS as u64 - 1);
+const NIL: u32 = u32::MAX;
+const NO_SLOT: u16 = u16::MAX;
+
+/// Nanoseconds per tick.
+pub(crate) const TICK_NS: u64 = 1_000_000;
+
+/// Identifies an armed timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    index: u32,
+    generation: u32,
+}
+
+struct Entry<P> {
+    /// Exact deadline in ns since the origin.
+    deadline: u64,
+    /// Deadline tick (rounded up).
+    tick: u64,
+    seq: u64,
+    generation: u32,
+    slot: u16,
+    prev: u32,
+    next: u32,
+    payload: Option<P>,
+}
+
+/// The wheel, generic over what a timer carries (a waker or a callback).
+pub(crate) struct Wheel<P> {
+    entries: Vec<Entry<P>>,
+    free: Vec<u32>,
+    heads: [[u32; SLOTS]; LEVELS],
+    occupied: [u64; LEVELS],
+    /// Every timer with `tick <= elapsed` has fired.
+    elapsed: u64,
+    len: usize,
+    seq: u64,
+    /// Reused buffer of fired timers: (deadline, seq, payload).
+    fired: Vec<(u64, u64, P)>,
+}
+
+fn level_for(elapsed: u64, tick: u64) -> usize {
+    let masked = (elapsed ^ tick) | SLOT_MASK;
+    let significant = 63 - masked.leading_zeros();
+    ((significant / SLOT_BITS) as usize).min(LEVELS - 1)
+}
+
+/// Rounds nanoseconds up to ticks.
+pub(crate) fn ns_to_tick_ceil(ns: u64) -> u64 {
+    ns / TICK_NS + u64::from(ns % TICK_NS != 0)
+}
+
+impl<P> Wheel<P> {
+    pub(crate) fn new() -> Self {
+        Wheel {
+            entries: Vec::new(),
+            free: Vec::new(),
+            heads: [[NIL; SLOTS]; LEVELS],
+            occupied: [0; LEVELS],
+            elapsed: 0,
+            len: 0,
+            seq: 0,
+            fired: Vec::new(),
+        }
+    }
+
+    /// Number of armed timers.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Arms a timer for `deadline` (ns since the origin). The caller fires timers whose
+    /// deadline has already passed itself; one that lands in an elapsed tick here fires at
+    /// the next tick.
+    pub(crate) fn insert(&mut self, deadline: u64, payload: P) -> TimerKey {
+        let tick = ns_to_tick_ceil(deadline).max(self.elapsed + 1);
+        let seq = self.seq;
+        self.seq += 1;
+        let index = match self.free.pop() {
+            Some(i) => {
+                let e = &mut self.entries[i as usize];
+                e.deadline = deadline;
+                e.tick = tick;
+                e.seq = seq;
+                e.payload = Some(payload);
+                i
+            }
+            None => {
+                let i = u32::try_from(self.entries.len()).expect("too many timers");
+                self.entries.push(Entry {
+                    deadline,
+                    tick,
+                    seq,
+                    generation: 0,
+                    slot: NO_SLOT,
+                    prev: NIL,
+                    next: NIL,
+                    payload: Some(payload),
+                });
+                i
+            }
+        };
+        self.link(index);
+        self.len += 1;
+        TimerKey {
+            index,
+            generation: self.entries[index as usize].generation,
+        }
+    }
+
+    /// Whether `key` is still armed.
+    pub(crate) fn contains(&self, key: TimerKey) -> bool {
+        self.entries
+            .get(key.index as usize)
+            .is_some_and(|e| e.generation == key.generation && e.payload.is_some())
+    }
+
+    /// Mutable access to an armed timer's payload.
+    pub(crate) fn payload_mut(&mut self, key: TimerKey) -> Option<&mut P> {
+        match self.entries.get_mut(key.index as usize) {
+            Some(e) if e.generation == key.generation => e.payload.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Disarms a timer; returns its payload if it was still armed.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<P> {
+        if !self.contains(key) {
+            return None;
+        }
+        self.unlink(key.index);
+        self.len -= 1;
+        Some(self.release(key.index))
+    }
+
+    fn release(&mut self, index: u32) -> P {
+        let e = &mut self.entries[index as usize];
+        e.generation = e.generation.wrapping_add(1);
+        self.free.push(index);
+        e.payload.take().expect("released an empty timer")
+    }
+
+    fn link(&mut self, index: u32) {
+        let tick = self.entries[index as usize].tick;
+        let place = tick.min(self.elapsed + HORIZON);
+        let level = level_for(self.elapsed, place);
+        let slot = ((place >> (level as u32 * SLOT_BITS)) & SLOT_MASK) as usize;
+        let head = self.heads[level][slot];
+        {
+            let e = &mut self.entries[index as usize];
+            e.slot = (level * SLOTS + slot) as u16;
+            e.prev = NIL;
+            e.next = head;
+        }
+        if head != NIL {
+            self.entries[head as usize].prev = index;
+        }
+        self.heads[level][slot] = index;
+        self.occupied[level] |= 1 << slot;
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let (slot_id, prev, next) = {
+            let e = &self.entries[index as usize];
+            (e.slot as usize, e.prev, e.next)
+        };
+        let (level, slot) = (slot_id / SLOTS, slot_id % SLOTS);
+        if prev == NIL {
+            self.heads[level][slot] = next;
+        } else {
+            self.entries[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.entries[next as usize].prev = prev;
+        }
+        if self.heads[level][slot] == NIL {
+            self.occupied[level] &= !(1 << slot);
+        }
+        self.entries[index as usize].slot = NO_SLOT;
+    }
+
+    /// The tick of the next slot to process (fire or cascade), if any timer is armed.
+    /// The earliest timer fires at or after it.
+    pub(crate) fn next_tick(&self) -> Option<u64> {
+        self.next_slot().map(|(_, _, start)| start)
+    }
+
+    fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        for level in 0..LEVELS {
+            let occ = self.occupied[level];
+            if occ == 0 {
+                continue;
+            }
+            let shift = level as u32 * SLOT_BITS;
+            let pos = ((self.elapsed >> shift) & SLOT_MASK) as u32;
+            let dist = occ.rotate_right(pos).trailing_zeros();
+            let slot = (pos + dist) as usize % SLOTS;
+            let level_span = 1u64 << (shift + SLOT_BITS);
+            let level_start = self.elapsed & !(level_span - 1);
+            let mut start = level_start + ((slot as u64) << shift);
+            if (slot as u32) < pos {
+                start += level_span;
+            }
+            // A level-0 slot at the current position holds timers due now.
+            return Some((level, slot, start.max(self.elapsed)));
+        }
+        None
+    }
+
+    /// Advances to tick `now` and returns the fired payloads in deadline order (equal
+    /// deadlines in arming order). The returned buffer must be handed back with
+    /// [`Wheel::recycle`] so steady-state firing does not allocate.
+    pub(crate) fn advance(&mut self, now: u64) -> Vec<(u64, u64, P)> {
+        let mut fired = std::mem::take(&mut self.fired);
+        while let Some((level, slot, start)) = self.next_slot() {
+            if start > now {
+                break;
+            }
+            self.elapsed = start;
+            let mut index = self.heads[level][slot];
+            self.heads[level][slot] = NIL;
+            self.occupied[level] &= !(1 << slot);
+            while index != NIL {
+                let next = self.entries[index as usize].next;
+                self.entries[index as usize].slot = NO_SLOT;
+                if self.entries[index as usize].tick <= self.elapsed {
+                    let (deadline, seq) = {
+                        let e = &self.entries[index as usize];
+                        (e.deadline, e.seq)
+                    };
+                    self.len -= 1;
+                    let p = self.release(index);
+                    fired.push((deadline, seq, p));
+                } else {
+                    self.link(index);
+                }
+                index = next;
+            }
+        }
+        if now > self.elapsed {
+            self.elapsed = now;
+        }
+        fired.sort_unstable_by_key(|&(d, s, _)| (d, s));
+        fired
+    }
+
+    /// Returns the buffer from [`Wheel::advance`] for reuse.
+    pub(crate) fn recycle(&mut self, mut buf: Vec<(u64, u64, P)>) {
+        buf.clear();
+        if buf.capacity() > self.fired.capacity() {
+            self.fired = buf;
+        }
+    }
+
+    /// Removes every timer, returning the payloads (used at shutdown).
+    pub(crate) fn drain(&mut self) -> Vec<P> {
+        let mut out = Vec::with_capacity(self.len);
+        for i in 0..self.entries.len() {
+            if self.entries[i].payload.is_some() {
+                self.unlink(i as u32);
+                out.push(self.release(i as u32));
+            }
+        }
+        self.len = 0;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> u64 {
+        n * TICK_NS
+    }
+
+    #[test]
+    fn fires_in_deadline_order_across_levels() {
+        let mut w = Wheel::new();
+        let deadlines = [5u64, 70, 1, 4_000, 300_000, 64, 63, 65, 20_000_000, 2];
+        for (i, d) in deadlines.iter().enumerate() {
+            w.insert(ms(*d), i);
+        }
+        let mut order = Vec::new();
+        let mut now = 0;
+        while let Some(t) = w.next_tick() {
+            assert!(t >= now, "time went back");
+            now = t;
+            let f = w.advance(now);
+            for (d, _, p) in &f {
+                assert!(*d <= ms(now), "fired early");
+                order.push(*p);
+            }
+            w.recycle(f);
+        }
+        let mut expect: Vec<usize> = (0..deadlines.len()).collect();
+        expect.sort_by_key(|&i| deadlines[i]);
+        assert_eq!(order, expect);
+        assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn equal_deadlines_fire_in_arming_order_and_sub_ms_order_holds() {
+        let mut w = Wheel::new();
+        w.insert(ms(3) + 700, 'c');
+        w.insert(ms(3) + 200, 'a');
+        w.insert(ms(3) + 700, 'd');
+        w.insert(ms(3) + 200, 'b');
+        let f = w.advance(10);
+        let got: String = f.iter().map(|x| x.2).collect();
+        assert_eq!(got, "abcd");
+    }
+
+    #[test]
+    fn cancel_and_stale_keys() {
+        let mut w = Wheel::new();
+        let a = w.insert(ms(10), 1);
+        let b = w.insert(ms(10), 2);
+        assert_eq!(w.remove(a), Some(1));
+        assert_eq!(w.remove(a), None);
+        let c = w.insert(ms(20), 3); // reuses a's slot with a new generation
+        assert!(!w.contains(a));
+        assert!(w.contains(c));
+        let f = w.advance(100);
+        assert_eq!(f.iter().map(|x| x.2).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(!w.contains(b));
+        assert_eq!(w.remove(b), None);
+    }
+
+    #[test]
+    fn far_future_is_parked_at_horizon_and_not_lost() {
+        let mut w = Wheel::new();
+        let far = HORIZON * 3 + 17;
+        w.insert(ms(far), "far");
+        w.insert(ms(1), "near");
+        let f = w.advance(1);
+        assert_eq!(f.len(), 1);
+        w.recycle(f);
+        let mut steps = 0;
+        loop {
+            let t = w.next_tick().unwrap();
+            let f = w.advance(t);
+            steps += 1;
+            if !f.is_empty() {
+                assert_eq!(t, far);
+                assert_eq!(f[0].2, "far");
+                break;
+            }
+            assert!(steps < 100, "cascade did not converge");
+        }
+    }
+
+    #[test]
+    fn random_deadlines_fire_exactly_once_in_order() {
+        let mut w = Wheel::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut keys = Vec::new();
+        for i in 0..5000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = x % 10_000_000_000; // up to ~2.7 h in ns
+            keys.push((w.insert(d, i), d));
+        }
+        // cancel every third
+        let mut live = Vec::new();
+        for (i, (k, d)) in keys.iter().enumerate() {
+            if i % 3 == 0 {
+                assert!(w.remove(*k).is_some());
+            } else {
+                live.push((*d, i as u64));
+            }
+        }
+        live.sort();
+        let mut got = Vec::new();
+        let mut now = 0;
+        // advance in uneven jumps
+        while w.len() > 0 {
+            now += 1 + (now % 977);
+            let f = w.advance(now);
+            for (d, _, p) in &f {
+                assert!(*d <= now * TICK_NS);
+                got.push((*d, *p));
+            }
+            w.recycle(f);
+        }
+        assert_eq!(got.len(), live.len());
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(sorted, live);
+    }
+}
