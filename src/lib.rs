@@ -54,3 +54,86 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+/// Runs an `async fn main()` on a new event loop: `#[simul::main]` turns it into a plain
+/// `fn main()` that calls [`run`] (asyncio's `asyncio.run(main())`).
+///
+/// The return type is kept, so `main` may return a `Result` and use `?`. Options:
+/// `virtual_time` (see [`Builder::virtual_time`]) and `debug` (see [`Builder::debug`];
+/// without it the `SIMUL_DEBUG` environment variable decides), also spelled
+/// `virtual_time = true` / `debug = false`. With options the loop is built with
+/// [`EventLoop::builder`] instead of [`run`].
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// #[simul::main]
+/// async fn main() -> Result<(), simul::TaskError> {
+///     let greeter = simul::spawn(async {
+///         simul::sleep(Duration::from_millis(1)).await;
+///         "hello"
+///     });
+///     println!("{}", greeter.await?);
+///     Ok(())
+/// }
+/// ```
+///
+/// A simulation that advances a virtual clock instead of waiting:
+/// ```
+/// use std::time::Duration;
+///
+/// #[simul::main(virtual_time)]
+/// async fn main() {
+///     let start = simul::time();
+///     simul::sleep(Duration::from_secs(3600)).await; // an hour, in no time
+///     assert!(simul::time() - start >= Duration::from_secs(3600));
+/// }
+/// ```
+///
+/// The function must be `async` and take no arguments; anything else is a compile error:
+/// ```compile_fail
+/// #[simul::main]
+/// fn main() {} // error: #[simul::main] requires an `async fn`
+/// ```
+#[doc(alias = "asyncio.run")]
+pub use simul_macros::main;
+
+/// Runs an `async fn` test on a fresh event loop: `#[simul::test]` adds `#[test]` and
+/// builds a new [`EventLoop`] for each test, which is closed (every task left behind is
+/// cancelled) when the test returns.
+///
+/// Options: `virtual_time` (the loop's clock jumps over idle waits, so timing logic can be
+/// tested without waiting, see [`Builder::virtual_time`]) and `debug` (see
+/// [`Builder::debug`]; without it the `SIMUL_DEBUG` environment variable decides), also
+/// spelled `virtual_time = true` / `debug = false`. Other attributes (`#[should_panic]`,
+/// `#[ignore]`) and a `Result` return type work as with `#[test]`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// #[simul::test]
+/// async fn spawned_task_returns_its_value() {
+///     let t = simul::spawn(async { 6 * 7 });
+///     assert_eq!(t.await.unwrap(), 42);
+/// }
+///
+/// #[simul::test(virtual_time)]
+/// async fn a_minute_passes_at_once() {
+///     let start = simul::time();
+///     simul::sleep(Duration::from_secs(60)).await;
+///     assert_eq!(simul::time() - start, Duration::from_secs(60));
+/// }
+/// ```
+///
+/// Unknown options and non-`async` functions are compile errors:
+/// ```compile_fail
+/// #[simul::test(virtual_tme)] // error: unknown option `virtual_tme`
+/// async fn typo() {}
+/// ```
+/// ```compile_fail
+/// #[simul::test]
+/// fn not_async() {} // error: #[simul::test] requires an `async fn`
+/// ```
+pub use simul_macros::test;
