@@ -33,12 +33,15 @@ struct Args {
     list: bool,
     mem_child: Option<Rt>,
     mem_tasks: Option<usize>,
+    /// `--rt`: run only these runtimes (for profiling one of them).
+    runtimes: Vec<Rt>,
 }
 
 const USAGE: &str = "usage: simul-bench [--quick] [--only NAME]... [--repeat N] [--list]
   --quick       a tenth of the work (100k tasks for memory), one measured run
   --only NAME   run only this workload (repeatable, or comma-separated); see --list
   --repeat N    measured runs per workload and runtime (default 5; median reported)
+  --rt NAME     run only this runtime (simul|tokio|smol; repeatable), e.g. to profile it
   --list        print the workload names and exit
   --mem RT      (internal) run the memory child for simul|tokio|smol";
 
@@ -50,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         list: false,
         mem_child: None,
         mem_tasks: None,
+        runtimes: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -81,6 +85,12 @@ fn parse_args() -> Result<Args, String> {
                     v.parse()
                         .map_err(|_| format!("--mem-tasks: not a number: {v:?}"))?,
                 );
+            }
+            "--rt" => {
+                for v in value("--rt")?.split(',') {
+                    a.runtimes
+                        .push(Rt::from_name(v).ok_or(format!("--rt: unknown runtime {v:?}"))?);
+                }
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
@@ -174,6 +184,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let run_rt = |rt: Rt| args.runtimes.is_empty() || args.runtimes.contains(&rt);
     let opts = Opts { quick: args.quick };
     let repeat = args.repeat.unwrap_or(if args.quick { 1 } else { 5 });
     let warmup = !args.quick;
@@ -193,6 +204,9 @@ fn main() -> ExitCode {
         let mut missing = [false; 3];
         for round in 0..repeat + usize::from(warmup) {
             for (i, rt) in Rt::ALL.into_iter().enumerate() {
+                if !run_rt(rt) {
+                    continue;
+                }
                 match (w.run)(rt, &opts) {
                     Some(t) if !(warmup && round == 0) => times[i].push(t),
                     Some(_) => {}
@@ -217,7 +231,11 @@ fn main() -> ExitCode {
         let mut peak = [None; 3];
         let mut rss = [None; 3];
         let mut spawn = [None; 3];
-        for (i, rt) in Rt::ALL.into_iter().enumerate() {
+        for (i, rt) in Rt::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|&(_, rt)| run_rt(rt))
+        {
             match mem::measure(rt, mem_tasks) {
                 Ok(r) => {
                     peak[i] = Some(r.peak_delta_kib as f64);

@@ -28,7 +28,10 @@ fn main() {
 
 async fn serve(ex: &LocalExecutor<'_>, port: u16) -> std::io::Result<()> {
     let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], port))?;
-    println!("smol_echo: listening on {}", listener.get_ref().local_addr()?);
+    println!(
+        "smol_echo: listening on {}",
+        listener.get_ref().local_addr()?
+    );
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
