@@ -255,6 +255,9 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     exception_handler: RefCell<Option<Rc<dyn Fn(&ExceptionContext)>>>,
     io_countdown: Cell<u32>,
+    /// Creation time shared by the tasks spawned in one stretch of running (cleared on
+    /// entering and leaving each iteration), so a spawn does not read the clock each time.
+    spawn_time: Cell<Option<Instant>>,
     closed: Cell<bool>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
     pub(crate) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -446,6 +449,7 @@ impl Core {
             config,
             exception_handler: RefCell::new(None),
             io_countdown: Cell::new(IO_INTERVAL),
+            spawn_time: Cell::new(None),
             closed: Cell::new(false),
             shutdown_hooks: RefCell::new(Vec::new()),
         })
@@ -474,10 +478,18 @@ impl Core {
         F: Future + 'static,
     {
         let id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
+        let created = match self.spawn_time.get() {
+            Some(t) => t,
+            None => {
+                let t = Instant::now();
+                self.spawn_time.set(Some(t));
+                t
+            }
+        };
         let (registry_ref, handle_ref) = raw::allocate(
             future,
             self.shared.clone(),
-            Local::new(id, name, location),
+            Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
         // SAFETY: loop thread; nobody else has seen the task yet.
@@ -653,6 +665,7 @@ impl Core {
 
     /// One iteration (see the module doc). `main_woken` is the main future's flag.
     fn run_once(&self, main_woken: &AtomicBool) {
+        self.spawn_time.set(None);
         let n = self.ready.borrow().len();
         for _ in 0..n {
             let Some(item) = self.ready.borrow_mut().pop_front() else {
@@ -679,6 +692,7 @@ impl Core {
             self.park(main_woken);
         }
         self.fire_timers();
+        self.spawn_time.set(None);
     }
 
     fn park(&self, main_woken: &AtomicBool) {

@@ -212,6 +212,8 @@ pub(crate) struct Local {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
+    /// When it was spawned, to within one loop iteration (the loop reads the clock once
+    /// per iteration for all the tasks spawned in it).
     pub(crate) created: Instant,
     pub(crate) polls: u64,
     pub(crate) join_waker: Option<Waker>,
@@ -225,12 +227,17 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(id: u64, name: Option<String>, location: &'static Location<'static>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<String>,
+        location: &'static Location<'static>,
+        created: Instant,
+    ) -> Self {
         Local {
             id,
             name: name.map(String::into_boxed_str),
             location,
-            created: Instant::now(),
+            created,
             polls: 0,
             join_waker: None,
             callbacks: Vec::new(),
