@@ -153,10 +153,9 @@ impl Shared {
 
 /// Schedules a task from a waker or a `cancel()`, on whatever thread this runs.
 pub(crate) fn schedule_ref(task: &TaskRef) {
-    if !task.transition_to_scheduled() {
+    let Some(queued) = task.schedule() else {
         return;
-    }
-    let queued = task.clone_ref();
+    };
     let shared_ptr = Arc::as_ptr(task.shared());
     let mut queued = Some(queued);
     try_with_core(|core| {
@@ -486,7 +485,7 @@ impl Core {
                 t
             }
         };
-        let (registry_ref, handle_ref) = raw::allocate(
+        let (registry_ref, handle_ref, queue_ref) = raw::allocate(
             future,
             self.shared.clone(),
             Local::new(id, name, location, created),
@@ -496,13 +495,9 @@ impl Core {
         unsafe { handle_ref.local() }.slot = slot;
         if eager {
             // Run the first step right here, as if it had been popped from the queue.
-            handle_ref.transition_to_scheduled();
-            self.run_task(handle_ref.clone_ref());
+            self.run_task(queue_ref);
         } else {
-            handle_ref.transition_to_scheduled();
-            self.ready
-                .borrow_mut()
-                .push_back(Runnable::Task(handle_ref.clone_ref()));
+            self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         }
         handle_ref
     }
@@ -540,7 +535,7 @@ impl Core {
             }
         }
         match res {
-            Poll::Pending => task.transition_to_idle(),
+            Poll::Pending => task.idle_and_release(),
             Poll::Ready(state) => self.complete(&task, state),
         }
     }

@@ -114,16 +114,21 @@ unsafe impl Send for TaskRef {}
 // SAFETY: as above; shared access is through atomics only.
 unsafe impl Sync for TaskRef {}
 
-/// Allocates a task running `future`. Returns the reference held by the registry and
-/// the reference held by the `Task` handle.
-pub(crate) fn allocate<F>(future: F, shared: Arc<Shared>, local: Local) -> (TaskRef, TaskRef)
+/// Allocates a task running `future`, already marked `SCHEDULED`. Returns the reference
+/// held by the registry, the one held by the `Task` handle and the one for the ready
+/// queue (created together, so a spawn costs no atomic operation on the state word).
+pub(crate) fn allocate<F>(
+    future: F,
+    shared: Arc<Shared>,
+    local: Local,
+) -> (TaskRef, TaskRef, TaskRef)
 where
     F: Future + 'static,
 {
     let cell = Box::new(Cell {
         header: Header {
-            // Two references: the registry's and the handle's.
-            state: AtomicUsize::new(2 * REF_ONE),
+            // Three references: the registry's, the handle's and the queue entry's.
+            state: AtomicUsize::new(SCHEDULED | 3 * REF_ONE),
             vtable: vtable::<F>(),
             shared,
             local: UnsafeCell::new(local),
@@ -132,7 +137,7 @@ where
     });
     // SAFETY: Box::into_raw never returns null.
     let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell) as *mut Header) };
-    (TaskRef { ptr }, TaskRef { ptr })
+    (TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr })
 }
 
 fn vtable<F: Future + 'static>() -> &'static VTable {
@@ -291,22 +296,23 @@ impl TaskRef {
         unsafe { &mut *self.header().local.get() }
     }
 
-    /// Marks the task scheduled. Returns `true` if the caller must enqueue it (it was not
-    /// already queued and has not completed). The caller enqueues a new reference.
-    pub(crate) fn transition_to_scheduled(&self) -> bool {
+    /// Marks the task scheduled and takes the queue entry's reference in the same atomic
+    /// step. Returns that reference if the caller must enqueue it (the task was not already
+    /// queued and has not completed).
+    pub(crate) fn schedule(&self) -> Option<TaskRef> {
         let state = &self.header().state;
         let mut cur = state.load(Ordering::Acquire);
         loop {
             if cur & (SCHEDULED | COMPLETE) != 0 {
-                return false;
+                return None;
             }
             match state.compare_exchange_weak(
                 cur,
-                cur | SCHEDULED,
+                (cur | SCHEDULED) + REF_ONE,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Some(TaskRef { ptr: self.ptr }),
                 Err(actual) => cur = actual,
             }
         }
@@ -332,9 +338,21 @@ impl TaskRef {
         }
     }
 
-    /// Clears `RUNNING` after a poll that returned pending.
-    pub(crate) fn transition_to_idle(&self) {
-        self.header().state.fetch_and(!RUNNING, Ordering::AcqRel);
+    /// After a poll that returned pending: clears `RUNNING` and releases this reference
+    /// (the queue entry's) in one atomic step.
+    pub(crate) fn idle_and_release(self) {
+        let this = ManuallyDrop::new(self);
+        // Only the loop thread clears RUNNING, and it is set (we polled), so subtracting the
+        // bit clears it without borrowing from the bits above.
+        let prev = this
+            .header()
+            .state
+            .fetch_sub(RUNNING + REF_ONE, Ordering::AcqRel);
+        debug_assert!(prev & RUNNING != 0 && prev & REF_MASK >= REF_ONE);
+        if prev & REF_MASK == REF_ONE {
+            // SAFETY: that was the last reference; nobody else can reach the memory.
+            unsafe { (this.header().vtable.dealloc)(this.ptr) }
+        }
     }
 
     /// Marks the task complete (clears `RUNNING` and `SCHEDULED`).
