@@ -159,6 +159,14 @@ impl Sleep {
             }
             SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
                 let mut timers = core.timers.borrow_mut();
+                // The usual wake-up: the wheel has passed the deadline, so the timer fired.
+                // Decided without reading the entry (a cache miss with many timers).
+                if let Some(deadline) = self.deadline {
+                    if timers.has_fired(core.clock.ns_of(deadline)) {
+                        self.state = SleepState::Done;
+                        return Poll::Ready(());
+                    }
+                }
                 match timers.payload_mut(key) {
                     None => {
                         self.state = SleepState::Done;
@@ -186,6 +194,8 @@ impl Sleep {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
+                // `at` is after `now`, hence ahead of the wheel: `has_fired` is exact for it.
+                debug_assert!(core.timers.borrow().is_ahead(at));
                 let key = core.add_timer(at, TimerPayload::Wake(cx.waker().clone()));
                 self.state = SleepState::Armed {
                     key,

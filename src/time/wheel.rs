@@ -148,6 +148,20 @@ impl<P> Wheel<P> {
             .is_some_and(|e| e.generation == key.generation && e.payload.is_some())
     }
 
+    /// Whether a timer armed for `deadline` (ns) has certainly fired, decided without
+    /// touching its entry (with many timers, reading the entry is a cache miss). Exact for
+    /// timers armed while their deadline was still ahead of the wheel (see
+    /// [`Wheel::is_ahead`]), whose tick is then never moved at insert.
+    pub(crate) fn has_fired(&self, deadline: u64) -> bool {
+        ns_to_tick_ceil(deadline) <= self.elapsed
+    }
+
+    /// Whether `deadline` (ns) lies after every tick the wheel has processed, so that
+    /// [`Wheel::insert`] keeps its exact tick.
+    pub(crate) fn is_ahead(&self, deadline: u64) -> bool {
+        ns_to_tick_ceil(deadline) > self.elapsed
+    }
+
     /// Mutable access to an armed timer's payload.
     pub(crate) fn payload_mut(&mut self, key: TimerKey) -> Option<&mut P> {
         match self.entries.get_mut(key.index as usize) {
