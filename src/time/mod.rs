@@ -22,7 +22,10 @@ use crate::runtime::{with_core, Core, TimerPayload};
 use wheel::TimerKey;
 
 enum SleepState {
-    Init,
+    /// Not armed yet. `ahead`: the deadline is known to have been in the future when the
+    /// sleep was created (by `sleep(d)` with `d > 0`), so the first poll can arm it
+    /// without reading the clock again.
+    Init { ahead: bool },
     Armed { key: TimerKey, loop_id: usize },
     Yielded,
     Done,
@@ -71,12 +74,14 @@ pub fn sleep(duration: Duration) -> Sleep {
         Some(deadline) => Sleep {
             deadline,
             lazy: None,
-            state: SleepState::Init,
+            state: SleepState::Init {
+                ahead: !duration.is_zero(),
+            },
         },
         None => Sleep {
             deadline: None,
             lazy: Some(duration),
-            state: SleepState::Init,
+            state: SleepState::Init { ahead: false },
         },
     }
 }
@@ -96,7 +101,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         deadline: Some(deadline),
         lazy: None,
-        state: SleepState::Init,
+        state: SleepState::Init { ahead: false },
     }
 }
 
@@ -137,7 +142,7 @@ impl Sleep {
         self.disarm();
         self.deadline = Some(deadline);
         self.lazy = None;
-        self.state = SleepState::Init;
+        self.state = SleepState::Init { ahead: false };
     }
 
     fn disarm(&mut self) {
@@ -181,21 +186,29 @@ impl Sleep {
                     Some(TimerPayload::Call(_)) => unreachable!("sleep keys hold wakers"),
                 }
             }
-            SleepState::Init | SleepState::Armed { .. } => {
+            SleepState::Init { .. } | SleepState::Armed { .. } => {
+                let mut ahead = matches!(self.state, SleepState::Init { ahead: true });
                 if let Some(d) = self.lazy.take() {
                     self.deadline = core.clock.now().checked_add(d);
+                    ahead = !d.is_zero();
                 }
                 let Some(deadline) = self.deadline else {
                     return Poll::Pending; // never
                 };
                 let at = core.clock.ns_of(deadline);
-                if at <= core.clock.now_ns() {
+                // Past due: the wheel (which never passes the clock) is past it, or the
+                // clock is. The clock is read only when creation did not settle it: a
+                // deadline that was ahead when `sleep(d)` made it and is still ahead of
+                // the wheel is armed as is (if it has come due meanwhile, the wheel fires
+                // it at its next turn).
+                let past = !core.timers.borrow().is_ahead(at)
+                    || (!ahead && at <= core.clock.now_ns());
+                if past {
                     self.state = SleepState::Yielded;
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                // `at` is after `now`, hence ahead of the wheel: `has_fired` is exact for it.
-                debug_assert!(core.timers.borrow().is_ahead(at));
+                // Ahead of the wheel, so its tick is exact and `has_fired` applies.
                 let key = core.add_timer(at, TimerPayload::Wake(cx.waker().clone()));
                 self.state = SleepState::Armed {
                     key,
