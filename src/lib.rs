@@ -43,8 +43,8 @@ pub mod time;
 
 pub use io::BUDGET;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
-    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
@@ -54,3 +54,7 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -96,10 +96,13 @@ pub(crate) struct Shared {
     waker: mio::Waker,
 }
 
+type RemoteCall = Box<dyn FnOnce() + Send>;
+type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
+
 #[derive(Default)]
 struct Inject {
     tasks: Vec<TaskRef>,
-    calls: Vec<Box<dyn FnOnce() + Send>>,
+    calls: Vec<RemoteCall>,
     closed: bool,
 }
 
@@ -144,10 +147,11 @@ impl Shared {
         self.unpark();
     }
 
-    fn close(&self) -> Inject {
+    /// Closes the queue for good; returns what was still in it.
+    fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
-        std::mem::take(&mut *q)
+        (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
     }
 }
 
@@ -253,7 +257,7 @@ pub(crate) struct Core {
     /// Cooperative budget of the running task (see the `io` module).
     pub(crate) budget: Cell<u32>,
     pub(crate) config: Config,
-    exception_handler: RefCell<Option<Rc<dyn Fn(&ExceptionContext)>>>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
     io_countdown: Cell<u32>,
     closed: Cell<bool>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
@@ -474,11 +478,8 @@ impl Core {
         F: Future + 'static,
     {
         let id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
-        let (registry_ref, handle_ref) = raw::allocate(
-            future,
-            self.shared.clone(),
-            Local::new(id, name, location),
-        );
+        let (registry_ref, handle_ref) =
+            raw::allocate(future, self.shared.clone(), Local::new(id, name, location));
         let slot = self.tasks.borrow_mut().insert(registry_ref);
         // SAFETY: loop thread; nobody else has seen the task yet.
         unsafe { handle_ref.local() }.slot = slot;
