@@ -31,6 +31,7 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -40,6 +41,7 @@ mod io;
 pub mod runtime;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use io::BUDGET;
 pub use runtime::{
