@@ -31,6 +31,7 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -40,11 +41,12 @@ mod io;
 pub mod runtime;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use io::BUDGET;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
-    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
@@ -137,3 +139,7 @@ pub use simul_macros::main;
 /// fn not_async() {} // error: #[simul::test] requires an `async fn`
 /// ```
 pub use simul_macros::test;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
