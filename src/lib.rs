@@ -28,7 +28,7 @@
 //! | module | what it owns |
 //! |---|---|
 //! | `io` (driver) | the OS selector (mio) and readiness |
-//! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
+//! | [`mod@time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
