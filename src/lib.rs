@@ -31,20 +31,25 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
+//! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod blocking;
 mod debug;
 mod io;
+pub mod net;
 pub mod runtime;
 pub mod task;
 pub mod time;
 
+pub use blocking::to_thread;
 pub use io::BUDGET;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
-    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
