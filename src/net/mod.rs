@@ -34,12 +34,12 @@ mod evented;
 mod stream;
 mod sys;
 pub mod tcp;
-// TEMP pub mod udp;
-// TEMP pub mod unix;
+pub mod udp;
+pub mod unix;
 
 pub use tcp::{TcpListener, TcpStream};
-// TEMP pub use udp::UdpSocket;
-// TEMP pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 pub use std::net::Shutdown;
 

@@ -149,31 +149,12 @@ impl TcpListener {
     /// ```
     #[doc(alias = "sock_accept")]
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let mut backoff = ACCEPT_BACKOFF_MIN;
-        loop {
-            match poll_fn(|cx| self.poll_accept(cx)).await {
-                Err(e) if sys::is_fd_exhaustion(&e) => {
-                    self.warn_once(&e, backoff);
-                    crate::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-                Err(e) if transient_accept_error(&e) => {}
-                r => return r,
-            }
-        }
+        accept_with_backoff(&self.warned, || self.describe(), |cx| self.poll_accept(cx)).await
     }
 
-    fn warn_once(&self, e: &io::Error, backoff: Duration) {
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "simul: accept() on {} failed: {e}; retrying every {}..{} ms until file \
-                 descriptors are freed (logged once per listener)",
-                self.local_addr()
-                    .map_or_else(|_| "?".to_string(), |a| a.to_string()),
-                backoff.as_millis(),
-                ACCEPT_BACKOFF_MAX.as_millis()
-            );
-        }
+    fn describe(&self) -> String {
+        self.local_addr()
+            .map_or_else(|_| "a TCP listener".to_string(), |a| a.to_string())
     }
 
     /// Polls for one connection. Unlike [`accept`](Self::accept) this returns every error,
@@ -235,6 +216,38 @@ impl TcpListener {
     }
 }
 
+/// The accept loop of the module doc, shared with [`UnixListener`](super::UnixListener).
+pub(crate) async fn accept_with_backoff<T>(
+    warned: &AtomicBool,
+    describe: impl Fn() -> String,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    loop {
+        match poll_fn(&mut poll).await {
+            Err(e) if sys::is_fd_exhaustion(&e) => {
+                warn_once(warned, &e, &describe());
+                crate::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+            Err(e) if transient_accept_error(&e) => {}
+            r => return r,
+        }
+    }
+}
+
+/// Logs descriptor exhaustion once per listener.
+fn warn_once(warned: &AtomicBool, e: &io::Error, what: &str) {
+    if !warned.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "simul: accept() on {what} failed: {e}; backing off ({}..{} ms between retries) \
+             until file descriptors are freed (logged once per listener)",
+            ACCEPT_BACKOFF_MIN.as_millis(),
+            ACCEPT_BACKOFF_MAX.as_millis()
+        );
+    }
+}
+
 /// Accept errors that concern one connection only (it was reset while queued).
 fn transient_accept_error(e: &io::Error) -> bool {
     matches!(
@@ -284,7 +297,7 @@ impl futures_core::Stream for Incoming<'_> {
             }
             match self.listener.poll_accept(cx) {
                 Poll::Ready(Err(e)) if sys::is_fd_exhaustion(&e) => {
-                    self.listener.warn_once(&e, self.backoff);
+                    warn_once(&self.listener.warned, &e, &self.listener.describe());
                     self.sleep = Some(crate::time::sleep(self.backoff));
                     self.backoff = (self.backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 }
