@@ -31,3 +31,93 @@ pub fn exclusive<R>(f: impl FnOnce() -> R) -> R {
     let _g = FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     f()
 }
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `want` is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            return want.rlim_cur as u64;
+        }
+    }
+    lim.rlim_cur as u64
+}
+
+/// Sets the soft `RLIMIT_NOFILE` (keeping the hard limit); returns the previous soft limit.
+pub fn set_soft_nofile(soft: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let prev = lim.rlim_cur as u64;
+    lim.rlim_cur = soft as libc::rlim_t;
+    // SAFETY: `lim` is a valid rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    prev
+}
+
+/// The `RLIMIT_NOFILE` soft limit that leaves exactly `headroom` descriptor numbers free
+/// (new descriptors take the lowest free number, and must be below the limit).
+pub fn limit_for_headroom(headroom: usize) -> u64 {
+    let open: std::collections::HashSet<u64> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .collect();
+    let (mut n, mut free) = (0u64, 0usize);
+    while free < headroom {
+        if !open.contains(&n) {
+            free += 1;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Lowers the soft `RLIMIT_NOFILE` so that exactly `headroom` more descriptors can be
+/// opened (checked by opening `/dev/null` until `EMFILE`); returns the previous limit.
+pub fn leave_headroom(headroom: usize) -> u64 {
+    let probe = || {
+        let mut files = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            files.push(f);
+        }
+        files.len()
+    };
+    let prev = set_soft_nofile(limit_for_headroom(headroom));
+    let got = probe();
+    if got != headroom {
+        let lim = limit_for_headroom(headroom) as i64 - (got as i64 - headroom as i64);
+        set_soft_nofile(lim.max(1) as u64);
+    }
+    assert_eq!(
+        probe(),
+        headroom,
+        "could not set up the descriptor headroom"
+    );
+    prev
+}
+
+/// Re-runs this test binary with only the test `name`, with `env` set (child mode).
+pub fn run_child(name: &str, env: &[(&str, String)]) -> std::process::Output {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
