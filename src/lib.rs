@@ -33,6 +33,7 @@
 //! | [`task`] | task memory, [`Task`], cancellation |
 //! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
 //! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -44,6 +45,7 @@ pub mod net;
 pub mod runtime;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use blocking::to_thread;
 pub use io::BUDGET;
@@ -59,3 +61,7 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
