@@ -30,7 +30,7 @@ fn ten_thousand_concurrent_connections_through_one_loop() {
         return client_main(&addr);
     }
     let limit = common::raise_nofile();
-    if limit < (CONNS + 200) as u64 {
+    if limit < (CONNS + 200) as libc::rlim_t {
         eprintln!(
             "skipped: RLIMIT_NOFILE is {limit}, need {} per process",
             CONNS + 200
@@ -92,7 +92,7 @@ fn ten_thousand_concurrent_connections_through_one_loop() {
 fn client_main(addr: &str) {
     let limit = common::raise_nofile();
     assert!(
-        limit >= (CONNS + 200) as u64,
+        limit >= (CONNS + 200) as libc::rlim_t,
         "client: RLIMIT_NOFILE {limit} too low"
     );
     let addr: std::net::SocketAddr = addr.parse().unwrap();

@@ -33,7 +33,7 @@ pub fn exclusive<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the new soft limit.
-pub fn raise_nofile() -> u64 {
+pub fn raise_nofile() -> libc::rlim_t {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -49,22 +49,22 @@ pub fn raise_nofile() -> u64 {
         };
         // SAFETY: `want` is a valid rlimit.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
-            return want.rlim_cur as u64;
+            return want.rlim_cur;
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// Sets the soft `RLIMIT_NOFILE` (keeping the hard limit); returns the previous soft limit.
-pub fn set_soft_nofile(soft: u64) -> u64 {
+pub fn set_soft_nofile(soft: libc::rlim_t) -> libc::rlim_t {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `lim` is a valid, writable rlimit.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-    let prev = lim.rlim_cur as u64;
-    lim.rlim_cur = soft as libc::rlim_t;
+    let prev = lim.rlim_cur;
+    lim.rlim_cur = soft;
     // SAFETY: `lim` is a valid rlimit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
     prev
@@ -72,12 +72,12 @@ pub fn set_soft_nofile(soft: u64) -> u64 {
 
 /// The `RLIMIT_NOFILE` soft limit that leaves exactly `headroom` descriptor numbers free
 /// (new descriptors take the lowest free number, and must be below the limit).
-pub fn limit_for_headroom(headroom: usize) -> u64 {
-    let open: std::collections::HashSet<u64> = std::fs::read_dir("/proc/self/fd")
+pub fn limit_for_headroom(headroom: usize) -> libc::rlim_t {
+    let open: std::collections::HashSet<libc::rlim_t> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::rlim_t>().ok())
         .collect();
-    let (mut n, mut free) = (0u64, 0usize);
+    let (mut n, mut free): (libc::rlim_t, usize) = (0, 0);
     while free < headroom {
         if !open.contains(&n) {
             free += 1;
@@ -89,7 +89,7 @@ pub fn limit_for_headroom(headroom: usize) -> u64 {
 
 /// Lowers the soft `RLIMIT_NOFILE` so that exactly `headroom` more descriptors can be
 /// opened (checked by opening `/dev/null` until `EMFILE`); returns the previous limit.
-pub fn leave_headroom(headroom: usize) -> u64 {
+pub fn leave_headroom(headroom: usize) -> libc::rlim_t {
     let probe = || {
         let mut files = Vec::new();
         while let Ok(f) = std::fs::File::open("/dev/null") {
@@ -101,7 +101,7 @@ pub fn leave_headroom(headroom: usize) -> u64 {
     let got = probe();
     if got != headroom {
         let lim = limit_for_headroom(headroom) as i64 - (got as i64 - headroom as i64);
-        set_soft_nofile(lim.max(1) as u64);
+        set_soft_nofile(lim.max(1) as libc::rlim_t);
     }
     assert_eq!(
         probe(),
