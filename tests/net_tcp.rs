@@ -260,3 +260,47 @@ fn dropping_a_pending_accept_loses_no_connection() {
         });
     });
 }
+
+#[test]
+fn closing_the_loop_closes_sockets_owned_by_pending_tasks() {
+    common::check_fds(|| {
+        simul::run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+            let (s, _) = l.accept().await.unwrap();
+            // Tasks still waiting on their sockets when run() returns are cancelled, and
+            // dropping their futures closes the sockets.
+            drop(simul::spawn(async move {
+                let mut s = s;
+                let mut buf = [0u8; 8];
+                let _ = s.read(&mut buf).await;
+            }));
+            drop(simul::spawn(async move {
+                let _ = l.accept().await;
+            }));
+            drop(simul::spawn(async move {
+                let mut c = c;
+                let mut buf = [0u8; 8];
+                let _ = c.read(&mut buf).await;
+            }));
+            simul::yield_now().await;
+        })
+    });
+}
+
+#[test]
+fn a_cancelled_read_leaves_the_stream_usable() {
+    common::check_fds(|| {
+        simul::run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 8];
+            let r = simul::wait_for(Duration::from_millis(5), s.read(&mut buf)).await;
+            assert!(r.is_err(), "nothing was sent yet");
+            c.write_all(b"late").await.unwrap();
+            let n = s.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"late");
+        })
+    });
+}
