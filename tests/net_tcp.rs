@@ -304,3 +304,38 @@ fn a_cancelled_read_leaves_the_stream_usable() {
         })
     });
 }
+
+#[test]
+fn a_stalled_attempt_is_overtaken_by_the_next_address_after_the_stagger() {
+    use simul::net::BindOptions;
+    common::check_fds(|| {
+        simul::run(async {
+            // A listener whose accept queue is full drops new SYNs, so connecting to it
+            // stalls (the client retransmits after a second or more).
+            let full = TcpListener::bind_with("127.0.0.1:0", BindOptions::new().backlog(0))
+                .await
+                .unwrap();
+            let full_addr = full.local_addr().unwrap();
+            let mut fillers = Vec::new();
+            loop {
+                match simul::wait_for(Duration::from_millis(100), TcpStream::connect(full_addr))
+                    .await
+                {
+                    Ok(Ok(s)) => fillers.push(s),
+                    Ok(Err(e)) => panic!("filler connect failed: {e}"),
+                    Err(_) => break, // this one stalled: the queue is full
+                }
+                assert!(fillers.len() < 64, "the accept queue never filled up");
+            }
+            let good = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let good_addr = good.local_addr().unwrap();
+            let t0 = std::time::Instant::now();
+            let c = TcpStream::connect(vec![full_addr, good_addr])
+                .await
+                .unwrap();
+            assert_eq!(c.peer_addr().unwrap(), good_addr);
+            // It waited for the stagger, not for the stalled attempt's SYN retransmission.
+            assert!(t0.elapsed() >= simul::net::tcp::CONNECT_STAGGER - Duration::from_millis(5));
+        })
+    });
+}
