@@ -398,13 +398,14 @@ where
         let r = catch_unwind(AssertUnwindSafe(f));
         completer.finish(Some(r));
     });
-    crate::runtime::with_core("to_thread", |core| {
-        core.external.set(core.external.get() + 1)
+    let origin = crate::runtime::with_core("to_thread", |core| {
+        core.external.set(core.external.get() + 1);
+        core.shared.clone()
     });
     pool.submit(job);
     ToThread {
         slot,
-        counted: true,
+        origin: Some(origin),
     }
 }
 
@@ -420,16 +421,33 @@ where
 #[must_use = "the job's result is lost unless the future is awaited (dropping it cancels a job not yet started)"]
 pub struct ToThread<T> {
     slot: Arc<Slot<T>>,
-    /// Whether this future still holds one unit of the loop's `external` count.
-    counted: bool,
+    /// The loop whose `external` count this future still holds one unit of (`None` once
+    /// released).
+    origin: Option<Arc<crate::runtime::Shared>>,
 }
 
 impl<T> ToThread<T> {
+    /// Gives back the unit of `external` work, on the loop that counted it: directly when
+    /// we run on it, else through its injection queue (the future is `Send` and may have
+    /// moved to another loop's task).
     fn uncount(&mut self) {
-        if std::mem::take(&mut self.counted) {
-            crate::runtime::try_with_core(|core| {
-                core.external.set(core.external.get().saturating_sub(1))
-            });
+        let Some(origin) = self.origin.take() else {
+            return;
+        };
+        let here = crate::runtime::try_with_core(|core| {
+            if Arc::ptr_eq(&core.shared, &origin) {
+                core.external.set(core.external.get().saturating_sub(1));
+                true
+            } else {
+                false
+            }
+        });
+        if here != Some(true) {
+            origin.push_call(Box::new(|| {
+                crate::runtime::try_with_core(|core| {
+                    core.external.set(core.external.get().saturating_sub(1))
+                });
+            }));
         }
     }
 }

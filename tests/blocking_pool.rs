@@ -225,3 +225,32 @@ fn shutdown_wait_is_bounded() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn a_job_awaited_on_another_loop_releases_its_own_loop() {
+    // Fail instead of hanging if the first loop kept counting the job as pending.
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        if !d.load(Ordering::SeqCst) {
+            eprintln!("the loop still counted a finished job as pending work");
+            std::process::exit(1);
+        }
+    });
+    let lp = simul::EventLoop::builder()
+        .virtual_time(true)
+        .build()
+        .unwrap();
+    lp.run_until_complete(async {
+        let fut = simul::to_thread(|| 5); // counted by this loop...
+        let other = std::thread::spawn(move || simul::run(fut)); // ...awaited by another
+        let v = simul::to_thread(move || other.join().unwrap()).await;
+        assert_eq!(v, 5);
+        // Nothing is pending any more: virtual time may jump an hour at once.
+        let t0 = Instant::now();
+        simul::sleep(Duration::from_secs(3600)).await;
+        assert!(t0.elapsed() < Duration::from_secs(10));
+    });
+    done.store(true, Ordering::SeqCst);
+}
