@@ -339,9 +339,7 @@ macro_rules! stream_api {
             }
         }
 
-        /// The read half of a borrowed [`split`](
-        #[doc = stringify!($ty)]
-        /// ::split).
+        #[doc = concat!("The read half of a borrowed [`split`](", stringify!($ty), "::split).")]
         ///
         /// # Examples
         /// ```
@@ -350,9 +348,7 @@ macro_rules! stream_api {
         #[derive(Debug)]
         pub struct ReadHalf<'a>(&'a $ty);
 
-        /// The write half of a borrowed [`split`](
-        #[doc = stringify!($ty)]
-        /// ::split).
+        #[doc = concat!("The write half of a borrowed [`split`](", stringify!($ty), "::split).")]
         ///
         /// # Examples
         /// ```
@@ -361,9 +357,7 @@ macro_rules! stream_api {
         #[derive(Debug)]
         pub struct WriteHalf<'a>(&'a $ty);
 
-        /// The owned read half of [`into_split`](
-        #[doc = stringify!($ty)]
-        /// ::into_split).
+        #[doc = concat!("The owned read half of [`into_split`](", stringify!($ty), "::into_split).")]
         ///
         /// # Examples
         /// ```
@@ -372,9 +366,7 @@ macro_rules! stream_api {
         #[derive(Debug)]
         pub struct OwnedReadHalf(std::sync::Arc<$ty>);
 
-        /// The owned write half of [`into_split`](
-        #[doc = stringify!($ty)]
-        /// ::into_split).
+        #[doc = concat!("The owned write half of [`into_split`](", stringify!($ty), "::into_split).")]
         ///
         /// # Examples
         /// ```
