@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use simul::net::TcpListener;
 
-mod common;
+mod net_common;
 
 const CHILD_ENV: &str = "SIMUL_TEST_EMFILE_CHILD";
 const TEST_NAME: &str = "accept_backs_off_on_emfile_and_recovers";
@@ -22,7 +22,7 @@ fn accept_backs_off_on_emfile_and_recovers() {
     if std::env::var(CHILD_ENV).is_ok() {
         return child_main();
     }
-    let out = common::run_child(TEST_NAME, &[(CHILD_ENV, "1".into())]);
+    let out = net_common::run_child(TEST_NAME, &[(CHILD_ENV, "1".into())]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
@@ -61,7 +61,7 @@ fn child_main() {
                 t.set(t.get() + 1);
             }
         });
-        let original = common::leave_headroom(HEADROOM);
+        let original = net_common::leave_headroom(HEADROOM);
 
         wait_until("the headroom is used", || total.get() >= HEADROOM).await;
         // Exhausted: the acceptor must sleep between retries, not spin.
@@ -81,7 +81,7 @@ fn child_main() {
         assert_eq!(total.get(), 2 * HEADROOM);
 
         // With the limit restored it accepts the rest.
-        common::set_soft_nofile(original);
+        net_common::set_soft_nofile(original);
         wait_until("all are accepted", || total.get() == CLIENTS).await;
         acceptor.cancel();
         println!("emfile child ok");

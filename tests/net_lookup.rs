@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use simul::net::lookup_host;
 
-mod common;
+mod net_common;
 
 #[test]
 fn localhost_resolves_to_loopback_addresses() {

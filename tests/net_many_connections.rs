@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use simul::net::{BindOptions, TcpListener, TcpStream};
 
-mod common;
+mod net_common;
 
 const CONNS: usize = 10_000;
 const ROUNDS: usize = 3;
@@ -29,7 +29,7 @@ fn ten_thousand_concurrent_connections_through_one_loop() {
     if let Ok(addr) = std::env::var(CHILD_ENV) {
         return client_main(&addr);
     }
-    let limit = common::raise_nofile();
+    let limit = net_common::raise_nofile();
     if limit < (CONNS + 200) as libc::rlim_t {
         eprintln!(
             "skipped: RLIMIT_NOFILE is {limit}, need {} per process",
@@ -37,13 +37,13 @@ fn ten_thousand_concurrent_connections_through_one_loop() {
         );
         return;
     }
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let opts = BindOptions::new().backlog(4096);
             let l = TcpListener::bind_with("127.0.0.1:0", opts).await.unwrap();
             let addr = l.local_addr().unwrap().to_string();
             let child =
-                simul::to_thread(move || common::run_child(TEST_NAME, &[(CHILD_ENV, addr)]));
+                simul::to_thread(move || net_common::run_child(TEST_NAME, &[(CHILD_ENV, addr)]));
             let live = Rc::new(Cell::new(0usize));
             let peak = Rc::new(Cell::new(0usize));
             let mut echoes = Vec::with_capacity(CONNS);
@@ -90,7 +90,7 @@ fn ten_thousand_concurrent_connections_through_one_loop() {
 
 /// Child mode: open all connections, then run the checked exchange on each.
 fn client_main(addr: &str) {
-    let limit = common::raise_nofile();
+    let limit = net_common::raise_nofile();
     assert!(
         limit >= (CONNS + 200) as libc::rlim_t,
         "client: RLIMIT_NOFILE {limit} too low"

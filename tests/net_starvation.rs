@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use simul::net::TcpListener;
 
-mod common;
+mod net_common;
 
 #[test]
 fn a_busy_connection_does_not_delay_a_timer() {

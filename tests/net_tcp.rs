@@ -7,11 +7,11 @@ use std::time::Duration;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use simul::net::{TcpListener, TcpStream};
 
-mod common;
+mod net_common;
 
 #[test]
 fn round_trip_through_inherent_methods() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = l.local_addr().unwrap();
@@ -55,7 +55,7 @@ fn round_trip_through_inherent_methods() {
 
 #[test]
 fn round_trip_through_futures_io_traits() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -71,7 +71,7 @@ fn round_trip_through_futures_io_traits() {
 
 #[test]
 fn half_close_still_lets_the_other_side_write() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -107,7 +107,7 @@ fn half_close_still_lets_the_other_side_write() {
 
 #[test]
 fn peer_reset_is_reported_as_connection_reset() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -123,7 +123,7 @@ fn peer_reset_is_reported_as_connection_reset() {
 
 #[test]
 fn connect_refused_is_an_error() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             // Bind then drop, so the port is very likely free.
             let port = {
@@ -138,7 +138,7 @@ fn connect_refused_is_an_error() {
 
 #[test]
 fn connect_by_host_name_tries_each_address() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = l.local_addr().unwrap().port();
@@ -160,7 +160,7 @@ fn connect_by_host_name_tries_each_address() {
 
 #[test]
 fn bad_addresses_give_typed_errors() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let e = TcpStream::connect("no-port-here").await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput);
@@ -174,7 +174,7 @@ fn bad_addresses_give_typed_errors() {
 
 #[test]
 fn socket_options_round_trip() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -190,7 +190,7 @@ fn socket_options_round_trip() {
 
 #[test]
 fn reuse_port_lets_two_listeners_share_a_port() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         use simul::net::BindOptions;
         simul::run(async {
             let opts = BindOptions::new().reuse_port(true);
@@ -210,7 +210,7 @@ fn reuse_port_lets_two_listeners_share_a_port() {
 
 #[test]
 fn try_read_and_try_write_follow_readiness() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -249,7 +249,7 @@ fn try_read_and_try_write_follow_readiness() {
 
 #[test]
 fn dropping_a_pending_accept_loses_no_connection() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let r = simul::wait_for(Duration::from_millis(10), l.accept()).await;
@@ -263,7 +263,7 @@ fn dropping_a_pending_accept_loses_no_connection() {
 
 #[test]
 fn closing_the_loop_closes_sockets_owned_by_pending_tasks() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -290,7 +290,7 @@ fn closing_the_loop_closes_sockets_owned_by_pending_tasks() {
 
 #[test]
 fn a_cancelled_read_leaves_the_stream_usable() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
@@ -308,7 +308,7 @@ fn a_cancelled_read_leaves_the_stream_usable() {
 #[test]
 fn a_stalled_attempt_is_overtaken_by_the_next_address_after_the_stagger() {
     use simul::net::BindOptions;
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             // A listener whose accept queue is full drops new SYNs, so connecting to it
             // stalls (the client retransmits after a second or more).

@@ -4,11 +4,11 @@ use std::io::ErrorKind;
 
 use simul::net::{BindOptions, UdpSocket};
 
-mod common;
+mod net_common;
 
 #[test]
 fn send_to_and_recv_from_round_trip() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -34,7 +34,7 @@ fn send_to_and_recv_from_round_trip() {
 
 #[test]
 fn datagram_boundaries_are_kept_and_long_ones_truncated() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -58,7 +58,7 @@ fn datagram_boundaries_are_kept_and_long_ones_truncated() {
 
 #[test]
 fn many_datagrams_are_all_received_in_order_on_loopback() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -83,7 +83,7 @@ fn many_datagrams_are_all_received_in_order_on_loopback() {
 
 #[test]
 fn reuse_port_and_address_errors() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let e = UdpSocket::bind(a.local_addr().unwrap()).await.unwrap_err();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use simul::net::{UnixDatagram, UnixListener, UnixStream};
 
-mod common;
+mod net_common;
 
 fn sock_path(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("simul-test-{}-{name}.sock", std::process::id()));
@@ -17,7 +17,7 @@ fn sock_path(name: &str) -> PathBuf {
 #[test]
 fn listener_and_stream_round_trip() {
     let path = sock_path("stream");
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let l = UnixListener::bind(&path).unwrap();
             let server = simul::spawn(async move {
@@ -58,7 +58,7 @@ fn listener_and_stream_round_trip() {
 
 #[test]
 fn pair_half_close() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let (mut a, mut b) = UnixStream::pair().unwrap();
             a.write_all(b"last words").await.unwrap();
@@ -76,7 +76,7 @@ fn pair_half_close() {
 
 #[test]
 fn connecting_to_a_missing_path_fails_cleanly() {
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let e = UnixStream::connect(sock_path("missing")).await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotFound);
@@ -87,7 +87,7 @@ fn connecting_to_a_missing_path_fails_cleanly() {
 #[test]
 fn datagram_round_trip_by_path_and_pair() {
     let path = sock_path("dgram");
-    common::check_fds(|| {
+    net_common::check_fds(|| {
         simul::run(async {
             let server = UnixDatagram::bind(&path).unwrap();
             let client = UnixDatagram::unbound().unwrap();

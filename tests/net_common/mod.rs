@@ -1,4 +1,4 @@
-//! Helpers shared by the net and blocking tests.
+//! Helpers shared by the net and blocking tests (descriptor counting, rlimits, child runs).
 #![allow(dead_code)]
 
 use std::sync::Mutex;
