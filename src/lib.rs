@@ -31,18 +31,23 @@
 //! | [`mod@time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
+//! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod blocking;
 mod debug;
 mod io;
+pub mod net;
 pub mod runtime;
 pub mod task;
 pub mod time;
 pub mod trace;
 
+pub use blocking::to_thread;
 pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
