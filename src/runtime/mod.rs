@@ -474,11 +474,8 @@ impl Core {
         F: Future + 'static,
     {
         let id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
-        let (registry_ref, handle_ref) = raw::allocate(
-            future,
-            self.shared.clone(),
-            Local::new(id, name, location),
-        );
+        let (registry_ref, handle_ref) =
+            raw::allocate(future, self.shared.clone(), Local::new(id, name, location));
         let slot = self.tasks.borrow_mut().insert(registry_ref);
         // SAFETY: loop thread; nobody else has seen the task yet.
         unsafe { handle_ref.local() }.slot = slot;
