@@ -162,7 +162,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.permits.try_take().then_some(SemaphorePermit {
+        self.permits.try_take().then(|| SemaphorePermit {
             permits: &self.permits,
         })
     }
@@ -268,7 +268,7 @@ impl BoundedSemaphore {
     /// assert!(sem.try_acquire().is_some());
     /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.permits.try_take().then_some(SemaphorePermit {
+        self.permits.try_take().then(|| SemaphorePermit {
             permits: &self.permits,
         })
     }
