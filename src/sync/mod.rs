@@ -58,7 +58,7 @@ pub use event::{Event, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard};
 pub use promise::{InvalidStateError, Promise, PromiseError};
 pub use queue::{
-    Fifo, Get, Heap, Join, Lifo, LifoQueue, PriorityQueue, Put, Queue, QueueShutDown, QueueStorage,
-    TaskDoneError, TryGetError, TryPutError,
+    Fifo, GenericQueue, Get, Heap, Join, Lifo, LifoQueue, PriorityQueue, Put, Queue, QueueShutDown,
+    QueueStorage, TaskDoneError, TryGetError, TryPutError,
 };
 pub use semaphore::{Acquire, BoundedSemaphore, ReleaseError, Semaphore, SemaphorePermit};

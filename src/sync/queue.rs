@@ -395,11 +395,8 @@ impl<T, S: QueueStorage<T>> Chan<T, S> {
 /// [module documentation](self) for the design.
 ///
 /// A `Queue` is a cheap handle: clone it to share the queue between tasks. `maxsize` 0
-/// means unbounded. The storage parameter `S` selects the order: [`Fifo`] (this type's
-/// default), [`Lifo`] ([`LifoQueue`]) or [`Heap`] ([`PriorityQueue`]).
-///
-/// A `Queue` is also a [`Stream`] of its items that ends when the queue is shut down and
-/// drained.
+/// means unbounded. It is also a [`Stream`] of its items that ends when the queue is shut
+/// down and drained.
 ///
 /// # Examples
 /// ```
@@ -424,7 +421,19 @@ impl<T, S: QueueStorage<T>> Chan<T, S> {
 ///     assert_eq!(consumer.await.unwrap(), 55);
 /// });
 /// ```
-pub struct Queue<T, S: QueueStorage<T> = Fifo<T>> {
+pub type Queue<T> = GenericQueue<T, Fifo<T>>;
+
+/// The queue type behind [`Queue`], [`PriorityQueue`] and [`LifoQueue`]: the storage
+/// parameter `S` ([`Fifo`], [`Heap`], [`Lifo`]) selects the order; everything else is
+/// shared. Use the aliases.
+///
+/// # Examples
+/// ```
+/// use simul::sync::{Fifo, GenericQueue};
+/// let q: GenericQueue<u8, Fifo<u8>> = simul::Queue::new(0);
+/// q.put_nowait(1).unwrap();
+/// ```
+pub struct GenericQueue<T, S: QueueStorage<T>> {
     chan: Rc<Chan<T, S>>,
     /// The `Stream` implementation's waiter node.
     next: Option<Key>,
@@ -444,7 +453,7 @@ pub struct Queue<T, S: QueueStorage<T> = Fifo<T>> {
 ///     assert_eq!(q.get().await.unwrap(), (2, "normal"));
 /// });
 /// ```
-pub type PriorityQueue<T> = Queue<T, Heap<T>>;
+pub type PriorityQueue<T> = GenericQueue<T, Heap<T>>;
 
 /// A last-in, first-out queue (asyncio's `LifoQueue`).
 ///
@@ -457,11 +466,11 @@ pub type PriorityQueue<T> = Queue<T, Heap<T>>;
 ///     assert_eq!(q.get().await.unwrap(), 2);
 /// });
 /// ```
-pub type LifoQueue<T> = Queue<T, Lifo<T>>;
+pub type LifoQueue<T> = GenericQueue<T, Lifo<T>>;
 
-impl<T, S: QueueStorage<T>> Queue<T, S> {
+impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     fn with_storage(maxsize: usize) -> Self {
-        Queue {
+        GenericQueue {
             chan: Rc::new(Chan {
                 state: RefCell::new(State {
                     items: S::default(),
@@ -482,7 +491,7 @@ impl<T, S: QueueStorage<T>> Queue<T, S> {
     }
 }
 
-impl<T> Queue<T> {
+impl<T> GenericQueue<T, Fifo<T>> {
     /// A FIFO queue holding at most `maxsize` items (0: unbounded).
     ///
     /// # Examples
@@ -491,11 +500,11 @@ impl<T> Queue<T> {
     /// assert_eq!(q.maxsize(), 10);
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        Queue::with_storage(maxsize)
+        GenericQueue::with_storage(maxsize)
     }
 }
 
-impl<T> Queue<T, Lifo<T>> {
+impl<T> GenericQueue<T, Lifo<T>> {
     /// A LIFO queue holding at most `maxsize` items (0: unbounded).
     ///
     /// # Examples
@@ -504,11 +513,11 @@ impl<T> Queue<T, Lifo<T>> {
     /// assert_eq!(q.maxsize(), 0);
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        Queue::with_storage(maxsize)
+        GenericQueue::with_storage(maxsize)
     }
 }
 
-impl<T: Ord> Queue<T, Heap<T>> {
+impl<T: Ord> GenericQueue<T, Heap<T>> {
     /// A priority queue holding at most `maxsize` items (0: unbounded).
     ///
     /// # Examples
@@ -517,11 +526,11 @@ impl<T: Ord> Queue<T, Heap<T>> {
     /// assert!(q.is_empty());
     /// ```
     pub fn new(maxsize: usize) -> Self {
-        Queue::with_storage(maxsize)
+        GenericQueue::with_storage(maxsize)
     }
 }
 
-impl<T, S: QueueStorage<T>> Queue<T, S> {
+impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     /// Puts `item` into the queue, waiting for a free slot while it is full. Putters are
     /// served in FIFO order.
     ///
@@ -780,17 +789,17 @@ impl<T, S: QueueStorage<T>> Queue<T, S> {
     }
 }
 
-impl<T, S: QueueStorage<T>> Clone for Queue<T, S> {
+impl<T, S: QueueStorage<T>> Clone for GenericQueue<T, S> {
     /// Another handle on the same queue.
     fn clone(&self) -> Self {
-        Queue {
+        GenericQueue {
             chan: self.chan.clone(),
             next: None,
         }
     }
 }
 
-impl<T, S: QueueStorage<T>> Drop for Queue<T, S> {
+impl<T, S: QueueStorage<T>> Drop for GenericQueue<T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.next.take() {
             self.chan.cancel_get(key);
@@ -798,7 +807,7 @@ impl<T, S: QueueStorage<T>> Drop for Queue<T, S> {
     }
 }
 
-impl<T, S: QueueStorage<T>> Stream for Queue<T, S> {
+impl<T, S: QueueStorage<T>> Stream for GenericQueue<T, S> {
     type Item = T;
 
     /// The next item, as [`get`](Queue::get) would return it; `None` once the queue is
@@ -809,7 +818,7 @@ impl<T, S: QueueStorage<T>> Stream for Queue<T, S> {
     }
 }
 
-impl<T, S: QueueStorage<T>> fmt::Debug for Queue<T, S> {
+impl<T, S: QueueStorage<T>> fmt::Debug for GenericQueue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.chan.state.borrow();
         f.debug_struct("Queue")
