@@ -32,6 +32,7 @@
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
 //! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -42,6 +43,7 @@ pub mod runtime;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use io::BUDGET;
 pub use runtime::{
@@ -60,3 +62,7 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
