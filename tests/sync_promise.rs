@@ -13,7 +13,7 @@ fn every_clone_awaits_the_same_result() {
         let tasks: Vec<_> = (0..4)
             .map(|_| {
                 let p = p.clone();
-                simul::spawn(async move { p.await })
+                simul::spawn(p)
             })
             .collect();
         simul::yield_now().await;
@@ -46,10 +46,9 @@ fn set_error_delivers_a_typed_error_to_awaiters() {
     simul::run(async {
         let p = Promise::<u8>::new();
         let q = p.clone();
-        let t = simul::spawn(async move { q.await });
+        let t = simul::spawn(q);
         simul::yield_now().await;
-        p.set_error(std::io::Error::new(std::io::ErrorKind::Other, "boom"))
-            .unwrap();
+        p.set_error(std::io::Error::other("boom")).unwrap();
         let err = t.await.unwrap().unwrap_err();
         assert!(!err.is_cancelled());
         assert_eq!(err.to_string(), "boom");
@@ -62,7 +61,7 @@ fn set_error_delivers_a_typed_error_to_awaiters() {
         assert!(std::error::Error::source(&err).is_some());
         // The same error (shared) for every awaiter.
         assert_eq!(p.try_result().unwrap().unwrap_err(), err);
-        assert!(p.cancel() == false);
+        assert!(!p.cancel());
     });
 }
 
@@ -71,7 +70,7 @@ fn cancel_wakes_awaiters_with_cancelled() {
     simul::run(async {
         let p = Promise::<()>::new();
         let q = p.clone();
-        let t = simul::spawn(async move { q.await });
+        let t = simul::spawn(q);
         simul::yield_now().await;
         assert!(p.cancel());
         assert!(p.is_cancelled());

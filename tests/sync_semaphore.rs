@@ -172,7 +172,7 @@ fn bounded_release_past_initial_value_is_an_error() {
         assert_eq!(sem.value(), 2);
         sem.acquire().await.forget();
         assert_eq!(sem.value(), 1);
-        assert!(sem.is_locked() == false);
+        assert!(!sem.is_locked());
         assert_eq!(sem.release(), Ok(()));
         assert!(sem.release().is_err());
         assert_eq!(sem.value(), 2);
