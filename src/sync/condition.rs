@@ -38,7 +38,19 @@ const NOTIFIED: usize = 0;
 
 /// A condition variable for tasks (asyncio's `Condition`), used with a [`Lock`](super::Lock).
 ///
-/// See the [module documentation](self) for the mapping from asyncio.
+/// asyncio's `Condition` wraps a lock; Rust's idiom (`std::sync::Condvar`) keeps the lock
+/// and the condition apart and passes the guard through `wait`. simul follows Rust:
+///
+/// | asyncio | simul |
+/// |---|---|
+/// | `cond = asyncio.Condition(lock)` | `let lock = Lock::new(state); let cond = Condition::new();` |
+/// | `async with cond:` | `let guard = lock.lock().await;` |
+/// | `await cond.wait()` | `guard = cond.wait(guard).await;` |
+/// | `await cond.wait_for(pred)` | `guard = cond.wait_for(guard, \|s\| pred(s)).await;` |
+/// | `cond.notify(n)` / `cond.notify_all()` | `cond.notify(n)` / `cond.notify_all()` |
+///
+/// Unlike asyncio, `notify` does not require holding the lock: `wait` queues the task
+/// before it releases the lock, within one poll, so no notification can slip in between.
 ///
 /// # Examples
 /// ```

@@ -391,8 +391,9 @@ impl<T, S: QueueStorage<T>> Chan<T, S> {
     }
 }
 
-/// A FIFO queue for tasks on one loop (asyncio's `Queue`); see the
-/// [module documentation](self) for the design.
+/// A FIFO queue for tasks on one loop (asyncio's `Queue`). Getters and putters are served
+/// in FIFO order, each `put` wakes at most one getter and each `get` at most one putter,
+/// and every future is cancel-safe (see [`sync`](crate::sync)).
 ///
 /// A `Queue` is a cheap handle: clone it to share the queue between tasks. `maxsize` 0
 /// means unbounded. It is also a [`Stream`] of its items that ends when the queue is shut
