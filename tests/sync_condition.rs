@@ -106,7 +106,11 @@ fn wait_for_checks_the_predicate_first_and_after_each_notify() {
 
 #[test]
 fn notified_waiter_cancelled_before_running_passes_the_notification_on() {
-    simul::run(async {
+    let lp = simul::EventLoop::builder()
+        .virtual_time(true)
+        .build()
+        .unwrap();
+    lp.run_until_complete(async {
         let s = shared();
         let log = Rc::new(RefCell::new(Vec::new()));
         let a = waiter(&s, 1, &log);
@@ -115,7 +119,10 @@ fn notified_waiter_cancelled_before_running_passes_the_notification_on() {
         s.1.notify(1); // goes to `a`
         a.cancel(); // `a` never sees it: `b` must
         assert!(a.await.unwrap_err().is_cancelled());
-        b.await.unwrap();
+        simul::wait_for(Duration::from_secs(1), b)
+            .await
+            .expect("the notification was lost")
+            .unwrap();
         assert_eq!(*log.borrow(), [2]);
         assert!(!s.0.is_locked());
     });
@@ -159,4 +166,61 @@ fn waiter_cancelled_while_relocking_releases_nothing_it_does_not_hold() {
         assert!(!s.0.is_locked());
         assert!(log.borrow().is_empty());
     });
+}
+
+#[test]
+fn cancelling_a_consumer_at_every_suspension_point_loses_no_item_and_frees_the_lock() {
+    // Two consumers wait for items with notify(1) per item; one is cancelled after k
+    // loop iterations, wherever it is (queued on the lock, waiting for a notification,
+    // notified but not yet run, re-locking). The survivor must consume every item and the
+    // lock must end up free.
+    for k in 0..10 {
+        simul::run(async move {
+            let s = shared();
+            let consumed = Rc::new(RefCell::new(Vec::new()));
+            let consumer = || {
+                let (s, consumed) = (s.clone(), consumed.clone());
+                simul::spawn(async move {
+                    loop {
+                        let (lock, cond) = &*s;
+                        let mut g = cond.wait_for(lock.lock().await, |v| !v.is_empty()).await;
+                        let v = g.remove(0);
+                        drop(g);
+                        if v == u32::MAX {
+                            break;
+                        }
+                        consumed.borrow_mut().push(v);
+                        simul::yield_now().await;
+                    }
+                })
+            };
+            let victim = consumer();
+            let survivor = consumer();
+            let producer = {
+                let s = s.clone();
+                simul::spawn(async move {
+                    for i in 0..6 {
+                        s.0.lock().await.push(i);
+                        s.1.notify(1);
+                        simul::yield_now().await;
+                    }
+                })
+            };
+            for _ in 0..k {
+                simul::yield_now().await;
+            }
+            victim.cancel();
+            let _ = victim.await;
+            producer.await.unwrap();
+            for _ in 0..10 {
+                simul::yield_now().await;
+            }
+            assert_eq!(*consumed.borrow(), (0..6).collect::<Vec<_>>(), "k={k}");
+            s.0.lock().await.push(u32::MAX); // stop the survivor
+            s.1.notify(1);
+            survivor.await.unwrap();
+            assert!(!s.0.is_locked(), "k={k}");
+            assert_eq!(*consumed.borrow(), (0..6).collect::<Vec<_>>(), "k={k}");
+        });
+    }
 }
