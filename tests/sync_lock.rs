@@ -17,6 +17,13 @@ fn vrun<F: Future>(f: F) -> F::Output {
         .run_until_complete(f)
 }
 
+/// Awaits `f`, failing (instead of hanging) if a lost wake-up leaves it stuck.
+async fn within<F: Future>(f: F) -> F::Output {
+    simul::wait_for(Duration::from_secs(10), f)
+        .await
+        .expect("stuck: a wake-up was lost")
+}
+
 /// Counts how many times the inner future is polled.
 struct Counted<F> {
     inner: Pin<Box<F>>,
@@ -120,7 +127,7 @@ fn get_mut_and_default() {
 
 #[test]
 fn cancelled_queued_waiter_leaves_the_queue() {
-    simul::run(async {
+    vrun(async {
         let lock = Rc::new(Lock::new(Vec::new()));
         let g = lock.lock().await;
         let spawn = |i| {
@@ -132,16 +139,16 @@ fn cancelled_queued_waiter_leaves_the_queue() {
         b.cancel();
         simul::yield_now().await;
         drop(g);
-        a.await.unwrap();
+        within(a).await.unwrap();
         assert!(b.await.unwrap_err().is_cancelled());
-        c.await.unwrap();
+        within(c).await.unwrap();
         assert_eq!(*lock.lock().await, [1, 3]);
     });
 }
 
 #[test]
 fn waiter_cancelled_after_hand_off_passes_the_lock_on() {
-    simul::run(async {
+    vrun(async {
         let lock = Rc::new(Lock::new(Vec::new()));
         let g = lock.lock().await;
         let spawn = |i| {
@@ -153,7 +160,7 @@ fn waiter_cancelled_after_hand_off_passes_the_lock_on() {
         drop(g); // lock handed to `a`, woken but not yet run
         a.cancel(); // `a` is dropped holding the hand-off
         assert!(a.await.unwrap_err().is_cancelled());
-        b.await.unwrap();
+        within(b).await.unwrap();
         assert!(!lock.is_locked());
         assert_eq!(*lock.lock().await, [2]);
     });
@@ -177,7 +184,7 @@ fn cancelling_at_every_suspension_point_never_loses_the_lock() {
     // Task k is cancelled after k iterations of the loop; whatever state its lock()
     // was in, the lock must end up free and every surviving task must get it.
     for k in 0..6 {
-        simul::run(async move {
+        vrun(async move {
             let lock = Rc::new(Lock::new(0));
             let holder = {
                 let lock = lock.clone();
@@ -203,11 +210,15 @@ fn cancelling_at_every_suspension_point_never_loses_the_lock() {
             }
             let cancelled = victim.cancel();
             let victim_done = victim.await.is_ok();
-            holder.await.unwrap();
-            other.await.unwrap();
+            within(holder).await.unwrap();
+            within(other).await.unwrap();
             assert!(!lock.is_locked(), "k={k}");
             let expected = 2 + usize::from(victim_done);
-            assert_eq!(*lock.lock().await, expected, "k={k} cancelled={cancelled}");
+            assert_eq!(
+                *within(lock.lock()).await,
+                expected,
+                "k={k} cancelled={cancelled}"
+            );
         });
     }
 }

@@ -6,6 +6,14 @@ use std::time::Duration;
 
 use simul::{BoundedSemaphore, Semaphore};
 
+fn vrun<F: std::future::Future>(f: F) -> F::Output {
+    simul::EventLoop::builder()
+        .virtual_time(true)
+        .build()
+        .unwrap()
+        .run_until_complete(f)
+}
+
 #[test]
 fn acquire_release_and_value() {
     simul::run(async {
@@ -115,7 +123,7 @@ fn cancelled_queued_acquire_takes_no_permit() {
 
 #[test]
 fn acquire_cancelled_after_grant_passes_the_permit_on() {
-    simul::run(async {
+    vrun(async {
         let sem = Rc::new(Semaphore::new(1));
         let got = Rc::new(RefCell::new(Vec::new()));
         let p = sem.acquire().await;
@@ -131,7 +139,10 @@ fn acquire_cancelled_after_grant_passes_the_permit_on() {
         drop(p); // permit handed to `a`
         a.cancel();
         assert!(a.await.unwrap_err().is_cancelled());
-        b.await.unwrap();
+        simul::wait_for(Duration::from_secs(10), b)
+            .await
+            .expect("stuck: the permit was lost")
+            .unwrap();
         assert_eq!(*got.borrow(), [2]);
         assert_eq!(sem.value(), 1, "no permit lost or duplicated");
     });
@@ -140,7 +151,7 @@ fn acquire_cancelled_after_grant_passes_the_permit_on() {
 #[test]
 fn cancelling_at_every_suspension_point_keeps_the_count() {
     for k in 0..5 {
-        simul::run(async move {
+        vrun(async move {
             let sem = Rc::new(Semaphore::new(2));
             let spawn = || {
                 let sem = sem.clone();
@@ -157,7 +168,8 @@ fn cancelling_at_every_suspension_point_keeps_the_count() {
             tasks[1].cancel();
             tasks[3].cancel();
             for t in tasks {
-                let _ = t.await;
+                let r = simul::wait_for(Duration::from_secs(10), t).await;
+                assert!(r.is_ok(), "k={k}: stuck, a permit was lost");
             }
             assert_eq!(sem.value(), 2, "k={k}");
         });
