@@ -26,6 +26,17 @@ async fn within<F: Future>(f: F) -> F::Output {
         .expect("stuck: a wake-up was lost")
 }
 
+/// Waits (in virtual time) until the consumers have emptied `q`; fails if they never do.
+async fn wait_drained<T>(q: &Queue<T>) {
+    for _ in 0..10_000 {
+        if q.qsize() == 0 {
+            return;
+        }
+        simul::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the queue was never drained: {} items stuck", q.qsize());
+}
+
 /// Counts how many times the inner future is polled.
 struct Counted<F> {
     inner: Pin<Box<F>>,
@@ -227,12 +238,10 @@ fn cancelling_a_consumer_at_every_suspension_point_loses_nothing() {
                 simul::yield_now().await;
             }
             victim.cancel();
-            producer.await.unwrap();
-            while q.qsize() > 0 {
-                simul::sleep(Duration::from_millis(1)).await;
-            }
+            within(producer).await.unwrap();
+            wait_drained(&q).await;
             q.shutdown(false);
-            survivor.await.unwrap();
+            within(survivor).await.unwrap();
             let mut all = got.borrow().clone();
             all.sort();
             assert_eq!(all, (0..10).collect::<Vec<_>>(), "k={k}");
@@ -272,13 +281,11 @@ fn cancelling_a_producer_at_every_suspension_point_enqueues_only_completed_puts(
                 simul::yield_now().await;
             }
             victim.cancel();
-            let _ = victim.await;
-            survivor.await.unwrap();
-            while q.qsize() > 0 {
-                simul::sleep(Duration::from_millis(1)).await;
-            }
+            let _ = within(victim).await;
+            within(survivor).await.unwrap();
+            wait_drained(&q).await;
             q.shutdown(false);
-            let mut got = consumer.await.unwrap();
+            let mut got = within(consumer).await.unwrap();
             got.sort();
             let mut completed = completed.borrow().clone();
             completed.sort();
@@ -357,14 +364,12 @@ fn random_cancellations_never_lose_or_duplicate_items() {
                 tasks[victim].cancel();
             }
             for t in tasks.drain(..4) {
-                let _ = t.await;
+                let _ = within(t).await;
             }
-            while q.qsize() > 0 {
-                simul::sleep(Duration::from_millis(1)).await;
-            }
+            wait_drained(&q).await;
             q.shutdown(false);
             for t in tasks {
-                let _ = t.await;
+                let _ = within(t).await;
             }
             let mut rec = received.borrow().clone();
             rec.sort();
