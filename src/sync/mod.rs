@@ -39,7 +39,8 @@
 //!   `Condition::wait` passes on a notification it received.
 //! - **No panics from use**: errors are typed (`QueueShutDown`, `TryPutError`,
 //!   `TaskDoneError`, `BrokenBarrier`, `ReleaseError`, `PromiseError`,
-//!   `InvalidStateError`); the only panic is `Barrier::new(0)`.
+//!   `InvalidStateError`). The only panics are `Barrier::new(0)` (asyncio's `ValueError`)
+//!   and polling a future again after it completed.
 
 mod barrier;
 mod channel;

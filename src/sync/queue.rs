@@ -195,10 +195,6 @@ struct State<S> {
     shut_down: bool,
 }
 
-fn flat(w: Option<Option<Waker>>) -> Option<Waker> {
-    w.flatten()
-}
-
 impl<S> State<S> {
     /// If a getter waits and an unpromised item exists, promise it and return the waker.
     #[inline]
@@ -208,7 +204,7 @@ impl<S> State<S> {
     {
         if !self.getters.is_empty() && self.items.len() > self.reserved_items {
             self.reserved_items += 1;
-            flat(self.getters.notify_one(GRANTED))
+            self.getters.notify_one(GRANTED).flatten()
         } else {
             None
         }
@@ -222,7 +218,7 @@ impl<S> State<S> {
     {
         if !self.putters.is_empty() && self.items.len() + self.reserved_slots < self.cap {
             self.reserved_slots += 1;
-            flat(self.putters.notify_one(GRANTED))
+            self.putters.notify_one(GRANTED).flatten()
         } else {
             None
         }
