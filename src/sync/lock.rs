@@ -33,7 +33,7 @@ const GRANTED: usize = 0;
 /// [`lock`](Lock::lock) waits until the lock is free and returns a [`LockGuard`] that
 /// dereferences to the value; dropping the guard unlocks (asyncio's `async with lock:`).
 /// Waiters acquire the lock in the order they asked for it. Share a lock between tasks
-/// with `Rc<Lock<T>>`.
+/// with `Rc<Lock<T>>`; asyncio's plain `Lock()`, which guards no value, is `Lock<()>`.
 ///
 /// # Examples
 /// ```
