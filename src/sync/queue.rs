@@ -72,12 +72,41 @@ mod sealed {
 /// ```
 pub trait QueueStorage<T>: sealed::Sealed + Default {
     /// Adds an item.
+    ///
+    /// # Examples
+    /// ```
+    /// use simul::sync::{Lifo, QueueStorage};
+    /// let mut s = Lifo::default();
+    /// s.push('a');
+    /// assert_eq!(s.len(), 1);
+    /// ```
     fn push(&mut self, item: T);
     /// Removes the next item: oldest (FIFO), newest (LIFO) or smallest (heap).
+    ///
+    /// # Examples
+    /// ```
+    /// use simul::sync::{Heap, QueueStorage};
+    /// let mut s = Heap::default();
+    /// s.push(2);
+    /// s.push(1);
+    /// assert_eq!(s.pop(), Some(1));
+    /// ```
     fn pop(&mut self) -> Option<T>;
     /// Number of items.
+    ///
+    /// # Examples
+    /// ```
+    /// use simul::sync::{Fifo, QueueStorage};
+    /// assert_eq!(Fifo::<u8>::default().len(), 0);
+    /// ```
     fn len(&self) -> usize;
     /// `true` when there are no items.
+    ///
+    /// # Examples
+    /// ```
+    /// use simul::sync::{Fifo, QueueStorage};
+    /// assert!(Fifo::<u8>::default().is_empty());
+    /// ```
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
