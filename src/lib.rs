@@ -33,6 +33,7 @@
 //! | [`task`] | task memory, [`Task`], cancellation |
 //! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
 //! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
+//! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
@@ -43,6 +44,7 @@ mod debug;
 mod io;
 pub mod net;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod trace;
@@ -52,6 +54,10 @@ pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
+};
+pub use sync::{
+    Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,
+    Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
