@@ -222,6 +222,9 @@ pub(crate) struct Local {
     pub(crate) detached: bool,
     /// Set when the task completes.
     pub(crate) outcome: Option<TaskState>,
+    /// A panic of this task was delivered elsewhere (to a `TaskGroup`): do not report it
+    /// as never retrieved.
+    pub(crate) panic_retrieved: bool,
 }
 
 impl Local {
@@ -237,6 +240,7 @@ impl Local {
             slot: usize::MAX,
             detached: false,
             outcome: None,
+            panic_retrieved: false,
         }
     }
 }
@@ -371,6 +375,14 @@ impl fmt::Debug for TaskInfo {
             self.location.line()
         )
     }
+}
+
+/// Records that a panic of `task` was delivered elsewhere (to a `TaskGroup`), so the loop
+/// does not also report it as never retrieved.
+pub(crate) fn mark_panic_retrieved(task: &TaskRef) {
+    // SAFETY: loop thread (callers hold a `!Send` handle or run inside the task); the
+    // borrow ends here.
+    unsafe { task.local() }.panic_retrieved = true;
 }
 
 pub(crate) fn task_name(local: &Local) -> String {
