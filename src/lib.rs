@@ -30,25 +30,31 @@
 //! | `io` (driver) | the OS selector (mio) and readiness |
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
-//! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`task`] | task memory, [`Task`], cancellation, [`TaskGroup`] |
+//! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait`], [`as_completed`], [`shield`], [`dump_tasks`] |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod combinators;
 mod debug;
 mod io;
 pub mod runtime;
 pub mod task;
 pub mod time;
 
+pub use combinators::{
+    as_completed, dump_tasks, dump_tasks_to, gather, shield, try_gather, wait, wait_timeout,
+    AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
+};
 pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
     ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
-    TaskInfo, TaskState,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupError, PanicPayload, SharedTask, Task,
+    TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,

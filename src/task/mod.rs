@@ -19,6 +19,7 @@
 //! A task that panics and is never awaited is reported once by the loop, like asyncio's
 //! "Task exception was never retrieved".
 
+pub mod group;
 pub(crate) mod raw;
 
 use std::any::Any;
@@ -34,6 +35,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
+pub use group::{GroupError, TaskGroup};
 use raw::TaskRef;
 
 /// Why a task produced no value.
