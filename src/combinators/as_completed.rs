@@ -29,7 +29,7 @@ use super::gather::Children;
 /// ```
 /// use futures_core::Stream;
 /// simul::run(async {
-///     let s = simul::as_completed([async { 1 }, async { 2 }]);
+///     let s = simul::as_completed((1..=2).map(|i| async move { i }));
 ///     assert_eq!(s.size_hint(), (2, Some(2)));
 /// });
 /// ```

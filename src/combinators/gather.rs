@@ -224,7 +224,7 @@ impl<F: Future> fmt::Debug for Gather<F> {
 /// # Examples
 /// ```
 /// simul::run(async {
-///     let ok = simul::try_gather([async { Ok::<_, String>(1) }, async { Ok(2) }]).await;
+///     let ok = simul::try_gather((1..=2).map(|i| async move { Ok::<_, String>(i) })).await;
 ///     assert_eq!(ok, Ok(vec![1, 2]));
 /// });
 /// ```
