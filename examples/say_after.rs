@@ -39,7 +39,11 @@ async fn main_async() {
     println!("started at {}", at());
     say_after(1, "hello").await;
     say_after(2, "world").await;
-    println!("finished at {} ({:.1} s)", at(), (simul::time() - t0).as_secs_f64());
+    println!(
+        "finished at {} ({:.1} s)",
+        at(),
+        (simul::time() - t0).as_secs_f64()
+    );
 
     println!("-- as tasks");
     let t0 = simul::time();
@@ -48,13 +52,21 @@ async fn main_async() {
     println!("started at {}", at());
     task1.await.unwrap();
     task2.await.unwrap();
-    println!("finished at {} ({:.1} s)", at(), (simul::time() - t0).as_secs_f64());
+    println!(
+        "finished at {} ({:.1} s)",
+        at(),
+        (simul::time() - t0).as_secs_f64()
+    );
 
     println!("-- with gather!");
     let t0 = simul::time();
     println!("started at {}", at());
     simul::gather!(say_after(1, "hello"), say_after(2, "world")).await;
-    println!("finished at {} ({:.1} s)", at(), (simul::time() - t0).as_secs_f64());
+    println!(
+        "finished at {} ({:.1} s)",
+        at(),
+        (simul::time() - t0).as_secs_f64()
+    );
 
     println!("-- in a TaskGroup");
     let t0 = simul::time();
@@ -63,7 +75,11 @@ async fn main_async() {
     let _task2 = tg.spawn(say_after(2, "world"));
     println!("started at {}", at());
     tg.join().await.unwrap();
-    println!("finished at {} ({:.1} s)", at(), (simul::time() - t0).as_secs_f64());
+    println!(
+        "finished at {} ({:.1} s)",
+        at(),
+        (simul::time() - t0).as_secs_f64()
+    );
 }
 
 fn main() {

@@ -106,7 +106,9 @@ impl Future for Counted {
         self.left -= 1;
         // wake later from a timer, so that every wake is a separate event
         let w = cx.waker().clone();
-        simul::call_later(Duration::from_millis(u64::from(self.left) + 1), move || w.wake());
+        simul::call_later(Duration::from_millis(u64::from(self.left) + 1), move || {
+            w.wake()
+        });
         Poll::Pending
     }
 }
@@ -190,7 +192,9 @@ fn cancelling_the_task_awaiting_gather_drops_its_children_once() {
     vrun(async {
         let drops = Drops::default();
         let progress = Rc::new(Cell::new(0));
-        let futs: Vec<_> = (0..4).map(|_| stepper(&drops, 10, progress.clone())).collect();
+        let futs: Vec<_> = (0..4)
+            .map(|_| stepper(&drops, 10, progress.clone()))
+            .collect();
         let t = simul::spawn(gather(futs));
         simul::sleep(Duration::from_millis(2500)).await;
         assert_eq!(drops.get(), 0);
@@ -256,7 +260,11 @@ fn gather_of_tasks_returns_their_results() {
                 })
             })
             .collect();
-        let out: Vec<u64> = gather(tasks).await.into_iter().map(Result::unwrap).collect();
+        let out: Vec<u64> = gather(tasks)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(out, (0..10).map(|i| i * i).collect::<Vec<_>>());
     });
 }

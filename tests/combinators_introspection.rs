@@ -37,7 +37,10 @@ fn dump_lists_every_live_task_with_its_name_state_and_location() {
         let row = |name: &str| lines.iter().find(|l| l.contains(name)).copied();
         let fetcher = row("fetcher").expect("fetcher listed");
         assert!(fetcher.contains("Waiting"), "{fetcher}");
-        assert!(fetcher.contains("combinators_introspection.rs"), "{fetcher}");
+        assert!(
+            fetcher.contains("combinators_introspection.rs"),
+            "{fetcher}"
+        );
         assert!(row("queued").unwrap().contains("Scheduled"));
         assert!(row("parser").is_none(), "a finished task is not listed");
         // the caller is marked with '*'

@@ -90,7 +90,10 @@ fn shielding_a_task_gives_its_result_and_never_cancels_it() {
         let r = simul::wait_for(secs(1), shield(t)).await;
         assert!(r.is_err());
         simul::yield_now().await;
-        assert!(simul::all_tasks().iter().any(|i| i.id() == id), "the task was cancelled");
+        assert!(
+            simul::all_tasks().iter().any(|i| i.id() == id),
+            "the task was cancelled"
+        );
 
         let t = simul::spawn(async {
             simul::sleep(secs(1)).await;

@@ -30,8 +30,11 @@ fn sleeper(s: u64) -> Task<u64> {
 fn first_completed_returns_when_one_task_finishes_and_keeps_the_rest_running() {
     vrun(async {
         let t0 = simul::time();
-        let (done, pending) =
-            wait([sleeper(3), sleeper(1), sleeper(2)], ReturnWhen::FirstCompleted).await;
+        let (done, pending) = wait(
+            [sleeper(3), sleeper(1), sleeper(2)],
+            ReturnWhen::FirstCompleted,
+        )
+        .await;
         assert_eq!(simul::time() - t0, secs(1));
         assert_eq!(done.len(), 1);
         assert_eq!(pending.len(), 2);
@@ -53,7 +56,11 @@ fn all_completed_waits_for_every_task() {
         let (done, pending) = wait((1..=5).map(sleeper), ReturnWhen::AllCompleted).await;
         assert_eq!(simul::time() - t0, secs(5));
         assert!(pending.is_empty());
-        let outs: Vec<u64> = simul::gather(done).await.into_iter().map(Result::unwrap).collect();
+        let outs: Vec<u64> = simul::gather(done)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(outs, vec![1, 2, 3, 4, 5]);
     });
 }
@@ -100,8 +107,7 @@ fn first_exception_without_a_panic_waits_for_all_and_ignores_cancellation() {
         let t0 = simul::time();
         let c = sleeper(1);
         c.cancel();
-        let (done, pending) =
-            wait([sleeper(2), c, sleeper(3)], ReturnWhen::FirstException).await;
+        let (done, pending) = wait([sleeper(2), c, sleeper(3)], ReturnWhen::FirstException).await;
         assert_eq!(simul::time() - t0, secs(3));
         assert_eq!(done.len(), 3);
         assert!(pending.is_empty());
@@ -123,7 +129,11 @@ fn wait_timeout_returns_what_is_done_and_cancels_nothing() {
         for t in &pending {
             assert!(!t.is_done() && !t.is_cancelled());
         }
-        let outs: Vec<u64> = simul::gather(pending).await.into_iter().map(Result::unwrap).collect();
+        let outs: Vec<u64> = simul::gather(pending)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(outs, vec![10, 20]);
         assert_eq!(simul::time() - t0, secs(20));
     });
@@ -133,8 +143,12 @@ fn wait_timeout_returns_what_is_done_and_cancels_nothing() {
 fn wait_timeout_returns_early_when_the_condition_holds() {
     vrun(async {
         let t0 = simul::time();
-        let (done, _) =
-            wait_timeout([sleeper(1), sleeper(9)], ReturnWhen::FirstCompleted, secs(5)).await;
+        let (done, _) = wait_timeout(
+            [sleeper(1), sleeper(9)],
+            ReturnWhen::FirstCompleted,
+            secs(5),
+        )
+        .await;
         assert_eq!(simul::time() - t0, secs(1));
         assert_eq!(done.len(), 1);
     });

@@ -389,7 +389,9 @@ fn a_group_dropped_with_an_unretrieved_panic_reports_it() {
     let lp = vloop();
     let reports = Rc::new(RefCell::new(Vec::new()));
     let r = reports.clone();
-    lp.set_exception_handler(move |ctx| r.borrow_mut().push((ctx.kind(), ctx.message().to_string())));
+    lp.set_exception_handler(move |ctx| {
+        r.borrow_mut().push((ctx.kind(), ctx.message().to_string()))
+    });
     lp.run_until_complete(async {
         let tg = TaskGroup::new();
         let _ = tg.spawn(async { panic!("lost") });
@@ -407,7 +409,10 @@ fn members_can_be_named_and_listed() {
     vrun(async {
         let tg = TaskGroup::new();
         let t = tg.spawn(simul::sleep(secs(1)));
-        let info = simul::all_tasks().into_iter().find(|i| i.id() == t.id()).unwrap();
+        let info = simul::all_tasks()
+            .into_iter()
+            .find(|i| i.id() == t.id())
+            .unwrap();
         assert!(info.location().file().ends_with("taskgroup_basic.rs"));
         tg.join().await.unwrap();
     });
