@@ -32,6 +32,7 @@
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation, [`TaskGroup`] |
 //! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait`], [`as_completed`], [`shield`], [`dump_tasks`] |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -42,6 +43,7 @@ mod io;
 pub mod runtime;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use combinators::{
     as_completed, dump_tasks, dump_tasks_to, gather, shield, try_gather, wait, wait_timeout,
@@ -49,8 +51,8 @@ pub use combinators::{
 };
 pub use io::BUDGET;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
-    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, GroupError, PanicPayload, SharedTask, Task,
@@ -60,3 +62,7 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
