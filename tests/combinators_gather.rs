@@ -313,13 +313,15 @@ fn try_gather_collects_values_in_order() {
     });
 }
 
+type BoxedTry = Pin<Box<dyn Future<Output = Result<u32, &'static str>>>>;
+
 #[test]
 fn try_gather_returns_the_first_err_and_cancels_the_rest_once() {
     vrun(async {
         let drops = Drops::default();
         let progress = Rc::new(Cell::new(0));
         let t0 = simul::time();
-        let futs: Vec<Pin<Box<dyn Future<Output = Result<u32, &str>>>>> = vec![
+        let futs: Vec<BoxedTry> = vec![
             Box::pin({
                 let s = stepper(&drops, 10, progress.clone());
                 async move { Ok(s.await) }
