@@ -31,7 +31,7 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation, [`TaskGroup`] |
-//! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait`], [`as_completed`], [`shield`], [`dump_tasks`] |
+//! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait()`], [`as_completed()`], [`shield()`], [`dump_tasks`] |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]

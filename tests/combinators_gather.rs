@@ -450,3 +450,39 @@ fn gather_does_not_need_a_running_loop_to_be_built() {
     let g = gather((0..3).map(|i| async move { i }));
     assert_eq!(vrun(g), vec![0, 1, 2]);
 }
+
+/// Completes once a flag is set; the first poll hands the waker to another thread.
+struct WokenFromThread {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    started: bool,
+}
+
+impl Future for WokenFromThread {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.flag.load(std::sync::atomic::Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        if !self.started {
+            self.started = true;
+            let (flag, waker) = (self.flag.clone(), cx.waker().clone());
+            std::thread::spawn(move || {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                waker.wake();
+            });
+        }
+        Poll::Pending
+    }
+}
+
+#[test]
+fn children_can_be_woken_from_other_threads() {
+    let out = simul::run(async {
+        gather((0..8).map(|_| WokenFromThread {
+            flag: Default::default(),
+            started: false,
+        }))
+        .await
+    });
+    assert_eq!(out.len(), 8);
+}

@@ -439,3 +439,31 @@ fn ten_thousand_tasks_join() {
         assert_eq!(sum.get(), (0..10_000).sum::<u64>());
     });
 }
+
+#[test]
+fn loop_shutdown_with_live_groups_drops_every_member_once() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    vrun(async move {
+        // a detached task owns a group with an inner group; the loop ends first
+        let _detached = simul::spawn(async move {
+            let outer = TaskGroup::new();
+            for _ in 0..3 {
+                let d = d.clone();
+                let _t = outer.spawn(async move {
+                    let _g = guard(&d);
+                    let inner = TaskGroup::new();
+                    let g2 = guard(&d);
+                    let _t = inner.spawn(async move {
+                        let _g = g2;
+                        simul::sleep(secs(60)).await;
+                    });
+                    inner.join().await.unwrap();
+                });
+            }
+            outer.join().await.unwrap();
+        });
+        simul::sleep(secs(1)).await;
+    });
+    assert_eq!(drops.get(), 6);
+}

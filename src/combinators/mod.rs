@@ -4,12 +4,12 @@
 //! | asyncio | simul | drives |
 //! |---|---|---|
 //! | `gather(a, b)` | [`gather!`](crate::gather!)`(a, b).await` → tuple | futures, in place |
-//! | `gather(*aws)` | [`gather`]`(iter).await` → `Vec` | futures, in place |
+//! | `gather(*aws)` | [`gather()`]`(iter).await` → `Vec` | futures, in place |
 //! | `gather(*aws)` raising | [`try_gather`]`(iter).await` → `Result<Vec, E>` | futures, in place |
-//! | `wait(aws, return_when=...)` | [`wait`]`(tasks, ReturnWhen::..).await` → `(done, pending)` | task handles |
+//! | `wait(aws, return_when=...)` | [`wait()`]`(tasks, ReturnWhen::..).await` → `(done, pending)` | task handles |
 //! | `wait(aws, timeout=...)` | [`wait_timeout`] | task handles |
-//! | `as_completed(aws)` | [`as_completed`]`(iter)`: a `Stream` | futures, in place |
-//! | `shield(aw)` | [`shield`]`(fut).await` | a task it spawns |
+//! | `as_completed(aws)` | [`as_completed()`]`(iter)`: a `Stream` | futures, in place |
+//! | `shield(aw)` | [`shield()`]`(fut).await` | a task it spawns |
 //! | `TaskGroup` | [`crate::TaskGroup`] (in `task::group`) | tasks |
 //! | — (`asyncio ps`) | [`dump_tasks`] | — |
 //!

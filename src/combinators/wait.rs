@@ -18,7 +18,7 @@
 //!
 //! [`ReturnWhen::FirstException`] returns when a task ends with [`TaskState::Panicked`]:
 //! a panic is Rust's raised exception, and a panicking task is delivered to its awaiter
-//! as [`TaskError::Panicked`](crate::TaskError::Panicked). As in asyncio, a *cancelled*
+//! as [`TaskError::Panicked`]. As in asyncio, a *cancelled*
 //! task is not an exception. A task whose output is an `Err(_)` has finished normally as
 //! far as the runtime is concerned (its `Result` is a value the awaiter will inspect), so
 //! it counts as completed, not as an exception: to stop at the first `Err`, use
