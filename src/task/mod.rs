@@ -21,6 +21,7 @@
 
 pub mod group;
 pub(crate) mod raw;
+mod state;
 
 use std::any::Any;
 use std::cell::RefCell;
