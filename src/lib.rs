@@ -55,8 +55,8 @@ pub use runtime::{
     Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, GroupError, PanicPayload, SharedTask, Task,
-    TaskError, TaskGroup, TaskInfo, TaskState,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
+    PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,

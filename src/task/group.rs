@@ -44,6 +44,8 @@
 //! | first exception cancels the rest | same | first panic (or `Err` with `try_spawn`) cancels the rest |
 //! | raises `ExceptionGroup` of all errors | raises `ExceptionGroup` | returns the first [`GroupError`] |
 //! | `create_task` after abort: `RuntimeError` | new task starts cancelled | new task starts cancelled |
+//! | `tg.create_task` from a member | pass the nursery | [`TaskGroup::handle`] → [`GroupHandle::spawn`] |
+//! | `create_task` after the block: `RuntimeError` | `RuntimeError` | `Err(`[`GroupClosed`]`)` |
 //! | — | `n.cancel_scope.cancel()` | [`TaskGroup::cancel`] |
 //! | leaving via exception cancels children | same | dropping the group cancels them |
 //!
@@ -152,6 +154,8 @@ struct Inner<E> {
     live: Cell<usize>,
     /// Set by the first failure or `cancel()`: new members start cancelled.
     aborting: Cell<bool>,
+    /// The `TaskGroup` was joined or dropped: handles can no longer spawn.
+    closed: Cell<bool>,
     failure: RefCell<Option<GroupError<E>>>,
     joiner: RefCell<Option<Waker>>,
 }
@@ -364,6 +368,7 @@ impl<E: 'static> TaskGroup<E> {
                 free: RefCell::new(Vec::new()),
                 live: Cell::new(0),
                 aborting: Cell::new(false),
+                closed: Cell::new(false),
                 failure: RefCell::new(None),
                 joiner: RefCell::new(None),
             }),
@@ -394,11 +399,7 @@ impl<E: 'static> TaskGroup<E> {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let guard = self.guard();
-        let slot = guard.slot;
-        let task = crate::task::spawn(Member { fut: future, guard });
-        self.register(slot, &task);
-        task
+        spawn_member(&self.inner, future)
     }
 
     /// Spawns a fallible task: if `future` returns `Err(e)`, `e` becomes the group's
@@ -429,26 +430,34 @@ impl<E: 'static> TaskGroup<E> {
         F: Future<Output = Result<T, E>> + 'static,
         T: 'static,
     {
-        let guard = self.guard();
-        let slot = guard.slot;
-        let task = crate::task::spawn(TryMember { fut: future, guard });
-        self.register(slot, &task);
-        task
+        try_spawn_member(&self.inner, future)
     }
 
-    fn guard(&self) -> Guard<E> {
-        Guard {
-            slot: self.inner.reserve(),
-            group: self.inner.clone(),
-        }
-    }
-
-    /// Records the member's task for cancellation; cancels it at once if the group is
-    /// already aborting.
-    fn register<T>(&self, slot: usize, task: &Task<T>) {
-        self.inner.members.borrow_mut()[slot] = Some(task.raw.clone_ref());
-        if self.inner.aborting.get() {
-            runtime::with_core("TaskGroup::spawn", |core| core.cancel_now(&task.raw));
+    /// A handle that tasks can use to spawn more tasks into this group while it is alive
+    /// (asyncio allows `tg.create_task` from inside the group's own tasks; trio passes the
+    /// nursery around).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// simul::run(async {
+    ///     let count = Rc::new(Cell::new(0));
+    ///     let tg = simul::TaskGroup::new();
+    ///     let handle = tg.handle();
+    ///     let c = count.clone();
+    ///     let _t = tg.spawn(async move {
+    ///         for _ in 0..3 {
+    ///             let c = c.clone();
+    ///             let _child = handle.spawn(async move { c.set(c.get() + 1) }).unwrap();
+    ///         }
+    ///     });
+    ///     tg.join().await.unwrap(); // waits for the children spawned through the handle too
+    ///     assert_eq!(count.get(), 3);
+    /// });
+    /// ```
+    pub fn handle(&self) -> GroupHandle<E> {
+        GroupHandle {
+            inner: Rc::downgrade(&self.inner),
         }
     }
 
@@ -517,6 +526,7 @@ impl<E: 'static> TaskGroup<E> {
 
 impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
+        self.inner.closed.set(true);
         if self.inner.live.get() > 0 {
             self.inner.abort();
         }
@@ -544,6 +554,171 @@ impl<E> fmt::Debug for TaskGroup<E> {
             .field("running", &self.inner.live.get())
             .field("aborting", &self.inner.aborting.get())
             .finish()
+    }
+}
+
+#[track_caller]
+fn spawn_member<F, E>(inner: &Rc<Inner<E>>, future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    E: 'static,
+{
+    let guard = Guard {
+        slot: inner.reserve(),
+        group: inner.clone(),
+    };
+    let slot = guard.slot;
+    let task = crate::task::spawn(Member { fut: future, guard });
+    register(inner, slot, &task);
+    task
+}
+
+#[track_caller]
+fn try_spawn_member<F, T, E>(inner: &Rc<Inner<E>>, future: F) -> Task<Option<T>>
+where
+    F: Future<Output = Result<T, E>> + 'static,
+    T: 'static,
+    E: 'static,
+{
+    let guard = Guard {
+        slot: inner.reserve(),
+        group: inner.clone(),
+    };
+    let slot = guard.slot;
+    let task = crate::task::spawn(TryMember { fut: future, guard });
+    register(inner, slot, &task);
+    task
+}
+
+/// Records a member's task for cancellation; cancels it at once if the group is already
+/// aborting.
+fn register<T, E>(inner: &Inner<E>, slot: usize, task: &Task<T>) {
+    inner.members.borrow_mut()[slot] = Some(task.raw.clone_ref());
+    if inner.aborting.get() {
+        runtime::with_core("TaskGroup::spawn", |core| core.cancel_now(&task.raw));
+    }
+}
+
+/// The group a [`GroupHandle`] points to has been joined or dropped.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let tg = simul::TaskGroup::new();
+///     let h = tg.handle();
+///     tg.join().await.unwrap();
+///     let err = h.spawn(async {}).unwrap_err();
+///     assert_eq!(err.to_string(), "the TaskGroup is finished: it was joined or dropped");
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupClosed;
+
+impl fmt::Display for GroupClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the TaskGroup is finished: it was joined or dropped")
+    }
+}
+
+impl std::error::Error for GroupClosed {}
+
+/// A cloneable, non-owning handle for spawning into a [`TaskGroup`]; see
+/// [`TaskGroup::handle`]. Holding one does not keep the group alive.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let tg = simul::TaskGroup::new();
+///     let h = tg.handle();
+///     let t = h.spawn(async { 1 }).unwrap();
+///     tg.join().await.unwrap();
+///     assert_eq!(t.await.unwrap(), 1);
+/// });
+/// ```
+pub struct GroupHandle<E = Infallible> {
+    inner: std::rc::Weak<Inner<E>>,
+}
+
+impl<E> Clone for GroupHandle<E> {
+    fn clone(&self) -> Self {
+        GroupHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for GroupHandle<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupHandle")
+            .field("open", &self.open().is_some())
+            .finish()
+    }
+}
+
+impl<E> GroupHandle<E> {
+    fn open(&self) -> Option<Rc<Inner<E>>> {
+        self.inner.upgrade().filter(|i| !i.closed.get())
+    }
+}
+
+impl<E: 'static> GroupHandle<E> {
+    /// Like [`TaskGroup::spawn`]; `Err(GroupClosed)` once the group was joined or dropped
+    /// (asyncio raises `RuntimeError` there).
+    ///
+    /// # Errors
+    /// [`GroupClosed`] when the group is finished.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let tg = simul::TaskGroup::new();
+    ///     let h = tg.handle();
+    ///     assert!(h.spawn(async {}).is_ok());
+    ///     drop(tg);
+    ///     assert!(h.spawn(async {}).is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, GroupClosed>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let inner = self.open().ok_or(GroupClosed)?;
+        Ok(spawn_member(&inner, future))
+    }
+
+    /// Like [`TaskGroup::try_spawn`]; `Err(GroupClosed)` once the group was joined or
+    /// dropped.
+    ///
+    /// # Errors
+    /// [`GroupClosed`] when the group is finished.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let tg = simul::TaskGroup::<String>::new_try();
+    ///     let h = tg.handle();
+    ///     let t = h.try_spawn(async { Err::<(), _>("no".to_string()) }).unwrap();
+    ///     assert_eq!(tg.join().await.unwrap_err().into_error().as_deref(), Some("no"));
+    ///     assert_eq!(t.await.unwrap(), None);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F, T>(&self, future: F) -> Result<Task<Option<T>>, GroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+    {
+        let inner = self.open().ok_or(GroupClosed)?;
+        Ok(try_spawn_member(&inner, future))
     }
 }
 
