@@ -28,21 +28,14 @@ impl Drop for Guard {
 }
 
 /// A crawler-like tree: each task spawns `fanout` children until `depth` reaches 0.
-fn crawl(
-    h: GroupHandle,
-    depth: u32,
-    fanout: u32,
-    visited: Rc<Cell<u32>>,
-) -> impl Future<Output = ()> {
-    async move {
-        simul::sleep(secs(1)).await;
-        visited.set(visited.get() + 1);
-        if depth > 0 {
-            for _ in 0..fanout {
-                let _t = h
-                    .spawn(crawl(h.clone(), depth - 1, fanout, visited.clone()))
-                    .unwrap();
-            }
+async fn crawl(h: GroupHandle, depth: u32, fanout: u32, visited: Rc<Cell<u32>>) {
+    simul::sleep(secs(1)).await;
+    visited.set(visited.get() + 1);
+    if depth > 0 {
+        for _ in 0..fanout {
+            let _t = h
+                .spawn(crawl(h.clone(), depth - 1, fanout, visited.clone()))
+                .unwrap();
         }
     }
 }
