@@ -137,3 +137,46 @@ fn an_empty_set_ends_at_once() {
         assert_eq!(s.next().await, None);
     });
 }
+
+#[test]
+fn cancelling_at_each_suspension_point_drops_every_unfinished_future_once() {
+    // Future i sleeps 1 s (i + 1) times; the consumer is timed out at various points.
+    for cancel_ms in [0u64, 500, 1500, 2500, 3500] {
+        vrun(async move {
+            let drops = Rc::new(Cell::new(0));
+            let steps = Rc::new(Cell::new(0u64));
+            let yielded = Rc::new(Cell::new(0));
+            let futs: Vec<_> = (0..3u64)
+                .map(|i| {
+                    let (g, st) = (Guard(drops.clone()), steps.clone());
+                    async move {
+                        let _g = g;
+                        for _ in 0..=i {
+                            simul::sleep(secs(1)).await;
+                            st.set(st.get() + 1);
+                        }
+                    }
+                })
+                .collect();
+            let y = yielded.clone();
+            let consume = async move {
+                let mut s = as_completed(futs);
+                while s.next().await.is_some() {
+                    y.set(y.get() + 1);
+                }
+            };
+            let r = simul::wait_for(Duration::from_millis(cancel_ms), consume).await;
+            assert_eq!(r.is_err(), cancel_ms < 3000, "at {cancel_ms} ms");
+            assert_eq!(drops.get(), 3, "at {cancel_ms} ms");
+            let expected: u64 = (0..3).map(|i| (cancel_ms / 1000).min(i + 1)).sum();
+            assert_eq!(steps.get(), expected, "at {cancel_ms} ms");
+            assert_eq!(
+                yielded.get() as u64,
+                (cancel_ms / 1000).min(3),
+                "at {cancel_ms} ms"
+            );
+            simul::sleep(secs(10)).await;
+            assert_eq!(steps.get(), expected, "a dropped future kept running");
+        });
+    }
+}

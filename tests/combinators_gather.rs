@@ -486,3 +486,26 @@ fn children_can_be_woken_from_other_threads() {
     });
     assert_eq!(out.len(), 8);
 }
+
+#[test]
+fn polling_a_finished_gather_panics_with_a_clear_message() {
+    use std::task::Waker;
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut g = gather([std::future::ready(1)]);
+    assert_eq!(Pin::new(&mut g).poll(&mut cx), Poll::Ready(vec![1]));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = Pin::new(&mut g).poll(&mut cx);
+    }));
+    let msg = again.unwrap_err();
+    assert!(msg
+        .downcast_ref::<&str>()
+        .unwrap()
+        .contains("polled after it completed"));
+
+    let mut t = try_gather([std::future::ready(Err::<u8, _>("e"))]);
+    assert_eq!(Pin::new(&mut t).poll(&mut cx), Poll::Ready(Err("e")));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = Pin::new(&mut t).poll(&mut cx);
+    }));
+    assert!(again.is_err());
+}

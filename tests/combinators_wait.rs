@@ -221,3 +221,35 @@ fn wait_over_many_tasks_returns_each_finish_in_turn() {
         assert_eq!(order, (0..50).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn timing_out_the_waiter_at_any_point_leaves_every_task_running() {
+    for cancel_ms in [0u64, 500, 1500, 2500] {
+        vrun(async move {
+            let finished = Rc::new(Cell::new(0));
+            let tasks: Vec<Task<()>> = (1..=3)
+                .map(|s| {
+                    let f = finished.clone();
+                    simul::spawn(async move {
+                        simul::sleep(secs(s)).await;
+                        f.set(f.get() + 1);
+                    })
+                })
+                .collect();
+            let ids: Vec<u64> = tasks.iter().map(|t| t.id()).collect();
+            let r = simul::wait_for(
+                Duration::from_millis(cancel_ms),
+                wait(tasks, ReturnWhen::AllCompleted),
+            )
+            .await;
+            assert!(r.is_err());
+            let alive = simul::all_tasks()
+                .iter()
+                .filter(|i| ids.contains(&i.id()))
+                .count() as u64;
+            assert_eq!(alive, 3 - (cancel_ms / 1000), "at {cancel_ms} ms");
+            simul::sleep(secs(5)).await;
+            assert_eq!(finished.get(), 3, "at {cancel_ms} ms");
+        });
+    }
+}

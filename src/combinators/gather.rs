@@ -121,6 +121,7 @@ impl<F: Future> Children<F> {
 pub struct Gather<F: Future> {
     children: Children<F>,
     outs: Vec<Option<F::Output>>,
+    finished: bool,
 }
 
 impl<F: Future> Gather<F> {
@@ -181,7 +182,11 @@ where
     let children = Children::new(futures.into_iter().map(IntoFuture::into_future));
     let mut outs = Vec::with_capacity(children.len());
     outs.resize_with(children.len(), || None);
-    Gather { children, outs }
+    Gather {
+        children,
+        outs,
+        finished: false,
+    }
 }
 
 // The children are pinned behind their own box; outputs are never pinned.
@@ -192,6 +197,7 @@ impl<F: Future> Future for Gather<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(!this.finished, "`Gather` polled after it completed");
         let outs = &mut this.outs;
         this.children.poll_woken(cx, |i, out| {
             outs[i] = Some(out);
@@ -201,10 +207,11 @@ impl<F: Future> Future for Gather<F> {
             return Poll::Pending;
         }
         this.children.driver.close();
+        this.finished = true;
         let outs = std::mem::take(&mut this.outs);
         Poll::Ready(
             outs.into_iter()
-                .map(|o| o.expect("`Gather` polled after it completed"))
+                .map(|o| o.expect("every child has finished"))
                 .collect(),
         )
     }
@@ -233,6 +240,7 @@ pub struct TryGather<F: Future<Output = Result<T, E>>, T, E> {
     children: Children<F>,
     outs: Vec<Option<T>>,
     error: Option<E>,
+    finished: bool,
 }
 
 /// Like [`gather`] for futures of `Result<T, E>`: resolves to `Ok` with every value in
@@ -266,6 +274,7 @@ where
         children,
         outs,
         error: None,
+        finished: false,
     }
 }
 
@@ -279,6 +288,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(!this.finished, "`TryGather` polled after it completed");
         let outs = &mut this.outs;
         let error = &mut this.error;
         this.children.poll_woken(cx, |i, out| match out {
@@ -292,6 +302,7 @@ where
             }
         });
         if let Some(e) = this.error.take() {
+            this.finished = true;
             this.children.cancel_all();
             this.outs.clear();
             return Poll::Ready(Err(e));
@@ -300,10 +311,11 @@ where
             return Poll::Pending;
         }
         this.children.driver.close();
+        this.finished = true;
         let outs = std::mem::take(&mut this.outs);
         Poll::Ready(Ok(outs
             .into_iter()
-            .map(|o| o.expect("`TryGather` polled after it completed"))
+            .map(|o| o.expect("every child has finished"))
             .collect()))
     }
 }
