@@ -413,6 +413,9 @@ impl fmt::Display for ExceptionContext {
 pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
     // SAFETY: called on the loop thread (from completion or a Task handle's drop).
     let local = unsafe { task.local() };
+    if local.panic_retrieved {
+        return; // someone else (a TaskGroup) took charge of the panic
+    }
     let name = crate::task::task_name(local);
     let loc = local.location;
     let ctx = ExceptionContext::new(
@@ -511,6 +514,29 @@ impl Core {
                 .push_back(Runnable::Task(handle_ref.clone_ref()));
         }
         handle_ref
+    }
+
+    /// Cancels `task` right away, on this stack: its future is dropped in place (so its
+    /// destructors have run when this returns) and the task completes as cancelled.
+    /// A task that is being polled (only the caller's own task can be) is instead asked to
+    /// cancel at its next suspension, like [`crate::Task::cancel`]. Returns `false` if the
+    /// task had already finished. Used by `TaskGroup` so that inner work ends before the
+    /// outer work that owns it (structured cancellation).
+    pub(crate) fn cancel_now(&self, task: &TaskRef) -> bool {
+        if !task.request_cancel() {
+            return false;
+        }
+        if task.state() & raw::RUNNING != 0 {
+            schedule_ref(task);
+            return true;
+        }
+        // Mark it running while its future is dropped, so that a destructor that tries to
+        // cancel it again only schedules it (and the queue entry then finds it complete).
+        task.transition_to_running();
+        // SAFETY: loop thread (Core is thread-local) and the task is not being polled.
+        let state = unsafe { task.cancel_future() };
+        self.complete(task, state);
+        true
     }
 
     pub(crate) fn call_soon_rc(&self, cb: Rc<dyn Callback>) {
