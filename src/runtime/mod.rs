@@ -825,7 +825,7 @@ impl Wake for MainWake {
 #[doc(alias = "AbstractEventLoop")]
 #[doc(alias = "new_event_loop")]
 pub struct EventLoop {
-    core: Box<Core>,
+    pub(crate) core: Box<Core>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
