@@ -38,6 +38,7 @@
 mod debug;
 mod io;
 pub mod runtime;
+pub mod signal;
 pub mod task;
 pub mod time;
 
