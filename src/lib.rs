@@ -31,12 +31,14 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod debug;
 mod io;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 pub mod task;
