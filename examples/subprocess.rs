@@ -22,7 +22,11 @@ async fn run_streaming(tag: &'static str, mut cmd: Command) -> std::io::Result<O
     let mut n = 0;
     while let Some(line) = lines.next().await {
         n += 1;
-        println!("[{tag:>8} +{:>5.1} ms] {}", started.elapsed().as_secs_f64() * 1e3, line?);
+        println!(
+            "[{tag:>8} +{:>5.1} ms] {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            line?
+        );
     }
     let status = child.wait().await?;
     println!("[{tag:>8}] {n} lines, {status}");

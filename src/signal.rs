@@ -576,7 +576,12 @@ impl Future for CtrlC {
 
 /// Sends `kind` to process `pid` (`kill(2)`).
 pub(crate) fn send(pid: u32, kind: SignalKind) -> io::Result<()> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidInput, "simul::signal: bad pid or signal");
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "simul::signal: bad pid or signal",
+        )
+    };
     let pid = libc::pid_t::try_from(pid).map_err(|_| bad())?;
     if pid <= 0 || !(1..NSIG as i32).contains(&kind.0) {
         return Err(bad());

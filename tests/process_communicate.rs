@@ -85,7 +85,10 @@ fn writing_to_a_child_that_died_is_broken_pipe_not_a_crash() {
         let err = stdin.write_all(&pattern(1 << 20)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BrokenPipe);
         // Later writes keep failing the same way.
-        assert_eq!(stdin.write(b"x").await.unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(
+            stdin.write(b"x").await.unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
         let out = c.communicate(None).await.unwrap();
         assert_eq!(out.stdout, pattern(10));
         assert!(out.status.success());
@@ -125,7 +128,10 @@ fn closed_stdin_write_is_an_error() {
         let mut c = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
         let stdin = c.stdin.as_mut().unwrap();
         stdin.close();
-        assert_eq!(stdin.write(b"x").await.unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(
+            stdin.write(b"x").await.unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
         assert!(c.wait().await.unwrap().success());
     });
 }
@@ -143,7 +149,10 @@ fn futures_io_traits_work() {
         let stdout = c.stdout.take().unwrap();
         let writer = simul::spawn(async move {
             for i in 0..100 {
-                stdin.write_all(format!("line {i}\n").as_bytes()).await.unwrap();
+                stdin
+                    .write_all(format!("line {i}\n").as_bytes())
+                    .await
+                    .unwrap();
             }
             AsyncWriteExt::close(&mut stdin).await.unwrap();
         });
@@ -157,9 +166,18 @@ fn futures_io_traits_work() {
         writer.await.unwrap();
         assert!(c.wait().await.unwrap().success());
 
-        let mut c = Command::new("echo").arg("raw").stdout(Stdio::piped()).spawn().unwrap();
+        let mut c = Command::new("echo")
+            .arg("raw")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut s = String::new();
-        c.stdout.as_mut().unwrap().read_to_string(&mut s).await.unwrap();
+        c.stdout
+            .as_mut()
+            .unwrap()
+            .read_to_string(&mut s)
+            .await
+            .unwrap();
         assert_eq!(s, "raw\n");
         c.wait().await.unwrap();
     });

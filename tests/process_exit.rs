@@ -31,7 +31,10 @@ fn death_by_signal_is_reported() {
         assert_eq!(st.code(), None);
         assert_eq!(st.signal(), Some(libc::SIGTERM));
 
-        let mut c = Command::new("sh").args(["-c", "kill -USR1 $$"]).spawn().unwrap();
+        let mut c = Command::new("sh")
+            .args(["-c", "kill -USR1 $$"])
+            .spawn()
+            .unwrap();
         assert_eq!(c.wait().await.unwrap().signal(), Some(libc::SIGUSR1));
     });
 }
@@ -53,7 +56,10 @@ fn kill_ends_the_child_and_waits() {
 #[test]
 fn wait_is_cancel_safe() {
     simul::run(async {
-        let mut c = Command::new("sh").args(["-c", "sleep 0.1; exit 7"]).spawn().unwrap();
+        let mut c = Command::new("sh")
+            .args(["-c", "sleep 0.1; exit 7"])
+            .spawn()
+            .unwrap();
         let r = simul::wait_for(Duration::from_millis(10), c.wait()).await;
         assert!(r.is_err(), "timed out first");
         assert_eq!(c.wait().await.unwrap().code(), Some(7));
@@ -86,7 +92,11 @@ fn many_children_wait_concurrently() {
 #[test]
 fn kill_on_drop_kills_and_reaps() {
     simul::run(async {
-        let c = Command::new("sleep").arg("30").kill_on_drop(true).spawn().unwrap();
+        let c = Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let pid = c.id() as libc::pid_t;
         drop(c);
         // Reaped by the loop: the pid disappears (a zombie would still answer kill(pid, 0)).
@@ -110,7 +120,10 @@ fn dropping_without_kill_on_drop_leaves_the_child_running() {
         drop(c);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !dir.exists() {
-            assert!(Instant::now() < deadline, "the detached child never finished");
+            assert!(
+                Instant::now() < deadline,
+                "the detached child never finished"
+            );
             simul::sleep(Duration::from_millis(10)).await;
         }
         std::fs::remove_file(&dir).unwrap();
@@ -137,9 +150,14 @@ fn env_cwd_and_args_reach_the_child() {
 #[test]
 fn missing_program_is_a_not_found_error() {
     simul::run(async {
-        let e = Command::new("/nonexistent/simul-test-program").spawn().unwrap_err();
+        let e = Command::new("/nonexistent/simul-test-program")
+            .spawn()
+            .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
-        let e = Command::new("true").current_dir("/nonexistent-dir").status().await;
+        let e = Command::new("true")
+            .current_dir("/nonexistent-dir")
+            .status()
+            .await;
         assert!(e.is_err());
     });
 }
@@ -154,7 +172,11 @@ fn output_captures_and_status_inherits() {
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status.code(), Some(3));
         // `output` does not leave pipes configured on the command.
-        let mut c = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut c = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         assert!(c.stdout.is_none() && c.stderr.is_none() && c.stdin.is_none());
         c.wait().await.unwrap();
     });
@@ -163,10 +185,14 @@ fn output_captures_and_status_inherits() {
 #[test]
 fn asyncio_helpers_pipe_all_streams() {
     simul::run(async {
-        let mut p = create_subprocess_exec("cat", Vec::<&str>::new()).await.unwrap();
+        let mut p = create_subprocess_exec("cat", Vec::<&str>::new())
+            .await
+            .unwrap();
         let out = p.communicate(Some(b"through cat")).await.unwrap();
         assert_eq!(out.stdout, b"through cat");
-        let mut p = create_subprocess_shell("printf a; printf b >&2; exit 4").await.unwrap();
+        let mut p = create_subprocess_shell("printf a; printf b >&2; exit 4")
+            .await
+            .unwrap();
         let out = p.communicate(None).await.unwrap();
         assert_eq!((out.stdout, out.stderr), (b"a".to_vec(), b"b".to_vec()));
         assert_eq!(out.status.code(), Some(4));
@@ -183,7 +209,11 @@ fn no_runtime_descriptor_leaks_into_children() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let out = Command::new("ls").arg("/proc/self/fd").output().await.unwrap();
+        let out = Command::new("ls")
+            .arg("/proc/self/fd")
+            .output()
+            .await
+            .unwrap();
         let fds: Vec<u32> = String::from_utf8(out.stdout)
             .unwrap()
             .split_whitespace()
@@ -204,7 +234,10 @@ fn no_runtime_descriptor_leaks_into_children() {
             .copied()
             .filter(|fd| *fd != 3 && !inheritable.contains(fd))
             .collect();
-        assert!(leaked.is_empty(), "leaked into the child: {leaked:?} (all: {fds:?})");
+        assert!(
+            leaked.is_empty(),
+            "leaked into the child: {leaked:?} (all: {fds:?})"
+        );
         let pipe_fd = std::os::fd::AsRawFd::as_raw_fd(other.stdout.as_ref().unwrap()) as u32;
         assert!(pipe_fd == 3 || !fds.contains(&pipe_fd));
         other.stdin = None;
@@ -215,7 +248,11 @@ fn no_runtime_descriptor_leaks_into_children() {
 #[test]
 fn pipes_chain_processes() {
     simul::run(async {
-        let mut first = Command::new("echo").arg("a b c").stdout(Stdio::piped()).spawn().unwrap();
+        let mut first = Command::new("echo")
+            .arg("a b c")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let out = first.stdout.take().unwrap();
         let second = Command::new("wc")
             .arg("-w")

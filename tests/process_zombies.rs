@@ -24,7 +24,10 @@ fn any_child_left() -> Option<libc::pid_t> {
     let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
     match pid {
         -1 => {
-            assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::ECHILD));
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::ECHILD)
+            );
             None
         }
         0 => Some(0), // children exist but none has exited yet
@@ -54,7 +57,13 @@ fn spawn_many_and_check() {
             w.await.unwrap();
         }
         // Children dropped while running: one killed on drop, one left to finish.
-        drop(Command::new("sleep").arg("30").kill_on_drop(true).spawn().unwrap());
+        drop(
+            Command::new("sleep")
+                .arg("30")
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap(),
+        );
         drop(Command::new("sleep").arg("0.05").spawn().unwrap());
         simul::sleep(Duration::from_millis(300)).await;
     });
@@ -82,7 +91,11 @@ fn thousand_children_leave_no_zombies_or_fds() {
     spawn_many_and_check();
     // Now the same in a copy of this binary that observes exits through SIGCHLD.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["thousand_children_leave_no_zombies_or_fds", "--exact", "--nocapture"])
+        .args([
+            "thousand_children_leave_no_zombies_or_fds",
+            "--exact",
+            "--nocapture",
+        ])
         .env(FALLBACK_ENV, "1")
         .env(HELPER_ENV, "1")
         .output()

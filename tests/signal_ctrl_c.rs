@@ -79,7 +79,12 @@ fn sigint_helper() {
 
 fn start(case: &str) -> (Child, BufReader<ChildStdout>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["sigint_helper", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "sigint_helper",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CASE_ENV, case)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
@@ -94,7 +99,10 @@ fn wait_for_line(out: &mut BufReader<ChildStdout>, want: &str) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "child ended before {want:?}");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before {want:?}"
+        );
         if line.contains(want) {
             return;
         }
@@ -113,7 +121,11 @@ fn first_sigint_cancels_run_and_dies_of_sigint() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}; output: {rest}");
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGINT),
+        "{status:?}; output: {rest}"
+    );
     assert!(rest.contains("main future dropped"), "{rest}");
     // Printed last and without a newline: only there if run flushed stdout before dying.
     assert!(rest.ends_with("background task dropped"), "{rest}");
@@ -130,7 +142,10 @@ fn second_sigint_exits_at_once() {
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
-    assert!(!rest.contains("destructor finished"), "did not exit at once: {rest}");
+    assert!(
+        !rest.contains("destructor finished"),
+        "did not exit at once: {rest}"
+    );
 }
 
 #[test]

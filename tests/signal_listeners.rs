@@ -95,7 +95,11 @@ fn dropping_the_last_listener_restores_the_previous_disposition() {
     let b = signal(SignalKind::from_raw(sig)).unwrap();
     assert_ne!(disposition(sig), libc::SIG_IGN);
     drop(a);
-    assert_ne!(disposition(sig), libc::SIG_IGN, "one listener is still alive");
+    assert_ne!(
+        disposition(sig),
+        libc::SIG_IGN,
+        "one listener is still alive"
+    );
     drop(b);
     assert_eq!(disposition(sig), libc::SIG_IGN);
     // SAFETY: back to the default.

@@ -125,9 +125,7 @@ impl ChildStdin {
     /// ```
     pub fn poll_write_buf(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match &self.inner {
-            Some(w) => w
-                .reg
-                .poll_io(cx, Direction::Write, || (&w.tx).write(buf)),
+            Some(w) => w.reg.poll_io(cx, Direction::Write, || (&w.tx).write(buf)),
             None => Poll::Ready(Err(closed())),
         }
     }
@@ -391,8 +389,20 @@ macro_rules! read_half {
     };
 }
 
-read_half!(ChildStdout, std::process::ChildStdout, "stdout", stdout, "1");
-read_half!(ChildStderr, std::process::ChildStderr, "stderr", stderr, "2");
+read_half!(
+    ChildStdout,
+    std::process::ChildStdout,
+    "stdout",
+    stdout,
+    "1"
+);
+read_half!(
+    ChildStderr,
+    std::process::ChildStderr,
+    "stderr",
+    stderr,
+    "2"
+);
 
 /// Reads into the spare capacity of `buf` until end-of-file (`Ready(Ok)`) or until the
 /// pipe is empty (`Pending`).
