@@ -101,6 +101,7 @@ fn kill_on_drop_kills_and_reaps() {
         drop(c);
         // Reaped by the loop: the pid disappears (a zombie would still answer kill(pid, 0)).
         let deadline = Instant::now() + Duration::from_secs(10);
+        // SAFETY: signal 0 only checks that the pid exists.
         while unsafe { libc::kill(pid, 0) } == 0 {
             assert!(Instant::now() < deadline, "child {pid} still exists");
             simul::sleep(Duration::from_millis(5)).await;
@@ -225,6 +226,7 @@ fn no_runtime_descriptor_leaks_into_children() {
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .filter(|&fd: &u32| {
+                // SAFETY: F_GETFD reads descriptor flags; a closed fd just fails.
                 let flags = unsafe { libc::fcntl(fd as i32, libc::F_GETFD) };
                 flags >= 0 && flags & libc::FD_CLOEXEC == 0
             })
