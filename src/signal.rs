@@ -7,16 +7,21 @@
 //! two things and nothing else:
 //!
 //! 1. it bumps the signal's **delivery counter** (one `AtomicU64` per signal number), and
-//! 2. it writes one byte to a process-global, non-blocking, close-on-exec **self-pipe**.
+//! 2. it writes one byte to the **wake pipe of every loop** that listens for signals (a
+//!    fixed table of write ends, read with atomics).
 //!
-//! Every listener ([`Signals`]) remembers the counter value it has seen. It owns a
-//! close-on-exec duplicate of the pipe's read end, registered with its loop's reactor
-//! (edge-triggered): a write to the pipe wakes every epoll instance and every registration
-//! watching it, so any number of listeners, on any number of loops and threads, each see
-//! every delivery. A woken listener drains the pipe (whichever listener drains it first
-//! does not matter: the counters, not the bytes, are the truth) and compares counters.
-//! Deliveries that arrive between two polls of one listener coalesce into one item, as
-//! with POSIX signals themselves.
+//! Each loop with listeners has one **hub**: a non-blocking, close-on-exec pipe whose read
+//! end is registered with that loop's reactor. Listeners ([`Signals`]) remember the counter
+//! value they have seen and park their wakers in the hub; when the pipe becomes readable
+//! the hub wakes them all, one of them drains the pipe, and each compares counters. So any
+//! number of listeners, on any number of loops, each see every delivery, and the bytes are
+//! only a wake-up: the counters carry the information. Deliveries that arrive between two
+//! polls of one listener coalesce into one item, as with POSIX signals themselves.
+//!
+//! A pipe is never shared by two loops (a reader on one loop could drain the byte before
+//! another loop's epoll reports it, losing that wake-up) and never closed: when a hub goes
+//! away, its pipe returns to a pool for the next one, so the handler cannot write to a
+//! reused descriptor number. At most [`MAX_LOOPS`] loops listen at once.
 //!
 //! The handler for a signal is installed (`sigaction`, `SA_RESTART`) when its first
 //! listener subscribes, and the disposition that was there before is put back when the
@@ -43,11 +48,11 @@ use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use mio::unix::SourceFd;
@@ -75,10 +80,24 @@ const SLOT_INIT: Slot = Slot {
 };
 static SLOTS: [Slot; NSIG] = [SLOT_INIT; NSIG];
 
-/// Write end of the self-pipe, for the handler (-1 until created).
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
-/// The self-pipe: (read end, write end). Created once, never closed.
-static PIPE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
+/// The most loops that may listen for signals at the same time.
+pub const MAX_LOOPS: usize = 128;
+
+#[allow(clippy::declare_interior_mutable_const)] // used only as an array initialiser
+const FD_INIT: AtomicI32 = AtomicI32::new(-1);
+/// Write ends of the hubs' wake pipes, filled in order and never closed (-1 = not yet).
+static WAKE_FDS: [AtomicI32; MAX_LOOPS] = [FD_INIT; MAX_LOOPS];
+
+/// Wake pipes not used by a hub right now: (slot in `WAKE_FDS`, read end).
+struct PipePool {
+    free: Vec<(usize, File)>,
+    next: usize,
+}
+static POOL: Mutex<PipePool> = Mutex::new(PipePool {
+    free: Vec::new(),
+    next: 0,
+});
+
 /// Dispositions found when the first listener of each signal subscribed.
 static PREVIOUS: Mutex<[Option<sys::Disposition>; NSIG]> = Mutex::new([None; NSIG]);
 
@@ -262,16 +281,28 @@ fn check(kind: SignalKind) -> io::Result<usize> {
     }
 }
 
-fn global_pipe() -> io::Result<&'static (OwnedFd, OwnedFd)> {
-    if let Some(p) = PIPE.get() {
-        return Ok(p);
+fn acquire_pipe() -> io::Result<(usize, File)> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((slot, file)) = pool.free.pop() {
+        drain(&file);
+        return Ok((slot, file));
+    }
+    if pool.next == MAX_LOOPS {
+        return Err(io::Error::other(format!(
+            "simul::signal: more than {MAX_LOOPS} event loops listen for signals at once"
+        )));
     }
     let (tx, rx) = mio::unix::pipe::new()?; // non-blocking and close-on-exec
-    let pair = (OwnedFd::from(rx), OwnedFd::from(tx));
-    // Another thread may have won the race; its pipe is kept and ours is closed.
-    let p = PIPE.get_or_init(|| pair);
-    PIPE_WRITE.store(p.1.as_raw_fd(), Ordering::SeqCst);
-    Ok(p)
+    let slot = pool.next;
+    pool.next += 1;
+    // The write end is never closed: the handler may hold its number at any time.
+    WAKE_FDS[slot].store(OwnedFd::from(tx).into_raw_fd(), Ordering::SeqCst);
+    Ok((slot, File::from(OwnedFd::from(rx))))
+}
+
+fn release_pipe(slot: usize, file: File) {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    pool.free.push((slot, file));
 }
 
 /// One listener's subscription: keeps the handler installed while it lives.
@@ -282,7 +313,6 @@ struct Subscription {
 impl Subscription {
     fn new(kind: SignalKind) -> io::Result<Subscription> {
         let index = check(kind)?;
-        global_pipe()?;
         let mut prev = PREVIOUS.lock().unwrap_or_else(|e| e.into_inner());
         if SLOTS[index].listeners.load(Ordering::SeqCst) == 0 {
             prev[index] = Some(sys::install(kind.0)?);
@@ -303,18 +333,108 @@ impl Drop for Subscription {
     }
 }
 
-/// A listener's duplicate of the self-pipe's read end, registered with its loop.
-struct Reader {
-    file: File,
-    reg: Registration,
+/// Wakes every listener parked in a hub.
+struct HubWake {
+    waiters: Mutex<Vec<Waker>>,
 }
 
-impl Drop for Reader {
+impl Wake for HubWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+/// One loop's wake pipe, registered with its reactor, shared by its listeners.
+struct Hub {
+    shared: Weak<Shared>,
+    slot: usize,
+    /// `Some` until dropped (then it goes back to the pool).
+    file: Option<File>,
+    reg: Registration,
+    wake: Arc<HubWake>,
+    waker: Waker,
+}
+
+thread_local! {
+    /// The hubs of the loops of this thread (loops are not `Send`).
+    static HUBS: RefCell<Vec<std::rc::Weak<Hub>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Hub {
+    /// The running loop's hub, created on first use.
+    fn current() -> io::Result<Rc<Hub>> {
+        let shared = crate::runtime::with_core("signal::Signals", |core| core.shared.clone());
+        let found = HUBS.with(|h| {
+            let mut h = h.borrow_mut();
+            h.retain(|w| w.strong_count() > 0);
+            h.iter()
+                .filter_map(std::rc::Weak::upgrade)
+                .find(|hub| hub.shared.as_ptr() == Arc::as_ptr(&shared))
+        });
+        if let Some(hub) = found {
+            return Ok(hub);
+        }
+        let (slot, file) = acquire_pipe()?;
+        let fd = file.as_raw_fd();
+        let reg = match Registration::new(&mut SourceFd(&fd), Interest::READABLE) {
+            Ok(reg) => reg,
+            Err(e) => {
+                release_pipe(slot, file);
+                return Err(e);
+            }
+        };
+        let wake = Arc::new(HubWake {
+            waiters: Mutex::new(Vec::new()),
+        });
+        let hub = Rc::new(Hub {
+            // Holding a Weak keeps the address from being reused by another loop.
+            shared: Arc::downgrade(&shared),
+            slot,
+            file: Some(file),
+            reg,
+            waker: Waker::from(wake.clone()),
+            wake,
+        });
+        HUBS.with(|h| h.borrow_mut().push(Rc::downgrade(&hub)));
+        Ok(hub)
+    }
+
+    /// Parks `cx`'s waker until the pipe is readable; `Ready` after draining it.
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        {
+            let mut ws = self.wake.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            if !ws.iter().any(|w| w.will_wake(cx.waker())) {
+                ws.push(cx.waker().clone());
+            }
+        }
+        let mut hcx = Context::from_waker(&self.waker);
+        match self.reg.poll_ready(&mut hcx, Direction::Read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(ev)) => {
+                if let Some(f) = &self.file {
+                    drain(f);
+                }
+                self.reg.clear_readiness(ev, Direction::Read);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl Drop for Hub {
     fn drop(&mut self) {
-        // The pipe's description outlives this fd, so epoll would keep the registration
-        // after close: remove it explicitly first.
-        let fd = self.file.as_raw_fd();
-        let _ = self.reg.deregister(&mut SourceFd(&fd));
+        if let Some(file) = self.file.take() {
+            let fd = file.as_raw_fd();
+            let _ = self.reg.deregister(&mut SourceFd(&fd));
+            release_pipe(self.slot, file);
+        }
     }
 }
 
@@ -337,12 +457,11 @@ impl Drop for Reader {
 pub struct Signals {
     kind: SignalKind,
     seen: u64,
-    /// Created on the first poll when the listener was made outside a loop.
-    reader: Option<Reader>,
-    /// Close-on-exec duplicate of the pipe's read end, until it is registered.
-    unregistered: Option<File>,
+    /// The hub of the loop this listener belongs to (joined on first poll when the
+    /// listener was made outside a loop).
+    hub: Option<Rc<Hub>>,
     failed: bool,
-    // Last field: dropped after the reader, so the handler outlives the registration.
+    // Last field: dropped after the hub, so the handler outlives the registration.
     _sub: Subscription,
 }
 
@@ -380,38 +499,20 @@ impl fmt::Debug for Signals {
 pub fn signal(kind: SignalKind) -> io::Result<Signals> {
     let sub = Subscription::new(kind)?;
     let seen = SLOTS[sub.index].deliveries.load(Ordering::SeqCst);
-    let (read, _) = global_pipe()?;
-    let dup = File::from(read.as_fd().try_clone_to_owned()?);
-    let mut s = Signals {
+    let hub = match crate::runtime::try_with_core(|_| ()) {
+        Some(()) => Some(Hub::current()?),
+        None => None,
+    };
+    Ok(Signals {
         kind,
         seen,
-        reader: None,
-        unregistered: Some(dup),
+        hub,
         failed: false,
         _sub: sub,
-    };
-    if crate::runtime::try_with_core(|_| ()).is_some() {
-        s.register()?;
-    }
-    Ok(s)
+    })
 }
 
 impl Signals {
-    fn register(&mut self) -> io::Result<()> {
-        if let Some(file) = self.unregistered.take() {
-            let fd = file.as_raw_fd();
-            let reg = Registration::new(&mut SourceFd(&fd), Interest::READABLE);
-            match reg {
-                Ok(reg) => self.reader = Some(Reader { file, reg }),
-                Err(e) => {
-                    self.unregistered = Some(file);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The signal this listens for.
     ///
     /// # Examples
@@ -468,30 +569,25 @@ impl Signals {
                 self.seen = now;
                 return Poll::Ready(Some(()));
             }
-            if self.reader.is_none() {
-                crate::runtime::with_core("signal::Signals::poll_recv", |_| ());
-                if self.register().is_err() {
-                    self.failed = true;
-                    return Poll::Ready(None);
+            if self.hub.is_none() {
+                match Hub::current() {
+                    Ok(hub) => self.hub = Some(hub),
+                    Err(_) => {
+                        self.failed = true;
+                        return Poll::Ready(None);
+                    }
                 }
             }
-            let reader = self.reader.as_mut().expect("registered above");
-            let ev = match reader.reg.poll_ready(cx, Direction::Read) {
+            let hub = self.hub.as_ref().expect("joined above");
+            match hub.poll(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
                     self.failed = true;
                     return Poll::Ready(None);
                 }
-            };
-            drain(&reader.file);
-            reader.reg.clear_readiness(ev, Direction::Read);
+            }
         }
-    }
-
-    /// The number of listeners alive for `kind` in this process (all loops).
-    pub(crate) fn listener_count(kind: SignalKind) -> usize {
-        check(kind).map_or(0, |i| SLOTS[i].listeners.load(Ordering::SeqCst))
     }
 }
 
@@ -595,8 +691,9 @@ pub(crate) fn send(pid: u32, kind: SignalKind) -> io::Result<()> {
 struct HandlerEntry {
     shared: Weak<Shared>,
     signum: i32,
-    /// Taken out (and so unsubscribed at once) by `remove_signal_handler`.
-    signals: Rc<RefCell<Option<Signals>>>,
+    /// Owned by the handler's task (so the listener goes when the task does, e.g. when
+    /// the loop closes); taken out, and so unsubscribed at once, by `remove_signal_handler`.
+    signals: std::rc::Weak<RefCell<Option<Signals>>>,
     task: Task<()>,
 }
 
@@ -612,9 +709,9 @@ fn add_handler(
     spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()>>>) -> Task<()>,
 ) -> io::Result<()> {
     let signals = Rc::new(RefCell::new(Some(signal(kind)?)));
-    let s = signals.clone();
+    let weak = Rc::downgrade(&signals);
     let fut = Box::pin(std::future::poll_fn(move |cx| loop {
-        let mut guard = s.borrow_mut();
+        let mut guard = signals.borrow_mut();
         let Some(sig) = guard.as_mut() else {
             return Poll::Ready(());
         };
@@ -635,7 +732,7 @@ fn add_handler(
         h.borrow_mut().push(HandlerEntry {
             shared: Arc::downgrade(shared),
             signum: kind.0,
-            signals,
+            signals: weak,
             task,
         })
     });
@@ -664,8 +761,10 @@ fn remove_handler(shared: &Arc<Shared>, kind: SignalKind) -> bool {
             found = true;
         }
         // Unsubscribe now (restoring the disposition if it was the last listener).
-        let signals = e.signals.borrow_mut().take();
-        drop(signals);
+        if let Some(cell) = e.signals.upgrade() {
+            let signals = cell.borrow_mut().take();
+            drop(signals);
+        }
         e.task.cancel();
     }
     found
@@ -877,8 +976,9 @@ impl<F: Future> Future for Interruptible<'_, F> {
                 let mut scx = Context::from_waker(waker);
                 let mut interrupted = false;
                 while let Poll::Ready(r) = signals.poll_recv(&mut scx) {
-                    // Only when nobody else listens for SIGINT: otherwise it is theirs.
-                    if r.is_none() || Signals::listener_count(SignalKind::interrupt()) == 1 {
+                    // The handler moves RUN_ARMED_AT past every SIGINT that arrived while
+                    // the program listened for it too: those were the program's.
+                    if r.is_none() || signals.seen > RUN_ARMED_AT.load(Ordering::SeqCst) {
                         interrupted = r.is_some();
                         break;
                     }
@@ -919,18 +1019,24 @@ mod sys {
         let n = SLOTS[index].deliveries.fetch_add(1, Ordering::SeqCst) + 1;
         if signum == libc::SIGINT {
             let armed = RUN_ARMED_AT.load(Ordering::SeqCst);
-            if armed != u64::MAX
-                && n >= armed.saturating_add(2)
-                && SLOTS[index].listeners.load(Ordering::SeqCst) == 1
-            {
-                // The second Ctrl-C of a `simul::run`: end the process now.
-                die_of_sigint();
+            if armed != u64::MAX {
+                if SLOTS[index].listeners.load(Ordering::SeqCst) > 1 {
+                    // The program listens too: this one is the program's, not `run`'s.
+                    let _ =
+                        RUN_ARMED_AT.compare_exchange(armed, n, Ordering::SeqCst, Ordering::SeqCst);
+                } else if n >= armed.saturating_add(2) {
+                    // The second Ctrl-C of a `simul::run`: end the process now.
+                    die_of_sigint();
+                }
             }
         }
-        let fd = PIPE_WRITE.load(Ordering::SeqCst);
-        if fd >= 0 {
+        for slot in &WAKE_FDS {
+            let fd = slot.load(Ordering::SeqCst);
+            if fd < 0 {
+                break; // slots are filled in order
+            }
             let byte = 1u8;
-            // SAFETY: `fd` is the self-pipe's write end, which is never closed; the buffer
+            // SAFETY: `fd` is a wake pipe's write end, which is never closed; the buffer
             // is a valid one-byte local. A full pipe (EAGAIN) is fine: it is already
             // readable, and the counters carry the information.
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };

@@ -73,6 +73,19 @@ fn sigint_helper() {
             });
             println!("{got}");
         }
+        "handoff" => {
+            simul::run(async {
+                let _guard = Noisy("main future dropped");
+                // The first Ctrl-C is the program's; once it stops listening, the next one
+                // is a first Ctrl-C for run (graceful), not a second one (abrupt).
+                let listener = simul::spawn(simul::signal::ctrl_c());
+                ready();
+                listener.await.unwrap().unwrap();
+                println!("program handled it");
+                ready();
+                simul::sleep(Duration::from_secs(60)).await;
+            });
+        }
         other => panic!("unknown case {other}"),
     }
 }
@@ -157,4 +170,18 @@ fn a_program_listening_for_ctrl_c_keeps_it() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}: {rest}");
     assert!(rest.contains("handled by the program"), "{rest}");
+}
+
+#[test]
+fn after_the_program_stops_listening_ctrl_c_goes_back_to_run() {
+    let (mut child, mut out) = start("handoff");
+    sigint(&child);
+    wait_for_line(&mut out, "program handled it");
+    wait_for_line(&mut out, "ready");
+    sigint(&child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(rest.contains("main future dropped"), "not graceful: {rest}");
 }

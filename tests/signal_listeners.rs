@@ -189,3 +189,15 @@ fn signals_is_a_stream() {
         assert_eq!(s.next().await, Some(()));
     });
 }
+
+#[test]
+fn closing_the_loop_removes_its_signal_handlers() {
+    let sig = libc::SIGRTMIN() + 5;
+    let lp = simul::EventLoop::new().unwrap();
+    lp.add_signal_handler(SignalKind::from_raw(sig), || {})
+        .unwrap();
+    assert_ne!(disposition(sig), libc::SIG_DFL);
+    lp.close();
+    assert_eq!(disposition(sig), libc::SIG_DFL);
+    drop(lp);
+}

@@ -10,7 +10,7 @@
 //! the child's exit is watched without a thread per child (see the `exit` module: a pidfd
 //! registered with the reactor on Linux ≥ 5.3, or a SIGCHLD listener otherwise).
 //!
-//! Descriptors created here (pipes, pidfds, signal-pipe duplicates) are all close-on-exec,
+//! Descriptors created here (pipes, pidfds, signal wake pipes) are all close-on-exec,
 //! so no runtime descriptor leaks into a child. A [`Child`] dropped while its process runs
 //! leaves no zombie: the process is reaped by the loop later (or from an orphan list).
 //!
