@@ -32,6 +32,7 @@
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
 //! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
+//! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -43,11 +44,12 @@ pub mod runtime;
 pub mod signal;
 pub mod task;
 pub mod time;
+pub mod trace;
 
 pub use io::BUDGET;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
-    ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
@@ -57,3 +59,7 @@ pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,
     TimeoutError, YieldNow,
 };
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
