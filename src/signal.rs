@@ -441,7 +441,8 @@ impl Drop for Hub {
 /// A stream of deliveries of one signal, from [`signal`].
 ///
 /// Each item is one or more deliveries: deliveries that arrive before the listener looks
-/// again coalesce into one item. Several `Signals` for the same signal (on any loops) each
+/// again coalesce into one item. A listener belongs to the loop it is created in (or, if
+/// made outside a loop, first polled on) and is not `Send`. Several `Signals` for the same signal (on any loops) each
 /// see every delivery. Dropping the last listener of a signal restores the disposition
 /// the signal had before the first one was created.
 ///

@@ -399,7 +399,9 @@ impl Command {
 /// A running (or finished) child process, from [`Command::spawn`] (asyncio's `Process`).
 ///
 /// Dropping a `Child` does not kill the process unless [`Command::kill_on_drop`] was set;
-/// either way the process is reaped once it exits, so no zombie is left.
+/// either way the process is reaped once it exits, so no zombie is left (by the loop if
+/// one runs, else at the next spawn or drop of a child). A `Child` and its pipes belong to
+/// the loop that spawned them: await them on that loop.
 ///
 /// # Examples
 /// ```
