@@ -277,7 +277,10 @@ fn spawn_outside_a_loop_panics_clearly() {
 fn virtual_time_does_not_jump_while_a_child_runs() {
     // A pending child is outside work: the virtual clock must wait for it instead of
     // jumping to the one-hour timeout.
-    let lp = simul::EventLoop::builder().virtual_time(true).build().unwrap();
+    let lp = simul::EventLoop::builder()
+        .virtual_time(true)
+        .build()
+        .unwrap();
     let st = lp.run_until_complete(async {
         let mut c = Command::new("sleep").arg("0.1").spawn().unwrap();
         simul::wait_for(Duration::from_secs(3600), c.wait()).await
