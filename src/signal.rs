@@ -80,7 +80,13 @@ const SLOT_INIT: Slot = Slot {
 };
 static SLOTS: [Slot; NSIG] = [SLOT_INIT; NSIG];
 
-/// The most loops that may listen for signals at the same time.
+/// The most event loops that may listen for signals at the same time (each has a wake
+/// pipe the signal handler writes to).
+///
+/// # Examples
+/// ```
+/// assert!(simul::signal::MAX_LOOPS >= 64);
+/// ```
 pub const MAX_LOOPS: usize = 128;
 
 #[allow(clippy::declare_interior_mutable_const)] // used only as an array initialiser
@@ -441,10 +447,10 @@ impl Drop for Hub {
 /// A stream of deliveries of one signal, from [`signal`].
 ///
 /// Each item is one or more deliveries: deliveries that arrive before the listener looks
-/// again coalesce into one item. A listener belongs to the loop it is created in (or, if
-/// made outside a loop, first polled on) and is not `Send`. Several `Signals` for the same signal (on any loops) each
+/// again coalesce into one item. Several `Signals` for the same signal (on any loops) each
 /// see every delivery. Dropping the last listener of a signal restores the disposition
-/// the signal had before the first one was created.
+/// the signal had before the first one was created. A listener belongs to the loop it is
+/// created in (or, if made outside a loop, first polled on) and is not `Send`.
 ///
 /// # Examples
 /// ```
@@ -484,7 +490,8 @@ impl fmt::Debug for Signals {
 /// # Errors
 /// `InvalidInput` for a signal number out of range or one that must not be caught
 /// (SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE); the OS error if the handler
-/// cannot be installed or the pipe cannot be duplicated.
+/// cannot be installed or the loop's wake pipe cannot be created or registered (at most
+/// [`MAX_LOOPS`] loops listen at once).
 ///
 /// # Examples
 /// ```
@@ -496,7 +503,6 @@ impl fmt::Debug for Signals {
 ///     assert!(signal(SignalKind::from_raw(libc::SIGKILL)).is_err());
 /// });
 /// ```
-#[doc(alias = "add_signal_handler")]
 pub fn signal(kind: SignalKind) -> io::Result<Signals> {
     let sub = Subscription::new(kind)?;
     let seen = SLOTS[sub.index].deliveries.load(Ordering::SeqCst);
