@@ -35,6 +35,7 @@
 //! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |
 //! | [`task`] | task memory, [`Task`], cancellation, [`TaskGroup`] |
 //! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait()`], [`as_completed()`], [`shield()`], [`dump_tasks`] |
+//! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 
 #![warn(missing_docs)]
@@ -45,7 +46,9 @@ pub mod combinators;
 mod debug;
 mod io;
 pub mod net;
+pub mod process;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

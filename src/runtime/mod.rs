@@ -922,7 +922,7 @@ impl Wake for MainWake {
 #[doc(alias = "AbstractEventLoop")]
 #[doc(alias = "new_event_loop")]
 pub struct EventLoop {
-    core: Box<Core>,
+    pub(crate) core: Box<Core>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -1314,6 +1314,15 @@ impl Drop for EventLoop {
 /// When `future` completes, every task still alive is cancelled (its future dropped, so
 /// its destructors run), the blocking pool is shut down, and the loop is released.
 ///
+/// # Ctrl-C
+/// Like `asyncio.run`, the first SIGINT (Ctrl-C) drops `future` (its destructors run), the
+/// loop shuts down as above and stdout/stderr are flushed; then, instead of returning, the
+/// process ends by SIGINT, as Python does after an uncaught `KeyboardInterrupt` (shells
+/// report exit status 130). A second SIGINT during that shutdown ends the process at once.
+/// This applies only when SIGINT has its default disposition when `run` starts, to the
+/// first `run` active in the process, and only while the program does not listen for
+/// SIGINT itself (see [`crate::signal`]).
+///
 /// # Panics
 /// Inside a running loop (spawn a task instead), or if the OS selector cannot be created.
 /// A panic of `future` itself is re-raised after the shutdown.
@@ -1334,10 +1343,14 @@ pub fn run<F: Future>(future: F) -> F::Output {
         );
     }
     let lp = EventLoop::new().expect("simul::run: cannot create the event loop");
-    let out = catch_unwind(AssertUnwindSafe(|| lp.run_until_complete(future)));
+    let mut sigint = crate::signal::RunInterrupt::arm();
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(sigint.watch(future))
+    }));
     lp.close();
     match out {
-        Ok(v) => v,
+        Ok(Some(v)) => v,
+        Ok(None) => sigint.exit_interrupted(),
         Err(p) => std::panic::resume_unwind(p),
     }
 }
