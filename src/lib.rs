@@ -31,6 +31,7 @@
 //! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -38,6 +39,7 @@
 mod debug;
 mod io;
 pub mod runtime;
+pub mod stream;
 pub mod task;
 pub mod time;
 
@@ -46,6 +48,7 @@ pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext,
     ExceptionKind, Handle, JoinHandle, LoopHandle, TimerHandle,
 };
+pub use stream::{split, SockAddr, Separators, StreamError, StreamReader, StreamWriter};
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
     TaskInfo, TaskState,
