@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn earliest_end_wins_then_shorter() {
         let hay = b"xx\r\nyy";
-        assert_eq!(earliest_match(hay, 0, &["\n", "\r\n"]), Some((2, 4)));
+        assert_eq!(earliest_match(hay, 0, &["\n", "\r\n"]), Some((3, 4)));
         assert_eq!(earliest_match(hay, 0, &["yy", "\n"]), Some((3, 4)));
         assert_eq!(earliest_match(b"abc", 0, &["bc", "c"]), Some((2, 3)));
     }
