@@ -7,12 +7,22 @@
 //! dispatch. A token is `generation << 32 | index`: an event for a slot that has since been
 //! reused is recognised and dropped.
 //!
+//! # Precise timeouts
+//!
+//! `epoll_wait` takes whole milliseconds, which would make every short sleep up to a
+//! millisecond late. For waits shorter than [`PRECISE_BELOW`] the driver arms a
+//! `timerfd` (nanosecond resolution) registered with the selector and waits without a
+//! timeout; longer waits use `epoll_wait`'s own timeout, where a millisecond is noise.
+//!
 //! # Readiness and ticks
 //!
 //! Sources are edge-triggered. The driver ORs each event into the readiness word and bumps
 //! the word's tick (the upper bits). An I/O operation that gets `WouldBlock` clears the
 //! readiness it acted on only if the tick is still the one it observed: a newer event that
 //! arrived meanwhile is never lost ("stale events never clear newer ones").
+
+// The registration API is used by the net, process and signal layers.
+#![allow(dead_code)]
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +33,70 @@ use std::time::Duration;
 use mio::{Events, Interest, Token};
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Waits shorter than this use the timerfd for sub-millisecond precision.
+pub(crate) const PRECISE_BELOW: Duration = Duration::from_millis(20);
+
+/// Checks a libc return value: -1 becomes the thread's `errno` as an `io::Error`.
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A monotonic timerfd used for precise short waits.
+struct TimerFd {
+    fd: libc::c_int,
+}
+
+impl TimerFd {
+    fn new() -> io::Result<TimerFd> {
+        // SAFETY: plain syscall with constant flags; the result is checked.
+        let fd = cvt(unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        })?;
+        Ok(TimerFd { fd })
+    }
+
+    /// Arms a one-shot expiry `d` from now (`d` must be non-zero).
+    fn arm(&self, d: Duration) -> io::Result<()> {
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: libc::c_long::from(d.subsec_nanos().max(1)),
+            },
+        };
+        // SAFETY: `fd` is our open timerfd; `spec` is a valid itimerspec and the old-value
+        // pointer may be null.
+        cvt(unsafe { libc::timerfd_settime(self.fd, 0, &spec, std::ptr::null_mut()) })?;
+        Ok(())
+    }
+
+    /// Consumes an expiry so the next one is reported again.
+    fn drain(&self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a local buffer from our own non-blocking fd;
+        // errors (EAGAIN) are irrelevant here.
+        let _ = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
+    }
+}
+
+impl Drop for TimerFd {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd and close it exactly once.
+        unsafe { libc::close(self.fd) };
+    }
+}
 
 /// Readiness bits.
 pub(crate) const READABLE: usize = 1 << 0;
@@ -125,6 +199,7 @@ pub(crate) struct IoShared {
 pub(crate) struct Driver {
     poll: mio::Poll,
     events: Events,
+    timer: TimerFd,
     pub(crate) shared: Arc<IoShared>,
 }
 
@@ -132,9 +207,16 @@ impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
+        let timer = TimerFd::new()?;
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&timer.fd),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
         Ok(Driver {
             poll,
             events: Events::with_capacity(1024),
+            timer,
             shared: Arc::new(IoShared {
                 registry,
                 slab: Mutex::new(Slab {
@@ -152,6 +234,13 @@ impl Driver {
 
     /// Waits for events (at most `timeout`; `None` = until one arrives) and dispatches them.
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = match timeout {
+            Some(d) if !d.is_zero() && d < PRECISE_BELOW => {
+                self.timer.arm(d)?;
+                None
+            }
+            other => other,
+        };
         self.poll.poll(&mut self.events, timeout)?;
         if self.events.is_empty() {
             return Ok(());
@@ -162,7 +251,11 @@ impl Driver {
             if token == WAKER_TOKEN {
                 continue;
             }
-            let index = (token.0 & 0xFFFF_FFFF) as usize;
+            if token == TIMER_TOKEN {
+                self.timer.drain();
+                continue;
+            }
+            let index = token.0 & 0xFFFF_FFFF;
             let generation = (token.0 >> 32) as u32;
             let Some((g, Some(io))) = slab.entries.get(index) else {
                 continue;

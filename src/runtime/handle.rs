@@ -106,7 +106,9 @@ impl LoopHandle {
         }));
         let theirs = slot.clone();
         let pushed = self.shared.push_call(Box::new(move || {
-            let guard = Completion { slot: theirs.clone() };
+            let guard = Completion {
+                slot: theirs.clone(),
+            };
             drop(crate::spawn(Remote {
                 future: Box::pin(future),
                 guard,
@@ -176,7 +178,11 @@ impl<T> Future for Remote<T> {
             if s.cancel {
                 return Poll::Ready(()); // Drop of the guard reports Cancelled
             }
-            if !s.task_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            if !s
+                .task_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
                 s.task_waker = Some(cx.waker().clone());
             }
         }

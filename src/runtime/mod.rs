@@ -49,10 +49,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use crate::debug::Watch;
 use crate::io::driver::Driver;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Local, TaskInfo, TaskState};
 use crate::time::wheel::{self, TimerKey, Wheel};
+use crate::trace::{Tracer, TracerCell};
 
 /// Iterations with ready work between two non-blocking selector polls.
 pub const IO_INTERVAL: u32 = 61;
@@ -96,10 +98,13 @@ pub(crate) struct Shared {
     waker: mio::Waker,
 }
 
+type RemoteCall = Box<dyn FnOnce() + Send>;
+type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
+
 #[derive(Default)]
 struct Inject {
     tasks: Vec<TaskRef>,
-    calls: Vec<Box<dyn FnOnce() + Send>>,
+    calls: Vec<RemoteCall>,
     closed: bool,
 }
 
@@ -144,10 +149,11 @@ impl Shared {
         self.unpark();
     }
 
-    fn close(&self) -> Inject {
+    /// Closes the queue for good; returns what was still in it.
+    fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
-        std::mem::take(&mut *q)
+        (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
     }
 }
 
@@ -162,6 +168,10 @@ pub(crate) fn schedule_ref(task: &TaskRef) {
     try_with_core(|core| {
         if Arc::as_ptr(&core.shared) == shared_ptr {
             if let Some(q) = queued.take() {
+                if let Some(tr) = &core.tracer {
+                    // SAFETY: loop thread; copy out the id.
+                    tr.borrow_mut().wake(unsafe { q.local() }.id, false);
+                }
                 core.ready.borrow_mut().push_back(Runnable::Task(q));
             }
         }
@@ -253,11 +263,17 @@ pub(crate) struct Core {
     /// Cooperative budget of the running task (see the `io` module).
     pub(crate) budget: Cell<u32>,
     pub(crate) config: Config,
-    exception_handler: RefCell<Option<Rc<dyn Fn(&ExceptionContext)>>>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
     io_countdown: Cell<u32>,
     closed: Cell<bool>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
     pub(crate) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// Trace recorder (tracing on).
+    tracer: Option<Box<TracerCell>>,
+    /// Stall watchdog (watchdog on).
+    watch: Option<Arc<Watch>>,
+    /// This loop's number in the process (trace thread id).
+    loop_no: u64,
 }
 
 /// Loop settings fixed at build time.
@@ -265,6 +281,8 @@ pub(crate) struct Core {
 pub(crate) struct Config {
     pub(crate) debug: bool,
     pub(crate) slow_poll_threshold: Duration,
+    trace: Option<Option<std::path::PathBuf>>,
+    watchdog: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -337,6 +355,8 @@ pub enum ExceptionKind {
     SlowPoll,
     /// A resource was dropped while still open (debug mode).
     ResourceWarning,
+    /// The stall watchdog saw one poll hold the loop longer than its threshold.
+    Stall,
 }
 
 impl ExceptionContext {
@@ -418,12 +438,21 @@ pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
 }
 
 static TASK_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static LOOP_NOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Core {
     fn new(config: Config, virtual_time: bool) -> io::Result<Core> {
         let driver = Driver::new()?;
         let waker = driver.new_waker()?;
+        let tracer = config
+            .trace
+            .clone()
+            .map(|path| Box::new(RefCell::new(Tracer::new(path))));
+        let watch = config.watchdog.map(Watch::start);
         Ok(Core {
+            tracer,
+            watch,
+            loop_no: LOOP_NOS.fetch_add(1, Ordering::Relaxed),
             shared: Arc::new(Shared {
                 inject: Mutex::new(Inject::default()),
                 has_inject: AtomicBool::new(false),
@@ -474,11 +503,8 @@ impl Core {
         F: Future + 'static,
     {
         let id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
-        let (registry_ref, handle_ref) = raw::allocate(
-            future,
-            self.shared.clone(),
-            Local::new(id, name, location),
-        );
+        let (registry_ref, handle_ref) =
+            raw::allocate(future, self.shared.clone(), Local::new(id, name, location));
         let slot = self.tasks.borrow_mut().insert(registry_ref);
         // SAFETY: loop thread; nobody else has seen the task yet.
         unsafe { handle_ref.local() }.slot = slot;
@@ -514,7 +540,8 @@ impl Core {
         let mut cx = Context::from_waker(&waker);
         let saved = self.current.replace(Some(task.as_raw()));
         let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let started = self.config.debug.then(Instant::now);
+        let instrumented = self.config.debug || self.tracer.is_some() || self.watch.is_some();
+        let started = instrumented.then(|| self.before_poll(&task));
         // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
         let res = unsafe { task.poll(&mut cx) };
         self.current.set(saved);
@@ -522,15 +549,52 @@ impl Core {
         // SAFETY: loop thread; the poll is over.
         unsafe { task.local() }.polls += 1;
         if let Some(t0) = started {
-            let took = t0.elapsed();
-            if took >= self.config.slow_poll_threshold {
-                crate::debug::report_slow_poll(self, &task, took);
-            }
+            self.after_poll(&task, t0);
         }
         match res {
             Poll::Pending => task.transition_to_idle(),
             Poll::Ready(state) => self.complete(&task, state),
         }
+    }
+
+    /// Instrumentation before a poll (debug, trace or watchdog on).
+    #[cold]
+    fn before_poll(&self, task: &TaskRef) -> Instant {
+        if let Some(w) = &self.watch {
+            // SAFETY: loop thread; copy out.
+            let local = unsafe { task.local() };
+            w.enter(local.id, local.location);
+        }
+        Instant::now()
+    }
+
+    /// Instrumentation after a poll.
+    #[cold]
+    fn after_poll(&self, task: &TaskRef, t0: Instant) {
+        let took = t0.elapsed();
+        if let Some(w) = &self.watch {
+            if let Some(stuck) = w.exit() {
+                crate::debug::report_stall(self, task, stuck.max(took));
+            }
+        }
+        if self.config.debug && took >= self.config.slow_poll_threshold {
+            crate::debug::report_slow_poll(self, task, took);
+        }
+        if let Some(tr) = &self.tracer {
+            // SAFETY: loop thread; the poll is over.
+            let local = unsafe { task.local() };
+            tr.borrow_mut().poll(
+                local.id,
+                || crate::task::task_name(local),
+                t0,
+                took,
+                local.polls,
+            );
+        }
+    }
+
+    pub(crate) fn tracer(&self) -> Option<&TracerCell> {
+        self.tracer.as_deref()
     }
 
     fn complete(&self, task: &TaskRef, state: TaskState) {
@@ -622,6 +686,9 @@ impl Core {
         }
         let mut fired = timers.advance(now_tick);
         drop(timers);
+        if let Some(tr) = &self.tracer {
+            tr.borrow_mut().timers(fired.len());
+        }
         for (_, _, p) in fired.drain(..) {
             match p {
                 TimerPayload::Wake(w) => w.wake(),
@@ -641,6 +708,10 @@ impl Core {
         };
         let mut ready = self.ready.borrow_mut();
         for t in tasks {
+            if let Some(tr) = &self.tracer {
+                // SAFETY: loop thread; copy out the id.
+                tr.borrow_mut().wake(unsafe { t.local() }.id, true);
+            }
             ready.push_back(Runnable::Task(t));
         }
         for c in calls {
@@ -710,9 +781,13 @@ impl Core {
             self.shared.parked.store(false, Ordering::SeqCst);
             return;
         }
+        let t0 = self.tracer.is_some().then(Instant::now);
         self.poll_io(timeout);
         self.shared.parked.store(false, Ordering::SeqCst);
         self.io_countdown.set(IO_INTERVAL);
+        if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
+            tr.borrow_mut().park(t0, t0.elapsed());
+        }
     }
 
     fn poll_io(&self, timeout: Option<Duration>) {
@@ -765,6 +840,12 @@ impl Core {
         drop(leftover);
         let inject = self.shared.close();
         drop(inject);
+        if let Some(w) = &self.watch {
+            w.stop();
+        }
+        if let Some(tr) = &self.tracer {
+            tr.borrow().flush_to_file(self.loop_no);
+        }
     }
 }
 
@@ -854,6 +935,9 @@ pub struct Builder {
     debug: Option<bool>,
     slow_poll_threshold: Duration,
     virtual_time: bool,
+    trace: Option<bool>,
+    trace_path: Option<std::path::PathBuf>,
+    watchdog: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -862,6 +946,9 @@ impl Default for Builder {
             debug: None,
             slow_poll_threshold: Duration::from_millis(100),
             virtual_time: false,
+            trace: None,
+            trace_path: None,
+            watchdog: None,
         }
     }
 }
@@ -909,6 +996,55 @@ impl Builder {
         self
     }
 
+    /// Records a trace of polls, wakes, timers and selector waits (see [`crate::trace`]).
+    /// Defaults to on when `SIMUL_TRACE` is set, which also names the JSON file written
+    /// when the loop closes.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::builder().trace(true).build().unwrap();
+    /// lp.run_until_complete(async {
+    ///     simul::spawn(async {}).await.unwrap();
+    ///     assert!(simul::trace::timeline().lines().any(|l| l.contains("main") && l.contains("part 1")));
+    /// });
+    /// ```
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = Some(on);
+        self
+    }
+
+    /// Turns tracing on and names the Chrome trace-event JSON file written when the loop
+    /// closes (what `SIMUL_TRACE=path` does).
+    ///
+    /// # Examples
+    /// ```
+    /// let path = std::env::temp_dir().join("simul-doc-trace.json");
+    /// let lp = simul::EventLoop::builder().trace_path(&path).build().unwrap();
+    /// lp.run_until_complete(simul::yield_now());
+    /// lp.close();
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains("traceEvents"));
+    /// ```
+    pub fn trace_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.trace = Some(true);
+        self.trace_path = Some(path.into());
+        self
+    }
+
+    /// Starts a watchdog thread that reports a loop stuck in one poll for longer than
+    /// `threshold`, reported as [`ExceptionKind::Stall`] naming the task. Cheap
+    /// enough for production. Defaults to `SIMUL_WATCHDOG_MS` when that is set.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let lp = simul::EventLoop::builder().stall_watchdog(Duration::from_millis(50)).build().unwrap();
+    /// lp.run_until_complete(async {});
+    /// ```
+    pub fn stall_watchdog(mut self, threshold: Duration) -> Self {
+        self.watchdog = Some(threshold);
+        self
+    }
+
     /// Creates the loop.
     ///
     /// # Errors
@@ -923,10 +1059,29 @@ impl Builder {
         let debug = self
             .debug
             .unwrap_or_else(|| std::env::var("SIMUL_DEBUG").is_ok_and(|v| v == "1"));
+        let trace_path = self.trace_path.clone().or_else(|| {
+            std::env::var_os("SIMUL_TRACE")
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from)
+        });
+        let trace = match self.trace {
+            Some(false) => None,
+            Some(true) => Some(trace_path),
+            None => trace_path.map(Some),
+        };
+        let watchdog = self.watchdog.or_else(|| {
+            std::env::var("SIMUL_WATCHDOG_MS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis)
+        });
         let core = Core::new(
             Config {
                 debug,
                 slow_poll_threshold: self.slow_poll_threshold,
+                trace,
+                watchdog,
             },
             self.virtual_time,
         )?;
@@ -1002,10 +1157,15 @@ impl EventLoop {
             if main_wake.woken.swap(false, Ordering::SeqCst) {
                 core.main.set(Some((main_id, polls, created)));
                 let saved_budget = core.budget.replace(crate::io::BUDGET);
+                let t0 = core.tracer.is_some().then(Instant::now);
                 let res = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
                 core.budget.set(saved_budget);
                 core.main.set(None);
                 polls += 1;
+                if let (Some(t0), Some(tr)) = (t0, &core.tracer) {
+                    tr.borrow_mut()
+                        .poll(main_id, || "main".to_string(), t0, t0.elapsed(), polls);
+                }
                 match res {
                     Ok(Poll::Ready(v)) => return v,
                     Ok(Poll::Pending) => {}

@@ -92,7 +92,10 @@ impl PanicPayload {
     /// if let simul::TaskError::Panicked(p) = err { assert!(p.take().is_some()); assert!(p.take().is_none()); }
     /// ```
     pub fn take(&self) -> Option<Box<dyn Any + Send>> {
-        self.payload.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.payload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Re-raises the panic in the current thread (with the original payload if it is still
@@ -839,7 +842,12 @@ impl<T: Clone + 'static> SharedTask<T> {
     /// ```
     pub fn is_done(&self) -> bool {
         self.inner.result.borrow().is_some()
-            || self.inner.task.borrow().as_ref().is_some_and(|t| t.is_done())
+            || self
+                .inner
+                .task
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| t.is_done())
     }
 
     /// Cancels the underlying task (every awaiter sees `Cancelled`).

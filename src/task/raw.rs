@@ -261,11 +261,6 @@ impl TaskRef {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// The address of the task, stable for its lifetime (used as an identity).
-    pub(crate) fn addr(&self) -> usize {
-        self.ptr.as_ptr() as usize
-    }
-
     pub(crate) fn state(&self) -> usize {
         self.header().state.load(Ordering::Acquire)
     }
@@ -385,13 +380,6 @@ impl TaskRef {
     pub(crate) unsafe fn drop_output(&self) -> Option<String> {
         // SAFETY: caller's contract matches the vtable's.
         unsafe { (self.header().vtable.drop_output)(self.ptr) }
-    }
-
-    /// A waker that holds its own reference to this task.
-    pub(crate) fn waker(&self) -> Waker {
-        let me = ManuallyDrop::new(self.clone_ref());
-        // SAFETY: the data pointer carries one reference, released by the vtable's drop.
-        unsafe { Waker::from_raw(RawWaker::new(me.ptr.as_ptr() as *const (), &WAKER_VTABLE)) }
     }
 
     /// A waker borrowing this reference (no refcount change); valid while `self` lives.

@@ -282,7 +282,10 @@ impl Future for YieldNow {
 /// });
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    assert!(period > Duration::ZERO, "simul::interval: the period must be non-zero");
+    assert!(
+        period > Duration::ZERO,
+        "simul::interval: the period must be non-zero"
+    );
     let now = with_core("interval", |core| core.clock.now());
     Interval {
         next: now,

@@ -1,16 +1,18 @@
 //! A hierarchical timer wheel.
 //!
-//! Time is counted in ticks of 1 ms since the loop's origin. A deadline is rounded *up* to
-//! its tick, so a timer never fires early. The wheel has [`LEVELS`] levels of 64 slots:
+//! Time is counted in ticks of 0.1 ms since the loop's origin. A deadline is rounded *up*
+//! to its tick, so a timer never fires early and at most a tick late (plus wake-up
+//! latency: the driver arms a timerfd for short waits, since `epoll_wait` only has
+//! millisecond resolution). The wheel has [`LEVELS`] levels of 64 slots:
 //!
 //! | level | one slot spans | the level spans |
 //! |-------|----------------|-----------------|
-//! | 0     | 1 ms           | 64 ms           |
-//! | 1     | 64 ms          | ~4 s            |
-//! | 2     | ~4 s           | ~4.5 min        |
-//! | 3     | ~4.5 min       | ~4.8 h          |
-//! | 4     | ~4.8 h         | ~12.7 days      |
-//! | 5     | ~12.7 days     | ~2.2 years      |
+//! | 0     | 0.1 ms         | 6.4 ms          |
+//! | 1     | 6.4 ms         | ~0.4 s          |
+//! | 2     | ~0.4 s         | ~26 s           |
+//! | 3     | ~26 s          | ~28 min         |
+//! | 4     | ~28 min        | ~30 h           |
+//! | 5     | ~30 h          | ~80 days        |
 //!
 //! A timer goes into the lowest level whose current window contains its tick (the level is
 //! read off the highest bit in which the tick differs from `elapsed`). When the wheel
@@ -36,7 +38,7 @@ const NIL: u32 = u32::MAX;
 const NO_SLOT: u16 = u16::MAX;
 
 /// Nanoseconds per tick.
-pub(crate) const TICK_NS: u64 = 1_000_000;
+pub(crate) const TICK_NS: u64 = 100_000;
 
 /// Identifies an armed timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,7 +306,7 @@ mod tests {
     use super::*;
 
     fn ms(n: u64) -> u64 {
-        n * TICK_NS
+        n * 1_000_000
     }
 
     #[test]
@@ -312,7 +314,7 @@ mod tests {
         let mut w = Wheel::new();
         let deadlines = [5u64, 70, 1, 4_000, 300_000, 64, 63, 65, 20_000_000, 2];
         for (i, d) in deadlines.iter().enumerate() {
-            w.insert(ms(*d), i);
+            w.insert(d * TICK_NS, i);
         }
         let mut order = Vec::new();
         let mut now = 0;
@@ -321,7 +323,7 @@ mod tests {
             now = t;
             let f = w.advance(now);
             for (d, _, p) in &f {
-                assert!(*d <= ms(now), "fired early");
+                assert!(*d <= now * TICK_NS, "fired early");
                 order.push(*p);
             }
             w.recycle(f);
@@ -339,7 +341,7 @@ mod tests {
         w.insert(ms(3) + 200, 'a');
         w.insert(ms(3) + 700, 'd');
         w.insert(ms(3) + 200, 'b');
-        let f = w.advance(10);
+        let f = w.advance(ns_to_tick_ceil(ms(10)));
         let got: String = f.iter().map(|x| x.2).collect();
         assert_eq!(got, "abcd");
     }
@@ -354,7 +356,7 @@ mod tests {
         let c = w.insert(ms(20), 3); // reuses a's slot with a new generation
         assert!(!w.contains(a));
         assert!(w.contains(c));
-        let f = w.advance(100);
+        let f = w.advance(ns_to_tick_ceil(ms(100)));
         assert_eq!(f.iter().map(|x| x.2).collect::<Vec<_>>(), vec![2, 3]);
         assert!(!w.contains(b));
         assert_eq!(w.remove(b), None);
@@ -364,8 +366,8 @@ mod tests {
     fn far_future_is_parked_at_horizon_and_not_lost() {
         let mut w = Wheel::new();
         let far = HORIZON * 3 + 17;
-        w.insert(ms(far), "far");
-        w.insert(ms(1), "near");
+        w.insert(far * TICK_NS, "far");
+        w.insert(TICK_NS, "near");
         let f = w.advance(1);
         assert_eq!(f.len(), 1);
         w.recycle(f);
@@ -417,9 +419,7 @@ mod tests {
             }
             w.recycle(f);
         }
-        assert_eq!(got.len(), live.len());
-        let mut sorted = got.clone();
-        sorted.sort();
-        assert_eq!(sorted, live);
+        // Globally in (deadline, arming order), across advance calls too.
+        assert_eq!(got, live);
     }
 }
