@@ -102,6 +102,9 @@ fn closed() -> io::Error {
 pub(crate) trait Transport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Writes what the socket takes right now, without registering a waker (`Pending`:
+    /// it takes nothing now). The write fast path.
+    fn write_now(&self, buf: &[u8]) -> Poll<io::Result<usize>>;
     /// Shuts the write direction down (TCP FIN).
     fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Closes the byte stream now (drops the socket).
@@ -117,6 +120,10 @@ pub(crate) trait SocketInfo {
     }
     fn peer_addr(&self) -> io::Result<SockAddr> {
         Err(unsupported("peer address"))
+    }
+    /// A non-registering write (`WouldBlock` when full), if the byte stream has one.
+    fn try_write_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
+        None
     }
 }
 
@@ -229,6 +236,20 @@ impl<T: AsyncRead + AsyncWrite + SocketInfo + Unpin> Transport for FuturesIo<T> 
         match self.io.borrow_mut().as_mut() {
             Some(io) => Pin::new(io).poll_write(cx, buf),
             None => Poll::Ready(Err(closed())),
+        }
+    }
+    fn write_now(&self, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let mut io = self.io.borrow_mut();
+        let Some(io) = io.as_mut() else {
+            return Poll::Ready(Err(closed()));
+        };
+        match io.try_write_now(buf) {
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+            Some(r) => Poll::Ready(r),
+            None => {
+                let mut cx = Context::from_waker(super::conn::noop_waker());
+                Pin::new(io).poll_write(&mut cx, buf)
+            }
         }
     }
     fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -104,9 +104,8 @@ impl StreamWriter {
         let mut rest = data;
         if st.pending() == 0 && !st.flushing {
             // Fast path: straight to the socket, no copy, no task.
-            let mut cx = Context::from_waker(conn::noop_waker());
             loop {
-                match self.conn.io.poll_write(&mut cx, rest) {
+                match self.conn.io.write_now(rest) {
                     Poll::Ready(Ok(n)) if n == rest.len() => return,
                     Poll::Ready(Ok(0)) | Poll::Pending => break,
                     Poll::Ready(Ok(n)) => rest = &rest[n..],
