@@ -171,7 +171,10 @@ fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op]) -> 
                     if matches!(op, Op::Line) {
                         return out;
                     }
-                    assert!(consumed <= buffered, "consumed {consumed} > buffered {buffered}");
+                    assert!(
+                        consumed <= buffered,
+                        "consumed {consumed} > buffered {buffered}"
+                    );
                 }
                 Err(e) => panic!("unexpected {e:?}"),
             }
@@ -294,7 +297,11 @@ fn random_operations_never_panic_and_keep_the_buffer_consistent() {
                     Err(StreamError::IncompleteRead { partial, .. }) => got.extend(partial),
                     Err(StreamError::LimitOverrun { consumed }) => {
                         assert!(consumed <= r.buffered());
-                        got.extend(r.readexactly(consumed.max(1).min(r.buffered())).await.unwrap());
+                        got.extend(
+                            r.readexactly(consumed.max(1).min(r.buffered()))
+                                .await
+                                .unwrap(),
+                        );
                     }
                     Err(e) => panic!("{e:?}"),
                 }

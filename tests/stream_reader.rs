@@ -177,7 +177,12 @@ fn readuntil_with_several_separators_takes_the_match_that_ends_first() {
         assert_eq!(r.readuntil(seps).await.unwrap(), b"a\r\n");
         assert_eq!(r.readuntil(seps).await.unwrap(), b"b\n");
         assert_eq!(r.readuntil(seps).await.unwrap(), b"c;");
-        assert_eq!(r.readuntil(vec![b"x".to_vec(), b"d".to_vec()]).await.unwrap(), b"d");
+        assert_eq!(
+            r.readuntil(vec![b"x".to_vec(), b"d".to_vec()])
+                .await
+                .unwrap(),
+            b"d"
+        );
     });
 }
 
@@ -271,7 +276,10 @@ fn a_second_concurrent_read_fails_clearly_and_corrupts_nothing() {
         let r2 = r.clone();
         let first = simul::spawn(async move { r2.readline().await.map(|_| ()) });
         simul::sleep(Duration::from_millis(1)).await; // `first` is waiting for a newline
-        assert!(matches!(r.readline().await, Err(StreamError::ConcurrentRead)));
+        assert!(matches!(
+            r.readline().await,
+            Err(StreamError::ConcurrentRead)
+        ));
         assert!(matches!(r.read(1).await, Err(StreamError::ConcurrentRead)));
         first.cancel();
         let _ = first.await;

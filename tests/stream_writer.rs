@@ -60,7 +60,11 @@ impl Drop for SinkIo {
 }
 
 impl AsyncWrite for SinkIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let mut st = self.0 .0.borrow_mut();
         st.writes += 1;
         if let Some(k) = st.fail {
@@ -107,7 +111,11 @@ fn a_write_the_socket_accepts_is_not_buffered_and_spawns_nothing() {
             w.write(b"0123456789");
         }
         assert_eq!(w.write_buffer_size(), 0);
-        assert_eq!(simul::all_tasks().len(), tasks, "no flusher task on the fast path");
+        assert_eq!(
+            simul::all_tasks().len(),
+            tasks,
+            "no flusher task on the fast path"
+        );
         assert_eq!(sink.0.borrow().writes, 100, "one socket write per write()");
         assert_eq!(sink.data().len(), 1000);
         w.drain().await.unwrap();
@@ -207,7 +215,10 @@ fn drain_returns_the_error_of_a_reset_peer_at_once() {
             waiting.await.unwrap().unwrap_err().kind(),
             io::ErrorKind::ConnectionReset
         );
-        assert_eq!(w.drain().await.unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            w.drain().await.unwrap_err().kind(),
+            io::ErrorKind::ConnectionReset
+        );
         assert!(w.is_closing());
         assert_eq!(w.write_buffer_size(), 0, "the buffer is discarded");
         assert!(w.wait_closed().await.is_err());
@@ -223,7 +234,10 @@ fn a_write_error_on_the_fast_path_is_reported_by_drain() {
         sink.fail(io::ErrorKind::BrokenPipe);
         let w = writer(&sink);
         w.write(b"x");
-        assert_eq!(w.drain().await.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(
+            w.drain().await.unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
     });
 }
 
@@ -234,13 +248,19 @@ fn write_eof_waits_for_the_buffer_then_shuts_down_and_later_writes_are_reported(
         let w = writer(&sink);
         w.write(b"abcd");
         w.write_eof();
-        assert!(!sink.0.borrow().shutdown, "not before the buffer is flushed");
+        assert!(
+            !sink.0.borrow().shutdown,
+            "not before the buffer is flushed"
+        );
         sink.allow(10);
         settle().await;
         assert_eq!(sink.data(), b"abcd");
         assert!(sink.0.borrow().shutdown);
         w.write(b"late");
-        assert_eq!(w.drain().await.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(
+            w.drain().await.unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
         assert_eq!(sink.data(), b"abcd");
     });
 }
@@ -255,10 +275,10 @@ fn close_flushes_then_closes_and_wait_closed_waits_for_it() {
         assert!(w.is_closing());
         assert!(!sink.0.borrow().dropped);
         let s2 = sink.clone();
-        simul::spawn(async move {
+        drop(simul::spawn(async move {
             simul::yield_now().await;
             s2.allow(10);
-        });
+        }));
         w.wait_closed().await.unwrap();
         assert_eq!(sink.data(), b"bye!");
         assert!(sink.0.borrow().dropped, "the transport is closed");
@@ -272,11 +292,18 @@ fn abort_discards_the_buffer_and_closes_at_once() {
         let sink = Sink::with_room(1);
         let w = writer(&sink);
         w.write(b"lost");
+        settle().await; // the flusher waits on the full sink
+        assert_eq!(simul::all_tasks().len(), 1);
         w.abort();
         assert!(sink.0.borrow().dropped);
         assert_eq!(w.write_buffer_size(), 0);
         w.wait_closed().await.unwrap();
         assert_eq!(sink.data(), b"l");
+        settle().await;
+        assert!(
+            simul::all_tasks().is_empty(),
+            "the flusher was woken and ended"
+        );
     });
 }
 
@@ -291,7 +318,10 @@ fn dropping_the_writer_flushes_then_shuts_down() {
         settle().await;
         assert_eq!(sink.data(), b"tail");
         assert!(sink.0.borrow().shutdown);
-        assert!(sink.0.borrow().dropped, "the last owner (the flusher) closed it");
+        assert!(
+            sink.0.borrow().dropped,
+            "the last owner (the flusher) closed it"
+        );
     });
 }
 
@@ -309,10 +339,10 @@ fn buffer_limits_are_validated_and_reapplied() {
         w.set_write_buffer_limits(50, 10).unwrap();
         // now above the high mark: drain waits until at most 10 bytes are left
         let s2 = sink.clone();
-        simul::spawn(async move {
+        drop(simul::spawn(async move {
             simul::yield_now().await;
             s2.allow(90);
-        });
+        }));
         w.drain().await.unwrap();
         assert_eq!(w.write_buffer_size(), 10);
     });

@@ -97,6 +97,14 @@ impl WriteState {
     }
 }
 
+fn set_waker(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
+    let mut w = slot.borrow_mut();
+    match &*w {
+        Some(old) if old.will_wake(cx.waker()) => {}
+        _ => *w = Some(cx.waker().clone()),
+    }
+}
+
 pub(crate) fn wake_all(ws: &mut Vec<Waker>) {
     for w in ws.drain(..) {
         w.wake();
@@ -115,6 +123,9 @@ pub(crate) struct Conn {
     pub(crate) wr: RefCell<WriteState>,
     /// The task waiting in a read, woken when the socket is closed under it.
     read_waker: RefCell<Option<Waker>>,
+    /// The flusher while it waits on the socket, woken likewise (the socket's own
+    /// registration, which holds its waker too, goes away with the socket).
+    flusher_waker: RefCell<Option<Waker>>,
     /// Set once the socket has been closed (by `close`, `abort`, or a server).
     pub(crate) io_closed: Cell<bool>,
 }
@@ -140,16 +151,13 @@ impl Conn {
                 close_waiters: Vec::new(),
             }),
             read_waker: RefCell::new(None),
+            flusher_waker: RefCell::new(None),
             io_closed: Cell::new(false),
         })
     }
 
     pub(crate) fn set_read_waker(&self, cx: &Context<'_>) {
-        let mut w = self.read_waker.borrow_mut();
-        match &*w {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *w = Some(cx.waker().clone()),
-        }
+        set_waker(&self.read_waker, cx);
     }
 
     /// Closes the socket now; reads waiting on it see EOF.
@@ -157,9 +165,11 @@ impl Conn {
         if !self.io_closed.replace(true) {
             self.io.close();
         }
-        let w = self.read_waker.borrow_mut().take();
-        if let Some(w) = w {
-            w.wake();
+        for slot in [&self.read_waker, &self.flusher_waker] {
+            let w = slot.borrow_mut().take();
+            if let Some(w) = w {
+                w.wake();
+            }
         }
     }
 
@@ -299,7 +309,10 @@ impl Future for Flusher {
         let r = self.conn.poll_progress(cx);
         if r.is_ready() {
             self.conn.wr.borrow_mut().flushing = false;
+            self.conn.flusher_waker.borrow_mut().take();
             self.done = true;
+        } else {
+            set_waker(&self.conn.flusher_waker, cx);
         }
         r
     }

@@ -130,5 +130,8 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let conn = conn::Conn::new(Box::new(transport::FuturesIo::new(transport::Plain(io))));
-    (StreamReader::from_conn(conn.clone()), StreamWriter::from_conn(conn))
+    (
+        StreamReader::from_conn(conn.clone()),
+        StreamWriter::from_conn(conn),
+    )
 }

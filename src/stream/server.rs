@@ -282,7 +282,12 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    fn start(listeners: Vec<Box<dyn Listen>>, addrs: Vec<SockAddr>, spawner: Rc<Spawner>, unix_path: Option<PathBuf>) -> Server {
+    fn start(
+        listeners: Vec<Box<dyn Listen>>,
+        addrs: Vec<SockAddr>,
+        spawner: Rc<Spawner>,
+        unix_path: Option<PathBuf>,
+    ) -> Server {
         let inner = Rc::new(Inner {
             addrs,
             slots: RefCell::new(Vec::new()),
@@ -342,7 +347,7 @@ impl Server {
     /// simul::run(async {
     ///     let s = Rc::new(simul::start_server(|_r, _w| async {}, "127.0.0.1", 0).await.unwrap());
     ///     let s2 = s.clone();
-    ///     simul::spawn(async move { s2.close() });
+    ///     drop(simul::spawn(async move { s2.close() }));
     ///     s.serve_forever().await; // returns once closed
     ///     assert!(!s.is_serving());
     /// });
@@ -462,6 +467,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 async fn accept_loop(slot: Slot, inner: Weak<Inner>, spawner: Rc<Spawner>) {
     let mut backoff = BACKOFF_MIN;
+    let mut warned = false;
     loop {
         let res = poll_fn(|cx| match &*slot.borrow() {
             Some(l) => l.poll_accept_conn(cx).map(Some),
@@ -491,9 +497,16 @@ async fn accept_loop(slot: Slot, inner: Weak<Inner>, spawner: Rc<Spawner>) {
                         | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => {
-                // Out of descriptors or memory: report, wait, retry (asyncio waits 1 s).
+                // Out of descriptors or memory: say so once, then back off and retry
+                // (asyncio logs and waits 1 s) — the connections already open go on.
                 drop(inner);
-                report(format!("stream server: accept() failed: {e}; retrying in {backoff:?}"));
+                if !warned {
+                    warned = true;
+                    eprintln!(
+                        "simul: stream server: accept() failed: {e}; retrying with back-off \
+                         ({BACKOFF_MIN:?}..{BACKOFF_MAX:?}), logged once per listener"
+                    );
+                }
                 crate::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
@@ -501,8 +514,13 @@ async fn accept_loop(slot: Slot, inner: Weak<Inner>, spawner: Rc<Spawner>) {
     }
 }
 
+/// Reports a failed handler to the loop's exception handler.
 fn report(message: String) {
-    let ctx = crate::runtime::ExceptionContext::new(crate::ExceptionKind::HandlerFailed, message, None);
+    let ctx = crate::runtime::ExceptionContext::new(
+        crate::ExceptionKind::HandlerFailed,
+        message,
+        crate::current_task().map(|t| t.name().to_string()),
+    );
     match crate::runtime::try_with_core(|core| core.call_exception_handler(&ctx)) {
         Some(()) => {}
         None => eprintln!("simul: {ctx}"),
@@ -525,7 +543,9 @@ where
             // future stays in this connection's task.
             if let Some(msg) = handler(r, w).await.failure() {
                 let who = peer.map_or_else(String::new, |p| format!(" for {p}"));
-                report(format!("stream server: connection handler{who} failed: {msg}"));
+                report(format!(
+                    "stream server: connection handler{who} failed: {msg}"
+                ));
             }
         });
         drop(task);

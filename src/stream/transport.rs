@@ -191,7 +191,11 @@ pub(crate) struct WriteOnly<T>(pub(crate) T);
 impl<T> SocketInfo for WriteOnly<T> {}
 
 impl<T> AsyncRead for WriteOnly<T> {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, _: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(0))
     }
 }

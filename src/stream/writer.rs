@@ -70,10 +70,6 @@ impl StreamWriter {
         StreamWriter { conn }
     }
 
-    pub(crate) fn conn(&self) -> &Rc<Conn> {
-        &self.conn
-    }
-
     /// Queues `data` for sending; never blocks.
     ///
     /// When nothing is buffered, the bytes go straight to the socket and only what it
