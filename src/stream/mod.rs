@@ -15,13 +15,13 @@
 //! readable and pushes the bytes into the reader, pausing when the buffer holds more than
 //! 2 × `limit`. Here the socket is read only while a read operation is waiting for more
 //! bytes than the buffer holds, so the buffer never grows past what the pending operation
-//! needs plus one read's worth: `readline`/`readuntil` give up with
-//! [`StreamError::LimitOverrun`] once `limit` bytes are buffered without a separator, so
-//! the buffer stays below `limit` + one chunk (< 2 × `limit` + 8 KiB). Only `readexactly(n)`
-//! and `read_to_end` grow it to what they were asked for, exactly as in asyncio (whose
-//! `_wait_for_data` resumes a paused transport). The effect is asyncio's flow control with
-//! no pause/resume bookkeeping: a peer that sends faster than the application reads fills
-//! the kernel's buffers and TCP's window closes.
+//! needs plus one read's worth (one read is at most 2 × `limit`, and at most 64 KiB):
+//! `readline`/`readuntil` give up with [`StreamError::LimitOverrun`] once more than `limit`
+//! bytes are buffered without a separator. Only `readexactly(n)` and `read_to_end` grow it
+//! to what they were asked for, exactly as in asyncio (whose `_wait_for_data` resumes a
+//! paused transport). The effect is asyncio's flow control (stop reading above 2 × `limit`,
+//! resume when a reader drains the buffer) with no pause/resume bookkeeping: while nobody
+//! reads, nothing is read, the kernel's buffers fill and TCP's window closes on the peer.
 //!
 //! Because the buffer belongs to the reader and not to the operation, a cancelled read
 //! (e.g. under [`wait_for`](crate::wait_for)) loses nothing: the bytes it had read stay

@@ -4,9 +4,11 @@
 //!
 //! `buf[start..end]` holds bytes read from the socket and not yet returned; `buf` is
 //! fully initialised and reused (its length is its capacity in use), so a read goes
-//! straight into `buf[end..]` with no zeroing or copying. The buffer starts empty, is
-//! 8 KiB after the first read, and doubles only when it is full and the operation in
-//! progress needs more; an idle buffer larger than 64 KiB is released.
+//! straight into `buf[end..]` with no zeroing or copying. The buffer starts empty and is
+//! 8 KiB after the first read. It doubles when it is full and the operation in progress
+//! needs more, and also when a read filled all the room it had (the sender is fast: larger
+//! reads mean fewer syscalls), up to 2 × limit (at most 256 KiB, asyncio's largest read).
+//! A buffer that an operation grew beyond that is released once it is drained.
 //!
 //! # Operations
 //!
@@ -30,7 +32,9 @@ use super::transport::{FuturesIo, ReadOnly};
 /// Default limit of a reader's buffer (asyncio's `_DEFAULT_LIMIT`, 64 KiB).
 pub(crate) const DEFAULT_LIMIT: usize = 64 * 1024;
 const FIRST_CHUNK: usize = 8 * 1024;
-const IDLE_MAX: usize = 64 * 1024;
+/// The most a buffer grows to on its own (for a fast sender); operations that need more
+/// (`readexactly(n)`, `read_to_end`) grow it further, and it is released once they drain it.
+const MAX_CHUNK: usize = 64 * 1024;
 
 /// One separator or several, for [`StreamReader::readuntil`].
 ///
@@ -105,6 +109,10 @@ struct ReadState {
     end: usize,
     eof: bool,
     error: Option<StoredError>,
+    /// The last read filled all the room there was: the sender is faster than that.
+    hungry: bool,
+    /// How far `hungry` may grow the buffer: 2 × limit, within [8 KiB, 256 KiB].
+    cap: usize,
 }
 
 impl ReadState {
@@ -121,7 +129,7 @@ impl ReadState {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > IDLE_MAX {
+            if self.buf.len() > self.cap {
                 self.buf = Vec::new();
             }
         }
@@ -144,12 +152,17 @@ impl ReadState {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end == self.buf.len() {
+        if self.end == self.buf.len() || (self.hungry && self.buf.len() < self.cap) {
             let new_len = (self.buf.len() * 2).max(FIRST_CHUNK);
             self.buf.resize(new_len, 0);
         }
+        self.hungry = false;
         &mut self.buf[self.end..]
     }
+}
+
+fn adapt_cap(limit: usize) -> usize {
+    limit.saturating_mul(2).clamp(FIRST_CHUNK, MAX_CHUNK)
 }
 
 /// The earliest-ending occurrence of any separator in `hay[offset..]`: `(start, end)`.
@@ -268,6 +281,8 @@ impl StreamReader {
                 end: 0,
                 eof: false,
                 error: None,
+                hungry: false,
+                cap: adapt_cap(DEFAULT_LIMIT),
             }),
             limit: Cell::new(DEFAULT_LIMIT),
             reading: Cell::new(false),
@@ -288,6 +303,7 @@ impl StreamReader {
     /// ```
     pub fn with_limit(self, limit: usize) -> StreamReader {
         self.limit.set(limit.max(1));
+        self.st.borrow_mut().cap = adapt_cap(limit);
         self
     }
 
@@ -352,13 +368,16 @@ impl StreamReader {
             return Poll::Ready(Err(StreamError::Io(e.to_io())));
         }
         loop {
-            match self.conn.io.poll_read(cx, st.spare()) {
+            let spare = st.spare();
+            let room = spare.len();
+            match self.conn.io.poll_read(cx, spare) {
                 Poll::Ready(Ok(0)) => {
                     st.eof = true;
                     return Poll::Ready(Ok(0));
                 }
                 Poll::Ready(Ok(n)) => {
                     st.end += n;
+                    st.hungry = n == room;
                     return Poll::Ready(Ok(n));
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
