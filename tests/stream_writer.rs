@@ -359,3 +359,26 @@ fn writelines_writes_every_buffer_in_order() {
         assert_eq!(sink.data(), b"abcdef");
     });
 }
+
+#[test]
+fn writers_left_with_buffered_data_when_the_loop_ends_are_released() {
+    let sink = Sink::with_room(0);
+    let s2 = sink.clone();
+    simul::run(async move {
+        let w = writer(&s2);
+        w.write(b"never sent");
+        // a task that owns another writer and is cancelled at shutdown
+        let s3 = s2.clone();
+        drop(simul::spawn(async move {
+            let w = writer(&s3);
+            w.write(b"x");
+            w.drain().await.unwrap();
+            std::future::pending::<()>().await;
+        }));
+        simul::yield_now().await;
+        drop(w);
+    });
+    // the loop cancelled the flushers; the transports were dropped with them
+    assert!(sink.0.borrow().dropped);
+    assert_eq!(Rc::strong_count(&sink.0), 1);
+}
