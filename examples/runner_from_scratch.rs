@@ -65,12 +65,20 @@ impl Future for YieldOnce {
 const PAUSE: Duration = Duration::from_millis(100);
 
 fn log(start: Instant, what: String) {
-    println!("  {:>7.1} ms  {what}", start.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "  {:>7.1} ms  {what}",
+        start.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn cpu_time() -> Duration {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    Duration::from_nanos(s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0))
+    Duration::from_nanos(
+        s.split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
 }
 
 fn main() {

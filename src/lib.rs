@@ -28,29 +28,43 @@
 //! | module | what it owns |
 //! |---|---|
 //! | `io` (driver) | the OS selector (mio) and readiness |
-//! | [`time`] | the clock, the timer wheel, `sleep`, timeouts |
+//! | [`mod@time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
 //! | [`task`] | task memory, [`Task`], cancellation |
+//! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
+//! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
+//! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod blocking;
 mod debug;
 mod io;
+pub mod net;
 pub mod runtime;
 pub mod stream;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod trace;
 
+pub use blocking::to_thread;
 pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
 };
-pub use stream::{split, SockAddr, Separators, StreamError, StreamReader, StreamWriter};
+pub use stream::{
+    open_connection, open_unix_connection, split, start_server, start_unix_server, Separators,
+    Server, SockAddr, StreamError, StreamReader, StreamWriter,
+};
+pub use sync::{
+    Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,
+    Promise, PromiseError, Queue, QueueShutDown, Semaphore,
+};
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
     TaskInfo, TaskState,

@@ -365,6 +365,15 @@ impl Registration {
         Poll::Pending
     }
 
+    /// Current readiness for `dir` without registering a waker (`None` if not ready).
+    pub(crate) fn readiness(&self, dir: Direction) -> Option<ReadyEvent> {
+        let cur = self.io.readiness.load(Ordering::Acquire);
+        (cur & dir.mask() != 0).then_some(ReadyEvent {
+            ready: cur & READY_MASK,
+            tick: cur >> TICK_SHIFT,
+        })
+    }
+
     /// Clears the readiness bits of `ev` that belong to `dir` (after `WouldBlock`), unless
     /// a newer event arrived since `ev` was observed.
     pub(crate) fn clear_readiness(&self, ev: ReadyEvent, dir: Direction) {

@@ -17,12 +17,12 @@
 //!
 //! # Threads
 //!
-//! The loop and everything in [`Core`] belong to one thread: [`Core`] is reached through a
+//! The loop and everything in `Core` belong to one thread: `Core` is reached through a
 //! thread-local pointer that is set while the loop runs. Other threads only see
-//! [`Shared`]: the injection queue (a mutex-guarded `Vec`) and the mio waker that breaks
+//! `Shared`: the injection queue (a mutex-guarded `Vec`) and the mio waker that breaks
 //! the loop out of `epoll_wait`. A remote wake pushes to the queue, then wakes the
-//! selector only if the loop announced it is parked (`parked` flag, a Dekker-style
-//! handshake with sequentially consistent atomics), so a busy loop pays no syscalls.
+//! selector only if the loop announced it is parked (the handshake in `park.rs`,
+//! model-checked with loom), so a busy loop pays no syscalls.
 //!
 //! # Shutdown
 //!
@@ -32,6 +32,7 @@
 //! on drops what it is handed instead of keeping it.
 
 mod handle;
+mod park;
 
 pub use handle::{JoinHandle, LoopHandle};
 
@@ -92,8 +93,7 @@ pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {
     inject: Mutex<Inject>,
-    has_inject: AtomicBool,
-    parked: AtomicBool,
+    signal: park::Signal,
     stop: AtomicBool,
     waker: mio::Waker,
 }
@@ -132,21 +132,14 @@ impl Shared {
     }
 
     fn notify(&self) {
-        self.has_inject.store(true, Ordering::SeqCst);
-        self.unpark();
-    }
-
-    /// Wakes the loop if it is (about to be) parked in the selector.
-    pub(crate) fn unpark(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
+        if self.signal.notify() {
             let _ = self.waker.wake();
         }
     }
 
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        self.has_inject.store(true, Ordering::SeqCst);
-        self.unpark();
+        self.notify();
     }
 
     /// Closes the queue for good; returns what was still in it.
@@ -457,8 +450,7 @@ impl Core {
             loop_no: LOOP_NOS.fetch_add(1, Ordering::Relaxed),
             shared: Arc::new(Shared {
                 inject: Mutex::new(Inject::default()),
-                has_inject: AtomicBool::new(false),
-                parked: AtomicBool::new(false),
+                signal: park::Signal::new(),
                 stop: AtomicBool::new(false),
                 waker,
             }),
@@ -701,7 +693,7 @@ impl Core {
     }
 
     fn drain_inject(&self) {
-        if !self.shared.has_inject.swap(false, Ordering::SeqCst) {
+        if !self.shared.signal.take_pending() {
             return;
         }
         let (tasks, calls) = {
@@ -724,8 +716,8 @@ impl Core {
         }
     }
 
-    /// One iteration (see the module doc). `main_woken` is the main future's flag.
-    fn run_once(&self, main_woken: &AtomicBool) {
+    /// One iteration (see the module doc).
+    fn run_once(&self) {
         let n = self.ready.borrow().len();
         for _ in 0..n {
             let Some(item) = self.ready.borrow_mut().pop_front() else {
@@ -737,7 +729,7 @@ impl Core {
             }
         }
         self.drain_inject();
-        let busy = !self.ready.borrow().is_empty() || main_woken.load(Ordering::SeqCst);
+        let busy = !self.ready.borrow().is_empty() || self.shared.signal.main_woken();
         if busy {
             let c = self.io_countdown.get();
             if c == 0 {
@@ -749,12 +741,12 @@ impl Core {
         } else if self.shared.stop.load(Ordering::SeqCst) {
             // run_forever returns at the top of the next iteration
         } else {
-            self.park(main_woken);
+            self.park();
         }
         self.fire_timers();
     }
 
-    fn park(&self, main_woken: &AtomicBool) {
+    fn park(&self) {
         let next = self.timers.borrow().next_tick();
         let io_waiting = self.driver.borrow().shared.waiting.load(Ordering::Relaxed);
         if self.clock.is_virtual() && self.external.get() == 0 && io_waiting == 0 {
@@ -778,14 +770,12 @@ impl Core {
             }
             None => None,
         };
-        self.shared.parked.store(true, Ordering::SeqCst);
-        if self.shared.has_inject.load(Ordering::SeqCst) || main_woken.load(Ordering::SeqCst) {
-            self.shared.parked.store(false, Ordering::SeqCst);
+        if !self.shared.signal.prepare_park() {
             return;
         }
         let t0 = self.tracer.is_some().then(Instant::now);
         self.poll_io(timeout);
-        self.shared.parked.store(false, Ordering::SeqCst);
+        self.shared.signal.after_park();
         self.io_countdown.set(IO_INTERVAL);
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
             tr.borrow_mut().park(t0, t0.elapsed());
@@ -878,7 +868,6 @@ impl Drop for Enter {
 }
 
 struct MainWake {
-    woken: AtomicBool,
     shared: Arc<Shared>,
 }
 
@@ -887,8 +876,9 @@ impl Wake for MainWake {
         self.wake_by_ref()
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::SeqCst);
-        self.shared.unpark();
+        if self.shared.signal.wake_main() {
+            let _ = self.shared.waker.wake();
+        }
     }
 }
 
@@ -1146,9 +1136,9 @@ impl EventLoop {
         let _enter = Enter::new(&self.core);
         let core = &*self.core;
         let main_wake = Arc::new(MainWake {
-            woken: AtomicBool::new(true),
             shared: core.shared.clone(),
         });
+        core.shared.signal.wake_main();
         let waker = Waker::from(main_wake.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -1156,7 +1146,7 @@ impl EventLoop {
         let main_id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
         let mut polls = 0u64;
         loop {
-            if main_wake.woken.swap(false, Ordering::SeqCst) {
+            if core.shared.signal.take_main() {
                 core.main.set(Some((main_id, polls, created)));
                 let saved_budget = core.budget.replace(crate::io::BUDGET);
                 let t0 = core.tracer.is_some().then(Instant::now);
@@ -1174,7 +1164,7 @@ impl EventLoop {
                     Err(p) => std::panic::resume_unwind(p),
                 }
             }
-            core.run_once(&main_wake.woken);
+            core.run_once();
         }
     }
 
@@ -1192,9 +1182,10 @@ impl EventLoop {
     pub fn run_forever(&self) {
         let _enter = Enter::new(&self.core);
         let core = &*self.core;
-        let never = AtomicBool::new(false);
         while !core.shared.stop.swap(false, Ordering::SeqCst) {
-            core.run_once(&never);
+            // A stale waker of an earlier run_until_complete must not keep us busy.
+            core.shared.signal.take_main();
+            core.run_once();
         }
     }
 

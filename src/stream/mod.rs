@@ -74,16 +74,15 @@
 mod conn;
 mod error;
 mod reader;
-// mod server;
+mod server;
 mod transport;
 mod writer;
 
 pub use error::StreamError;
 pub use reader::{Separators, StreamReader};
-// pub use server::{
-//     open_connection, open_unix_connection, start_server, start_unix_server, HandlerOutput,
-//     Server,
-// };
+pub use server::{
+    open_connection, open_unix_connection, start_server, start_unix_server, HandlerOutput, Server,
+};
 pub use transport::SockAddr;
 pub use writer::StreamWriter;
 

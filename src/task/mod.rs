@@ -20,6 +20,7 @@
 //! "Task exception was never retrieved".
 
 pub(crate) mod raw;
+mod state;
 
 use std::any::Any;
 use std::cell::RefCell;

@@ -10,21 +10,8 @@
 //!
 //! # State word
 //!
-//! ```text
-//!  usize:  | refcount (bits 5..) | CANCEL | COMPLETE | RUNNING | SCHEDULED | (bit 4 unused)
-//! ```
-//!
-//! * `SCHEDULED` — the task sits in a ready queue (the loop's local queue or the cross-thread
-//!   injection queue). Set by a wake that finds it clear; the wake then enqueues one
-//!   reference. Cleared by the loop just before it polls the task, so a wake during the
-//!   poll enqueues it again.
-//! * `RUNNING` — the loop is polling the future right now.
-//! * `COMPLETE` — the future has been dropped and the stage holds the output (or has
-//!   been consumed). Never cleared. Wakes of a complete task are ignored.
-//! * `CANCEL` — `cancel()` was requested: the next time the loop picks the task up it drops
-//!   the future instead of polling it.
-//! * refcount — one reference for each of: the loop's task registry (while the future
-//!   is alive), the `Task` handle, every `Waker`, every queue entry.
+//! Scheduling flags and the refcount share one atomic word; its transitions live in
+//! `state.rs` (model-checked with loom).
 //!
 //! # Who touches what (the invariants the `unsafe` blocks rely on)
 //!
@@ -44,24 +31,14 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::{Local, TaskError, TaskState};
 use crate::runtime::Shared;
 
-/// The task sits in a ready queue.
-pub(crate) const SCHEDULED: usize = 1 << 0;
-/// The loop is polling the future.
-pub(crate) const RUNNING: usize = 1 << 1;
-/// The future is gone; the stage holds the output (or it was taken).
-pub(crate) const COMPLETE: usize = 1 << 2;
-/// Cancellation was requested.
-pub(crate) const CANCEL: usize = 1 << 3;
-/// One reference in the refcount part of the state word.
-const REF_ONE: usize = 1 << 5;
-const REF_MASK: usize = !(REF_ONE - 1);
+use super::state::State;
+pub(crate) use super::state::{CANCEL, COMPLETE, RUNNING, SCHEDULED};
 
 /// Functions specialised for one future type.
 pub(crate) struct VTable {
@@ -82,7 +59,7 @@ pub(crate) struct VTable {
 /// The first field of every task allocation.
 #[repr(C)]
 pub(crate) struct Header {
-    state: AtomicUsize,
+    state: State,
     vtable: &'static VTable,
     /// The loop the task belongs to; used to route wakes from other threads.
     pub(crate) shared: Arc<Shared>,
@@ -123,7 +100,7 @@ where
     let cell = Box::new(Cell {
         header: Header {
             // Two references: the registry's and the handle's.
-            state: AtomicUsize::new(2 * REF_ONE),
+            state: State::new(2),
             vtable: vtable::<F>(),
             shared,
             local: UnsafeCell::new(local),
@@ -262,7 +239,7 @@ impl TaskRef {
     }
 
     pub(crate) fn state(&self) -> usize {
-        self.header().state.load(Ordering::Acquire)
+        self.header().state.load()
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -271,7 +248,7 @@ impl TaskRef {
 
     /// Another counted reference to the same task.
     pub(crate) fn clone_ref(&self) -> TaskRef {
-        self.header().state.fetch_add(REF_ONE, Ordering::Relaxed);
+        self.header().state.ref_inc();
         TaskRef { ptr: self.ptr }
     }
 
@@ -289,60 +266,28 @@ impl TaskRef {
     /// Marks the task scheduled. Returns `true` if the caller must enqueue it (it was not
     /// already queued and has not completed). The caller enqueues a new reference.
     pub(crate) fn transition_to_scheduled(&self) -> bool {
-        let state = &self.header().state;
-        let mut cur = state.load(Ordering::Acquire);
-        loop {
-            if cur & (SCHEDULED | COMPLETE) != 0 {
-                return false;
-            }
-            match state.compare_exchange_weak(
-                cur,
-                cur | SCHEDULED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.header().state.transition_to_scheduled()
     }
 
     /// Sets the cancel flag. Returns `false` if the task had already completed.
     pub(crate) fn request_cancel(&self) -> bool {
-        let prev = self.header().state.fetch_or(CANCEL, Ordering::AcqRel);
-        prev & COMPLETE == 0
+        self.header().state.request_cancel()
     }
 
     /// Called by the loop when it picks the task from a queue: clears `SCHEDULED`, sets
     /// `RUNNING`. Returns the state before.
     pub(crate) fn transition_to_running(&self) -> usize {
-        let state = &self.header().state;
-        let mut cur = state.load(Ordering::Acquire);
-        loop {
-            let next = (cur & !SCHEDULED) | RUNNING;
-            match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return cur,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.header().state.transition_to_running()
     }
 
     /// Clears `RUNNING` after a poll that returned pending.
     pub(crate) fn transition_to_idle(&self) {
-        self.header().state.fetch_and(!RUNNING, Ordering::AcqRel);
+        self.header().state.transition_to_idle()
     }
 
     /// Marks the task complete (clears `RUNNING` and `SCHEDULED`).
     pub(crate) fn transition_to_complete(&self) {
-        let state = &self.header().state;
-        let mut cur = state.load(Ordering::Acquire);
-        loop {
-            let next = (cur & !(RUNNING | SCHEDULED)) | COMPLETE;
-            match state.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
-        }
+        self.header().state.transition_to_complete()
     }
 
     /// Polls the future once.
@@ -419,9 +364,7 @@ impl TaskRef {
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
-        let prev = self.header().state.fetch_sub(REF_ONE, Ordering::AcqRel);
-        debug_assert!(prev & REF_MASK >= REF_ONE);
-        if prev & REF_MASK == REF_ONE {
+        if self.header().state.ref_dec() {
             // SAFETY: that was the last reference; nobody else can reach the memory.
             unsafe { (self.header().vtable.dealloc)(self.ptr) }
         }

@@ -1,0 +1,178 @@
+//! [`Evented`]: a mio source registered with the current loop's selector, and the read and
+//! write paths every socket type shares.
+//!
+//! # Readiness discipline
+//!
+//! Sources are registered edge-triggered. An operation first asks the [`Registration`]
+//! whether its direction is ready (registering the task's waker if not), then runs the
+//! syscall:
+//! - `WouldBlock` clears the readiness it observed (unless a newer event arrived meanwhile)
+//!   and waits again;
+//! - on a stream, a read that returns less than the buffer means the socket is drained and
+//!   a write that takes less than offered means the send buffer is full: readiness is
+//!   cleared at once, so the next call waits instead of paying a syscall just to be told
+//!   `EAGAIN`;
+//! - every completed operation spends one unit of the task's cooperative budget.
+//!
+//! # Ownership
+//!
+//! Dropping an `Evented` deregisters the source and then closes it: no descriptor outlives
+//! its owner and no event for it is dispatched afterwards (a late one is recognised by its
+//! token's generation and dropped by the driver).
+
+use std::io;
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use crate::io::driver::{Direction, ReadyEvent, Registration};
+
+/// How an operation's success bears on readiness.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Byte stream: a short transfer means drained (read) or full (write).
+    Stream,
+    /// Datagrams, accepts, connects: only `WouldBlock` says anything about readiness.
+    Message,
+}
+
+/// A mio source registered with the loop; see the module doc.
+pub(crate) struct Evented<S: mio::event::Source> {
+    source: Option<S>,
+    reg: Registration,
+}
+
+impl<S: mio::event::Source> Evented<S> {
+    /// Registers `source` with the current loop (panics outside a loop with a clear message).
+    pub(crate) fn new(mut source: S, interest: Interest) -> io::Result<Evented<S>> {
+        let reg = Registration::new(&mut source, interest)?;
+        Ok(Evented {
+            source: Some(source),
+            reg,
+        })
+    }
+
+    /// The source (present until drop).
+    #[inline]
+    pub(crate) fn get(&self) -> &S {
+        self.source.as_ref().expect("source present until drop")
+    }
+
+    /// Waits until `dir` is ready; the returned event is what a `WouldBlock` must clear.
+    #[inline]
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.reg.poll_ready(cx, dir)
+    }
+
+    /// Readiness of `dir` as last reported, without registering a waker.
+    #[inline]
+    pub(crate) fn readiness(&self, dir: Direction) -> Option<ReadyEvent> {
+        self.reg.readiness(dir)
+    }
+
+    /// Forgets readiness `ev` for `dir` (after `WouldBlock`).
+    #[inline]
+    pub(crate) fn clear(&self, ev: ReadyEvent, dir: Direction) {
+        self.reg.clear_readiness(ev, dir)
+    }
+
+    /// Runs `op` once `dir` is ready: the loop of the module doc. `len` is the size of the
+    /// buffer offered, for the short-transfer rule of [`Kind::Stream`].
+    #[inline]
+    pub(crate) fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        kind: Kind,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>>
+    where
+        R: Transferred,
+    {
+        if crate::io::coop_exhausted(cx) {
+            return Poll::Pending;
+        }
+        loop {
+            let ev = match self.reg.poll_ready(cx, dir) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op(self.get()) {
+                Ok(r) => {
+                    if kind == Kind::Stream {
+                        let n = r.transferred();
+                        if n > 0 && n < len {
+                            self.reg.clear_readiness(ev, dir);
+                        }
+                    }
+                    return Poll::Ready(Ok(r));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_readiness(ev, dir);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Runs `op` now, without waiting (the syscall is made even if no event announced
+    /// readiness, as asyncio's transports write straight away). On `WouldBlock`, clears
+    /// the readiness observed before the call so the next `poll_ready` waits.
+    pub(crate) fn try_op<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let ev = self.reg.readiness(dir);
+        match op(self.get()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Some(ev) = ev {
+                    self.reg.clear_readiness(ev, dir);
+                }
+                Err(e)
+            }
+            r => r,
+        }
+    }
+}
+
+impl<S: mio::event::Source> Drop for Evented<S> {
+    fn drop(&mut self) {
+        if let Some(mut source) = self.source.take() {
+            // Deregistration fails only if the selector is gone; the close below still runs.
+            let _ = self.reg.deregister(&mut source);
+            drop(source);
+        }
+    }
+}
+
+/// How many bytes an operation's result moved (for the short-transfer rule).
+pub(crate) trait Transferred {
+    fn transferred(&self) -> usize;
+}
+
+impl Transferred for usize {
+    #[inline]
+    fn transferred(&self) -> usize {
+        *self
+    }
+}
+
+impl Transferred for () {
+    fn transferred(&self) -> usize {
+        0
+    }
+}
+
+impl<T> Transferred for (usize, T) {
+    fn transferred(&self) -> usize {
+        self.0
+    }
+}

@@ -1,0 +1,528 @@
+//! Unix-domain sockets: [`UnixListener`], [`UnixStream`] and [`UnixDatagram`].
+//!
+//! They behave like their TCP and UDP counterparts, with paths for addresses. Binding a
+//! path creates the socket file; simul does not remove it afterwards (asyncio's servers
+//! do that, and so does `simul::stream`'s Unix server).
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use super::evented::{Evented, Kind};
+use super::stream::stream_api;
+use super::sys;
+use crate::io::driver::{Direction, ERROR, WRITE_CLOSED};
+
+/// A Unix-domain socket listening for connections.
+///
+/// # Examples
+/// ```
+/// use simul::net::{UnixListener, UnixStream};
+/// let dir = std::env::temp_dir().join(format!("simul-doc-ul-{}", std::process::id()));
+/// let _ = std::fs::remove_file(&dir);
+/// simul::run(async {
+///     let l = UnixListener::bind(&dir).unwrap();
+///     let mut c = UnixStream::connect(&dir).await.unwrap();
+///     let (mut s, _) = l.accept().await.unwrap();
+///     c.write_all(b"hi").await.unwrap();
+///     let mut buf = [0u8; 2];
+///     s.read(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hi");
+/// });
+/// std::fs::remove_file(&dir).unwrap();
+/// ```
+pub struct UnixListener {
+    io: Evented<mio::net::UnixListener>,
+    warned: AtomicBool,
+}
+
+impl UnixListener {
+    /// Creates the socket file at `path` and listens on it.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    /// ```
+    /// let p = std::env::temp_dir().join(format!("simul-doc-ulb-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let l = simul::net::UnixListener::bind(&p).unwrap();
+    ///     assert_eq!(l.local_addr().unwrap().as_pathname(), Some(p.as_path()));
+    /// });
+    /// std::fs::remove_file(&p).unwrap();
+    /// ```
+    #[doc(alias = "create_unix_server")]
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Self::from_mio(mio::net::UnixListener::bind(path)?)
+    }
+
+    /// Wraps a listener made by `std` (it is switched to non-blocking mode).
+    ///
+    /// # Examples
+    /// ```
+    /// let p = std::env::temp_dir().join(format!("simul-doc-ulf-{}", std::process::id()));
+    /// let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let std = std::os::unix::net::UnixListener::bind(&p).unwrap();
+    ///     assert!(simul::net::UnixListener::from_std(std).is_ok());
+    /// });
+    /// std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Self::from_mio(mio::net::UnixListener::from_std(listener))
+    }
+
+    fn from_mio(l: mio::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            io: Evented::new(l, Interest::READABLE)?,
+            warned: AtomicBool::new(false),
+        })
+    }
+
+    /// Waits for a connection (backing off under descriptor exhaustion, as
+    /// [`TcpListener::accept`](super::TcpListener::accept) does).
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-ula-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let l = simul::net::UnixListener::bind(&p).unwrap();
+    ///     let _c = simul::net::UnixStream::connect(&p).await.unwrap();
+    ///     let (s, _addr) = l.accept().await.unwrap();
+    ///     assert!(s.peer_addr().is_ok());
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        super::tcp::accept_with_backoff(
+            &self.warned,
+            || format!("Unix listener {:?}", self.local_addr().ok()),
+            |cx| self.poll_accept(cx),
+        )
+        .await
+    }
+
+    /// Polls for one connection, returning every error (no back-off).
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-ulp-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let l = simul::net::UnixListener::bind(&p).unwrap();
+    ///     let _c = simul::net::UnixStream::connect(&p).await.unwrap();
+    ///     assert!(std::future::poll_fn(|cx| l.poll_accept(cx)).await.is_ok());
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        match self.io.poll_op(cx, Direction::Read, Kind::Message, 0, |l| {
+            l.accept().map(|sa| (0usize, sa))
+        }) {
+            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(UnixStream::from_mio(s).map(|s| (s, a))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-ull-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let l = simul::net::UnixListener::bind(&p).unwrap();
+    ///     assert!(l.local_addr().unwrap().as_pathname().is_some());
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &sys::raw(self.io.get()))
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix-domain stream connection.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let (mut a, mut b) = simul::net::UnixStream::pair().unwrap();
+///     a.write_all(b"ping").await.unwrap();
+///     let mut buf = [0u8; 4];
+///     b.read(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"ping");
+/// });
+/// ```
+pub struct UnixStream {
+    io: Evented<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    ///
+    /// # Panics
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let e = simul::net::UnixStream::connect("/nonexistent/simul.sock").await.unwrap_err();
+    ///     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    /// });
+    /// ```
+    #[doc(alias = "open_unix_connection")]
+    #[doc(alias = "create_unix_connection")]
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let s = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        poll_fn(|cx| s.poll_connected(cx)).await?;
+        Ok(s)
+    }
+
+    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let ev = match self.io.poll_ready(cx, Direction::Write) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(e) = self.io.get().take_error()? {
+                return Poll::Ready(Err(e));
+            }
+            match self.io.get().peer_addr() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        && ev.ready & (ERROR | WRITE_CLOSED) == 0 =>
+                {
+                    self.io.clear(ev, Direction::Write);
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// A connected pair (`socketpair`).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, b) = simul::net::UnixStream::pair().unwrap();
+    ///     assert!(a.local_addr().is_ok() && b.peer_addr().is_ok());
+    /// });
+    /// ```
+    #[doc(alias = "socketpair")]
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+    }
+
+    /// Wraps a stream made by `std` (it is switched to non-blocking mode).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    ///     assert!(simul::net::UnixStream::from_std(a).is_ok());
+    /// });
+    /// ```
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        Self::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
+        })
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixStream::pair().unwrap();
+    ///     assert!(a.local_addr().unwrap().is_unnamed());
+    /// });
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixStream::pair().unwrap();
+    ///     assert!(a.peer_addr().unwrap().is_unnamed());
+    /// });
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+}
+
+stream_api!(
+    UnixStream,
+    "    let (mut a, mut b) = simul::net::UnixStream::pair().unwrap();"
+);
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &sys::raw(self.io.get()))
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// A Unix-domain datagram socket.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let (a, b) = simul::net::UnixDatagram::pair().unwrap();
+///     a.send(b"one").await.unwrap();
+///     let mut buf = [0u8; 8];
+///     assert_eq!(b.recv(&mut buf).await.unwrap(), 3);
+/// });
+/// ```
+pub struct UnixDatagram {
+    io: Evented<mio::net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Creates a datagram socket bound to `path`.
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-udb-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let s = simul::net::UnixDatagram::bind(&p).unwrap();
+    ///     assert!(s.local_addr().unwrap().as_pathname().is_some());
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        Self::from_mio(mio::net::UnixDatagram::bind(path)?)
+    }
+
+    /// Creates an unbound datagram socket (it can send, and receive replies once connected).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let s = simul::net::UnixDatagram::unbound().unwrap();
+    ///     assert!(s.local_addr().unwrap().is_unnamed());
+    /// });
+    /// ```
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Self::from_mio(mio::net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     assert!(a.peer_addr().is_ok() && b.peer_addr().is_ok());
+    /// });
+    /// ```
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = mio::net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
+    }
+
+    /// Wraps a socket made by `std` (it is switched to non-blocking mode).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    ///     assert!(simul::net::UnixDatagram::from_std(s).is_ok());
+    /// });
+    /// ```
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        socket.set_nonblocking(true)?;
+        Self::from_mio(mio::net::UnixDatagram::from_std(socket))
+    }
+
+    fn from_mio(s: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
+        })
+    }
+
+    /// Sets the default peer.
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-udc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let server = simul::net::UnixDatagram::bind(&p).unwrap();
+    ///     let c = simul::net::UnixDatagram::unbound().unwrap();
+    ///     c.connect(&p).unwrap();
+    ///     c.send(b"x").await.unwrap();
+    ///     let mut buf = [0u8; 1];
+    ///     assert_eq!(server.recv(&mut buf).await.unwrap(), 1);
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.io.get().connect(path)
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     assert_eq!(a.send(b"hey").await.unwrap(), 3);
+    /// });
+    /// ```
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Direction::Write, Kind::Message, 0, |s| s.send(buf))
+        })
+        .await
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     a.send(b"hey").await.unwrap();
+    ///     let mut buf = [0u8; 8];
+    ///     assert_eq!(b.recv(&mut buf).await.unwrap(), 3);
+    /// });
+    /// ```
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv(buf))
+        })
+        .await
+    }
+
+    /// Sends one datagram to the socket at `path`.
+    ///
+    /// # Examples
+    /// ```
+    /// # let p = std::env::temp_dir().join(format!("simul-doc-uds-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&p);
+    /// simul::run(async {
+    ///     let server = simul::net::UnixDatagram::bind(&p).unwrap();
+    ///     let c = simul::net::UnixDatagram::unbound().unwrap();
+    ///     assert_eq!(c.send_to(b"x", &p).await.unwrap(), 1);
+    ///     let mut buf = [0u8; 1];
+    ///     server.recv_from(&mut buf).await.unwrap();
+    /// });
+    /// # std::fs::remove_file(&p).unwrap();
+    /// ```
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Direction::Write, Kind::Message, 0, |s| {
+                    s.send_to(buf, path)
+                })
+        })
+        .await
+    }
+
+    /// Receives one datagram and the sender's address.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     a.send(b"hey").await.unwrap();
+    ///     let mut buf = [0u8; 8];
+    ///     let (n, _from) = b.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!(n, 3);
+    /// });
+    /// ```
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv_from(buf))
+        })
+        .await
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     assert!(a.local_addr().is_ok());
+    /// });
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     assert!(a.peer_addr().is_ok());
+    /// });
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().peer_addr()
+    }
+
+    /// Shuts down reading, writing or both.
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let (a, _b) = simul::net::UnixDatagram::pair().unwrap();
+    ///     a.shutdown(std::net::Shutdown::Both).unwrap();
+    /// });
+    /// ```
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.io.get().shutdown(how)
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &sys::raw(self.io.get()))
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,108 @@
+//! Unix-domain sockets: stream and datagram round trips, half-close, errors.
+
+use std::io::ErrorKind;
+use std::net::Shutdown;
+use std::path::PathBuf;
+
+use simul::net::{UnixDatagram, UnixListener, UnixStream};
+
+mod net_common;
+
+fn sock_path(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("simul-test-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn listener_and_stream_round_trip() {
+    let path = sock_path("stream");
+    net_common::check_fds(|| {
+        simul::run(async {
+            let l = UnixListener::bind(&path).unwrap();
+            let server = simul::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = s.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    s.write_all(&buf[..n]).await.unwrap();
+                }
+            });
+            let c = UnixStream::connect(&path).await.unwrap();
+            let (mut r, mut w) = c.into_split();
+            let msg: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 256) as u8).collect();
+            let m2 = msg.clone();
+            let writer = simul::spawn(async move {
+                w.write_all(&m2).await.unwrap();
+                w.shutdown().unwrap();
+            });
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = r.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, msg);
+            writer.await.unwrap();
+            server.await.unwrap();
+        })
+    });
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn pair_half_close() {
+    net_common::check_fds(|| {
+        simul::run(async {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            a.write_all(b"last words").await.unwrap();
+            a.shutdown(Shutdown::Write).unwrap();
+            let mut buf = [0u8; 32];
+            let n = b.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"last words");
+            assert_eq!(b.read(&mut buf).await.unwrap(), 0);
+            b.write_all(b"ack").await.unwrap();
+            let n = a.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"ack");
+        })
+    });
+}
+
+#[test]
+fn connecting_to_a_missing_path_fails_cleanly() {
+    net_common::check_fds(|| {
+        simul::run(async {
+            let e = UnixStream::connect(sock_path("missing")).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound);
+        })
+    });
+}
+
+#[test]
+fn datagram_round_trip_by_path_and_pair() {
+    let path = sock_path("dgram");
+    net_common::check_fds(|| {
+        simul::run(async {
+            let server = UnixDatagram::bind(&path).unwrap();
+            let client = UnixDatagram::unbound().unwrap();
+            client.send_to(b"hello", &path).await.unwrap();
+            let mut buf = [0u8; 64];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"hello");
+            assert!(from.is_unnamed());
+
+            let (a, b) = UnixDatagram::pair().unwrap();
+            a.send(b"x").await.unwrap();
+            a.send(b"yz").await.unwrap();
+            assert_eq!(b.recv(&mut buf).await.unwrap(), 1);
+            assert_eq!(b.recv(&mut buf).await.unwrap(), 2);
+        })
+    });
+    std::fs::remove_file(&path).unwrap();
+}
