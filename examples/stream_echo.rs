@@ -8,9 +8,15 @@
 //!
 //! Each connection's handler reads a line with `readline()`, writes it back and awaits
 //! `drain()` (which returns at once unless the client stops reading). With `--read` the
-//! handler echoes whatever arrives (`read(65536)`) instead of lines: that is the mode the
-//! benchmark in `../shared/bench/echo_cpu.sh` uses, because its load generator's messages
-//! carry no newline.
+//! handler echoes whatever arrives (`read(65536)`) instead of lines: that is the mode for
+//! `../shared/bench/echo_cpu.sh`, whose load generator's messages carry no newline.
+//! `bench/py/echo_lines.sh` runs the same benchmark with newline-terminated messages, for
+//! the default line mode; `bench/py/stream_echo.py` is the asyncio (and uvloop) twin:
+//!
+//! ```text
+//! bench/py/echo_lines.sh 100 64 5 simul=target/release/examples/stream_echo \
+//!     asyncio=bench/py/stream_echo.py uvloop='bench/py/stream_echo.py --uvloop'
+//! ```
 
 use std::io::ErrorKind;
 
