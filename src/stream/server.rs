@@ -267,6 +267,7 @@ impl Drop for HandlerGuard {
 ///     assert!(!server.is_serving());
 /// });
 /// ```
+#[must_use = "dropping a Server closes it: keep it (e.g. await serve_forever) while it should serve"]
 pub struct Server {
     inner: Rc<Inner>,
 }
