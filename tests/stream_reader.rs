@@ -354,3 +354,32 @@ fn a_transport_error_is_returned_and_buffered_bytes_are_kept() {
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
     });
 }
+
+#[test]
+fn a_reader_that_always_finds_a_line_buffered_still_lets_other_tasks_run() {
+    simul::run(async {
+        // 20 000 lines available at once: readline never has to wait for the transport.
+        let text: &'static [u8] = Box::leak(b"ab\n".repeat(20_000).into_boxed_slice());
+        let ticks = Rc::new(Cell::new(0u32));
+        let t2 = ticks.clone();
+        let ticker = simul::spawn(async move {
+            loop {
+                t2.set(t2.get() + 1);
+                simul::yield_now().await;
+            }
+        });
+        simul::yield_now().await; // the ticker starts
+        let start = ticks.get();
+        let r = StreamReader::new(text);
+        for _ in 0..20_000 {
+            assert_eq!(r.readline().await.unwrap(), b"ab\n");
+        }
+        let ran = ticks.get() - start;
+        ticker.cancel();
+        // the cooperative budget (simul::BUDGET operations per step) made the reader yield
+        assert!(
+            ran as usize >= 20_000 / simul::BUDGET as usize / 2,
+            "the other task ran only {ran} times"
+        );
+    });
+}

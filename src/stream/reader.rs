@@ -357,6 +357,20 @@ impl StreamReader {
         }
     }
 
+    /// Spends one unit of the task's cooperative budget (yielding when it is spent), so a
+    /// loop that keeps finding whole lines in the buffer — and so never waits on the
+    /// socket — still lets the other tasks run.
+    async fn coop(&self) {
+        poll_fn(|cx| {
+            if crate::io::coop_exhausted(cx) {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await
+    }
+
     /// Reads once from the socket into the buffer. `Ok(0)` means EOF.
     fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<Result<usize, StreamError>> {
         let mut guard = self.st.borrow_mut();
@@ -414,6 +428,7 @@ impl StreamReader {
             return Ok(Vec::new());
         }
         let _claim = self.claim()?;
+        self.coop().await;
         while self.st.borrow().len() == 0 {
             if self.fill().await? == 0 {
                 return Ok(Vec::new());
@@ -436,6 +451,7 @@ impl StreamReader {
     #[doc(alias = "read(-1)")]
     pub async fn read_to_end(&self) -> Result<Vec<u8>, StreamError> {
         let _claim = self.claim()?;
+        self.coop().await;
         while self.fill().await? > 0 {}
         Ok(self.st.borrow_mut().take_all())
     }
@@ -464,6 +480,7 @@ impl StreamReader {
             return Ok(Vec::new());
         }
         let _claim = self.claim()?;
+        self.coop().await;
         loop {
             {
                 let mut st = self.st.borrow_mut();
@@ -498,6 +515,7 @@ impl StreamReader {
     /// ```
     pub async fn readline(&self) -> Result<Vec<u8>, StreamError> {
         let _claim = self.claim()?;
+        self.coop().await;
         match self.until(&b"\n").await {
             Ok(line) => Ok(line),
             Err(StreamError::IncompleteRead { partial, .. }) => Ok(partial),
@@ -548,6 +566,7 @@ impl StreamReader {
             ));
         }
         let _claim = self.claim()?;
+        self.coop().await;
         self.until(&sep).await
     }
 
