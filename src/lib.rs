@@ -30,10 +30,12 @@
 //! | `io` (driver) | the OS selector (mio) and readiness |
 //! | [`mod@time`] | the clock, the timer wheel, `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
-//! | [`task`] | task memory, [`Task`], cancellation |
 //! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
 //! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
 //! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |
+//! | [`task`] | task memory, [`Task`], cancellation, [`TaskGroup`] |
+//! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait()`], [`as_completed()`], [`shield()`], [`dump_tasks`] |
+//! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
 
@@ -41,10 +43,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod blocking;
+pub mod combinators;
 mod debug;
 mod io;
 pub mod net;
+pub mod process;
 pub mod runtime;
+pub mod signal;
 pub mod stream;
 pub mod sync;
 pub mod task;
@@ -52,6 +57,10 @@ pub mod time;
 pub mod trace;
 
 pub use blocking::to_thread;
+pub use combinators::{
+    as_completed, dump_tasks, dump_tasks_to, gather, shield, try_gather, wait, wait_timeout,
+    AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
+};
 pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
@@ -66,8 +75,8 @@ pub use sync::{
     Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, PanicPayload, SharedTask, Task, TaskError,
-    TaskInfo, TaskState,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
+    PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,

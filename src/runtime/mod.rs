@@ -415,6 +415,9 @@ impl fmt::Display for ExceptionContext {
 pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
     // SAFETY: called on the loop thread (from completion or a Task handle's drop).
     let local = unsafe { task.local() };
+    if local.panic_retrieved {
+        return; // someone else (a TaskGroup) took charge of the panic
+    }
     let name = crate::task::task_name(local);
     let loc = local.location;
     let ctx = ExceptionContext::new(
@@ -513,6 +516,29 @@ impl Core {
                 .push_back(Runnable::Task(handle_ref.clone_ref()));
         }
         handle_ref
+    }
+
+    /// Cancels `task` right away, on this stack: its future is dropped in place (so its
+    /// destructors have run when this returns) and the task completes as cancelled.
+    /// A task that is being polled (only the caller's own task can be) is instead asked to
+    /// cancel at its next suspension, like [`crate::Task::cancel`]. Returns `false` if the
+    /// task had already finished. Used by `TaskGroup` so that inner work ends before the
+    /// outer work that owns it (structured cancellation).
+    pub(crate) fn cancel_now(&self, task: &TaskRef) -> bool {
+        if !task.request_cancel() {
+            return false;
+        }
+        if task.state() & raw::RUNNING != 0 {
+            schedule_ref(task);
+            return true;
+        }
+        // Mark it running while its future is dropped, so that a destructor that tries to
+        // cancel it again only schedules it (and the queue entry then finds it complete).
+        task.transition_to_running();
+        // SAFETY: loop thread (Core is thread-local) and the task is not being polled.
+        let state = unsafe { task.cancel_future() };
+        self.complete(task, state);
+        true
     }
 
     pub(crate) fn call_soon_rc(&self, cb: Rc<dyn Callback>) {
@@ -898,7 +924,7 @@ impl Wake for MainWake {
 #[doc(alias = "AbstractEventLoop")]
 #[doc(alias = "new_event_loop")]
 pub struct EventLoop {
-    core: Box<Core>,
+    pub(crate) core: Box<Core>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -1290,6 +1316,15 @@ impl Drop for EventLoop {
 /// When `future` completes, every task still alive is cancelled (its future dropped, so
 /// its destructors run), the blocking pool is shut down, and the loop is released.
 ///
+/// # Ctrl-C
+/// Like `asyncio.run`, the first SIGINT (Ctrl-C) drops `future` (its destructors run), the
+/// loop shuts down as above and stdout/stderr are flushed; then, instead of returning, the
+/// process ends by SIGINT, as Python does after an uncaught `KeyboardInterrupt` (shells
+/// report exit status 130). A second SIGINT during that shutdown ends the process at once.
+/// This applies only when SIGINT has its default disposition when `run` starts, to the
+/// first `run` active in the process, and only while the program does not listen for
+/// SIGINT itself (see [`crate::signal`]).
+///
 /// # Panics
 /// Inside a running loop (spawn a task instead), or if the OS selector cannot be created.
 /// A panic of `future` itself is re-raised after the shutdown.
@@ -1310,10 +1345,14 @@ pub fn run<F: Future>(future: F) -> F::Output {
         );
     }
     let lp = EventLoop::new().expect("simul::run: cannot create the event loop");
-    let out = catch_unwind(AssertUnwindSafe(|| lp.run_until_complete(future)));
+    let mut sigint = crate::signal::RunInterrupt::arm();
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(sigint.watch(future))
+    }));
     lp.close();
     match out {
-        Ok(v) => v,
+        Ok(Some(v)) => v,
+        Ok(None) => sigint.exit_interrupted(),
         Err(p) => std::panic::resume_unwind(p),
     }
 }

@@ -19,6 +19,7 @@
 //! A task that panics and is never awaited is reported once by the loop, like asyncio's
 //! "Task exception was never retrieved".
 
+pub mod group;
 pub(crate) mod raw;
 mod state;
 
@@ -35,6 +36,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
+pub use group::{GroupClosed, GroupError, GroupHandle, TaskGroup};
 use raw::TaskRef;
 
 /// Why a task produced no value.
@@ -226,6 +228,9 @@ pub(crate) struct Local {
     pub(crate) detached: bool,
     /// Set when the task completes.
     pub(crate) outcome: Option<TaskState>,
+    /// A panic of this task was delivered elsewhere (to a `TaskGroup`): do not report it
+    /// as never retrieved.
+    pub(crate) panic_retrieved: bool,
 }
 
 impl Local {
@@ -241,6 +246,7 @@ impl Local {
             slot: usize::MAX,
             detached: false,
             outcome: None,
+            panic_retrieved: false,
         }
     }
 }
@@ -375,6 +381,14 @@ impl fmt::Debug for TaskInfo {
             self.location.line()
         )
     }
+}
+
+/// Records that a panic of `task` was delivered elsewhere (to a `TaskGroup`), so the loop
+/// does not also report it as never retrieved.
+pub(crate) fn mark_panic_retrieved(task: &TaskRef) {
+    // SAFETY: loop thread (callers hold a `!Send` handle or run inside the task); the
+    // borrow ends here.
+    unsafe { task.local() }.panic_retrieved = true;
 }
 
 pub(crate) fn task_name(local: &Local) -> String {
