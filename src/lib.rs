@@ -37,6 +37,7 @@
 //! | [`combinators`] | [`gather()`], [`gather!`], [`try_gather`], [`wait()`], [`as_completed()`], [`shield()`], [`dump_tasks`] |
 //! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
+//! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -49,6 +50,7 @@ pub mod net;
 pub mod process;
 pub mod runtime;
 pub mod signal;
+pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -63,6 +65,10 @@ pub use io::BUDGET;
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
+};
+pub use stream::{
+    open_connection, open_unix_connection, split, start_server, start_unix_server, Separators,
+    Server, SockAddr, StreamError, StreamReader, StreamWriter,
 };
 pub use sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,

@@ -30,7 +30,7 @@
 //!
 //! # Ctrl-C in [`crate::run`]
 //!
-//! [`crate::run`] arms a [`RunInterrupt`] (when SIGINT still has its default disposition,
+//! [`crate::run`] arms a `RunInterrupt` (when SIGINT still has its default disposition,
 //! and only for the first `run` active in the process): the first SIGINT drops the main
 //! future (its destructors run), `run` shuts the loop down, flushes stdout and stderr, and
 //! then the process kills itself with SIGINT, as Python does after an uncaught

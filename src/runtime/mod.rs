@@ -352,6 +352,8 @@ pub enum ExceptionKind {
     ResourceWarning,
     /// The stall watchdog saw one poll hold the loop longer than its threshold.
     Stall,
+    /// A server's connection handler returned an error (its connection is closed).
+    HandlerFailed,
 }
 
 impl ExceptionContext {

@@ -16,6 +16,10 @@ pub fn fd_count() -> usize {
 /// Runs `f` and asserts the process has as many open descriptors afterwards as before.
 pub fn check_fds<R>(f: impl FnOnce() -> R) -> R {
     let _g = FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // Process-wide state made once and kept for reuse (the signal module's wake pipe,
+    // created by the first `run` that watches for Ctrl-C) is not a per-test leak.
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| simul::run(async {}));
     let before = fd_count();
     let r = f();
     let after = fd_count();
