@@ -43,7 +43,7 @@ impl State {
     /// A new task already in a ready queue: `SCHEDULED`, with `refs` references (the
     /// queue entry's among them).
     pub(crate) fn new_scheduled(refs: usize) -> State {
-        State(AtomicUsize::new(SCHEDULED | refs * REF_ONE))
+        State(AtomicUsize::new(SCHEDULED | (refs * REF_ONE)))
     }
 
     pub(crate) fn load(&self) -> usize {
@@ -134,14 +134,20 @@ mod tests {
     #[test]
     fn schedule_with_ref_and_idle_release_keep_the_count() {
         let s = State::new_scheduled(3); // registry, handle, queue entry
-        assert_eq!(s.load(), SCHEDULED | 3 * REF_ONE);
-        assert!(!s.schedule_with_ref(), "already queued: no second entry, no ref");
+        assert_eq!(s.load(), SCHEDULED | (3 * REF_ONE));
+        assert!(
+            !s.schedule_with_ref(),
+            "already queued: no second entry, no ref"
+        );
         assert_eq!(s.load() & REF_MASK, 3 * REF_ONE);
         s.transition_to_running();
-        assert!(s.schedule_with_ref(), "a wake while running queues it again");
-        assert_eq!(s.load(), SCHEDULED | RUNNING | 4 * REF_ONE);
+        assert!(
+            s.schedule_with_ref(),
+            "a wake while running queues it again"
+        );
+        assert_eq!(s.load(), SCHEDULED | RUNNING | (4 * REF_ONE));
         assert!(!s.idle_and_ref_dec());
-        assert_eq!(s.load(), SCHEDULED | 3 * REF_ONE);
+        assert_eq!(s.load(), SCHEDULED | (3 * REF_ONE));
         s.transition_to_running();
         s.transition_to_complete();
         assert!(!s.schedule_with_ref(), "complete: no entry, no ref");

@@ -25,8 +25,13 @@ enum SleepState {
     /// Not armed yet. `ahead`: the deadline is known to have been in the future when the
     /// sleep was created (by `sleep(d)` with `d > 0`), so the first poll can arm it
     /// without reading the clock again.
-    Init { ahead: bool },
-    Armed { key: TimerKey, loop_id: usize },
+    Init {
+        ahead: bool,
+    },
+    Armed {
+        key: TimerKey,
+        loop_id: usize,
+    },
     Yielded,
     Done,
 }
@@ -201,8 +206,8 @@ impl Sleep {
                 // deadline that was ahead when `sleep(d)` made it and is still ahead of
                 // the wheel is armed as is (if it has come due meanwhile, the wheel fires
                 // it at its next turn).
-                let past = !core.timers.borrow().is_ahead(at)
-                    || (!ahead && at <= core.clock.now_ns());
+                let past =
+                    !core.timers.borrow().is_ahead(at) || (!ahead && at <= core.clock.now_ns());
                 if past {
                     self.state = SleepState::Yielded;
                     cx.waker().wake_by_ref();
