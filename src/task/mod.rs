@@ -218,8 +218,8 @@ pub(crate) struct Local {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
-    /// When it was spawned, to within one loop iteration (the loop reads the clock once
-    /// per iteration for all the tasks spawned in it).
+    /// When it was spawned, to within a few ms: the loop reads the coarse clock (kernel
+    /// tick resolution) once per iteration for all the tasks spawned in it.
     pub(crate) created: Instant,
     pub(crate) polls: u64,
     pub(crate) join_waker: Option<Waker>,
