@@ -674,9 +674,9 @@ impl Core {
         local.outcome = Some(state);
         let registry_ref = self.tasks.borrow_mut().remove(local.slot);
         let join = local.join_waker.take();
-        let callbacks = std::mem::take(&mut local.callbacks);
+        let callbacks = local.callbacks.take();
         let detached = local.detached;
-        for cb in callbacks {
+        for cb in callbacks.into_iter().flat_map(|v| *v) {
             self.call_soon_rc(Rc::new(CallbackCell {
                 f: Cell::new(Some(move || cb(state))),
                 cancelled: Cell::new(false),
