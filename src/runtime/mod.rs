@@ -849,8 +849,15 @@ impl Core {
                 }
             }
         }
-        for hook in std::mem::take(&mut *self.shutdown_hooks.borrow_mut()) {
-            hook();
+        // Hooks may register more hooks: take them out before running any.
+        loop {
+            let hooks = std::mem::take(&mut *self.shutdown_hooks.borrow_mut());
+            if hooks.is_empty() {
+                break;
+            }
+            for hook in hooks {
+                hook();
+            }
         }
         let timers = self.timers.borrow_mut().drain();
         drop(timers);
@@ -1589,4 +1596,27 @@ fn schedule_at(core: &Core, when: Option<Instant>, f: impl FnOnce() + 'static) -
 /// ```
 pub fn time() -> Instant {
     with_core("time", |core| core.clock.now())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_hooks_may_register_more_hooks() {
+        let ran = Rc::new(Cell::new(0));
+        let lp = EventLoop::new().unwrap();
+        let r = ran.clone();
+        lp.core.shutdown_hooks.borrow_mut().push(Box::new(move || {
+            r.set(r.get() + 1);
+            let r2 = r.clone();
+            with_core("test", |core| {
+                core.shutdown_hooks
+                    .borrow_mut()
+                    .push(Box::new(move || r2.set(r2.get() + 10)))
+            });
+        }));
+        lp.close();
+        assert_eq!(ran.get(), 11);
+    }
 }
