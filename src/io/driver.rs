@@ -21,9 +21,6 @@
 //! readiness it acted on only if the tick is still the one it observed: a newer event that
 //! arrived meanwhile is never lost ("stale events never clear newer ones").
 
-// The registration API is used by the net, process and signal layers.
-#![allow(dead_code)]
-
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
