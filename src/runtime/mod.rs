@@ -649,11 +649,7 @@ impl Core {
             return;
         }
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "Box<dyn Any>".into());
+            let msg = crate::task::panic_message(&*p);
             self.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::CallbackPanicked,
                 format!("Exception in callback: {msg}"),
