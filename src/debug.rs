@@ -44,7 +44,6 @@ pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
 
 /// Reports a resource dropped while still open (debug mode only), like Python's
 /// `ResourceWarning: unclosed ...`.
-#[allow(dead_code)] // called by the I/O layers
 pub(crate) fn resource_warning(what: &str) {
     crate::runtime::try_with_core(|core| {
         if core.config.debug {

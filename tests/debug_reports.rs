@@ -228,3 +228,35 @@ fn virtual_time_runs_a_minute_of_timeouts_instantly_and_identically() {
         assert_eq!(run(), first);
     }
 }
+
+#[test]
+fn debug_mode_reports_a_stream_writer_dropped_unclosed() {
+    let lp = simul::EventLoop::builder().debug(true).build().unwrap();
+    let reports = capture(&lp);
+    lp.run_until_complete(async {
+        let server = simul::start_server(
+            |_r: simul::StreamReader, w: simul::StreamWriter| async move {
+                w.close();
+            },
+            "127.0.0.1",
+            0,
+        )
+        .await
+        .unwrap();
+        let port = server.local_addrs()[0].port().unwrap();
+        let (_r1, w1) = simul::open_connection("127.0.0.1", port).await.unwrap();
+        w1.close(); // closed properly: no report
+        drop(w1);
+        let (_r2, w2) = simul::open_connection("127.0.0.1", port).await.unwrap();
+        drop(w2); // dropped open: reported
+        server.close();
+        server.wait_closed().await;
+    });
+    let reports = reports.borrow();
+    let warnings: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind() == ExceptionKind::ResourceWarning)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{reports:?}");
+    assert!(warnings[0].message().contains("unclosed StreamWriter"));
+}

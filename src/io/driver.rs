@@ -21,9 +21,6 @@
 //! readiness it acted on only if the tick is still the one it observed: a newer event that
 //! arrived meanwhile is never lost ("stale events never clear newer ones").
 
-// The registration API is used by the net, process and signal layers.
-#![allow(dead_code)]
-
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -160,7 +157,9 @@ impl ScheduledIo {
         }
     }
 
-    fn wake(&self, bits: usize, waiting: &AtomicUsize) {
+    /// Takes the wakers interested in `bits` into `out` (woken later, outside the slab
+    /// lock, so a waker that drops a registration cannot deadlock the driver).
+    fn take_wakers(&self, bits: usize, waiting: &AtomicUsize, out: &mut Vec<Waker>) {
         let (r, w) = {
             let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
             let r = if bits & Direction::Read.mask() != 0 {
@@ -177,7 +176,7 @@ impl ScheduledIo {
         };
         for waker in [r, w].into_iter().flatten() {
             waiting.fetch_sub(1, Ordering::Relaxed);
-            waker.wake();
+            out.push(waker);
         }
     }
 }
@@ -199,6 +198,8 @@ pub(crate) struct IoShared {
 pub(crate) struct Driver {
     poll: mio::Poll,
     events: Events,
+    /// Wakers collected under the slab lock, woken after it is released (reused buffer).
+    to_wake: Vec<Waker>,
     timer: TimerFd,
     pub(crate) shared: Arc<IoShared>,
 }
@@ -216,6 +217,7 @@ impl Driver {
         Ok(Driver {
             poll,
             events: Events::with_capacity(1024),
+            to_wake: Vec::with_capacity(64),
             timer,
             shared: Arc::new(IoShared {
                 registry,
@@ -280,7 +282,11 @@ impl Driver {
                 bits |= ERROR;
             }
             io.set_readiness(bits);
-            io.wake(bits, &self.shared.waiting);
+            io.take_wakers(bits, &self.shared.waiting, &mut self.to_wake);
+        }
+        drop(slab);
+        for w in self.to_wake.drain(..) {
+            w.wake();
         }
         Ok(())
     }
@@ -354,9 +360,19 @@ impl Registration {
                 }
             }
         }
-        // An event may have arrived between the load and storing the waker.
+        // An event may have arrived between the load and storing the waker. Then take
+        // the waker back (if the driver has not already), so the `waiting` count stays true.
         let cur = self.io.readiness.load(Ordering::Acquire);
         if cur & dir.mask() != 0 {
+            let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = match dir {
+                Direction::Read => &mut ws.reader,
+                Direction::Write => &mut ws.writer,
+            };
+            if slot.take().is_some() {
+                self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            drop(ws);
             return Poll::Ready(Ok(ReadyEvent {
                 ready: cur & READY_MASK,
                 tick: cur >> TICK_SHIFT,

@@ -17,7 +17,6 @@ pub const BUDGET: u32 = 128;
 
 /// Spends one unit of the running task's budget. Returns `true` (after waking the task)
 /// when the budget is exhausted and the caller must return `Pending`.
-#[allow(dead_code)] // used by the I/O layers
 #[inline]
 pub(crate) fn coop_exhausted(cx: &mut Context<'_>) -> bool {
     crate::runtime::try_with_core(|core| {

@@ -196,12 +196,7 @@ impl<T> Future for Remote<T> {
                 Poll::Ready(())
             }
             Err(p) => {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "Box<dyn Any>".into());
-                this.guard.set(Err(TaskError::panicked(msg, p)));
+                this.guard.set(Err(TaskError::from_panic(p)));
                 Poll::Ready(())
             }
         }

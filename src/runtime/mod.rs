@@ -699,11 +699,7 @@ impl Core {
             return;
         }
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "Box<dyn Any>".into());
+            let msg = crate::task::panic_message(&*p);
             self.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::CallbackPanicked,
                 format!("Exception in callback: {msg}"),
@@ -901,8 +897,15 @@ impl Core {
                 }
             }
         }
-        for hook in std::mem::take(&mut *self.shutdown_hooks.borrow_mut()) {
-            hook();
+        // Hooks may register more hooks: take them out before running any.
+        loop {
+            let hooks = std::mem::take(&mut *self.shutdown_hooks.borrow_mut());
+            if hooks.is_empty() {
+                break;
+            }
+            for hook in hooks {
+                hook();
+            }
         }
         let timers = self.timers.borrow_mut().drain();
         drop(timers);
@@ -1641,4 +1644,27 @@ fn schedule_at(core: &Core, when: Option<Instant>, f: impl FnOnce() + 'static) -
 /// ```
 pub fn time() -> Instant {
     with_core("time", |core| core.clock.now())
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_hooks_may_register_more_hooks() {
+        let ran = Rc::new(Cell::new(0));
+        let lp = EventLoop::new().unwrap();
+        let r = ran.clone();
+        lp.core.shutdown_hooks.borrow_mut().push(Box::new(move || {
+            r.set(r.get() + 1);
+            let r2 = r.clone();
+            with_core("test", |core| {
+                core.shutdown_hooks
+                    .borrow_mut()
+                    .push(Box::new(move || r2.set(r2.get() + 10)))
+            });
+        }));
+        lp.close();
+        assert_eq!(ran.get(), 11);
+    }
 }

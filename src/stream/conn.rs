@@ -17,8 +17,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use super::error::StoredError;
 use super::transport::Transport;
@@ -238,7 +237,7 @@ impl Conn {
         if self.wr.borrow().flushing {
             return;
         }
-        let mut cx = Context::from_waker(noop_waker());
+        let mut cx = Context::from_waker(Waker::noop());
         if self.poll_progress(&mut cx).is_pending() {
             self.spawn_flusher();
         }
@@ -330,15 +329,4 @@ impl Drop for Flusher {
     }
 }
 
-struct Noop;
 
-impl Wake for Noop {
-    fn wake(self: Arc<Self>) {}
-    fn wake_by_ref(self: &Arc<Self>) {}
-}
-
-/// A waker that does nothing, for polls made outside a task's poll (the write fast path).
-pub(crate) fn noop_waker() -> &'static Waker {
-    static NOOP: OnceLock<Waker> = OnceLock::new();
-    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
-}

@@ -251,7 +251,7 @@ impl<T: AsyncRead + AsyncWrite + SocketInfo + Unpin> Transport for FuturesIo<T> 
             Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
             Some(r) => Poll::Ready(r),
             None => {
-                let mut cx = Context::from_waker(super::conn::noop_waker());
+                let mut cx = Context::from_waker(std::task::Waker::noop());
                 Pin::new(io).poll_write(&mut cx, buf)
             }
         }

@@ -378,6 +378,10 @@ impl StreamWriter {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
+        if !self.is_closing() {
+            // asyncio's "ResourceWarning: unclosed transport" (reported in debug mode).
+            crate::debug::resource_warning("StreamWriter (call close() and wait_closed())");
+        }
         // Flush what is buffered, then half-close; the socket closes with the last half.
         self.write_eof();
     }

@@ -52,7 +52,6 @@
 //! Rust has no exception groups; one error is returned and the rest discarded, which is
 //! what most callers of asyncio's `TaskGroup` do with `except*` anyway.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::fmt;
@@ -227,15 +226,6 @@ impl<E> Drop for Guard<E> {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
 
 impl<E> Guard<E> {
     /// Polls a member's future, turning a panic into the group's failure (see the module
@@ -244,7 +234,7 @@ impl<E> Guard<E> {
         match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(p) => p,
             Err(payload) => {
-                let msg = panic_message(&*payload);
+                let msg = crate::task::panic_message(&*payload);
                 if let Some(t) = &self.group.members.borrow()[self.slot] {
                     super::mark_panic_retrieved(t);
                 }

@@ -123,7 +123,23 @@ impl fmt::Debug for PanicPayload {
     }
 }
 
+/// The message of a panic payload (`"Box<dyn Any>"` when it is not a string).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
 impl TaskError {
+    /// A `Panicked` error from a caught panic's payload.
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> TaskError {
+        TaskError::panicked(panic_message(&*payload), payload)
+    }
+
     pub(crate) fn panicked(message: String, payload: Box<dyn Any + Send>) -> TaskError {
         TaskError::Panicked(PanicPayload {
             message: message.into(),

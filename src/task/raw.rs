@@ -24,7 +24,6 @@
 //!   drops the future and the handle or the loop drops the output, all on the loop's
 //!   thread), so freeing only drops `Send` data.
 
-use std::any::Any;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -142,15 +141,6 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
     unsafe { &mut *(*ptr.cast::<Cell<F>>().as_ptr()).stage.get() }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_string()
-    }
-}
 
 unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<TaskState> {
     // SAFETY: vtable contract: live Cell<F>, loop thread.
@@ -165,7 +155,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<Ta
     let out = match res {
         Ok(Poll::Pending) => return Poll::Pending,
         Ok(Poll::Ready(v)) => Ok(v),
-        Err(payload) => Err(TaskError::panicked(panic_message(&*payload), payload)),
+        Err(payload) => Err(TaskError::from_panic(payload)),
     };
     // Drop the future in place before storing the output; a panicking destructor is
     // contained too.
@@ -173,7 +163,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<Ta
     let out = match (out, dropped) {
         (Ok(v), Ok(())) => Ok(v),
         (Err(e), _) => Err(e),
-        (Ok(_), Err(payload)) => Err(TaskError::panicked(panic_message(&*payload), payload)),
+        (Ok(_), Err(payload)) => Err(TaskError::from_panic(payload)),
     };
     let state = if out.is_ok() {
         TaskState::Finished
@@ -193,7 +183,7 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> TaskState {
         let (out, state) = match dropped {
             Ok(()) => (Err(TaskError::Cancelled), TaskState::Cancelled),
             Err(payload) => (
-                Err(TaskError::panicked(panic_message(&*payload), payload)),
+                Err(TaskError::from_panic(payload)),
                 TaskState::Panicked,
             ),
         };
