@@ -328,5 +328,3 @@ impl Drop for Flusher {
         }
     }
 }
-
-

@@ -226,7 +226,6 @@ impl<E> Drop for Guard<E> {
     }
 }
 
-
 impl<E> Guard<E> {
     /// Polls a member's future, turning a panic into the group's failure (see the module
     /// doc) before letting the task end as panicked.

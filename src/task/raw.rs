@@ -141,7 +141,6 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
     unsafe { &mut *(*ptr.cast::<Cell<F>>().as_ptr()).stage.get() }
 }
 
-
 unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<TaskState> {
     // SAFETY: vtable contract: live Cell<F>, loop thread.
     let stage = unsafe { stage::<F>(ptr) };
@@ -182,10 +181,7 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> TaskState {
         let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
         let (out, state) = match dropped {
             Ok(()) => (Err(TaskError::Cancelled), TaskState::Cancelled),
-            Err(payload) => (
-                Err(TaskError::from_panic(payload)),
-                TaskState::Panicked,
-            ),
+            Err(payload) => (Err(TaskError::from_panic(payload)), TaskState::Panicked),
         };
         *stage = Stage::Finished(out);
         state
