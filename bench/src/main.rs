@@ -178,9 +178,9 @@ fn main() -> ExitCode {
     }
     if args.list {
         for w in ALL {
-            println!("{:<16} {}", w.name, w.what);
+            println!("{:<20} {}", w.name, w.what);
         }
-        println!("{MEMORY:<16} peak RSS of {MEM_TASKS} sleeping tasks (child process each)");
+        println!("{MEMORY:<20} peak RSS of {MEM_TASKS} sleeping tasks (child process each)");
         return ExitCode::SUCCESS;
     }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
@@ -219,7 +219,7 @@ fn main() -> ExitCode {
                 .then(|| median(std::mem::take(&mut times[i])).as_secs_f64())
         });
         let shown = cells.map(|c| c.map_or("-".into(), |s| fmt_time(Duration::from_secs_f64(s))));
-        eprintln!("  {:<16} {}", w.name, shown.join(" / "));
+        eprintln!("  {:<20} {}", w.name, shown.join(" / "));
         rows.push(Row {
             name: format!("{} ({})", w.name, w.what),
             cells,
