@@ -12,8 +12,12 @@ use std::time::Duration;
 use crate::rt::Rt;
 
 mod chained_spawn;
+mod gather;
+mod lock_handoff;
 mod ping_pong;
+mod queue;
 mod spawn_many;
+mod taskgroup;
 mod timers;
 mod yield_many;
 
@@ -46,4 +50,10 @@ pub const ALL: &[Workload] = &[
     ping_pong::W,
     chained_spawn::W,
     timers::W,
+    gather::W,
+    taskgroup::W,
+    queue::W_1TO1_BOUNDED,
+    queue::W_1TO1_UNBOUNDED,
+    queue::W_4TO4_BOUNDED,
+    lock_handoff::W,
 ];
