@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use crate::io::driver::{Direction, ReadyEvent, Registration};
+use crate::io::driver::{Direction, ReadyEvent, Registration, ERROR, WRITE_CLOSED};
 
 /// How an operation's success bears on readiness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,59 @@ impl<S: mio::event::Source> Evented<S> {
                 Err(e)
             }
             r => r,
+        }
+    }
+}
+
+/// A connection-oriented socket whose non-blocking `connect` can be checked for completion.
+pub(crate) trait Connecting: mio::event::Source {
+    /// `SO_ERROR`: the connect's failure, if it failed.
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    /// `Ok` once connected (`getpeername` succeeds), `NotConnected` while in progress.
+    fn check_connected(&self) -> io::Result<()>;
+}
+
+impl Connecting for mio::net::TcpStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        mio::net::TcpStream::take_error(self)
+    }
+    fn check_connected(&self) -> io::Result<()> {
+        self.peer_addr().map(drop)
+    }
+}
+
+impl Connecting for mio::net::UnixStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        mio::net::UnixStream::take_error(self)
+    }
+    fn check_connected(&self) -> io::Result<()> {
+        self.peer_addr().map(drop)
+    }
+}
+
+impl<S: Connecting> Evented<S> {
+    /// Ready once a non-blocking connect has finished, with its outcome. A writable
+    /// event without a connection (and without error or hang-up) is spurious: wait again.
+    pub(crate) fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let ev = match self.poll_ready(cx, Direction::Write) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(e) = self.get().take_error()? {
+                return Poll::Ready(Err(e));
+            }
+            match self.get().check_connected() {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotConnected
+                        && ev.ready & (ERROR | WRITE_CLOSED) == 0 =>
+                {
+                    self.clear(ev, Direction::Write);
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
 }

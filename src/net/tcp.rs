@@ -27,7 +27,7 @@ use mio::Interest;
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;
 use super::{resolve, sys, try_each, BindOptions, ToSocketAddrs};
-use crate::io::driver::{Direction, ERROR, WRITE_CLOSED};
+use crate::io::driver::Direction;
 
 /// Delay before a connection attempt to the next resolved address starts beside a slow one.
 pub const CONNECT_STAGGER: Duration = Duration::from_millis(250);
@@ -368,32 +368,8 @@ impl TcpStream {
     /// Connects to one address.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
-        poll_fn(|cx| s.poll_connected(cx)).await?;
+        poll_fn(|cx| s.io.poll_connected(cx)).await?;
         Ok(s)
-    }
-
-    /// Ready once a non-blocking connect has finished, with its outcome.
-    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let ev = match self.io.poll_ready(cx, Direction::Write) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(e) = self.io.get().take_error()? {
-                return Poll::Ready(Err(e));
-            }
-            match self.io.get().peer_addr() {
-                Ok(_) => return Poll::Ready(Ok(())),
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        && ev.ready & (ERROR | WRITE_CLOSED) == 0 =>
-                {
-                    self.io.clear(ev, Direction::Write); // spurious: wait again
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
     }
 
     /// Wraps a connected stream made by `std` (it is switched to non-blocking mode).

@@ -17,7 +17,7 @@ use mio::Interest;
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;
 use super::sys;
-use crate::io::driver::{Direction, ERROR, WRITE_CLOSED};
+use crate::io::driver::Direction;
 
 /// A Unix-domain socket listening for connections.
 ///
@@ -193,31 +193,8 @@ impl UnixStream {
     #[doc(alias = "create_unix_connection")]
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let s = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
-        poll_fn(|cx| s.poll_connected(cx)).await?;
+        poll_fn(|cx| s.io.poll_connected(cx)).await?;
         Ok(s)
-    }
-
-    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let ev = match self.io.poll_ready(cx, Direction::Write) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            if let Some(e) = self.io.get().take_error()? {
-                return Poll::Ready(Err(e));
-            }
-            match self.io.get().peer_addr() {
-                Ok(_) => return Poll::Ready(Ok(())),
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotConnected
-                        && ev.ready & (ERROR | WRITE_CLOSED) == 0 =>
-                {
-                    self.io.clear(ev, Direction::Write);
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
     }
 
     /// A connected pair (`socketpair`).

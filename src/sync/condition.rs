@@ -223,18 +223,13 @@ impl Future for Notified<'_> {
         let Some(key) = self.key else {
             return Poll::Ready(());
         };
-        let mut waiters = self.cond.waiters.borrow_mut();
-        if waiters.token(key).is_some() {
-            waiters.remove(key);
-            drop(waiters);
-            self.key = None;
-            Poll::Ready(())
-        } else {
-            let old = waiters.set_waker(key, cx.waker());
-            drop(waiters);
-            drop(old);
-            Poll::Pending
-        }
+        std::task::ready!(super::waiters::poll_waiter(
+            &self.cond.waiters,
+            key,
+            cx.waker()
+        ));
+        self.key = None;
+        Poll::Ready(())
     }
 }
 

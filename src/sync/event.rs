@@ -164,18 +164,9 @@ impl Future for EventWait<'_> {
                 Poll::Pending
             }
             Some(key) => {
-                let mut waiters = event.waiters.borrow_mut();
-                if waiters.token(key).is_some() {
-                    waiters.remove(key);
-                    drop(waiters);
-                    self.key = None;
-                    Poll::Ready(())
-                } else {
-                    let old = waiters.set_waker(key, cx.waker());
-                    drop(waiters);
-                    drop(old);
-                    Poll::Pending
-                }
+                std::task::ready!(super::waiters::poll_waiter(&event.waiters, key, cx.waker()));
+                self.key = None;
+                Poll::Ready(())
             }
         }
     }

@@ -279,19 +279,10 @@ impl<'a, T: ?Sized> Future for LockFuture<'a, T> {
                 Poll::Pending
             }
             Some(key) => {
-                let mut waiters = lock.waiters.borrow_mut();
-                if waiters.token(key).is_some() {
-                    waiters.remove(key);
-                    drop(waiters);
-                    self.key = None;
-                    // Handed over: `locked` is still set, on our behalf.
-                    Poll::Ready(lock.guard())
-                } else {
-                    let old = waiters.set_waker(key, cx.waker());
-                    drop(waiters);
-                    drop(old);
-                    Poll::Pending
-                }
+                std::task::ready!(super::waiters::poll_waiter(&lock.waiters, key, cx.waker()));
+                self.key = None;
+                // Handed over: `locked` is still set, on our behalf.
+                Poll::Ready(lock.guard())
             }
         }
     }

@@ -421,18 +421,13 @@ impl<'a> Future for Acquire<'a> {
                 Poll::Pending
             }
             Some(key) => {
-                let mut waiters = permits.waiters.borrow_mut();
-                if waiters.token(key).is_some() {
-                    waiters.remove(key);
-                    drop(waiters);
-                    self.key = None;
-                    Poll::Ready(SemaphorePermit { permits })
-                } else {
-                    let old = waiters.set_waker(key, cx.waker());
-                    drop(waiters);
-                    drop(old);
-                    Poll::Pending
-                }
+                std::task::ready!(super::waiters::poll_waiter(
+                    &permits.waiters,
+                    key,
+                    cx.waker()
+                ));
+                self.key = None;
+                Poll::Ready(SemaphorePermit { permits })
             }
         }
     }

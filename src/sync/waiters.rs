@@ -23,7 +23,8 @@
 //! The owner of a key is the only one who frees its slot, so a key stays valid until its
 //! owner calls `remove`; keys never dangle and need no generation counter.
 
-use std::task::Waker;
+use std::cell::RefCell;
+use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
 
@@ -183,6 +184,22 @@ impl WaitList {
 
 /// Wakes an optional waker (the result of [`WaitList::notify_one`]).
 #[inline]
+/// One poll of a waiting node: once it was notified, frees it and returns `Ready` with
+/// its token; otherwise refreshes its waker (dropping the replaced one after the borrow
+/// ends, so a waker's destructor cannot re-enter the list) and returns `Pending`.
+pub(crate) fn poll_waiter(list: &RefCell<WaitList>, key: Key, waker: &Waker) -> Poll<usize> {
+    let mut waiters = list.borrow_mut();
+    if let Some(token) = waiters.token(key) {
+        waiters.remove(key);
+        Poll::Ready(token)
+    } else {
+        let old = waiters.set_waker(key, waker);
+        drop(waiters);
+        drop(old);
+        Poll::Pending
+    }
+}
+
 pub(crate) fn wake(w: Option<Option<Waker>>) {
     if let Some(Some(w)) = w {
         w.wake();
