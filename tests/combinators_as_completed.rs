@@ -1,33 +1,15 @@
 //! as_completed: completion order, cancellation of what is left, fused end.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_core::stream::FusedStream;
 use futures_util::StreamExt;
-use simul::{as_completed, EventLoop};
+use simul::as_completed;
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-struct Guard(Rc<Cell<usize>>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+mod common;
+use common::{secs, vrun, Guard};
 
 #[test]
 fn yields_outputs_in_completion_order_at_their_completion_times() {

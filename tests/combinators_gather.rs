@@ -7,31 +7,14 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use simul::{gather, try_gather, EventLoop};
+use simul::{gather, try_gather};
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+mod common;
+use common::{secs, vrun, Guard};
 
 /// Counts drops; each test asserts every guard was dropped exactly once.
 #[derive(Clone, Default)]
 struct Drops(Rc<Cell<usize>>);
-
-struct Guard(Rc<Cell<usize>>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
 
 impl Drops {
     fn guard(&self) -> Guard {

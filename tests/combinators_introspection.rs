@@ -2,19 +2,13 @@
 //! together with the combinators).
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use simul::{EventLoop, Task, TaskState};
+use simul::{Task, TaskState};
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
+mod common;
+use common::vrun;
 
 fn dump() -> String {
     let mut buf = Vec::new();

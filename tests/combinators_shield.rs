@@ -1,31 +1,12 @@
 //! shield: the awaiter's cancellation never reaches the shielded work.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
-use simul::{shield, EventLoop};
+use simul::shield;
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-struct Guard(Rc<Cell<usize>>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+mod common;
+use common::{secs, vrun, Guard};
 
 #[test]
 fn awaiting_a_shield_gives_the_output() {

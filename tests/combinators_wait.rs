@@ -1,23 +1,13 @@
 //! wait and wait_timeout: return conditions, nothing cancelled, timeouts, exceptions.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use simul::{wait, wait_timeout, EventLoop, ReturnWhen, Task, TaskState};
+use simul::{wait, wait_timeout, ReturnWhen, Task, TaskState};
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+mod common;
+use common::{secs, vrun};
 
 fn sleeper(s: u64) -> Task<u64> {
     simul::spawn(async move {

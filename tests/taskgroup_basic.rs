@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use simul::{EventLoop, ExceptionKind, GroupError, TaskGroup};
 
+mod common;
+use common::secs;
+
 fn vloop() -> EventLoop {
     EventLoop::builder().virtual_time(true).build().unwrap()
 }
 
 fn vrun<F: Future>(f: F) -> F::Output {
     vloop().run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
 }
 
 /// Drop counter; also logs a label to an ordered log when given one.

@@ -1,31 +1,12 @@
 //! GroupHandle: spawning into a group from its own tasks, and after it is finished.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
-use simul::{EventLoop, GroupClosed, GroupHandle, TaskGroup};
+use simul::{GroupClosed, GroupHandle, TaskGroup};
 
-fn vrun<F: Future>(f: F) -> F::Output {
-    EventLoop::builder()
-        .virtual_time(true)
-        .build()
-        .unwrap()
-        .run_until_complete(f)
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
-
-struct Guard(Rc<Cell<usize>>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+mod common;
+use common::{secs, vrun, Guard};
 
 /// A crawler-like tree: each task spawns `fanout` children until `depth` reaches 0.
 async fn crawl(h: GroupHandle, depth: u32, fanout: u32, visited: Rc<Cell<u32>>) {
