@@ -310,6 +310,9 @@ pub(crate) struct Core {
     tracer: Option<Box<TracerCell>>,
     /// Stall watchdog (watchdog on).
     watch: Option<Arc<Watch>>,
+    /// Debug mode, tracing or the watchdog is on: polls go through `before_poll` and
+    /// `after_poll` (fixed at build time, so the plain poll path tests one flag).
+    instrumented: bool,
     /// This loop's number in the process (trace thread id).
     loop_no: u64,
 }
@@ -492,9 +495,11 @@ impl Core {
             .clone()
             .map(|path| Box::new(RefCell::new(Tracer::new(path))));
         let watch = config.watchdog.map(Watch::start);
+        let instrumented = config.debug || tracer.is_some() || watch.is_some();
         Ok(Core {
             tracer,
             watch,
+            instrumented,
             loop_no: LOOP_NOS.fetch_add(1, Ordering::Relaxed),
             shared: Arc::new(Shared {
                 inject: Mutex::new(Inject::default()),
@@ -610,8 +615,7 @@ impl Core {
         let mut cx = Context::from_waker(&waker);
         let saved = self.current.replace(Some(task.as_raw()));
         let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let instrumented = self.config.debug || self.tracer.is_some() || self.watch.is_some();
-        let started = instrumented.then(|| self.before_poll(&task));
+        let started = self.instrumented.then(|| self.before_poll(&task));
         // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
         let res = unsafe { task.poll(&mut cx) };
         self.current.set(saved);
