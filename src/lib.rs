@@ -48,6 +48,7 @@ mod debug;
 mod io;
 pub mod net;
 pub mod process;
+mod runner;
 pub mod runtime;
 pub mod signal;
 pub mod stream;
@@ -62,8 +63,9 @@ pub use combinators::{
     AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
 };
 pub use io::BUDGET;
+pub use runner::run;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    call_at, call_later, call_soon, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use stream::{

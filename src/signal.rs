@@ -375,7 +375,7 @@ thread_local! {
 impl Hub {
     /// The running loop's hub, created on first use.
     fn current() -> io::Result<Rc<Hub>> {
-        let shared = crate::runtime::with_core("signal::Signals", |core| core.shared.clone());
+        let shared = crate::runtime::with_core("signal::Signals", |core| core.shared().clone());
         let found = HUBS.with(|h| {
             let mut h = h.borrow_mut();
             h.retain(|w| w.strong_count() > 0);
@@ -803,7 +803,7 @@ fn remove_handler(shared: &Arc<Shared>, kind: SignalKind) -> bool {
 /// ```
 pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io::Result<()> {
     let shared =
-        crate::runtime::with_core("signal::add_signal_handler", |core| core.shared.clone());
+        crate::runtime::with_core("signal::add_signal_handler", |core| core.shared().clone());
     add_handler(&shared, kind, Rc::new(callback), |fut| crate::spawn(fut))
 }
 
@@ -820,8 +820,9 @@ pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io
 /// simul::run(async { assert!(!remove_signal_handler(SignalKind::hangup())); });
 /// ```
 pub fn remove_signal_handler(kind: SignalKind) -> bool {
-    let shared =
-        crate::runtime::with_core("signal::remove_signal_handler", |core| core.shared.clone());
+    let shared = crate::runtime::with_core("signal::remove_signal_handler", |core| {
+        core.shared().clone()
+    });
     remove_handler(&shared, kind)
 }
 
@@ -853,7 +854,7 @@ impl EventLoop {
         kind: SignalKind,
         callback: impl Fn() + 'static,
     ) -> io::Result<()> {
-        add_handler(&self.core.shared, kind, Rc::new(callback), |fut| {
+        add_handler(self.core().shared(), kind, Rc::new(callback), |fut| {
             self.spawn(fut)
         })
     }
@@ -867,7 +868,7 @@ impl EventLoop {
     /// assert!(!lp.remove_signal_handler(simul::signal::SignalKind::hangup()));
     /// ```
     pub fn remove_signal_handler(&self, kind: SignalKind) -> bool {
-        remove_handler(&self.core.shared, kind)
+        remove_handler(self.core().shared(), kind)
     }
 }
 

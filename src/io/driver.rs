@@ -235,7 +235,8 @@ impl Driver {
     }
 
     /// Waits for events (at most `timeout`; `None` = until one arrives) and dispatches them.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Returns whether any event (I/O or a wake-up) arrived.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let timeout = match timeout {
             Some(d) if !d.is_zero() && d < PRECISE_BELOW => {
                 self.timer.arm(d)?;
@@ -245,7 +246,7 @@ impl Driver {
         };
         self.poll.poll(&mut self.events, timeout)?;
         if self.events.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let slab = self.shared.slab.lock().unwrap_or_else(|e| e.into_inner());
         for ev in self.events.iter() {
@@ -288,7 +289,7 @@ impl Driver {
         for w in self.to_wake.drain(..) {
             w.wake();
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -305,9 +306,7 @@ impl Registration {
         source: &mut impl mio::event::Source,
         interest: Interest,
     ) -> io::Result<Registration> {
-        let shared = crate::runtime::with_core("register an I/O source", |core| {
-            core.driver.borrow().shared.clone()
-        });
+        let shared = crate::runtime::with_core("register an I/O source", |core| core.io_handle());
         let io = Arc::new(ScheduledIo {
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),

@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use super::callback::{Callback, CallbackCell};
 use super::context::try_with_core;
-use super::{report_unretrieved, Core, Runnable};
+use super::iteration::{Lifecycle, MainTask};
+use super::{report_unretrieved, Core, ExceptionContext, ExceptionKind, Runnable};
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Local, TaskInfo, TaskState};
 use crate::trace::TracerCell;
@@ -29,7 +30,7 @@ pub(crate) fn schedule_ref(task: &TaskRef) {
     let shared_ptr = Arc::as_ptr(task.shared());
     let mut queued = Some(queued);
     try_with_core(|core| {
-        if Arc::as_ptr(&core.shared) == shared_ptr {
+        if Arc::as_ptr(core.shared()) == shared_ptr {
             if let Some(q) = queued.take() {
                 if let Some(tr) = &core.tracer {
                     // SAFETY: loop thread; copy out the id.
@@ -60,26 +61,55 @@ impl Core {
         let created = match self.spawn_time.get() {
             Some(t) => t,
             None => {
-                let t = self.clock.coarse_instant();
+                let t = self.clock().coarse_instant();
                 self.spawn_time.set(Some(t));
                 t
             }
         };
         let (registry_ref, handle_ref, queue_ref) = raw::allocate(
             future,
-            self.shared.clone(),
+            self.shared().clone(),
             Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
         // SAFETY: loop thread; nobody else has seen the task yet.
         unsafe { handle_ref.local() }.slot = slot;
-        if eager {
+        let life = self.life.get();
+        if life != Lifecycle::Open {
+            self.refuse(&handle_ref, life);
+        } else if eager {
             // Run the first step right here, as if it had been popped from the queue.
             self.run_task(queue_ref);
         } else {
             self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         }
         handle_ref
+    }
+
+    /// A spawn on a closing (or closed) loop: the task never runs. While closing, it stays
+    /// in the registry, and shutdown's next round drops its future (one at a time, so a
+    /// destructor that spawns again is not recursion); once closed, it is cancelled here.
+    /// Reported in debug mode.
+    #[cold]
+    fn refuse(&self, task: &TaskRef, life: Lifecycle) {
+        if self.is_debug() {
+            // SAFETY: loop thread; copied out at once.
+            let local = unsafe { task.local() };
+            let name = crate::task::task_name(local);
+            self.call_exception_handler(&ExceptionContext::new(
+                ExceptionKind::SpawnRefused,
+                format!(
+                    "Task was destroyed but it is pending: task spawned at {}:{} while its \
+                     loop was closing never runs",
+                    local.location.file(),
+                    local.location.line()
+                ),
+                Some(name),
+            ));
+        }
+        if life == Lifecycle::Closed {
+            self.cancel_now(task);
+        }
     }
 
     /// Cancels `task` right away, on this stack: its future is dropped in place (so its
@@ -123,16 +153,30 @@ impl Core {
         let waker = task.borrowed_waker();
         let mut cx = Context::from_waker(&waker);
         let saved = self.current.replace(Some(task.as_raw()));
-        let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let started = self.instrumented.then(|| self.before_poll(&task));
+        let saved_budget = self.fresh_budget();
+        let started = self.instrumented.then(|| {
+            // SAFETY: loop thread; copied out.
+            let local = unsafe { task.local() };
+            self.before_poll(local.id, local.location)
+        });
         // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
         let res = unsafe { task.poll(&mut cx) };
         self.current.set(saved);
-        self.budget.set(saved_budget);
+        self.restore_budget(saved_budget);
         // SAFETY: loop thread; the poll is over.
         unsafe { task.local() }.polls += 1;
         if let Some(t0) = started {
-            self.after_poll(&task, t0);
+            // SAFETY: loop thread; the poll is over.
+            let local = unsafe { task.local() };
+            self.after_poll(
+                &Polled {
+                    id: local.id,
+                    location: local.location,
+                    polls: local.polls,
+                    name: &|| crate::task::task_name(local),
+                },
+                t0,
+            );
         }
         match res {
             Poll::Pending => task.idle_and_release(),
@@ -142,37 +186,27 @@ impl Core {
 
     /// Instrumentation before a poll (debug, trace or watchdog on).
     #[cold]
-    fn before_poll(&self, task: &TaskRef) -> Instant {
+    pub(super) fn before_poll(&self, id: u64, location: &'static Location<'static>) -> Instant {
         if let Some(w) = &self.watch {
-            // SAFETY: loop thread; copy out.
-            let local = unsafe { task.local() };
-            w.enter(local.id, local.location);
+            w.enter(id, location);
         }
         Instant::now()
     }
 
     /// Instrumentation after a poll.
     #[cold]
-    fn after_poll(&self, task: &TaskRef, t0: Instant) {
+    pub(super) fn after_poll(&self, p: &Polled<'_>, t0: Instant) {
         let took = t0.elapsed();
         if let Some(w) = &self.watch {
             if let Some(stuck) = w.exit() {
-                crate::debug::report_stall(self, task, stuck.max(took));
+                crate::debug::report_stall(self, &(p.name)(), p.location, stuck.max(took));
             }
         }
-        if self.config.debug && took >= self.config.slow_poll_threshold {
-            crate::debug::report_slow_poll(self, task, took);
+        if self.is_debug() && took >= self.slow_poll_threshold() {
+            crate::debug::report_slow_poll(self, &(p.name)(), p.location, took);
         }
         if let Some(tr) = &self.tracer {
-            // SAFETY: loop thread; the poll is over.
-            let local = unsafe { task.local() };
-            tr.borrow_mut().poll(
-                local.id,
-                || crate::task::task_name(local),
-                t0,
-                took,
-                local.polls,
-            );
+            tr.borrow_mut().poll(p.id, p.name, t0, took, p.polls);
         }
     }
 
@@ -214,14 +248,29 @@ impl Core {
             let t = unsafe { TaskRef::borrow_raw(ptr) };
             return Some(TaskInfo::of(&t));
         }
-        self.main
-            .get()
-            .map(|(id, polls, created)| TaskInfo::main(id, polls, created))
+        let main = self.main.borrow();
+        main.as_ref()
+            .filter(|m| m.running.get())
+            .map(|m| self.main_info(m))
+    }
+
+    fn main_info(&self, m: &MainTask) -> TaskInfo {
+        let state = if m.running.get() {
+            TaskState::Running
+        } else if self.shared().signal.main_woken() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        TaskInfo::main(m.id, m.location, state, m.polls.get(), m.created)
     }
 
     pub(crate) fn all_task_infos(&self) -> Vec<TaskInfo> {
         let tasks = self.tasks.borrow();
         let mut v: Vec<TaskInfo> = tasks.slots.iter().flatten().map(TaskInfo::of).collect();
+        if let Some(m) = self.main.borrow().as_ref() {
+            v.push(self.main_info(m));
+        }
         v.sort_by_key(|i| i.id());
         v
     }
@@ -229,4 +278,12 @@ impl Core {
     pub(crate) fn task_count(&self) -> usize {
         self.tasks.borrow().len
     }
+}
+
+/// What the instrumentation needs to know of the task just polled.
+pub(super) struct Polled<'a> {
+    pub(super) id: u64,
+    pub(super) location: &'static Location<'static>,
+    pub(super) polls: u64,
+    pub(super) name: &'a dyn Fn() -> String,
 }

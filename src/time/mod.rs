@@ -10,12 +10,12 @@
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
 pub(crate) mod clock;
+pub(crate) mod driver;
 pub(crate) mod wheel;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,9 @@ enum SleepState {
     },
     Armed {
         key: TimerKey,
-        loop_id: usize,
+        /// The loop's identity (unique in the process: a dropped loop's timer is never
+        /// mistaken for one of a later loop).
+        loop_id: u64,
     },
     Yielded,
     Done,
@@ -76,7 +78,7 @@ impl Unpin for Sleep {}
 pub fn sleep(duration: Duration) -> Sleep {
     // Created inside a loop, the clock starts now (tokio's rule); created outside one (to
     // hand to `run_until_complete`), it starts at the first poll (asyncio's rule).
-    match crate::runtime::try_with_core(|core| core.clock.now().checked_add(duration)) {
+    match crate::runtime::try_with_core(|core| core.clock().now().checked_add(duration)) {
         Some(deadline) => Sleep {
             deadline,
             lazy: None,
@@ -154,7 +156,7 @@ impl Sleep {
     fn disarm(&mut self) {
         if let SleepState::Armed { key, loop_id } = self.state {
             crate::runtime::try_with_core(|core| {
-                if loop_id_of(core) == loop_id {
+                if core.id() == loop_id {
                     core.remove_timer(key);
                 }
             });
@@ -168,12 +170,12 @@ impl Sleep {
                 self.state = SleepState::Done;
                 Poll::Ready(())
             }
-            SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
-                let mut timers = core.timers.borrow_mut();
+            SleepState::Armed { key, loop_id } if loop_id == core.id() => {
+                let mut timers = core.timers().wheel();
                 // The usual wake-up: the wheel has passed the deadline, so the timer fired.
                 // Decided without reading the entry (a cache miss with many timers).
                 if let Some(deadline) = self.deadline {
-                    if timers.has_fired(core.clock.ns_of(deadline)) {
+                    if timers.has_fired(core.clock().ns_of(deadline)) {
                         self.state = SleepState::Done;
                         return Poll::Ready(());
                     }
@@ -195,20 +197,20 @@ impl Sleep {
             SleepState::Init { .. } | SleepState::Armed { .. } => {
                 let mut ahead = matches!(self.state, SleepState::Init { ahead: true });
                 if let Some(d) = self.lazy.take() {
-                    self.deadline = core.clock.now().checked_add(d);
+                    self.deadline = core.clock().now().checked_add(d);
                     ahead = !d.is_zero();
                 }
                 let Some(deadline) = self.deadline else {
                     return Poll::Pending; // never
                 };
-                let at = core.clock.ns_of(deadline);
+                let at = core.clock().ns_of(deadline);
                 // Past due: the wheel (which never passes the clock) is past it, or the
                 // clock is. The clock is read only when creation did not settle it: a
                 // deadline that was ahead when `sleep(d)` made it and is still ahead of
                 // the wheel is armed as is (if it has come due meanwhile, the wheel fires
                 // it at its next turn).
                 let past =
-                    !core.timers.borrow().is_ahead(at) || (!ahead && at <= core.clock.now_ns());
+                    !core.timers().wheel().is_ahead(at) || (!ahead && at <= core.clock().now_ns());
                 if past {
                     self.state = SleepState::Yielded;
                     cx.waker().wake_by_ref();
@@ -218,16 +220,12 @@ impl Sleep {
                 let key = core.add_timer(at, TimerPayload::Wake(cx.waker().clone()));
                 self.state = SleepState::Armed {
                     key,
-                    loop_id: loop_id_of(core),
+                    loop_id: core.id(),
                 };
                 Poll::Pending
             }
         }
     }
-}
-
-fn loop_id_of(core: &Core) -> usize {
-    Arc::as_ptr(&core.shared) as usize
 }
 
 impl Future for Sleep {
@@ -315,7 +313,7 @@ pub fn interval(period: Duration) -> Interval {
         period > Duration::ZERO,
         "simul::interval: the period must be non-zero"
     );
-    let now = with_core("interval", |core| core.clock.now());
+    let now = with_core("interval", |core| core.clock().now());
     Interval {
         next: now,
         period,
@@ -363,7 +361,7 @@ impl Interval {
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         with_core("Interval::tick", |core| {
-            let now = core.clock.now();
+            let now = core.clock().now();
             if self.next > now {
                 let next = self.next;
                 let s = self.sleep.get_or_insert_with(|| sleep_until(next));
