@@ -43,7 +43,6 @@ use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::pin;
-use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,8 +51,8 @@ use std::time::{Duration, Instant};
 
 use crate::debug::Watch;
 use crate::io::driver::Driver;
-use crate::task::raw::{self, TaskRef};
-use crate::task::{Local, TaskInfo, TaskState};
+use crate::task::raw::{self, Done, OwnedTask, Schedule, Step, TaskRef};
+use crate::task::{Local, TaskInfo};
 use crate::time::wheel::{self, TimerKey, Wheel};
 use crate::trace::{Tracer, TracerCell};
 
@@ -103,13 +102,13 @@ type ExceptionHandler = Rc<dyn Fn(&ExceptionContext)>;
 
 #[derive(Default)]
 struct Inject {
-    tasks: Vec<TaskRef>,
+    tasks: Vec<raw::Runnable>,
     calls: Vec<RemoteCall>,
     closed: bool,
 }
 
 impl Shared {
-    fn push_task(&self, task: TaskRef) {
+    fn push_task(&self, task: raw::Runnable) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
             return; // the loop is gone; dropping the reference is all that is left to do
@@ -143,34 +142,34 @@ impl Shared {
     }
 
     /// Closes the queue for good; returns what was still in it.
-    fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
+    fn close(&self) -> (Vec<raw::Runnable>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
         (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
     }
 }
 
-/// Schedules a task from a waker or a `cancel()`, on whatever thread this runs.
-pub(crate) fn schedule_ref(task: &TaskRef) {
-    let Some(queued) = task.schedule() else {
-        return;
-    };
-    let shared_ptr = Arc::as_ptr(task.shared());
-    let mut queued = Some(queued);
-    try_with_core(|core| {
-        if Arc::as_ptr(&core.shared) == shared_ptr {
-            if let Some(q) = queued.take() {
-                if let Some(tr) = &core.tracer {
-                    // SAFETY: loop thread; copy out the id.
-                    tr.borrow_mut().wake(unsafe { q.local() }.id, false);
+/// The loop's side of the schedule seam: each task carries one, pointing at the loop
+/// that spawned it. A wake on the loop's own thread (while it runs) goes straight to the
+/// ready queue; any other goes through the injection queue.
+pub(crate) struct LoopSchedule(Arc<Shared>);
+
+impl Schedule for LoopSchedule {
+    fn schedule(&self, task: raw::Runnable) {
+        let mut task = Some(task);
+        try_with_core(|core| {
+            if Arc::ptr_eq(&core.shared, &self.0) {
+                if let Some(t) = task.take() {
+                    if let Some(tr) = &core.tracer {
+                        t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
+                    }
+                    core.ready.borrow_mut().push_back(Runnable::Task(t));
                 }
-                core.ready.borrow_mut().push_back(Runnable::Task(q));
             }
+        });
+        if let Some(t) = task {
+            self.0.push_task(t);
         }
-    });
-    if let Some(q) = queued {
-        let shared = q.shared().clone();
-        shared.push_task(q);
     }
 }
 
@@ -201,7 +200,7 @@ impl<F: FnOnce()> Callback for CallbackCell<F> {
 }
 
 enum Runnable {
-    Task(TaskRef),
+    Task(raw::Runnable),
     Call(Rc<dyn Callback>),
 }
 
@@ -287,8 +286,6 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<Wheel<TimerPayload>>,
     pub(crate) clock: Clock,
     pub(crate) driver: RefCell<Driver>,
-    /// The task being polled (raw identity; the queue entry keeps it alive).
-    current: Cell<Option<NonNull<raw::Header>>>,
     /// Polls of the main future, when it is the one running.
     main: Cell<Option<(u64, u64, Instant)>>,
     /// Work outstanding outside the loop (I/O waits, blocking-pool jobs): virtual time
@@ -302,7 +299,7 @@ pub(crate) struct Core {
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
-    spawn_time: Cell<Option<Instant>>,
+    spawn_time: Cell<Option<u64>>,
     closed: Cell<bool>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
     pub(crate) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -328,13 +325,13 @@ pub(crate) struct Config {
 
 #[derive(Default)]
 struct Registry {
-    slots: Vec<Option<TaskRef>>,
+    slots: Vec<Option<OwnedTask>>,
     free: Vec<usize>,
     len: usize,
 }
 
 impl Registry {
-    fn insert(&mut self, t: TaskRef) -> usize {
+    fn insert(&mut self, t: OwnedTask) -> usize {
         self.len += 1;
         match self.free.pop() {
             Some(i) => {
@@ -347,13 +344,15 @@ impl Registry {
             }
         }
     }
-    fn remove(&mut self, i: usize) -> Option<TaskRef> {
-        let t = self.slots.get_mut(i)?.take();
-        if t.is_some() {
-            self.len -= 1;
-            self.free.push(i);
+    /// Removes `task` (at its slot `i`).
+    fn remove(&mut self, i: usize, task: &TaskRef) -> Option<OwnedTask> {
+        let slot = self.slots.get_mut(i)?;
+        if !slot.as_ref().is_some_and(|t| t.ptr_eq(task)) {
+            return None;
         }
-        t
+        self.len -= 1;
+        self.free.push(i);
+        slot.take()
     }
 }
 
@@ -461,9 +460,8 @@ impl fmt::Display for ExceptionContext {
 
 /// Reports an unretrieved task panic to the current loop (or stderr without one).
 pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
-    // SAFETY: called on the loop thread (from completion or a Task handle's drop).
-    let local = unsafe { task.local() };
-    if local.panic_retrieved {
+    let local = task.local();
+    if local.panic_retrieved.get() {
         return; // someone else (a TaskGroup) took charge of the panic
     }
     let name = crate::task::task_name(local);
@@ -512,7 +510,6 @@ impl Core {
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(virtual_time),
             driver: RefCell::new(driver),
-            current: Cell::new(None),
             main: Cell::new(None),
             external: Cell::new(0),
             budget: Cell::new(u32::MAX),
@@ -543,7 +540,7 @@ impl Core {
         name: Option<String>,
         location: &'static Location<'static>,
         eager: bool,
-    ) -> TaskRef
+    ) -> raw::JoinRef<F::Output>
     where
         F: Future + 'static,
     {
@@ -551,19 +548,21 @@ impl Core {
         let created = match self.spawn_time.get() {
             Some(t) => t,
             None => {
-                let t = self.clock.coarse_instant();
+                let t = crate::task::creation_stamp(self.clock.coarse_instant());
                 self.spawn_time.set(Some(t));
                 t
             }
         };
-        let (registry_ref, handle_ref, queue_ref) = raw::allocate(
+        let (registry_ref, handle_ref, queue_ref) = raw::spawn(
             future,
-            self.shared.clone(),
+            LoopSchedule(self.shared.clone()),
             Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
-        // SAFETY: loop thread; nobody else has seen the task yet.
-        unsafe { handle_ref.local() }.slot = slot;
+        handle_ref
+            .local()
+            .slot
+            .set(u32::try_from(slot).expect("more than 2^32 live tasks"));
         if eager {
             // Run the first step right here, as if it had been popped from the queue.
             self.run_task(queue_ref);
@@ -583,16 +582,13 @@ impl Core {
         if !task.request_cancel() {
             return false;
         }
-        if task.state() & raw::RUNNING != 0 {
-            schedule_ref(task);
-            return true;
+        // While the future is dropped the task counts as running, so a destructor that
+        // tries to cancel it again only schedules it (and the queue entry then finds it
+        // complete).
+        match task.cancel_in_place() {
+            Some(done) => self.complete(done),
+            None => task.wake(), // being polled: it is cancelled when it next runs
         }
-        // Mark it running while its future is dropped, so that a destructor that tries to
-        // cancel it again only schedules it (and the queue entry then finds it complete).
-        task.transition_to_running();
-        // SAFETY: loop thread (Core is thread-local) and the task is not being polled.
-        let state = unsafe { task.cancel_future() };
-        self.complete(task, state);
         true
     }
 
@@ -600,34 +596,21 @@ impl Core {
         self.ready.borrow_mut().push_back(Runnable::Call(cb));
     }
 
-    fn run_task(&self, task: TaskRef) {
-        let prev = task.transition_to_running();
-        if prev & raw::COMPLETE != 0 {
-            return;
-        }
-        if prev & raw::CANCEL != 0 {
-            // SAFETY: loop thread, not being polled (we just took it from the queue).
-            let state = unsafe { task.cancel_future() };
-            self.complete(&task, state);
-            return;
-        }
-        let waker = task.borrowed_waker();
-        let mut cx = Context::from_waker(&waker);
-        let saved = self.current.replace(Some(task.as_raw()));
-        let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let started = self.instrumented.then(|| self.before_poll(&task));
-        // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
-        let res = unsafe { task.poll(&mut cx) };
-        self.current.set(saved);
-        self.budget.set(saved_budget);
-        // SAFETY: loop thread; the poll is over.
-        unsafe { task.local() }.polls += 1;
-        if let Some(t0) = started {
-            self.after_poll(&task, t0);
-        }
-        match res {
-            Poll::Pending => task.idle_and_release(),
-            Poll::Ready(state) => self.complete(&task, state),
+    fn run_task(&self, task: raw::Runnable) {
+        let step = task.run(
+            |t| {
+                let budget = self.budget.replace(crate::io::BUDGET);
+                (budget, self.instrumented.then(|| self.before_poll(t)))
+            },
+            |t, (budget, started)| {
+                self.budget.set(budget);
+                if let Some(t0) = started {
+                    self.after_poll(t, t0);
+                }
+            },
+        );
+        if let Step::Done(done) = step {
+            self.complete(done);
         }
     }
 
@@ -635,8 +618,7 @@ impl Core {
     #[cold]
     fn before_poll(&self, task: &TaskRef) -> Instant {
         if let Some(w) = &self.watch {
-            // SAFETY: loop thread; copy out.
-            let local = unsafe { task.local() };
+            let local = task.local();
             w.enter(local.id, local.location);
         }
         Instant::now()
@@ -655,14 +637,13 @@ impl Core {
             crate::debug::report_slow_poll(self, task, took);
         }
         if let Some(tr) = &self.tracer {
-            // SAFETY: loop thread; the poll is over.
-            let local = unsafe { task.local() };
+            let local = task.local();
             tr.borrow_mut().poll(
                 local.id,
                 || crate::task::task_name(local),
                 t0,
                 took,
-                local.polls,
+                u64::from(local.polls.get()),
             );
         }
     }
@@ -671,29 +652,31 @@ impl Core {
         self.tracer.as_deref()
     }
 
-    fn complete(&self, task: &TaskRef, state: TaskState) {
-        task.transition_to_complete();
-        // SAFETY: loop thread; no other borrow of this task's Local is live.
-        let local = unsafe { task.local() };
-        local.outcome = Some(state);
-        let registry_ref = self.tasks.borrow_mut().remove(local.slot);
-        let join = local.join_waker.take();
-        let callbacks = local.callbacks.take();
-        let detached = local.detached;
-        for cb in callbacks.into_iter().flat_map(|v| *v) {
+    /// The loop's bookkeeping for a task that has just completed: out of the registry,
+    /// its awaiter woken, its done callbacks scheduled, a lost panic reported.
+    fn complete(&self, done: Done) {
+        let Done {
+            task,
+            state,
+            unretrieved,
+            callbacks,
+        } = done;
+        let local = task.local();
+        let registry_ref = self
+            .tasks
+            .borrow_mut()
+            .remove(local.slot.get() as usize, &task);
+        for cb in callbacks {
             self.call_soon_rc(Rc::new(CallbackCell {
                 f: Cell::new(Some(move || cb(state))),
                 cancelled: Cell::new(false),
             }));
         }
-        if let Some(w) = join {
+        if let Some(w) = local.join_waker.take() {
             w.wake();
         }
-        if detached {
-            // SAFETY: loop thread.
-            if let Some(msg) = unsafe { task.drop_output() } {
-                report_unretrieved(task, &msg);
-            }
+        if let Some(msg) = unretrieved {
+            report_unretrieved(&task, &msg);
         }
         drop(registry_ref);
     }
@@ -713,11 +696,8 @@ impl Core {
     }
 
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
-        if let Some(ptr) = self.current.get() {
-            // SAFETY: `current` is set only while the task is polled, and the queue entry
-            // being polled holds a reference.
-            let t = unsafe { TaskRef::borrow_raw(ptr) };
-            return Some(TaskInfo::of(&t));
+        if let Some(info) = raw::with_current(TaskInfo::of) {
+            return Some(info);
         }
         self.main
             .get()
@@ -726,7 +706,12 @@ impl Core {
 
     pub(crate) fn all_task_infos(&self) -> Vec<TaskInfo> {
         let tasks = self.tasks.borrow();
-        let mut v: Vec<TaskInfo> = tasks.slots.iter().flatten().map(TaskInfo::of).collect();
+        let mut v: Vec<TaskInfo> = tasks
+            .slots
+            .iter()
+            .flatten()
+            .map(|t| TaskInfo::of(t))
+            .collect();
         v.sort_by_key(|i| i.id());
         v
     }
@@ -779,8 +764,7 @@ impl Core {
         let mut ready = self.ready.borrow_mut();
         for t in tasks {
             if let Some(tr) = &self.tracer {
-                // SAFETY: loop thread; copy out the id.
-                tr.borrow_mut().wake(unsafe { t.local() }.id, true);
+                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
             }
             ready.push_back(Runnable::Task(t));
         }
@@ -877,21 +861,20 @@ impl Core {
         for _round in 0..16 {
             let tasks: Vec<TaskRef> = {
                 let reg = self.tasks.borrow();
-                reg.slots.iter().flatten().map(|t| t.clone_ref()).collect()
+                reg.slots
+                    .iter()
+                    .flatten()
+                    .map(|t| TaskRef::clone(t))
+                    .collect()
             };
             if tasks.is_empty() {
                 break;
             }
             for t in tasks {
-                if t.state() & raw::COMPLETE != 0 {
-                    continue;
+                // A running task is the one calling shutdown; it ends when it returns.
+                if let Some(done) = t.cancel_in_place() {
+                    self.complete(done);
                 }
-                if t.state() & raw::RUNNING != 0 {
-                    continue; // shutdown from inside the task itself; it ends when it returns
-                }
-                // SAFETY: loop thread; the task is not being polled.
-                let state = unsafe { t.cancel_future() };
-                self.complete(&t, state);
             }
             // Run what cancellation scheduled (done callbacks), but no task steps.
             let pending: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();
