@@ -692,6 +692,10 @@ unsafe fn drop_waker(data: *const ()) {
     release(ptr);
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 #[path = "raw_tests.rs"]
 mod tests;
+
+#[cfg(all(test, loom))]
+#[path = "raw_loom.rs"]
+mod loom_tests;
