@@ -82,6 +82,11 @@ pub(crate) struct Core {
 static LOOP_NOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Core {
+    /// This loop's number in the process (never reused).
+    pub(crate) fn loop_no(&self) -> u64 {
+        self.loop_no
+    }
+
     pub(super) fn new(config: Config, virtual_time: bool) -> io::Result<Core> {
         let driver = Driver::new()?;
         let waker = driver.new_waker()?;
