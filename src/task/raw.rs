@@ -561,9 +561,11 @@ impl Runnable {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// Whether this thread owns the task.
+    /// Whether this thread owns the task. (A thread that was never handed a token has 0,
+    /// which is no task's owner, so this needs no lazy initialisation.)
     fn on_owner_thread(&self) -> bool {
-        self.header().local.owner == thread_token()
+        let owner = self.header().local.owner;
+        THREAD.with(|t| t.token.get() == owner)
     }
 
     /// Runs `f` with the task if this is its owner thread.
