@@ -32,7 +32,10 @@ impl Generic<Duration> for Body {
                 let mut nap = pin!(R::sleep(Duration::from_millis(i as u64 % 1000 + 1)));
                 // Poll once (arms the timer), then drop (cancels it).
                 std::future::poll_fn(|cx| {
-                    assert!(nap.as_mut().poll(cx).is_pending(), "a fresh sleep is pending");
+                    assert!(
+                        nap.as_mut().poll(cx).is_pending(),
+                        "a fresh sleep is pending"
+                    );
                     Poll::Ready(())
                 })
                 .await;
