@@ -29,6 +29,24 @@ where
         })
     }
 
+    /// Reads at most `max` bytes onto the end of `out` (into its spare capacity, which
+    /// must not be empty), without zero-filling it first.
+    pub(crate) fn poll_read_append(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<usize>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        let len = (out.capacity() - out.len()).min(max);
+        debug_assert!(len > 0, "no room to read into");
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
+            super::sys::read_append(s, out, len)
+        })
+    }
+
     pub(crate) fn poll_read_vectored_bytes(
         &self,
         cx: &mut Context<'_>,
@@ -290,6 +308,17 @@ macro_rules! stream_api {
             pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
                 let a = std::sync::Arc::new(self);
                 (OwnedReadHalf(a.clone()), OwnedWriteHalf(a))
+            }
+
+            /// Reads at most `max` bytes onto the end of `out`, into its spare capacity
+            /// (not zero-filled first).
+            pub(crate) fn poll_read_append(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                out: &mut Vec<u8>,
+                max: usize,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_append(cx, out, max)
             }
         }
 
