@@ -49,6 +49,7 @@ impl LoopHandle {
     /// simul::run(async { let _h = simul::LoopHandle::current(); });
     /// ```
     #[doc(alias = "get_running_loop")]
+    #[track_caller]
     pub fn current() -> LoopHandle {
         super::with_core("LoopHandle::current", |core| {
             LoopHandle::new(core.shared().clone())
@@ -92,6 +93,7 @@ impl LoopHandle {
     /// let j = lp.handle().spawn(async { "remote" });
     /// assert_eq!(lp.run_until_complete(j).unwrap(), "remote");
     /// ```
+    #[track_caller]
     #[doc(alias = "run_coroutine_threadsafe")]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -108,11 +110,18 @@ impl LoopHandle {
         // closure is dropped with the queue), or refuses the spawn, or cancels the task,
         // dropping the guard resolves the handle as cancelled. Every handle resolves.
         let guard = Completion { slot: slot.clone() };
+        let location = std::panic::Location::caller();
         let pushed = self.shared.push_call(Box::new(move || {
-            drop(crate::spawn(Remote {
+            let remote = Remote {
                 future: Box::pin(future),
                 guard,
-            }));
+            };
+            super::with_core("LoopHandle::spawn", |core| {
+                // Detached: the `JoinHandle` is the way to the result.
+                drop(crate::Task::<()>::from_raw(
+                    core.spawn_raw(remote, None, location, false),
+                ));
+            });
         }));
         debug_assert!(pushed || slot.lock().is_ok_and(|s| s.result.is_some()));
         JoinHandle { slot }

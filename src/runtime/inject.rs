@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::park::ParkState;
-use crate::task::raw::TaskRef;
+use crate::task::raw::Runnable;
 
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {
@@ -27,7 +27,7 @@ pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct Inject {
-    tasks: Vec<TaskRef>,
+    tasks: Vec<Runnable>,
     calls: Vec<RemoteCall>,
     closed: bool,
 }
@@ -50,7 +50,7 @@ impl Shared {
 
     /// Hands a woken task to the loop. On a closed loop the reference is dropped here: the
     /// task has completed (shutdown completes every task), so nothing of it runs.
-    pub(super) fn push_task(&self, task: TaskRef) {
+    pub(super) fn push_task(&self, task: Runnable) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
             return;
@@ -100,13 +100,13 @@ impl Shared {
     }
 
     /// What was handed in since the last call.
-    pub(super) fn take(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
+    pub(super) fn take(&self) -> (Vec<Runnable>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
     }
 
     /// Closes the queue for good; returns what was still in it.
-    pub(super) fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
+    pub(super) fn close(&self) -> (Vec<Runnable>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
         (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))

@@ -19,7 +19,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,7 +30,7 @@ use super::registry::Registry;
 use super::{Config, Shared};
 use crate::debug::Watch;
 use crate::io::driver::IoShared;
-use crate::task::raw::{self, TaskRef};
+use crate::task::raw;
 use crate::time::clock::Clock;
 use crate::time::driver::TimeDriver;
 use crate::time::wheel::TimerKey;
@@ -41,7 +40,7 @@ use crate::trace::{Tracer, TracerCell};
 pub const IO_INTERVAL: u32 = 61;
 
 pub(super) enum Runnable {
-    Task(TaskRef),
+    Task(raw::Runnable),
     Call(Rc<dyn Callback>),
 }
 
@@ -79,8 +78,6 @@ pub(crate) struct Core {
     pub(super) tasks: RefCell<Registry>,
     /// The driver stack: time over I/O.
     driver: TimeDriver<TimerPayload>,
-    /// The task being polled (raw identity; the queue entry keeps it alive).
-    pub(super) current: Cell<Option<NonNull<raw::Header>>>,
     /// The main future of the running `run_until_complete`, if any.
     pub(super) main: RefCell<Option<Rc<MainTask>>>,
     /// Cooperative budget of the running task (see the `io` module).
@@ -91,7 +88,7 @@ pub(crate) struct Core {
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
-    pub(super) spawn_time: Cell<Option<Instant>>,
+    pub(super) spawn_time: Cell<Option<u64>>,
     pub(super) life: Cell<Lifecycle>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
     pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -108,6 +105,11 @@ pub(crate) struct Core {
 static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl Core {
+    /// This loop's number in the process (never reused): its [`Core::id`].
+    pub(crate) fn loop_no(&self) -> u64 {
+        self.id()
+    }
+
     pub(super) fn new(config: Config, virtual_time: bool) -> io::Result<Core> {
         let driver = TimeDriver::new(virtual_time)?;
         let unparker = driver.unparker()?;
@@ -128,7 +130,6 @@ impl Core {
             ready: RefCell::new(VecDeque::with_capacity(256)),
             tasks: RefCell::new(Registry::default()),
             driver,
-            current: Cell::new(None),
             main: RefCell::new(None),
             budget: Cell::new(u32::MAX),
             config,
@@ -249,8 +250,7 @@ impl Core {
         let mut ready = self.ready.borrow_mut();
         for t in tasks {
             if let Some(tr) = &self.tracer {
-                // SAFETY: loop thread; copy out the id.
-                tr.borrow_mut().wake(unsafe { t.local() }.id, true);
+                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
             }
             ready.push_back(Runnable::Task(t));
         }

@@ -18,7 +18,7 @@
 
 use super::iteration::Lifecycle;
 use super::{Core, ExceptionContext, ExceptionKind, Runnable};
-use crate::task::raw::{self, TaskRef};
+use crate::task::raw::{OwnedTask, TaskRef};
 
 /// Cancellation rounds before shutdown gives up on destructors that keep spawning.
 pub(super) const MAX_ROUNDS: usize = 10_000;
@@ -62,17 +62,19 @@ impl Core {
         for _round in 0..MAX_ROUNDS {
             let tasks: Vec<TaskRef> = {
                 let reg = self.tasks.borrow();
-                reg.slots.iter().flatten().map(|t| t.clone_ref()).collect()
+                reg.slots
+                    .iter()
+                    .flatten()
+                    .map(|t| TaskRef::clone(t))
+                    .collect()
             };
             let mut progress = false;
             for t in tasks {
-                if t.state() & (raw::COMPLETE | raw::RUNNING) != 0 {
-                    continue; // done already, or the caller's own task: it ends when it returns
+                // `None`: done already, or the caller's own task (it ends when it returns).
+                if let Some(done) = t.cancel_in_place() {
+                    self.complete(done);
+                    progress = true;
                 }
-                // SAFETY: loop thread; the task is not being polled.
-                let state = unsafe { t.cancel_future() };
-                self.complete(&t, state);
-                progress = true;
             }
             // Run what cancellation scheduled (done callbacks), but no task steps.
             let pending: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();
@@ -92,9 +94,17 @@ impl Core {
     /// are never dropped, so never dropped off this thread) and reported.
     #[cold]
     fn leak_leftovers(&self) {
-        let leaked: Vec<TaskRef> = {
+        let leaked: Vec<OwnedTask> = {
             let mut reg = self.tasks.borrow_mut();
-            (0..reg.slots.len()).filter_map(|i| reg.remove(i)).collect()
+            let all: Vec<TaskRef> = reg
+                .slots
+                .iter()
+                .flatten()
+                .map(|t| TaskRef::clone(t))
+                .collect();
+            all.iter()
+                .filter_map(|t| reg.remove(t.local().slot.get() as usize, t))
+                .collect()
         };
         let n = leaked.len();
         for t in leaked {
