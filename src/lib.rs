@@ -66,9 +66,11 @@ pub use io::fault::faults_enabled;
 pub use io::BUDGET;
 pub use runner::run;
 pub use runtime::{
-    call_at, call_later, call_soon, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
-    Handle, JoinHandle, LoopHandle, TimerHandle,
+    call_at, call_later, call_soon, time, Builder, CallbackHandle, EventLoop, ExceptionContext,
+    ExceptionKind, LoopHandle, RemoteTask, TimerHandle,
 };
+#[allow(deprecated)]
+pub use runtime::{Handle, JoinHandle};
 pub use stream::{
     open_connection, open_unix_connection, split, start_server, start_unix_server, Separators,
     Server, SockAddr, StreamError, StreamReader, StreamWriter,
@@ -79,7 +81,7 @@ pub use sync::{
 };
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
-    PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
+    PanicPayload, SharedTask, Task, TaskBuilder, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{
     interval, sleep, sleep_until, timeout_at, wait_for, yield_now, Interval, Sleep, Timeout,

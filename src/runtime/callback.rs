@@ -1,5 +1,5 @@
 //! Callbacks and their handles: `call_soon`, `call_later`, `call_at` (asyncio's loop
-//! methods, acting on the current loop), [`Handle`], [`TimerHandle`], and the loop's
+//! methods, acting on the current loop), [`CallbackHandle`], [`TimerHandle`], and the loop's
 //! clock as users read it ([`time`]).
 //!
 //! A callback is an `Rc<dyn Callback>` cell shared by the ready queue (or the timer wheel)
@@ -66,7 +66,8 @@ impl Core {
     }
 }
 
-/// A scheduled `call_soon` callback; [`Handle::cancel`] keeps it from running.
+/// A scheduled `call_soon` callback (asyncio's `Handle`); [`CallbackHandle::cancel`] keeps
+/// it from running.
 ///
 /// # Examples
 /// ```
@@ -76,11 +77,19 @@ impl Core {
 ///     simul::yield_now().await;
 /// });
 /// ```
-pub struct Handle {
+#[doc(alias = "Handle")]
+pub struct CallbackHandle {
     cb: Rc<dyn Callback>,
 }
 
-impl Handle {
+/// The old name of [`CallbackHandle`] (kept for one release).
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `CallbackHandle`: `Handle` next to `LoopHandle` said neither what it handles"
+)]
+pub type Handle = CallbackHandle;
+
+impl CallbackHandle {
     /// Prevents the callback from running, if it has not run yet.
     ///
     /// # Examples
@@ -90,7 +99,7 @@ impl Handle {
     pub fn cancel(&self) {
         self.cb.cancel();
     }
-    /// Whether [`Handle::cancel`] was called.
+    /// Whether [`CallbackHandle::cancel`] was called.
     ///
     /// # Examples
     /// ```
@@ -102,9 +111,9 @@ impl Handle {
     }
 }
 
-impl fmt::Debug for Handle {
+impl fmt::Debug for CallbackHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
+        f.debug_struct("CallbackHandle")
             .field("cancelled", &self.is_cancelled())
             .finish()
     }
@@ -208,11 +217,11 @@ fn callback_cell(f: impl FnOnce() + 'static) -> Rc<dyn Callback> {
 /// });
 /// ```
 #[track_caller]
-pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
+pub fn call_soon(f: impl FnOnce() + 'static) -> CallbackHandle {
     with_core("call_soon", |core| {
         let cb = callback_cell(f);
         core.call_soon_rc(cb.clone());
-        Handle { cb }
+        CallbackHandle { cb }
     })
 }
 

@@ -1,8 +1,8 @@
-//! `LoopHandle`: the loop as other threads see it, and `JoinHandle` for remote spawns.
+//! `LoopHandle`: the loop as other threads see it, and `RemoteTask` for remote spawns.
 //!
 //! A remote spawn travels through the injection queue as a closure that spawns the future
 //! on the loop; its result travels back through a small mutex-guarded slot shared with the
-//! `JoinHandle`, which is `Send` so the spawning thread (or another loop) can await it.
+//! `RemoteTask`, which is `Send` so the spawning thread (or another loop) can await it.
 
 use std::fmt;
 use std::future::Future;
@@ -84,7 +84,7 @@ impl LoopHandle {
         self.shared.push_call(Box::new(f))
     }
 
-    /// Spawns a `Send` future on the loop from any thread. The returned [`JoinHandle`] is
+    /// Spawns a `Send` future on the loop from any thread. The returned [`RemoteTask`] is
     /// `Send` and can be awaited anywhere.
     ///
     /// # Examples
@@ -95,7 +95,7 @@ impl LoopHandle {
     /// ```
     #[track_caller]
     #[doc(alias = "run_coroutine_threadsafe")]
-    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    pub fn spawn<F>(&self, future: F) -> RemoteTask<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -117,14 +117,14 @@ impl LoopHandle {
                 guard,
             };
             super::with_core("LoopHandle::spawn", |core| {
-                // Detached: the `JoinHandle` is the way to the result.
+                // Detached: the `RemoteTask` is the way to the result.
                 drop(crate::Task::<()>::from_raw(
                     core.spawn_raw(remote, None, location, false),
                 ));
             });
         }));
         debug_assert!(pushed || slot.lock().is_ok_and(|s| s.result.is_some()));
-        JoinHandle { slot }
+        RemoteTask { slot }
     }
 
     /// Asks the loop to stop ([`crate::EventLoop::run_forever`] returns).
@@ -220,11 +220,18 @@ impl<T> Future for Remote<T> {
 /// j.cancel();
 /// assert!(lp.run_until_complete(j).unwrap_err().is_cancelled());
 /// ```
-pub struct JoinHandle<T> {
+pub struct RemoteTask<T> {
     slot: Arc<Mutex<Slot<T>>>,
 }
 
-impl<T> JoinHandle<T> {
+/// The old name of [`RemoteTask`] (kept for one release).
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `RemoteTask`: it is a task spawned from elsewhere, not tokio's `JoinHandle`"
+)]
+pub type JoinHandle<T> = RemoteTask<T>;
+
+impl<T> RemoteTask<T> {
     /// Requests cancellation of the remote task (from any thread).
     ///
     /// # Examples
@@ -262,7 +269,7 @@ impl<T> JoinHandle<T> {
     }
 }
 
-impl<T> Future for JoinHandle<T> {
+impl<T> Future for RemoteTask<T> {
     type Output = Result<T, TaskError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut s = self.slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -276,9 +283,9 @@ impl<T> Future for JoinHandle<T> {
     }
 }
 
-impl<T> fmt::Debug for JoinHandle<T> {
+impl<T> fmt::Debug for RemoteTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
+        f.debug_struct("RemoteTask")
             .field("done", &self.is_done())
             .finish()
     }

@@ -39,7 +39,7 @@
 //! | `context.rs` | the thread's current loop (`with_core`, `try_with_core`, `Enter`) |
 //! | `inject.rs` | `Shared`: what other threads touch (injection queue, stop, selector waker) |
 //! | `park.rs` | the park/notify handshake between the loop and other threads (loom-checked) |
-//! | `handle.rs` | `LoopHandle` and `JoinHandle` (remote spawns) |
+//! | `handle.rs` | `LoopHandle` and `RemoteTask` (remote spawns) |
 //! | `hold.rs` | holds on the virtual clock for work outside the loop |
 //! | `callback.rs` | `call_soon`/`call_later`/`call_at`, `Handle`, `TimerHandle`, `time()` |
 //! | `exception.rs` | `ExceptionContext`, `ExceptionKind`, the exception handler |
@@ -69,13 +69,17 @@ mod tasks;
 
 pub use builder::Builder;
 pub(crate) use builder::Config;
+#[allow(deprecated)]
+pub use callback::Handle;
 pub(crate) use callback::TimerPayload;
-pub use callback::{call_at, call_later, call_soon, time, Handle, TimerHandle};
+pub use callback::{call_at, call_later, call_soon, time, CallbackHandle, TimerHandle};
 pub(crate) use context::{try_with_core, with_core};
 pub use event_loop::EventLoop;
 pub(crate) use exception::report_unretrieved;
 pub use exception::{ExceptionContext, ExceptionKind};
-pub use handle::{JoinHandle, LoopHandle};
+#[allow(deprecated)]
+pub use handle::JoinHandle;
+pub use handle::{LoopHandle, RemoteTask};
 pub(crate) use hold::VirtualTimeHold;
 pub(crate) use inject::Shared;
 pub(crate) use iteration::Core;

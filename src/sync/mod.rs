@@ -59,8 +59,10 @@ pub use condition::Condition;
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard};
 pub use promise::{InvalidStateError, Promise, PromiseError};
+#[allow(deprecated)]
+pub use queue::Join;
 pub use queue::{
-    Fifo, GenericQueue, Get, Heap, Join, Lifo, LifoQueue, PriorityQueue, Put, Queue, QueueShutDown,
-    QueueStorage, TaskDoneError, TryGetError, TryPutError,
+    Fifo, GenericQueue, Get, Heap, Lifo, LifoQueue, PriorityQueue, Put, Queue, QueueJoin,
+    QueueShutDown, QueueStorage, TaskDoneError, TryGetError, TryPutError,
 };
 pub use semaphore::{Acquire, BoundedSemaphore, ReleaseError, Semaphore, SemaphorePermit};

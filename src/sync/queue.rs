@@ -758,8 +758,8 @@ impl<T, S: QueueStorage<T>> GenericQueue<T, S> {
     ///     worker.await.unwrap();
     /// });
     /// ```
-    pub fn join(&self) -> Join<'_, T, S> {
-        Join {
+    pub fn join(&self) -> QueueJoin<'_, T, S> {
+        QueueJoin {
             chan: &self.chan,
             key: None,
         }
@@ -951,17 +951,24 @@ impl<T, S: QueueStorage<T>> fmt::Debug for Get<'_, T, S> {
 /// ```
 /// simul::run(async {
 ///     let q = simul::Queue::<()>::new(0);
-///     let j: simul::sync::Join<'_, (), _> = q.join();
+///     let j: simul::sync::QueueJoin<'_, (), _> = q.join();
 ///     j.await;
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
-pub struct Join<'a, T, S: QueueStorage<T>> {
+pub struct QueueJoin<'a, T, S: QueueStorage<T>> {
     chan: &'a Chan<T, S>,
     key: Option<Key>,
 }
 
-impl<T, S: QueueStorage<T>> Future for Join<'_, T, S> {
+/// The old name of [`QueueJoin`] (kept for one release).
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `QueueJoin` (`task::group` has a `GroupJoin`)"
+)]
+pub type Join<'a, T, S> = QueueJoin<'a, T, S>;
+
+impl<T, S: QueueStorage<T>> Future for QueueJoin<'_, T, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -991,7 +998,7 @@ impl<T, S: QueueStorage<T>> Future for Join<'_, T, S> {
     }
 }
 
-impl<T, S: QueueStorage<T>> Drop for Join<'_, T, S> {
+impl<T, S: QueueStorage<T>> Drop for QueueJoin<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.chan.state.borrow_mut().joiners.remove(key);
@@ -999,9 +1006,9 @@ impl<T, S: QueueStorage<T>> Drop for Join<'_, T, S> {
     }
 }
 
-impl<T, S: QueueStorage<T>> fmt::Debug for Join<'_, T, S> {
+impl<T, S: QueueStorage<T>> fmt::Debug for QueueJoin<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Join")
+        f.debug_struct("QueueJoin")
             .field("queued", &self.key.is_some())
             .finish_non_exhaustive()
     }

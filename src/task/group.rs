@@ -508,8 +508,8 @@ impl<E: 'static> TaskGroup<E> {
     /// });
     /// ```
     #[doc(alias = "__aexit__")]
-    pub fn join(self) -> Join<E> {
-        Join { group: Some(self) }
+    pub fn join(self) -> GroupJoin<E> {
+        GroupJoin { group: Some(self) }
     }
 }
 
@@ -716,16 +716,23 @@ impl<E: 'static> GroupHandle<E> {
 /// # Examples
 /// ```
 /// simul::run(async {
-///     let join: simul::task::group::Join<std::convert::Infallible> = simul::TaskGroup::new().join();
+///     let join: simul::task::group::GroupJoin<std::convert::Infallible> = simul::TaskGroup::new().join();
 ///     join.await.unwrap();
 /// });
 /// ```
 #[must_use = "dropping the join future cancels the group's tasks"]
-pub struct Join<E> {
+pub struct GroupJoin<E> {
     group: Option<TaskGroup<E>>,
 }
 
-impl<E> Future for Join<E> {
+/// The old name of [`GroupJoin`] (kept for one release).
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `GroupJoin` (`sync` has a `QueueJoin`)"
+)]
+pub type Join<E> = GroupJoin<E>;
+
+impl<E> Future for GroupJoin<E> {
     type Output = Result<(), GroupError<E>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -750,8 +757,10 @@ impl<E> Future for Join<E> {
     }
 }
 
-impl<E> fmt::Debug for Join<E> {
+impl<E> fmt::Debug for GroupJoin<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Join").field("group", &self.group).finish()
+        f.debug_struct("GroupJoin")
+            .field("group", &self.group)
+            .finish()
     }
 }

@@ -521,7 +521,7 @@ pub struct Task<T> {
 )]
 pub(crate) trait SendableHandle {}
 
-impl<T> SendableHandle for runtime::JoinHandle<T> {}
+impl<T> SendableHandle for runtime::RemoteTask<T> {}
 
 // SAFETY: the bound never holds (`SendableHandle` is crate-private and not implemented for
 // `Task`): this impl replaces the auto impl only to make `Task` `!Send` with a message.
@@ -546,8 +546,8 @@ impl Task<()> {
     ///     assert_eq!(t.await.unwrap(), 1);
     /// });
     /// ```
-    pub fn builder() -> Builder {
-        Builder {
+    pub fn builder() -> TaskBuilder {
+        TaskBuilder {
             name: None,
             eager: false,
         }
@@ -629,7 +629,7 @@ impl<T> Task<T> {
         self.raw.local().id
     }
 
-    /// The task's name: the one given to [`Builder::name`], else `Task-<id>`.
+    /// The task's name: the one given to [`TaskBuilder::name`], else `Task-<id>`.
     ///
     /// # Examples
     /// ```
@@ -809,12 +809,19 @@ impl<T> Drop for CancelOnDrop<T> {
 /// });
 /// ```
 #[derive(Debug, Clone)]
-pub struct Builder {
+pub struct TaskBuilder {
     name: Option<String>,
     eager: bool,
 }
 
-impl Builder {
+/// The old name of [`TaskBuilder`] (kept for one release).
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `TaskBuilder`, so it is not confused with the loop's `simul::Builder`"
+)]
+pub type Builder = TaskBuilder;
+
+impl TaskBuilder {
     /// Names the task (shown by [`TaskInfo`], debug reports and task dumps).
     ///
     /// # Examples
@@ -822,7 +829,7 @@ impl Builder {
     /// simul::run(async { assert_eq!(simul::Task::builder().name("n").spawn(async {}).name(), "n") });
     /// ```
     #[doc(alias = "set_name")]
-    pub fn name(mut self, name: impl Into<String>) -> Builder {
+    pub fn name(mut self, name: impl Into<String>) -> TaskBuilder {
         self.name = Some(name.into());
         self
     }
@@ -834,7 +841,7 @@ impl Builder {
     /// ```
     /// simul::run(async { assert!(simul::Task::builder().eager(true).spawn(async {}).is_done()) });
     /// ```
-    pub fn eager(mut self, eager: bool) -> Builder {
+    pub fn eager(mut self, eager: bool) -> TaskBuilder {
         self.eager = eager;
         self
     }
