@@ -53,6 +53,7 @@ pub mod runtime;
 pub mod signal;
 pub mod stream;
 pub mod sync;
+mod sys;
 pub mod task;
 pub mod time;
 pub mod trace;

@@ -1112,9 +1112,7 @@ mod sys {
         unsafe { libc::sigemptyset(&mut new.sa_mask) };
         // SAFETY: both pointers are valid for the call; `on_signal` only does
         // async-signal-safe work.
-        if unsafe { libc::sigaction(signum, &new, &mut old) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::sys::syscall(unsafe { libc::sigaction(signum, &new, &mut old) })?;
         Ok(old)
     }
 
@@ -1136,9 +1134,7 @@ mod sys {
     /// `kill(pid, signum)`.
     pub(super) fn kill(pid: libc::pid_t, signum: i32) -> io::Result<()> {
         // SAFETY: kill takes plain integers and touches no memory of ours.
-        if unsafe { libc::kill(pid, signum) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::sys::syscall(unsafe { libc::kill(pid, signum) })?;
         Ok(())
     }
 

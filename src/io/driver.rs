@@ -60,14 +60,7 @@ const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 /// Waits shorter than this use the timerfd for sub-millisecond precision.
 pub(crate) const PRECISE_BELOW: Duration = Duration::from_millis(20);
 
-/// Checks a libc return value: -1 becomes the thread's `errno` as an `io::Error`.
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use crate::sys::syscall;
 
 /// A monotonic timerfd used for precise short waits.
 struct TimerFd {
@@ -77,7 +70,7 @@ struct TimerFd {
 impl TimerFd {
     fn new() -> io::Result<TimerFd> {
         // SAFETY: plain syscall with constant flags; the result is checked.
-        let fd = cvt(unsafe {
+        let fd = syscall(unsafe {
             libc::timerfd_create(
                 libc::CLOCK_MONOTONIC,
                 libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
@@ -100,7 +93,7 @@ impl TimerFd {
         };
         // SAFETY: `fd` is our open timerfd; `spec` is a valid itimerspec and the old-value
         // pointer may be null.
-        cvt(unsafe { libc::timerfd_settime(self.fd, 0, &spec, std::ptr::null_mut()) })?;
+        syscall(unsafe { libc::timerfd_settime(self.fd, 0, &spec, std::ptr::null_mut()) })?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! creation with options set before `bind`, and `setsockopt`/`getsockopt`.
 //!
 //! Every `libc` call of the module lives here, each in its own small function with its
-//! `// SAFETY:` reason; `-1` becomes `io::Error::last_os_error()`.
+//! `// SAFETY:` reason; every return value goes through `crate::sys::syscall`.
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
@@ -10,14 +10,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-/// Maps a `-1` result to the thread's `errno`.
-fn check(res: libc::c_int) -> io::Result<libc::c_int> {
-    if res == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(res)
-    }
-}
+use crate::sys::syscall;
 
 /// Plain-old-data option values `setsockopt` may read (sealed to the types below).
 pub(crate) trait SockOptValue: Copy {}
@@ -33,7 +26,7 @@ pub(crate) fn setsockopt<T: SockOptValue>(
 ) -> io::Result<()> {
     // SAFETY: `value` is a live, plain-old-data `T` and we pass its exact size, so the
     // kernel reads only initialised bytes we own; an invalid fd yields EBADF, not UB.
-    check(unsafe {
+    syscall(unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             level,
@@ -55,7 +48,7 @@ pub(crate) fn getsockopt_int(
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` and `len` are valid for writes and `len` is the size of `value`, so
     // the kernel writes at most that many bytes into memory we own.
-    check(unsafe {
+    syscall(unsafe {
         libc::getsockopt(
             fd.as_raw_fd(),
             level,
@@ -102,12 +95,12 @@ pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let fd = {
         // SAFETY: plain syscall with integer arguments.
-        check(unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?
+        syscall(unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?
     };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let fd = {
         // SAFETY: plain syscall with integer arguments.
-        check(unsafe { libc::socket(domain, ty, 0) })?
+        syscall(unsafe { libc::socket(domain, ty, 0) })?
     };
     // SAFETY: `socket` just returned this descriptor and nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -121,11 +114,11 @@ pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn set_nonblocking_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl with integer arguments on a descriptor we own.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    syscall(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
     // SAFETY: as above.
-    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let flags = syscall(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
     // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    syscall(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
     Ok(())
 }
 
@@ -169,7 +162,7 @@ fn sockaddr_of(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 pub(crate) fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
     let (storage, len) = sockaddr_of(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the call's duration.
-    check(unsafe {
+    syscall(unsafe {
         libc::bind(
             fd.as_raw_fd(),
             (&storage as *const libc::sockaddr_storage).cast(),
@@ -183,7 +176,7 @@ pub(crate) fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
 pub(crate) fn listen(fd: &OwnedFd, backlog: u32) -> io::Result<()> {
     let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;
     // SAFETY: plain syscall on a descriptor we own.
-    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+    syscall(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
 }
 
 /// The address family constant for `addr`.
@@ -201,10 +194,7 @@ pub(crate) fn read_append(fd: &impl AsRawFd, out: &mut Vec<u8>, max: usize) -> i
     let len = spare.len().min(max);
     // SAFETY: `spare` is memory `out` owns and we may write; the kernel writes at most
     // `len <= spare.len()` bytes into it and reads none of it.
-    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let n = syscall(unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len) })?;
     let n = n as usize;
     // SAFETY: the kernel initialised the first `n <= len` bytes of the spare capacity, so
     // the new length covers only initialised bytes.

@@ -287,10 +287,7 @@ mod sys {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it
         // touches no memory of ours.
-        let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let rc = crate::sys::syscall(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
         let fd = i32::try_from(rc).map_err(|_| io::Error::other("pidfd out of range"))?;
         // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
