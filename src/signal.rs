@@ -55,8 +55,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use mio::unix::SourceFd;
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use crate::io::driver::{Direction, Registration};
 use crate::runtime::Shared;
@@ -389,7 +388,7 @@ impl Hub {
         }
         let (slot, file) = acquire_pipe()?;
         let fd = file.as_raw_fd();
-        let reg = match Registration::new(&mut SourceFd(&fd), Interest::READABLE) {
+        let reg = match Registration::new(fd, Interest::READABLE) {
             Ok(reg) => reg,
             Err(e) => {
                 release_pipe(slot, file);
@@ -456,7 +455,7 @@ impl Drop for Hub {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
             let fd = file.as_raw_fd();
-            let _ = self.reg.deregister(&mut SourceFd(&fd));
+            let _ = self.reg.deregister(fd);
             release_pipe(self.slot, file);
         }
     }

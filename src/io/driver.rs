@@ -52,7 +52,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use mio::{Events, Interest, Token};
+use std::os::fd::RawFd;
+
+use mio::unix::SourceFd;
+use mio::{Events, Token};
 
 const WAKER_TOKEN: Token = Token(usize::MAX);
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
@@ -242,7 +245,7 @@ impl Driver {
         poll.registry().register(
             &mut mio::unix::SourceFd(&timer.fd),
             TIMER_TOKEN,
-            Interest::READABLE,
+            mio::Interest::READABLE,
         )?;
         Ok(Driver {
             poll,
@@ -322,6 +325,45 @@ impl Driver {
     }
 }
 
+/// What a source is registered for. The driver's own type, so no caller names the
+/// backend's (registration is backend-neutral: a descriptor and an interest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Interest {
+    read: bool,
+    write: bool,
+}
+
+impl Interest {
+    /// Readable (and read-closed, error) events.
+    pub(crate) const READABLE: Interest = Interest {
+        read: true,
+        write: false,
+    };
+    /// Writable (and write-closed, error) events.
+    pub(crate) const WRITABLE: Interest = Interest {
+        read: false,
+        write: true,
+    };
+
+    fn to_mio(self) -> mio::Interest {
+        match (self.read, self.write) {
+            (true, true) => mio::Interest::READABLE | mio::Interest::WRITABLE,
+            (false, true) => mio::Interest::WRITABLE,
+            _ => mio::Interest::READABLE,
+        }
+    }
+}
+
+impl std::ops::BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, other: Interest) -> Interest {
+        Interest {
+            read: self.read || other.read,
+            write: self.write || other.write,
+        }
+    }
+}
+
 /// A source registered with a loop's selector. Deregisters itself when dropped.
 pub(crate) struct Registration {
     io: Arc<ScheduledIo>,
@@ -330,11 +372,9 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `source` with the current loop for `interest`.
-    pub(crate) fn new(
-        source: &mut impl mio::event::Source,
-        interest: Interest,
-    ) -> io::Result<Registration> {
+    /// Registers the descriptor `fd` with the current loop for `interest`. The caller
+    /// keeps `fd` open until it calls [`Registration::deregister`] (or drops this).
+    pub(crate) fn new(fd: RawFd, interest: Interest) -> io::Result<Registration> {
         let shared = crate::runtime::with_core("register an I/O source", |core| core.io_handle());
         let io = Arc::new(ScheduledIo {
             readiness: AtomicUsize::new(0),
@@ -353,7 +393,10 @@ impl Registration {
             entry.1 = Some(io.clone());
             Token(((entry.0 as usize) << 32) | index as usize)
         };
-        if let Err(e) = shared.registry.register(source, token, interest) {
+        if let Err(e) = shared
+            .registry
+            .register(&mut SourceFd(&fd), token, interest.to_mio())
+        {
             release(&shared, token);
             return Err(e);
         }
@@ -517,8 +560,8 @@ impl Registration {
     }
 
     /// Deregisters `source` (call before closing it).
-    pub(crate) fn deregister(&mut self, source: &mut impl mio::event::Source) -> io::Result<()> {
-        self.shared.registry.deregister(source)
+    pub(crate) fn deregister(&mut self, fd: RawFd) -> io::Result<()> {
+        self.shared.registry.deregister(&mut SourceFd(&fd))
     }
 }
 

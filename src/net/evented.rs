@@ -24,9 +24,10 @@
 //! token's generation and dropped by the driver).
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use crate::io::driver::{Direction, ReadyEvent, Registration, Waiter, ERROR, WRITE_CLOSED};
 use crate::io::fault::{self, Fault};
@@ -41,15 +42,15 @@ pub(crate) enum Kind {
 }
 
 /// A mio source registered with the loop; see the module doc.
-pub(crate) struct Evented<S: mio::event::Source> {
+pub(crate) struct Evented<S: AsRawFd> {
     source: Option<S>,
     reg: Registration,
 }
 
-impl<S: mio::event::Source> Evented<S> {
+impl<S: AsRawFd> Evented<S> {
     /// Registers `source` with the current loop (panics outside a loop with a clear message).
-    pub(crate) fn new(mut source: S, interest: Interest) -> io::Result<Evented<S>> {
-        let reg = Registration::new(&mut source, interest)?;
+    pub(crate) fn new(source: S, interest: Interest) -> io::Result<Evented<S>> {
+        let reg = Registration::new(source.as_raw_fd(), interest)?;
         Ok(Evented {
             source: Some(source),
             reg,
@@ -178,7 +179,7 @@ impl<S: mio::event::Source> Evented<S> {
 }
 
 /// A connection-oriented socket whose non-blocking `connect` can be checked for completion.
-pub(crate) trait Connecting: mio::event::Source {
+pub(crate) trait Connecting: std::os::fd::AsRawFd {
     /// `SO_ERROR`: the connect's failure, if it failed.
     fn take_error(&self) -> io::Result<Option<io::Error>>;
     /// `Ok` once connected (`getpeername` succeeds), `NotConnected` while in progress.
@@ -230,11 +231,11 @@ impl<S: Connecting> Evented<S> {
     }
 }
 
-impl<S: mio::event::Source> Drop for Evented<S> {
+impl<S: AsRawFd> Drop for Evented<S> {
     fn drop(&mut self) {
-        if let Some(mut source) = self.source.take() {
+        if let Some(source) = self.source.take() {
             // Deregistration fails only if the selector is gone; the close below still runs.
-            let _ = self.reg.deregister(&mut source);
+            let _ = self.reg.deregister(source.as_raw_fd());
             drop(source);
         }
     }

@@ -12,7 +12,7 @@ use crate::io::fault::{self, Fault};
 
 impl<S> Evented<S>
 where
-    S: mio::event::Source,
+    S: std::os::fd::AsRawFd,
     for<'a> &'a S: Read + Write,
 {
     #[inline]

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;

@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use super::evented::{Evented, Kind};
 use super::{resolve, sys, try_each, BindOptions, ToSocketAddrs};

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll};
 
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;

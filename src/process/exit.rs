@@ -27,8 +27,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
-use mio::unix::SourceFd;
-use mio::Interest;
+use crate::io::driver::Interest;
 
 use crate::io::driver::{Direction, Registration};
 use crate::signal::{signal, SignalKind, Signals};
@@ -81,7 +80,7 @@ impl PreWatch {
             PreWatch::Pidfd => {
                 let fd = sys::pidfd_open(pid)?;
                 let raw = fd.as_raw_fd();
-                let reg = Registration::new(&mut SourceFd(&raw), Interest::READABLE)?;
+                let reg = Registration::new(raw, Interest::READABLE)?;
                 Ok(Watch::Pidfd { fd, reg })
             }
         }
@@ -139,7 +138,7 @@ impl Drop for Watch {
         if let Watch::Pidfd { fd, reg } = self {
             // Deregister before the fd closes (explicit, so no stale epoll entry is left).
             let raw = fd.as_raw_fd();
-            let _ = reg.deregister(&mut SourceFd(&raw));
+            let _ = reg.deregister(raw);
         }
     }
 }

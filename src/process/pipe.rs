@@ -14,8 +14,8 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::task::{Context, Poll};
 
+use crate::io::driver::Interest;
 use mio::unix::pipe::{Receiver, Sender};
-use mio::Interest;
 
 use crate::io::driver::{Direction, Registration};
 
@@ -28,8 +28,7 @@ struct ReadEnd {
 impl ReadEnd {
     fn new(rx: Receiver) -> io::Result<ReadEnd> {
         rx.set_nonblocking(true)?;
-        let mut rx = rx;
-        let reg = Registration::new(&mut rx, Interest::READABLE)?;
+        let reg = Registration::new(rx.as_raw_fd(), Interest::READABLE)?;
         Ok(ReadEnd { rx, reg })
     }
 
@@ -41,7 +40,7 @@ impl ReadEnd {
     }
 
     fn into_owned_fd(mut self) -> io::Result<OwnedFd> {
-        self.reg.deregister(&mut self.rx)?;
+        self.reg.deregister(self.rx.as_raw_fd())?;
         self.rx.set_nonblocking(false)?;
         // A close-on-exec duplicate outlives `self`, whose drop closes the original.
         self.rx.as_fd().try_clone_to_owned()
@@ -50,7 +49,7 @@ impl ReadEnd {
 
 impl Drop for ReadEnd {
     fn drop(&mut self) {
-        let _ = self.reg.deregister(&mut self.rx);
+        let _ = self.reg.deregister(self.rx.as_raw_fd());
     }
 }
 
@@ -63,15 +62,14 @@ struct WriteEnd {
 impl WriteEnd {
     fn new(tx: Sender) -> io::Result<WriteEnd> {
         tx.set_nonblocking(true)?;
-        let mut tx = tx;
-        let reg = Registration::new(&mut tx, Interest::WRITABLE)?;
+        let reg = Registration::new(tx.as_raw_fd(), Interest::WRITABLE)?;
         Ok(WriteEnd { tx, reg })
     }
 }
 
 impl Drop for WriteEnd {
     fn drop(&mut self) {
-        let _ = self.reg.deregister(&mut self.tx);
+        let _ = self.reg.deregister(self.tx.as_raw_fd());
     }
 }
 
@@ -213,7 +211,7 @@ impl ChildStdin {
             return Err(closed());
         };
         let mut w = w;
-        w.reg.deregister(&mut w.tx)?;
+        w.reg.deregister(w.tx.as_raw_fd())?;
         w.tx.set_nonblocking(false)?;
         // A close-on-exec duplicate outlives `w`, whose drop closes the original.
         w.tx.as_fd().try_clone_to_owned()
