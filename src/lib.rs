@@ -27,9 +27,11 @@
 //! ## Layers
 //! | module | what it owns |
 //! |---|---|
+//! | `sys` | the one checked path to the OS |
 //! | `io` (driver) | the OS selector (mio) and readiness |
-//! | [`mod@time`] | the clock, the timer wheel, `sleep`, timeouts |
+//! | [`mod@time`] | the clock, the timer wheel and the driver stack; `sleep`, timeouts |
 //! | [`runtime`] | [`EventLoop`], the ready queue, `call_soon`, thread-safe injection |
+//! | [`run`] | asyncio.run: a loop, the main task, Ctrl-C, close |
 //! | [`net`] | TCP, UDP and Unix sockets, `lookup_host` |
 //! | [`blocking`] | [`to_thread`]: the pool for blocking calls |
 //! | [`sync`] | [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`], [`Promise`], [`Queue`] |

@@ -10,9 +10,11 @@
 //!    other ready task, and callbacks run in the order they were scheduled);
 //! 3. moves work handed in from other threads (wakes, `call_soon_threadsafe`, remote
 //!    spawns) from the injection queue into the ready queue;
-//! 4. waits in the selector (`epoll_wait` through mio): not at all if something is ready
-//!    (and then only every [`IO_INTERVAL`] iterations, to keep the busy path free of
-//!    syscalls), else until the earliest timer or an external wake-up;
+//! 4. parks the driver stack (`time::driver`: the time driver over the I/O driver): not at
+//!    all if something is ready (and then it only looks at the selector, every
+//!    [`IO_INTERVAL`] iterations, to keep the busy path free of syscalls), else until the
+//!    earliest timer or an external wake-up — or, under virtual time, by jumping the
+//!    clock to that timer;
 //! 5. fires the timers whose deadline has passed, in deadline order.
 //!
 //! # Threads
@@ -41,7 +43,7 @@
 //! | `park.rs` | the park/notify handshake between the loop and other threads (loom-checked) |
 //! | `handle.rs` | `LoopHandle` and `RemoteTask` (remote spawns) |
 //! | `hold.rs` | holds on the virtual clock for work outside the loop |
-//! | `callback.rs` | `call_soon`/`call_later`/`call_at`, `Handle`, `TimerHandle`, `time()` |
+//! | `callback.rs` | `call_soon`/`call_later`/`call_at`, `CallbackHandle`, `TimerHandle`, `time()` |
 //! | `exception.rs` | `ExceptionContext`, `ExceptionKind`, the exception handler |
 //! | `builder.rs` | `Builder` and the environment variables, `Config` |
 //! | `iteration.rs` | `Core` and one iteration: ready queue, inject drain, park, timers |

@@ -2,7 +2,7 @@
 //!
 //! Every timer lives in the loop's hierarchical wheel (`wheel.rs`): arming and disarming
 //! cost O(1) whatever the number of armed timers, and firing allocates nothing in steady
-//! state. Deadlines are rounded up to the wheel's 1 ms tick, so a timer never fires early;
+//! state. Deadlines are rounded up to the wheel's 0.1 ms tick, so a timer never fires early;
 //! timers fire in deadline order, equal deadlines in the order they were armed. A deadline
 //! too far to represent (`Duration::MAX`) simply never fires.
 //!
