@@ -79,7 +79,10 @@ impl Builder {
     }
 
     /// Virtual time: the clock stands still while tasks run and jumps to the next timer
-    /// when every task waits only on timers (never while I/O or other threads are pending).
+    /// when the loop is idle and a non-blocking look at the selector finds nothing ready.
+    /// Jobs on the blocking pool and running child processes hold the clock (it waits for
+    /// them); socket waits do not (tokio's paused clock auto-advances the same way). The
+    /// exact rule is in the `time::driver` module doc and ARCHITECTURE.md.
     ///
     /// # Examples
     /// ```
