@@ -446,3 +446,32 @@ fn run_until_complete_still_takes_a_borrowing_future() {
     });
     assert_eq!(local, [1, 2, 3]);
 }
+
+#[test]
+fn the_main_future_takes_its_turn_in_fifo_order() {
+    // A callback due at the same time as main's sleep, armed first, runs first: main is
+    // a task in the ready queue like any other, not polled ahead of it.
+    let hit = common::vrun(async {
+        let hit = Rc::new(Cell::new(false));
+        let h = hit.clone();
+        let _cb = simul::call_later(secs(1), move || h.set(true));
+        simul::sleep(secs(1)).await;
+        hit.get()
+    });
+    assert!(hit, "main ran before a callback queued ahead of it");
+    // and a spawned task queued before main's wake-up runs before main resumes
+    let order = common::vrun(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let t = simul::spawn(async move {
+            simul::sleep(secs(1)).await;
+            l.borrow_mut().push("task");
+        });
+        simul::yield_now().await; // the task arms its timer first
+        simul::sleep(secs(1)).await;
+        log.borrow_mut().push("main");
+        t.await.unwrap();
+        log.take()
+    });
+    assert_eq!(order, ["task", "main"]);
+}

@@ -43,7 +43,15 @@ impl Wake for MainWake {
         self.wake_by_ref()
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.shared.signal.wake_main() {
+        // On the loop's thread: the main future takes its place in the ready queue.
+        let here = context::try_with_core(|core| {
+            let mine = Arc::ptr_eq(core.shared(), &self.shared);
+            if mine {
+                core.queue_main();
+            }
+            mine
+        });
+        if here != Some(true) && self.shared.signal.wake_main() {
             self.shared.unpark();
         }
     }
@@ -55,6 +63,7 @@ struct MainGuard<'a>(&'a Core);
 impl Drop for MainGuard<'_> {
     fn drop(&mut self) {
         self.0.main.borrow_mut().take();
+        self.0.clear_main_turn();
     }
 }
 
@@ -172,7 +181,7 @@ impl EventLoop {
         let main_wake = Arc::new(MainWake {
             shared: core.shared().clone(),
         });
-        core.shared().signal.wake_main();
+        core.queue_main();
         let waker = Waker::from(main_wake.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -186,7 +195,7 @@ impl EventLoop {
         *core.main.borrow_mut() = Some(main.clone());
         let _main_guard = MainGuard(core);
         loop {
-            if core.shared().signal.take_main() {
+            if core.take_main_turn() {
                 let saved_budget = core.fresh_budget();
                 let started = core
                     .instrumented

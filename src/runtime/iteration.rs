@@ -42,6 +42,9 @@ pub const IO_INTERVAL: u32 = 61;
 pub(super) enum Runnable {
     Task(raw::Runnable),
     Call(Rc<dyn Callback>),
+    /// The main future's turn: `run_once` returns to `run_main`, which polls it, and the
+    /// rest of the batch runs after it (so main keeps its FIFO place like any task).
+    Main,
 }
 
 /// Where a loop is in its life. Only forward: `Open → Closing → Closed`.
@@ -80,6 +83,13 @@ pub(crate) struct Core {
     driver: TimeDriver<TimerPayload>,
     /// The main future of the running `run_until_complete`, if any.
     pub(super) main: RefCell<Option<Rc<MainTask>>>,
+    /// A `Runnable::Main` entry is in the ready queue.
+    pub(super) main_queued: Cell<bool>,
+    /// The main future's turn came: `run_main` polls it next.
+    main_due: Cell<bool>,
+    /// Entries left of the batch that a main turn interrupted (`Some(0)`: the batch was
+    /// over, the rest of the iteration is still to do).
+    batch_left: Cell<Option<usize>>,
     /// Cooperative budget of the running task (see the `io` module).
     budget: Cell<u32>,
     pub(super) config: Config,
@@ -131,6 +141,9 @@ impl Core {
             tasks: RefCell::new(Registry::default()),
             driver,
             main: RefCell::new(None),
+            main_queued: Cell::new(false),
+            main_due: Cell::new(false),
+            batch_left: Cell::new(None),
             budget: Cell::new(u32::MAX),
             config,
             exception_handler: RefCell::new(None),
@@ -262,20 +275,55 @@ impl Core {
         }
     }
 
-    /// One iteration (see the module doc).
+    /// Queues the main future's turn (once).
+    pub(super) fn queue_main(&self) {
+        if !self.main_queued.replace(true) {
+            self.ready.borrow_mut().push_back(Runnable::Main);
+        }
+    }
+
+    /// Takes the main future's turn, if it came.
+    pub(super) fn take_main_turn(&self) -> bool {
+        self.main_due.replace(false)
+    }
+
+    /// Forgets a pending main turn (`run_main` is returning).
+    pub(super) fn clear_main_turn(&self) {
+        self.main_queued.set(false);
+        self.main_due.set(false);
+    }
+
+    /// One iteration (see the module doc). Returns early, mid-batch, when the main
+    /// future's turn comes; the next call resumes the batch.
     pub(super) fn run_once(&self) {
         self.spawn_time.set(None);
-        let n = self.ready.borrow().len();
-        for _ in 0..n {
+        let mut left = match self.batch_left.take() {
+            Some(n) => n,
+            None => self.ready.borrow().len(),
+        };
+        while left > 0 {
+            left -= 1;
             let Some(item) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             match item {
                 Runnable::Task(t) => self.run_task(t),
                 Runnable::Call(cb) => self.run_callback(cb),
+                Runnable::Main => {
+                    self.main_queued.set(false);
+                    if self.main.borrow().is_some() {
+                        self.main_due.set(true);
+                        self.batch_left.set(Some(left));
+                        return;
+                    }
+                }
             }
         }
         self.drain_inject();
+        if self.shared.signal.main_woken() && self.shared.signal.take_main() {
+            // woken from another thread
+            self.queue_main();
+        }
         let busy = !self.ready.borrow().is_empty() || self.shared.signal.main_woken();
         if busy {
             let c = self.io_countdown.get();

@@ -239,7 +239,7 @@ impl Core {
     fn main_info(&self, m: &MainTask) -> TaskInfo {
         let state = if m.running.get() {
             TaskState::Running
-        } else if self.shared().signal.main_woken() {
+        } else if self.main_queued.get() || self.shared().signal.main_woken() {
             TaskState::Scheduled
         } else {
             TaskState::Waiting
