@@ -107,9 +107,13 @@ impl ExceptionContext {
 
 impl fmt::Display for ExceptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Reports that already name their task (slow polls, stalls: `task "Task-3"
+        // (spawned at ..)`) are shown as they are, so the name is not said twice.
         match &self.task {
-            Some(t) => write!(f, "{} (task {t:?})", self.message),
-            None => f.write_str(&self.message),
+            Some(t) if !self.message.contains(&format!("{t:?}")) => {
+                write!(f, "{} (task {t:?})", self.message)
+            }
+            _ => f.write_str(&self.message),
         }
     }
 }
