@@ -5,7 +5,7 @@
 //! asyncio's `wait(aws, return_when=...)` takes tasks (since Python 3.11, not bare
 //! coroutines) and returns two sets: those done and those still pending, which keep
 //! running. simul's [`wait`] does the same with handles that implement [`Waitable`]
-//! ([`Task`], [`SharedTask`], [`CancelOnDrop`]) and returns two `Vec`s, each in the order
+//! ([`Task`], [`SharedTask`], [`CancelOnDrop`], [`GroupTask`](crate::GroupTask)) and returns two `Vec`s, each in the order
 //! the handles were given. Handles in `done` have finished: awaiting one gives its result
 //! at once. Handles in `pending` are returned untouched (nothing is cancelled).
 //!
@@ -104,6 +104,17 @@ impl<T> Waitable for CancelOnDrop<T> {
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<TaskState> {
         if self.task().is_done() {
             return Poll::Ready(self.task().info().state());
+        }
+        let p = Pin::new(self).poll(cx);
+        debug_assert!(p.is_pending());
+        Poll::Pending
+    }
+}
+
+impl<T> Waitable for crate::GroupTask<T> {
+    fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<TaskState> {
+        if self.is_done() {
+            return Poll::Ready(self.info().state());
         }
         let p = Pin::new(self).poll(cx);
         debug_assert!(p.is_pending());

@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
-pub use group::{GroupClosed, GroupError, GroupHandle, TaskGroup};
+pub use group::{GroupClosed, GroupError, GroupHandle, GroupTask, TaskGroup};
 use raw::TaskRef;
 
 /// Why a task produced no value.
