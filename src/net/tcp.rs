@@ -27,7 +27,7 @@ use mio::Interest;
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;
 use super::{resolve, sys, try_each, BindOptions, ToSocketAddrs};
-use crate::io::driver::Direction;
+use crate::io::driver::{Direction, Waiter};
 
 /// Delay before a connection attempt to the next resolved address starts beside a slow one.
 pub const CONNECT_STAGGER: Duration = Duration::from_millis(250);
@@ -149,7 +149,13 @@ impl TcpListener {
     /// ```
     #[doc(alias = "sock_accept")]
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        accept_with_backoff(&self.warned, || self.describe(), |cx| self.poll_accept(cx)).await
+        let mut w = self.io.waiter(Direction::Read);
+        accept_with_backoff(
+            &self.warned,
+            || self.describe(),
+            |cx| self.poll_accept_in(cx, Some(&mut w)),
+        )
+        .await
     }
 
     fn describe(&self) -> String {
@@ -170,9 +176,20 @@ impl TcpListener {
     /// });
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        match self.io.poll_op(cx, Direction::Read, Kind::Message, 0, |l| {
-            l.accept().map(|(s, a)| (0usize, (s, a)))
-        }) {
+        self.poll_accept_in(cx, None)
+    }
+
+    /// `poll_accept`, waiting in `waiter`'s own entry if given.
+    fn poll_accept_in(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Option<&mut Waiter<'_>>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        match self
+            .io
+            .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
+                l.accept().map(|(s, a)| (0usize, (s, a)))
+            }) {
             Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(TcpStream::from_mio(s).map(|s| (s, a))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -518,9 +535,12 @@ impl TcpStream {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         // A peek leaves the data in place, so it says nothing about being drained.
+        let mut w = self.io.waiter(Direction::Read);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.peek(buf))
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.peek(buf)
+                })
         })
         .await
     }
