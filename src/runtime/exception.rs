@@ -155,3 +155,21 @@ impl Core {
         }
     }
 }
+
+/// Reports a task panic that `gather` returned and nobody read (see `PanicPayload`).
+pub(crate) fn report_unread_gathered_panic(who: &str) {
+    let ctx = ExceptionContext::new(
+        ExceptionKind::UnretrievedPanic,
+        format!(
+            "Task exception was never retrieved: {who}; gather() returned it as \
+             Err(TaskError::Panicked) and the result was dropped unread (asyncio's gather \
+             would have raised it: use try_gather to stop at the first failure, or read \
+             the results)"
+        ),
+        None,
+    );
+    match try_with_core(|core| core.call_exception_handler(&ctx)) {
+        Some(()) => {}
+        None => eprintln!("simul: {ctx}"),
+    }
+}

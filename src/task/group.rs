@@ -74,7 +74,7 @@ use crate::runtime::{self, ExceptionContext, ExceptionKind};
 ///     let tg = simul::TaskGroup::new();
 ///     let _t = tg.spawn(async { panic!("boom") });
 ///     match tg.join().await {
-///         Err(simul::GroupError::Panicked(p)) => assert_eq!(p.message(), "boom"),
+///         Err(simul::GroupError::Panicked(p)) => assert_eq!(p.message_unread(), "boom"),
 ///         other => panic!("unexpected {other:?}"),
 ///     }
 /// });
@@ -128,7 +128,9 @@ impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
 impl<E: fmt::Display> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GroupError::Panicked(p) => write!(f, "a task of the group panicked: {}", p.message()),
+            GroupError::Panicked(p) => {
+                write!(f, "a task of the group panicked: {}", p.message_unread())
+            }
             GroupError::Failed(e) => write!(f, "a task of the group failed: {e}"),
         }
     }
@@ -563,7 +565,7 @@ impl<E> Drop for TaskGroup<E> {
                 ExceptionKind::UnretrievedPanic,
                 format!(
                     "TaskGroup dropped without join(): a task of the group panicked: {}",
-                    p.message()
+                    p.message_unread()
                 ),
                 None,
             );
