@@ -74,7 +74,7 @@ use crate::runtime::{self, ExceptionContext, ExceptionKind};
 ///     let tg = simul::TaskGroup::new();
 ///     let _t = tg.spawn(async { panic!("boom") });
 ///     match tg.join().await {
-///         Err(simul::GroupError::Panicked(p)) => assert_eq!(p.message_unread(), "boom"),
+///         Err(simul::GroupError::Panicked(p)) => assert_eq!(p.message(), "boom"),
 ///         other => panic!("unexpected {other:?}"),
 ///     }
 /// });
