@@ -73,7 +73,7 @@ pub enum TaskError {
 ///
 /// # Never-read panics of `gather`
 ///
-/// A task panic that [`gather`](crate::gather) puts into its `Vec` (as
+/// A task panic that [`gather`](crate::gather()) puts into its `Vec` (as
 /// `Err(TaskError::Panicked(..))`) is *watched*: if every copy of it is dropped before
 /// anyone reads it — its [`message`](Self::message), [`take`](Self::take),
 /// [`resume`](Self::resume), its `Display` or `Debug`, or
@@ -786,7 +786,7 @@ impl<T> Task<T> {
     }
 
     /// Wraps the handle so that dropping it cancels the task instead of detaching it
-    /// (useful with [`crate::gather`] and other combinators that drop
+    /// (useful with [`crate::gather()`] and other combinators that drop
     /// their children; [`crate::wait_for`] cancels a task on timeout by itself).
     ///
     /// # Examples

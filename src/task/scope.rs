@@ -8,7 +8,7 @@
 //!   scope *while it is being awaited* cancels its task instead of detaching it — asyncio's
 //!   `wait_for` cancels the awaited task, and cancelling a coroutine cancels the task it is
 //!   awaiting. A handle that was only held, not awaited, detaches as usual.
-//! * [`Gathering`]: [`gather`](crate::gather) is polling its children. A task handle
+//! * [`Gathering`]: [`gather`](crate::gather()) is polling its children. A task handle
 //!   that delivers a panic (`Err(TaskError::Panicked)`) in this scope marks the panic as
 //!   *watched*: if every copy of it is dropped unread, the loop reports it as never
 //!   retrieved (see `PanicPayload`).
