@@ -78,7 +78,7 @@ pub use sync::{
     Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle, GroupTask,
     PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{
