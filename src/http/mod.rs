@@ -26,6 +26,7 @@
 //! use http_body_util::{BodyExt, Full};
 //! use hyper::body::Bytes;
 //! use simul::http::{serve, HyperIo, TowerToHyper};
+//! use std::future::IntoFuture;
 //! use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
 //!
 //! simul::run(async {
@@ -39,7 +40,7 @@
 //!         .with_state(hits);
 //!     let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
-//!     simul::spawn(serve(listener, TowerToHyper::new(app)));
+//!     simul::spawn(serve(listener, TowerToHyper::new(app)).into_future());
 //!
 //!     let tcp = simul::net::TcpStream::connect(addr).await.unwrap();
 //!     let (mut send, conn) = hyper::client::conn::http1::handshake(HyperIo::new(tcp)).await.unwrap();

@@ -58,6 +58,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// use http_body_util::{BodyExt, Empty, Full};
 /// use hyper::body::{Bytes, Incoming};
 /// use simul::http::HyperIo;
+/// use std::future::IntoFuture;
 ///
 /// simul::run(async {
 ///     let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -68,7 +69,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///     });
 ///     let server = simul::spawn({
 ///         let stop = stop.clone();
-///         simul::http::serve(listener, svc).with_graceful_shutdown(async move { stop.wait().await })
+///         simul::http::serve(listener, svc)
+///             .with_graceful_shutdown(async move { stop.wait().await })
+///             .into_future()
 ///     });
 ///
 ///     let tcp = simul::net::TcpStream::connect(addr).await.unwrap();

@@ -14,10 +14,11 @@ use std::pin::Pin;
 /// # Examples
 /// ```
 /// use axum::{routing::get, Router};
+/// use std::future::IntoFuture;
 /// simul::run(async {
 ///     let app = Router::new().route("/", get(|| async { "Hello, World!" }));
 ///     let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-///     let _server = simul::spawn(simul::http::serve(listener, simul::http::TowerToHyper::new(app)));
+///     let _server = simul::spawn(simul::http::serve(listener, simul::http::TowerToHyper::new(app)).into_future());
 /// });
 /// ```
 #[derive(Clone, Debug)]

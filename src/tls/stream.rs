@@ -183,39 +183,93 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let mut drove = false;
-        loop {
-            let mut reader = match &mut self.side {
-                Side::Client(s) => s.get_mut().1.reader(),
-                Side::Server(s) => s.get_mut().1.reader(),
-            };
-            match reader.fill_buf() {
-                Ok(chunk) => {
-                    let n = chunk.len().min(buf.len());
-                    for (dst, src) in buf[..n].iter_mut().zip(chunk) {
-                        dst.write(*src);
-                    }
-                    reader.consume(n);
-                    return Poll::Ready(Ok(n)); // 0: clean close_notify
+        match &mut self.side {
+            Side::Client(s) => {
+                let (io, c) = s.get_mut();
+                poll_read_session(io, &mut **c, cx, buf)
+            }
+            Side::Server(s) => {
+                let (io, c) = s.get_mut();
+                poll_read_session(io, &mut **c, cx, buf)
+            }
+        }
+    }
+}
+
+/// The uninitialised read of one session: plaintext rustls already holds is copied out;
+/// when it holds none, records are pulled from the socket (as futures-rustls does) until
+/// some plaintext appears, the socket would block, or the stream ends.
+fn poll_read_session<IO, D>(
+    io: &mut IO,
+    conn: &mut rustls::ConnectionCommon<D>,
+    cx: &mut Context<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> Poll<io::Result<usize>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let mut reader = conn.reader();
+        match reader.fill_buf() {
+            Ok(chunk) => {
+                let n = chunk.len().min(buf.len());
+                for (dst, src) in buf[..n].iter_mut().zip(chunk) {
+                    dst.write(*src);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                reader.consume(n);
+                return Poll::Ready(Ok(n)); // 0: the peer sent close_notify
             }
-            if drove {
-                // Drove the socket once and rustls still has nothing: the socket is
-                // pending (its waker is registered) or only handshake records came in.
-                return Poll::Pending;
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+        let mut sock = SyncIo { io: &mut *io, cx };
+        match conn.read_tls(&mut sock) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+        let processed = conn.process_new_packets();
+        // Send what rustls has to say (an alert on failure, a key update): best effort,
+        // as futures-rustls does; a full socket leaves it for the next write.
+        while conn.wants_write() {
+            match conn.write_tls(&mut SyncIo { io: &mut *io, cx }) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
-            // An empty read makes futures-rustls pull records from the socket into
-            // rustls without copying any plaintext out.
-            let r = match &mut self.side {
-                Side::Client(s) => Pin::new(s).poll_read(cx, &mut []),
-                Side::Server(s) => Pin::new(s).poll_read(cx, &mut []),
-            };
-            match r {
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(_)) | Poll::Pending => drove = true,
-            }
+        }
+        if let Err(e) = processed {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+        }
+    }
+}
+
+/// A `futures_io` stream as `std::io::{Read, Write}` for rustls, `Pending` as `WouldBlock`
+/// (the waker in `cx` is registered with the socket).
+struct SyncIo<'a, 'b, IO> {
+    io: &'a mut IO,
+    cx: &'a mut Context<'b>,
+}
+
+impl<IO: AsyncRead + Unpin> io::Read for SyncIo<'_, '_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_read(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> io::Write for SyncIo<'_, '_, IO> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write(self.cx, buf) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match Pin::new(&mut *self.io).poll_flush(self.cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 }
@@ -276,10 +330,7 @@ impl<IO> std::fmt::Debug for TlsStream<IO> {
                 },
             )
             .field("version", &self.protocol_version())
-            .field(
-                "alpn",
-                &self.alpn_protocol().map(String::from_utf8_lossy),
-            )
+            .field("alpn", &self.alpn_protocol().map(String::from_utf8_lossy))
             .finish()
     }
 }
