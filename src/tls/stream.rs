@@ -34,7 +34,6 @@ enum Side<IO> {
 /// ```
 /// use futures_util::{AsyncReadExt, AsyncWriteExt};
 /// use simul::net::{TcpListener, TcpStream};
-/// use simul::tls::{TlsAcceptor, TlsConnector};
 ///
 /// # use simul::tls::{rustls, TlsAcceptor, TlsConnector};
 /// # let (acceptor, connector) = {
