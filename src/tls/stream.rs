@@ -341,4 +341,7 @@ impl<IO: SocketInfo> SocketInfo for TlsStream<IO> {
     fn peer_addr(&self) -> io::Result<crate::SockAddr> {
         self.get_ref().peer_addr()
     }
+    fn close_notify(&self) -> bool {
+        true
+    }
 }
