@@ -45,7 +45,7 @@ where
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        self.poll_op(cx, Direction::Read, Kind::Stream, len, |s| {
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
             super::sys::read_uninit(s, buf)
         })
     }
