@@ -111,10 +111,9 @@ pub fn have(bin: &str) -> bool {
     ok
 }
 
-/// Runs a command, with a generous timeout, and returns its output.
+/// Runs a command and returns its output.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("the client ran");
-    out
+    cmd.output().expect("the client ran")
 }
 
 /// `curl -s` with the given arguments; returns (stdout, stderr, success).
