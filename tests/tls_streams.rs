@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use futures_util::{AsyncReadExt, AsyncWriteExt};
+use futures_util::AsyncReadExt;
 use simul::net::{TcpListener, TcpStream};
 use simul::tls::{rustls, TlsConnector, TlsError};
 use simul::{StreamReader, StreamWriter};
