@@ -124,8 +124,9 @@ where
 impl StreamWriter {
     /// Upgrades this connection to TLS as its client (asyncio's `StreamWriter.start_tls`):
     /// flushes what is buffered, runs the handshake against `server_name` over the same
-    /// socket, and returns the new reader and writer. See the [module docs](self) for what
-    /// happens to the old halves.
+    /// socket, and returns the new reader and writer. Both old halves are consumed (so no
+    /// stale half can be used); bytes the reader had already buffered become the TLS
+    /// layer's first input, and closing the new writer closes the socket.
     ///
     /// # Errors
     /// The handshake's [`TlsError`]; the connection is then closed.
