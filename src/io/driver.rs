@@ -515,7 +515,15 @@ impl Registration {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            match op() {
+            let res = match super::fault::next(false) {
+                super::fault::Fault::NotReady => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                super::fault::Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
+                _ => op(),
+            };
+            match res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(ev, dir);
                 }

@@ -116,9 +116,8 @@ impl fmt::Display for ExceptionContext {
 
 /// Reports an unretrieved task panic to the current loop (or stderr without one).
 pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
-    // SAFETY: called on the loop thread (from completion or a Task handle's drop).
-    let local = unsafe { task.local() };
-    if local.panic_retrieved {
+    let local = task.local();
+    if local.panic_retrieved.get() {
         return; // someone else (a TaskGroup) took charge of the panic
     }
     let name = crate::task::task_name(local);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::park;
-use crate::task::raw::TaskRef;
+use crate::task::raw::Runnable;
 
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {
@@ -24,13 +24,13 @@ pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 pub(super) struct Inject {
-    pub(super) tasks: Vec<TaskRef>,
+    pub(super) tasks: Vec<Runnable>,
     pub(super) calls: Vec<RemoteCall>,
     pub(super) closed: bool,
 }
 
 impl Shared {
-    pub(super) fn push_task(&self, task: TaskRef) {
+    pub(super) fn push_task(&self, task: Runnable) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
             return; // the loop is gone; dropping the reference is all that is left to do
@@ -64,7 +64,7 @@ impl Shared {
     }
 
     /// Closes the queue for good; returns what was still in it.
-    pub(super) fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
+    pub(super) fn close(&self) -> (Vec<Runnable>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
         (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))

@@ -18,7 +18,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,7 +30,7 @@ use super::registry::Registry;
 use super::{park, Config, Shared};
 use crate::debug::Watch;
 use crate::io::driver::Driver;
-use crate::task::raw::{self, TaskRef};
+use crate::task::raw;
 use crate::time::clock::Clock;
 use crate::time::wheel::{self, TimerKey, Wheel};
 use crate::trace::{Tracer, TracerCell};
@@ -40,7 +39,7 @@ use crate::trace::{Tracer, TracerCell};
 pub const IO_INTERVAL: u32 = 61;
 
 pub(super) enum Runnable {
-    Task(TaskRef),
+    Task(raw::Runnable),
     Call(Rc<dyn Callback>),
 }
 
@@ -52,8 +51,6 @@ pub(crate) struct Core {
     pub(crate) timers: RefCell<Wheel<TimerPayload>>,
     pub(crate) clock: Clock,
     pub(crate) driver: RefCell<Driver>,
-    /// The task being polled (raw identity; the queue entry keeps it alive).
-    pub(super) current: Cell<Option<NonNull<raw::Header>>>,
     /// Polls of the main future, when it is the one running.
     pub(super) main: Cell<Option<(u64, u64, Instant)>>,
     /// Work outstanding outside the loop (I/O waits, blocking-pool jobs): virtual time
@@ -67,7 +64,7 @@ pub(crate) struct Core {
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
-    pub(super) spawn_time: Cell<Option<Instant>>,
+    pub(super) spawn_time: Cell<Option<u64>>,
     pub(super) closed: Cell<bool>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
     pub(crate) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
@@ -85,6 +82,11 @@ pub(crate) struct Core {
 static LOOP_NOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Core {
+    /// This loop's number in the process (never reused).
+    pub(crate) fn loop_no(&self) -> u64 {
+        self.loop_no
+    }
+
     pub(super) fn new(config: Config, virtual_time: bool) -> io::Result<Core> {
         let driver = Driver::new()?;
         let waker = driver.new_waker()?;
@@ -110,7 +112,6 @@ impl Core {
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(virtual_time),
             driver: RefCell::new(driver),
-            current: Cell::new(None),
             main: Cell::new(None),
             external: Cell::new(0),
             budget: Cell::new(u32::MAX),
@@ -167,8 +168,7 @@ impl Core {
         let mut ready = self.ready.borrow_mut();
         for t in tasks {
             if let Some(tr) = &self.tracer {
-                // SAFETY: loop thread; copy out the id.
-                tr.borrow_mut().wake(unsafe { t.local() }.id, true);
+                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
             }
             ready.push_back(Runnable::Task(t));
         }

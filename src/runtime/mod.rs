@@ -76,4 +76,3 @@ pub(crate) use inject::Shared;
 pub(crate) use iteration::Core;
 use iteration::Runnable;
 pub use iteration::IO_INTERVAL;
-pub(crate) use tasks::schedule_ref;

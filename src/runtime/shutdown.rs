@@ -4,7 +4,7 @@
 //! what it is handed.
 
 use super::{Core, Runnable};
-use crate::task::raw::{self, TaskRef};
+use crate::task::raw::TaskRef;
 
 impl Core {
     /// Cancels every task, drops callbacks and timers, closes the injection queue.
@@ -15,21 +15,20 @@ impl Core {
         for _round in 0..16 {
             let tasks: Vec<TaskRef> = {
                 let reg = self.tasks.borrow();
-                reg.slots.iter().flatten().map(|t| t.clone_ref()).collect()
+                reg.slots
+                    .iter()
+                    .flatten()
+                    .map(|t| TaskRef::clone(t))
+                    .collect()
             };
             if tasks.is_empty() {
                 break;
             }
             for t in tasks {
-                if t.state() & raw::COMPLETE != 0 {
-                    continue;
+                // A running task is the one calling shutdown; it ends when it returns.
+                if let Some(done) = t.cancel_in_place() {
+                    self.complete(done);
                 }
-                if t.state() & raw::RUNNING != 0 {
-                    continue; // shutdown from inside the task itself; it ends when it returns
-                }
-                // SAFETY: loop thread; the task is not being polled.
-                let state = unsafe { t.cancel_future() };
-                self.complete(&t, state);
             }
             // Run what cancellation scheduled (done callbacks), but no task steps.
             let pending: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();

@@ -1,7 +1,8 @@
-//! Tasks on the loop: spawning into the registry and the ready queue, waker routing
-//! (`schedule_ref`: the local ready queue on the loop's thread, the injection queue from
-//! anywhere else), one task step with its instrumentation, completion, and immediate
-//! cancellation.
+//! Tasks on the loop: the loop's side of the schedule seam (`LoopSchedule`: the local
+//! ready queue on the loop's thread, the injection queue from anywhere else), spawning
+//! into the registry and the ready queue, one task step with its instrumentation,
+//! completion, and immediate cancellation. Task memory itself is `task::raw`'s; this file
+//! only holds its safe handles.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -9,39 +10,38 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::callback::{Callback, CallbackCell};
 use super::context::try_with_core;
-use super::{report_unretrieved, Core, Runnable};
-use crate::task::raw::{self, TaskRef};
-use crate::task::{Local, TaskInfo, TaskState};
+use super::{report_unretrieved, Core, Runnable, Shared};
+use crate::task::raw::{self, Done, Schedule, Step, TaskRef};
+use crate::task::{Local, TaskInfo};
 use crate::trace::TracerCell;
 
 pub(super) static TASK_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Schedules a task from a waker or a `cancel()`, on whatever thread this runs.
-pub(crate) fn schedule_ref(task: &TaskRef) {
-    let Some(queued) = task.schedule() else {
-        return;
-    };
-    let shared_ptr = Arc::as_ptr(task.shared());
-    let mut queued = Some(queued);
-    try_with_core(|core| {
-        if Arc::as_ptr(&core.shared) == shared_ptr {
-            if let Some(q) = queued.take() {
-                if let Some(tr) = &core.tracer {
-                    // SAFETY: loop thread; copy out the id.
-                    tr.borrow_mut().wake(unsafe { q.local() }.id, false);
+/// The loop's side of the schedule seam: each task carries one, pointing at the loop
+/// that spawned it. A wake on the loop's own thread (while it runs) goes straight to the
+/// ready queue; any other goes through the injection queue.
+pub(crate) struct LoopSchedule(Arc<Shared>);
+
+impl Schedule for LoopSchedule {
+    fn schedule(&self, task: raw::Runnable) {
+        let mut task = Some(task);
+        try_with_core(|core| {
+            if Arc::ptr_eq(&core.shared, &self.0) {
+                if let Some(t) = task.take() {
+                    if let Some(tr) = &core.tracer {
+                        t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
+                    }
+                    core.ready.borrow_mut().push_back(Runnable::Task(t));
                 }
-                core.ready.borrow_mut().push_back(Runnable::Task(q));
             }
+        });
+        if let Some(t) = task {
+            self.0.push_task(t);
         }
-    });
-    if let Some(q) = queued {
-        let shared = q.shared().clone();
-        shared.push_task(q);
     }
 }
 
@@ -52,7 +52,7 @@ impl Core {
         name: Option<String>,
         location: &'static Location<'static>,
         eager: bool,
-    ) -> TaskRef
+    ) -> raw::JoinRef<F::Output>
     where
         F: Future + 'static,
     {
@@ -60,19 +60,21 @@ impl Core {
         let created = match self.spawn_time.get() {
             Some(t) => t,
             None => {
-                let t = self.clock.coarse_instant();
+                let t = crate::task::creation_stamp(self.clock.coarse_instant());
                 self.spawn_time.set(Some(t));
                 t
             }
         };
-        let (registry_ref, handle_ref, queue_ref) = raw::allocate(
+        let (registry_ref, handle_ref, queue_ref) = raw::spawn(
             future,
-            self.shared.clone(),
+            LoopSchedule(self.shared.clone()),
             Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
-        // SAFETY: loop thread; nobody else has seen the task yet.
-        unsafe { handle_ref.local() }.slot = slot;
+        handle_ref
+            .local()
+            .slot
+            .set(u32::try_from(slot).expect("more than 2^32 live tasks"));
         if eager {
             // Run the first step right here, as if it had been popped from the queue.
             self.run_task(queue_ref);
@@ -92,16 +94,13 @@ impl Core {
         if !task.request_cancel() {
             return false;
         }
-        if task.state() & raw::RUNNING != 0 {
-            schedule_ref(task);
-            return true;
+        // While the future is dropped the task counts as running, so a destructor that
+        // tries to cancel it again only schedules it (and the queue entry then finds it
+        // complete).
+        match task.cancel_in_place() {
+            Some(done) => self.complete(done),
+            None => task.wake(), // being polled: it is cancelled when it next runs
         }
-        // Mark it running while its future is dropped, so that a destructor that tries to
-        // cancel it again only schedules it (and the queue entry then finds it complete).
-        task.transition_to_running();
-        // SAFETY: loop thread (Core is thread-local) and the task is not being polled.
-        let state = unsafe { task.cancel_future() };
-        self.complete(task, state);
         true
     }
 
@@ -109,34 +108,21 @@ impl Core {
         self.ready.borrow_mut().push_back(Runnable::Call(cb));
     }
 
-    pub(super) fn run_task(&self, task: TaskRef) {
-        let prev = task.transition_to_running();
-        if prev & raw::COMPLETE != 0 {
-            return;
-        }
-        if prev & raw::CANCEL != 0 {
-            // SAFETY: loop thread, not being polled (we just took it from the queue).
-            let state = unsafe { task.cancel_future() };
-            self.complete(&task, state);
-            return;
-        }
-        let waker = task.borrowed_waker();
-        let mut cx = Context::from_waker(&waker);
-        let saved = self.current.replace(Some(task.as_raw()));
-        let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let started = self.instrumented.then(|| self.before_poll(&task));
-        // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
-        let res = unsafe { task.poll(&mut cx) };
-        self.current.set(saved);
-        self.budget.set(saved_budget);
-        // SAFETY: loop thread; the poll is over.
-        unsafe { task.local() }.polls += 1;
-        if let Some(t0) = started {
-            self.after_poll(&task, t0);
-        }
-        match res {
-            Poll::Pending => task.idle_and_release(),
-            Poll::Ready(state) => self.complete(&task, state),
+    pub(super) fn run_task(&self, task: raw::Runnable) {
+        let step = task.run(
+            |t| {
+                let budget = self.budget.replace(crate::io::BUDGET);
+                (budget, self.instrumented.then(|| self.before_poll(t)))
+            },
+            |t, (budget, started)| {
+                self.budget.set(budget);
+                if let Some(t0) = started {
+                    self.after_poll(t, t0);
+                }
+            },
+        );
+        if let Step::Done(done) = step {
+            self.complete(done);
         }
     }
 
@@ -144,8 +130,7 @@ impl Core {
     #[cold]
     fn before_poll(&self, task: &TaskRef) -> Instant {
         if let Some(w) = &self.watch {
-            // SAFETY: loop thread; copy out.
-            let local = unsafe { task.local() };
+            let local = task.local();
             w.enter(local.id, local.location);
         }
         Instant::now()
@@ -164,14 +149,13 @@ impl Core {
             crate::debug::report_slow_poll(self, task, took);
         }
         if let Some(tr) = &self.tracer {
-            // SAFETY: loop thread; the poll is over.
-            let local = unsafe { task.local() };
+            let local = task.local();
             tr.borrow_mut().poll(
                 local.id,
                 || crate::task::task_name(local),
                 t0,
                 took,
-                local.polls,
+                u64::from(local.polls.get()),
             );
         }
     }
@@ -180,39 +164,38 @@ impl Core {
         self.tracer.as_deref()
     }
 
-    pub(super) fn complete(&self, task: &TaskRef, state: TaskState) {
-        task.transition_to_complete();
-        // SAFETY: loop thread; no other borrow of this task's Local is live.
-        let local = unsafe { task.local() };
-        local.outcome = Some(state);
-        let registry_ref = self.tasks.borrow_mut().remove(local.slot);
-        let join = local.join_waker.take();
-        let callbacks = local.callbacks.take();
-        let detached = local.detached;
-        for cb in callbacks.into_iter().flat_map(|v| *v) {
+    /// The loop's bookkeeping for a task that has just completed: out of the registry,
+    /// its awaiter woken, its done callbacks scheduled, a lost panic reported.
+    pub(super) fn complete(&self, done: Done) {
+        let Done {
+            task,
+            state,
+            unretrieved,
+            callbacks,
+        } = done;
+        let local = task.local();
+        let registry_ref = self
+            .tasks
+            .borrow_mut()
+            .remove(local.slot.get() as usize, &task);
+        for cb in callbacks {
             self.call_soon_rc(Rc::new(CallbackCell {
                 f: Cell::new(Some(move || cb(state))),
                 cancelled: Cell::new(false),
             }));
         }
-        if let Some(w) = join {
+        if let Some(w) = local.join_waker.take() {
             w.wake();
         }
-        if detached {
-            // SAFETY: loop thread.
-            if let Some(msg) = unsafe { task.drop_output() } {
-                report_unretrieved(task, &msg);
-            }
+        if let Some(msg) = unretrieved {
+            report_unretrieved(&task, &msg);
         }
         drop(registry_ref);
     }
 
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
-        if let Some(ptr) = self.current.get() {
-            // SAFETY: `current` is set only while the task is polled, and the queue entry
-            // being polled holds a reference.
-            let t = unsafe { TaskRef::borrow_raw(ptr) };
-            return Some(TaskInfo::of(&t));
+        if let Some(info) = raw::with_current(TaskInfo::of) {
+            return Some(info);
         }
         self.main
             .get()
@@ -221,7 +204,12 @@ impl Core {
 
     pub(crate) fn all_task_infos(&self) -> Vec<TaskInfo> {
         let tasks = self.tasks.borrow();
-        let mut v: Vec<TaskInfo> = tasks.slots.iter().flatten().map(TaskInfo::of).collect();
+        let mut v: Vec<TaskInfo> = tasks
+            .slots
+            .iter()
+            .flatten()
+            .map(|t| TaskInfo::of(t))
+            .collect();
         v.sort_by_key(|i| i.id());
         v
     }
