@@ -118,7 +118,45 @@ impl<S> Serve<S> {
     /// [`TlsAcceptor::alpn`](crate::tls::TlsAcceptor::alpn)) to let clients pick HTTP/2.
     ///
     /// # Examples
-    /// See the crate's `https_server` example, and [the module docs](super).
+    /// A minimal HTTPS server (certificate made at run time by rcgen), and a hyper client
+    /// that speaks HTTP/2 to it, chosen by ALPN:
+    /// ```
+    /// use http_body_util::{BodyExt, Empty, Full};
+    /// use hyper::body::{Bytes, Incoming};
+    /// use simul::tls::{rustls, TlsAcceptor, TlsConnector};
+    /// use std::future::IntoFuture;
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    /// let tls = TlsAcceptor::from_der(vec![cert.cert.der().clone()], key)
+    ///     .unwrap()
+    ///     .alpn(&[b"h2", b"http/1.1"]);
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.add(cert.cert.der().clone()).unwrap();
+    /// let connector = TlsConnector::with_roots(roots).alpn(&[b"h2"]);
+    ///
+    /// simul::run(async move {
+    ///     let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("Hello, World!"))))
+    ///     });
+    ///     drop(simul::spawn(simul::http::serve(listener, svc).tls(tls).into_future()));
+    ///
+    ///     let tcp = simul::net::TcpStream::connect(addr).await.unwrap();
+    ///     let stream = connector.connect("localhost", tcp).await.unwrap();
+    ///     assert_eq!(stream.alpn_protocol(), Some(&b"h2"[..]));
+    ///     let (mut send, conn) = hyper::client::conn::http2::Builder::new(simul::http::LocalExecutor)
+    ///         .handshake(simul::http::HyperIo::new(stream))
+    ///         .await
+    ///         .unwrap();
+    ///     drop(simul::spawn(conn));
+    ///     let req = hyper::Request::get("https://localhost/").body(Empty::<Bytes>::new()).unwrap();
+    ///     let resp = send.send_request(req).await.unwrap();
+    ///     assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    ///     assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "Hello, World!");
+    /// });
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, acceptor: crate::tls::TlsAcceptor) -> Self {
         self.tls = Some(acceptor);
