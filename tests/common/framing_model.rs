@@ -167,4 +167,3 @@ pub fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op])
         out
     })
 }
-
