@@ -29,12 +29,13 @@ impl Generic<Duration> for Body {
         async move {
             let t0 = Instant::now();
             for i in 0..n {
-                let mut nap = pin!(R::sleep(Duration::from_millis(i as u64 % 1000 + 1)));
+                let d = Duration::from_millis(10_000 + i as u64 % 1000);
+                let mut nap = pin!(R::sleep(d));
                 // Poll once (arms the timer), then drop (cancels it).
                 std::future::poll_fn(|cx| {
                     assert!(
                         nap.as_mut().poll(cx).is_pending(),
-                        "a fresh sleep is pending"
+                        "a 10 s sleep is pending"
                     );
                     Poll::Ready(())
                 })
