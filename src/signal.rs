@@ -846,6 +846,7 @@ fn remove_handler(shared: &Arc<Shared>, kind: SignalKind) -> bool {
 ///     assert!(remove_signal_handler(SignalKind::user_defined2()));
 /// });
 /// ```
+#[track_caller]
 pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io::Result<()> {
     let shared =
         crate::runtime::with_core("signal::add_signal_handler", |core| core.shared.clone());
@@ -864,6 +865,7 @@ pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io
 /// use simul::signal::{remove_signal_handler, SignalKind};
 /// simul::run(async { assert!(!remove_signal_handler(SignalKind::hangup())); });
 /// ```
+#[track_caller]
 pub fn remove_signal_handler(kind: SignalKind) -> bool {
     let shared =
         crate::runtime::with_core("signal::remove_signal_handler", |core| core.shared.clone());

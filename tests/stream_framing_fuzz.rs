@@ -137,7 +137,7 @@ fn random_operations_never_panic_and_keep_the_buffer_consistent() {
                 match res {
                     Ok(d) => got.extend(d),
                     Err(StreamError::IncompleteRead { partial, .. }) => got.extend(partial),
-                    Err(StreamError::LimitOverrun { consumed }) => {
+                    Err(StreamError::LimitOverrun { consumed, .. }) => {
                         assert!(consumed <= r.buffered());
                         got.extend(
                             r.readexactly(consumed.max(1).min(r.buffered()))

@@ -382,10 +382,12 @@ impl TcpStream {
         connect_staggered(interleave(addrs)).await
     }
 
-    /// Connects to one address.
+    /// Connects to one address; an error names it (asyncio's "Connect call failed
+    /// ('127.0.0.1', 1)") and keeps the OS error's kind.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
-        poll_fn(|cx| s.io.poll_connected(cx)).await?;
+        let named = |e: io::Error| io::Error::new(e.kind(), ConnectError { addr, source: e });
+        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
+        poll_fn(|cx| s.io.poll_connected(cx)).await.map_err(named)?;
         Ok(s)
     }
 
@@ -576,6 +578,56 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     }
 }
 
+/// A failed connection attempt to one address.
+#[derive(Debug)]
+struct ConnectError {
+    addr: SocketAddr,
+    source: io::Error,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connect to {} failed: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Every attempt of a multi-address connect failed (asyncio's "Multiple exceptions: ...");
+/// each error names its address.
+#[derive(Debug)]
+struct ConnectErrors(Vec<io::Error>);
+
+impl std::fmt::Display for ConnectErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "all {} connection attempts failed", self.0.len())?;
+        for (i, e) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectErrors {}
+
+/// One error for a connect whose attempts all failed: the only one as it is, several
+/// joined, with the kind of the last (the kinds agree in the common case of a port
+/// nobody listens on).
+fn join_errors(mut errors: Vec<io::Error>) -> io::Error {
+    if errors.len() > 1 {
+        let kind = errors[errors.len() - 1].kind();
+        return io::Error::new(kind, ConnectErrors(errors));
+    }
+    errors
+        .pop()
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to"))
+}
+
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 /// Happy eyeballs: see the module doc.
@@ -583,7 +635,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
     let mut next = addrs.into_iter();
     let mut running: Vec<Attempt> = Vec::new();
     let mut stagger: Option<crate::time::Sleep> = None;
-    let mut last_err: Option<io::Error> = None;
+    let mut errors: Vec<io::Error> = Vec::new();
     let mut kick = true;
     poll_fn(move |cx| loop {
         let elapsed = stagger
@@ -599,9 +651,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
                     continue; // poll the new attempt and arm the new timer
                 }
                 None if running.is_empty() => {
-                    return Poll::Ready(Err(last_err.take().unwrap_or_else(|| {
-                        io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
-                    })));
+                    return Poll::Ready(Err(join_errors(std::mem::take(&mut errors))));
                 }
                 None => {}
             }
@@ -611,7 +661,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
             match running[i].as_mut().poll(cx) {
                 Poll::Ready(Ok(s)) => return Poll::Ready(Ok(s)),
                 Poll::Ready(Err(e)) => {
-                    last_err = Some(e);
+                    errors.push(e);
                     drop(running.swap_remove(i));
                     // A failure starts the next attempt at once (RFC 8305 section 5).
                     kick = true;

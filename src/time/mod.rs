@@ -233,7 +233,14 @@ fn loop_id_of(core: &Core) -> usize {
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        with_core("sleep", |core| self.poll_at(core, cx))
+        match crate::runtime::try_with_core(|core| self.as_mut().poll_at(core, cx)) {
+            Some(p) => p,
+            None => panic!(
+                "a simul::sleep() future was polled outside a running simul event loop: \
+                 sleep() may be called anywhere, but its future must be awaited in a task \
+                 on a simul loop (inside simul::run() or EventLoop::run_until_complete())"
+            ),
+        }
     }
 }
 
@@ -312,6 +319,7 @@ impl Future for YieldNow {
 ///     assert!(t2 - t0 >= Duration::from_millis(4));
 /// });
 /// ```
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         period > Duration::ZERO,

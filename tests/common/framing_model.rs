@@ -151,7 +151,7 @@ pub fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op])
                     assert_eq!(buffered, 0, "IncompleteRead must empty the buffer");
                     out.push(Out::Incomplete(partial, expected));
                 }
-                Err(StreamError::LimitOverrun { consumed }) => {
+                Err(StreamError::LimitOverrun { consumed, .. }) => {
                     out.push(Out::Overrun);
                     if matches!(op, Op::Line) {
                         return out;
@@ -167,4 +167,3 @@ pub fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op])
         out
     })
 }
-
