@@ -515,13 +515,13 @@ impl Registration {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            let res = match super::fault::next(false) {
+            let res = match super::fault::next() {
                 super::fault::Fault::NotReady => {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
                 super::fault::Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
-                _ => op(),
+                super::fault::Fault::None => op(),
             };
             match res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
