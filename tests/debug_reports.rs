@@ -260,3 +260,27 @@ fn debug_mode_reports_a_stream_writer_dropped_unclosed() {
     assert_eq!(warnings.len(), 1, "{reports:?}");
     assert!(warnings[0].message().contains("unclosed StreamWriter"));
 }
+
+#[test]
+fn a_slow_poll_report_names_its_task_once() {
+    let lp = simul::EventLoop::builder()
+        .debug(true)
+        .slow_poll_threshold(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let reports = capture(&lp);
+    lp.run_until_complete(async {
+        simul::Task::builder()
+            .name("named-hog")
+            .spawn(async { hog(Duration::from_millis(20)) })
+            .await
+            .unwrap();
+    });
+    let reports = reports.borrow();
+    let line = reports
+        .iter()
+        .find(|r| r.kind() == ExceptionKind::SlowPoll)
+        .expect("a slow-poll report")
+        .to_string();
+    assert_eq!(line.matches("named-hog").count(), 1, "{line}");
+}

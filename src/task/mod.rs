@@ -21,23 +21,24 @@
 
 pub mod group;
 pub(crate) mod raw;
+pub(crate) mod scope;
 mod state;
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
-pub use group::{GroupClosed, GroupError, GroupHandle, TaskGroup};
-use raw::TaskRef;
+pub use group::{GroupClosed, GroupError, GroupHandle, GroupTask, TaskGroup};
+use raw::{JoinRef, TaskRef};
 
 /// Why a task produced no value.
 ///
@@ -69,10 +70,42 @@ pub enum TaskError {
 ///     _ => unreachable!(),
 /// }
 /// ```
+///
+/// # Never-read panics of `gather`
+///
+/// A task panic that [`gather`](crate::gather()) puts into its `Vec` (as
+/// `Err(TaskError::Panicked(..))`) is *watched*: if every copy of it is dropped before
+/// anyone reads it — its [`message`](Self::message), [`take`](Self::take),
+/// [`resume`](Self::resume), its `Display` or `Debug`, or
+/// [`TaskError::is_panic`] — the loop reports it as "Task exception was never retrieved",
+/// naming the task and where it was spawned, so `gather(tasks).await;` cannot lose a panic
+/// silently (asyncio's `gather` would have raised it).
 #[derive(Clone)]
 pub struct PanicPayload {
     message: Arc<str>,
-    payload: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    shared: Arc<PanicShared>,
+}
+
+/// What the clones of one [`PanicPayload`] share.
+struct PanicShared {
+    payload: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Someone read the panic (see the type's docs).
+    read: AtomicBool,
+    /// Set when the panic was delivered into a `gather`: who panicked, for the report.
+    watched: Mutex<Option<String>>,
+}
+
+impl Drop for PanicShared {
+    fn drop(&mut self) {
+        let who = self
+            .watched
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (Some(who), false) = (who, *self.read.get_mut()) {
+            runtime::report_unread_gathered_panic(&who);
+        }
+    }
 }
 
 impl PanicPayload {
@@ -84,6 +117,7 @@ impl PanicPayload {
     /// if let simul::TaskError::Panicked(p) = err { assert_eq!(p.message(), "x"); }
     /// ```
     pub fn message(&self) -> &str {
+        self.mark_read();
         &self.message
     }
 
@@ -95,10 +129,32 @@ impl PanicPayload {
     /// if let simul::TaskError::Panicked(p) = err { assert!(p.take().is_some()); assert!(p.take().is_none()); }
     /// ```
     pub fn take(&self) -> Option<Box<dyn Any + Send>> {
-        self.payload
+        self.mark_read();
+        self.shared
+            .payload
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    fn mark_read(&self) {
+        self.shared.read.store(true, Ordering::Relaxed);
+    }
+
+    /// The message, without counting as a read (for the runtime's own reports).
+    pub(crate) fn message_unread(&self) -> &str {
+        &self.message
+    }
+
+    /// Watches this panic from now on (it is being delivered into a `gather`): reported
+    /// if dropped unread. `who` names the task.
+    pub(crate) fn watch(&self, who: String) {
+        self.shared.read.store(false, Ordering::Relaxed);
+        *self
+            .shared
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(format!("{who} panicked: {}", self.message));
     }
 
     /// Re-raises the panic in the current thread (with the original payload if it is still
@@ -119,7 +175,9 @@ impl PanicPayload {
 
 impl fmt::Debug for PanicPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PanicPayload").field(&self.message).finish()
+        f.debug_tuple("PanicPayload")
+            .field(&self.message())
+            .finish()
     }
 }
 
@@ -143,7 +201,11 @@ impl TaskError {
     pub(crate) fn panicked(message: String, payload: Box<dyn Any + Send>) -> TaskError {
         TaskError::Panicked(PanicPayload {
             message: message.into(),
-            payload: Arc::new(Mutex::new(Some(payload))),
+            shared: Arc::new(PanicShared {
+                payload: Mutex::new(Some(payload)),
+                read: AtomicBool::new(false),
+                watched: Mutex::new(None),
+            }),
         })
     }
 
@@ -164,7 +226,13 @@ impl TaskError {
     /// assert!(!simul::TaskError::Cancelled.is_panic());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self, TaskError::Panicked(_))
+        match self {
+            TaskError::Panicked(p) => {
+                p.mark_read();
+                true
+            }
+            TaskError::Cancelled => false,
+        }
     }
 }
 
@@ -229,28 +297,52 @@ impl TaskState {
     }
 }
 
-/// Loop-thread-only bookkeeping stored in each task's header.
+/// Done callbacks of a task.
+pub(crate) type Callbacks = Vec<Box<dyn FnOnce(TaskState)>>;
+
+/// A task's bookkeeping, stored in its header and touched only on its owner thread (the
+/// loop's), through a `raw::TaskRef` (which is `!Send`); hence plain `Cell`s.
+///
+/// Kept small, as every task carries it: what only some tasks have (a name, done
+/// callbacks) sits behind one pointer, allocated for those tasks only.
 pub(crate) struct Local {
     pub(crate) id: u64,
-    pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
-    /// When it was spawned, to within a few ms: the loop reads the coarse clock (kernel
-    /// tick resolution) once per iteration for all the tasks spawned in it.
-    pub(crate) created: Instant,
-    pub(crate) polls: u64,
-    pub(crate) join_waker: Option<Waker>,
-    /// Done callbacks; boxed because few tasks have any (8 bytes per task, not 24).
-    #[allow(clippy::type_complexity)]
-    pub(crate) callbacks: Option<Box<Vec<Box<dyn FnOnce(TaskState)>>>>,
+    /// When it was spawned, in ns after [`process_origin`], to within a few ms: the loop
+    /// reads the coarse clock (kernel tick resolution) once per iteration for all the
+    /// tasks spawned in it.
+    created_ns: u64,
+    pub(crate) join_waker: Cell<Option<Waker>>,
+    extra: OnceCell<Box<Extra>>,
+    pub(crate) polls: Cell<u32>,
     /// Index in the loop's task registry.
-    pub(crate) slot: usize,
+    pub(crate) slot: Cell<u32>,
+    /// The owner thread's token (set by `raw::spawn`, read from any thread).
+    pub(super) owner: u32,
     /// The `Task` handle was dropped.
-    pub(crate) detached: bool,
+    pub(crate) detached: Cell<bool>,
     /// Set when the task completes.
-    pub(crate) outcome: Option<TaskState>,
+    pub(crate) outcome: Cell<Option<TaskState>>,
     /// A panic of this task was delivered elsewhere (to a `TaskGroup`): do not report it
     /// as never retrieved.
-    pub(crate) panic_retrieved: bool,
+    pub(crate) panic_retrieved: Cell<bool>,
+}
+
+/// What only some tasks have.
+struct Extra {
+    name: Option<Box<str>>,
+    callbacks: RefCell<Callbacks>,
+}
+
+/// The instant task creation times count from (the first time it is asked for).
+pub(crate) fn process_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// `t` as a task creation stamp: ns after [`process_origin`] (0 if before it).
+pub(crate) fn creation_stamp(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(process_origin()).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Local {
@@ -258,20 +350,64 @@ impl Local {
         id: u64,
         name: Option<String>,
         location: &'static Location<'static>,
-        created: Instant,
+        created_ns: u64,
     ) -> Self {
+        let extra = OnceCell::new();
+        if let Some(name) = name {
+            let _ = extra.set(Box::new(Extra {
+                name: Some(name.into_boxed_str()),
+                callbacks: RefCell::default(),
+            }));
+        }
         Local {
             id,
-            name: name.map(String::into_boxed_str),
             location,
-            created,
-            polls: 0,
-            join_waker: None,
-            callbacks: None,
-            slot: usize::MAX,
-            detached: false,
-            outcome: None,
-            panic_retrieved: false,
+            created_ns,
+            join_waker: Cell::new(None),
+            extra,
+            polls: Cell::new(0),
+            slot: Cell::new(u32::MAX),
+            owner: 0,
+            detached: Cell::new(false),
+            outcome: Cell::new(None),
+            panic_retrieved: Cell::new(false),
+        }
+    }
+
+    /// The name given at spawn, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extra.get()?.name.as_deref()
+    }
+
+    /// When the task was spawned.
+    pub(crate) fn created(&self) -> Instant {
+        process_origin() + Duration::from_nanos(self.created_ns)
+    }
+
+    /// Adds a done callback; hands it back if the task has completed (it accepts none
+    /// from then on, so none is left behind when the task is freed).
+    pub(crate) fn add_callback(
+        &self,
+        f: Box<dyn FnOnce(TaskState)>,
+    ) -> Result<(), Box<dyn FnOnce(TaskState)>> {
+        if self.outcome.get().is_some() {
+            return Err(f);
+        }
+        let extra = self.extra.get_or_init(|| {
+            Box::new(Extra {
+                name: None,
+                callbacks: RefCell::default(),
+            })
+        });
+        extra.callbacks.borrow_mut().push(f);
+        Ok(())
+    }
+
+    /// Takes the done callbacks out.
+    pub(crate) fn take_callbacks(&self) -> Callbacks {
+        match self.extra.get() {
+            Some(e) => e.callbacks.take(),
+            None => Vec::new(),
         }
     }
 }
@@ -299,14 +435,12 @@ pub struct TaskInfo {
 
 impl TaskInfo {
     pub(crate) fn of(task: &TaskRef) -> TaskInfo {
-        let state = task.state();
-        // SAFETY: introspection runs on the loop thread and copies out immediately.
-        let local = unsafe { task.local() };
-        let st = if let Some(o) = local.outcome {
+        let local = task.local();
+        let st = if let Some(o) = local.outcome.get() {
             o
-        } else if state & raw::RUNNING != 0 {
+        } else if task.is_running() {
             TaskState::Running
-        } else if state & raw::SCHEDULED != 0 {
+        } else if task.is_scheduled() {
             TaskState::Scheduled
         } else {
             TaskState::Waiting
@@ -316,8 +450,8 @@ impl TaskInfo {
             name: task_name(local),
             state: st,
             location: local.location,
-            polls: local.polls,
-            age: local.created.elapsed(),
+            polls: u64::from(local.polls.get()),
+            age: local.created().elapsed(),
         }
     }
 
@@ -381,12 +515,18 @@ impl TaskInfo {
         self.age
     }
 
-    pub(crate) fn main(id: u64, polls: u64, created: Instant) -> TaskInfo {
+    pub(crate) fn main(
+        id: u64,
+        location: &'static Location<'static>,
+        state: TaskState,
+        polls: u64,
+        created: Instant,
+    ) -> TaskInfo {
         TaskInfo {
             id,
             name: "main".to_string(),
-            state: TaskState::Running,
-            location: Location::caller(),
+            state,
+            location,
             polls,
             age: created.elapsed(),
         }
@@ -411,13 +551,11 @@ impl fmt::Debug for TaskInfo {
 /// Records that a panic of `task` was delivered elsewhere (to a `TaskGroup`), so the loop
 /// does not also report it as never retrieved.
 pub(crate) fn mark_panic_retrieved(task: &TaskRef) {
-    // SAFETY: loop thread (callers hold a `!Send` handle or run inside the task); the
-    // borrow ends here.
-    unsafe { task.local() }.panic_retrieved = true;
+    task.local().panic_retrieved.set(true);
 }
 
 pub(crate) fn task_name(local: &Local) -> String {
-    match &local.name {
+    match local.name() {
         Some(n) => n.to_string(),
         None => format!("Task-{}", local.id),
     }
@@ -438,8 +576,7 @@ pub(crate) fn task_name(local: &Local) -> String {
 /// ```
 #[must_use = "a Task is detached when dropped; await it or call .cancel()"]
 pub struct Task<T> {
-    raw: TaskRef,
-    _marker: PhantomData<T>,
+    raw: JoinRef<T>,
 }
 
 /// Implemented by the task handles that may cross threads, never by [`Task`] or
@@ -487,11 +624,8 @@ impl Task<()> {
 }
 
 impl<T> Task<T> {
-    pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
-        Task {
-            raw,
-            _marker: PhantomData,
-        }
+    pub(crate) fn from_raw(raw: JoinRef<T>) -> Task<T> {
+        Task { raw }
     }
 
     /// Requests cancellation: the task's future is dropped the next time it would run,
@@ -511,7 +645,7 @@ impl<T> Task<T> {
         if !self.raw.request_cancel() {
             return false;
         }
-        runtime::schedule_ref(&self.raw);
+        self.raw.wake();
         true
     }
 
@@ -528,7 +662,7 @@ impl<T> Task<T> {
     /// ```
     #[doc(alias = "done")]
     pub fn is_done(&self) -> bool {
-        self.raw.state() & raw::COMPLETE != 0
+        self.raw.is_complete()
     }
 
     /// `true` if the task ended by cancellation.
@@ -547,9 +681,30 @@ impl<T> Task<T> {
         self.local_state() == Some(TaskState::Cancelled)
     }
 
+    /// Marks a panic this handle delivers into a `gather` as watched (unless a
+    /// `TaskGroup` already took charge of it).
+    fn watch_panic(&self, p: &PanicPayload) {
+        let local = self.raw.local();
+        if !local.panic_retrieved.get() {
+            let who = format!(
+                "task {:?} (spawned at {}:{})",
+                task_name(local),
+                local.location.file(),
+                local.location.line()
+            );
+            p.watch(who);
+        }
+    }
+
+    /// Forgets the awaiter's waker: the handle is no longer "being awaited", so a
+    /// timing-out `wait_for` that drops it detaches the task instead of cancelling it
+    /// (for `shield`, whose point is that the work survives).
+    pub(crate) fn stop_awaiting(&self) {
+        drop(self.raw.local().join_waker.take());
+    }
+
     fn local_state(&self) -> Option<TaskState> {
-        // SAFETY: Task is !Send, so we are on the loop's thread; the borrow ends here.
-        unsafe { self.raw.local().outcome }
+        self.raw.local().outcome.get()
     }
 
     /// The task's id, unique within the process.
@@ -562,8 +717,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn id(&self) -> u64 {
-        // SAFETY: loop thread (Task is !Send); copy out.
-        unsafe { self.raw.local().id }
+        self.raw.local().id
     }
 
     /// The task's name: the one given to [`Builder::name`], else `Task-<id>`.
@@ -577,8 +731,7 @@ impl<T> Task<T> {
     /// ```
     #[doc(alias = "get_name")]
     pub fn name(&self) -> String {
-        // SAFETY: loop thread (Task is !Send); copy out.
-        task_name(unsafe { self.raw.local() })
+        task_name(self.raw.local())
     }
 
     /// A snapshot of the task.
@@ -611,14 +764,11 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(TaskState) + 'static) {
-        if let Some(state) = self.local_state() {
+        if let Err(f) = self.raw.local().add_callback(Box::new(f)) {
+            let state = self
+                .local_state()
+                .expect("a task refuses callbacks once done");
             runtime::call_soon(move || f(state));
-        } else {
-            // SAFETY: loop thread (Task is !Send); no re-entrancy while pushing.
-            unsafe { self.raw.local() }
-                .callbacks
-                .get_or_insert_with(Box::default)
-                .push(Box::new(f));
         }
     }
 
@@ -642,7 +792,8 @@ impl<T> Task<T> {
     }
 
     /// Wraps the handle so that dropping it cancels the task instead of detaching it
-    /// (useful with [`crate::wait_for`] and other combinators that drop what they time out).
+    /// (useful with [`crate::gather()`] and other combinators that drop
+    /// their children; [`crate::wait_for`] cancels a task on timeout by itself).
     ///
     /// # Examples
     /// ```
@@ -650,8 +801,8 @@ impl<T> Task<T> {
     /// simul::run(async {
     ///     let t = simul::spawn(simul::sleep(Duration::from_secs(3600)));
     ///     let id = t.id();
-    ///     let r = simul::wait_for(Duration::from_millis(5), t.cancel_on_drop()).await;
-    ///     assert!(r.is_err());
+    ///     let r = simul::gather([t.cancel_on_drop()]);
+    ///     drop(r); // the gather was dropped: the task is cancelled, not detached
     ///     simul::yield_now().await;
     ///     assert!(simul::all_tasks().iter().all(|i| i.id() != id));
     /// });
@@ -665,11 +816,14 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.raw.state() & raw::COMPLETE != 0 {
-            let mut out = None;
-            // SAFETY: T is this task's output type; loop thread (Task is !Send).
-            unsafe { self.raw.take_output(&mut out) };
-            return match out {
+        if self.raw.is_complete() {
+            return match self.raw.take_output() {
+                Some(Err(TaskError::Panicked(p))) => {
+                    if scope::Gathering::active() {
+                        self.watch_panic(&p);
+                    }
+                    Poll::Ready(Err(TaskError::Panicked(p)))
+                }
                 Some(v) => Poll::Ready(v),
                 None => panic!(
                     "`Task` awaited after it returned its result: a `Task` gives its result \
@@ -678,27 +832,25 @@ impl<T> Future for Task<T> {
                 ),
             };
         }
-        // SAFETY: loop thread (Task is !Send); the borrow ends before anything re-enters.
-        let local = unsafe { self.raw.local() };
-        match &local.join_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => local.join_waker = Some(cx.waker().clone()),
-        }
+        let slot = &self.raw.local().join_waker;
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
         Poll::Pending
     }
 }
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        // SAFETY: loop thread (Task is !Send).
-        let local = unsafe { self.raw.local() };
-        local.detached = true;
-        local.join_waker = None;
-        if self.raw.state() & raw::COMPLETE != 0 {
-            // SAFETY: loop thread.
-            if let Some(msg) = unsafe { self.raw.drop_output() } {
-                runtime::report_unretrieved(&self.raw, &msg);
-            }
+        let awaited = self.raw.local().join_waker.take().is_some();
+        // Awaited by work that timed out: cancel, as asyncio's wait_for does (scope.rs).
+        if awaited && !self.raw.is_complete() && scope::TimedOut::active() {
+            self.cancel();
+        }
+        if let Some(msg) = self.raw.detach() {
+            runtime::report_unretrieved(&self.raw, &msg);
         }
     }
 }
@@ -854,13 +1006,17 @@ pub fn current_task() -> Option<TaskInfo> {
     runtime::try_with_core(|core| core.current_task_info()).flatten()
 }
 
-/// Every task alive on the current loop (not yet done), in spawn order.
+/// Every task alive on the current loop (not yet done), in spawn order, the main future
+/// of `run`/`run_until_complete` included (as asyncio's `all_tasks()` includes the main
+/// task).
 ///
 /// # Examples
 /// ```
 /// simul::run(async {
 ///     let _a = simul::spawn(async {});
-///     assert_eq!(simul::all_tasks().len(), 1);
+///     let all = simul::all_tasks();
+///     assert_eq!(all.len(), 2);
+///     assert_eq!(all[0].name(), "main");
 /// });
 /// ```
 pub fn all_tasks() -> Vec<TaskInfo> {
@@ -879,6 +1035,8 @@ pub fn all_tasks() -> Vec<TaskInfo> {
 /// ```
 pub struct SharedTask<T> {
     inner: Rc<SharedInner<T>>,
+    /// This handle has been polled and is waiting (see `Drop`).
+    awaited: bool,
 }
 
 struct SharedInner<T> {
@@ -903,7 +1061,10 @@ impl<T: Clone + 'static> SharedTask<T> {
             }
         });
         *inner.task.borrow_mut() = Some(task);
-        SharedTask { inner }
+        SharedTask {
+            inner,
+            awaited: false,
+        }
     }
 
     /// `true` once the task is done.
@@ -945,6 +1106,7 @@ impl<T> Clone for SharedTask<T> {
     fn clone(&self) -> Self {
         SharedTask {
             inner: self.inner.clone(),
+            awaited: false,
         }
     }
 }
@@ -973,7 +1135,29 @@ impl<T: Clone + 'static> Future for SharedTask<T> {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
+        drop(waiters);
+        drop(slot);
+        self.get_mut().awaited = true;
         Poll::Pending
+    }
+}
+
+impl<T> SharedTask<T> {
+    /// This handle no longer counts as being awaited (see [`Task::stop_awaiting`]).
+    pub(crate) fn stop_awaiting(&mut self) {
+        self.awaited = false;
+    }
+}
+
+impl<T> Drop for SharedTask<T> {
+    fn drop(&mut self) {
+        // Awaited by work that timed out: cancel the task, as asyncio's wait_for does
+        // (scope.rs). Every other clone then sees `Cancelled`, as in asyncio.
+        if self.awaited && scope::TimedOut::active() {
+            if let Some(t) = self.inner.task.borrow().as_ref() {
+                t.cancel();
+            }
+        }
     }
 }
 
