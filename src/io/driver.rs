@@ -38,7 +38,7 @@
 //! wait again. No waker is ever silently replaced by another task's.
 //! - A [`Waiter`] (what the `async fn` operations use) owns one entry of the list, found by
 //!   its key; dropping it (the operation completed or was cancelled) removes the entry at
-//!   once, so a cancelled wait neither keeps its task's memory alive nor counts as waiting.
+//!   once, so a cancelled wait does not keep its task's memory alive.
 //! - Anonymous polls (the `poll_*` methods and `futures_io` traits, which have nowhere to
 //!   keep a key) are deduplicated by `Waker::will_wake`: one entry per task, kept until the
 //!   next event on that direction or until the source is dropped.
@@ -541,13 +541,13 @@ impl Registration {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            let res = match super::fault::next(false) {
+            let res = match super::fault::next() {
                 super::fault::Fault::NotReady => {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
                 super::fault::Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
-                _ => op(),
+                super::fault::Fault::None => op(),
             };
             match res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

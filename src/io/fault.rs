@@ -13,7 +13,9 @@
 //!   its task at once, as a spurious readiness event would; readiness is kept (there was no
 //!   real `EAGAIN`, so no edge can be lost);
 //! - **`ECONNRESET`**: a stream read or write fails with `ConnectionReset`, at the rate in
-//!   `SIMUL_FAULT_RESET` (a probability, e.g. `0.001`; default 0).
+//!   `SIMUL_FAULT_RESET` (a probability, e.g. `0.001`; default 0), and the socket is shut
+//!   down both ways, so the connection is as dead as after a real reset (the peer sees
+//!   end of stream or a broken pipe).
 //!
 //! None of the first three may change what a program observes: bytes are neither lost,
 //! duplicated nor reordered, and nothing hangs. Tests that expect an error-free run can ask
@@ -29,8 +31,6 @@ pub(crate) enum Fault {
     Interrupted,
     /// Report `Pending` (after waking the task) before the syscall.
     NotReady,
-    /// Fail with `ConnectionReset` (stream operations only).
-    Reset,
 }
 
 /// Whether seeded fault injection is active in this process (the `fault-injection` feature
@@ -47,10 +47,17 @@ pub fn faults_enabled() -> bool {
     imp::enabled()
 }
 
-/// The fault for the next operation; `stream` allows `Reset`.
+/// The fault for the next operation.
 #[inline(always)]
-pub(crate) fn next(stream: bool) -> Fault {
-    imp::next(stream)
+pub(crate) fn next() -> Fault {
+    imp::next()
+}
+
+/// Whether the next stream operation is to fail with `ConnectionReset` (the caller then
+/// shuts the socket down, so the connection dies on both sides as after a real reset).
+#[inline(always)]
+pub(crate) fn reset() -> bool {
+    imp::reset()
 }
 
 /// How much of a `len`-byte buffer to offer the next operation (`len` when not shortened).
@@ -69,8 +76,13 @@ mod imp {
     }
 
     #[inline(always)]
-    pub(super) fn next(_stream: bool) -> Fault {
+    pub(super) fn next() -> Fault {
         Fault::None
+    }
+
+    #[inline(always)]
+    pub(super) fn reset() -> bool {
+        false
     }
 
     #[inline(always)]
@@ -144,14 +156,17 @@ mod imp {
             .ok()
     }
 
-    pub(super) fn next(stream: bool) -> Fault {
+    pub(super) fn reset() -> bool {
+        match config() {
+            Some(cfg) if cfg.reset > 0 => draw().is_some_and(|r| r < cfg.reset),
+            _ => false,
+        }
+    }
+
+    pub(super) fn next() -> Fault {
         let Some(r) = draw() else {
             return Fault::None;
         };
-        let cfg = config().expect("drawn, so configured");
-        if stream && cfg.reset > 0 && mix(r) < cfg.reset {
-            return Fault::Reset;
-        }
         match r % 16 {
             0 => Fault::Interrupted,
             1 => Fault::NotReady,

@@ -128,10 +128,9 @@ impl<S: AsRawFd> Evented<S> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            let res = match fault::next(kind == Kind::Stream) {
+            let res = match fault::next() {
                 Fault::None => op(self.get()),
                 Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
-                Fault::Reset => Err(io::ErrorKind::ConnectionReset.into()),
                 Fault::NotReady => {
                     // A spurious "not ready": readiness stays, the task comes back.
                     cx.waker().wake_by_ref();

@@ -15,6 +15,14 @@ where
     S: std::os::fd::AsRawFd,
     for<'a> &'a S: Read + Write,
 {
+    /// An injected `ECONNRESET` (see [`crate::io::fault`]): the socket is shut down both
+    /// ways first, so the connection is as dead as after a real one.
+    #[cold]
+    fn injected_reset(&self) -> io::Error {
+        let _ = super::sys::shutdown_both(self.get());
+        io::ErrorKind::ConnectionReset.into()
+    }
+
     #[inline]
     pub(crate) fn poll_read_bytes(
         &self,
@@ -41,6 +49,9 @@ where
     where
         S: std::os::fd::AsRawFd,
     {
+        if fault::reset() {
+            return Poll::Ready(Err(self.injected_reset()));
+        }
         let len = fault::short((out.capacity() - out.len()).min(max));
         debug_assert!(len > 0, "no room to read into");
         self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
@@ -146,12 +157,14 @@ where
         len: usize,
         op: impl FnOnce(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        match fault::next(true) {
+        if fault::reset() {
+            return Err(self.injected_reset());
+        }
+        match fault::next() {
             Fault::None => {}
             Fault::Interrupted => return Err(io::ErrorKind::Interrupted.into()),
             // Not ready, without clearing readiness (no edge was consumed).
             Fault::NotReady => return Err(io::ErrorKind::WouldBlock.into()),
-            Fault::Reset => return Err(io::ErrorKind::ConnectionReset.into()),
         }
         let before = self.readiness(dir);
         let r = self.try_op(dir, op)?;

@@ -203,6 +203,13 @@ pub(crate) fn read_append(fd: &impl AsRawFd, out: &mut Vec<u8>, max: usize) -> i
     Ok(n)
 }
 
+/// `shutdown(fd, SHUT_RDWR)` (for injected resets; see `crate::io::fault`).
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub(crate) fn shutdown_both(fd: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor we own; a bad fd yields EBADF, not UB.
+    syscall(unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) }).map(drop)
+}
+
 /// Whether an error means the process or system ran out of file descriptors.
 pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
