@@ -279,8 +279,10 @@ fn a_slow_poll_report_names_its_task_once() {
     let reports = reports.borrow();
     let line = reports
         .iter()
-        .find(|r| r.kind() == ExceptionKind::SlowPoll)
-        .expect("a slow-poll report")
-        .to_string();
+        .map(|r| (r.kind(), r.to_string()))
+        // On a loaded machine the main task's short poll may be reported too: pick the hog's.
+        .find(|(kind, line)| *kind == ExceptionKind::SlowPoll && line.contains("named-hog"))
+        .expect("a slow-poll report for the hog")
+        .1;
     assert_eq!(line.matches("named-hog").count(), 1, "{line}");
 }
