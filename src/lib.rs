@@ -46,6 +46,7 @@ pub mod blocking;
 pub mod combinators;
 mod debug;
 mod io;
+pub mod loops;
 pub mod net;
 pub mod process;
 pub mod runtime;
@@ -62,6 +63,7 @@ pub use combinators::{
     AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
 };
 pub use io::BUDGET;
+pub use loops::{Loops, LoopsBuilder};
 pub use runtime::{
     call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,

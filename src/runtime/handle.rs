@@ -98,6 +98,36 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_with(move || future)
+    }
+
+    /// Spawns the future that `make` builds, from any thread: `make` is sent to the loop
+    /// and called there, so the future itself need not be `Send` (it may hold `Rc`s and
+    /// the loop's `!Send` sockets) — only `make` and the output must be. The returned
+    /// [`JoinHandle`] is `Send` and can be awaited anywhere. A panic in `make` is delivered
+    /// through the handle like a panic of the future.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::rc::Rc;
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let h = lp.handle();
+    /// let j = std::thread::spawn(move || {
+    ///     h.spawn_with(|| {
+    ///         let local = Rc::new(20); // not Send: built on the loop's thread
+    ///         async move { *local + 1 }
+    ///     })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(lp.run_until_complete(j).unwrap(), 21);
+    /// ```
+    pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         let slot = Arc::new(Mutex::new(Slot {
             result: None,
             waker: None,
@@ -110,7 +140,9 @@ impl LoopHandle {
                 slot: theirs.clone(),
             };
             drop(crate::spawn(Remote {
-                future: Box::pin(future),
+                state: RemoteState::Make(Some(Box::new(move || {
+                    Box::pin(make()) as LocalFuture<_>
+                }))),
                 guard,
             }));
         }));
@@ -165,8 +197,17 @@ impl<T> Drop for Completion<T> {
     }
 }
 
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// A remote task's future: first the closure that builds it (sent from another thread),
+/// then the future itself (built and polled on the loop thread only).
+enum RemoteState<T> {
+    Make(Option<Box<dyn FnOnce() -> LocalFuture<T> + Send>>),
+    Running(LocalFuture<T>),
+}
+
 struct Remote<T> {
-    future: Pin<Box<dyn Future<Output = T> + Send>>,
+    state: RemoteState<T>,
     guard: Completion<T>,
 }
 
@@ -188,7 +229,14 @@ impl<T> Future for Remote<T> {
         }
         let this = &mut *self;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            this.future.as_mut().poll(cx)
+            if let RemoteState::Make(make) = &mut this.state {
+                let make = make.take().expect("the remote future is built once");
+                this.state = RemoteState::Running(make());
+            }
+            match &mut this.state {
+                RemoteState::Running(f) => f.as_mut().poll(cx),
+                RemoteState::Make(_) => unreachable!("built above"),
+            }
         })) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => {
