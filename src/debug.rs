@@ -25,8 +25,7 @@ use crate::runtime::{Core, ExceptionContext, ExceptionKind};
 use crate::task::raw::TaskRef;
 
 pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
-    // SAFETY: called by the loop right after polling the task, on the loop thread.
-    let local = unsafe { task.local() };
+    let local = task.local();
     let name = crate::task::task_name(local);
     let msg = format!(
         "Executing task {:?} (spawned at {}:{}) took {:.3} seconds",
@@ -154,8 +153,7 @@ impl Watch {
 }
 
 pub(crate) fn report_stall(core: &Core, task: &TaskRef, took: Duration) {
-    // SAFETY: loop thread, right after the poll.
-    let local = unsafe { task.local() };
+    let local = task.local();
     let name = crate::task::task_name(local);
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::Stall,

@@ -62,6 +62,7 @@ pub use combinators::{
     as_completed, dump_tasks, dump_tasks_to, gather, shield, try_gather, wait, wait_timeout,
     AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
 };
+pub use io::fault::faults_enabled;
 pub use io::BUDGET;
 pub use loops::{Loops, LoopsBuilder};
 pub use runtime::{

@@ -49,6 +49,7 @@ impl LoopHandle {
     /// simul::run(async { let _h = simul::LoopHandle::current(); });
     /// ```
     #[doc(alias = "get_running_loop")]
+    #[track_caller]
     pub fn current() -> LoopHandle {
         super::with_core("LoopHandle::current", |core| {
             LoopHandle::new(core.shared.clone())
@@ -92,6 +93,7 @@ impl LoopHandle {
     /// let j = lp.handle().spawn(async { "remote" });
     /// assert_eq!(lp.run_until_complete(j).unwrap(), "remote");
     /// ```
+    #[track_caller]
     #[doc(alias = "run_coroutine_threadsafe")]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -122,7 +124,23 @@ impl LoopHandle {
     /// .unwrap();
     /// assert_eq!(lp.run_until_complete(j).unwrap(), 21);
     /// ```
+    #[track_caller]
     pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_named(None, std::panic::Location::caller(), make)
+    }
+
+    /// [`spawn_with`](Self::spawn_with) with a task name and spawn location.
+    pub(crate) fn spawn_named<M, F>(
+        &self,
+        name: Option<String>,
+        location: &'static std::panic::Location<'static>,
+        make: M,
+    ) -> JoinHandle<F::Output>
     where
         M: FnOnce() -> F + Send + 'static,
         F: Future + 'static,
@@ -139,12 +157,18 @@ impl LoopHandle {
             let guard = Completion {
                 slot: theirs.clone(),
             };
-            drop(crate::spawn(Remote {
+            let remote = Remote {
                 state: RemoteState::Make(Some(Box::new(move || {
                     Box::pin(make()) as LocalFuture<_>
                 }))),
                 guard,
-            }));
+            };
+            super::with_core("LoopHandle::spawn", |core| {
+                // Detached: the `JoinHandle` is the way to the result.
+                drop(crate::Task::<()>::from_raw(
+                    core.spawn_raw(remote, name, location, false),
+                ));
+            });
         }));
         if !pushed {
             slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(TaskError::Cancelled));

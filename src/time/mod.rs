@@ -9,12 +9,12 @@
 //! A [`Sleep`] whose deadline has already passed when it is first polled still yields once,
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
+pub(crate) mod clock;
 pub(crate) mod wheel;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,13 @@ enum SleepState {
     Init {
         ahead: bool,
     },
+    /// Created outside a loop: the deadline is this many ns after the first poll.
+    Lazy {
+        after_ns: u64,
+    },
     Armed {
         key: TimerKey,
-        loop_id: usize,
+        loop_id: u32,
     },
     Yielded,
     Done,
@@ -49,10 +53,9 @@ enum SleepState {
 /// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    /// `None`: never.
-    deadline: Option<Instant>,
-    /// Created outside a loop: the deadline is this far after the first poll.
-    lazy: Option<Duration>,
+    /// `None`: never (too far away to represent), or not known yet (`Lazy`).
+    at: Option<Instant>,
+    /// 16 bytes, like `at`: every sleeping task carries a `Sleep` in its allocation.
     state: SleepState,
 }
 
@@ -77,16 +80,18 @@ pub fn sleep(duration: Duration) -> Sleep {
     // hand to `run_until_complete`), it starts at the first poll (asyncio's rule).
     match crate::runtime::try_with_core(|core| core.clock.now().checked_add(duration)) {
         Some(deadline) => Sleep {
-            deadline,
-            lazy: None,
+            at: deadline,
             state: SleepState::Init {
                 ahead: !duration.is_zero(),
             },
         },
         None => Sleep {
-            deadline: None,
-            lazy: Some(duration),
-            state: SleepState::Init { ahead: false },
+            at: None,
+            // A duration past u64 ns (584 years) never ends: `Init` with no deadline.
+            state: match u64::try_from(duration.as_nanos()) {
+                Ok(after_ns) => SleepState::Lazy { after_ns },
+                Err(_) => SleepState::Init { ahead: false },
+            },
         },
     }
 }
@@ -104,8 +109,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
-        deadline: Some(deadline),
-        lazy: None,
+        at: Some(deadline),
         state: SleepState::Init { ahead: false },
     }
 }
@@ -119,7 +123,7 @@ impl Sleep {
     /// simul::run(async { assert!(simul::sleep(std::time::Duration::MAX).deadline().is_none()) });
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.at
     }
 
     /// Whether it has completed.
@@ -145,8 +149,7 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
-        self.deadline = Some(deadline);
-        self.lazy = None;
+        self.at = Some(deadline);
         self.state = SleepState::Init { ahead: false };
     }
 
@@ -171,7 +174,7 @@ impl Sleep {
                 let mut timers = core.timers.borrow_mut();
                 // The usual wake-up: the wheel has passed the deadline, so the timer fired.
                 // Decided without reading the entry (a cache miss with many timers).
-                if let Some(deadline) = self.deadline {
+                if let Some(deadline) = self.at {
                     if timers.has_fired(core.clock.ns_of(deadline)) {
                         self.state = SleepState::Done;
                         return Poll::Ready(());
@@ -191,13 +194,14 @@ impl Sleep {
                     Some(TimerPayload::Call(_)) => unreachable!("sleep keys hold wakers"),
                 }
             }
-            SleepState::Init { .. } | SleepState::Armed { .. } => {
+            SleepState::Init { .. } | SleepState::Lazy { .. } | SleepState::Armed { .. } => {
                 let mut ahead = matches!(self.state, SleepState::Init { ahead: true });
-                if let Some(d) = self.lazy.take() {
-                    self.deadline = core.clock.now().checked_add(d);
-                    ahead = !d.is_zero();
+                if let SleepState::Lazy { after_ns } = self.state {
+                    self.at = core.clock.now().checked_add(Duration::from_nanos(after_ns));
+                    self.state = SleepState::Init { ahead: false };
+                    ahead = after_ns != 0;
                 }
-                let Some(deadline) = self.deadline else {
+                let Some(deadline) = self.at else {
                     return Poll::Pending; // never
                 };
                 let at = core.clock.ns_of(deadline);
@@ -225,14 +229,24 @@ impl Sleep {
     }
 }
 
-fn loop_id_of(core: &Core) -> usize {
-    Arc::as_ptr(&core.shared) as usize
+/// The loop's number, as a sleep remembers it (a timer key is only meaningful on the wheel
+/// that made it). Loop numbers are never reused; 32 bits of one are only confused after
+/// 2^32 loops.
+fn loop_id_of(core: &Core) -> u32 {
+    core.loop_no() as u32
 }
 
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        with_core("sleep", |core| self.poll_at(core, cx))
+        match crate::runtime::try_with_core(|core| self.as_mut().poll_at(core, cx)) {
+            Some(p) => p,
+            None => panic!(
+                "a simul::sleep() future was polled outside a running simul event loop: \
+                 sleep() may be called anywhere, but its future must be awaited in a task \
+                 on a simul loop (inside simul::run() or EventLoop::run_until_complete())"
+            ),
+        }
     }
 }
 
@@ -245,7 +259,7 @@ impl Drop for Sleep {
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.deadline())
             .field("elapsed", &self.is_elapsed())
             .finish()
     }
@@ -297,7 +311,9 @@ impl Future for YieldNow {
 
 /// A periodic timer: [`Interval::tick`] completes at `start`, `start + period`, ...
 /// When ticks are missed (the loop was busy), the missed ones are skipped and the next
-/// tick keeps to the original schedule.
+/// tick keeps to the original schedule. A tick too far away to represent as an
+/// [`Instant`] (`interval(Duration::MAX)` after its first tick) never comes: `tick` then
+/// waits forever, like `sleep(Duration::MAX)`.
 ///
 /// # Examples
 /// ```
@@ -309,6 +325,7 @@ impl Future for YieldNow {
 ///     assert!(t2 - t0 >= Duration::from_millis(4));
 /// });
 /// ```
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         period > Duration::ZERO,
@@ -316,10 +333,26 @@ pub fn interval(period: Duration) -> Interval {
     );
     let now = with_core("interval", |core| core.clock.now());
     Interval {
-        next: now,
+        next: Some(now),
         period,
         sleep: None,
     }
+}
+
+/// The first tick after `at` on the grid `at + k * period` that is later than `now`
+/// (missed ticks are skipped); `None` if it cannot be represented.
+fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let next = at.checked_add(period)?;
+    if next > now {
+        return Some(next);
+    }
+    let periods = (now - at).as_nanos() / period.as_nanos() + 1;
+    let ahead = periods.checked_mul(period.as_nanos())?;
+    let ahead = Duration::new(
+        u64::try_from(ahead / 1_000_000_000).ok()?,
+        (ahead % 1_000_000_000) as u32,
+    );
+    at.checked_add(ahead)
 }
 
 /// The periodic timer of [`interval`].
@@ -330,7 +363,8 @@ pub fn interval(period: Duration) -> Interval {
 /// ```
 #[derive(Debug)]
 pub struct Interval {
-    next: Instant,
+    /// The next tick (`None`: too far away to represent, so never).
+    next: Option<Instant>,
     period: Duration,
     sleep: Option<Sleep>,
 }
@@ -363,25 +397,20 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         with_core("Interval::tick", |core| {
             let now = core.clock.now();
-            if self.next > now {
-                let next = self.next;
+            let Some(at) = self.next else {
+                return Poll::Pending; // never
+            };
+            if at > now {
+                let next = at;
                 let s = self.sleep.get_or_insert_with(|| sleep_until(next));
-                if s.deadline != Some(next) {
+                if s.deadline() != Some(next) {
                     s.reset(next);
                 }
                 if s.poll_at(core, cx).is_pending() {
                     return Poll::Pending;
                 }
             }
-            let at = self.next;
-            // Skip missed ticks, staying on the original grid.
-            let mut next = at + self.period;
-            if next <= now {
-                let behind = now - at;
-                let periods = behind.as_nanos() / self.period.as_nanos() + 1;
-                next = at + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
-            }
-            self.next = next;
+            self.next = next_tick(at, self.period, now);
             self.sleep = None;
             Poll::Ready(at)
         })
