@@ -164,3 +164,53 @@ fn bad_counts_and_indices_are_clear_errors() {
         "{msg}"
     );
 }
+
+#[test]
+fn task_dumps_name_the_loop() {
+    let loops = two();
+    let dumps = loops.run(|_| async {
+        let mut out = Vec::new();
+        simul::dump_tasks_to(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    });
+    for (i, d) in dumps.iter().enumerate() {
+        assert!(d.trim_end().ends_with(&format!("on loop {i}")), "{d}");
+    }
+}
+
+#[test]
+fn load_counts_live_tasks_published_by_each_loop() {
+    let loops = two();
+    // five long tasks spawned locally on loop 1 (not remote spawns): the loop's own count
+    loops.run(|index| async move {
+        if index == 1 {
+            for _ in 0..5 {
+                drop(simul::spawn(std::future::pending::<()>()));
+            }
+        }
+        simul::yield_now().await;
+    });
+    // the loops publish their counts at their next iteration
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while loops.load(1) < 5 && std::time::Instant::now() < deadline {
+        loops.handle(1).call_soon_threadsafe(|| {});
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(loops.load(1) >= 5, "loop 1 load {}", loops.load(1));
+    assert!(loops.load(0) < 5, "loop 0 load {}", loops.load(0));
+    // so new work goes to loop 0
+    for _ in 0..3 {
+        let t = loops.spawn(async { simul::loops::current_index() });
+        assert_eq!(simul::run(t).unwrap(), Some(0));
+    }
+}
+
+#[test]
+fn virtual_time_is_refused_for_a_set() {
+    let e = simul::Loops::builder()
+        .loop_options(simul::EventLoop::builder().virtual_time(true))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("virtual time"), "{e}");
+}

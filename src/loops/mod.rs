@@ -21,9 +21,10 @@
 //!
 //! # Load
 //!
-//! "Least loaded" is judged by the remote spawns sent to each loop and not yet finished
-//! (counted here, so a burst of spawns spreads before the loops have run). Ties go
-//! round-robin.
+//! "Least loaded" is judged by each loop's ready-queue length plus its number of live
+//! tasks, which the loop publishes once per iteration (one relaxed store), plus the remote
+//! spawns sent to it and not yet finished (counted here, so a burst of spawns spreads
+//! before the loops have run). Ties go round-robin.
 //!
 //! # Lifecycle and invariants
 //!
@@ -101,7 +102,7 @@ impl Set {
 
     fn load(&self, index: usize) -> usize {
         let m = &self.members[index];
-        m.inflight.load(Ordering::Relaxed)
+        m.handle.load() + m.inflight.load(Ordering::Relaxed)
     }
 
     fn spawn_on<F>(&self, index: usize, future: F) -> JoinHandle<F::Output>
@@ -249,6 +250,13 @@ impl LoopsBuilder {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
+        if self.options.is_virtual_time() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "simul::Loops: virtual time is per loop and would jump while a task waits \
+                 for another loop; build the loops with real time",
+            ));
+        }
         let cpus = if self.pin {
             let cpus = sys::allowed_cpus()?;
             if cpus.is_empty() {
@@ -498,8 +506,8 @@ impl Loops {
         self.set.member(index, "handle").handle.clone()
     }
 
-    /// The current load figure of loop `index`: the remote spawns sent to it and not yet
-    /// finished.
+    /// The current load figure of loop `index`: its ready-queue length plus its live tasks
+    /// (as of its last iteration) plus the remote spawns sent to it and not yet finished.
     ///
     /// # Panics
     /// When there is no loop `index`.

@@ -45,7 +45,7 @@ pub(crate) fn main(
             return;
         }
     }
-    let lp = match builder.build() {
+    let lp = match builder.loop_name(format!("loop {index}")).build() {
         Ok(lp) => lp,
         Err(e) => {
             let _ = started.send(Err(e));

@@ -187,6 +187,11 @@ impl LoopHandle {
     pub fn stop(&self) {
         self.shared.request_stop();
     }
+
+    /// Ready-queue length plus live tasks, as of the loop's last iteration.
+    pub(crate) fn load(&self) -> usize {
+        self.shared.load()
+    }
 }
 
 struct Slot<T> {

@@ -6,7 +6,7 @@
 //! the queue (`close`), pushes are refused: a task reference is dropped, a call returns
 //! `false` to its sender.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::park;
@@ -18,6 +18,9 @@ pub(crate) struct Shared {
     pub(super) signal: park::Signal,
     pub(super) stop: AtomicBool,
     pub(super) waker: mio::Waker,
+    /// Ready-queue length plus live tasks, published by the loop once per iteration for
+    /// other threads choosing the least-loaded loop (`Loops::spawn`).
+    pub(super) load: AtomicUsize,
 }
 
 pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
@@ -56,6 +59,11 @@ impl Shared {
         if self.signal.notify() {
             let _ = self.waker.wake();
         }
+    }
+
+    /// The load the loop published at its last iteration.
+    pub(crate) fn load(&self) -> usize {
+        self.load.load(Ordering::Relaxed)
     }
 
     pub(crate) fn request_stop(&self) {

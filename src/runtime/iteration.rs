@@ -19,7 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,6 +106,7 @@ impl Core {
                 signal: park::Signal::new(),
                 stop: AtomicBool::new(false),
                 waker,
+                load: AtomicUsize::new(0),
             }),
             ready: RefCell::new(VecDeque::with_capacity(256)),
             tasks: RefCell::new(Registry::default()),
@@ -194,7 +195,11 @@ impl Core {
             }
         }
         self.drain_inject();
-        let busy = !self.ready.borrow().is_empty() || self.shared.signal.main_woken();
+        let ready = self.ready.borrow().len();
+        self.shared
+            .load
+            .store(ready + self.tasks.borrow().len, Ordering::Relaxed);
+        let busy = ready != 0 || self.shared.signal.main_woken();
         if busy {
             let c = self.io_countdown.get();
             if c == 0 {
