@@ -71,7 +71,7 @@ pub use runtime::{
 };
 pub use stream::{
     open_connection, open_unix_connection, split, start_server, start_unix_server, Separators,
-    Server, SockAddr, StreamError, StreamReader, StreamWriter,
+    Server, ServerBuilder, SockAddr, StreamError, StreamReader, StreamWriter,
 };
 pub use sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,

@@ -15,9 +15,12 @@
 //!   [`RemoteTask`](crate::JoinHandle) that any loop or thread can await;
 //! - **messages**: [`crate::sync::channel`] (unbounded), [`crate::sync::bounded_channel`]
 //!   (with backpressure) and [`crate::sync::oneshot`];
-//! - **sockets**: a listener per loop sharing one port with `SO_REUSEPORT`
-//!   ([`BindOptions::reuse_port`](crate::net::BindOptions::reuse_port)); a socket moves
-//!   between loops as a `std` socket (`into_std` / `from_std`).
+//! - **sockets**: a server per loop sharing one port with `SO_REUSEPORT`
+//!   ([`ServerBuilder::reuse_port`](crate::ServerBuilder::reuse_port), or
+//!   [`BindOptions::reuse_port`](crate::net::BindOptions::reuse_port) for a bare
+//!   listener); a socket moves between loops as a `std` socket
+//!   ([`TcpStream::into_std`](crate::net::TcpStream::into_std) /
+//!   [`from_std`](crate::net::TcpStream::from_std)).
 //!
 //! # Load
 //!

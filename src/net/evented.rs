@@ -56,6 +56,14 @@ impl<S: mio::event::Source> Evented<S> {
         })
     }
 
+    /// Deregisters the source from the loop and hands it back (to move it to another loop
+    /// or thread).
+    pub(crate) fn into_inner(mut self) -> io::Result<S> {
+        let mut source = self.source.take().expect("source present until drop");
+        self.reg.deregister(&mut source)?;
+        Ok(source)
+    }
+
     /// The source (present until drop).
     #[inline]
     pub(crate) fn get(&self) -> &S {
