@@ -194,3 +194,56 @@ fn a_listener_moves_between_loops() {
     let e = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
 }
+
+#[test]
+fn hand_off_mode_spreads_a_thousand_connections_across_loops() {
+    const CONNS: usize = 1000;
+    const LOOPS: usize = 3;
+    let loops = simul::Loops::builder().count(LOOPS).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let acceptor = loops.handle(0).spawn_with(move || async move {
+        let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        simul::loops::serve_handoff(listener, |stream| async move {
+            let (reader, writer) = simul::split(stream);
+            writer.write(&[simul::loops::current_index().unwrap() as u8]);
+            let _ = writer.drain().await;
+            let _ = reader.read_to_end().await; // a long-lived connection
+        })
+        .await
+    });
+    let addr = rx.recv().unwrap();
+    let mut conns = Vec::with_capacity(CONNS);
+    let mut per_loop = [0usize; LOOPS];
+    for _ in 0..CONNS {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut b = [0u8];
+        c.read_exact(&mut b).unwrap();
+        per_loop[b[0] as usize] += 1;
+        conns.push(c);
+    }
+    // Least-loaded placement of long-lived connections: close to even on every loop.
+    for (i, &n) in per_loop.iter().enumerate() {
+        assert!(
+            (CONNS / LOOPS - 50..=CONNS / LOOPS + 50).contains(&n),
+            "loop {i} got {n} of {CONNS}: {per_loop:?}"
+        );
+    }
+    drop(conns);
+    acceptor.cancel();
+    assert!(simul::run(acceptor).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn hand_off_outside_a_set_is_a_clear_panic() {
+    let msg = simul::run(async {
+        let l = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let t = simul::spawn(simul::loops::serve_handoff(l, |_s| async {}));
+        match t.await {
+            Err(simul::TaskError::Panicked(p)) => p.message().to_string(),
+            other => panic!("expected a panic, got {:?}", other.map(|_| ())),
+        }
+    });
+    assert!(msg.contains("outside a loop of a simul::Loops"), "{msg}");
+}

@@ -45,8 +45,11 @@
 //!   every task still alive is cancelled there — and joins every thread: no thread or
 //!   descriptor of the set outlives it.
 
+mod handoff;
 mod sys;
 mod worker;
+
+pub use handoff::serve_handoff;
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -108,17 +111,38 @@ impl Set {
         m.handle.load() + m.inflight.load(Ordering::Relaxed)
     }
 
+    #[track_caller]
     fn spawn_on<F>(&self, index: usize, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_named_on(index, None, move || future)
+    }
+
+    /// Spawns the future `make` builds, on loop `index`, counted as in flight.
+    #[track_caller]
+    fn spawn_named_on<M, F>(
+        &self,
+        index: usize,
+        name: Option<String>,
+        make: M,
+    ) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         let m = self.member(index, "spawn_on");
         let guard = Inflight::new(m.inflight.clone());
-        m.handle.spawn(async move {
-            let _guard = guard;
-            future.await
-        })
+        m.handle
+            .spawn_named(name, std::panic::Location::caller(), move || {
+                let future = make();
+                async move {
+                    let _guard = guard;
+                    future.await
+                }
+            })
     }
 }
 
@@ -394,6 +418,7 @@ impl Loops {
     /// });
     /// assert_eq!(out, [0, 10]);
     /// ```
+    #[track_caller]
     pub fn run<M, F>(&self, main: M) -> Vec<F::Output>
     where
         M: Fn(usize) -> F + Send + Sync + 'static,
@@ -401,12 +426,15 @@ impl Loops {
         F::Output: Send + 'static,
     {
         let main = Arc::new(main);
+        let location = std::panic::Location::caller();
         let mut mains: Vec<JoinHandle<F::Output>> = (0..self.len())
             .map(|index| {
                 let main = main.clone();
-                self.set.members[index]
-                    .handle
-                    .spawn_with(move || main(index))
+                self.set.members[index].handle.spawn_named(
+                    Some(format!("main of loop {index}")),
+                    location,
+                    move || main(index),
+                )
             })
             .collect();
         let waiter = EventLoop::new().expect("simul::Loops::run: cannot create an event loop");
@@ -463,6 +491,7 @@ impl Loops {
     /// let t = loops.spawn_on(1, async { std::thread::current().name().map(String::from) });
     /// assert_eq!(simul::run(t).unwrap().as_deref(), Some("simul-loop-1"));
     /// ```
+    #[track_caller]
     pub fn spawn_on<F>(&self, index: usize, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -482,12 +511,35 @@ impl Loops {
     /// assert_eq!(squares.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 4, 9]);
     /// ```
     #[doc(alias = "run_coroutine_threadsafe")]
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         self.set.spawn_on(self.set.least_loaded(), future)
+    }
+
+    /// Spawns the future that `make` builds on the least-loaded loop: `make` runs on that
+    /// loop's thread, so the future need not be `Send` (see [`LoopHandle::spawn_with`]).
+    ///
+    /// # Examples
+    /// ```
+    /// let loops = simul::Loops::builder().count(2).build().unwrap();
+    /// let t = loops.spawn_with(|| {
+    ///     let local = std::rc::Rc::new("built where it runs");
+    ///     async move { local.to_string() }
+    /// });
+    /// assert_eq!(simul::run(t).unwrap(), "built where it runs");
+    /// ```
+    #[track_caller]
+    pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.set.spawn_named_on(self.set.least_loaded(), None, make)
     }
 
     /// The handle of loop `index` (`call_soon_threadsafe`, `spawn_with`, `stop`, ...).
@@ -635,6 +687,7 @@ pub fn current_index() -> Option<usize> {
 /// });
 /// assert_eq!(out, [Some(1), Some(0)]);
 /// ```
+#[track_caller]
 pub fn spawn_on<F>(index: usize, future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -654,6 +707,7 @@ where
 /// let out = loops.run(|_| async { simul::loops::spawn(async { 7 }).await.unwrap() });
 /// assert_eq!(out, [7, 7]);
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -661,6 +715,36 @@ where
 {
     let set = current_set("spawn");
     set.spawn_on(set.least_loaded(), future)
+}
+
+/// Spawns the future that `make` builds on the least-loaded loop of the calling loop's
+/// set; the future need not be `Send` (see [`LoopHandle::spawn_with`]).
+///
+/// # Panics
+/// Outside a loop of a [`Loops`].
+///
+/// # Examples
+/// ```
+/// let loops = simul::Loops::builder().count(2).build().unwrap();
+/// let out = loops.run(|_| async {
+///     simul::loops::spawn_with(|| {
+///         let local = std::rc::Rc::new(5); // built on the loop that runs it
+///         async move { *local }
+///     })
+///     .await
+///     .unwrap()
+/// });
+/// assert_eq!(out, [5, 5]);
+/// ```
+#[track_caller]
+pub fn spawn_with<M, F>(make: M) -> JoinHandle<F::Output>
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    let set = current_set("spawn_with");
+    set.spawn_named_on(set.least_loaded(), None, make)
 }
 
 /// The number of loops in the calling loop's set, `None` outside one.
@@ -697,10 +781,4 @@ fn current_set(what: &str) -> Arc<Set> {
              task inside Loops::run(), or use the Loops value's own method"
         ),
     }
-}
-
-/// The set and index of this thread's loop (for the acceptor hand-off and the examples).
-#[allow(dead_code)]
-pub(crate) fn current() -> Option<(Arc<Set>, usize)> {
-    worker::current()
 }

@@ -224,6 +224,25 @@ impl TcpListener {
         }
     }
 
+    /// Accepts like [`accept`](Self::accept) (same back-off), returning a `std` stream
+    /// that no loop has registered (for handing it to another loop: one registration, on
+    /// the loop that uses it).
+    pub(crate) async fn accept_std(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        let mut w = self.io.waiter(Direction::Read);
+        accept_with_backoff(
+            &self.warned,
+            || self.describe(),
+            |cx| {
+                self.io
+                    .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |l| {
+                        l.accept().map(|(s, a)| (0usize, (s, a)))
+                    })
+                    .map_ok(|(_, (s, a))| (std::net::TcpStream::from(s), a))
+            },
+        )
+        .await
+    }
+
     /// The address the listener is bound to.
     ///
     /// # Examples
