@@ -22,31 +22,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::runtime::{Core, ExceptionContext, ExceptionKind};
-use crate::task::raw::TaskRef;
 
 /// `" on loop N"` for a loop of a `Loops` set, so reports say which loop they come from.
 fn on_loop(core: &Core) -> String {
-    core.config
-        .name
-        .as_ref()
+    core.loop_name()
         .map_or_else(String::new, |n| format!(" on {n}"))
 }
 
-pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
-    let local = task.local();
-    let name = crate::task::task_name(local);
+pub(crate) fn report_slow_poll(
+    core: &Core,
+    name: &str,
+    location: &'static Location<'static>,
+    took: Duration,
+) {
     let msg = format!(
         "Executing task {:?} (spawned at {}:{}) took {:.3} seconds{}",
         name,
-        local.location.file(),
-        local.location.line(),
+        location.file(),
+        location.line(),
         took.as_secs_f64(),
         on_loop(core)
     );
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::SlowPoll,
         msg,
-        Some(name),
+        Some(name.to_string()),
     ));
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
 /// `ResourceWarning: unclosed ...`.
 pub(crate) fn resource_warning(what: &str) {
     crate::runtime::try_with_core(|core| {
-        if core.config.debug {
+        if core.is_debug() {
             let task = core.current_task_info().map(|i| i.name().to_string());
             core.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::ResourceWarning,
@@ -161,9 +161,12 @@ impl Watch {
     }
 }
 
-pub(crate) fn report_stall(core: &Core, task: &TaskRef, took: Duration) {
-    let local = task.local();
-    let name = crate::task::task_name(local);
+pub(crate) fn report_stall(
+    core: &Core,
+    name: &str,
+    location: &'static Location<'static>,
+    took: Duration,
+) {
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::Stall,
         format!(
@@ -171,9 +174,9 @@ pub(crate) fn report_stall(core: &Core, task: &TaskRef, took: Duration) {
             on_loop(core),
             took.as_secs_f64(),
             name,
-            local.location.file(),
-            local.location.line()
+            location.file(),
+            location.line()
         ),
-        Some(name),
+        Some(name.to_string()),
     ));
 }

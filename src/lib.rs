@@ -49,6 +49,7 @@ mod io;
 pub mod loops;
 pub mod net;
 pub mod process;
+mod runner;
 pub mod runtime;
 pub mod signal;
 pub mod stream;
@@ -65,8 +66,9 @@ pub use combinators::{
 pub use io::fault::faults_enabled;
 pub use io::BUDGET;
 pub use loops::{Loops, LoopsBuilder};
+pub use runner::run;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    call_at, call_later, call_soon, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use stream::{

@@ -81,7 +81,7 @@ pub fn dump_tasks_to(out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     // A loop of a `Loops` set says which one it is.
-    let on = crate::runtime::try_with_core(|core| core.config.name.clone())
+    let on = crate::runtime::try_with_core(|core| core.loop_name().map(String::from))
         .flatten()
         .map_or_else(String::new, |n| format!(" on {n}"));
     writeln!(out, "{} task(s){on}", rows.len())

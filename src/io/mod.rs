@@ -27,13 +27,11 @@ pub const BUDGET: u32 = 128;
 #[inline]
 pub(crate) fn coop_exhausted(cx: &mut Context<'_>) -> bool {
     crate::runtime::try_with_core(|core| {
-        let b = core.budget.get();
-        if b == 0 {
+        if core.spend_budget() {
+            false
+        } else {
             cx.waker().wake_by_ref();
             true
-        } else {
-            core.budget.set(b - 1);
-            false
         }
     })
     .unwrap_or(false)

@@ -55,6 +55,10 @@ pub enum ExceptionKind {
     Stall,
     /// A server's connection handler returned an error (its connection is closed).
     HandlerFailed,
+    /// A task was spawned while its loop was closing: it never runs, its future is
+    /// dropped and its handle resolves as cancelled (reported in debug mode; asyncio's
+    /// "Task was destroyed but it is pending").
+    SpawnRefused,
 }
 
 impl ExceptionContext {

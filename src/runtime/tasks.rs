@@ -14,9 +14,10 @@ use std::time::Instant;
 
 use super::callback::{Callback, CallbackCell};
 use super::context::try_with_core;
-use super::{report_unretrieved, Core, Runnable, Shared};
+use super::iteration::{Lifecycle, MainTask};
+use super::{report_unretrieved, Core, ExceptionContext, ExceptionKind, Runnable, Shared};
 use crate::task::raw::{self, Done, Schedule, Step, TaskRef};
-use crate::task::{Local, TaskInfo};
+use crate::task::{Local, TaskInfo, TaskState};
 use crate::trace::TracerCell;
 
 pub(super) static TASK_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -30,7 +31,7 @@ impl Schedule for LoopSchedule {
     fn schedule(&self, task: raw::Runnable) {
         let mut task = Some(task);
         try_with_core(|core| {
-            if Arc::ptr_eq(&core.shared, &self.0) {
+            if Arc::ptr_eq(core.shared(), &self.0) {
                 if let Some(t) = task.take() {
                     if let Some(tr) = &core.tracer {
                         t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
@@ -60,14 +61,14 @@ impl Core {
         let created = match self.spawn_time.get() {
             Some(t) => t,
             None => {
-                let t = crate::task::creation_stamp(self.clock.coarse_instant());
+                let t = crate::task::creation_stamp(self.clock().coarse_instant());
                 self.spawn_time.set(Some(t));
                 t
             }
         };
         let (registry_ref, handle_ref, queue_ref) = raw::spawn(
             future,
-            LoopSchedule(self.shared.clone()),
+            LoopSchedule(self.shared().clone()),
             Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
@@ -75,13 +76,42 @@ impl Core {
             .local()
             .slot
             .set(u32::try_from(slot).expect("more than 2^32 live tasks"));
-        if eager {
+        let life = self.life.get();
+        if life != Lifecycle::Open {
+            self.refuse(&handle_ref, life);
+            drop(queue_ref); // never queued: the task never runs
+        } else if eager {
             // Run the first step right here, as if it had been popped from the queue.
             self.run_task(queue_ref);
         } else {
             self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         }
         handle_ref
+    }
+
+    /// A spawn on a closing (or closed) loop: the task never runs. While closing, it stays
+    /// in the registry, and shutdown's next round drops its future (one at a time, so a
+    /// destructor that spawns again is not recursion); once closed, it is cancelled here.
+    /// Reported in debug mode.
+    #[cold]
+    fn refuse(&self, task: &TaskRef, life: Lifecycle) {
+        if self.is_debug() {
+            let local = task.local();
+            let name = crate::task::task_name(local);
+            self.call_exception_handler(&ExceptionContext::new(
+                ExceptionKind::SpawnRefused,
+                format!(
+                    "Task was destroyed but it is pending: task spawned at {}:{} while its \
+                     loop was closing never runs",
+                    local.location.file(),
+                    local.location.line()
+                ),
+                Some(name),
+            ));
+        }
+        if life == Lifecycle::Closed {
+            self.cancel_now(task);
+        }
     }
 
     /// Cancels `task` right away, on this stack: its future is dropped in place (so its
@@ -111,13 +141,24 @@ impl Core {
     pub(super) fn run_task(&self, task: raw::Runnable) {
         let step = task.run(
             |t| {
-                let budget = self.budget.replace(crate::io::BUDGET);
-                (budget, self.instrumented.then(|| self.before_poll(t)))
+                let budget = self.fresh_budget();
+                let started = self.instrumented.then(|| {
+                    let local = t.local();
+                    self.before_poll(local.id, local.location)
+                });
+                (budget, started)
             },
             |t, (budget, started)| {
-                self.budget.set(budget);
+                self.restore_budget(budget);
                 if let Some(t0) = started {
-                    self.after_poll(t, t0);
+                    let local = t.local();
+                    let polled = Polled {
+                        id: local.id,
+                        location: local.location,
+                        polls: u64::from(local.polls.get()),
+                        name: &|| crate::task::task_name(local),
+                    };
+                    self.after_poll(&polled, t0);
                 }
             },
         );
@@ -128,35 +169,27 @@ impl Core {
 
     /// Instrumentation before a poll (debug, trace or watchdog on).
     #[cold]
-    fn before_poll(&self, task: &TaskRef) -> Instant {
+    pub(super) fn before_poll(&self, id: u64, location: &'static Location<'static>) -> Instant {
         if let Some(w) = &self.watch {
-            let local = task.local();
-            w.enter(local.id, local.location);
+            w.enter(id, location);
         }
         Instant::now()
     }
 
     /// Instrumentation after a poll.
     #[cold]
-    fn after_poll(&self, task: &TaskRef, t0: Instant) {
+    pub(super) fn after_poll(&self, p: &Polled<'_>, t0: Instant) {
         let took = t0.elapsed();
         if let Some(w) = &self.watch {
             if let Some(stuck) = w.exit() {
-                crate::debug::report_stall(self, task, stuck.max(took));
+                crate::debug::report_stall(self, &(p.name)(), p.location, stuck.max(took));
             }
         }
-        if self.config.debug && took >= self.config.slow_poll_threshold {
-            crate::debug::report_slow_poll(self, task, took);
+        if self.is_debug() && took >= self.slow_poll_threshold() {
+            crate::debug::report_slow_poll(self, &(p.name)(), p.location, took);
         }
         if let Some(tr) = &self.tracer {
-            let local = task.local();
-            tr.borrow_mut().poll(
-                local.id,
-                || crate::task::task_name(local),
-                t0,
-                took,
-                u64::from(local.polls.get()),
-            );
+            tr.borrow_mut().poll(p.id, p.name, t0, took, p.polls);
         }
     }
 
@@ -197,9 +230,21 @@ impl Core {
         if let Some(info) = raw::with_current(TaskInfo::of) {
             return Some(info);
         }
-        self.main
-            .get()
-            .map(|(id, polls, created)| TaskInfo::main(id, polls, created))
+        let main = self.main.borrow();
+        main.as_ref()
+            .filter(|m| m.running.get())
+            .map(|m| self.main_info(m))
+    }
+
+    fn main_info(&self, m: &MainTask) -> TaskInfo {
+        let state = if m.running.get() {
+            TaskState::Running
+        } else if self.shared().signal.main_woken() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        TaskInfo::main(m.id, m.location, state, m.polls.get(), m.created)
     }
 
     pub(crate) fn all_task_infos(&self) -> Vec<TaskInfo> {
@@ -210,6 +255,9 @@ impl Core {
             .flatten()
             .map(|t| TaskInfo::of(t))
             .collect();
+        if let Some(m) = self.main.borrow().as_ref() {
+            v.push(self.main_info(m));
+        }
         v.sort_by_key(|i| i.id());
         v
     }
@@ -217,4 +265,12 @@ impl Core {
     pub(crate) fn task_count(&self) -> usize {
         self.tasks.borrow().len
     }
+}
+
+/// What the instrumentation needs to know of the task just polled.
+pub(super) struct Polled<'a> {
+    pub(super) id: u64,
+    pub(super) location: &'static Location<'static>,
+    pub(super) polls: u64,
+    pub(super) name: &'a dyn Fn() -> String,
 }

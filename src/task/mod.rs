@@ -446,12 +446,18 @@ impl TaskInfo {
         self.age
     }
 
-    pub(crate) fn main(id: u64, polls: u64, created: Instant) -> TaskInfo {
+    pub(crate) fn main(
+        id: u64,
+        location: &'static Location<'static>,
+        state: TaskState,
+        polls: u64,
+        created: Instant,
+    ) -> TaskInfo {
         TaskInfo {
             id,
             name: "main".to_string(),
-            state: TaskState::Running,
-            location: Location::caller(),
+            state,
+            location,
             polls,
             age: created.elapsed(),
         }
@@ -898,13 +904,17 @@ pub fn current_task() -> Option<TaskInfo> {
     runtime::try_with_core(|core| core.current_task_info()).flatten()
 }
 
-/// Every task alive on the current loop (not yet done), in spawn order.
+/// Every task alive on the current loop (not yet done), in spawn order, the main future
+/// of `run`/`run_until_complete` included (as asyncio's `all_tasks()` includes the main
+/// task).
 ///
 /// # Examples
 /// ```
 /// simul::run(async {
 ///     let _a = simul::spawn(async {});
-///     assert_eq!(simul::all_tasks().len(), 1);
+///     let all = simul::all_tasks();
+///     assert_eq!(all.len(), 2);
+///     assert_eq!(all[0].name(), "main");
 /// });
 /// ```
 pub fn all_tasks() -> Vec<TaskInfo> {

@@ -89,7 +89,7 @@ struct VTable {
 }
 
 /// The first field of every task allocation.
-pub(crate) struct Header {
+struct Header {
     state: State,
     vtable: &'static VTable,
     /// Owner-thread bookkeeping (see the module doc); `local.owner` is written once at

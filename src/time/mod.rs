@@ -10,6 +10,7 @@
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
 pub(crate) mod clock;
+pub(crate) mod driver;
 pub(crate) mod wheel;
 
 use std::fmt;
@@ -78,7 +79,7 @@ impl Unpin for Sleep {}
 pub fn sleep(duration: Duration) -> Sleep {
     // Created inside a loop, the clock starts now (tokio's rule); created outside one (to
     // hand to `run_until_complete`), it starts at the first poll (asyncio's rule).
-    match crate::runtime::try_with_core(|core| core.clock.now().checked_add(duration)) {
+    match crate::runtime::try_with_core(|core| core.clock().now().checked_add(duration)) {
         Some(deadline) => Sleep {
             at: deadline,
             state: SleepState::Init {
@@ -171,11 +172,11 @@ impl Sleep {
                 Poll::Ready(())
             }
             SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
-                let mut timers = core.timers.borrow_mut();
+                let mut timers = core.timers().wheel();
                 // The usual wake-up: the wheel has passed the deadline, so the timer fired.
                 // Decided without reading the entry (a cache miss with many timers).
                 if let Some(deadline) = self.at {
-                    if timers.has_fired(core.clock.ns_of(deadline)) {
+                    if timers.has_fired(core.clock().ns_of(deadline)) {
                         self.state = SleepState::Done;
                         return Poll::Ready(());
                     }
@@ -197,21 +198,24 @@ impl Sleep {
             SleepState::Init { .. } | SleepState::Lazy { .. } | SleepState::Armed { .. } => {
                 let mut ahead = matches!(self.state, SleepState::Init { ahead: true });
                 if let SleepState::Lazy { after_ns } = self.state {
-                    self.at = core.clock.now().checked_add(Duration::from_nanos(after_ns));
+                    self.at = core
+                        .clock()
+                        .now()
+                        .checked_add(Duration::from_nanos(after_ns));
                     self.state = SleepState::Init { ahead: false };
                     ahead = after_ns != 0;
                 }
                 let Some(deadline) = self.at else {
                     return Poll::Pending; // never
                 };
-                let at = core.clock.ns_of(deadline);
+                let at = core.clock().ns_of(deadline);
                 // Past due: the wheel (which never passes the clock) is past it, or the
                 // clock is. The clock is read only when creation did not settle it: a
                 // deadline that was ahead when `sleep(d)` made it and is still ahead of
                 // the wheel is armed as is (if it has come due meanwhile, the wheel fires
                 // it at its next turn).
                 let past =
-                    !core.timers.borrow().is_ahead(at) || (!ahead && at <= core.clock.now_ns());
+                    !core.timers().wheel().is_ahead(at) || (!ahead && at <= core.clock().now_ns());
                 if past {
                     self.state = SleepState::Yielded;
                     cx.waker().wake_by_ref();
@@ -331,7 +335,7 @@ pub fn interval(period: Duration) -> Interval {
         period > Duration::ZERO,
         "simul::interval: the period must be non-zero"
     );
-    let now = with_core("interval", |core| core.clock.now());
+    let now = with_core("interval", |core| core.clock().now());
     Interval {
         next: Some(now),
         period,
@@ -396,7 +400,7 @@ impl Interval {
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         with_core("Interval::tick", |core| {
-            let now = core.clock.now();
+            let now = core.clock().now();
             let Some(at) = self.next else {
                 return Poll::Pending; // never
             };
