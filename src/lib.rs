@@ -38,6 +38,7 @@
 //! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
+//! | [`loops`] | [`Loops`]: one event loop per thread (per core), work and sockets between them |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
