@@ -1,5 +1,5 @@
 //! Loops start and stop cleanly: after a set is dropped the process has the threads and
-//! file descriptors it had before. One test in this binary, so no other test's threads
+//! file descriptors it had before, and no child process. One test in this binary, so no other test's threads
 //! or sockets move the counts.
 
 use std::time::Duration;
@@ -35,6 +35,24 @@ fn threads_settled(want: usize) -> usize {
     }
 }
 
+/// Waits (up to 10 s) until this process has no child, running or unreaped.
+fn no_child_left() -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer; WNOHANG never blocks. Reaping here is
+        // harmless: the children were killed and are only waited for.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid == -1 {
+            return true; // ECHILD: no child at all
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn loops_leave_no_thread_or_descriptor_behind() {
     let t0 = threads();
@@ -54,14 +72,29 @@ fn loops_leave_no_thread_or_descriptor_behind() {
             simul::to_thread(move || index).await + c.local_addr().map(|_| 0).unwrap()
         });
         assert_eq!(out, [0, 1, 2, 3]);
-        // work left behind: a pending task on each loop, holding a socket
+        // work left behind: a pending task on each loop, holding a socket and a child
+        let mut started = Vec::new();
         for i in 0..4 {
-            drop(loops.spawn_on(i, async {
-                let _u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-                simul::sleep(Duration::from_secs(60)).await
+            started.push(loops.handle(i).spawn_with(|| async {
+                let child = simul::process::Command::new("sleep")
+                    .arg("60")
+                    .kill_on_drop(true)
+                    .spawn()
+                    .unwrap();
+                drop(simul::spawn(async move {
+                    let _u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    let _child = child;
+                    simul::sleep(Duration::from_secs(60)).await
+                }));
+                simul::yield_now().await;
             }));
         }
+        simul::run(simul::gather(started));
         drop(loops);
+        assert!(
+            no_child_left(),
+            "round {round}: a child process was left behind"
+        );
         assert_eq!(
             threads_settled(t0),
             t0,

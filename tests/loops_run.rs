@@ -214,3 +214,21 @@ fn virtual_time_is_refused_for_a_set() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("virtual time"), "{e}");
 }
+
+#[test]
+fn run_inside_a_running_loop_is_refused_before_anything_starts() {
+    let loops = Arc::new(two());
+    let l = loops.clone();
+    let msg = simul::run(async move {
+        let t = simul::spawn(async move { l.run(|_| async { panic!("must not start") }) });
+        match t.await {
+            Err(simul::TaskError::Panicked(p)) => p.message().to_string(),
+            _ => unreachable!(),
+        }
+    });
+    assert!(
+        msg.contains("cannot be called from a running event loop"),
+        "{msg}"
+    );
+    assert_eq!(loops.run(|i| async move { i }), [0, 1]);
+}

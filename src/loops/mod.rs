@@ -12,7 +12,7 @@
 //! - **work**: [`Loops::spawn_on`] and [`Loops::spawn`] (to the least-loaded loop) send a
 //!   `Send` future, or [`LoopHandle::spawn_with`] a `Send` closure that builds a `!Send`
 //!   future on the target thread; the result comes back through a `Send`
-//!   [`RemoteTask`](crate::JoinHandle) that any loop or thread can await;
+//!   [`JoinHandle`](crate::JoinHandle) that any loop or thread can await;
 //! - **messages**: [`crate::sync::channel`] (unbounded), [`crate::sync::bounded_channel`]
 //!   (with backpressure) and [`crate::sync::oneshot`];
 //! - **sockets**: a server per loop sharing one port with `SO_REUSEPORT`
@@ -425,6 +425,13 @@ impl Loops {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
+        if LoopHandle::try_current().is_some() {
+            panic!(
+                "simul::Loops::run() cannot be called from a running event loop (it blocks \
+                 its thread until every loop's main future is done): call it from a plain \
+                 thread, or spawn work with Loops::spawn_on instead"
+            );
+        }
         let main = Arc::new(main);
         let location = std::panic::Location::caller();
         let mut mains: Vec<JoinHandle<F::Output>> = (0..self.len())
