@@ -39,6 +39,8 @@
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
 //! | [`loops`] | [`Loops`]: one event loop per thread (per core), work and sockets between them |
+//! | `tls` (feature `tls`) | rustls sessions: `TlsStream`, TLS `open_connection`/`start_server`/`start_tls` |
+//! | `http` (feature `hyper`) | hyper 1.x on simul: I/O adapter, executor, timer, `serve` (HTTP/1.1 + HTTP/2, axum routers) |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -46,6 +48,8 @@
 pub mod blocking;
 pub mod combinators;
 mod debug;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod io;
 pub mod loops;
 pub mod net;
@@ -57,6 +61,8 @@ pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;
 
 pub use blocking::to_thread;
@@ -81,7 +87,7 @@ pub use sync::{
     Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle, GroupTask,
     PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{

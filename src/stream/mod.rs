@@ -76,11 +76,11 @@
 //! ```
 
 mod builder;
-mod conn;
+pub(crate) mod conn;
 mod error;
 mod reader;
 mod server;
-mod transport;
+pub(crate) mod transport;
 mod writer;
 
 pub use builder::ServerBuilder;
@@ -139,6 +139,16 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let conn = conn::Conn::new(transport::for_stream(io));
+    (
+        StreamReader::from_conn(conn.clone()),
+        StreamWriter::from_conn(conn),
+    )
+}
+
+/// A reader and a writer over one crate-made transport (TLS layers use it).
+#[cfg(feature = "tls")]
+pub(crate) fn halves(io: Box<dyn transport::Transport>) -> (StreamReader, StreamWriter) {
+    let conn = conn::Conn::new(io);
     (
         StreamReader::from_conn(conn.clone()),
         StreamWriter::from_conn(conn),
