@@ -12,7 +12,7 @@
 //! - **work**: [`Loops::spawn_on`] and [`Loops::spawn`] (to the least-loaded loop) send a
 //!   `Send` future, or [`LoopHandle::spawn_with`] a `Send` closure that builds a `!Send`
 //!   future on the target thread; the result comes back through a `Send`
-//!   [`JoinHandle`](crate::JoinHandle) that any loop or thread can await;
+//!   [`JoinHandle`] that any loop or thread can await;
 //! - **messages**: [`crate::sync::channel`] (unbounded), [`crate::sync::bounded_channel`]
 //!   (with backpressure) and [`crate::sync::oneshot`];
 //! - **sockets**: a server per loop sharing one port with `SO_REUSEPORT`
