@@ -2,12 +2,14 @@
 //! streams", one task per connection.
 //!
 //! ```text
-//! cargo run --release --example stream_echo [PORT] [--read]   # default port 8888, on 127.0.0.1
+//! cargo run --release --example stream_echo [PORT] [--read] [--loops N]   # default 8888
 //! printf 'hello\nworld\n' | nc 127.0.0.1 8888
 //! ```
 //!
 //! Each connection's handler reads a line with `readline()`, writes it back and awaits
-//! `drain()` (which returns at once unless the client stops reading). With `--read` the
+//! `drain()` (which returns at once unless the client stops reading). With `--loops N` it
+//! serves on N event loops (`simul::Loops`), each with its own `reuse_port` server on the
+//! port. With `--read` the
 //! handler echoes whatever arrives (`read(65536)`) instead of lines: that is the mode for
 //! `../shared/bench/echo_cpu.sh`, whose load generator's messages carry no newline.
 //! `bench/py/echo_lines.sh` runs the same benchmark with newline-terminated messages, for
@@ -60,52 +62,73 @@ fn quietly(r: Result<(), StreamError>) -> Result<(), StreamError> {
     }
 }
 
+fn usage() -> ! {
+    eprintln!("usage: stream_echo [PORT] [--read] [--loops N]   (PORT defaults to {DEFAULT_PORT})");
+    std::process::exit(2)
+}
+
+async fn serve(port: u16, chunks: bool, reuse_port: bool) {
+    let builder = simul::Server::builder()
+        .bind("127.0.0.1", port)
+        .reuse_port(reuse_port);
+    let server = if chunks {
+        builder
+            .start(|r, w| async { quietly(echo_chunks(r, w).await) })
+            .await
+    } else {
+        builder
+            .start(|r, w| async { quietly(echo_lines(r, w).await) })
+            .await
+    };
+    let server = match server {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stream_echo: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mode = if chunks {
+        "chunks (read)"
+    } else {
+        "lines (readline)"
+    };
+    let on = simul::loops::current_index().map_or_else(String::new, |i| format!(" (loop {i})"));
+    println!(
+        "Serving on {} — echoing {mode}{on}",
+        server.local_addrs()[0]
+    );
+    server.serve_forever().await;
+}
+
 fn main() {
-    let mut port = DEFAULT_PORT;
-    let mut chunks = false;
-    for arg in std::env::args().skip(1) {
+    let (mut port, mut chunks, mut loops) = (DEFAULT_PORT, false, 1usize);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--read" => chunks = true,
-            p => {
-                match p.parse() {
-                    Ok(p) => port = p,
-                    Err(_) => {
-                        eprintln!("usage: stream_echo [PORT] [--read]   (PORT defaults to {DEFAULT_PORT})");
-                        std::process::exit(2);
-                    }
-                }
-            }
+            "--loops" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n >= 1 => loops = n,
+                _ => usage(),
+            },
+            p => port = p.parse().unwrap_or_else(|_| usage()),
         }
     }
-    simul::run(async move {
-        let server = if chunks {
-            simul::start_server(
-                |r, w| async { quietly(echo_chunks(r, w).await) },
-                "127.0.0.1",
-                port,
-            )
-            .await
-        } else {
-            simul::start_server(
-                |r, w| async { quietly(echo_lines(r, w).await) },
-                "127.0.0.1",
-                port,
-            )
-            .await
-        };
-        let server = match server {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("stream_echo: cannot listen on 127.0.0.1:{port}: {e}");
-                std::process::exit(1);
-            }
-        };
-        let mode = if chunks {
-            "chunks (read)"
-        } else {
-            "lines (readline)"
-        };
-        println!("Serving on {} — echoing {mode}", server.local_addrs()[0]);
-        server.serve_forever().await;
-    });
+    if loops == 1 {
+        return simul::run(serve(port, chunks, false));
+    }
+    if port == 0 {
+        // Every loop binds the same port: pick a free one first.
+        port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("stream_echo: no free port");
+    }
+    let set = simul::Loops::builder()
+        .count(loops)
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("stream_echo: cannot start {loops} loops: {e}");
+            std::process::exit(1)
+        });
+    set.run(move |_| serve(port, chunks, true));
 }

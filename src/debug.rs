@@ -23,6 +23,12 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::{Core, ExceptionContext, ExceptionKind};
 
+/// `" on loop N"` for a loop of a `Loops` set, so reports say which loop they come from.
+fn on_loop(core: &Core) -> String {
+    core.loop_name()
+        .map_or_else(String::new, |n| format!(" on {n}"))
+}
+
 pub(crate) fn report_slow_poll(
     core: &Core,
     name: &str,
@@ -30,11 +36,12 @@ pub(crate) fn report_slow_poll(
     took: Duration,
 ) {
     let msg = format!(
-        "Executing task {:?} (spawned at {}:{}) took {:.3} seconds",
+        "Executing task {:?} (spawned at {}:{}) took {:.3} seconds{}",
         name,
         location.file(),
         location.line(),
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        on_loop(core)
     );
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::SlowPoll,
@@ -51,7 +58,7 @@ pub(crate) fn resource_warning(what: &str) {
             let task = core.current_task_info().map(|i| i.name().to_string());
             core.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::ResourceWarning,
-                format!("unclosed {what}"),
+                format!("unclosed {what}{}", on_loop(core)),
                 task,
             ));
         }
@@ -163,7 +170,8 @@ pub(crate) fn report_stall(
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::Stall,
         format!(
-            "the event loop was stalled for {:.3} seconds by task {:?} (spawned at {}:{})",
+            "the event loop{} was stalled for {:.3} seconds by task {:?} (spawned at {}:{})",
+            on_loop(core),
             took.as_secs_f64(),
             name,
             location.file(),

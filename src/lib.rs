@@ -40,6 +40,7 @@
 //! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
+//! | [`loops`] | [`Loops`]: one event loop per thread (per core), work and sockets between them |
 //! | `tls` (feature `tls`) | rustls sessions: `TlsStream`, TLS `open_connection`/`start_server`/`start_tls` |
 //! | `http` (feature `hyper`) | hyper 1.x on simul: I/O adapter, executor, timer, `serve` (HTTP/1.1 + HTTP/2, axum routers) |
 
@@ -52,6 +53,7 @@ mod debug;
 #[cfg(feature = "hyper")]
 pub mod http;
 mod io;
+pub mod loops;
 pub mod net;
 pub mod process;
 mod runner;
@@ -73,6 +75,7 @@ pub use combinators::{
 };
 pub use io::fault::faults_enabled;
 pub use io::BUDGET;
+pub use loops::{Loops, LoopsBuilder};
 pub use runner::run;
 pub use runtime::{
     call_at, call_later, call_soon, time, Builder, CallbackHandle, EventLoop, ExceptionContext,
@@ -82,7 +85,7 @@ pub use runtime::{
 pub use runtime::{Handle, JoinHandle};
 pub use stream::{
     open_connection, open_unix_connection, split, start_server, start_unix_server, Separators,
-    Server, SockAddr, StreamError, StreamReader, StreamWriter,
+    Server, ServerBuilder, SockAddr, StreamError, StreamReader, StreamWriter,
 };
 pub use sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,

@@ -8,6 +8,7 @@
 //! printing `asyncio.all_tasks()`. [`dump_tasks`] writes it to standard error, the
 //! conventional place for diagnostics, so it never mixes with a program's output.
 //! It only reads snapshots ([`crate::TaskInfo`]), so it is safe to call from any task.
+//! On a loop of a [`crate::Loops`] set the closing line names the loop ("on loop 1").
 
 use std::io::{self, Write};
 
@@ -79,5 +80,9 @@ pub fn dump_tasks_to(out: &mut impl Write) -> io::Result<()> {
             info.location().line()
         )?;
     }
-    writeln!(out, "{} task(s)", rows.len())
+    // A loop of a `Loops` set says which one it is.
+    let on = crate::runtime::try_with_core(|core| core.loop_name().map(String::from))
+        .flatten()
+        .map_or_else(String::new, |n| format!(" on {n}"));
+    writeln!(out, "{} task(s){on}", rows.len())
 }

@@ -57,6 +57,14 @@ impl<S: AsRawFd> Evented<S> {
         })
     }
 
+    /// Deregisters the source from the loop and hands it back (to move it to another loop
+    /// or thread).
+    pub(crate) fn into_inner(mut self) -> io::Result<S> {
+        let source = self.source.take().expect("source present until drop");
+        self.reg.deregister(source.as_raw_fd())?;
+        Ok(source)
+    }
+
     /// The source (present until drop).
     #[inline]
     pub(crate) fn get(&self) -> &S {

@@ -123,6 +123,34 @@ impl TcpListener {
         Self::from_mio(mio::net::TcpListener::from_std(listener))
     }
 
+    /// Detaches the listener from this loop and returns it as a `std` listener (in
+    /// non-blocking mode), to move to another loop or thread — where
+    /// [`from_std`](Self::from_std) adopts it. Connections waiting in its backlog stay
+    /// there.
+    ///
+    /// # Errors
+    /// When the selector refuses to deregister the socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let loops = simul::Loops::builder().count(2).build().unwrap();
+    /// let std_listener = simul::run(async {
+    ///     let l = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     l.into_std().unwrap()
+    /// });
+    /// let addr = std_listener.local_addr().unwrap();
+    /// let accepted = loops.spawn_on(1, async move {
+    ///     let l = simul::net::TcpListener::from_std(std_listener).unwrap(); // now on loop 1
+    ///     let (s, _) = l.accept().await.unwrap();
+    ///     s.local_addr().unwrap()
+    /// });
+    /// let _c = std::net::TcpStream::connect(addr).unwrap();
+    /// assert_eq!(simul::run(accepted).unwrap(), addr);
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        self.io.into_inner().map(std::net::TcpListener::from)
+    }
+
     fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: Evented::new(l, Interest::READABLE)?,
@@ -194,6 +222,25 @@ impl TcpListener {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// Accepts like [`accept`](Self::accept) (same back-off), returning a `std` stream
+    /// that no loop has registered (for handing it to another loop: one registration, on
+    /// the loop that uses it).
+    pub(crate) async fn accept_std(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        let mut w = self.io.waiter(Direction::Read);
+        accept_with_backoff(
+            &self.warned,
+            || self.describe(),
+            |cx| {
+                self.io
+                    .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |l| {
+                        l.accept().map(|(s, a)| (0usize, (s, a)))
+                    })
+                    .map_ok(|(_, (s, a))| (std::net::TcpStream::from(s), a))
+            },
+        )
+        .await
     }
 
     /// The address the listener is bound to.
@@ -405,6 +452,39 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Self::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    /// Detaches the stream from this loop and returns it as a `std` stream (in
+    /// non-blocking mode), to move to another loop or thread, where
+    /// [`from_std`](Self::from_std) adopts it — how a connection accepted on one loop is
+    /// handed to another. Unread data stays in the socket.
+    ///
+    /// # Errors
+    /// When the selector refuses to deregister the socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let loops = simul::Loops::builder().count(2).build().unwrap();
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = l.local_addr().unwrap();
+    /// let moved = simul::run(async move {
+    ///     let mut s = simul::net::TcpStream::connect(addr).await.unwrap();
+    ///     s.write_all(b"ping").await.unwrap();
+    ///     s.into_std().unwrap()
+    /// });
+    /// let (mut peer, _) = l.accept().unwrap();
+    /// let on_loop_1 = loops.spawn_on(1, async move {
+    ///     let mut s = simul::net::TcpStream::from_std(moved).unwrap();
+    ///     s.write_all(b"pong").await.unwrap();
+    /// });
+    /// simul::run(on_loop_1).unwrap();
+    /// let mut buf = [0; 8];
+    /// use std::io::Read;
+    /// peer.read_exact(&mut buf).unwrap();
+    /// assert_eq!(&buf, b"pingpong");
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        self.io.into_inner().map(std::net::TcpStream::from)
     }
 
     fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {

@@ -14,6 +14,8 @@ pub(crate) struct Config {
     pub(crate) slow_poll_threshold: Duration,
     pub(super) trace: Option<Option<std::path::PathBuf>>,
     pub(super) watchdog: Option<Duration>,
+    /// The loop's name in task dumps and debug reports (set by `Loops`: "loop N").
+    pub(crate) name: Option<String>,
 }
 
 /// Settings for an [`EventLoop`].
@@ -34,6 +36,7 @@ pub struct Builder {
     trace: Option<bool>,
     trace_path: Option<std::path::PathBuf>,
     watchdog: Option<Duration>,
+    name: Option<String>,
 }
 
 impl Default for Builder {
@@ -45,6 +48,7 @@ impl Default for Builder {
             trace: None,
             trace_path: None,
             watchdog: None,
+            name: None,
         }
     }
 }
@@ -146,6 +150,17 @@ impl Builder {
         self
     }
 
+    /// Names the loop in task dumps and debug reports (`Loops` names its loops "loop N").
+    pub(crate) fn loop_name(mut self, name: String) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Whether [`virtual_time`](Self::virtual_time) was asked for.
+    pub(crate) fn is_virtual_time(&self) -> bool {
+        self.virtual_time
+    }
+
     /// Creates the loop.
     ///
     /// # Errors
@@ -183,6 +198,7 @@ impl Builder {
                 slow_poll_threshold: self.slow_poll_threshold,
                 trace,
                 watchdog,
+                name: self.name,
             },
             self.virtual_time,
         )?;

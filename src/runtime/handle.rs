@@ -100,6 +100,52 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_with(move || future)
+    }
+
+    /// Spawns the future that `make` builds, from any thread: `make` is sent to the loop
+    /// and called there, so the future itself need not be `Send` (it may hold `Rc`s and
+    /// the loop's `!Send` sockets) — only `make` and the output must be. The returned
+    /// [`JoinHandle`] is `Send` and can be awaited anywhere. A panic in `make` is delivered
+    /// through the handle like a panic of the future.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::rc::Rc;
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let h = lp.handle();
+    /// let j = std::thread::spawn(move || {
+    ///     h.spawn_with(|| {
+    ///         let local = Rc::new(20); // not Send: built on the loop's thread
+    ///         async move { *local + 1 }
+    ///     })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(lp.run_until_complete(j).unwrap(), 21);
+    /// ```
+    #[track_caller]
+    pub fn spawn_with<M, F>(&self, make: M) -> RemoteTask<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_named(None, std::panic::Location::caller(), make)
+    }
+
+    /// [`spawn_with`](Self::spawn_with) with a task name and spawn location.
+    pub(crate) fn spawn_named<M, F>(
+        &self,
+        name: Option<String>,
+        location: &'static std::panic::Location<'static>,
+        make: M,
+    ) -> RemoteTask<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         let slot = Arc::new(Mutex::new(Slot {
             result: None,
             waker: None,
@@ -110,16 +156,17 @@ impl LoopHandle {
         // closure is dropped with the queue), or refuses the spawn, or cancels the task,
         // dropping the guard resolves the handle as cancelled. Every handle resolves.
         let guard = Completion { slot: slot.clone() };
-        let location = std::panic::Location::caller();
         let pushed = self.shared.push_call(Box::new(move || {
             let remote = Remote {
-                future: Box::pin(future),
+                state: RemoteState::Make(Some(Box::new(move || {
+                    Box::pin(make()) as LocalFuture<_>
+                }))),
                 guard,
             };
             super::with_core("LoopHandle::spawn", |core| {
                 // Detached: the `RemoteTask` is the way to the result.
                 drop(crate::Task::<()>::from_raw(
-                    core.spawn_raw(remote, None, location, false),
+                    core.spawn_raw(remote, name, location, false),
                 ));
             });
         }));
@@ -137,6 +184,11 @@ impl LoopHandle {
     /// ```
     pub fn stop(&self) {
         self.shared.request_stop();
+    }
+
+    /// Ready-queue length plus live tasks, as of the loop's last iteration.
+    pub(crate) fn load(&self) -> usize {
+        self.shared.load()
     }
 }
 
@@ -172,8 +224,17 @@ impl<T> Drop for Completion<T> {
     }
 }
 
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// A remote task's future: first the closure that builds it (sent from another thread),
+/// then the future itself (built and polled on the loop thread only).
+enum RemoteState<T> {
+    Make(Option<Box<dyn FnOnce() -> LocalFuture<T> + Send>>),
+    Running(LocalFuture<T>),
+}
+
 struct Remote<T> {
-    future: Pin<Box<dyn Future<Output = T> + Send>>,
+    state: RemoteState<T>,
     guard: Completion<T>,
 }
 
@@ -195,7 +256,14 @@ impl<T> Future for Remote<T> {
         }
         let this = &mut *self;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            this.future.as_mut().poll(cx)
+            if let RemoteState::Make(make) = &mut this.state {
+                let make = make.take().expect("the remote future is built once");
+                this.state = RemoteState::Running(make());
+            }
+            match &mut this.state {
+                RemoteState::Running(f) => f.as_mut().poll(cx),
+                RemoteState::Make(_) => unreachable!("built above"),
+            }
         })) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => {

@@ -6,7 +6,7 @@
 //! the queue (`close`), pushes are refused: a task reference is dropped, a call returns
 //! `false` to its sender.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::park::ParkState;
@@ -21,6 +21,9 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     /// Ends the loop's park (the selector's waker).
     unparker: mio::Waker,
+    /// Ready-queue length plus live tasks, published by the loop once per iteration for
+    /// other threads choosing the least-loaded loop (`Loops::spawn`).
+    load: AtomicUsize,
 }
 
 pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
@@ -40,6 +43,7 @@ impl Shared {
             signal: ParkState::new(),
             stop: AtomicBool::new(false),
             unparker,
+            load: AtomicUsize::new(0),
         }
     }
 
@@ -82,6 +86,16 @@ impl Shared {
     /// Ends the loop's park.
     pub(super) fn unpark(&self) {
         let _ = self.unparker.wake();
+    }
+
+    /// The load the loop published at its last iteration.
+    pub(crate) fn load(&self) -> usize {
+        self.load.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the loop's load (loop thread, once per iteration).
+    pub(super) fn publish_load(&self, load: usize) {
+        self.load.store(load, Ordering::Relaxed);
     }
 
     pub(crate) fn request_stop(&self) {

@@ -169,6 +169,11 @@ impl Core {
         self.config.debug
     }
 
+    /// The loop's name, for a loop of a `Loops` set ("loop N").
+    pub(crate) fn loop_name(&self) -> Option<&str> {
+        self.config.name.as_deref()
+    }
+
     /// The slow-poll threshold of debug mode.
     pub(crate) fn slow_poll_threshold(&self) -> Duration {
         self.config.slow_poll_threshold
@@ -324,7 +329,9 @@ impl Core {
             // woken from another thread
             self.queue_main();
         }
-        let busy = !self.ready.borrow().is_empty() || self.shared.signal.main_woken();
+        let ready = self.ready.borrow().len();
+        self.shared.publish_load(ready + self.tasks.borrow().len);
+        let busy = ready != 0 || self.shared.signal.main_woken();
         if busy {
             let c = self.io_countdown.get();
             if c == 0 {

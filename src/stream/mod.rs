@@ -75,6 +75,7 @@
 //! });
 //! ```
 
+mod builder;
 pub(crate) mod conn;
 mod error;
 mod reader;
@@ -82,6 +83,7 @@ mod server;
 pub(crate) mod transport;
 mod writer;
 
+pub use builder::ServerBuilder;
 pub use error::StreamError;
 pub use reader::{Separators, StreamReader};
 pub use server::{

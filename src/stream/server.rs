@@ -33,7 +33,7 @@ use std::time::Duration;
 use super::conn::{register, wake_all, Conn};
 use super::transport::{FuturesIo, SockAddr, SocketInfo, Transport};
 use super::{StreamReader, StreamWriter};
-use crate::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::net::{BindOptions, TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::task::Task;
 
 impl SocketInfo for TcpStream {
@@ -170,7 +170,7 @@ impl<T, E: fmt::Display> HandlerOutput for Result<T, E> {
 }
 
 /// A listening socket, shared by the server (which closes it) and its accept task.
-trait Listen {
+pub(super) trait Listen {
     fn poll_accept_conn(&self, cx: &mut Context<'_>) -> Poll<io::Result<Box<dyn Transport>>>;
 }
 
@@ -189,9 +189,9 @@ impl Listen for UnixListener {
 
 type Slot = Rc<RefCell<Option<Box<dyn Listen>>>>;
 
-type Spawner = dyn Fn(StreamReader, StreamWriter, Rc<Inner>);
+pub(super) type Spawner = dyn Fn(StreamReader, StreamWriter, Rc<Inner>);
 
-struct Inner {
+pub(super) struct Inner {
     addrs: Vec<SockAddr>,
     slots: RefCell<Vec<Slot>>,
     accept_tasks: RefCell<Vec<Task<()>>>,
@@ -300,7 +300,7 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    fn start(
+    pub(super) fn start(
         listeners: Vec<Box<dyn Listen>>,
         addrs: Vec<SockAddr>,
         spawner: Rc<Spawner>,
@@ -557,7 +557,7 @@ fn handler_name(w: &StreamWriter) -> Option<String> {
 
 /// Spawns each connection's handler as a task named by [`handler_name`] and recorded as
 /// spawned at `location`, the `start_server` call in the user's code.
-fn spawner<F, Fut>(handler: F, location: &'static Location<'static>) -> Rc<Spawner>
+pub(super) fn spawner<F, Fut>(handler: F, location: &'static Location<'static>) -> Rc<Spawner>
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,
@@ -635,25 +635,22 @@ where
 {
     // Not an `async fn`, so that `#[track_caller]` sees the caller's line.
     let location = Location::caller();
-    start_tcp(handler, host, port, location)
+    let spawner = spawner(handler, location);
+    async move { start_tcp(spawner, host, port, BindOptions::default()).await }
 }
 
-async fn start_tcp<F, Fut>(
-    handler: F,
+/// Binds `host:port` (every address it resolves to) with `opts` and starts serving.
+pub(super) async fn start_tcp(
+    spawner: Rc<Spawner>,
     host: &str,
     port: u16,
-    location: &'static Location<'static>,
-) -> io::Result<Server>
-where
-    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: HandlerOutput,
-{
+    opts: BindOptions,
+) -> io::Result<Server> {
     let mut listeners: Vec<Box<dyn Listen>> = Vec::new();
     let mut addrs = Vec::new();
     let mut first_err = None;
     for addr in crate::net::lookup_host(host, port).await? {
-        match TcpListener::bind(addr).await {
+        match TcpListener::bind_with(addr, opts).await {
             Ok(l) => {
                 addrs.push(SockAddr::Inet(l.local_addr()?));
                 listeners.push(Box::new(l));
@@ -670,12 +667,7 @@ where
             io::Error::new(io::ErrorKind::NotFound, format!("no address for {host:?}"))
         }));
     }
-    Ok(Server::start(
-        listeners,
-        addrs,
-        spawner(handler, location),
-        None,
-    ))
+    Ok(Server::start(listeners, addrs, spawner, None))
 }
 
 /// Starts a server on the Unix socket `path` (asyncio's `start_unix_server`). A stale

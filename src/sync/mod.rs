@@ -21,7 +21,8 @@
 //! | `barrier.rs` | [`Barrier`] |
 //! | `promise.rs` | [`Promise`] |
 //! | `queue.rs` | [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
-//! | `channel.rs` | [`channel`]: `Send` sender, async receiver |
+//! | `channel.rs` | [`channel`]: `Send` sender, async receiver; [`bounded_channel`] with backpressure |
+//! | `oneshot.rs` | [`oneshot`]: one `Send` value from any thread or loop |
 //!
 //! # Guarantees shared by every primitive
 //!
@@ -48,13 +49,17 @@ mod channel;
 mod condition;
 mod event;
 mod lock;
+pub mod oneshot;
 mod promise;
 mod queue;
 mod semaphore;
 mod waiters;
 
 pub use barrier::{Barrier, BarrierWait, BrokenBarrier};
-pub use channel::{channel, Receiver, Recv, SendError, Sender, TryRecvError};
+pub use channel::{
+    bounded_channel, channel, BoundedSend, BoundedSender, Receiver, Recv, SendError, Sender,
+    TryRecvError, TrySendError,
+};
 pub use condition::Condition;
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::rt::Rt;
 
 mod chained_spawn;
+mod cross_loop;
 mod gather;
 mod lock_handoff;
 mod ping_pong;
@@ -58,4 +59,6 @@ pub const ALL: &[Workload] = &[
     queue::W_1TO1_UNBOUNDED,
     queue::W_4TO4_BOUNDED,
     lock_handoff::W,
+    cross_loop::W_SPAWN,
+    cross_loop::W_CHANNEL,
 ];

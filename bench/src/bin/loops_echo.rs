@@ -1,0 +1,172 @@
+//! An echo server on several threads, in the shapes the multi-loop benchmark compares:
+//!
+//! - `simul N`: `simul::Loops` with N loops, a `SO_REUSEPORT` listener on each;
+//! - `simul-handoff N`: N loops, loop 0 accepts and hands connections off;
+//! - `tokio-mt N`: tokio's `multi_thread` runtime with N workers, one listener;
+//! - `tokio-rp N`: N tokio `current_thread` runtimes on N threads, a `SO_REUSEPORT`
+//!   listener on each (hyper's TechEmpower shape).
+//!
+//! usage: `loops_echo PORT SHAPE N [ROUNDS]`, binds 127.0.0.1 (`loops_echo calibrate US`
+//! prints the ROUNDS for about US µs of work per 64-byte request). Every shape runs the same
+//! connection handler: one 64 KiB buffer per connection, read, then `ROUNDS` rounds of
+//! FNV-1a hashing over what was read (0 by default: a plain echo; the CPU-bound request
+//! workload passes enough rounds for ~50 µs per 64-byte request), then write it all back.
+//! `TCP_NODELAY` on every connection, as in `limit_epoll.c`. For `shared/bench/echo_cpu.sh`
+//! and `bench/loops_bench.sh`.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+
+/// FNV-1a over `buf`, `rounds` times: the request's CPU work.
+fn work(buf: &[u8], rounds: u32) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for _ in 0..rounds {
+        for &b in buf {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    black_box(h)
+}
+
+fn usage() -> ! {
+    eprintln!("usage: loops_echo PORT simul|simul-handoff|tokio-mt|tokio-rp N [ROUNDS]");
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("calibrate") {
+        // `loops_echo calibrate US`: the ROUNDS for about US µs per 64-byte request.
+        let us: f64 = args.get(1).and_then(|u| u.parse().ok()).unwrap_or(50.0);
+        let buf = [7u8; 64];
+        let t0 = std::time::Instant::now();
+        work(&buf, 10_000);
+        let per_round = t0.elapsed().as_secs_f64() / 10_000.0;
+        println!("{}", (us * 1e-6 / per_round).round().max(1.0) as u64);
+        return;
+    }
+    if args.len() < 3 {
+        usage();
+    }
+    let port: u16 = args[0].parse().unwrap_or_else(|_| usage());
+    let n: usize = args[2]
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| usage());
+    let rounds: u32 = args
+        .get(3)
+        .map_or(0, |r| r.parse().unwrap_or_else(|_| usage()));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match args[1].as_str() {
+        "simul" => simul_shape(addr, n, rounds, false),
+        "simul-handoff" => simul_shape(addr, n, rounds, true),
+        "tokio-mt" => tokio_mt(addr, n, rounds),
+        "tokio-rp" => tokio_rp(addr, n, rounds),
+        _ => usage(),
+    }
+}
+
+async fn simul_conn(mut s: simul::net::TcpStream, rounds: u32) {
+    let _ = s.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        work(&buf[..n], rounds);
+        if s.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn simul_shape(addr: SocketAddr, n: usize, rounds: u32, handoff: bool) {
+    let loops = simul::Loops::builder()
+        .count(n)
+        .build()
+        .expect("simul loops");
+    loops.run(move |index| async move {
+        if handoff {
+            if index == 0 {
+                let l = simul::net::TcpListener::bind(addr).await.expect("bind");
+                simul::loops::serve_handoff(l, move |s| simul_conn(s, rounds))
+                    .await
+                    .expect("accept");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } else {
+            let opts = simul::net::BindOptions::new().reuse_port(true);
+            let l = simul::net::TcpListener::bind_with(addr, opts)
+                .await
+                .expect("bind");
+            loop {
+                if let Ok((s, _)) = l.accept().await {
+                    drop(simul::spawn(simul_conn(s, rounds)));
+                }
+            }
+        }
+    });
+}
+
+async fn tokio_conn(mut s: tokio::net::TcpStream, rounds: u32) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = s.set_nodelay(true);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        work(&buf[..n], rounds);
+        if s.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn tokio_accept(l: tokio::net::TcpListener, rounds: u32) {
+    loop {
+        if let Ok((s, _)) = l.accept().await {
+            tokio::spawn(tokio_conn(s, rounds));
+        }
+    }
+}
+
+fn tokio_mt(addr: SocketAddr, n: usize, rounds: u32) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        let l = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        tokio_accept(l, rounds).await
+    });
+}
+
+fn tokio_rp(addr: SocketAddr, n: usize, rounds: u32) {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                    .expect("tokio runtime");
+                rt.block_on(async move {
+                    let s = tokio::net::TcpSocket::new_v4().expect("socket");
+                    s.set_reuseaddr(true).expect("SO_REUSEADDR");
+                    s.set_reuseport(true).expect("SO_REUSEPORT");
+                    s.bind(addr).expect("bind");
+                    let l = s.listen(1024).expect("listen");
+                    tokio_accept(l, rounds).await
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
