@@ -32,6 +32,7 @@
 //! on drops what it is handed instead of keeping it.
 
 mod handle;
+mod hooks;
 mod park;
 
 pub use handle::{JoinHandle, LoopHandle};
@@ -315,6 +316,8 @@ pub(crate) struct Core {
     instrumented: bool,
     /// This loop's number in the process (trace thread id).
     loop_no: u64,
+    /// Wraps the blocking selector wait (see `hooks.rs`).
+    park_hook: RefCell<Option<hooks::ParkHook>>,
 }
 
 /// Loop settings fixed at build time.
@@ -522,6 +525,7 @@ impl Core {
             spawn_time: Cell::new(None),
             closed: Cell::new(false),
             shutdown_hooks: RefCell::new(Vec::new()),
+            park_hook: RefCell::new(None),
         })
     }
 
@@ -852,7 +856,7 @@ impl Core {
             return;
         }
         let t0 = self.tracer.is_some().then(Instant::now);
-        self.poll_io(timeout);
+        self.park_io(timeout);
         self.shared.signal.after_park();
         self.io_countdown.set(IO_INTERVAL);
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
