@@ -308,6 +308,15 @@ impl Registration {
         let shared = crate::runtime::with_core("register an I/O source", |core| {
             core.driver.borrow().shared.clone()
         });
+        Registration::new_in(shared, source, interest)
+    }
+
+    /// Registers `source` for `interest` with the loop owning `shared` (running or not).
+    pub(crate) fn new_in(
+        shared: Arc<IoShared>,
+        source: &mut impl mio::event::Source,
+        interest: Interest,
+    ) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo {
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),
