@@ -1,0 +1,288 @@
+"""``simul.EventLoop``: asyncio's event loop on simul's Rust engine.
+
+The class derives from the Rust ``LoopCore`` first and from ``asyncio.BaseEventLoop``
+second. ``LoopCore`` supplies the engine and the hot paths: ``call_soon``,
+``call_later``, ``call_at``, ``call_soon_threadsafe``, ``time``, ``stop`` and the loop's
+iteration itself, all entries in simul's ready queue and timer wheel. ``BaseEventLoop``
+supplies asyncio's own cold-path code unchanged: ``run_until_complete``,
+``create_task`` and the task factory, the exception handler, executors, ``getaddrinfo``,
+``shutdown_asyncgens``. This module adds what the stock loop keeps in its selector
+classes: descriptor callbacks (``add_reader``/``add_writer``) and the ``sock_*``
+coroutines, here on the Rust descriptor watchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import sys
+import threading
+from asyncio import base_events, events, futures
+from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
+from typing import Any, Callable
+
+from . import _simul
+
+__all__ = ["EventLoop", "EventLoopPolicy"]
+
+
+class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
+    """An asyncio event loop that runs on simul's engine.
+
+    A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
+    ``asyncio.AbstractEventLoop`` method of part 1 behaves as the stock loop's does.
+    The loop must run on the thread that created it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._transports: dict[int, Any] = {}
+
+    # -- running ---------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Runs the loop until ``stop()`` is called."""
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(
+                firstiter=self._asyncgen_firstiter_hook,
+                finalizer=self._asyncgen_finalizer_hook,
+            )
+            events._set_running_loop(self)
+            self._run()
+        finally:
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def close(self) -> None:
+        """Closes the loop: drops pending callbacks, shuts the default executor down."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        super().close()
+        self._close_core()
+
+    def set_debug(self, enabled: bool) -> None:
+        """Turns debug mode on or off (slow-callback warnings, thread checks)."""
+        super().set_debug(enabled)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.__class__.__name__} running={self.is_running()} "
+            f"closed={self.is_closed()} debug={self.get_debug()}>"
+        )
+
+    # -- descriptors ---------------------------------------------------------------
+
+    def _ensure_fd_no_transport(self, fd: Any) -> None:
+        fileno = _fileobj_to_fd(fd)
+        transport = self._transports.get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(
+                f"File descriptor {fd!r} is used by transport {transport!r}"
+            )
+
+    def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is readable."""
+        self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        self._add_reader(_fileobj_to_fd(fd), callback, args)
+
+    def remove_reader(self, fd: Any) -> bool:
+        """Stops watching ``fd`` for reading; whether it was watched."""
+        self._ensure_fd_no_transport(fd)
+        if self.is_closed():
+            return False
+        return self._remove_reader(_fileobj_to_fd(fd))
+
+    def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is writable."""
+        self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        self._add_writer(_fileobj_to_fd(fd), callback, args)
+
+    def remove_writer(self, fd: Any) -> bool:
+        """Stops watching ``fd`` for writing; whether it was watched."""
+        self._ensure_fd_no_transport(fd)
+        if self.is_closed():
+            return False
+        return self._remove_writer(_fileobj_to_fd(fd))
+
+    # -- sock_* coroutines -----------------------------------------------------------
+
+    def _check_sock(self, sock: socket.socket) -> None:
+        base_events._check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+
+    def _wait_fd(self, fd: int, write: bool, fut: asyncio.Future[Any], cb: Callable[..., Any], *args: Any) -> None:
+        """Watches ``fd`` until ``fut`` is done, calling ``cb(fut, *args)`` when ready."""
+        self._ensure_fd_no_transport(fd)
+        if write:
+            self._add_writer(fd, cb, (fut, *args))
+            fut.add_done_callback(lambda _f: self._remove_writer(fd) if not self.is_closed() else None)
+        else:
+            self._add_reader(fd, cb, (fut, *args))
+            fut.add_done_callback(lambda _f: self._remove_reader(fd) if not self.is_closed() else None)
+
+    async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
+        """Receives up to ``n`` bytes from the non-blocking ``sock``."""
+        self._check_sock(sock)
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = self.create_future()
+        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_ready, sock, n)
+        return await fut
+
+    def _sock_recv_ready(self, fut: asyncio.Future[Any], sock: socket.socket, n: int) -> None:
+        if fut.done():
+            return
+        try:
+            data = sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(data)
+
+    async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
+        """Receives into ``buf`` from the non-blocking ``sock``; the byte count."""
+        self._check_sock(sock)
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = self.create_future()
+        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_into_ready, sock, buf)
+        return await fut
+
+    def _sock_recv_into_ready(self, fut: asyncio.Future[Any], sock: socket.socket, buf: Any) -> None:
+        if fut.done():
+            return
+        try:
+            n = sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(n)
+
+    async def sock_sendall(self, sock: socket.socket, data: Any) -> None:
+        """Sends all of ``data`` on the non-blocking ``sock``."""
+        self._check_sock(sock)
+        try:
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        if n == len(data):
+            return
+        fut = self.create_future()
+        view = memoryview(data)
+        self._wait_fd(sock.fileno(), True, fut, self._sock_sendall_ready, sock, view, [n])
+        return await fut
+
+    def _sock_sendall_ready(self, fut: asyncio.Future[Any], sock: socket.socket, view: memoryview, pos: list[int]) -> None:
+        if fut.done():
+            return
+        start = pos[0]
+        try:
+            n = sock.send(view[start:])
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+            return
+        start += n
+        if start == len(view):
+            fut.set_result(None)
+        else:
+            pos[0] = start
+
+    async def sock_connect(self, sock: socket.socket, address: Any) -> None:
+        """Connects the non-blocking ``sock`` to ``address``."""
+        self._check_sock(sock)
+        if sock.family == socket.AF_INET or (
+            base_events._HAS_IPv6 and sock.family == socket.AF_INET6
+        ):
+            resolved = await self._ensure_resolved(
+                address, family=sock.family, type=sock.type, proto=sock.proto, loop=self
+            )
+            _, _, _, _, address = resolved[0]
+        fut = self.create_future()
+        try:
+            sock.connect(address)
+        except (BlockingIOError, InterruptedError):
+            self._wait_fd(sock.fileno(), True, fut, self._sock_connect_ready, sock, address)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+        try:
+            return await fut
+        finally:
+            fut = None  # type: ignore[assignment]  # break the traceback cycle
+
+    def _sock_connect_ready(self, fut: asyncio.Future[Any], sock: socket.socket, address: Any) -> None:
+        if fut.done():
+            return
+        try:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err != 0:
+                raise OSError(err, f"Connect call failed {address}")
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+
+    async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
+        """Accepts a connection on the non-blocking listening ``sock``."""
+        self._check_sock(sock)
+        fut = self.create_future()
+        self._sock_accept_ready(fut, sock, first=True)
+        return await fut
+
+    def _sock_accept_ready(self, fut: asyncio.Future[Any], sock: socket.socket, first: bool = False) -> None:
+        if fut.done():
+            return
+        try:
+            conn, address = sock.accept()
+            conn.setblocking(False)
+        except (BlockingIOError, InterruptedError):
+            if first:
+                self._wait_fd(sock.fileno(), False, fut, self._sock_accept_ready, sock)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result((conn, address))
+
+
+class EventLoopPolicy(events.BaseDefaultEventLoopPolicy if sys.platform == "win32" else asyncio.DefaultEventLoopPolicy):  # type: ignore[misc]
+    """The default policy, with ``simul.EventLoop`` as its loop factory."""
+
+    _loop_factory = EventLoop

@@ -1,0 +1,45 @@
+//! The only unsafe code of the extension: releasing the GIL around the selector wait, and
+//! the few system calls the transports and descriptor watchers make on descriptors that
+//! Python's `socket` objects own.
+//!
+//! Each function is a safe front: it checks its preconditions or documents why the caller
+//! cannot break them.
+
+use std::os::fd::RawFd;
+
+use pyo3::ffi;
+
+/// Runs `wait` with the GIL released, and takes the GIL back afterwards (also if `wait`
+/// panics).
+///
+/// Called only from the loop's park hook, which runs on the loop thread inside
+/// `LoopCore._run`, a Python call: the thread holds the GIL on entry.
+pub(crate) fn without_gil(wait: &mut dyn FnMut()) {
+    struct Restore(*mut ffi::PyThreadState);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` is the thread state `PyEval_SaveThread` returned on this
+            // thread just before; restoring it once is its contract.
+            unsafe { ffi::PyEval_RestoreThread(self.0) }
+        }
+    }
+    // SAFETY: the loop thread holds the GIL here (see above). While it is released, `wait`
+    // runs only simul's selector wait: it touches no Python object (wakers it fires only
+    // enqueue tasks, whose Python references stay alive in the tasks).
+    let _restore = Restore(unsafe { ffi::PyEval_SaveThread() });
+    wait();
+}
+
+/// Whether `fd` is readable (or writable) right now: `poll(2)` with a zero timeout. The
+/// descriptor watchers use it to give `add_reader` asyncio's level-triggered meaning on
+/// top of an edge-triggered selector.
+pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: if write { libc::POLLOUT } else { libc::POLLIN },
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1, no wait.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    r > 0 && p.revents != 0
+}
