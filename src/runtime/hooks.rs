@@ -19,7 +19,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{callback_cell, schedule_at, Core, EventLoop, Handle, TimerHandle};
+use super::callback::{callback_cell, schedule_at};
+use super::iteration::Core;
+use super::{EventLoop, Handle, TimerHandle};
 
 /// A function wrapping the loop's blocking selector wait (see the module doc).
 pub(crate) type ParkHook = Box<dyn FnMut(&mut dyn FnMut())>;

@@ -9,6 +9,7 @@
 //! A [`Sleep`] whose deadline has already passed when it is first polled still yields once,
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
+pub(crate) mod clock;
 pub(crate) mod wheel;
 
 use std::fmt;
