@@ -115,3 +115,19 @@ fn park_hook_may_schedule_callbacks_and_clear_hook_removes_it() {
     lp.run_until_complete(simul::yield_now());
     assert_eq!(hit.get(), before);
 }
+
+#[test]
+fn call_soon_runs_after_what_other_threads_handed_in_before_it() {
+    let lp = simul::EventLoop::new().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (l, h) = (log.clone(), lp.handle());
+    std::thread::spawn(move || h.call_soon_threadsafe(move || l.lock().unwrap().push("remote")))
+        .join()
+        .unwrap();
+    let l = log.clone();
+    lp.call_soon(move || l.lock().unwrap().push("local"));
+    let stop = lp.handle();
+    lp.call_soon(move || stop.stop());
+    lp.run_forever();
+    assert_eq!(*log.lock().unwrap(), ["remote", "local"]);
+}

@@ -48,6 +48,10 @@ impl EventLoop {
     /// end that schedules before it runs the loop (asyncio's `loop.call_soon(f)` followed by
     /// `loop.run_forever()`).
     ///
+    /// Work handed in from other threads before this call (`call_soon_threadsafe`, remote
+    /// wakes) is moved to the ready queue first, so it runs before `f`: one FIFO order in
+    /// real time, as asyncio's single ready queue gives.
+    ///
     /// # Examples
     /// ```
     /// use std::{cell::Cell, rc::Rc};
@@ -60,6 +64,7 @@ impl EventLoop {
     /// assert!(hit.get());
     /// ```
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
+        self.core.drain_inject();
         let cb = callback_cell(f);
         self.core.call_soon_rc(cb.clone());
         Handle { cb }

@@ -159,7 +159,7 @@ impl Core {
         self.timers.borrow_mut().recycle(fired);
     }
 
-    fn drain_inject(&self) {
+    pub(super) fn drain_inject(&self) {
         if !self.shared.signal.take_pending() {
             return;
         }
