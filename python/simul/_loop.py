@@ -18,7 +18,9 @@ import errno
 import socket
 import sys
 import threading
-from asyncio import base_events, events, futures
+import weakref
+from asyncio import unix_events
+from asyncio import base_events, events, futures, trsock
 from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
@@ -37,7 +39,7 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
-        self._transports: dict[int, Any] = {}
+        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
     # -- running ---------------------------------------------------------------
 
@@ -115,6 +117,79 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
         if self.is_closed():
             return False
         return self._remove_writer(_fileobj_to_fd(fd))
+
+    # -- transports -------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
+    ) -> Any:
+        info = dict(extra or {})
+        info["socket"] = trsock.TransportSocket(sock)
+        try:
+            info.setdefault("sockname", sock.getsockname())
+        except OSError:
+            info.setdefault("sockname", None)
+        if "peername" not in info:
+            try:
+                info["peername"] = sock.getpeername()
+            except OSError:
+                info["peername"] = None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+            base_events._set_nodelay(sock)
+        transport = _simul.SocketTransport(self, sock, protocol, info, server)
+        self._transports[sock.fileno()] = transport
+        self.call_soon(protocol.connection_made, transport)
+        self.call_soon(transport._start)
+        if waiter is not None:
+            self.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        return transport
+
+    def _start_serving(
+        self,
+        protocol_factory: Callable[[], Any],
+        sock: socket.socket,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None,
+    ) -> None:
+        if sslcontext is not None:
+            raise NotImplementedError("TLS servers are not supported by simul yet (issue 16)")
+        self._add_reader(sock.fileno(), self._accept_ready, (protocol_factory, sock, server, backlog))
+
+    def _accept_ready(self, protocol_factory: Callable[[], Any], sock: socket.socket, server: Any, backlog: int) -> None:
+        for _ in range(backlog):
+            try:
+                conn, addr = sock.accept()
+                conn.setblocking(False)
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self.call_exception_handler(
+                        {"message": "socket.accept() out of system resource", "exception": exc, "socket": trsock.TransportSocket(sock)}
+                    )
+                    self._remove_reader(sock.fileno())
+                    self.call_later(1.0, self._start_serving, protocol_factory, sock, None, server, backlog)
+                    return
+                raise
+            try:
+                protocol = protocol_factory()
+                self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({"message": "Error on transport creation for incoming connection", "exception": exc})
+                conn.close()
+
+    def _stop_serving(self, sock: socket.socket) -> None:
+        self._remove_reader(sock.fileno())
+        sock.close()
+
+    # asyncio's own Unix-socket front ends, on this loop's transports and servers.
+    create_unix_connection = unix_events._UnixSelectorEventLoop.create_unix_connection
+    create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
 
     # -- sock_* coroutines -----------------------------------------------------------
 

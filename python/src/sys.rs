@@ -5,6 +5,7 @@
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
 
+use std::io;
 use std::os::fd::RawFd;
 
 use pyo3::ffi;
@@ -28,6 +29,47 @@ pub(crate) fn without_gil(wait: &mut dyn FnMut()) {
     // enqueue tasks, whose Python references stay alive in the tasks).
     let _restore = Restore(unsafe { ffi::PyEval_SaveThread() });
     wait();
+}
+
+fn cvt(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `recv(fd, buf)`, retried on `EINTR`.
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
+        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
+        let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `send(fd, buf, MSG_NOSIGNAL)`, retried on `EINTR`.
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes; MSG_NOSIGNAL turns a
+        // broken pipe into EPIPE instead of SIGPIPE.
+        let r = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `shutdown(fd, SHUT_WR)`.
+pub(crate) fn shutdown_write(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain syscall on an integer descriptor; the result is checked.
+    let r = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+    cvt(r as isize).map(drop)
 }
 
 /// Whether `fd` is readable (or writable) right now: `poll(2)` with a zero timeout. The

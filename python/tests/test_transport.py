@@ -1,0 +1,200 @@
+"""The Rust socket transports: asyncio streams on top, flow control, BufferedProtocol,
+protocols that raise, many connections byte-exact, Unix sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+
+import simul
+
+
+async def echo(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    while data := await r.read(65536):
+        w.write(data)
+        await w.drain()
+    w.close()
+
+
+def test_streams_echo_many_connections_byte_exact(loop: simul.EventLoop) -> None:
+    async def client(port: int, i: int) -> bytes:
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        msg = os.urandom(1000 + i)
+        w.write(msg)
+        await w.drain()
+        got = await r.readexactly(len(msg))
+        w.close()
+        await w.wait_closed()
+        assert got == msg
+        return got
+
+    async def main() -> int:
+        srv = await asyncio.start_server(echo, "127.0.0.1", 0, backlog=1000)
+        port = srv.sockets[0].getsockname()[1]
+        got = await asyncio.gather(*[client(port, i) for i in range(500)])
+        srv.close()
+        await srv.wait_closed()
+        await asyncio.sleep(0.05)
+        return len(got)
+
+    assert loop.run_until_complete(main()) == 500
+
+
+def test_large_transfer_both_ways(loop: simul.EventLoop) -> None:
+    async def main() -> None:
+        srv = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        payload = os.urandom(8_000_000)
+
+        async def send() -> None:
+            w.write(payload)
+            await w.drain()
+            w.write_eof()
+
+        sender = asyncio.ensure_future(send())
+        got = await r.read(-1)
+        await sender
+        assert got == payload
+        w.close()
+        await w.wait_closed()
+        srv.close()
+        await srv.wait_closed()
+        await asyncio.sleep(0.05)
+
+    loop.run_until_complete(main())
+
+
+class Recorder(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_event_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def pause_writing(self) -> None:
+        self.events.append("pause")
+
+    def resume_writing(self) -> None:
+        self.events.append("resume")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set_result(exc)
+
+
+def test_flow_control_pauses_above_high_and_resumes_at_low(loop: simul.EventLoop) -> None:
+    async def main() -> list[str]:
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        t, p = await loop.connect_accepted_socket(Recorder, a)
+        t.set_write_buffer_limits(high=100_000, low=10_000)
+        assert t.get_write_buffer_limits() == (10_000, 100_000)
+        t.write(b"x" * 5_000_000)  # far more than the socket buffers take
+        assert p.events == ["pause"]
+        assert t.get_write_buffer_size() > 100_000
+        received = 0
+        while p.events == ["pause"]:
+            try:
+                received += len(b.recv(1 << 20))
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        assert p.events == ["pause", "resume"]
+        assert t.get_write_buffer_size() <= 10_000
+        t.close()
+        while True:
+            try:
+                chunk = b.recv(1 << 20)
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+                continue
+            if not chunk:
+                break
+            received += len(chunk)
+        assert received == 5_000_000
+        assert await p.lost is None
+        b.close()
+        return p.events
+
+    loop.run_until_complete(main())
+
+
+def test_a_protocol_raising_in_data_received_is_reported_and_closed(loop: simul.EventLoop) -> None:
+    seen: list[dict] = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+
+    class Bad(Recorder):
+        def data_received(self, data: bytes) -> None:
+            raise ValueError("bad protocol")
+
+    async def main() -> None:
+        a, b = socket.socketpair()
+        t, p = await loop.connect_accepted_socket(Bad, a)
+        b.send(b"hi")
+        exc = await asyncio.wait_for(p.lost, 10)
+        assert isinstance(exc, ValueError)
+        b.close()
+
+    loop.run_until_complete(main())
+    assert any(isinstance(c.get("exception"), ValueError) for c in seen)
+    assert "data_received" in seen[0]["message"]
+
+
+def test_buffered_protocol_and_pause_reading(loop: simul.EventLoop) -> None:
+    class Buf(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.buf = bytearray(7)
+            self.got = bytearray()
+            self.done = asyncio.get_event_loop().create_future()
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.buf
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.got += self.buf[:nbytes]
+
+        def eof_received(self) -> None:
+            self.done.set_result(bytes(self.got))
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            pass
+
+    async def main() -> None:
+        a, b = socket.socketpair()
+        t, p = await loop.connect_accepted_socket(Buf, a)
+        assert t.is_reading()
+        t.pause_reading()
+        assert not t.is_reading()
+        b.sendall(b"hello buffered world")
+        await asyncio.sleep(0.02)
+        assert p.got == b""
+        t.resume_reading()
+        b.shutdown(socket.SHUT_WR)
+        assert await asyncio.wait_for(p.done, 10) == b"hello buffered world"
+        assert t.get_extra_info("peername") is not None or t.get_extra_info("socket") is not None
+        t.close()
+        await asyncio.sleep(0.01)
+        b.close()
+
+    loop.run_until_complete(main())
+
+
+def test_unix_server_and_connection(loop: simul.EventLoop) -> None:
+    async def main() -> bytes:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.sock")
+            srv = await asyncio.start_unix_server(echo, path)
+            r, w = await asyncio.open_unix_connection(path)
+            w.write(b"over unix\n")
+            line = await r.readline()
+            w.close()
+            await w.wait_closed()
+            srv.close()
+            await srv.wait_closed()
+            await asyncio.sleep(0.02)
+            return line
+
+    assert loop.run_until_complete(main()) == b"over unix\n"
