@@ -1,59 +1,58 @@
-//! A TCP echo server, one task per connection: the asyncio tutorials' echo server.
+//! The asyncio tutorial's TCP echo server, written with `start_server` and streams.
 //!
 //! ```text
 //! cargo run --release --example echo_server [PORT]     # default port 8888, on 127.0.0.1
+//! echo hello | nc -q1 127.0.0.1 8888
 //! ```
 //!
-//! Each connection task owns one 64 KiB buffer for its whole life and writes what it
-//! reads straight back: no allocation per read. The server is the subject of
-//! `../shared/bench/echo_cpu.sh`, which compares its CPU per round trip with a bare epoll
-//! loop.
+//! `start_server` runs `handle_echo(reader, writer)` as its own task for every
+//! connection, as asyncio does. The handler echoes what arrives until the client hangs
+//! up, printing each message with the peer's address (`get_extra_info("peername")` is
+//! `writer.peer_addr()`). The low-level version on `net::TcpStream`, which the benchmarks
+//! drive, is the `tcp_echo` example.
 
-use simul::net::{TcpListener, TcpStream};
+use simul::{StreamError, StreamReader, StreamWriter};
 
 /// The asyncio tutorial's port.
 const DEFAULT_PORT: u16 = 8888;
 
-async fn handle(mut stream: TcpStream) {
-    // Clients send small request/response messages: do not let Nagle hold them back.
-    let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; 64 * 1024];
+async fn handle_echo(reader: StreamReader, writer: StreamWriter) -> Result<(), StreamError> {
+    let addr = writer.peer_addr()?;
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if stream.write_all(&buf[..n]).await.is_err() {
-            return;
+        let data = reader.read(100).await?;
+        if data.is_empty() {
+            break; // the client closed its end
         }
+        let message = String::from_utf8_lossy(&data);
+        println!("Received {message:?} from {addr}");
+        println!("Send: {message:?}");
+        writer.write(&data);
+        writer.drain().await?;
     }
+    println!("Close the connection to {addr}");
+    writer.close();
+    writer.wait_closed().await?;
+    Ok(())
 }
 
-fn main() {
-    let port = match std::env::args().nth(1) {
+#[simul::main]
+async fn main() {
+    let port = match std::env::args().nth(1).map(|p| p.parse::<u16>()) {
         None => DEFAULT_PORT,
-        Some(p) => match p.parse::<u16>() {
-            Ok(p) => p,
-            Err(_) => {
-                eprintln!("usage: echo_server [PORT]   (PORT is 0-65535, default {DEFAULT_PORT})");
-                std::process::exit(2);
-            }
-        },
-    };
-    simul::run(async move {
-        let listener = match TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("echo_server: cannot listen on 127.0.0.1:{port}: {e}");
-                std::process::exit(1);
-            }
-        };
-        println!("Serving on {}", listener.local_addr().unwrap());
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => drop(simul::spawn(handle(stream))),
-                Err(e) => eprintln!("echo_server: accept failed: {e}"),
-            }
+        Some(Ok(p)) => p,
+        Some(Err(_)) => {
+            eprintln!("usage: echo_server [PORT]   (PORT is 0-65535, default {DEFAULT_PORT})");
+            std::process::exit(2);
         }
-    });
+    };
+    let server = match simul::start_server(handle_echo, "127.0.0.1", port).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("echo_server: cannot listen on 127.0.0.1:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+    println!("Serving on {}", addrs.join(", "));
+    server.serve_forever().await;
 }

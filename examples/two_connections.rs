@@ -1,5 +1,6 @@
-//! Two connections at once: start two local TCP servers, connect to both concurrently,
-//! sleep a random time on each connection, then close them.
+//! Two connections at once: start two local servers with `start_server`, connect to both
+//! concurrently with `open_connection`, sleep a random time on each connection, then
+//! close them.
 //!
 //! ```text
 //! cargo run --release --example two_connections
@@ -9,9 +10,10 @@
 //! the two sleeps, not their sum: both connections wait at the same time.
 
 use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use simul::net::{TcpListener, TcpStream};
+use simul::{StreamError, StreamReader, StreamWriter};
 
 thread_local! {
     static START: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -24,96 +26,81 @@ fn log(msg: impl std::fmt::Display) {
     println!("[{:6.3}s] {msg}", t0.elapsed().as_secs_f64());
 }
 
-/// A small random delay between 0.5 and 1.5 s (xorshift seeded from the clock and pid).
-fn random_delay(salt: u64) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let mut x =
-        nanos ^ (u64::from(std::process::id()) << 32) ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    Duration::from_millis(500 + x % 1000)
+/// A random delay between 0.5 and 1.5 s (std's randomly keyed hasher as the dice).
+fn random_delay() -> Duration {
+    let dice = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_millis(500 + dice % 1000)
 }
 
-/// A server that reports each connection and when its client hangs up.
-async fn server(name: &'static str, listener: TcpListener) {
+/// The server's handler: report the connection, echo until the client hangs up.
+async fn handle(
+    name: &'static str,
+    reader: StreamReader,
+    writer: StreamWriter,
+) -> Result<(), StreamError> {
+    let peer = writer.peer_addr()?;
+    log(format_args!("{name}: connection from {peer}"));
     loop {
-        let Ok((mut conn, peer)) = listener.accept().await else {
-            return;
-        };
-        log(format_args!("{name}: connection from {peer}"));
-        drop(simul::spawn(async move {
-            let mut buf = [0u8; 256];
-            while let Ok(n @ 1..) = conn.read(&mut buf).await {
-                let _ = conn.write_all(&buf[..n]).await;
-            }
-            log(format_args!("{name}: {peer} closed the connection"));
-        }));
+        let data = reader.read(256).await?;
+        if data.is_empty() {
+            break;
+        }
+        writer.write(&data);
+        writer.drain().await?;
     }
+    log(format_args!("{name}: {peer} closed the connection"));
+    Ok(())
 }
 
 /// The client: connect, say hello, sleep, close.
-async fn client(name: &'static str, port: u16, salt: u64) -> std::io::Result<()> {
+async fn client(name: &'static str, port: u16) -> Result<(), StreamError> {
     log(format_args!("{name}: connecting to 127.0.0.1:{port}"));
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).await?;
+    let (reader, writer) = simul::open_connection("127.0.0.1", port).await?;
     log(format_args!(
         "{name}: connected from {}",
-        conn.local_addr()?
+        writer.local_addr()?
     ));
-    conn.write_all(format!("hello from {name}").as_bytes())
-        .await?;
-    let mut buf = [0u8; 64];
-    let n = conn.read(&mut buf).await?;
+    writer.write(format!("hello from {name}").as_bytes());
+    writer.drain().await?;
+    let data = reader.read(64).await?;
     log(format_args!(
         "{name}: received {:?}",
-        String::from_utf8_lossy(&buf[..n])
+        String::from_utf8_lossy(&data)
     ));
-    let delay = random_delay(salt);
+    let delay = random_delay();
     log(format_args!("{name}: sleeping {:.3}s", delay.as_secs_f64()));
     simul::sleep(delay).await;
-    drop(conn);
+    writer.close();
+    writer.wait_closed().await?;
     log(format_args!("{name}: closed"));
     Ok(())
 }
 
-fn main() {
-    simul::run(async {
-        log("started");
-        let a = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind server A");
-        let b = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind server B");
-        let (pa, pb) = (
-            a.local_addr().unwrap().port(),
-            b.local_addr().unwrap().port(),
-        );
-        log(format_args!(
-            "server A listening on port {pa}, server B on port {pb}"
-        ));
-        let _servers = (
-            simul::spawn(server("server A", a)).cancel_on_drop(),
-            simul::spawn(server("server B", b)).cancel_on_drop(),
-        );
-        let t0 = Instant::now();
-        let c1 = simul::spawn(client("client 1", pa, 1));
-        let c2 = simul::spawn(client("client 2", pb, 2));
-        let (r1, r2) = (c1.await, c2.await);
-        for r in [r1, r2] {
-            match r {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("client failed: {e}"),
-                Err(e) => eprintln!("client task failed: {e}"),
-            }
-        }
-        // Let the servers notice the hang-ups before the loop closes.
-        simul::sleep(Duration::from_millis(20)).await;
-        log(format_args!(
-            "both connections done in {:.3}s (the longer sleep, not the sum)",
-            t0.elapsed().as_secs_f64()
-        ));
-    });
+#[simul::main]
+async fn main() -> Result<(), StreamError> {
+    log("started");
+    let a = simul::start_server(|r, w| handle("server A", r, w), "127.0.0.1", 0).await?;
+    let b = simul::start_server(|r, w| handle("server B", r, w), "127.0.0.1", 0).await?;
+    let pa = a.local_addrs()[0].port().unwrap_or(0);
+    let pb = b.local_addrs()[0].port().unwrap_or(0);
+    log(format_args!(
+        "server A listening on port {pa}, server B on port {pb}"
+    ));
+
+    let t0 = Instant::now();
+    let (r1, r2) = simul::gather!(client("client 1", pa), client("client 2", pb)).await;
+    r1?;
+    r2?;
+    // Let the servers notice the hang-ups, then close them as `async with server` does.
+    for server in [a, b] {
+        server.close();
+        server.wait_closed().await;
+    }
+    log(format_args!(
+        "both connections done in {:.3}s (the longer sleep, not the sum)",
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }

@@ -196,6 +196,7 @@ thread_local! {
 }
 
 /// The current loop's pool, created (and its shutdown hook registered) on first use.
+#[track_caller]
 fn current_pool(what: &str) -> Arc<Pool> {
     crate::runtime::with_core(what, |core| {
         let key = core as *const _ as usize;
@@ -372,6 +373,7 @@ impl<T> Drop for Completer<T> {
 /// });
 /// ```
 #[doc(alias = "run_in_executor")]
+#[track_caller]
 pub fn to_thread<F, T>(f: F) -> ToThread<T>
 where
     F: FnOnce() -> T + Send + 'static,

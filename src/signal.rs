@@ -339,9 +339,10 @@ impl Drop for Subscription {
     }
 }
 
-/// Wakes every listener parked in a hub.
+/// Wakes every listener parked in a hub. Each listener has at most one entry, found by
+/// its key, removed when its `recv` future or the listener itself is dropped.
 struct HubWake {
-    waiters: Mutex<Vec<Waker>>,
+    waiters: Mutex<Vec<(u64, Waker)>>,
 }
 
 impl Wake for HubWake {
@@ -350,7 +351,7 @@ impl Wake for HubWake {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in waiters {
+        for (_, w) in waiters {
             w.wake();
         }
     }
@@ -411,12 +412,15 @@ impl Hub {
         Ok(hub)
     }
 
-    /// Parks `cx`'s waker until the pipe is readable; `Ready` after draining it.
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Parks `cx`'s waker as listener `key`'s (replacing that listener's previous one)
+    /// until the pipe is readable; `Ready` after draining it.
+    fn poll(&self, cx: &mut Context<'_>, key: u64) -> Poll<io::Result<()>> {
         {
             let mut ws = self.wake.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            if !ws.iter().any(|w| w.will_wake(cx.waker())) {
-                ws.push(cx.waker().clone());
+            match ws.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, w)) if w.will_wake(cx.waker()) => {}
+                Some((_, w)) => *w = cx.waker().clone(),
+                None => ws.push((key, cx.waker().clone())),
             }
         }
         let mut hcx = Context::from_waker(&self.waker);
@@ -431,6 +435,20 @@ impl Hub {
                 Poll::Ready(Ok(()))
             }
         }
+    }
+}
+
+impl Hub {
+    /// Drops listener `key`'s parked waker, if any (outside the lock: a waker's drop may
+    /// free a task).
+    fn forget(&self, key: u64) {
+        let mut ws = self.wake.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let gone = ws
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| ws.swap_remove(i));
+        drop(ws);
+        drop(gone);
     }
 }
 
@@ -464,6 +482,8 @@ impl Drop for Hub {
 pub struct Signals {
     kind: SignalKind,
     seen: u64,
+    /// Names this listener's waker in its hub.
+    key: u64,
     /// The hub of the loop this listener belongs to (joined on first poll when the
     /// listener was made outside a loop).
     hub: Option<Rc<Hub>>,
@@ -510,9 +530,11 @@ pub fn signal(kind: SignalKind) -> io::Result<Signals> {
         Some(()) => Some(Hub::current()?),
         None => None,
     };
+    static KEYS: AtomicU64 = AtomicU64::new(0);
     Ok(Signals {
         kind,
         seen,
+        key: KEYS.fetch_add(1, Ordering::Relaxed),
         hub,
         failed: false,
         _sub: sub,
@@ -533,7 +555,8 @@ impl Signals {
     }
 
     /// Waits for the next delivery. Returns `None` only if the loop's reactor refused to
-    /// watch the signal pipe (the stream then ends).
+    /// watch the signal pipe (the stream then ends). Dropping the future before it
+    /// completes releases the waker it left with the loop.
     ///
     /// # Examples
     /// ```
@@ -545,10 +568,26 @@ impl Signals {
     /// });
     /// ```
     pub async fn recv(&mut self) -> Option<()> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+        struct Recv<'a>(&'a mut Signals);
+        impl Drop for Recv<'_> {
+            fn drop(&mut self) {
+                self.0.forget_waker();
+            }
+        }
+        let recv = Recv(self);
+        std::future::poll_fn(|cx| recv.0.poll_recv(cx)).await
     }
 
-    /// Polls for the next delivery (the [`Stream`](futures_core::Stream) method).
+    /// Releases the waker this listener left parked, if any.
+    fn forget_waker(&self) {
+        if let Some(hub) = &self.hub {
+            hub.forget(self.key);
+        }
+    }
+
+    /// Polls for the next delivery (the [`Stream`](futures_core::Stream) method). While
+    /// `Pending`, the listener keeps `cx`'s waker (one per listener: a later poll replaces
+    /// it) until a delivery or until the listener is dropped.
     ///
     /// # Panics
     /// When first polled outside a running loop.
@@ -586,7 +625,7 @@ impl Signals {
                 }
             }
             let hub = self.hub.as_ref().expect("joined above");
-            match hub.poll(cx) {
+            match hub.poll(cx, self.key) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
@@ -606,6 +645,12 @@ fn drain(mut file: &File) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             _ => return, // short read, WouldBlock, or an error: drained for now
         }
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.forget_waker();
     }
 }
 
@@ -801,6 +846,7 @@ fn remove_handler(shared: &Arc<Shared>, kind: SignalKind) -> bool {
 ///     assert!(remove_signal_handler(SignalKind::user_defined2()));
 /// });
 /// ```
+#[track_caller]
 pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io::Result<()> {
     let shared =
         crate::runtime::with_core("signal::add_signal_handler", |core| core.shared.clone());
@@ -819,6 +865,7 @@ pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io
 /// use simul::signal::{remove_signal_handler, SignalKind};
 /// simul::run(async { assert!(!remove_signal_handler(SignalKind::hangup())); });
 /// ```
+#[track_caller]
 pub fn remove_signal_handler(kind: SignalKind) -> bool {
     let shared =
         crate::runtime::with_core("signal::remove_signal_handler", |core| core.shared.clone());

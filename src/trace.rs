@@ -3,9 +3,16 @@
 //! With [`crate::Builder::trace`] (or `SIMUL_TRACE=path.json`) the loop records every task
 //! poll (start, duration, which step of the task it was), every wake (local or from another
 //! thread), every batch of fired timers and every wait in the selector. The records stay in
-//! memory (capped at [`MAX_EVENTS`]) and, when `SIMUL_TRACE` names a file, are written there
-//! when the loop closes as Chrome trace-event JSON — open it in Perfetto
-//! (ui.perfetto.dev) or `chrome://tracing`.
+//! memory and, when `SIMUL_TRACE` names a file, are written there when the loop closes as
+//! Chrome trace-event JSON — open it in Perfetto (ui.perfetto.dev) or `chrome://tracing`.
+//!
+//! # Memory bound
+//!
+//! A tracing loop keeps at most [`MAX_EVENTS`] records (40 bytes each) and the names of at
+//! most [`MAX_NAMES`] tasks, each cut to [`MAX_NAME_LEN`] bytes: about 40 MiB plus 12 MiB,
+//! however long the loop runs. Later events are counted, not kept; a task's name is kept
+//! only when one of its polls is recorded, and a task without a kept name shows as
+//! `#<task id>`.
 //!
 //! [`timeline`] renders the recorded polls of the current loop as text, the way the asyncio
 //! tutorials draw tasks taking turns on one thread:
@@ -25,6 +32,12 @@ use std::time::{Duration, Instant};
 
 /// Records kept per loop; later events are counted but dropped.
 pub const MAX_EVENTS: usize = 1_000_000;
+
+/// Task names kept per loop (see the module doc's memory bound).
+pub const MAX_NAMES: usize = 65_536;
+
+/// Bytes of a task's name kept in a trace (longer names are cut at a character boundary).
+pub const MAX_NAME_LEN: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
@@ -89,7 +102,20 @@ impl Tracer {
         dur: Duration,
         part: u64,
     ) {
-        self.names.entry(id).or_insert_with(name);
+        if self.events.len() < MAX_EVENTS && self.names.len() < MAX_NAMES {
+            self.names.entry(id).or_insert_with(|| {
+                let mut name = name();
+                if name.len() > MAX_NAME_LEN {
+                    let mut end = MAX_NAME_LEN;
+                    while !name.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    name.truncate(end);
+                }
+                name.shrink_to_fit();
+                name
+            });
+        }
         let start_ns = self.ns(start);
         self.push(Event::Poll {
             id,
@@ -117,8 +143,11 @@ impl Tracer {
         });
     }
 
-    fn name(&self, id: u64) -> &str {
-        self.names.get(&id).map_or("?", String::as_str)
+    fn name(&self, id: u64) -> std::borrow::Cow<'_, str> {
+        match self.names.get(&id) {
+            Some(n) => n.as_str().into(),
+            None => format!("#{id}").into(),
+        }
     }
 
     pub(crate) fn timeline(&self) -> String {
@@ -188,14 +217,14 @@ impl Tracer {
                 } => writeln!(
                     w,
                     ",{{\"name\":\"{}\",\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{:.3},\"dur\":{:.3},\"pid\":1,\"tid\":{tid},\"args\":{{\"task_id\":{id},\"part\":{part}}}}}",
-                    esc(self.name(id)),
+                    esc(&self.name(id)),
                     us(start_ns),
                     us(dur_ns)
                 )?,
                 Event::Wake { id, at_ns, remote } => writeln!(
                     w,
                     ",{{\"name\":\"wake {}\",\"cat\":\"wake\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{:.3},\"pid\":1,\"tid\":{tid},\"args\":{{\"task_id\":{id},\"remote\":{remote}}}}}",
-                    esc(self.name(id)),
+                    esc(&self.name(id)),
                     us(at_ns)
                 )?,
                 Event::Timers { at_ns, count } => writeln!(

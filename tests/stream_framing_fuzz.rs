@@ -166,7 +166,7 @@ fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op]) -> 
                     assert_eq!(buffered, 0, "IncompleteRead must empty the buffer");
                     out.push(Out::Incomplete(partial, expected));
                 }
-                Err(StreamError::LimitOverrun { consumed }) => {
+                Err(StreamError::LimitOverrun { consumed, .. }) => {
                     out.push(Out::Overrun);
                     if matches!(op, Op::Line) {
                         return out;
@@ -295,7 +295,7 @@ fn random_operations_never_panic_and_keep_the_buffer_consistent() {
                 match res {
                     Ok(d) => got.extend(d),
                     Err(StreamError::IncompleteRead { partial, .. }) => got.extend(partial),
-                    Err(StreamError::LimitOverrun { consumed }) => {
+                    Err(StreamError::LimitOverrun { consumed, .. }) => {
                         assert!(consumed <= r.buffered());
                         got.extend(
                             r.readexactly(consumed.max(1).min(r.buffered()))

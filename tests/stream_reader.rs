@@ -96,7 +96,7 @@ fn readline_discards_an_overlong_line_through_its_newline() {
     simul::run(async {
         let r = StreamReader::new(Script::new([&b"0123456789\nok\n"[..]])).with_limit(4);
         match r.readline().await {
-            Err(StreamError::LimitOverrun { consumed }) => assert_eq!(consumed, 10),
+            Err(StreamError::LimitOverrun { consumed, .. }) => assert_eq!(consumed, 10),
             other => panic!("{other:?}"),
         }
         assert_eq!(r.readline().await.unwrap(), b"ok\n");
@@ -121,7 +121,7 @@ fn readuntil_overrun_leaves_the_data_buffered() {
         let r = StreamReader::new(Script::new([&b"abcdefgh"[..]]).end(End::Hang)).with_limit(4);
         match r.readuntil(b"\r\n").await {
             // the last byte could start a separator: 8 + 1 - 2 = 7 bytes are consumable
-            Err(StreamError::LimitOverrun { consumed }) => assert_eq!(consumed, 7),
+            Err(StreamError::LimitOverrun { consumed, .. }) => assert_eq!(consumed, 7),
             other => panic!("{other:?}"),
         }
         assert_eq!(r.buffered(), 8);
@@ -134,7 +134,7 @@ fn readuntil_separator_found_beyond_the_limit_is_an_overrun() {
     simul::run(async {
         let r = StreamReader::new(Script::new([&b"abcdef;"[..]])).with_limit(4);
         match r.readuntil(b";").await {
-            Err(StreamError::LimitOverrun { consumed }) => assert_eq!(consumed, 6),
+            Err(StreamError::LimitOverrun { consumed, .. }) => assert_eq!(consumed, 6),
             other => panic!("{other:?}"),
         }
         assert_eq!(r.buffered(), 7);

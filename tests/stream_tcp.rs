@@ -369,7 +369,7 @@ fn what_is_written_is_what_is_read_across_many_connections() {
                             _ => match r.readuntil([&[0u8][..], &[1, 2]]).await {
                                 Ok(c) => c,
                                 Err(StreamError::IncompleteRead { partial, .. }) => partial,
-                                Err(StreamError::LimitOverrun { consumed }) => {
+                                Err(StreamError::LimitOverrun { consumed, .. }) => {
                                     r.readexactly(consumed).await.unwrap()
                                 }
                                 Err(e) => panic!("{e:?}"),

@@ -115,14 +115,14 @@ fn try_lock_and_is_locked() {
     assert!(lock.try_lock().is_none());
     drop(g);
     assert!(!lock.is_locked());
-    assert_eq!(lock.into_inner(), 6);
+    assert_eq!(lock.into_inner().ok(), Some(6));
 }
 
 #[test]
 fn get_mut_and_default() {
     let mut lock: Lock<Vec<u8>> = Lock::default();
-    lock.get_mut().push(1);
-    assert_eq!(lock.into_inner(), [1]);
+    lock.get_mut().unwrap().push(1);
+    assert_eq!(lock.into_inner().ok(), Some(vec![1]));
 }
 
 #[test]

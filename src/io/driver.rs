@@ -1,7 +1,7 @@
 //! The selector: mio's `Poll` (epoll on Linux, kqueue on macOS), owned by the loop.
 //!
-//! Every registered source gets a [`ScheduledIo`]: a readiness word and the wakers of the
-//! task waiting to read and the one waiting to write. Registrations live in a slab behind
+//! Every registered source gets a [`ScheduledIo`]: a readiness word and, per direction, the
+//! list of every task waiting on it. Registrations live in a slab behind
 //! a mutex that is taken when a source is added or removed and once per `epoll_wait`
 //! batch (never per event), so a socket may be dropped on any thread without racing the
 //! dispatch. A token is `generation << 32 | index`: an event for a slot that has since been
@@ -20,6 +20,31 @@
 //! the word's tick (the upper bits). An I/O operation that gets `WouldBlock` clears the
 //! readiness it acted on only if the tick is still the one it observed: a newer event that
 //! arrived meanwhile is never lost ("stale events never clear newer ones").
+//!
+//! A `WouldBlock` proves the source is not ready in that direction *now*, so it clears
+//! every bit of the direction it observed: the plain readable/writable bit, and the closed
+//! and error bits too. Keeping those sticky would make a source whose error has been
+//! consumed (a connected UDP socket after `ECONNREFUSED`: mio reports a lone `EPOLLERR` as
+//! error *and* write-closed) look ready forever, and the operation would loop on `EAGAIN`
+//! inside one poll at 100% CPU. A short transfer on a stream (drained, not failed) clears
+//! only the plain bit: a hang-up seen with the last bytes must stay visible, because an
+//! edge-triggered selector will not report it again.
+//!
+//! # Waiters
+//!
+//! Any number of tasks may wait on one source and direction (two `recv_from` on a shared
+//! `UdpSocket`, several `accept` on one listener): an event wakes every waiter of the
+//! directions it concerns, as tokio does, and the ones that lose the race for the data
+//! wait again. No waker is ever silently replaced by another task's.
+//! - A [`Waiter`] (what the `async fn` operations use) owns one entry of the list, found by
+//!   its key; dropping it (the operation completed or was cancelled) removes the entry at
+//!   once, so a cancelled wait neither keeps its task's memory alive nor counts as waiting.
+//! - Anonymous polls (the `poll_*` methods and `futures_io` traits, which have nowhere to
+//!   keep a key) are deduplicated by `Waker::will_wake`: one entry per task, kept until the
+//!   next event on that direction or until the source is dropped.
+//!
+//! `IoShared::waiting` counts the entries of every list (virtual time does not jump while
+//! a task may still be fed by I/O).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,6 +143,13 @@ impl Direction {
             Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
         }
     }
+
+    fn plain(self) -> usize {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
 }
 
 /// A readiness observation: which bits, and at which tick.
@@ -127,10 +159,29 @@ pub(crate) struct ReadyEvent {
     tick: usize,
 }
 
+/// One waiting operation. Key [`ANONYMOUS`] marks an anonymous poll (see the module doc).
+struct Entry {
+    key: u64,
+    waker: Waker,
+}
+
+const ANONYMOUS: u64 = 0;
+
 #[derive(Default)]
 struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    read: Vec<Entry>,
+    write: Vec<Entry>,
+    /// The last key handed to a [`Waiter`] of this source.
+    last_key: u64,
+}
+
+impl Waiters {
+    fn list(&mut self, dir: Direction) -> &mut Vec<Entry> {
+        match dir {
+            Direction::Read => &mut self.read,
+            Direction::Write => &mut self.write,
+        }
+    }
 }
 
 /// Readiness and waiters of one registered source.
@@ -160,24 +211,16 @@ impl ScheduledIo {
     /// Takes the wakers interested in `bits` into `out` (woken later, outside the slab
     /// lock, so a waker that drops a registration cannot deadlock the driver).
     fn take_wakers(&self, bits: usize, waiting: &AtomicUsize, out: &mut Vec<Waker>) {
-        let (r, w) = {
+        let before = out.len();
+        {
             let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            let r = if bits & Direction::Read.mask() != 0 {
-                ws.reader.take()
-            } else {
-                None
-            };
-            let w = if bits & Direction::Write.mask() != 0 {
-                ws.writer.take()
-            } else {
-                None
-            };
-            (r, w)
-        };
-        for waker in [r, w].into_iter().flatten() {
-            waiting.fetch_sub(1, Ordering::Relaxed);
-            out.push(waker);
+            for dir in [Direction::Read, Direction::Write] {
+                if bits & dir.mask() != 0 {
+                    out.extend(ws.list(dir).drain(..).map(|e| e.waker));
+                }
+            }
         }
+        waiting.fetch_sub(out.len() - before, Ordering::Relaxed);
     }
 }
 
@@ -341,53 +384,87 @@ impl Registration {
         Ok(Registration { io, token, shared })
     }
 
-    /// Current readiness for `dir`, or registers the waker and returns `Pending`.
+    /// Current readiness for `dir`, or registers the task as an anonymous waiter (one
+    /// entry per task, see the module doc) and returns `Pending`.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
     ) -> Poll<io::Result<ReadyEvent>> {
-        let cur = self.io.readiness.load(Ordering::Acquire);
-        if cur & dir.mask() != 0 {
-            return Poll::Ready(Ok(ReadyEvent {
-                ready: cur & READY_MASK,
-                tick: cur >> TICK_SHIFT,
-            }));
+        self.poll_ready_keyed(cx, dir, ANONYMOUS)
+    }
+
+    /// A waiter on `dir` that owns its place in the wait list until dropped.
+    pub(crate) fn waiter(&self, dir: Direction) -> Waiter<'_> {
+        Waiter {
+            reg: self,
+            dir,
+            key: ANONYMOUS,
         }
-        {
+    }
+
+    fn poll_ready_keyed(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        key: u64,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = self.readiness(dir) {
+            return Poll::Ready(Ok(ev));
+        }
+        let inserted = {
             let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = match dir {
-                Direction::Read => &mut ws.reader,
-                Direction::Write => &mut ws.writer,
+            let list = ws.list(dir);
+            let found = if key == ANONYMOUS {
+                list.iter_mut()
+                    .find(|e| e.key == ANONYMOUS && e.waker.will_wake(cx.waker()))
+            } else {
+                list.iter_mut().find(|e| e.key == key)
             };
-            match slot {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                Some(w) => *w = cx.waker().clone(),
+            match found {
+                Some(e) => {
+                    if !e.waker.will_wake(cx.waker()) {
+                        // The same operation, now polled by another waker: not a
+                        // different waiter, so replacing is right.
+                        e.waker = cx.waker().clone();
+                    }
+                    false
+                }
                 None => {
-                    *slot = Some(cx.waker().clone());
+                    list.push(Entry {
+                        key,
+                        waker: cx.waker().clone(),
+                    });
                     self.shared.waiting.fetch_add(1, Ordering::Relaxed);
+                    true
                 }
             }
-        }
-        // An event may have arrived between the load and storing the waker. Then take
-        // the waker back (if the driver has not already), so the `waiting` count stays true.
-        let cur = self.io.readiness.load(Ordering::Acquire);
-        if cur & dir.mask() != 0 {
-            let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = match dir {
-                Direction::Read => &mut ws.reader,
-                Direction::Write => &mut ws.writer,
-            };
-            if slot.take().is_some() {
-                self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+        };
+        // An event may have arrived between the load and storing the waker. Then take our
+        // entry back (if the driver has not already), so the `waiting` count stays true. An
+        // anonymous entry found rather than made here may serve another operation of the
+        // same task, so it stays.
+        if let Some(ev) = self.readiness(dir) {
+            if inserted {
+                self.remove(dir, |e| {
+                    e.key == key && (key != ANONYMOUS || e.waker.will_wake(cx.waker()))
+                });
             }
-            drop(ws);
-            return Poll::Ready(Ok(ReadyEvent {
-                ready: cur & READY_MASK,
-                tick: cur >> TICK_SHIFT,
-            }));
+            return Poll::Ready(Ok(ev));
         }
         Poll::Pending
+    }
+
+    /// Removes the first entry of `dir`'s list that `pred` picks, if it is still there.
+    fn remove(&self, dir: Direction, pred: impl Fn(&Entry) -> bool) {
+        let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let list = ws.list(dir);
+        if let Some(i) = list.iter().position(pred) {
+            let entry = list.swap_remove(i);
+            self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+            drop(ws);
+            drop(entry); // a waker's drop may run arbitrary code: not under the lock
+        }
     }
 
     /// Current readiness for `dir` without registering a waker (`None` if not ready).
@@ -399,14 +476,19 @@ impl Registration {
         })
     }
 
-    /// Clears the readiness bits of `ev` that belong to `dir` (after `WouldBlock`), unless
-    /// a newer event arrived since `ev` was observed.
+    /// After `WouldBlock`: clears every bit of `dir` that `ev` saw (plain, closed and
+    /// error: see the module doc), unless a newer event arrived since `ev` was observed.
     pub(crate) fn clear_readiness(&self, ev: ReadyEvent, dir: Direction) {
-        // Closed and error states are sticky: only the plain readable/writable bit clears.
-        let clear = match dir {
-            Direction::Read => READABLE,
-            Direction::Write => WRITABLE,
-        };
+        self.clear_bits(ev, ev.ready & dir.mask());
+    }
+
+    /// After a short transfer on a stream: clears only the plain readable/writable bit of
+    /// `dir` (a hang-up or error seen alongside stays), unless a newer event arrived.
+    pub(crate) fn clear_drained(&self, ev: ReadyEvent, dir: Direction) {
+        self.clear_bits(ev, dir.plain());
+    }
+
+    fn clear_bits(&self, ev: ReadyEvent, clear: usize) {
         let mut cur = self.io.readiness.load(Ordering::Acquire);
         loop {
             if cur >> TICK_SHIFT != ev.tick {
@@ -425,8 +507,8 @@ impl Registration {
         }
     }
 
-    /// Runs `op` when `dir` is ready; on `WouldBlock` clears readiness and waits again.
-    /// Charges the task's cooperative budget.
+    /// Runs `op` when `dir` is ready; on `WouldBlock` clears readiness and waits again, on
+    /// `Interrupted` retries. Charges the task's cooperative budget.
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -446,6 +528,7 @@ impl Registration {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(ev, dir);
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => return Poll::Ready(res),
             }
         }
@@ -470,9 +553,59 @@ fn release(shared: &IoShared, token: Token) {
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        let n = usize::from(ws.reader.take().is_some()) + usize::from(ws.writer.take().is_some());
+        let read = std::mem::take(&mut ws.read);
+        let write = std::mem::take(&mut ws.write);
         drop(ws);
-        self.shared.waiting.fetch_sub(n, Ordering::Relaxed);
+        self.shared
+            .waiting
+            .fetch_sub(read.len() + write.len(), Ordering::Relaxed);
         release(&self.shared, self.token);
+        // Waiters of a dropped source are dropped, not woken: the source's owner is gone,
+        // so no operation on it can still be pending.
+        drop((read, write));
+    }
+}
+
+/// One operation waiting on a [`Registration`]: its entry in the wait list of `dir` lives
+/// until this is dropped (see the module doc). Made by [`Registration::waiter`].
+pub(crate) struct Waiter<'a> {
+    reg: &'a Registration,
+    dir: Direction,
+    /// [`ANONYMOUS`] until the first time it has to wait.
+    key: u64,
+}
+
+impl Waiter<'_> {
+    /// Current readiness of the direction, or keeps this waiter's entry and returns
+    /// `Pending`.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        if self.key == ANONYMOUS {
+            if let Some(ev) = self.reg.readiness(self.dir) {
+                return Poll::Ready(Ok(ev));
+            }
+            let mut ws = self
+                .reg
+                .io
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            ws.last_key += 1;
+            self.key = ws.last_key;
+        }
+        self.reg.poll_ready_keyed(cx, self.dir, self.key)
+    }
+
+    /// The direction this waiter waits on.
+    pub(crate) fn direction(&self) -> Direction {
+        self.dir
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.key != ANONYMOUS {
+            let key = self.key;
+            self.reg.remove(self.dir, |e| e.key == key);
+        }
     }
 }

@@ -9,9 +9,12 @@
 //! - `WouldBlock` clears the readiness it observed (unless a newer event arrived meanwhile)
 //!   and waits again;
 //! - on a stream, a read that returns less than the buffer means the socket is drained and
-//!   a write that takes less than offered means the send buffer is full: readiness is
-//!   cleared at once, so the next call waits instead of paying a syscall just to be told
-//!   `EAGAIN`;
+//!   a write that takes less than offered means the send buffer is full: the plain
+//!   readiness bit is cleared at once (a hang-up seen with it stays), so the next call
+//!   waits instead of paying a syscall just to be told `EAGAIN`;
+//! - operations on sockets shared through `&self` (datagrams, accepts, peeks) wait through
+//!   a [`Waiter`] of their own, so several tasks can wait at once and each is woken; the
+//!   `poll_*` methods wait anonymously (one entry per task; see [`crate::io::driver`]);
 //! - every completed operation spends one unit of the task's cooperative budget.
 //!
 //! # Ownership
@@ -25,7 +28,7 @@ use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use crate::io::driver::{Direction, ReadyEvent, Registration, ERROR, WRITE_CLOSED};
+use crate::io::driver::{Direction, ReadyEvent, Registration, Waiter, ERROR, WRITE_CLOSED};
 
 /// How an operation's success bears on readiness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,12 +83,27 @@ impl<S: mio::event::Source> Evented<S> {
         self.reg.clear_readiness(ev, dir)
     }
 
+    /// Forgets the plain readiness bit of `dir` (after a short stream transfer).
+    #[inline]
+    pub(crate) fn clear_drained(&self, ev: ReadyEvent, dir: Direction) {
+        self.reg.clear_drained(ev, dir)
+    }
+
+    /// A waiter of its own on `dir`, for an operation that may share the source with
+    /// other tasks' (pass it to [`poll_op`](Self::poll_op)).
+    #[inline]
+    pub(crate) fn waiter(&self, dir: Direction) -> Waiter<'_> {
+        self.reg.waiter(dir)
+    }
+
     /// Runs `op` once `dir` is ready: the loop of the module doc. `len` is the size of the
-    /// buffer offered, for the short-transfer rule of [`Kind::Stream`].
+    /// buffer offered, for the short-transfer rule of [`Kind::Stream`]. With `waiter`, the
+    /// task waits in that waiter's own entry (which must be for `dir`); without, anonymously.
     #[inline]
     pub(crate) fn poll_op<R>(
         &self,
         cx: &mut Context<'_>,
+        mut waiter: Option<&mut Waiter<'_>>,
         dir: Direction,
         kind: Kind,
         len: usize,
@@ -94,11 +112,16 @@ impl<S: mio::event::Source> Evented<S> {
     where
         R: Transferred,
     {
+        debug_assert!(waiter.as_ref().is_none_or(|w| w.direction() == dir));
         if crate::io::coop_exhausted(cx) {
             return Poll::Pending;
         }
         loop {
-            let ev = match self.reg.poll_ready(cx, dir) {
+            let ready = match waiter.as_deref_mut() {
+                Some(w) => w.poll_ready(cx),
+                None => self.reg.poll_ready(cx, dir),
+            };
+            let ev = match ready {
                 Poll::Ready(Ok(ev)) => ev,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -108,7 +131,7 @@ impl<S: mio::event::Source> Evented<S> {
                     if kind == Kind::Stream {
                         let n = r.transferred();
                         if n > 0 && n < len {
-                            self.reg.clear_readiness(ev, dir);
+                            self.reg.clear_drained(ev, dir);
                         }
                     }
                     return Poll::Ready(Ok(r));

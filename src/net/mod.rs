@@ -51,8 +51,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 /// Resolves `host` to socket addresses with `port`, on the blocking pool.
 ///
-/// A literal IP address is returned without touching the pool. Errors from the system
-/// resolver are returned as they are; a name with no address gives `ErrorKind::NotFound`.
+/// A literal IP address is returned without touching the pool. A name the resolver cannot
+/// resolve (unknown host, no address, resolver failure) gives `ErrorKind::NotFound` with a
+/// message naming the host and the resolver's reason (asyncio's `socket.gaierror`); an OS
+/// error during the lookup keeps its kind.
 ///
 /// # Examples
 /// ```
@@ -70,7 +72,17 @@ pub async fn lookup_host(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     }
     let name = host.to_owned();
     let addrs = crate::blocking::to_thread(move || {
-        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(|it| it.collect())
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port))
+            .map(|it| it.collect())
+            .map_err(|e| {
+                // std reports getaddrinfo's own failures (EAI_*) without an OS error code
+                // and with an unnameable kind; OS errors (EAI_SYSTEM) carry their errno.
+                let kind = match e.raw_os_error() {
+                    Some(_) => e.kind(),
+                    None => io::ErrorKind::NotFound,
+                };
+                io::Error::new(kind, format!("cannot resolve host {name:?}: {e}"))
+            })
     })
     .await?;
     no_empty(addrs, host)

@@ -24,7 +24,9 @@ where
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        self.poll_op(cx, Direction::Read, Kind::Stream, len, |mut s| s.read(buf))
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |mut s| {
+            s.read(buf)
+        })
     }
 
     pub(crate) fn poll_read_vectored_bytes(
@@ -36,7 +38,7 @@ where
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(cx, Direction::Read, Kind::Stream, len, |mut s| {
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |mut s| {
             s.read_vectored(bufs)
         })
     }
@@ -50,9 +52,14 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(cx, Direction::Write, Kind::Stream, buf.len(), |mut s| {
-            s.write(buf)
-        })
+        self.poll_op(
+            cx,
+            None,
+            Direction::Write,
+            Kind::Stream,
+            buf.len(),
+            |mut s| s.write(buf),
+        )
     }
 
     pub(crate) fn poll_write_vectored_bytes(
@@ -64,7 +71,7 @@ where
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(cx, Direction::Write, Kind::Stream, len, |mut s| {
+        self.poll_op(cx, None, Direction::Write, Kind::Stream, len, |mut s| {
             s.write_vectored(bufs)
         })
     }
@@ -99,7 +106,7 @@ where
         let r = self.try_op(dir, op)?;
         if r > 0 && r < len {
             if let Some(ev) = before {
-                self.clear(ev, dir);
+                self.clear_drained(ev, dir);
             }
         }
         Ok(r)
@@ -200,7 +207,7 @@ macro_rules! stream_api {
 
             #[doc = concat!("`Ready` when the last event said readable (or closed) and no \
                 `try_read` has since returned `WouldBlock`; otherwise registers `cx`'s waker.\n\n\
-                Only one task should wait for each direction at a time.\n\n# Examples\n```\n\
+                Several tasks may wait at once: each is woken by the next event.\n\n# Examples\n```\n\
                 simul::run(async {\n", $setup, "\n    b.write_all(b\"x\").await.unwrap();\n    \
                 std::future::poll_fn(|cx| a.poll_read_ready(cx)).await.unwrap();\n});\n```")]
             pub fn poll_read_ready(

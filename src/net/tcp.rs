@@ -27,7 +27,7 @@ use mio::Interest;
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;
 use super::{resolve, sys, try_each, BindOptions, ToSocketAddrs};
-use crate::io::driver::Direction;
+use crate::io::driver::{Direction, Waiter};
 
 /// Delay before a connection attempt to the next resolved address starts beside a slow one.
 pub const CONNECT_STAGGER: Duration = Duration::from_millis(250);
@@ -149,7 +149,13 @@ impl TcpListener {
     /// ```
     #[doc(alias = "sock_accept")]
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        accept_with_backoff(&self.warned, || self.describe(), |cx| self.poll_accept(cx)).await
+        let mut w = self.io.waiter(Direction::Read);
+        accept_with_backoff(
+            &self.warned,
+            || self.describe(),
+            |cx| self.poll_accept_in(cx, Some(&mut w)),
+        )
+        .await
     }
 
     fn describe(&self) -> String {
@@ -170,9 +176,20 @@ impl TcpListener {
     /// });
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        match self.io.poll_op(cx, Direction::Read, Kind::Message, 0, |l| {
-            l.accept().map(|(s, a)| (0usize, (s, a)))
-        }) {
+        self.poll_accept_in(cx, None)
+    }
+
+    /// `poll_accept`, waiting in `waiter`'s own entry if given.
+    fn poll_accept_in(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Option<&mut Waiter<'_>>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        match self
+            .io
+            .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
+                l.accept().map(|(s, a)| (0usize, (s, a)))
+            }) {
             Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(TcpStream::from_mio(s).map(|s| (s, a))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -365,10 +382,12 @@ impl TcpStream {
         connect_staggered(interleave(addrs)).await
     }
 
-    /// Connects to one address.
+    /// Connects to one address; an error names it (asyncio's "Connect call failed
+    /// ('127.0.0.1', 1)") and keeps the OS error's kind.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
-        poll_fn(|cx| s.io.poll_connected(cx)).await?;
+        let named = |e: io::Error| io::Error::new(e.kind(), ConnectError { addr, source: e });
+        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
+        poll_fn(|cx| s.io.poll_connected(cx)).await.map_err(named)?;
         Ok(s)
     }
 
@@ -516,9 +535,12 @@ impl TcpStream {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         // A peek leaves the data in place, so it says nothing about being drained.
+        let mut w = self.io.waiter(Direction::Read);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.peek(buf))
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.peek(buf)
+                })
         })
         .await
     }
@@ -556,6 +578,56 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     }
 }
 
+/// A failed connection attempt to one address.
+#[derive(Debug)]
+struct ConnectError {
+    addr: SocketAddr,
+    source: io::Error,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connect to {} failed: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Every attempt of a multi-address connect failed (asyncio's "Multiple exceptions: ...");
+/// each error names its address.
+#[derive(Debug)]
+struct ConnectErrors(Vec<io::Error>);
+
+impl std::fmt::Display for ConnectErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "all {} connection attempts failed", self.0.len())?;
+        for (i, e) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectErrors {}
+
+/// One error for a connect whose attempts all failed: the only one as it is, several
+/// joined, with the kind of the last (the kinds agree in the common case of a port
+/// nobody listens on).
+fn join_errors(mut errors: Vec<io::Error>) -> io::Error {
+    if errors.len() > 1 {
+        let kind = errors[errors.len() - 1].kind();
+        return io::Error::new(kind, ConnectErrors(errors));
+    }
+    errors
+        .pop()
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to"))
+}
+
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 /// Happy eyeballs: see the module doc.
@@ -563,7 +635,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
     let mut next = addrs.into_iter();
     let mut running: Vec<Attempt> = Vec::new();
     let mut stagger: Option<crate::time::Sleep> = None;
-    let mut last_err: Option<io::Error> = None;
+    let mut errors: Vec<io::Error> = Vec::new();
     let mut kick = true;
     poll_fn(move |cx| loop {
         let elapsed = stagger
@@ -579,9 +651,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
                     continue; // poll the new attempt and arm the new timer
                 }
                 None if running.is_empty() => {
-                    return Poll::Ready(Err(last_err.take().unwrap_or_else(|| {
-                        io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")
-                    })));
+                    return Poll::Ready(Err(join_errors(std::mem::take(&mut errors))));
                 }
                 None => {}
             }
@@ -591,7 +661,7 @@ async fn connect_staggered(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
             match running[i].as_mut().poll(cx) {
                 Poll::Ready(Ok(s)) => return Poll::Ready(Ok(s)),
                 Poll::Ready(Err(e)) => {
-                    last_err = Some(e);
+                    errors.push(e);
                     drop(running.swap_remove(i));
                     // A failure starts the next attempt at once (RFC 8305 section 5).
                     kick = true;

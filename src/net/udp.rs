@@ -1,7 +1,8 @@
 //! UDP: [`UdpSocket`].
 //!
 //! Datagrams are atomic, so every method takes `&self`: one task may wait in `recv_from`
-//! while another sends. A datagram larger than the buffer given to `recv` is truncated
+//! while another sends, and several may wait in `recv_from` at once (each is woken when
+//! datagrams arrive; each datagram goes to one of them). A datagram larger than the buffer given to `recv` is truncated
 //! (the rest is lost), as with the OS call.
 
 use std::fmt;
@@ -127,9 +128,12 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut w = self.io.waiter(Direction::Write);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Write, Kind::Message, 0, |s| s.send(buf))
+                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
+                    s.send(buf)
+                })
         })
         .await
     }
@@ -149,9 +153,12 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut w = self.io.waiter(Direction::Read);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv(buf))
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.recv(buf)
+                })
         })
         .await
     }
@@ -171,7 +178,14 @@ impl UdpSocket {
     #[doc(alias = "sock_sendto")]
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = resolve(&target).await?[0];
-        poll_fn(|cx| self.poll_send_to(cx, buf, addr)).await
+        let mut w = self.io.waiter(Direction::Write);
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
+                    s.send_to(buf, addr)
+                })
+        })
+        .await
     }
 
     /// Receives one datagram and the address it came from.
@@ -190,7 +204,14 @@ impl UdpSocket {
     #[doc(alias = "recvfrom")]
     #[doc(alias = "sock_recvfrom")]
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        let mut w = self.io.waiter(Direction::Read);
+        poll_fn(|cx| {
+            self.io
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.recv_from(buf)
+                })
+        })
+        .await
     }
 
     /// Polls sending one datagram to `addr`.
@@ -212,7 +233,7 @@ impl UdpSocket {
         addr: SocketAddr,
     ) -> Poll<io::Result<usize>> {
         self.io
-            .poll_op(cx, Direction::Write, Kind::Message, 0, |s| {
+            .poll_op(cx, None, Direction::Write, Kind::Message, 0, |s| {
                 s.send_to(buf, addr)
             })
     }
@@ -236,7 +257,9 @@ impl UdpSocket {
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         self.io
-            .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv_from(buf))
+            .poll_op(cx, None, Direction::Read, Kind::Message, 0, |s| {
+                s.recv_from(buf)
+            })
     }
 
     /// Sends to `addr` without waiting (`Err(WouldBlock)` if the socket buffer is full).

@@ -17,7 +17,7 @@ use mio::Interest;
 use super::evented::{Evented, Kind};
 use super::stream::stream_api;
 use super::sys;
-use crate::io::driver::Direction;
+use crate::io::driver::{Direction, Waiter};
 
 /// A Unix-domain socket listening for connections.
 ///
@@ -103,10 +103,11 @@ impl UnixListener {
     /// # std::fs::remove_file(&p).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let mut w = self.io.waiter(Direction::Read);
         super::tcp::accept_with_backoff(
             &self.warned,
             || format!("Unix listener {:?}", self.local_addr().ok()),
-            |cx| self.poll_accept(cx),
+            |cx| self.poll_accept_in(cx, Some(&mut w)),
         )
         .await
     }
@@ -125,9 +126,20 @@ impl UnixListener {
     /// # std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match self.io.poll_op(cx, Direction::Read, Kind::Message, 0, |l| {
-            l.accept().map(|sa| (0usize, sa))
-        }) {
+        self.poll_accept_in(cx, None)
+    }
+
+    /// `poll_accept`, waiting in `waiter`'s own entry if given.
+    fn poll_accept_in(
+        &self,
+        cx: &mut Context<'_>,
+        waiter: Option<&mut Waiter<'_>>,
+    ) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        match self
+            .io
+            .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
+                l.accept().map(|sa| (0usize, sa))
+            }) {
             Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(UnixStream::from_mio(s).map(|s| (s, a))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -383,9 +395,12 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut w = self.io.waiter(Direction::Write);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Write, Kind::Message, 0, |s| s.send(buf))
+                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
+                    s.send(buf)
+                })
         })
         .await
     }
@@ -402,9 +417,12 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut w = self.io.waiter(Direction::Read);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv(buf))
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.recv(buf)
+                })
         })
         .await
     }
@@ -426,9 +444,10 @@ impl UnixDatagram {
     /// ```
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
+        let mut w = self.io.waiter(Direction::Write);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Write, Kind::Message, 0, |s| {
+                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
                     s.send_to(buf, path)
                 })
         })
@@ -448,9 +467,12 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let mut w = self.io.waiter(Direction::Read);
         poll_fn(|cx| {
             self.io
-                .poll_op(cx, Direction::Read, Kind::Message, 0, |s| s.recv_from(buf))
+                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
+                    s.recv_from(buf)
+                })
         })
         .await
     }

@@ -14,8 +14,11 @@
 //! A [`Child`](super::Child) dropped while its process still runs (after `kill` when
 //! `kill_on_drop` is set) hands the process to a detached reaper task on the running loop,
 //! which reaps it when it exits. Without a loop, or if that task is cancelled because the
-//! loop closes, the process goes to a process-wide orphan list, which is swept with
-//! `WNOHANG` whenever a child is spawned or dropped.
+//! loop closes, the process goes to a process-wide orphan list served by the **orphan
+//! reaper**, a thread that outlives every loop: it waits on the orphans' pidfds (or, in
+//! SIGCHLD mode, wakes every [`ORPHAN_POLL`]) and reaps each as it exits, then ends once
+//! the list is empty, so a program without orphans has no such thread. The list is also
+//! swept with `WNOHANG` whenever a child is spawned or dropped.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -141,16 +144,88 @@ impl Drop for Watch {
     }
 }
 
-/// Processes whose `Child` is gone and that were still running: swept with `WNOHANG`.
-static ORPHANS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+/// How often the orphan reaper re-checks its list when it cannot wait on pidfds (and the
+/// longest it waits before it notices a newly added orphan).
+const ORPHAN_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A process whose `Child` is gone and that was still running, with its pidfd if any.
+struct Orphan {
+    child: std::process::Child,
+    pidfd: Option<OwnedFd>,
+}
+
+struct Orphans {
+    list: Vec<Orphan>,
+    /// Whether the reaper thread is running (it clears this as it ends).
+    reaper: bool,
+}
+
+/// The orphan list (see the module doc).
+static ORPHANS: Mutex<Orphans> = Mutex::new(Orphans {
+    list: Vec::new(),
+    reaper: false,
+});
+
+fn orphans() -> std::sync::MutexGuard<'static, Orphans> {
+    ORPHANS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Reaps the orphans that have exited.
 pub(super) fn sweep_orphans() {
-    let mut o = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-    if o.is_empty() {
+    let mut o = orphans();
+    if o.list.is_empty() {
         return;
     }
-    o.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+    o.list
+        .retain_mut(|c| matches!(c.child.try_wait(), Ok(None)));
+}
+
+/// Puts `child` on the orphan list and makes sure the reaper thread serves it.
+fn orphan(child: std::process::Child) {
+    let pidfd = if use_pidfd() {
+        sys::pidfd_open(child.id()).ok()
+    } else {
+        None
+    };
+    let mut o = orphans();
+    o.list.push(Orphan { child, pidfd });
+    if o.reaper {
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("simul-reaper".into())
+        .spawn(reap_orphans);
+    // If no thread can be made, the list is still swept at every spawn and drop.
+    o.reaper = started.is_ok();
+}
+
+/// The orphan reaper thread's body: reap exits until no orphan is left.
+fn reap_orphans() {
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    loop {
+        {
+            let mut o = orphans();
+            o.list
+                .retain_mut(|c| matches!(c.child.try_wait(), Ok(None)));
+            if o.list.is_empty() {
+                o.reaper = false;
+                return;
+            }
+            fds.clear();
+            for c in &o.list {
+                if let Some(fd) = &c.pidfd {
+                    fds.push(libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                }
+            }
+        }
+        // The pidfds stay open while we wait: only this thread removes orphans, and it
+        // does so under the lock above, not now.
+        sys::poll(&mut fds, ORPHAN_POLL);
+    }
 }
 
 /// Takes over a still-running process whose `Child` was dropped.
@@ -169,10 +244,7 @@ pub(super) fn adopt(mut child: std::process::Child, watch: Option<Watch>) {
             let t = crate::spawn(std::future::poll_fn(move |cx| reaper.poll(cx)));
             drop(t); // detached
         }
-        _ => ORPHANS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(child),
+        _ => orphan(child),
     }
 }
 
@@ -200,7 +272,7 @@ impl Reaper {
 impl Drop for Reaper {
     fn drop(&mut self) {
         if let Some(c) = self.child.take() {
-            ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+            orphan(c);
         }
     }
 }
@@ -222,5 +294,14 @@ mod sys {
         let fd = i32::try_from(rc).map_err(|_| io::Error::other("pidfd out of range"))?;
         // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// `poll(2)` on `fds` for at most `timeout` (just a sleep when `fds` is empty); the
+    /// outcome does not matter to the caller, which re-checks its processes either way.
+    pub(super) fn poll(fds: &mut [libc::pollfd], timeout: std::time::Duration) {
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fds` is a valid, writable array of `fds.len()` pollfd structures for the
+        // duration of the call.
+        let _ = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     }
 }

@@ -307,6 +307,7 @@ impl Command {
     /// });
     /// ```
     #[doc(alias = "create_subprocess_exec")]
+    #[track_caller]
     pub fn spawn(&mut self) -> io::Result<Child> {
         crate::runtime::with_core("process::Command::spawn", |_| ());
         exit::sweep_orphans();

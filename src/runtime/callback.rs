@@ -206,6 +206,7 @@ pub(super) fn callback_cell(f: impl FnOnce() + 'static) -> Rc<dyn Callback> {
 ///     assert_eq!(*log.borrow(), [0, 1, 2]);
 /// });
 /// ```
+#[track_caller]
 pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
     with_core("call_soon", |core| {
         let cb = callback_cell(f);
@@ -230,6 +231,7 @@ pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
 ///     assert!(hit.get());
 /// });
 /// ```
+#[track_caller]
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
     with_core("call_later", |core| {
         let now = core.clock.now();
@@ -253,6 +255,7 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
 ///     simul::sleep(Duration::from_millis(5)).await;
 /// });
 /// ```
+#[track_caller]
 pub fn call_at(when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
     with_core("call_at", |core| schedule_at(core, Some(when), f))
 }
@@ -301,6 +304,7 @@ pub(super) fn schedule_at(
 ///     assert!(simul::time() - t0 >= std::time::Duration::from_millis(2));
 /// });
 /// ```
+#[track_caller]
 pub fn time() -> Instant {
     with_core("time", |core| core.clock.now())
 }

@@ -19,6 +19,7 @@ thread_local! {
 ///
 /// # Panics
 /// With a message naming `what` when no loop runs on this thread.
+#[track_caller]
 pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
     match try_with_core(f) {
         Some(r) => r,

@@ -49,6 +49,7 @@ impl LoopHandle {
     /// simul::run(async { let _h = simul::LoopHandle::current(); });
     /// ```
     #[doc(alias = "get_running_loop")]
+    #[track_caller]
     pub fn current() -> LoopHandle {
         super::with_core("LoopHandle::current", |core| {
             LoopHandle::new(core.shared.clone())
@@ -92,6 +93,7 @@ impl LoopHandle {
     /// let j = lp.handle().spawn(async { "remote" });
     /// assert_eq!(lp.run_until_complete(j).unwrap(), "remote");
     /// ```
+    #[track_caller]
     #[doc(alias = "run_coroutine_threadsafe")]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -105,14 +107,21 @@ impl LoopHandle {
             task_waker: None,
         }));
         let theirs = slot.clone();
+        let location = std::panic::Location::caller();
         let pushed = self.shared.push_call(Box::new(move || {
             let guard = Completion {
                 slot: theirs.clone(),
             };
-            drop(crate::spawn(Remote {
+            let remote = Remote {
                 future: Box::pin(future),
                 guard,
-            }));
+            };
+            super::with_core("LoopHandle::spawn", |core| {
+                // Detached: the `JoinHandle` is the way to the result.
+                drop(crate::Task::<()>::from_raw(
+                    core.spawn_raw(remote, None, location, false),
+                ));
+            });
         }));
         if !pushed {
             slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(TaskError::Cancelled));

@@ -31,16 +31,25 @@ pub enum StreamError {
         /// How many bytes were asked for (`None`: up to a separator).
         expected: Option<usize>,
     },
-    /// No separator within the reader's limit (asyncio's `LimitOverrunError`).
+    /// The chunk up to the separator does not fit the reader's limit (asyncio's
+    /// `LimitOverrunError`): either the separator was found but starts beyond the limit
+    /// (`found`: a line longer than the limit, for `readline`), or the limit was reached
+    /// without a separator.
     ///
     /// For `readuntil` the data stays in the buffer and `consumed` says how many bytes
     /// can be discarded without losing a separator that is still arriving. For `readline`
     /// the over-long line (through its newline, or the whole buffer when there is no
     /// newline yet) has been discarded, as asyncio does before raising `ValueError`.
+    /// Raise the limit with [`StreamReader::with_limit`](super::StreamReader::with_limit).
     #[doc(alias = "LimitOverrunError")]
     LimitOverrun {
         /// Bytes to consume before the separator could start.
         consumed: usize,
+        /// The reader's limit, in bytes.
+        limit: usize,
+        /// `true` when the separator was found (beyond the limit), `false` when the limit
+        /// was reached before any separator arrived.
+        found: bool,
     },
     /// Another task is already waiting on this reader (asyncio's `RuntimeError:
     /// readuntil() called while another coroutine is already waiting for incoming data`).
@@ -71,9 +80,24 @@ impl fmt::Display for StreamError {
                 "{} bytes read on a total of undefined expected bytes",
                 partial.len()
             ),
-            StreamError::LimitOverrun { consumed } => write!(
+            StreamError::LimitOverrun {
+                consumed,
+                limit,
+                found: true,
+            } => write!(
                 f,
-                "separator not found within the stream limit ({consumed} bytes consumable)"
+                "separator found, but the {consumed} bytes before it (a line, for readline) \
+                 exceed the stream limit of {limit} bytes; raise the limit with \
+                 StreamReader::with_limit"
+            ),
+            StreamError::LimitOverrun {
+                consumed,
+                limit,
+                found: false,
+            } => write!(
+                f,
+                "separator not found within the stream limit of {limit} bytes ({consumed} \
+                 bytes can be consumed); raise the limit with StreamReader::with_limit"
             ),
             StreamError::ConcurrentRead => f.write_str(
                 "another task is already reading from this StreamReader (concurrent reads are not allowed)",

@@ -96,7 +96,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 /// [`StreamReader`] and a [`StreamWriter`] — e.g. an in-memory pipe, or a TLS stream.
 ///
 /// Sockets from [`open_connection`] and [`start_server`] come already wrapped; this is for
-/// everything else. The writer's `peer_addr`/`local_addr` return `Unsupported` errors.
+/// everything else. A simul [`TcpStream`](crate::net::TcpStream) or
+/// [`UnixStream`](crate::net::UnixStream) keeps its socket details: the writer's
+/// [`peer_addr`](StreamWriter::peer_addr) and [`local_addr`](StreamWriter::local_addr)
+/// report its addresses, as after [`open_connection`]. For any other byte stream they
+/// return `Unsupported` errors.
 ///
 /// # Examples
 /// ```
@@ -132,7 +136,7 @@ pub fn split<T>(io: T) -> (StreamReader, StreamWriter)
 where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let conn = conn::Conn::new(Box::new(transport::FuturesIo::new(transport::Plain(io))));
+    let conn = conn::Conn::new(transport::for_stream(io));
     (
         StreamReader::from_conn(conn.clone()),
         StreamWriter::from_conn(conn),

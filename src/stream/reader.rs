@@ -519,7 +519,11 @@ impl StreamReader {
         match self.until(&b"\n").await {
             Ok(line) => Ok(line),
             Err(StreamError::IncompleteRead { partial, .. }) => Ok(partial),
-            Err(StreamError::LimitOverrun { consumed }) => {
+            Err(StreamError::LimitOverrun {
+                consumed,
+                limit,
+                found,
+            }) => {
                 let mut st = self.st.borrow_mut();
                 if st.data().get(consumed) == Some(&b'\n') {
                     st.consume(consumed + 1);
@@ -527,7 +531,11 @@ impl StreamReader {
                     let n = st.len();
                     st.consume(n);
                 }
-                Err(StreamError::LimitOverrun { consumed })
+                Err(StreamError::LimitOverrun {
+                    consumed,
+                    limit,
+                    found,
+                })
             }
             Err(e) => Err(e),
         }
@@ -590,7 +598,11 @@ impl StreamReader {
                     // A separator may still begin in the last `max - 1` bytes.
                     offset = (len + 1).saturating_sub(max);
                     if offset > limit {
-                        return Err(StreamError::LimitOverrun { consumed: offset });
+                        return Err(StreamError::LimitOverrun {
+                            consumed: offset,
+                            limit,
+                            found: false,
+                        });
                     }
                 }
                 if st.eof {
@@ -603,7 +615,11 @@ impl StreamReader {
             self.fill().await?;
         };
         if start > limit {
-            return Err(StreamError::LimitOverrun { consumed: start });
+            return Err(StreamError::LimitOverrun {
+                consumed: start,
+                limit,
+                found: true,
+            });
         }
         Ok(self.st.borrow_mut().take(end))
     }

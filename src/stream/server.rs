@@ -24,6 +24,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -528,7 +529,19 @@ fn report(message: String) {
     }
 }
 
-fn spawner<F, Fut>(handler: F) -> Rc<Spawner>
+/// The name of a connection's handler task: its peer (or, for an unnamed Unix peer, the
+/// listening address), so a slow-poll or watchdog report says which connection it was.
+fn handler_name(w: &StreamWriter) -> Option<String> {
+    match (w.peer_addr(), w.local_addr()) {
+        (Ok(SockAddr::Inet(peer)), _) => Some(format!("connection from {peer}")),
+        (_, Ok(local)) => Some(format!("connection on {local}")),
+        _ => None,
+    }
+}
+
+/// Spawns each connection's handler as a task named by [`handler_name`] and recorded as
+/// spawned at `location`, the `start_server` call in the user's code.
+fn spawner<F, Fut>(handler: F, location: &'static Location<'static>) -> Rc<Spawner>
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,
@@ -538,7 +551,8 @@ where
     Rc::new(move |r: StreamReader, w: StreamWriter, inner: Rc<Inner>| {
         let handler = handler.clone();
         let peer = w.peer_addr().ok();
-        let task = crate::spawn(async move {
+        let name = handler_name(&w);
+        let task = spawn_at(location, name, async move {
             let _guard = HandlerGuard(inner);
             // The handler is called inside the task, so even a panic while building its
             // future stays in this connection's task.
@@ -550,6 +564,15 @@ where
             }
         });
         drop(task);
+    })
+}
+
+fn spawn_at<F>(location: &'static Location<'static>, name: Option<String>, future: F) -> Task<()>
+where
+    F: Future<Output = ()> + 'static,
+{
+    crate::runtime::with_core("start_server", |core| {
+        Task::from_raw(core.spawn_raw(future, name, location, false))
     })
 }
 
@@ -583,7 +606,28 @@ where
 ///     assert_eq!(reader.readline().await.unwrap(), b"hello, world\n");
 /// });
 /// ```
-pub async fn start_server<F, Fut>(handler: F, host: &str, port: u16) -> io::Result<Server>
+#[track_caller]
+pub fn start_server<F, Fut>(
+    handler: F,
+    host: &str,
+    port: u16,
+) -> impl Future<Output = io::Result<Server>> + '_
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: HandlerOutput,
+{
+    // Not an `async fn`, so that `#[track_caller]` sees the caller's line.
+    let location = Location::caller();
+    start_tcp(handler, host, port, location)
+}
+
+async fn start_tcp<F, Fut>(
+    handler: F,
+    host: &str,
+    port: u16,
+    location: &'static Location<'static>,
+) -> io::Result<Server>
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,
@@ -610,7 +654,12 @@ where
             io::Error::new(io::ErrorKind::NotFound, format!("no address for {host:?}"))
         }));
     }
-    Ok(Server::start(listeners, addrs, spawner(handler), None))
+    Ok(Server::start(
+        listeners,
+        addrs,
+        spawner(handler, location),
+        None,
+    ))
 }
 
 /// Starts a server on the Unix socket `path` (asyncio's `start_unix_server`). A stale
@@ -631,14 +680,33 @@ where
 ///     assert!(!path.exists());
 /// });
 /// ```
-pub async fn start_unix_server<F, Fut>(handler: F, path: impl AsRef<Path>) -> io::Result<Server>
+#[track_caller]
+pub fn start_unix_server<F, Fut>(
+    handler: F,
+    path: impl AsRef<Path>,
+) -> impl Future<Output = io::Result<Server>>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: HandlerOutput,
+{
+    // Not an `async fn`, so that `#[track_caller]` sees the caller's line.
+    let location = Location::caller();
+    let path = path.as_ref().to_path_buf();
+    async move { start_unix(handler, &path, location).await }
+}
+
+async fn start_unix<F, Fut>(
+    handler: F,
+    path: &Path,
+    location: &'static Location<'static>,
+) -> io::Result<Server>
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,
     Fut::Output: HandlerOutput,
 {
     use std::os::unix::fs::FileTypeExt;
-    let path = path.as_ref();
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_socket() {
             std::fs::remove_file(path)?;
@@ -649,7 +717,7 @@ where
     Ok(Server::start(
         vec![Box::new(l)],
         vec![addr],
-        spawner(handler),
+        spawner(handler, location),
         Some(path.to_path_buf()),
     ))
 }

@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::net::{TcpStream, UnixStream};
+
 /// An address of either end of a stream: an IP socket address or a Unix socket address.
 ///
 /// # Examples
@@ -124,6 +126,37 @@ pub(crate) trait SocketInfo {
     /// A non-registering write (`WouldBlock` when full), if the byte stream has one.
     fn try_write_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
         None
+    }
+}
+
+/// The transport for a byte stream handed to [`split`](super::split): simul's own sockets
+/// keep their addresses and write fast path; anything else is [`Plain`].
+///
+/// `split` takes any `AsyncRead + AsyncWrite`, and stable Rust cannot pick a different impl
+/// for the socket types among those, so the choice is made here, once per connection, by
+/// looking at the concrete type (`Any`); the check compiles to a constant.
+pub(crate) fn for_stream<T>(io: T) -> Box<dyn Transport>
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    use std::any::Any;
+    let mut slot = Some(io);
+    let any: &mut dyn Any = &mut slot;
+    if let Some(tcp) = any
+        .downcast_mut::<Option<TcpStream>>()
+        .and_then(Option::take)
+    {
+        return Box::new(FuturesIo::new(tcp));
+    }
+    if let Some(unix) = any
+        .downcast_mut::<Option<UnixStream>>()
+        .and_then(Option::take)
+    {
+        return Box::new(FuturesIo::new(unix));
+    }
+    match slot {
+        Some(io) => Box::new(FuturesIo::new(Plain(io))),
+        None => unreachable!("only a socket type is taken out of the slot"),
     }
 }
 

@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::waiters::{wake, Key, WaitList};
@@ -33,13 +34,12 @@ struct State {
 
 /// A barrier for a fixed number of tasks (asyncio's `Barrier`): each
 /// [`wait`](Barrier::wait) blocks until `parties` tasks are waiting, then all proceed.
-/// Share it with `Rc<Barrier>`.
+/// A `Barrier` is a cheap handle: clone it to share the barrier between tasks.
 ///
 /// # Examples
 /// ```
-/// use std::rc::Rc;
 /// simul::run(async {
-///     let barrier = Rc::new(simul::Barrier::new(3));
+///     let barrier = simul::Barrier::new(3);
 ///     let tasks: Vec<_> = (0..3).map(|_| {
 ///         let b = barrier.clone();
 ///         simul::spawn(async move { b.wait().await.unwrap() })
@@ -50,9 +50,11 @@ struct State {
 ///     assert_eq!(indices, [0, 1, 2]); // each task's arrival index
 /// });
 /// ```
+#[derive(Clone)]
 pub struct Barrier {
     parties: usize,
-    state: RefCell<State>,
+    /// Shared by every clone.
+    state: Rc<RefCell<State>>,
 }
 
 impl Barrier {
@@ -69,11 +71,11 @@ impl Barrier {
         assert!(parties > 0, "simul::Barrier::new: parties must be > 0");
         Barrier {
             parties,
-            state: RefCell::new(State {
+            state: Rc::new(RefCell::new(State {
                 count: 0,
                 broken: false,
                 waiters: WaitList::new(),
-            }),
+            })),
         }
     }
 

@@ -29,6 +29,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::lock::LockGuard;
@@ -51,30 +52,29 @@ const NOTIFIED: usize = 0;
 ///
 /// Unlike asyncio, `notify` does not require holding the lock: `wait` queues the task
 /// before it releases the lock, within one poll, so no notification can slip in between.
+/// Like the lock, a `Condition` is a cheap handle: clones share one set of waiters.
 ///
 /// # Examples
 /// ```
-/// use std::rc::Rc;
 /// use simul::{Condition, Lock};
 ///
 /// simul::run(async {
-///     let shared = Rc::new((Lock::new(Vec::new()), Condition::new()));
-///     let s = shared.clone();
+///     let (lock, cond) = (Lock::new(Vec::new()), Condition::new());
+///     let (l, c) = (lock.clone(), cond.clone());
 ///     let consumer = simul::spawn(async move {
-///         let (lock, cond) = &*s;
-///         let mut items = cond.wait_for(lock.lock().await, |v| !v.is_empty()).await;
+///         let mut items = c.wait_for(l.lock().await, |v| !v.is_empty()).await;
 ///         items.pop()
 ///     });
 ///     simul::yield_now().await;
-///     let (lock, cond) = &*shared;
 ///     lock.lock().await.push("item");
 ///     cond.notify(1);
 ///     assert_eq!(consumer.await.unwrap(), Some("item"));
 /// });
 /// ```
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Condition {
-    waiters: RefCell<WaitList>,
+    /// Shared by every clone.
+    waiters: Rc<RefCell<WaitList>>,
 }
 
 impl Condition {
@@ -85,10 +85,8 @@ impl Condition {
     /// let c = simul::Condition::new();
     /// c.notify_all(); // nobody waits: nothing happens
     /// ```
-    pub const fn new() -> Condition {
-        Condition {
-            waiters: RefCell::new(WaitList::new()),
-        }
+    pub fn new() -> Condition {
+        Condition::default()
     }
 
     /// Releases the lock held by `guard`, waits for a notification, then locks it again

@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::waiters::{wake, Key, WaitList};
@@ -21,13 +22,13 @@ const SET: usize = 0;
 ///
 /// Initially clear; [`set`](Event::set) sets it and wakes every waiting task,
 /// [`clear`](Event::clear) resets it, [`wait`](Event::wait) returns at once while it is set.
-/// Share it between tasks with `Rc<Event>`.
+/// An `Event` is a cheap handle: clone it to share the event between tasks (every clone
+/// sets, clears and waits on the same flag).
 ///
 /// # Examples
 /// ```
-/// use std::rc::Rc;
 /// simul::run(async {
-///     let ready = Rc::new(simul::Event::new());
+///     let ready = simul::Event::new();
 ///     let r = ready.clone();
 ///     let waiter = simul::spawn(async move {
 ///         r.wait().await;
@@ -39,8 +40,14 @@ const SET: usize = 0;
 ///     assert_eq!(waiter.await.unwrap(), "went");
 /// });
 /// ```
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Event {
+    inner: Rc<Inner>,
+}
+
+/// The state every clone of an [`Event`] shares.
+#[derive(Default)]
+struct Inner {
     flag: Cell<bool>,
     waiters: RefCell<WaitList>,
 }
@@ -52,11 +59,8 @@ impl Event {
     /// ```
     /// assert!(!simul::Event::new().is_set());
     /// ```
-    pub const fn new() -> Event {
-        Event {
-            flag: Cell::new(false),
-            waiters: RefCell::new(WaitList::new()),
-        }
+    pub fn new() -> Event {
+        Event::default()
     }
 
     /// Sets the flag and wakes every task waiting for it.
@@ -68,12 +72,12 @@ impl Event {
     /// assert!(e.is_set());
     /// ```
     pub fn set(&self) {
-        if self.flag.replace(true) {
+        if self.inner.flag.replace(true) {
             return;
         }
         loop {
             // One waiter at a time, so no borrow is held while a waker runs.
-            let w = self.waiters.borrow_mut().notify_one(SET);
+            let w = self.inner.waiters.borrow_mut().notify_one(SET);
             if w.is_none() {
                 break;
             }
@@ -91,7 +95,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn clear(&self) {
-        self.flag.set(false);
+        self.inner.flag.set(false);
     }
 
     /// `true` while the flag is set.
@@ -102,7 +106,7 @@ impl Event {
     /// assert!(!e.is_set());
     /// ```
     pub fn is_set(&self) -> bool {
-        self.flag.get()
+        self.inner.flag.get()
     }
 
     /// Waits until the flag is set (at once if it already is).
@@ -126,8 +130,8 @@ impl Event {
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
-            .field("set", &self.flag.get())
-            .field("waiters", &self.waiters.borrow().len())
+            .field("set", &self.inner.flag.get())
+            .field("waiters", &self.inner.waiters.borrow().len())
             .finish()
     }
 }
@@ -156,15 +160,23 @@ impl Future for EventWait<'_> {
         let event = self.event;
         match self.key {
             None => {
-                if event.flag.get() {
+                if event.inner.flag.get() {
                     return Poll::Ready(());
                 }
-                let key = event.waiters.borrow_mut().push(Some(cx.waker().clone()));
+                let key = event
+                    .inner
+                    .waiters
+                    .borrow_mut()
+                    .push(Some(cx.waker().clone()));
                 self.key = Some(key);
                 Poll::Pending
             }
             Some(key) => {
-                std::task::ready!(super::waiters::poll_waiter(&event.waiters, key, cx.waker()));
+                std::task::ready!(super::waiters::poll_waiter(
+                    &event.inner.waiters,
+                    key,
+                    cx.waker()
+                ));
                 self.key = None;
                 Poll::Ready(())
             }
@@ -175,7 +187,7 @@ impl Future for EventWait<'_> {
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.event.waiters.borrow_mut().remove(key);
+            self.event.inner.waiters.borrow_mut().remove(key);
         }
     }
 }

@@ -16,12 +16,16 @@
 //!
 //! The value sits in a `RefCell`, borrowed mutably by the guard for as long as it lives;
 //! the lock protocol guarantees only one guard exists at a time.
+//!
+//! A `Lock` is a handle: the flag, the waiters and the value live behind one `Rc`, so
+//! clones share one lock (asyncio's objects are shared by reference).
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::waiters::{wake, Key, WaitList};
@@ -32,16 +36,16 @@ const GRANTED: usize = 0;
 ///
 /// [`lock`](Lock::lock) waits until the lock is free and returns a [`LockGuard`] that
 /// dereferences to the value; dropping the guard unlocks (asyncio's `async with lock:`).
-/// Waiters acquire the lock in the order they asked for it. Share a lock between tasks
-/// with `Rc<Lock<T>>`; asyncio's plain `Lock()`, which guards no value, is `Lock<()>`.
+/// Waiters acquire the lock in the order they asked for it. A `Lock` is a cheap handle:
+/// clone it to share the lock between tasks (clones lock the same lock and guard the same
+/// value). asyncio's plain `Lock()`, which guards no value, is `Lock<()>`.
 ///
 /// # Examples
 /// ```
-/// use std::rc::Rc;
 /// use simul::Lock;
 ///
 /// simul::run(async {
-///     let counter = Rc::new(Lock::new(0));
+///     let counter = Lock::new(0);
 ///     let tasks: Vec<_> = (0..10)
 ///         .map(|_| {
 ///             let c = counter.clone();
@@ -60,9 +64,23 @@ const GRANTED: usize = 0;
 /// });
 /// ```
 pub struct Lock<T: ?Sized> {
+    inner: Rc<Inner<T>>,
+}
+
+/// The state every clone of a [`Lock`] shares.
+struct Inner<T: ?Sized> {
     locked: Cell<bool>,
     waiters: RefCell<WaitList>,
     value: RefCell<T>,
+}
+
+impl<T: ?Sized> Clone for Lock<T> {
+    /// Another handle to the same lock.
+    fn clone(&self) -> Self {
+        Lock {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 impl<T> Lock<T> {
@@ -73,22 +91,32 @@ impl<T> Lock<T> {
     /// let lock = simul::Lock::new(String::new());
     /// assert!(!lock.is_locked());
     /// ```
-    pub const fn new(value: T) -> Lock<T> {
+    pub fn new(value: T) -> Lock<T> {
         Lock {
-            locked: Cell::new(false),
-            waiters: RefCell::new(WaitList::new()),
-            value: RefCell::new(value),
+            inner: Rc::new(Inner {
+                locked: Cell::new(false),
+                waiters: RefCell::new(WaitList::new()),
+                value: RefCell::new(value),
+            }),
         }
     }
 
-    /// Consumes the lock and returns the value.
+    /// Consumes the last handle to the lock and returns the value; with other clones still
+    /// alive, gives the handle back as `Err`.
     ///
     /// # Examples
     /// ```
-    /// assert_eq!(simul::Lock::new(3).into_inner(), 3);
+    /// let lock = simul::Lock::new(3);
+    /// let other = lock.clone();
+    /// let lock = lock.into_inner().unwrap_err(); // `other` shares it
+    /// drop(other);
+    /// assert_eq!(lock.into_inner().ok(), Some(3));
     /// ```
-    pub fn into_inner(self) -> T {
-        self.value.into_inner()
+    pub fn into_inner(self) -> Result<T, Lock<T>> {
+        match Rc::try_unwrap(self.inner) {
+            Ok(inner) => Ok(inner.value.into_inner()),
+            Err(inner) => Err(Lock { inner }),
+        }
     }
 }
 
@@ -126,10 +154,10 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
-        if self.locked.get() {
+        if self.inner.locked.get() {
             None
         } else {
-            self.locked.set(true);
+            self.inner.locked.set(true);
             Some(self.guard())
         }
     }
@@ -144,24 +172,28 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[doc(alias = "locked")]
     pub fn is_locked(&self) -> bool {
-        self.locked.get()
+        self.inner.locked.get()
     }
 
-    /// Mutable access without locking: the `&mut self` proves nobody else holds it.
+    /// Mutable access without locking, when this is the only handle (`&mut self` and no
+    /// clones prove nobody else can hold it); `None` while clones exist.
     ///
     /// # Examples
     /// ```
     /// let mut lock = simul::Lock::new(1);
-    /// *lock.get_mut() += 1;
-    /// assert_eq!(lock.into_inner(), 2);
+    /// *lock.get_mut().unwrap() += 1;
+    /// let other = lock.clone();
+    /// assert!(lock.get_mut().is_none());
+    /// drop(other);
+    /// assert_eq!(lock.into_inner().ok(), Some(2));
     /// ```
-    pub fn get_mut(&mut self) -> &mut T {
-        self.value.get_mut()
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        Rc::get_mut(&mut self.inner).map(|inner| inner.value.get_mut())
     }
 
     fn guard(&self) -> LockGuard<'_, T> {
         LockGuard {
-            value: self.value.borrow_mut(),
+            value: self.inner.value.borrow_mut(),
             lock: self,
         }
     }
@@ -169,9 +201,9 @@ impl<T: ?Sized> Lock<T> {
     /// Unlocks: hands the lock to the first waiter, if any.
     pub(crate) fn unlock(&self) {
         let w = {
-            let mut waiters = self.waiters.borrow_mut();
+            let mut waiters = self.inner.waiters.borrow_mut();
             if waiters.is_empty() {
-                self.locked.set(false);
+                self.inner.locked.set(false);
                 return;
             }
             waiters.notify_one(GRANTED)
@@ -189,8 +221,8 @@ impl<T: Default> Default for Lock<T> {
 impl<T: ?Sized> fmt::Debug for Lock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lock")
-            .field("locked", &self.locked.get())
-            .field("waiters", &self.waiters.borrow().len())
+            .field("locked", &self.inner.locked.get())
+            .field("waiters", &self.inner.waiters.borrow().len())
             .finish_non_exhaustive()
     }
 }
@@ -270,16 +302,24 @@ impl<'a, T: ?Sized> Future for LockFuture<'a, T> {
         let lock = self.lock;
         match self.key {
             None => {
-                if !lock.locked.get() {
-                    lock.locked.set(true);
+                if !lock.inner.locked.get() {
+                    lock.inner.locked.set(true);
                     return Poll::Ready(lock.guard());
                 }
-                let key = lock.waiters.borrow_mut().push(Some(cx.waker().clone()));
+                let key = lock
+                    .inner
+                    .waiters
+                    .borrow_mut()
+                    .push(Some(cx.waker().clone()));
                 self.key = Some(key);
                 Poll::Pending
             }
             Some(key) => {
-                std::task::ready!(super::waiters::poll_waiter(&lock.waiters, key, cx.waker()));
+                std::task::ready!(super::waiters::poll_waiter(
+                    &lock.inner.waiters,
+                    key,
+                    cx.waker()
+                ));
                 self.key = None;
                 // Handed over: `locked` is still set, on our behalf.
                 Poll::Ready(lock.guard())
@@ -291,7 +331,7 @@ impl<'a, T: ?Sized> Future for LockFuture<'a, T> {
 impl<T: ?Sized> Drop for LockFuture<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let granted = self.lock.waiters.borrow_mut().remove(key).is_some();
+            let granted = self.lock.inner.waiters.borrow_mut().remove(key).is_some();
             if granted {
                 // We were given the lock but will never use it: pass it on.
                 self.lock.unlock();

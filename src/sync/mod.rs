@@ -6,8 +6,9 @@
 //! # Design
 //!
 //! A loop runs its tasks on one thread, so these primitives need no atomics: their state
-//! lives in `Cell`s and `RefCell`s, and they are `!Sync` (share them between tasks with
-//! `Rc`; queues and promises are already cheap `Clone` handles). Each file holds one
+//! lives in `Cell`s and `RefCell`s, and they are `!Send`. Every primitive is a cheap handle
+//! (one `Rc` to its state): clone it to share it between tasks, as asyncio shares objects
+//! by reference; clones are the same lock, event, semaphore, queue. Each file holds one
 //! concern:
 //!
 //! | file | what |

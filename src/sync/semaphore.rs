@@ -20,6 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::waiters::{wake, Key, WaitList};
@@ -96,14 +97,14 @@ impl fmt::Debug for Permits {
 /// A counting semaphore (asyncio's `Semaphore`): at most `value` holders at once.
 ///
 /// [`acquire`](Semaphore::acquire) waits for a permit and returns a [`SemaphorePermit`]
-/// that gives it back when dropped. Waiters are served in FIFO order. Share it between
-/// tasks with `Rc<Semaphore>`.
+/// that gives it back when dropped. Waiters are served in FIFO order. A `Semaphore` is a
+/// cheap handle: clone it to share the semaphore (its permits) between tasks.
 ///
 /// # Examples
 /// ```
 /// use std::{cell::Cell, rc::Rc, time::Duration};
 /// simul::run(async {
-///     let sem = Rc::new(simul::Semaphore::new(2));
+///     let sem = simul::Semaphore::new(2);
 ///     let (now, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
 ///     let tasks: Vec<_> = (0..6).map(|_| {
 ///         let (sem, now, peak) = (sem.clone(), now.clone(), peak.clone());
@@ -119,8 +120,10 @@ impl fmt::Debug for Permits {
 ///     assert_eq!(peak.get(), 2);
 /// });
 /// ```
+#[derive(Clone)]
 pub struct Semaphore {
-    permits: Permits,
+    /// Shared by every clone.
+    permits: Rc<Permits>,
 }
 
 impl Semaphore {
@@ -130,9 +133,9 @@ impl Semaphore {
     /// ```
     /// assert_eq!(simul::Semaphore::new(3).value(), 3);
     /// ```
-    pub const fn new(value: usize) -> Semaphore {
+    pub fn new(value: usize) -> Semaphore {
         Semaphore {
-            permits: Permits::new(value, usize::MAX),
+            permits: Rc::new(Permits::new(value, usize::MAX)),
         }
     }
 
@@ -229,8 +232,10 @@ impl fmt::Debug for Semaphore {
 ///     assert!(sem.release().is_err()); // released too many times
 /// });
 /// ```
+#[derive(Clone)]
 pub struct BoundedSemaphore {
-    permits: Permits,
+    /// Shared by every clone.
+    permits: Rc<Permits>,
 }
 
 impl BoundedSemaphore {
@@ -240,9 +245,9 @@ impl BoundedSemaphore {
     /// ```
     /// assert_eq!(simul::BoundedSemaphore::new(2).value(), 2);
     /// ```
-    pub const fn new(value: usize) -> BoundedSemaphore {
+    pub fn new(value: usize) -> BoundedSemaphore {
         BoundedSemaphore {
-            permits: Permits::new(value, value),
+            permits: Rc::new(Permits::new(value, value)),
         }
     }
 

@@ -423,9 +423,11 @@ pub(crate) fn task_name(local: &Local) -> String {
     }
 }
 
-/// A handle to a spawned task: a future of its result.
+/// A handle to a spawned task: a future of its result, which it gives **once**.
 ///
-/// Dropping the handle detaches the task (it keeps running); [`Task::cancel`] stops it.
+/// Awaiting consumes the handle (`task.await`); to await the same task more than once, as
+/// asyncio allows, call [`Task::shared`] and await (clones of) the [`SharedTask`]. Dropping
+/// the handle detaches the task (it keeps running); [`Task::cancel`] stops it.
 ///
 /// # Examples
 /// ```
@@ -437,8 +439,31 @@ pub(crate) fn task_name(local: &Local) -> String {
 #[must_use = "a Task is detached when dropped; await it or call .cancel()"]
 pub struct Task<T> {
     raw: TaskRef,
-    _marker: PhantomData<(T, *const ())>,
+    _marker: PhantomData<T>,
 }
+
+/// Implemented by the task handles that may cross threads, never by [`Task`] or
+/// [`SharedTask`]: their `Send` and `Sync` impls require it, so they are `!Send` and
+/// `!Sync` and the compiler says why in this trait's words (rather than "`*const ()`
+/// cannot be sent between threads safely"). Never implement it for a loop-bound handle.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to or shared with another thread: it belongs to the thread whose event loop runs the task",
+    label = "`{Self}` must stay on its event loop's thread",
+    note = "a task runs on the thread of the loop that spawned it, and so does its handle; send the task's result instead (e.g. over a channel), or start the work from the other thread with `LoopHandle::spawn`, whose handle is `Send`"
+)]
+pub(crate) trait SendableHandle {}
+
+impl<T> SendableHandle for runtime::JoinHandle<T> {}
+
+// SAFETY: the bound never holds (`SendableHandle` is crate-private and not implemented for
+// `Task`): this impl replaces the auto impl only to make `Task` `!Send` with a message.
+unsafe impl<T> Send for Task<T> where Task<T>: SendableHandle {}
+// SAFETY: as for `Send`.
+unsafe impl<T> Sync for Task<T> where Task<T>: SendableHandle {}
+// SAFETY: as for `Task`.
+unsafe impl<T> Send for SharedTask<T> where SharedTask<T>: SendableHandle {}
+// SAFETY: as for `Task`.
+unsafe impl<T> Sync for SharedTask<T> where SharedTask<T>: SendableHandle {}
 
 impl<T> Unpin for Task<T> {}
 
@@ -646,7 +671,11 @@ impl<T> Future for Task<T> {
             unsafe { self.raw.take_output(&mut out) };
             return match out {
                 Some(v) => Poll::Ready(v),
-                None => panic!("`Task` polled after it returned its result"),
+                None => panic!(
+                    "`Task` awaited after it returned its result: a `Task` gives its result \
+                     once; to await one task more than once (as asyncio allows), make a \
+                     cloneable handle with `task.shared()` and await its clones"
+                ),
             };
         }
         // SAFETY: loop thread (Task is !Send); the borrow ends before anything re-enters.

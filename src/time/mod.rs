@@ -233,7 +233,14 @@ fn loop_id_of(core: &Core) -> usize {
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        with_core("sleep", |core| self.poll_at(core, cx))
+        match crate::runtime::try_with_core(|core| self.as_mut().poll_at(core, cx)) {
+            Some(p) => p,
+            None => panic!(
+                "a simul::sleep() future was polled outside a running simul event loop: \
+                 sleep() may be called anywhere, but its future must be awaited in a task \
+                 on a simul loop (inside simul::run() or EventLoop::run_until_complete())"
+            ),
+        }
     }
 }
 
@@ -298,7 +305,9 @@ impl Future for YieldNow {
 
 /// A periodic timer: [`Interval::tick`] completes at `start`, `start + period`, ...
 /// When ticks are missed (the loop was busy), the missed ones are skipped and the next
-/// tick keeps to the original schedule.
+/// tick keeps to the original schedule. A tick too far away to represent as an
+/// [`Instant`] (`interval(Duration::MAX)` after its first tick) never comes: `tick` then
+/// waits forever, like `sleep(Duration::MAX)`.
 ///
 /// # Examples
 /// ```
@@ -310,6 +319,7 @@ impl Future for YieldNow {
 ///     assert!(t2 - t0 >= Duration::from_millis(4));
 /// });
 /// ```
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     assert!(
         period > Duration::ZERO,
@@ -317,10 +327,26 @@ pub fn interval(period: Duration) -> Interval {
     );
     let now = with_core("interval", |core| core.clock.now());
     Interval {
-        next: now,
+        next: Some(now),
         period,
         sleep: None,
     }
+}
+
+/// The first tick after `at` on the grid `at + k * period` that is later than `now`
+/// (missed ticks are skipped); `None` if it cannot be represented.
+fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let next = at.checked_add(period)?;
+    if next > now {
+        return Some(next);
+    }
+    let periods = (now - at).as_nanos() / period.as_nanos() + 1;
+    let ahead = periods.checked_mul(period.as_nanos())?;
+    let ahead = Duration::new(
+        u64::try_from(ahead / 1_000_000_000).ok()?,
+        (ahead % 1_000_000_000) as u32,
+    );
+    at.checked_add(ahead)
 }
 
 /// The periodic timer of [`interval`].
@@ -331,7 +357,8 @@ pub fn interval(period: Duration) -> Interval {
 /// ```
 #[derive(Debug)]
 pub struct Interval {
-    next: Instant,
+    /// The next tick (`None`: too far away to represent, so never).
+    next: Option<Instant>,
     period: Duration,
     sleep: Option<Sleep>,
 }
@@ -364,8 +391,11 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         with_core("Interval::tick", |core| {
             let now = core.clock.now();
-            if self.next > now {
-                let next = self.next;
+            let Some(at) = self.next else {
+                return Poll::Pending; // never
+            };
+            if at > now {
+                let next = at;
                 let s = self.sleep.get_or_insert_with(|| sleep_until(next));
                 if s.deadline != Some(next) {
                     s.reset(next);
@@ -374,15 +404,7 @@ impl Interval {
                     return Poll::Pending;
                 }
             }
-            let at = self.next;
-            // Skip missed ticks, staying on the original grid.
-            let mut next = at + self.period;
-            if next <= now {
-                let behind = now - at;
-                let periods = behind.as_nanos() / self.period.as_nanos() + 1;
-                next = at + self.period * u32::try_from(periods).unwrap_or(u32::MAX);
-            }
-            self.next = next;
+            self.next = next_tick(at, self.period, now);
             self.sleep = None;
             Poll::Ready(at)
         })
