@@ -190,7 +190,7 @@ impl LoopCore {
             let flags = self.flags.clone();
             engine.with_loop(|lp| {
                 lp.call_at(at, move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), true, &flags))
+                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
                 })
             })?;
         }
@@ -273,7 +273,7 @@ impl LoopCore {
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
         engine.with_loop(|lp| {
-            lp.call_soon(move || Python::attach(|py| handle::run(py, h.bind(py), true, &flags)))
+            lp.call_soon(move || Python::attach(|py| handle::run(py, h.bind(py), &flags)))
         })?;
         Ok(handle)
     }
@@ -299,7 +299,7 @@ impl LoopCore {
         match remote {
             Some(r) => {
                 r.call_soon_threadsafe(move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), true, &flags))
+                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
                 });
             }
             None => return Err(PyRuntimeError::new_err("Event loop is closed")),

@@ -89,7 +89,7 @@ impl FdEntry {
                     }
                 };
                 let Poll::Ready(Ok(r)) = ready else { continue };
-                handle::run(py, h.bind(py), false, &self.flags);
+                handle::run(py, h.bind(py), &self.flags);
                 // The callback may have removed this watcher or closed the descriptor.
                 let fd = self.fd.borrow();
                 if let Some(fd) = fd.as_ref() {

@@ -50,8 +50,6 @@ impl Call {
 pub struct Handle {
     call: Mutex<Option<Call>>,
     cancelled: AtomicBool,
-    /// `repr(callback)` source, kept once the call is gone (after a one-shot run).
-    repr: Mutex<Option<String>>,
 }
 
 /// asyncio's `TimerHandle`: a callback scheduled for a loop time.
@@ -65,11 +63,10 @@ impl Handle {
         Handle {
             call: Mutex::new(Some(call)),
             cancelled: AtomicBool::new(false),
-            repr: Mutex::new(None),
         }
     }
 
-    /// Cancels without keeping the callback's description (a replaced watcher).
+    /// Marks the handle cancelled and drops its callback.
     pub(crate) fn cancel_quietly(&self) {
         self.cancelled.store(true, Ordering::Release);
         let old = self.lock().take();
@@ -84,38 +81,24 @@ impl Handle {
         self.call.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The call to make: taken out for a one-shot handle, shared for a watcher's.
-    fn call_for_run(&self, py: Python<'_>, once: bool) -> Option<Call> {
+    /// The call to make (the handle keeps it, as asyncio's does, until cancelled).
+    fn call_for_run(&self, py: Python<'_>) -> Option<Call> {
         if self.is_cancelled() {
             return None;
         }
-        let mut g = self.lock();
-        if once {
-            let c = g.take();
-            drop(g);
-            if let Some(c) = &c {
-                let src = glue::callback_source(py, c);
-                *self.repr.lock().unwrap_or_else(|e| e.into_inner()) = src;
-            }
-            c
-        } else {
-            g.as_ref().map(|c| c.clone_ref(py))
-        }
+        self.lock().as_ref().map(|c| c.clone_ref(py))
     }
 
     fn source(&self, py: Python<'_>) -> Option<String> {
         let c = self.lock().as_ref().map(|c| c.clone_ref(py));
-        match c {
-            Some(c) => glue::callback_source(py, &c),
-            None => self.repr.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        }
+        c.and_then(|c| glue::callback_source(py, &c))
     }
 }
 
-/// Runs the callback of `handle` (see the module doc). `once`: a `call_soon`/timer handle
-/// (runs at most once) rather than a descriptor watcher's (runs at every readiness).
-pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, once: bool, flags: &Flags) {
-    let Some(call) = handle.get().call_for_run(py, once) else {
+/// Runs the callback of `handle` (see the module doc): once for a `call_soon` or timer
+/// handle, at every readiness for a descriptor watcher's.
+pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
+    let Some(call) = handle.get().call_for_run(py) else {
         return;
     };
     let t0 = flags.debug().then(Instant::now);
@@ -143,31 +126,19 @@ fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
         call.callback.bind(py).call1(args)?;
         return Ok(());
     }
-    let full = if args.is_empty() {
-        PyTuple::new(py, [call.callback.bind(py)])?
-    } else {
-        let mut v = Vec::with_capacity(args.len() + 1);
-        v.push(call.callback.bind(py).clone());
-        v.extend(args.iter());
-        PyTuple::new(py, v)?
-    };
-    call.context
-        .bind(py)
-        .call_method1(pyo3::intern!(py, "run"), full)?;
+    let mut v = Vec::with_capacity(args.len() + 2);
+    v.push(call.context.bind(py).clone());
+    v.push(call.callback.bind(py).clone());
+    v.extend(args.iter());
+    glue::context_run(py)?.call1(PyTuple::new(py, v)?)?;
     Ok(())
 }
 
 #[pymethods]
 impl Handle {
     /// Keeps the callback from running (if it has not run yet) and drops it.
-    fn cancel(&self, py: Python<'_>) {
-        if self.cancelled.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let src = self.source(py);
-        *self.repr.lock().unwrap_or_else(|e| e.into_inner()) = src;
-        let old = self.lock().take();
-        drop(old);
+    fn cancel(&self) {
+        self.cancel_quietly();
     }
 
     /// Whether `cancel()` was called.
@@ -182,7 +153,7 @@ impl Handle {
 
     /// Runs the callback now, as the loop would (asyncio's `Handle._run`).
     fn _run(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
-        let Some(call) = slf.get().call_for_run(py, false) else {
+        let Some(call) = slf.get().call_for_run(py) else {
             return Ok(());
         };
         match invoke(py, &call) {
