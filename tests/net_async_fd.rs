@@ -81,3 +81,22 @@ fn with_loop_registers_before_the_loop_runs_and_hang_up_is_reported() {
 fn libc_eexist() -> i32 {
     17 // EEXIST on Linux
 }
+
+#[test]
+fn a_clear_after_a_short_read_keeps_a_hang_up_seen_alongside() {
+    simul::run(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let watch = simul::net::AsyncFd::new(a.as_raw_fd()).unwrap();
+        b.write_all(b"last words").unwrap();
+        drop(b);
+        simul::sleep(Duration::from_millis(5)).await;
+        let r = watch.readable().await.unwrap();
+        assert!(r.is_read_closed(), "data and hang-up in one event");
+        let mut buf = [0u8; 64];
+        assert_eq!(a.read(&mut buf).unwrap(), 10); // short read: drained, EOF not yet read
+        watch.clear_read_ready(r);
+        assert!(ready_now(&watch), "the hang-up must still be reported");
+        assert_eq!(a.read(&mut buf).unwrap(), 0);
+    });
+}

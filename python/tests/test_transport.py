@@ -198,3 +198,37 @@ def test_unix_server_and_connection(loop: simul.EventLoop) -> None:
             return line
 
     assert loop.run_until_complete(main()) == b"over unix\n"
+
+
+def test_eof_arriving_with_the_last_data_is_not_lost(loop: simul.EventLoop) -> None:
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(128)
+    port = srv.getsockname()[1]
+    rounds = 200
+
+    def peer() -> None:
+        for _ in range(rounds):
+            conn, _ = srv.accept()
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n")
+            conn.sendall(b"body")
+            conn.close()
+
+    t = threading.Thread(target=peer)
+    t.start()
+
+    async def main() -> None:
+        for _ in range(rounds):
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            assert await r.readline() == b"HTTP/1.0 200 OK\r\n"
+            assert await asyncio.wait_for(r.read(), 10) == b"\r\nbody"
+            w.close()
+            await w.wait_closed()
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        t.join()
+        srv.close()

@@ -9,9 +9,12 @@
 //!
 //! As for simul's own sockets (see [`crate::net`]), the registration is edge-triggered:
 //! readiness, once reported, stays set until the owner of the descriptor finds it drained
-//! (its call said `EAGAIN`) and calls [`AsyncFd::clear_read_ready`] or
-//! [`AsyncFd::clear_write_ready`] with the [`Readiness`] it acted on. A clear is ignored
-//! when a newer event arrived after that readiness was observed, so no edge is lost.
+//! (its call said `EAGAIN`, or a stream read or write moved less than offered) and calls
+//! [`AsyncFd::clear_read_ready`] or [`AsyncFd::clear_write_ready`] with the
+//! [`Readiness`] it acted on. A clear is ignored when a newer event arrived after that
+//! readiness was observed, so no edge is lost; and it clears only the plain
+//! readable/writable state: a hang-up or error seen in the same event stays reported
+//! until the owner's own call meets it (a short read followed by EOF is common).
 //!
 //! # Lifetime
 //!
@@ -225,8 +228,9 @@ impl AsyncFd {
         std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
     }
 
-    /// Forgets read readiness `r` after the owner's read said `EAGAIN`, unless a newer
-    /// event arrived since `r` was reported.
+    /// Forgets read readiness `r` after the owner's read said `EAGAIN` (or was short),
+    /// unless a newer event arrived since `r` was reported. A hang-up or error in `r`
+    /// stays reported.
     ///
     /// # Examples
     /// ```
@@ -248,7 +252,7 @@ impl AsyncFd {
     /// });
     /// ```
     pub fn clear_read_ready(&self, r: Readiness) {
-        self.reg.clear_readiness(r.0, Direction::Read)
+        self.reg.clear_drained(r.0, Direction::Read)
     }
 
     /// Forgets write readiness `r` after the owner's write said `EAGAIN`.
@@ -264,7 +268,7 @@ impl AsyncFd {
     /// });
     /// ```
     pub fn clear_write_ready(&self, r: Readiness) {
-        self.reg.clear_readiness(r.0, Direction::Write)
+        self.reg.clear_drained(r.0, Direction::Write)
     }
 }
 
