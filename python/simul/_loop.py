@@ -136,10 +136,10 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
                 info["peername"] = None
         if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
             base_events._set_nodelay(sock)
-        transport = _simul.SocketTransport(self, sock, protocol, info, server)
+        transport = SocketTransport(self, sock, protocol, info, server)
         self._transports[sock.fileno()] = transport
         self.call_soon(protocol.connection_made, transport)
-        self.call_soon(transport._start)
+        self.call_soon(transport._core._start, transport)
         if waiter is not None:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)
         return transport
@@ -199,14 +199,20 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
             raise ValueError("the socket must be non-blocking")
 
     def _wait_fd(self, fd: int, write: bool, fut: asyncio.Future[Any], cb: Callable[..., Any], *args: Any) -> None:
-        """Watches ``fd`` until ``fut`` is done, calling ``cb(fut, *args)`` when ready."""
+        """Watches ``fd`` until ``fut`` is done, calling ``cb(fut, *args)`` when ready.
+
+        The watch ends with ``fut`` unless another operation replaced it meanwhile (which
+        cancelled this one's handle): a cancelled ``sock_recv`` must not stop the
+        ``sock_recv`` that followed it on the same socket."""
         self._ensure_fd_no_transport(fd)
-        if write:
-            self._add_writer(fd, cb, (fut, *args))
-            fut.add_done_callback(lambda _f: self._remove_writer(fd) if not self.is_closed() else None)
-        else:
-            self._add_reader(fd, cb, (fut, *args))
-            fut.add_done_callback(lambda _f: self._remove_reader(fd) if not self.is_closed() else None)
+        add, remove = (self._add_writer, self._remove_writer) if write else (self._add_reader, self._remove_reader)
+        handle = add(fd, cb, (fut, *args))
+
+        def done(_f: Any) -> None:
+            if not handle.cancelled() and not self.is_closed():
+                remove(fd)
+
+        fut.add_done_callback(done)
 
     async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
         """Receives up to ``n`` bytes from the non-blocking ``sock``."""
@@ -355,6 +361,29 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
             fut.set_exception(exc)
         else:
             fut.set_result((conn, address))
+
+
+class SocketTransport(asyncio.Transport):
+    """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
+    (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
+    frame."""
+
+    _METHODS = (
+        "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
+        "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
+        "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
+        "set_write_buffer_limits", "_call_connection_lost",
+    )
+
+    def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
+        super().__init__(extra)
+        core = _simul.SocketTransport(loop, sock, protocol, extra, server)
+        self._core = core
+        for name in self._METHODS:
+            setattr(self, name, getattr(core, name))
+
+    def __repr__(self) -> str:
+        return repr(self._core).replace("SocketTransport", type(self).__name__, 1)
 
 
 class EventLoopPolicy(events.BaseDefaultEventLoopPolicy if sys.platform == "win32" else asyncio.DefaultEventLoopPolicy):  # type: ignore[misc]

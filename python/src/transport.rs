@@ -61,12 +61,13 @@ struct State {
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
-    this: RefCell<Option<Py<SocketTransport>>>,
+    this: RefCell<Option<Py<PyAny>>>,
     rbuf: RefCell<Vec<u8>>,
 }
 
-/// asyncio's socket transport (see the module doc).
-#[pyclass(unsendable, weakref, module = "simul._simul")]
+/// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
+/// wraps it in a class deriving from `asyncio.Transport`, whose methods are this object's.
+#[pyclass(unsendable, module = "simul._simul")]
 pub struct SocketTransport {
     st: Rc<State>,
 }
@@ -438,10 +439,11 @@ impl SocketTransport {
         })
     }
 
-    /// Starts the I/O task and reading (after `connection_made`).
-    fn _start(slf: &Bound<'_, Self>) {
-        let st = slf.borrow().st.clone();
-        *st.this.borrow_mut() = Some(slf.clone().unbind());
+    /// Starts the I/O task and reading (after `connection_made`); `this` is the Python
+    /// transport object the protocol sees.
+    fn _start(&self, this: Py<PyAny>) {
+        let st = self.st.clone();
+        *st.this.borrow_mut() = Some(this);
         if st.closing.get() {
             return;
         }

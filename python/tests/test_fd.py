@@ -135,3 +135,24 @@ def test_cancelled_sock_recv_stops_watching(loop: simul.EventLoop) -> None:
     loop.run_until_complete(main())
     a.close()
     b.close()
+
+
+def test_a_cancelled_sock_recv_does_not_stop_the_next_one(loop: simul.EventLoop) -> None:
+    a, b = pair()
+
+    async def main() -> bytes:
+        first = asyncio.ensure_future(loop.sock_recv(a, 10))
+        await asyncio.sleep(0)
+        first.cancel()
+        loop.call_later(0.01, b.send, b"data")
+        me = asyncio.current_task()
+        assert me is not None
+        guard = loop.call_later(5, me.cancel)  # a lost watch would hang here
+        # Called in the same step, before the cancelled one's clean-up runs.
+        data = await loop.sock_recv(a, 10)
+        guard.cancel()
+        return data
+
+    assert loop.run_until_complete(main()) == b"data"
+    a.close()
+    b.close()
