@@ -192,14 +192,14 @@ impl Pool {
 
 thread_local! {
     /// The pool of each loop that has used one, keyed by the loop's core address.
-    static POOLS: RefCell<Vec<(usize, Arc<Pool>)>> = const { RefCell::new(Vec::new()) };
+    static POOLS: RefCell<Vec<(u64, Arc<Pool>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The current loop's pool, created (and its shutdown hook registered) on first use.
 #[track_caller]
 fn current_pool(what: &str) -> Arc<Pool> {
     crate::runtime::with_core(what, |core| {
-        let key = core as *const _ as usize;
+        let key = core.id();
         if let Some(p) = POOLS.with(|p| {
             p.borrow()
                 .iter()
@@ -211,10 +211,10 @@ fn current_pool(what: &str) -> Arc<Pool> {
         let pool = Arc::new(Pool::new());
         POOLS.with(|p| p.borrow_mut().push((key, pool.clone())));
         let hook_pool = pool.clone();
-        core.shutdown_hooks.borrow_mut().push(Box::new(move || {
+        core.add_shutdown_hook(move || {
             POOLS.with(|p| p.borrow_mut().retain(|(k, _)| *k != key));
             hook_pool.shutdown();
-        }));
+        });
         pool
     })
 }
@@ -400,15 +400,10 @@ where
         let r = catch_unwind(AssertUnwindSafe(f));
         completer.finish(Some(r));
     });
-    let origin = crate::runtime::with_core("to_thread", |core| {
-        core.external.set(core.external.get() + 1);
-        core.shared.clone()
-    });
+    crate::runtime::with_core("to_thread", |_| ());
+    let hold = crate::runtime::VirtualTimeHold::new();
     pool.submit(job);
-    ToThread {
-        slot,
-        origin: Some(origin),
-    }
+    ToThread { slot, hold }
 }
 
 /// The future returned by [`to_thread`]: resolves to the closure's result.
@@ -423,35 +418,8 @@ where
 #[must_use = "the job's result is lost unless the future is awaited (dropping it cancels a job not yet started)"]
 pub struct ToThread<T> {
     slot: Arc<Slot<T>>,
-    /// The loop whose `external` count this future still holds one unit of (`None` once
-    /// released).
-    origin: Option<Arc<crate::runtime::Shared>>,
-}
-
-impl<T> ToThread<T> {
-    /// Gives back the unit of `external` work, on the loop that counted it: directly when
-    /// we run on it, else through its injection queue (the future is `Send` and may have
-    /// moved to another loop's task).
-    fn uncount(&mut self) {
-        let Some(origin) = self.origin.take() else {
-            return;
-        };
-        let here = crate::runtime::try_with_core(|core| {
-            if Arc::ptr_eq(&core.shared, &origin) {
-                core.external.set(core.external.get().saturating_sub(1));
-                true
-            } else {
-                false
-            }
-        });
-        if here != Some(true) {
-            origin.push_call(Box::new(|| {
-                crate::runtime::try_with_core(|core| {
-                    core.external.set(core.external.get().saturating_sub(1))
-                });
-            }));
-        }
-    }
+    /// Holds the loop's virtual clock until the job is over.
+    hold: crate::runtime::VirtualTimeHold,
 }
 
 impl<T> Future for ToThread<T> {
@@ -472,7 +440,7 @@ impl<T> Future for ToThread<T> {
                 }
             }
         };
-        self.uncount();
+        self.hold.release();
         match taken {
             Some(Ok(v)) => Poll::Ready(v),
             Some(Err(payload)) => std::panic::resume_unwind(payload),
@@ -487,7 +455,7 @@ impl<T> Future for ToThread<T> {
 impl<T> Drop for ToThread<T> {
     fn drop(&mut self) {
         self.slot.cancelled.store(true, Ordering::Release);
-        self.uncount();
+        self.hold.release();
     }
 }
 

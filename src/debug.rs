@@ -22,23 +22,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::runtime::{Core, ExceptionContext, ExceptionKind};
-use crate::task::raw::TaskRef;
 
-pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
-    // SAFETY: called by the loop right after polling the task, on the loop thread.
-    let local = unsafe { task.local() };
-    let name = crate::task::task_name(local);
+pub(crate) fn report_slow_poll(
+    core: &Core,
+    name: &str,
+    location: &'static Location<'static>,
+    took: Duration,
+) {
     let msg = format!(
         "Executing task {:?} (spawned at {}:{}) took {:.3} seconds",
         name,
-        local.location.file(),
-        local.location.line(),
+        location.file(),
+        location.line(),
         took.as_secs_f64()
     );
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::SlowPoll,
         msg,
-        Some(name),
+        Some(name.to_string()),
     ));
 }
 
@@ -46,7 +47,7 @@ pub(crate) fn report_slow_poll(core: &Core, task: &TaskRef, took: Duration) {
 /// `ResourceWarning: unclosed ...`.
 pub(crate) fn resource_warning(what: &str) {
     crate::runtime::try_with_core(|core| {
-        if core.config.debug {
+        if core.is_debug() {
             let task = core.current_task_info().map(|i| i.name().to_string());
             core.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::ResourceWarning,
@@ -153,19 +154,21 @@ impl Watch {
     }
 }
 
-pub(crate) fn report_stall(core: &Core, task: &TaskRef, took: Duration) {
-    // SAFETY: loop thread, right after the poll.
-    let local = unsafe { task.local() };
-    let name = crate::task::task_name(local);
+pub(crate) fn report_stall(
+    core: &Core,
+    name: &str,
+    location: &'static Location<'static>,
+    took: Duration,
+) {
     core.call_exception_handler(&ExceptionContext::new(
         ExceptionKind::Stall,
         format!(
             "the event loop was stalled for {:.3} seconds by task {:?} (spawned at {}:{})",
             took.as_secs_f64(),
             name,
-            local.location.file(),
-            local.location.line()
+            location.file(),
+            location.line()
         ),
-        Some(name),
+        Some(name.to_string()),
     ));
 }

@@ -48,6 +48,7 @@ mod debug;
 mod io;
 pub mod net;
 pub mod process;
+mod runner;
 pub mod runtime;
 pub mod signal;
 pub mod stream;
@@ -61,9 +62,11 @@ pub use combinators::{
     as_completed, dump_tasks, dump_tasks_to, gather, shield, try_gather, wait, wait_timeout,
     AsCompleted, Gather, ReturnWhen, Shield, TryGather, Wait, Waitable,
 };
+pub use io::fault::faults_enabled;
 pub use io::BUDGET;
+pub use runner::run;
 pub use runtime::{
-    call_at, call_later, call_soon, run, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
+    call_at, call_later, call_soon, time, Builder, EventLoop, ExceptionContext, ExceptionKind,
     Handle, JoinHandle, LoopHandle, TimerHandle,
 };
 pub use stream::{

@@ -376,7 +376,7 @@ thread_local! {
 impl Hub {
     /// The running loop's hub, created on first use.
     fn current() -> io::Result<Rc<Hub>> {
-        let shared = crate::runtime::with_core("signal::Signals", |core| core.shared.clone());
+        let shared = crate::runtime::with_core("signal::Signals", |core| core.shared().clone());
         let found = HUBS.with(|h| {
             let mut h = h.borrow_mut();
             h.retain(|w| w.strong_count() > 0);
@@ -849,7 +849,7 @@ fn remove_handler(shared: &Arc<Shared>, kind: SignalKind) -> bool {
 #[track_caller]
 pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io::Result<()> {
     let shared =
-        crate::runtime::with_core("signal::add_signal_handler", |core| core.shared.clone());
+        crate::runtime::with_core("signal::add_signal_handler", |core| core.shared().clone());
     add_handler(&shared, kind, Rc::new(callback), |fut| crate::spawn(fut))
 }
 
@@ -867,8 +867,9 @@ pub fn add_signal_handler(kind: SignalKind, callback: impl Fn() + 'static) -> io
 /// ```
 #[track_caller]
 pub fn remove_signal_handler(kind: SignalKind) -> bool {
-    let shared =
-        crate::runtime::with_core("signal::remove_signal_handler", |core| core.shared.clone());
+    let shared = crate::runtime::with_core("signal::remove_signal_handler", |core| {
+        core.shared().clone()
+    });
     remove_handler(&shared, kind)
 }
 
@@ -900,7 +901,7 @@ impl EventLoop {
         kind: SignalKind,
         callback: impl Fn() + 'static,
     ) -> io::Result<()> {
-        add_handler(&self.core.shared, kind, Rc::new(callback), |fut| {
+        add_handler(self.core().shared(), kind, Rc::new(callback), |fut| {
             self.spawn(fut)
         })
     }
@@ -914,7 +915,7 @@ impl EventLoop {
     /// assert!(!lp.remove_signal_handler(simul::signal::SignalKind::hangup()));
     /// ```
     pub fn remove_signal_handler(&self, kind: SignalKind) -> bool {
-        remove_handler(&self.core.shared, kind)
+        remove_handler(self.core().shared(), kind)
     }
 }
 

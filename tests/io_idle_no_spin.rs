@@ -171,9 +171,17 @@ fn tcp_write_to_full_peer_waits_without_spinning() {
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (mut s, _) = l.accept().await.unwrap();
         let chunk = vec![7u8; 1 << 16];
-        // Fill both socket buffers: the peer never reads.
-        while let Ok(n) = s.try_write(&chunk) {
-            assert!(n > 0);
+        // Fill both socket buffers: the peer never reads. (Under fault injection a
+        // WouldBlock may be spurious: full means several in a row.)
+        let mut refusals = 0;
+        while refusals < 50 {
+            match s.try_write(&chunk) {
+                Ok(n) => {
+                    assert!(n > 0);
+                    refusals = 0;
+                }
+                Err(_) => refusals += 1,
+            }
         }
         async move {
             let _keep = (c, l);

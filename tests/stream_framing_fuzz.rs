@@ -3,13 +3,11 @@
 //! must give the same results however the stream is split into reads (every single split
 //! point, one byte at a time, random chunkings). Set `SIMUL_FUZZ_CASES` for a longer run.
 
-use std::collections::VecDeque;
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures_io::AsyncRead;
 use simul::{StreamError, StreamReader};
+
+#[path = "common/framing_model.rs"]
+mod framing_model;
+use framing_model::{model, run_reader, Chunks, Op};
 
 struct XorShift(u64);
 
@@ -25,162 +23,6 @@ impl XorShift {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-/// Delivers chunks, alternating `Pending` (with an immediate wake) and data when `stutter`.
-struct Chunks {
-    chunks: VecDeque<Vec<u8>>,
-    stutter: bool,
-    flip: bool,
-}
-
-impl AsyncRead for Chunks {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if self.stutter {
-            self.flip = !self.flip;
-            if self.flip {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-        }
-        let Some(mut c) = self.chunks.pop_front() else {
-            return Poll::Ready(Ok(0));
-        };
-        let n = c.len().min(buf.len());
-        buf[..n].copy_from_slice(&c[..n]);
-        if n < c.len() {
-            c.drain(..n);
-            self.chunks.push_front(c);
-        }
-        Poll::Ready(Ok(n))
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Op {
-    Line,
-    Until(Vec<Vec<u8>>),
-    Exactly(usize),
-    ToEnd,
-}
-
-/// The chunking-independent part of an outcome.
-#[derive(Debug, PartialEq)]
-enum Out {
-    Data(Vec<u8>),
-    Incomplete(Vec<u8>, Option<usize>),
-    Overrun,
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
-}
-
-/// Whole-buffer semantics of asyncio's streams. Returns the outcomes up to and including
-/// the first `readline` overrun (what `readline` discards after it depends on chunking).
-fn model(data: &[u8], limit: usize, ops: &[Op]) -> Vec<Out> {
-    let mut pos = 0;
-    let mut out = Vec::new();
-    for op in ops {
-        let rest = &data[pos..];
-        match op {
-            Op::Exactly(n) => {
-                if rest.len() >= *n {
-                    out.push(Out::Data(rest[..*n].to_vec()));
-                    pos += n;
-                } else {
-                    out.push(Out::Incomplete(rest.to_vec(), Some(*n)));
-                    pos = data.len();
-                }
-            }
-            Op::ToEnd => {
-                out.push(Out::Data(rest.to_vec()));
-                pos = data.len();
-            }
-            Op::Line | Op::Until(_) => {
-                let seps = match op {
-                    Op::Until(s) => s.clone(),
-                    _ => vec![b"\n".to_vec()],
-                };
-                let max = seps.iter().map(Vec::len).max().unwrap();
-                let best = seps
-                    .iter()
-                    .filter_map(|s| find(rest, s).map(|i| (i + s.len(), s.len(), i)))
-                    .min();
-                let res = match best {
-                    Some((end, _, start)) if start <= limit => Ok(end),
-                    Some(_) => Err(true),
-                    None if (rest.len() + 1).saturating_sub(max) > limit => Err(true),
-                    None => Err(false),
-                };
-                match (res, op) {
-                    (Ok(end), _) => {
-                        out.push(Out::Data(rest[..end].to_vec()));
-                        pos += end;
-                    }
-                    (Err(false), Op::Line) => {
-                        out.push(Out::Data(rest.to_vec()));
-                        pos = data.len();
-                    }
-                    (Err(false), _) => {
-                        out.push(Out::Incomplete(rest.to_vec(), None));
-                        pos = data.len();
-                    }
-                    (Err(true), Op::Line) => {
-                        out.push(Out::Overrun);
-                        return out;
-                    }
-                    (Err(true), _) => out.push(Out::Overrun), // data stays buffered
-                }
-            }
-        }
-    }
-    out
-}
-
-fn run_reader(chunks: Vec<Vec<u8>>, stutter: bool, limit: usize, ops: &[Op]) -> Vec<Out> {
-    simul::run(async move {
-        let r = StreamReader::new(Chunks {
-            // an empty read means EOF: a zero-length chunk is no chunk at all
-            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
-            stutter,
-            flip: false,
-        })
-        .with_limit(limit);
-        let mut out = Vec::new();
-        for op in ops {
-            let res = match op {
-                Op::Line => r.readline().await,
-                Op::Until(s) => r.readuntil(s.clone()).await,
-                Op::Exactly(n) => r.readexactly(*n).await,
-                Op::ToEnd => r.read_to_end().await,
-            };
-            let buffered = r.buffered();
-            match res {
-                Ok(d) => out.push(Out::Data(d)),
-                Err(StreamError::IncompleteRead { partial, expected }) => {
-                    assert_eq!(buffered, 0, "IncompleteRead must empty the buffer");
-                    out.push(Out::Incomplete(partial, expected));
-                }
-                Err(StreamError::LimitOverrun { consumed, .. }) => {
-                    out.push(Out::Overrun);
-                    if matches!(op, Op::Line) {
-                        return out;
-                    }
-                    assert!(
-                        consumed <= buffered,
-                        "consumed {consumed} > buffered {buffered}"
-                    );
-                }
-                Err(e) => panic!("unexpected {e:?}"),
-            }
-        }
-        out
-    })
 }
 
 fn gen_case(rng: &mut XorShift) -> (Vec<u8>, usize, Vec<Op>) {

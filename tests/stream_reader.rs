@@ -30,7 +30,7 @@ enum End {
 }
 
 impl Script {
-    fn new<I: IntoIterator<Item = &'static [u8]>>(chunks: I) -> Script {
+    fn new<'a, I: IntoIterator<Item = &'a [u8]>>(chunks: I) -> Script {
         Script {
             chunks: chunks.into_iter().map(|c| c.to_vec()).collect(),
             stutter: true,
@@ -304,7 +304,7 @@ fn flow_control_bounds_the_buffer_while_lines_are_read() {
     simul::run(async {
         // A fast sender: 4 MiB of 100-byte lines, offered in 1 MiB chunks.
         let line: Vec<u8> = [vec![b'x'; 99], vec![b'\n']].concat();
-        let big: &'static [u8] = Box::leak(line.repeat(10 * 1024).into_boxed_slice());
+        let big = line.repeat(10 * 1024);
         let script = Script::new(big.chunks(1 << 20));
         let pulled = script.pulled.clone();
         let limit = 1024;
@@ -328,7 +328,7 @@ fn flow_control_bounds_the_buffer_while_lines_are_read() {
 #[test]
 fn a_sender_that_never_sends_a_separator_is_cut_off_at_the_limit() {
     simul::run(async {
-        let junk: &'static [u8] = Box::leak(vec![b'z'; 1 << 20].into_boxed_slice());
+        let junk = vec![b'z'; 1 << 20];
         let script = Script::new(junk.chunks(4096)).end(End::Hang);
         let pulled = script.pulled.clone();
         let r = StreamReader::new(script).with_limit(10_000);
@@ -359,7 +359,7 @@ fn a_transport_error_is_returned_and_buffered_bytes_are_kept() {
 fn a_reader_that_always_finds_a_line_buffered_still_lets_other_tasks_run() {
     simul::run(async {
         // 20 000 lines available at once: readline never has to wait for the transport.
-        let text: &'static [u8] = Box::leak(b"ab\n".repeat(20_000).into_boxed_slice());
+        let text = futures_util::io::Cursor::new(b"ab\n".repeat(20_000));
         let ticks = Rc::new(Cell::new(0u32));
         let t2 = ticks.clone();
         let ticker = simul::spawn(async move {

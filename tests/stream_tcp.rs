@@ -398,11 +398,17 @@ fn writes_the_socket_accepts_go_straight_out_without_a_task_or_a_copy() {
         let server = echo_server().await;
         let (r, w) = open_connection("127.0.0.1", port(&server)).await.unwrap();
         let tasks = simul::all_tasks().len();
+        // (Injected short writes legitimately leave bytes for the flusher.)
+        let exact = !simul::faults_enabled();
         for i in 0..50 {
             w.write(format!("{i}\n").as_bytes());
-            assert_eq!(w.write_buffer_size(), 0, "nothing buffered");
+            if exact {
+                assert_eq!(w.write_buffer_size(), 0, "nothing buffered");
+            }
         }
-        assert_eq!(simul::all_tasks().len(), tasks, "no flusher task spawned");
+        if exact {
+            assert_eq!(simul::all_tasks().len(), tasks, "no flusher task spawned");
+        }
         for i in 0..50 {
             assert_eq!(r.readline().await.unwrap(), format!("{i}\n").as_bytes());
         }

@@ -43,8 +43,8 @@
 //!   keep a key) are deduplicated by `Waker::will_wake`: one entry per task, kept until the
 //!   next event on that direction or until the source is dropped.
 //!
-//! `IoShared::waiting` counts the entries of every list (virtual time does not jump while
-//! a task may still be fed by I/O).
+//! No count of waiting operations is kept: virtual time does not depend on I/O waits
+//! (`time::driver` says when the clock jumps).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -210,17 +210,13 @@ impl ScheduledIo {
 
     /// Takes the wakers interested in `bits` into `out` (woken later, outside the slab
     /// lock, so a waker that drops a registration cannot deadlock the driver).
-    fn take_wakers(&self, bits: usize, waiting: &AtomicUsize, out: &mut Vec<Waker>) {
-        let before = out.len();
-        {
-            let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-            for dir in [Direction::Read, Direction::Write] {
-                if bits & dir.mask() != 0 {
-                    out.extend(ws.list(dir).drain(..).map(|e| e.waker));
-                }
+    fn take_wakers(&self, bits: usize, out: &mut Vec<Waker>) {
+        let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        for dir in [Direction::Read, Direction::Write] {
+            if bits & dir.mask() != 0 {
+                out.extend(ws.list(dir).drain(..).map(|e| e.waker));
             }
         }
-        waiting.fetch_sub(out.len() - before, Ordering::Relaxed);
     }
 }
 
@@ -233,8 +229,6 @@ struct Slab {
 pub(crate) struct IoShared {
     registry: mio::Registry,
     slab: Mutex<Slab>,
-    /// Tasks waiting on I/O (virtual time does not jump while this is non-zero).
-    pub(crate) waiting: AtomicUsize,
 }
 
 /// The selector, owned by the loop.
@@ -268,7 +262,6 @@ impl Driver {
                     entries: Vec::new(),
                     free: Vec::new(),
                 }),
-                waiting: AtomicUsize::new(0),
             }),
         })
     }
@@ -278,7 +271,8 @@ impl Driver {
     }
 
     /// Waits for events (at most `timeout`; `None` = until one arrives) and dispatches them.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Returns whether any event (I/O or a wake-up) arrived.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let timeout = match timeout {
             Some(d) if !d.is_zero() && d < PRECISE_BELOW => {
                 self.timer.arm(d)?;
@@ -288,7 +282,7 @@ impl Driver {
         };
         self.poll.poll(&mut self.events, timeout)?;
         if self.events.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let slab = self.shared.slab.lock().unwrap_or_else(|e| e.into_inner());
         for ev in self.events.iter() {
@@ -325,13 +319,13 @@ impl Driver {
                 bits |= ERROR;
             }
             io.set_readiness(bits);
-            io.take_wakers(bits, &self.shared.waiting, &mut self.to_wake);
+            io.take_wakers(bits, &mut self.to_wake);
         }
         drop(slab);
         for w in self.to_wake.drain(..) {
             w.wake();
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -348,9 +342,7 @@ impl Registration {
         source: &mut impl mio::event::Source,
         interest: Interest,
     ) -> io::Result<Registration> {
-        let shared = crate::runtime::with_core("register an I/O source", |core| {
-            core.driver.borrow().shared.clone()
-        });
+        let shared = crate::runtime::with_core("register an I/O source", |core| core.io_handle());
         Registration::new_in(shared, source, interest)
     }
 
@@ -435,13 +427,12 @@ impl Registration {
                         key,
                         waker: cx.waker().clone(),
                     });
-                    self.shared.waiting.fetch_add(1, Ordering::Relaxed);
                     true
                 }
             }
         };
         // An event may have arrived between the load and storing the waker. Then take our
-        // entry back (if the driver has not already), so the `waiting` count stays true. An
+        // entry back (if the driver has not already), so no stale entry is left behind. An
         // anonymous entry found rather than made here may serve another operation of the
         // same task, so it stays.
         if let Some(ev) = self.readiness(dir) {
@@ -461,7 +452,6 @@ impl Registration {
         let list = ws.list(dir);
         if let Some(i) = list.iter().position(pred) {
             let entry = list.swap_remove(i);
-            self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
             drop(ws);
             drop(entry); // a waker's drop may run arbitrary code: not under the lock
         }
@@ -524,7 +514,15 @@ impl Registration {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            match op() {
+            let res = match super::fault::next(false) {
+                super::fault::Fault::NotReady => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                super::fault::Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
+                _ => op(),
+            };
+            match res {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(ev, dir);
                 }
@@ -556,9 +554,6 @@ impl Drop for Registration {
         let read = std::mem::take(&mut ws.read);
         let write = std::mem::take(&mut ws.write);
         drop(ws);
-        self.shared
-            .waiting
-            .fetch_sub(read.len() + write.len(), Ordering::Relaxed);
         release(&self.shared, self.token);
         // Waiters of a dropped source are dropped, not woken: the source's owner is gone,
         // so no operation on it can still be pending.

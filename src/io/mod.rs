@@ -7,8 +7,15 @@
 //! I/O operation that completes without waiting spends one. When the budget runs out, the
 //! next I/O operation wakes the task and returns `Pending`, so it goes to the back of the
 //! ready queue and one busy connection cannot starve the others or the timers.
+//!
+//! # Fault injection
+//!
+//! [`fault`] holds the test-only switch (the `fault-injection` feature plus
+//! `SIMUL_FAULT_SEED`) that makes operations short, interrupted, spuriously not ready or
+//! reset; the hooks sit where every socket and pipe operation runs its syscall.
 
 pub(crate) mod driver;
+pub(crate) mod fault;
 
 use std::task::Context;
 
@@ -20,13 +27,11 @@ pub const BUDGET: u32 = 128;
 #[inline]
 pub(crate) fn coop_exhausted(cx: &mut Context<'_>) -> bool {
     crate::runtime::try_with_core(|core| {
-        let b = core.budget.get();
-        if b == 0 {
+        if core.spend_budget() {
+            false
+        } else {
             cx.waker().wake_by_ref();
             true
-        } else {
-            core.budget.set(b - 1);
-            false
         }
     })
     .unwrap_or(false)

@@ -29,6 +29,7 @@ use std::task::{Context, Poll};
 use mio::Interest;
 
 use crate::io::driver::{Direction, ReadyEvent, Registration, Waiter, ERROR, WRITE_CLOSED};
+use crate::io::fault::{self, Fault};
 
 /// How an operation's success bears on readiness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -126,7 +127,17 @@ impl<S: mio::event::Source> Evented<S> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
-            match op(self.get()) {
+            let res = match fault::next(kind == Kind::Stream) {
+                Fault::None => op(self.get()),
+                Fault::Interrupted => Err(io::ErrorKind::Interrupted.into()),
+                Fault::Reset => Err(io::ErrorKind::ConnectionReset.into()),
+                Fault::NotReady => {
+                    // A spurious "not ready": readiness stays, the task comes back.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            };
+            match res {
                 Ok(r) => {
                     if kind == Kind::Stream {
                         let n = r.transferred();

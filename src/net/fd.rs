@@ -156,7 +156,7 @@ impl AsyncFd {
     /// lp.run_until_complete(async { watch.writable().await.unwrap() });
     /// ```
     pub fn with_loop(lp: &EventLoop, fd: RawFd) -> io::Result<AsyncFd> {
-        let shared = lp.core.driver.borrow().shared.clone();
+        let shared = lp.core.io_handle();
         let reg = Registration::new_in(
             shared,
             &mut SourceFd(&fd),

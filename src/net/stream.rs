@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use super::evented::{Evented, Kind};
 use crate::io::driver::Direction;
+use crate::io::fault::{self, Fault};
 
 impl<S> Evented<S>
 where
@@ -26,6 +27,24 @@ where
         let len = buf.len();
         self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |mut s| {
             s.read(buf)
+        })
+    }
+
+    /// Reads at most `max` bytes onto the end of `out` (into its spare capacity, which
+    /// must not be empty), without zero-filling it first.
+    pub(crate) fn poll_read_append(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<usize>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        let len = fault::short((out.capacity() - out.len()).min(max));
+        debug_assert!(len > 0, "no room to read into");
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
+            super::sys::read_append(s, out, len)
         })
     }
 
@@ -77,6 +96,8 @@ where
     }
 
     pub(crate) fn try_read_bytes(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let short = fault::short(buf.len());
+        let buf = &mut buf[..short];
         let len = buf.len();
         self.try_op_stream(Direction::Read, len, |mut s| s.read(buf))
     }
@@ -87,6 +108,7 @@ where
     }
 
     pub(crate) fn try_write_bytes(&self, buf: &[u8]) -> io::Result<usize> {
+        let buf = &buf[..fault::short(buf.len())];
         self.try_op_stream(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
@@ -102,6 +124,13 @@ where
         len: usize,
         op: impl FnOnce(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        match fault::next(true) {
+            Fault::None => {}
+            Fault::Interrupted => return Err(io::ErrorKind::Interrupted.into()),
+            // Not ready, without clearing readiness (no edge was consumed).
+            Fault::NotReady => return Err(io::ErrorKind::WouldBlock.into()),
+            Fault::Reset => return Err(io::ErrorKind::ConnectionReset.into()),
+        }
         let before = self.readiness(dir);
         let r = self.try_op(dir, op)?;
         if r > 0 && r < len {
@@ -290,6 +319,17 @@ macro_rules! stream_api {
             pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
                 let a = std::sync::Arc::new(self);
                 (OwnedReadHalf(a.clone()), OwnedWriteHalf(a))
+            }
+
+            /// Reads at most `max` bytes onto the end of `out`, into its spare capacity
+            /// (not zero-filled first).
+            pub(crate) fn poll_read_append(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                out: &mut Vec<u8>,
+                max: usize,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_append(cx, out, max)
             }
         }
 

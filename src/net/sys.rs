@@ -194,6 +194,24 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> libc::c_int {
     }
 }
 
+/// `read(2)` of at most `max` bytes into the spare capacity of `out`, whose length grows by
+/// what was read: a buffer grown for a large read is never zero-filled first.
+pub(crate) fn read_append(fd: &impl AsRawFd, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    let spare = out.spare_capacity_mut();
+    let len = spare.len().min(max);
+    // SAFETY: `spare` is memory `out` owns and we may write; the kernel writes at most
+    // `len <= spare.len()` bytes into it and reads none of it.
+    let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the kernel initialised the first `n <= len` bytes of the spare capacity, so
+    // the new length covers only initialised bytes.
+    unsafe { out.set_len(out.len() + n) };
+    Ok(n)
+}
+
 /// Whether an error means the process or system ran out of file descriptors.
 pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))

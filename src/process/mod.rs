@@ -321,6 +321,7 @@ impl Command {
             std: Some(std_child),
             watch: None,
             status: None,
+            hold: Some(crate::runtime::VirtualTimeHold::new()),
             kill_on_drop: self.kill_on_drop,
             stdin: None,
             stdout: None,
@@ -421,6 +422,9 @@ pub struct Child {
     std: Option<std::process::Child>,
     watch: Option<exit::Watch>,
     status: Option<ExitStatus>,
+    /// Holds the loop's virtual clock while the child runs (released once it is reaped,
+    /// or when the `Child` is dropped).
+    hold: Option<crate::runtime::VirtualTimeHold>,
     kill_on_drop: bool,
     /// The child's stdin, when it was [`Stdio::piped`].
     pub stdin: Option<ChildStdin>,
@@ -513,6 +517,7 @@ impl Child {
         };
         self.status = Some(st);
         self.watch = None; // the pidfd is closed as soon as it has served
+        self.hold = None;
         Poll::Ready(Ok(st))
     }
 
@@ -538,6 +543,7 @@ impl Child {
         if st.is_some() {
             self.status = st;
             self.watch = None;
+            self.hold = None;
         }
         Ok(st)
     }

@@ -34,6 +34,8 @@ impl ReadEnd {
     }
 
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let short = crate::io::fault::short(buf.len());
+        let buf = &mut buf[..short];
         self.reg
             .poll_io(cx, Direction::Read, || (&self.rx).read(buf))
     }
@@ -125,7 +127,10 @@ impl ChildStdin {
     /// ```
     pub fn poll_write_buf(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match &self.inner {
-            Some(w) => w.reg.poll_io(cx, Direction::Write, || (&w.tx).write(buf)),
+            Some(w) => {
+                let buf = &buf[..crate::io::fault::short(buf.len())];
+                w.reg.poll_io(cx, Direction::Write, || (&w.tx).write(buf))
+            }
             None => Poll::Ready(Err(closed())),
         }
     }

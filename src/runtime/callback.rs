@@ -11,12 +11,11 @@ use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::context::{try_with_core, with_core};
-use super::{Core, ExceptionContext, ExceptionKind, Shared};
+use super::{Core, ExceptionContext, ExceptionKind};
 use crate::time::wheel::TimerKey;
 
 pub(crate) trait Callback {
@@ -123,7 +122,9 @@ impl fmt::Debug for Handle {
 pub struct TimerHandle {
     cb: Rc<dyn Callback>,
     key: Option<TimerKey>,
-    shared: *const Shared,
+    /// The loop it was armed on (unique in the process, so a handle that outlived its
+    /// loop never cancels a timer of a later one).
+    loop_id: u64,
     when: Instant,
 }
 
@@ -142,7 +143,7 @@ impl TimerHandle {
         self.cb.cancel();
         if let Some(key) = self.key {
             try_with_core(|core| {
-                if Arc::as_ptr(&core.shared) == self.shared {
+                if core.id() == self.loop_id {
                     core.remove_timer(key);
                 }
             });
@@ -234,7 +235,7 @@ pub fn call_soon(f: impl FnOnce() + 'static) -> Handle {
 #[track_caller]
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
     with_core("call_later", |core| {
-        let now = core.clock.now();
+        let now = core.now();
         let when = now.checked_add(delay);
         schedule_at(core, when, f)
     })
@@ -266,18 +267,18 @@ pub(super) fn schedule_at(
     f: impl FnOnce() + 'static,
 ) -> TimerHandle {
     let cb = callback_cell(f);
-    let shared = Arc::as_ptr(&core.shared);
+    let loop_id = core.id();
     let Some(when) = when else {
         // Beyond the representable future: it never fires.
         return TimerHandle {
             cb,
             key: None,
-            shared,
-            when: core.clock.now() + Duration::from_secs(u32::MAX as u64),
+            loop_id,
+            when: core.clock().now() + Duration::from_secs(u32::MAX as u64),
         };
     };
-    let deadline = core.clock.ns_of(when);
-    let key = if deadline <= core.clock.now_ns() {
+    let deadline = core.clock().ns_of(when);
+    let key = if deadline <= core.clock().now_ns() {
         core.call_soon_rc(cb.clone());
         None
     } else {
@@ -286,7 +287,7 @@ pub(super) fn schedule_at(
     TimerHandle {
         cb,
         key,
-        shared,
+        loop_id,
         when,
     }
 }
@@ -306,5 +307,5 @@ pub(super) fn schedule_at(
 /// ```
 #[track_caller]
 pub fn time() -> Instant {
-    with_core("time", |core| core.clock.now())
+    with_core("time", |core| core.now())
 }

@@ -62,13 +62,23 @@ impl Enter {
     }
 }
 
+impl Enter {
+    /// Makes `core` current even if another loop runs on this thread (restoring that one
+    /// afterwards): for a loop's shutdown, whose destructors must see their own loop.
+    pub(super) fn nested(core: &Core) -> Enter {
+        Enter {
+            prev: CONTEXT.with(|c| c.replace(core as *const Core)),
+        }
+    }
+}
+
 impl Drop for Enter {
     fn drop(&mut self) {
         CONTEXT.with(|c| c.set(self.prev));
     }
 }
 
-/// Whether some loop is current on this thread.
-pub(super) fn is_running() -> bool {
-    CONTEXT.with(|c| !c.get().is_null())
+/// Whether `core` is the current loop of this thread.
+pub(super) fn is_current(core: &Core) -> bool {
+    CONTEXT.with(|c| std::ptr::eq(c.get(), core))
 }

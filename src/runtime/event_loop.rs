@@ -1,7 +1,23 @@
-//! [`EventLoop`] and [`run`]: running futures on a loop (the main future of
-//! `run_until_complete`, `run_forever`), stopping, closing, and asyncio.run's Ctrl-C
-//! behaviour.
+//! [`EventLoop`]: running futures on a loop (the main future of `run_until_complete`,
+//! `run_forever`), stopping, and closing.
+//!
+//! # The main future
+//!
+//! `run_until_complete` polls its future in place (so it may borrow from the caller's
+//! stack and need not be `'static`), but to users it is a task like any other: it has a
+//! task id, is named `main`, and is seen by `current_task()`, `all_tasks()`, dumps,
+//! traces, debug mode's slow-poll reports and the stall watchdog (`MainTask` in
+//! `iteration.rs`).
+//!
+//! # Closing
+//!
+//! `close()` (or dropping the loop, which always closes it) shuts the loop down once (see
+//! `shutdown.rs`). A closed loop refuses to run or spawn: it panics with asyncio's
+//! "Event loop is closed". The loop being dropped is made the current loop for its
+//! shutdown even when another loop runs on this thread, so the destructors of its tasks
+//! see their own loop.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -14,7 +30,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use super::context::{self, Enter};
-use super::tasks::TASK_IDS;
+use super::iteration::{Lifecycle, MainTask};
+use super::tasks::{Polled, TASK_IDS};
 use super::{Builder, Core, ExceptionContext, LoopHandle, Shared};
 
 struct MainWake {
@@ -27,14 +44,30 @@ impl Wake for MainWake {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         if self.shared.signal.wake_main() {
-            let _ = self.shared.waker.wake();
+            self.shared.unpark();
         }
+    }
+}
+
+/// Clears the loop's main-task record when `run_until_complete` returns or unwinds.
+struct MainGuard<'a>(&'a Core);
+
+impl Drop for MainGuard<'_> {
+    fn drop(&mut self) {
+        self.0.main.borrow_mut().take();
+    }
+}
+
+#[track_caller]
+fn refuse_if_closed(core: &Core, what: &str) {
+    if core.life.get() != Lifecycle::Open {
+        panic!("simul: Event loop is closed (EventLoop::{what} on a closed loop)");
     }
 }
 
 /// An event loop: one thread, many tasks.
 ///
-/// Most programs use [`run`]; an `EventLoop` is for running several futures on one loop
+/// Most programs use [`crate::run`]; an `EventLoop` is for running several futures on one loop
 /// in turn, [`EventLoop::run_forever`], or settings from [`Builder`].
 ///
 /// Dropping the loop cancels the tasks still alive on it.
@@ -56,8 +89,8 @@ impl fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventLoop")
             .field("tasks", &self.core.task_count())
-            .field("debug", &self.core.config.debug)
-            .field("virtual_time", &self.core.clock.is_virtual())
+            .field("debug", &self.core.is_debug())
+            .field("virtual_time", &self.core.clock().is_virtual())
             .finish()
     }
 }
@@ -105,45 +138,72 @@ impl EventLoop {
     /// ```
     #[doc(alias = "get_debug")]
     pub fn is_debug(&self) -> bool {
-        self.core.config.debug
+        self.core.is_debug()
     }
 
     /// Runs the loop until `future` completes and returns its output. Other tasks run
-    /// meanwhile; those still alive afterwards stay on the loop for the next run.
+    /// meanwhile; those still alive afterwards stay on the loop for the next run. The
+    /// future runs as the task named `main` (see the module doc).
     ///
     /// # Panics
-    /// When another loop runs on this thread; re-raises a panic of `future` itself.
+    /// When another loop runs on this thread, or the loop is closed ("Event loop is
+    /// closed"); re-raises a panic of `future` itself.
     ///
     /// # Examples
     /// ```
     /// let lp = simul::EventLoop::new().unwrap();
     /// assert_eq!(lp.run_until_complete(async { 1 + 1 }), 2);
     /// ```
+    #[track_caller]
     pub fn run_until_complete<F: Future>(&self, future: F) -> F::Output {
+        self.run_main(future, Location::caller())
+    }
+
+    /// [`EventLoop::run_until_complete`], with the main task's location given.
+    #[track_caller]
+    pub(crate) fn run_main<F: Future>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> F::Output {
+        refuse_if_closed(&self.core, "run_until_complete");
         let _enter = Enter::new(&self.core);
         let core = &*self.core;
         let main_wake = Arc::new(MainWake {
-            shared: core.shared.clone(),
+            shared: core.shared().clone(),
         });
-        core.shared.signal.wake_main();
+        core.shared().signal.wake_main();
         let waker = Waker::from(main_wake.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        let created = Instant::now();
-        let main_id = TASK_IDS.fetch_add(1, Ordering::Relaxed);
-        let mut polls = 0u64;
+        let main = Rc::new(MainTask {
+            id: TASK_IDS.fetch_add(1, Ordering::Relaxed),
+            location,
+            created: core.clock().coarse_instant(),
+            polls: Cell::new(0),
+            running: Cell::new(false),
+        });
+        *core.main.borrow_mut() = Some(main.clone());
+        let _main_guard = MainGuard(core);
         loop {
-            if core.shared.signal.take_main() {
-                core.main.set(Some((main_id, polls, created)));
-                let saved_budget = core.budget.replace(crate::io::BUDGET);
-                let t0 = core.tracer.is_some().then(Instant::now);
+            if core.shared().signal.take_main() {
+                let saved_budget = core.fresh_budget();
+                let started = core
+                    .instrumented
+                    .then(|| core.before_poll(main.id, main.location));
+                main.running.set(true);
                 let res = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-                core.budget.set(saved_budget);
-                core.main.set(None);
-                polls += 1;
-                if let (Some(t0), Some(tr)) = (t0, &core.tracer) {
-                    tr.borrow_mut()
-                        .poll(main_id, || "main".to_string(), t0, t0.elapsed(), polls);
+                main.running.set(false);
+                core.restore_budget(saved_budget);
+                main.polls.set(main.polls.get() + 1);
+                if let Some(t0) = started {
+                    let polled = Polled {
+                        id: main.id,
+                        location: main.location,
+                        polls: main.polls.get(),
+                        name: &|| "main".to_string(),
+                    };
+                    core.after_poll(&polled, t0);
                 }
                 match res {
                     Ok(Poll::Ready(v)) => return v,
@@ -157,6 +217,9 @@ impl EventLoop {
 
     /// Runs the loop until [`EventLoop::stop`] or [`LoopHandle::stop`] is called.
     ///
+    /// # Panics
+    /// When another loop runs on this thread, or the loop is closed.
+    ///
     /// # Examples
     /// ```
     /// let lp = simul::EventLoop::new().unwrap();
@@ -167,11 +230,12 @@ impl EventLoop {
     /// lp.run_forever(); // returns once the timer stopped it
     /// ```
     pub fn run_forever(&self) {
+        refuse_if_closed(&self.core, "run_forever");
         let _enter = Enter::new(&self.core);
         let core = &*self.core;
-        while !core.shared.stop.swap(false, Ordering::SeqCst) {
+        while !core.shared().take_stop() {
             // A stale waker of an earlier run_until_complete must not keep us busy.
-            core.shared.signal.take_main();
+            core.shared().signal.take_main();
             core.run_once();
         }
     }
@@ -185,7 +249,7 @@ impl EventLoop {
     /// lp.run_forever(); // returns at once
     /// ```
     pub fn stop(&self) {
-        self.core.shared.request_stop();
+        self.core.shared().request_stop();
     }
 
     /// A `Send + Sync` handle for other threads.
@@ -197,7 +261,7 @@ impl EventLoop {
     /// std::thread::spawn(move || h.call_soon_threadsafe(|| println!("hi"))).join().unwrap();
     /// ```
     pub fn handle(&self) -> LoopHandle {
-        LoopHandle::new(self.core.shared.clone())
+        LoopHandle::new(self.core.shared().clone())
     }
 
     /// The loop's clock (virtual under [`Builder::virtual_time`]).
@@ -209,10 +273,13 @@ impl EventLoop {
     /// assert!(lp.time() >= t0);
     /// ```
     pub fn time(&self) -> Instant {
-        self.core.clock.now()
+        self.core.now()
     }
 
     /// Spawns a task on this loop before (or between) runs.
+    ///
+    /// # Panics
+    /// When the loop is closed ("Event loop is closed").
     ///
     /// # Examples
     /// ```
@@ -227,6 +294,7 @@ impl EventLoop {
         F: Future + 'static,
         F::Output: 'static,
     {
+        refuse_if_closed(&self.core, "spawn");
         let loc = Location::caller();
         crate::Task::from_raw(self.core.spawn_raw(future, None, loc, false))
     }
@@ -243,8 +311,12 @@ impl EventLoop {
         *self.core.exception_handler.borrow_mut() = Some(Rc::new(f));
     }
 
-    /// Cancels every task, runs shutdown hooks and releases the loop's resources. Also done
-    /// on drop; calling it twice is harmless.
+    /// Cancels every task, runs shutdown hooks and releases the loop's resources (see the
+    /// module doc). Also done on drop; calling it twice is harmless. Afterwards the loop
+    /// refuses to run or spawn.
+    ///
+    /// # Panics
+    /// From inside this loop's own tasks (asyncio: "Cannot close a running event loop").
     ///
     /// # Examples
     /// ```
@@ -254,66 +326,29 @@ impl EventLoop {
     /// assert!(t.is_cancelled());
     /// ```
     pub fn close(&self) {
-        let _enter = Enter::new(&self.core);
+        if context::is_current(&self.core) {
+            panic!("simul: Cannot close a running event loop");
+        }
+        self.shut_down();
+    }
+
+    /// Shuts the loop down with it current, whatever loop runs on this thread.
+    fn shut_down(&self) {
+        if self.core.life.get() != Lifecycle::Open {
+            return;
+        }
+        let _enter = Enter::nested(&self.core);
         self.core.shutdown();
+    }
+
+    /// The loop core (for the layers that extend `EventLoop`, e.g. `signal`).
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
     }
 }
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        if !self.core.closed.get() {
-            let running = context::is_running();
-            if !running {
-                self.close();
-            } else {
-                self.core.shutdown();
-            }
-        }
-    }
-}
-
-/// Runs `future` on a new event loop on this thread and returns its output (asyncio.run).
-///
-/// When `future` completes, every task still alive is cancelled (its future dropped, so
-/// its destructors run), the blocking pool is shut down, and the loop is released.
-///
-/// # Ctrl-C
-/// Like `asyncio.run`, the first SIGINT (Ctrl-C) drops `future` (its destructors run), the
-/// loop shuts down as above and stdout/stderr are flushed; then, instead of returning, the
-/// process ends by SIGINT, as Python does after an uncaught `KeyboardInterrupt` (shells
-/// report exit status 130). A second SIGINT during that shutdown ends the process at once.
-/// This applies only when SIGINT has its default disposition when `run` starts, to the
-/// first `run` active in the process, and only while the program does not listen for
-/// SIGINT itself (see [`crate::signal`]).
-///
-/// # Panics
-/// Inside a running loop (spawn a task instead), or if the OS selector cannot be created.
-/// A panic of `future` itself is re-raised after the shutdown.
-///
-/// # Examples
-/// ```
-/// let out = simul::run(async {
-///     simul::sleep(std::time::Duration::from_millis(1)).await;
-///     "done"
-/// });
-/// assert_eq!(out, "done");
-/// ```
-pub fn run<F: Future>(future: F) -> F::Output {
-    if context::is_running() {
-        panic!(
-            "simul::run() cannot be called from a running event loop \
-             (asyncio: \"asyncio.run() cannot be called from a running event loop\")"
-        );
-    }
-    let lp = EventLoop::new().expect("simul::run: cannot create the event loop");
-    let mut sigint = crate::signal::RunInterrupt::arm();
-    let out = catch_unwind(AssertUnwindSafe(|| {
-        lp.run_until_complete(sigint.watch(future))
-    }));
-    lp.close();
-    match out {
-        Ok(Some(v)) => v,
-        Ok(None) => sigint.exit_interrupted(),
-        Err(p) => std::panic::resume_unwind(p),
+        self.shut_down();
     }
 }

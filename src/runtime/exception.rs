@@ -55,6 +55,10 @@ pub enum ExceptionKind {
     Stall,
     /// A server's connection handler returned an error (its connection is closed).
     HandlerFailed,
+    /// A task was spawned while its loop was closing: it never runs, its future is
+    /// dropped and its handle resolves as cancelled (reported in debug mode; asyncio's
+    /// "Task was destroyed but it is pending").
+    SpawnRefused,
 }
 
 impl ExceptionContext {
@@ -116,9 +120,8 @@ impl fmt::Display for ExceptionContext {
 
 /// Reports an unretrieved task panic to the current loop (or stderr without one).
 pub(crate) fn report_unretrieved(task: &TaskRef, msg: &str) {
-    // SAFETY: called on the loop thread (from completion or a Task handle's drop).
-    let local = unsafe { task.local() };
-    if local.panic_retrieved {
+    let local = task.local();
+    if local.panic_retrieved.get() {
         return; // someone else (a TaskGroup) took charge of the panic
     }
     let name = crate::task::task_name(local);

@@ -52,7 +52,7 @@ impl LoopHandle {
     #[track_caller]
     pub fn current() -> LoopHandle {
         super::with_core("LoopHandle::current", |core| {
-            LoopHandle::new(core.shared.clone())
+            LoopHandle::new(core.shared().clone())
         })
     }
 
@@ -63,7 +63,7 @@ impl LoopHandle {
     /// assert!(simul::LoopHandle::try_current().is_none());
     /// ```
     pub fn try_current() -> Option<LoopHandle> {
-        try_with_core(|core| LoopHandle::new(core.shared.clone()))
+        try_with_core(|core| LoopHandle::new(core.shared().clone()))
     }
 
     /// Runs `f` on the loop soon, from any thread; wakes a parked loop at once. Returns
@@ -106,12 +106,12 @@ impl LoopHandle {
             cancel: false,
             task_waker: None,
         }));
-        let theirs = slot.clone();
+        // The guard travels with the closure: if the loop closes before running it (the
+        // closure is dropped with the queue), or refuses the spawn, or cancels the task,
+        // dropping the guard resolves the handle as cancelled. Every handle resolves.
+        let guard = Completion { slot: slot.clone() };
         let location = std::panic::Location::caller();
         let pushed = self.shared.push_call(Box::new(move || {
-            let guard = Completion {
-                slot: theirs.clone(),
-            };
             let remote = Remote {
                 future: Box::pin(future),
                 guard,
@@ -123,9 +123,7 @@ impl LoopHandle {
                 ));
             });
         }));
-        if !pushed {
-            slot.lock().unwrap_or_else(|e| e.into_inner()).result = Some(Err(TaskError::Cancelled));
-        }
+        debug_assert!(pushed || slot.lock().is_ok_and(|s| s.result.is_some()));
         JoinHandle { slot }
     }
 

@@ -17,31 +17,13 @@
 //! - the hook may schedule callbacks and timers; while it runs it is taken out of the loop,
 //!   so a hook it installs replaces it, and no hook runs inside itself.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::callback::{callback_cell, schedule_at};
-use super::iteration::Core;
 use super::{EventLoop, Handle, TimerHandle};
 
 /// A function wrapping the loop's blocking selector wait (see the module doc).
 pub(crate) type ParkHook = Box<dyn FnMut(&mut dyn FnMut())>;
-
-impl Core {
-    /// The blocking wait of an idle iteration, through the park hook if one is set.
-    pub(super) fn park_io(&self, timeout: Option<Duration>) {
-        let hook = self.park_hook.borrow_mut().take();
-        match hook {
-            None => self.poll_io(timeout),
-            Some(mut h) => {
-                h(&mut || self.poll_io(timeout));
-                let mut slot = self.park_hook.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(h);
-                }
-            }
-        }
-    }
-}
 
 impl EventLoop {
     /// Schedules `f` on this loop, running or not: like [`crate::call_soon`], for a front

@@ -9,38 +9,59 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use super::park;
-use crate::task::raw::TaskRef;
+use super::park::ParkState;
+use crate::task::raw::Runnable;
 
 /// The part of a loop other threads may touch.
 pub(crate) struct Shared {
-    pub(super) inject: Mutex<Inject>,
-    pub(super) signal: park::Signal,
-    pub(super) stop: AtomicBool,
-    pub(super) waker: mio::Waker,
+    /// The loop's identity (unique in the process, never reused).
+    id: u64,
+    inject: Mutex<Inject>,
+    pub(super) signal: ParkState,
+    stop: AtomicBool,
+    /// Ends the loop's park (the selector's waker).
+    unparker: mio::Waker,
 }
 
 pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
-pub(super) struct Inject {
-    pub(super) tasks: Vec<TaskRef>,
-    pub(super) calls: Vec<RemoteCall>,
-    pub(super) closed: bool,
+struct Inject {
+    tasks: Vec<Runnable>,
+    calls: Vec<RemoteCall>,
+    closed: bool,
 }
 
 impl Shared {
-    pub(super) fn push_task(&self, task: TaskRef) {
+    pub(super) fn new(id: u64, unparker: mio::Waker) -> Shared {
+        Shared {
+            id,
+            inject: Mutex::new(Inject::default()),
+            signal: ParkState::new(),
+            stop: AtomicBool::new(false),
+            unparker,
+        }
+    }
+
+    /// The loop's identity.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Hands a woken task to the loop. On a closed loop the reference is dropped here: the
+    /// task has completed (shutdown completes every task), so nothing of it runs.
+    pub(super) fn push_task(&self, task: Runnable) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
-            return; // the loop is gone; dropping the reference is all that is left to do
+            return;
         }
         q.tasks.push(task);
         drop(q);
         self.notify();
     }
 
-    /// Hands a closure to the loop. Returns `false` if the loop is closed.
+    /// Hands a closure to the loop. Returns `false` (and drops `f` here) if the loop is
+    /// closed.
     pub(crate) fn push_call(&self, f: Box<dyn FnOnce() + Send>) -> bool {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
@@ -54,8 +75,13 @@ impl Shared {
 
     fn notify(&self) {
         if self.signal.notify() {
-            let _ = self.waker.wake();
+            self.unpark();
         }
+    }
+
+    /// Ends the loop's park.
+    pub(super) fn unpark(&self) {
+        let _ = self.unparker.wake();
     }
 
     pub(crate) fn request_stop(&self) {
@@ -63,8 +89,24 @@ impl Shared {
         self.notify();
     }
 
+    /// Whether a stop was requested (not cleared).
+    pub(super) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Takes a stop request: `true` once per request.
+    pub(super) fn take_stop(&self) -> bool {
+        self.stop.swap(false, Ordering::SeqCst)
+    }
+
+    /// What was handed in since the last call.
+    pub(super) fn take(&self) -> (Vec<Runnable>, Vec<RemoteCall>) {
+        let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
+    }
+
     /// Closes the queue for good; returns what was still in it.
-    pub(super) fn close(&self) -> (Vec<TaskRef>, Vec<RemoteCall>) {
+    pub(super) fn close(&self) -> (Vec<Runnable>, Vec<RemoteCall>) {
         let mut q = self.inject.lock().unwrap_or_else(|e| e.into_inner());
         q.closed = true;
         (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))

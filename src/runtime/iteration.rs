@@ -18,59 +18,80 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
-use std::ptr::NonNull;
+use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::callback::{Callback, CallbackCell, TimerPayload};
 use super::exception::ExceptionHandler;
-use super::inject::Inject;
 use super::registry::Registry;
-use super::{park, Config, Shared};
+use super::{Config, Shared};
 use crate::debug::Watch;
-use crate::io::driver::Driver;
-use crate::task::raw::{self, TaskRef};
+use crate::io::driver::IoShared;
+use crate::task::raw;
 use crate::time::clock::Clock;
-use crate::time::wheel::{self, TimerKey, Wheel};
+use crate::time::driver::TimeDriver;
+use crate::time::wheel::TimerKey;
 use crate::trace::{Tracer, TracerCell};
 
 /// Iterations with ready work between two non-blocking selector polls.
 pub const IO_INTERVAL: u32 = 61;
 
 pub(super) enum Runnable {
-    Task(TaskRef),
+    Task(raw::Runnable),
     Call(Rc<dyn Callback>),
 }
 
+/// Where a loop is in its life. Only forward: `Open → Closing → Closed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lifecycle {
+    /// Runs futures and accepts spawns.
+    Open,
+    /// Shutting down: every spawn is refused (its future dropped, its handle cancelled).
+    Closing,
+    /// Shut down: running or spawning is an error ("Event loop is closed").
+    Closed,
+}
+
+/// The main future of `run_until_complete`, as the task users see (`current_task()`,
+/// `all_tasks()`, dumps, reports). Its future is polled in place by `run_until_complete`
+/// (so it may borrow), not allocated as task memory.
+pub(super) struct MainTask {
+    pub(super) id: u64,
+    pub(super) location: &'static Location<'static>,
+    pub(super) created: Instant,
+    pub(super) polls: Cell<u64>,
+    pub(super) running: Cell<bool>,
+}
+
 /// The loop's own state; lives on the loop's thread.
+///
+/// # Invariants
+/// - Reached only through the thread's context (`context.rs`), on the loop's thread.
+/// - Every live task is in `tasks` (one reference each) until it completes.
+/// - Once `life` leaves `Open`, no task is added to the ready queue and none is polled.
 pub(crate) struct Core {
-    pub(crate) shared: Arc<Shared>,
+    shared: Arc<Shared>,
     pub(super) ready: RefCell<VecDeque<Runnable>>,
     pub(super) tasks: RefCell<Registry>,
-    pub(crate) timers: RefCell<Wheel<TimerPayload>>,
-    pub(crate) clock: Clock,
-    pub(crate) driver: RefCell<Driver>,
-    /// The task being polled (raw identity; the queue entry keeps it alive).
-    pub(super) current: Cell<Option<NonNull<raw::Header>>>,
-    /// Polls of the main future, when it is the one running.
-    pub(super) main: Cell<Option<(u64, u64, Instant)>>,
-    /// Work outstanding outside the loop (I/O waits, blocking-pool jobs): virtual time
-    /// must not jump while it is non-zero.
-    pub(crate) external: Cell<usize>,
+    /// The driver stack: time over I/O.
+    driver: TimeDriver<TimerPayload>,
+    /// The main future of the running `run_until_complete`, if any.
+    pub(super) main: RefCell<Option<Rc<MainTask>>>,
     /// Cooperative budget of the running task (see the `io` module).
-    pub(crate) budget: Cell<u32>,
-    pub(crate) config: Config,
+    budget: Cell<u32>,
+    pub(super) config: Config,
     pub(super) exception_handler: RefCell<Option<ExceptionHandler>>,
-    pub(super) io_countdown: Cell<u32>,
+    io_countdown: Cell<u32>,
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
-    pub(super) spawn_time: Cell<Option<Instant>>,
-    pub(super) closed: Cell<bool>,
+    pub(super) spawn_time: Cell<Option<u64>>,
+    pub(super) life: Cell<Lifecycle>,
     /// Hooks run at shutdown (e.g. the blocking pool), in registration order.
-    pub(crate) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
+    pub(super) shutdown_hooks: RefCell<Vec<Box<dyn FnOnce()>>>,
     /// Trace recorder (tracing on).
     pub(super) tracer: Option<Box<TracerCell>>,
     /// Stall watchdog (watchdog on).
@@ -78,18 +99,22 @@ pub(crate) struct Core {
     /// Debug mode, tracing or the watchdog is on: polls go through `before_poll` and
     /// `after_poll` (fixed at build time, so the plain poll path tests one flag).
     pub(super) instrumented: bool,
-    /// This loop's number in the process (trace thread id).
-    pub(super) loop_no: u64,
     /// Wraps the blocking selector wait (see `hooks.rs`).
     pub(super) park_hook: RefCell<Option<super::hooks::ParkHook>>,
 }
 
-static LOOP_NOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// Loop identities: unique for the life of the process, never reused.
+static LOOP_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl Core {
+    /// This loop's number in the process (never reused): its [`Core::id`].
+    pub(crate) fn loop_no(&self) -> u64 {
+        self.id()
+    }
+
     pub(super) fn new(config: Config, virtual_time: bool) -> io::Result<Core> {
-        let driver = Driver::new()?;
-        let waker = driver.new_waker()?;
+        let driver = TimeDriver::new(virtual_time)?;
+        let unparker = driver.unparker()?;
         let tracer = config
             .trace
             .clone()
@@ -100,78 +125,135 @@ impl Core {
             tracer,
             watch,
             instrumented,
-            loop_no: LOOP_NOS.fetch_add(1, Ordering::Relaxed),
-            shared: Arc::new(Shared {
-                inject: Mutex::new(Inject::default()),
-                signal: park::Signal::new(),
-                stop: AtomicBool::new(false),
-                waker,
-            }),
+            shared: Arc::new(Shared::new(
+                LOOP_IDS.fetch_add(1, Ordering::Relaxed),
+                unparker,
+            )),
             ready: RefCell::new(VecDeque::with_capacity(256)),
             tasks: RefCell::new(Registry::default()),
-            timers: RefCell::new(Wheel::new()),
-            clock: Clock::new(virtual_time),
-            driver: RefCell::new(driver),
-            current: Cell::new(None),
-            main: Cell::new(None),
-            external: Cell::new(0),
+            driver,
+            main: RefCell::new(None),
             budget: Cell::new(u32::MAX),
             config,
             exception_handler: RefCell::new(None),
             io_countdown: Cell::new(IO_INTERVAL),
             spawn_time: Cell::new(None),
-            closed: Cell::new(false),
+            life: Cell::new(Lifecycle::Open),
             shutdown_hooks: RefCell::new(Vec::new()),
             park_hook: RefCell::new(None),
         })
     }
 
-    /// Arms a timer; `None` deadline never fires.
-    pub(crate) fn add_timer(&self, deadline_ns: u64, payload: TimerPayload) -> TimerKey {
-        self.timers.borrow_mut().insert(deadline_ns, payload)
+    /// The part other threads see.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
+    /// This loop's identity: unique in the process for its whole life.
+    pub(crate) fn id(&self) -> u64 {
+        self.shared.id()
+    }
+
+    /// Whether debug mode is on.
+    pub(crate) fn is_debug(&self) -> bool {
+        self.config.debug
+    }
+
+    /// The slow-poll threshold of debug mode.
+    pub(crate) fn slow_poll_threshold(&self) -> Duration {
+        self.config.slow_poll_threshold
+    }
+
+    /// The loop's time (virtual under virtual time).
+    pub(crate) fn now(&self) -> Instant {
+        self.driver.now()
+    }
+
+    /// The loop's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        self.driver.clock()
+    }
+
+    /// The time driver (clock and wheel), for the timer futures of `time`.
+    pub(crate) fn timers(&self) -> &TimeDriver<TimerPayload> {
+        &self.driver
+    }
+
+    /// The I/O driver's registration side, for new sources.
+    pub(crate) fn io_handle(&self) -> Arc<IoShared> {
+        self.driver.io_handle()
+    }
+
+    /// Work outside the loop (a blocking job, a child process) started: virtual time
+    /// waits for it instead of jumping (see `time::driver`).
+    pub(crate) fn hold_virtual_time(&self) {
+        self.driver.hold();
+    }
+
+    /// The outside work of a [`Core::hold_virtual_time`] is over.
+    pub(crate) fn release_virtual_time(&self) {
+        self.driver.release();
+    }
+
+    /// Spends one unit of the running task's cooperative budget; `false` when none is
+    /// left (see the `io` module).
+    pub(crate) fn spend_budget(&self) -> bool {
+        let b = self.budget.get();
+        if b == 0 {
+            false
+        } else {
+            self.budget.set(b - 1);
+            true
+        }
+    }
+
+    /// Starts a task step's budget; returns the one to restore afterwards.
+    pub(super) fn fresh_budget(&self) -> u32 {
+        self.budget.replace(crate::io::BUDGET)
+    }
+
+    /// Restores the budget saved by [`Core::fresh_budget`].
+    pub(super) fn restore_budget(&self, saved: u32) {
+        self.budget.set(saved);
+    }
+
+    /// Runs `hook` when the loop shuts down (after its tasks are cancelled), in
+    /// registration order; hooks may register more hooks.
+    pub(crate) fn add_shutdown_hook(&self, hook: impl FnOnce() + 'static) {
+        self.shutdown_hooks.borrow_mut().push(Box::new(hook));
+    }
+
+    /// Arms a timer at `deadline_ns` (ns since the clock's origin).
+    pub(crate) fn add_timer(&self, deadline_ns: u64, payload: TimerPayload) -> TimerKey {
+        self.driver.insert(deadline_ns, payload)
+    }
+
+    /// Disarms a timer of this loop.
     pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<TimerPayload> {
-        self.timers.borrow_mut().remove(key)
+        self.driver.remove(key)
     }
 
     fn fire_timers(&self) {
-        let mut timers = self.timers.borrow_mut();
-        if timers.len() == 0 {
-            return;
-        }
-        let now_tick = self.clock.now_ns() / wheel::TICK_NS;
-        match timers.next_tick() {
-            Some(t) if t <= now_tick => {}
-            _ => return,
-        }
-        let mut fired = timers.advance(now_tick);
-        drop(timers);
-        if let Some(tr) = &self.tracer {
-            tr.borrow_mut().timers(fired.len());
-        }
-        for (_, _, p) in fired.drain(..) {
-            match p {
-                TimerPayload::Wake(w) => w.wake(),
-                TimerPayload::Call(cb) => self.call_soon_rc(cb),
+        let n = self.driver.fire_due(|p| match p {
+            TimerPayload::Wake(w) => w.wake(),
+            TimerPayload::Call(cb) => self.call_soon_rc(cb),
+        });
+        if n > 0 {
+            if let Some(tr) = &self.tracer {
+                tr.borrow_mut().timers(n);
             }
         }
-        self.timers.borrow_mut().recycle(fired);
     }
 
     pub(super) fn drain_inject(&self) {
         if !self.shared.signal.take_pending() {
             return;
         }
-        let (tasks, calls) = {
-            let mut q = self.shared.inject.lock().unwrap_or_else(|e| e.into_inner());
-            (std::mem::take(&mut q.tasks), std::mem::take(&mut q.calls))
-        };
+        let (tasks, calls) = self.shared.take();
         let mut ready = self.ready.borrow_mut();
         for t in tasks {
             if let Some(tr) = &self.tracer {
-                // SAFETY: loop thread; copy out the id.
-                tr.borrow_mut().wake(unsafe { t.local() }.id, true);
+                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
             }
             ready.push_back(Runnable::Task(t));
         }
@@ -202,11 +284,11 @@ impl Core {
             let c = self.io_countdown.get();
             if c == 0 {
                 self.io_countdown.set(IO_INTERVAL);
-                self.poll_io(Some(Duration::ZERO));
+                self.driver.park(Some(Duration::ZERO));
             } else {
                 self.io_countdown.set(c - 1);
             }
-        } else if self.shared.stop.load(Ordering::SeqCst) {
+        } else if self.shared.stop_requested() {
             // run_forever returns at the top of the next iteration
         } else {
             self.park();
@@ -215,48 +297,33 @@ impl Core {
         self.spawn_time.set(None);
     }
 
-    fn park(&self) {
-        let next = self.timers.borrow().next_tick();
-        let io_waiting = self.driver.borrow().shared.waiting.load(Ordering::Relaxed);
-        if self.clock.is_virtual() && self.external.get() == 0 && io_waiting == 0 {
-            if let Some(tick) = next {
-                // Idle and waiting only on timers: jump to the next one.
-                let v = self.clock.virtual_ns.as_ref().expect("virtual clock");
-                let target = tick.saturating_mul(wheel::TICK_NS);
-                if target > v.get() {
-                    v.set(target);
+    /// The blocking wait of an idle iteration, through the park hook if one is set (see
+    /// `hooks.rs`).
+    fn park_io(&self) {
+        let hook = self.park_hook.borrow_mut().take();
+        match hook {
+            None => self.driver.park(None),
+            Some(mut h) => {
+                h(&mut || self.driver.park(None));
+                let mut slot = self.park_hook.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(h);
                 }
-                self.poll_io(Some(Duration::ZERO));
-                return;
             }
         }
-        let timeout = match next {
-            _ if self.clock.is_virtual() => None,
-            Some(tick) => {
-                let now = self.clock.now_ns();
-                let at = tick.saturating_mul(wheel::TICK_NS);
-                Some(Duration::from_nanos(at.saturating_sub(now)))
-            }
-            None => None,
-        };
+    }
+
+    /// Idle: park the driver stack unless work was handed in meanwhile.
+    fn park(&self) {
         if !self.shared.signal.prepare_park() {
             return;
         }
         let t0 = self.tracer.is_some().then(Instant::now);
-        self.park_io(timeout);
+        self.park_io();
         self.shared.signal.after_park();
         self.io_countdown.set(IO_INTERVAL);
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
             tr.borrow_mut().park(t0, t0.elapsed());
-        }
-    }
-
-    pub(super) fn poll_io(&self, timeout: Option<Duration>) {
-        let res = self.driver.borrow_mut().poll(timeout);
-        if let Err(e) = res {
-            if e.kind() != io::ErrorKind::Interrupted {
-                panic!("simul: the OS selector failed: {e}");
-            }
         }
     }
 }

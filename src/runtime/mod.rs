@@ -26,10 +26,11 @@
 //!
 //! # Shutdown
 //!
-//! [`run`] (and dropping an [`EventLoop`]) cancels every task still alive — each future is
-//! dropped on the loop thread with the loop still current, so destructors can use it —
-//! then drops pending callbacks and timers and closes the injection queue, which from then
-//! on drops what it is handed instead of keeping it.
+//! [`crate::run`] (and closing or dropping an [`EventLoop`]) shuts the loop down once:
+//! spawns are refused from then on, every task still alive is cancelled on the loop's
+//! thread with the loop current, pending callbacks and timers are dropped and the
+//! injection queue is closed (see `shutdown.rs`). A closed loop refuses to run or spawn
+//! ("Event loop is closed").
 //!
 //! # Files
 //!
@@ -39,6 +40,7 @@
 //! | `inject.rs` | `Shared`: what other threads touch (injection queue, stop, selector waker) |
 //! | `park.rs` | the park/notify handshake between the loop and other threads (loom-checked) |
 //! | `handle.rs` | `LoopHandle` and `JoinHandle` (remote spawns) |
+//! | `hold.rs` | holds on the virtual clock for work outside the loop |
 //! | `callback.rs` | `call_soon`/`call_later`/`call_at`, `Handle`, `TimerHandle`, `time()` |
 //! | `exception.rs` | `ExceptionContext`, `ExceptionKind`, the exception handler |
 //! | `builder.rs` | `Builder` and the environment variables, `Config` |
@@ -46,10 +48,11 @@
 //! | `tasks.rs` | spawn, waker routing, one task step, completion, task introspection |
 //! | `registry.rs` | the registry of live tasks |
 //! | `shutdown.rs` | cancelling what is left, shutdown hooks, closing the queue |
-//! | `event_loop.rs` | `EventLoop`, `run` (with Ctrl-C) |
+//! | `event_loop.rs` | `EventLoop`: the main task, running, stopping, closing |
 //! | `hooks.rs` | for a second front end (Python): scheduling on a loop not running, the park hook |
 //!
-//! The clock is `time::clock`.
+//! The clock, the timer wheel and the driver stack under the loop are in `time/`
+//! (`clock.rs`, `wheel.rs`, `driver.rs`); `simul::run` is in `runner.rs`, above `signal`.
 
 mod builder;
 mod callback;
@@ -57,6 +60,7 @@ mod context;
 mod event_loop;
 mod exception;
 mod handle;
+mod hold;
 mod hooks;
 mod inject;
 mod iteration;
@@ -70,12 +74,12 @@ pub(crate) use builder::Config;
 pub(crate) use callback::TimerPayload;
 pub use callback::{call_at, call_later, call_soon, time, Handle, TimerHandle};
 pub(crate) use context::{try_with_core, with_core};
-pub use event_loop::{run, EventLoop};
+pub use event_loop::EventLoop;
 pub(crate) use exception::report_unretrieved;
 pub use exception::{ExceptionContext, ExceptionKind};
 pub use handle::{JoinHandle, LoopHandle};
+pub(crate) use hold::VirtualTimeHold;
 pub(crate) use inject::Shared;
 pub(crate) use iteration::Core;
 use iteration::Runnable;
 pub use iteration::IO_INTERVAL;
-pub(crate) use tasks::schedule_ref;

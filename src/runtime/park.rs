@@ -28,11 +28,12 @@ const PENDING: u8 = 1;
 const MAIN: u8 = 2;
 const PARKED: u8 = 4;
 
-pub(crate) struct Signal(AtomicU8);
+/// The one word of the handshake (see the module doc).
+pub(crate) struct ParkState(AtomicU8);
 
-impl Signal {
-    pub(crate) fn new() -> Signal {
-        Signal(AtomicU8::new(0))
+impl ParkState {
+    pub(crate) fn new() -> ParkState {
+        ParkState(AtomicU8::new(0))
     }
 
     fn raise(&self, bit: u8) -> bool {
@@ -71,7 +72,7 @@ impl Signal {
     }
 
     /// Loop side, before blocking: `true` if the loop may block (then call
-    /// [`Signal::after_park`] once the selector returns).
+    /// [`ParkState::after_park`] once the selector returns).
     pub(crate) fn prepare_park(&self) -> bool {
         self.0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
@@ -98,7 +99,7 @@ mod loom_tests {
     #[test]
     fn loom_no_lost_wakeup() {
         loom::model(|| {
-            let sig = Arc::new(Signal::new());
+            let sig = Arc::new(ParkState::new());
             let work = Arc::new(AtomicBool::new(false));
             let (s2, w2) = (sig.clone(), work.clone());
             let remote = thread::spawn(move || {
@@ -124,7 +125,7 @@ mod loom_tests {
     #[test]
     fn loom_main_wake_not_lost() {
         loom::model(|| {
-            let sig = Arc::new(Signal::new());
+            let sig = Arc::new(ParkState::new());
             let s2 = sig.clone();
             let remote = thread::spawn(move || s2.wake_main());
             let blocked = sig.prepare_park();
@@ -141,7 +142,7 @@ mod loom_tests {
     #[test]
     fn loom_one_wake_per_park() {
         loom::model(|| {
-            let sig = Arc::new(Signal::new());
+            let sig = Arc::new(ParkState::new());
             let remotes: Vec<_> = (0..2)
                 .map(|_| {
                     let s = sig.clone();

@@ -3,19 +3,19 @@
 //!
 //! # Invariant
 //! A task's `Local::slot` is its index here from spawn until completion; the registry
-//! holds one task reference, released when the task completes.
+//! holds the owner's reference (`OwnedTask`), released when the task completes.
 
-use crate::task::raw::TaskRef;
+use crate::task::raw::{OwnedTask, TaskRef};
 
 #[derive(Default)]
 pub(super) struct Registry {
-    pub(super) slots: Vec<Option<TaskRef>>,
+    pub(super) slots: Vec<Option<OwnedTask>>,
     free: Vec<usize>,
     pub(super) len: usize,
 }
 
 impl Registry {
-    pub(super) fn insert(&mut self, t: TaskRef) -> usize {
+    pub(super) fn insert(&mut self, t: OwnedTask) -> usize {
         self.len += 1;
         match self.free.pop() {
             Some(i) => {
@@ -28,12 +28,14 @@ impl Registry {
             }
         }
     }
-    pub(super) fn remove(&mut self, i: usize) -> Option<TaskRef> {
-        let t = self.slots.get_mut(i)?.take();
-        if t.is_some() {
-            self.len -= 1;
-            self.free.push(i);
+    /// Removes `task`, found at its slot `i` (nothing if the slot holds another task).
+    pub(super) fn remove(&mut self, i: usize, task: &TaskRef) -> Option<OwnedTask> {
+        let slot = self.slots.get_mut(i)?;
+        if !slot.as_ref().is_some_and(|t| t.ptr_eq(task)) {
+            return None;
         }
-        t
+        self.len -= 1;
+        self.free.push(i);
+        slot.take()
     }
 }

@@ -1,7 +1,8 @@
-//! Tasks on the loop: spawning into the registry and the ready queue, waker routing
-//! (`schedule_ref`: the local ready queue on the loop's thread, the injection queue from
-//! anywhere else), one task step with its instrumentation, completion, and immediate
-//! cancellation.
+//! Tasks on the loop: the loop's side of the schedule seam (`LoopSchedule`: the local
+//! ready queue on the loop's thread, the injection queue from anywhere else), spawning
+//! into the registry and the ready queue, one task step with its instrumentation,
+//! completion, and immediate cancellation. Task memory itself is `task::raw`'s; this file
+//! only holds its safe handles.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -9,39 +10,39 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::callback::{Callback, CallbackCell};
 use super::context::try_with_core;
-use super::{report_unretrieved, Core, Runnable};
-use crate::task::raw::{self, TaskRef};
+use super::iteration::{Lifecycle, MainTask};
+use super::{report_unretrieved, Core, ExceptionContext, ExceptionKind, Runnable, Shared};
+use crate::task::raw::{self, Done, Schedule, Step, TaskRef};
 use crate::task::{Local, TaskInfo, TaskState};
 use crate::trace::TracerCell;
 
 pub(super) static TASK_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-/// Schedules a task from a waker or a `cancel()`, on whatever thread this runs.
-pub(crate) fn schedule_ref(task: &TaskRef) {
-    let Some(queued) = task.schedule() else {
-        return;
-    };
-    let shared_ptr = Arc::as_ptr(task.shared());
-    let mut queued = Some(queued);
-    try_with_core(|core| {
-        if Arc::as_ptr(&core.shared) == shared_ptr {
-            if let Some(q) = queued.take() {
-                if let Some(tr) = &core.tracer {
-                    // SAFETY: loop thread; copy out the id.
-                    tr.borrow_mut().wake(unsafe { q.local() }.id, false);
+/// The loop's side of the schedule seam: each task carries one, pointing at the loop
+/// that spawned it. A wake on the loop's own thread (while it runs) goes straight to the
+/// ready queue; any other goes through the injection queue.
+pub(crate) struct LoopSchedule(Arc<Shared>);
+
+impl Schedule for LoopSchedule {
+    fn schedule(&self, task: raw::Runnable) {
+        let mut task = Some(task);
+        try_with_core(|core| {
+            if Arc::ptr_eq(core.shared(), &self.0) {
+                if let Some(t) = task.take() {
+                    if let Some(tr) = &core.tracer {
+                        t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
+                    }
+                    core.ready.borrow_mut().push_back(Runnable::Task(t));
                 }
-                core.ready.borrow_mut().push_back(Runnable::Task(q));
             }
+        });
+        if let Some(t) = task {
+            self.0.push_task(t);
         }
-    });
-    if let Some(q) = queued {
-        let shared = q.shared().clone();
-        shared.push_task(q);
     }
 }
 
@@ -52,7 +53,7 @@ impl Core {
         name: Option<String>,
         location: &'static Location<'static>,
         eager: bool,
-    ) -> TaskRef
+    ) -> raw::JoinRef<F::Output>
     where
         F: Future + 'static,
     {
@@ -60,26 +61,57 @@ impl Core {
         let created = match self.spawn_time.get() {
             Some(t) => t,
             None => {
-                let t = self.clock.coarse_instant();
+                let t = crate::task::creation_stamp(self.clock().coarse_instant());
                 self.spawn_time.set(Some(t));
                 t
             }
         };
-        let (registry_ref, handle_ref, queue_ref) = raw::allocate(
+        let (registry_ref, handle_ref, queue_ref) = raw::spawn(
             future,
-            self.shared.clone(),
+            LoopSchedule(self.shared().clone()),
             Local::new(id, name, location, created),
         );
         let slot = self.tasks.borrow_mut().insert(registry_ref);
-        // SAFETY: loop thread; nobody else has seen the task yet.
-        unsafe { handle_ref.local() }.slot = slot;
-        if eager {
+        handle_ref
+            .local()
+            .slot
+            .set(u32::try_from(slot).expect("more than 2^32 live tasks"));
+        let life = self.life.get();
+        if life != Lifecycle::Open {
+            self.refuse(&handle_ref, life);
+            drop(queue_ref); // never queued: the task never runs
+        } else if eager {
             // Run the first step right here, as if it had been popped from the queue.
             self.run_task(queue_ref);
         } else {
             self.ready.borrow_mut().push_back(Runnable::Task(queue_ref));
         }
         handle_ref
+    }
+
+    /// A spawn on a closing (or closed) loop: the task never runs. While closing, it stays
+    /// in the registry, and shutdown's next round drops its future (one at a time, so a
+    /// destructor that spawns again is not recursion); once closed, it is cancelled here.
+    /// Reported in debug mode.
+    #[cold]
+    fn refuse(&self, task: &TaskRef, life: Lifecycle) {
+        if self.is_debug() {
+            let local = task.local();
+            let name = crate::task::task_name(local);
+            self.call_exception_handler(&ExceptionContext::new(
+                ExceptionKind::SpawnRefused,
+                format!(
+                    "Task was destroyed but it is pending: task spawned at {}:{} while its \
+                     loop was closing never runs",
+                    local.location.file(),
+                    local.location.line()
+                ),
+                Some(name),
+            ));
+        }
+        if life == Lifecycle::Closed {
+            self.cancel_now(task);
+        }
     }
 
     /// Cancels `task` right away, on this stack: its future is dropped in place (so its
@@ -92,16 +124,13 @@ impl Core {
         if !task.request_cancel() {
             return false;
         }
-        if task.state() & raw::RUNNING != 0 {
-            schedule_ref(task);
-            return true;
+        // While the future is dropped the task counts as running, so a destructor that
+        // tries to cancel it again only schedules it (and the queue entry then finds it
+        // complete).
+        match task.cancel_in_place() {
+            Some(done) => self.complete(done),
+            None => task.wake(), // being polled: it is cancelled when it next runs
         }
-        // Mark it running while its future is dropped, so that a destructor that tries to
-        // cancel it again only schedules it (and the queue entry then finds it complete).
-        task.transition_to_running();
-        // SAFETY: loop thread (Core is thread-local) and the task is not being polled.
-        let state = unsafe { task.cancel_future() };
-        self.complete(task, state);
         true
     }
 
@@ -109,70 +138,58 @@ impl Core {
         self.ready.borrow_mut().push_back(Runnable::Call(cb));
     }
 
-    pub(super) fn run_task(&self, task: TaskRef) {
-        let prev = task.transition_to_running();
-        if prev & raw::COMPLETE != 0 {
-            return;
-        }
-        if prev & raw::CANCEL != 0 {
-            // SAFETY: loop thread, not being polled (we just took it from the queue).
-            let state = unsafe { task.cancel_future() };
-            self.complete(&task, state);
-            return;
-        }
-        let waker = task.borrowed_waker();
-        let mut cx = Context::from_waker(&waker);
-        let saved = self.current.replace(Some(task.as_raw()));
-        let saved_budget = self.budget.replace(crate::io::BUDGET);
-        let started = self.instrumented.then(|| self.before_poll(&task));
-        // SAFETY: loop thread; RUNNING is set; the queue's reference keeps it alive.
-        let res = unsafe { task.poll(&mut cx) };
-        self.current.set(saved);
-        self.budget.set(saved_budget);
-        // SAFETY: loop thread; the poll is over.
-        unsafe { task.local() }.polls += 1;
-        if let Some(t0) = started {
-            self.after_poll(&task, t0);
-        }
-        match res {
-            Poll::Pending => task.idle_and_release(),
-            Poll::Ready(state) => self.complete(&task, state),
+    pub(super) fn run_task(&self, task: raw::Runnable) {
+        let step = task.run(
+            |t| {
+                let budget = self.fresh_budget();
+                let started = self.instrumented.then(|| {
+                    let local = t.local();
+                    self.before_poll(local.id, local.location)
+                });
+                (budget, started)
+            },
+            |t, (budget, started)| {
+                self.restore_budget(budget);
+                if let Some(t0) = started {
+                    let local = t.local();
+                    let polled = Polled {
+                        id: local.id,
+                        location: local.location,
+                        polls: u64::from(local.polls.get()),
+                        name: &|| crate::task::task_name(local),
+                    };
+                    self.after_poll(&polled, t0);
+                }
+            },
+        );
+        if let Step::Done(done) = step {
+            self.complete(done);
         }
     }
 
     /// Instrumentation before a poll (debug, trace or watchdog on).
     #[cold]
-    fn before_poll(&self, task: &TaskRef) -> Instant {
+    pub(super) fn before_poll(&self, id: u64, location: &'static Location<'static>) -> Instant {
         if let Some(w) = &self.watch {
-            // SAFETY: loop thread; copy out.
-            let local = unsafe { task.local() };
-            w.enter(local.id, local.location);
+            w.enter(id, location);
         }
         Instant::now()
     }
 
     /// Instrumentation after a poll.
     #[cold]
-    fn after_poll(&self, task: &TaskRef, t0: Instant) {
+    pub(super) fn after_poll(&self, p: &Polled<'_>, t0: Instant) {
         let took = t0.elapsed();
         if let Some(w) = &self.watch {
             if let Some(stuck) = w.exit() {
-                crate::debug::report_stall(self, task, stuck.max(took));
+                crate::debug::report_stall(self, &(p.name)(), p.location, stuck.max(took));
             }
         }
-        if self.config.debug && took >= self.config.slow_poll_threshold {
-            crate::debug::report_slow_poll(self, task, took);
+        if self.is_debug() && took >= self.slow_poll_threshold() {
+            crate::debug::report_slow_poll(self, &(p.name)(), p.location, took);
         }
         if let Some(tr) = &self.tracer {
-            // SAFETY: loop thread; the poll is over.
-            let local = unsafe { task.local() };
-            tr.borrow_mut().poll(
-                local.id,
-                || crate::task::task_name(local),
-                t0,
-                took,
-                local.polls,
-            );
+            tr.borrow_mut().poll(p.id, p.name, t0, took, p.polls);
         }
     }
 
@@ -180,48 +197,67 @@ impl Core {
         self.tracer.as_deref()
     }
 
-    pub(super) fn complete(&self, task: &TaskRef, state: TaskState) {
-        task.transition_to_complete();
-        // SAFETY: loop thread; no other borrow of this task's Local is live.
-        let local = unsafe { task.local() };
-        local.outcome = Some(state);
-        let registry_ref = self.tasks.borrow_mut().remove(local.slot);
-        let join = local.join_waker.take();
-        let callbacks = local.callbacks.take();
-        let detached = local.detached;
-        for cb in callbacks.into_iter().flat_map(|v| *v) {
+    /// The loop's bookkeeping for a task that has just completed: out of the registry,
+    /// its awaiter woken, its done callbacks scheduled, a lost panic reported.
+    pub(super) fn complete(&self, done: Done) {
+        let Done {
+            task,
+            state,
+            unretrieved,
+            callbacks,
+        } = done;
+        let local = task.local();
+        let registry_ref = self
+            .tasks
+            .borrow_mut()
+            .remove(local.slot.get() as usize, &task);
+        for cb in callbacks {
             self.call_soon_rc(Rc::new(CallbackCell {
                 f: Cell::new(Some(move || cb(state))),
                 cancelled: Cell::new(false),
             }));
         }
-        if let Some(w) = join {
+        if let Some(w) = local.join_waker.take() {
             w.wake();
         }
-        if detached {
-            // SAFETY: loop thread.
-            if let Some(msg) = unsafe { task.drop_output() } {
-                report_unretrieved(task, &msg);
-            }
+        if let Some(msg) = unretrieved {
+            report_unretrieved(&task, &msg);
         }
         drop(registry_ref);
     }
 
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
-        if let Some(ptr) = self.current.get() {
-            // SAFETY: `current` is set only while the task is polled, and the queue entry
-            // being polled holds a reference.
-            let t = unsafe { TaskRef::borrow_raw(ptr) };
-            return Some(TaskInfo::of(&t));
+        if let Some(info) = raw::with_current(TaskInfo::of) {
+            return Some(info);
         }
-        self.main
-            .get()
-            .map(|(id, polls, created)| TaskInfo::main(id, polls, created))
+        let main = self.main.borrow();
+        main.as_ref()
+            .filter(|m| m.running.get())
+            .map(|m| self.main_info(m))
+    }
+
+    fn main_info(&self, m: &MainTask) -> TaskInfo {
+        let state = if m.running.get() {
+            TaskState::Running
+        } else if self.shared().signal.main_woken() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        TaskInfo::main(m.id, m.location, state, m.polls.get(), m.created)
     }
 
     pub(crate) fn all_task_infos(&self) -> Vec<TaskInfo> {
         let tasks = self.tasks.borrow();
-        let mut v: Vec<TaskInfo> = tasks.slots.iter().flatten().map(TaskInfo::of).collect();
+        let mut v: Vec<TaskInfo> = tasks
+            .slots
+            .iter()
+            .flatten()
+            .map(|t| TaskInfo::of(t))
+            .collect();
+        if let Some(m) = self.main.borrow().as_ref() {
+            v.push(self.main_info(m));
+        }
         v.sort_by_key(|i| i.id());
         v
     }
@@ -229,4 +265,12 @@ impl Core {
     pub(crate) fn task_count(&self) -> usize {
         self.tasks.borrow().len
     }
+}
+
+/// What the instrumentation needs to know of the task just polled.
+pub(super) struct Polled<'a> {
+    pub(super) id: u64,
+    pub(super) location: &'static Location<'static>,
+    pub(super) polls: u64,
+    pub(super) name: &'a dyn Fn() -> String,
 }

@@ -16,6 +16,12 @@
 //! buffer; if it cannot, read once from the socket* (`fill`). The claim is released when
 //! the operation finishes or its future is dropped. Everything an operation has read stays
 //! in the buffer until the operation returns, so cancelling one loses nothing.
+//!
+//! `read_to_end` is the exception to the buffer's growth rule: it reads straight into the
+//! vector it returns (the buffered bytes moved to its front), at most 256 KiB per read and
+//! one unit of the cooperative budget per read, doubling the vector's capacity as it fills,
+//! without zero-filling it (socket streams read into the spare capacity). If it stops
+//! before EOF, the bytes go back into the buffer.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -158,6 +164,32 @@ impl ReadState {
         }
         self.hungry = false;
         &mut self.buf[self.end..]
+    }
+}
+
+/// The most `read_to_end` asks for in one read (asyncio's largest read): bounds how long
+/// one poll of it can take, with the budget.
+const TO_END_CHUNK: usize = 256 * 1024;
+
+/// The bytes `read_to_end` has read so far; put back in front of the buffer if it stops
+/// before EOF (cancelled, or failed), so nothing is lost.
+struct Pending<'a> {
+    st: &'a RefCell<ReadState>,
+    out: Vec<u8>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        let mut st = self.st.borrow_mut();
+        // The buffer was emptied into `out` when the operation began, and nothing else
+        // reads while it holds the claim, so it is still empty.
+        debug_assert_eq!(st.len(), 0);
+        st.buf = std::mem::take(&mut self.out);
+        st.start = 0;
+        st.end = st.buf.len();
     }
 }
 
@@ -452,8 +484,66 @@ impl StreamReader {
     pub async fn read_to_end(&self) -> Result<Vec<u8>, StreamError> {
         let _claim = self.claim()?;
         self.coop().await;
-        while self.fill().await? > 0 {}
-        Ok(self.st.borrow_mut().take_all())
+        // Everything goes straight into the vector returned (no copy out of the buffer at
+        // the end); the buffered bytes become its start. If the future is dropped or an
+        // error ends it, the bytes read so far go back into the buffer (`Pending` below).
+        let mut pending = Pending {
+            st: &self.st,
+            out: {
+                let mut st = self.st.borrow_mut();
+                if st.start == 0 {
+                    let end = st.end;
+                    st.end = 0;
+                    let mut v = std::mem::take(&mut st.buf);
+                    v.truncate(end);
+                    v
+                } else {
+                    st.take_all()
+                }
+            },
+        };
+        poll_fn(|cx| self.poll_append_to_end(cx, &mut pending.out)).await?;
+        self.st.borrow_mut().eof = true;
+        Ok(std::mem::take(&mut pending.out))
+    }
+
+    /// `read_to_end`'s loop: reads onto the end of `out` until EOF, one unit of the
+    /// cooperative budget per read, the vector doubling (never zero-filled) as it fills.
+    fn poll_append_to_end(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+    ) -> Poll<Result<(), StreamError>> {
+        {
+            let st = self.st.borrow();
+            if st.eof {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = &st.error {
+                return Poll::Ready(Err(StreamError::Io(e.to_io())));
+            }
+        }
+        loop {
+            if crate::io::coop_exhausted(cx) {
+                return Poll::Pending;
+            }
+            if out.capacity() - out.len() < FIRST_CHUNK {
+                out.reserve(out.len().max(TO_END_CHUNK));
+            }
+            match self.conn.io.poll_read_append(cx, out, TO_END_CHUNK) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => {
+                    self.st.borrow_mut().error = Some(StoredError::new(&e));
+                    return Poll::Ready(Err(StreamError::Io(e)));
+                }
+                Poll::Pending => {
+                    self.conn.set_read_waker(cx);
+                    return Poll::Pending;
+                }
+            }
+        }
     }
 
     /// Reads exactly `n` bytes.

@@ -46,6 +46,14 @@ impl SocketInfo for TcpStream {
     fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
         Some(self.try_write(buf))
     }
+    fn poll_read_append(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<std::task::Poll<io::Result<usize>>> {
+        Some(TcpStream::poll_read_append(self, cx, out, max))
+    }
 }
 
 impl SocketInfo for UnixStream {
@@ -57,6 +65,14 @@ impl SocketInfo for UnixStream {
     }
     fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
         Some(self.try_write(buf))
+    }
+    fn poll_read_append(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Option<std::task::Poll<io::Result<usize>>> {
+        Some(UnixStream::poll_read_append(self, cx, out, max))
     }
 }
 

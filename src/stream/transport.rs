@@ -103,6 +103,13 @@ fn closed() -> io::Error {
 /// The byte stream under a [`Conn`](super::conn::Conn).
 pub(crate) trait Transport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    /// Reads at most `max` bytes onto the end of `out` (whose spare capacity is not empty).
+    fn poll_read_append(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<usize>>;
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
     /// Writes what the socket takes right now, without registering a waker (`Pending`:
     /// it takes nothing now). The write fast path.
@@ -125,6 +132,15 @@ pub(crate) trait SocketInfo {
     }
     /// A non-registering write (`WouldBlock` when full), if the byte stream has one.
     fn try_write_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
+        None
+    }
+    /// A read onto the end of `out` without zero-filling, if the stream can do one.
+    fn poll_read_append(
+        &self,
+        _cx: &mut Context<'_>,
+        _out: &mut Vec<u8>,
+        _max: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
         None
     }
 }
@@ -250,6 +266,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteOnly<T> {
 }
 
 /// Any `futures_io` duplex byte stream as a [`Transport`].
+/// The most a read onto the end of a vector asks of a stream that can only read into
+/// initialised memory (see `Transport::poll_read_append`).
+const FALLBACK_READ: usize = 16 * 1024;
+
 pub(crate) struct FuturesIo<T> {
     io: RefCell<Option<T>>,
 }
@@ -268,6 +288,33 @@ impl<T: AsyncRead + AsyncWrite + SocketInfo + Unpin> Transport for FuturesIo<T> 
             Some(io) => Pin::new(io).poll_read(cx, buf),
             None => Poll::Ready(Ok(0)),
         }
+    }
+    fn poll_read_append(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        let mut io = self.io.borrow_mut();
+        let Some(io) = io.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        if let Some(p) = io.poll_read_append(cx, out, max) {
+            return p;
+        }
+        // A stream that only offers `AsyncRead`: read into zeroed room, a little at a time
+        // (zeroing all of `max` for every read would cost more than the read itself when
+        // the stream delivers small pieces).
+        let len = out.len();
+        let room = (out.capacity() - len).min(max).min(FALLBACK_READ);
+        out.resize(len + room, 0);
+        let r = Pin::new(io).poll_read(cx, &mut out[len..]);
+        let n = match &r {
+            Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        out.truncate(len + n);
+        r
     }
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.io.borrow_mut().as_mut() {

@@ -201,7 +201,7 @@ impl<E> Inner<E> {
             .borrow()
             .iter()
             .flatten()
-            .map(TaskRef::clone_ref)
+            .map(TaskRef::clone)
             .collect();
         if tasks.is_empty() {
             return;
@@ -583,7 +583,7 @@ where
 /// Records a member's task for cancellation; cancels it at once if the group is already
 /// aborting.
 fn register<T, E>(inner: &Inner<E>, slot: usize, task: &Task<T>) {
-    inner.members.borrow_mut()[slot] = Some(task.raw.clone_ref());
+    inner.members.borrow_mut()[slot] = Some(TaskRef::clone(&task.raw));
     if inner.aborting.get() {
         runtime::with_core("TaskGroup::spawn", |core| core.cancel_now(&task.raw));
     }

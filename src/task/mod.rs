@@ -24,20 +24,19 @@ pub(crate) mod raw;
 mod state;
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
 pub use group::{GroupClosed, GroupError, GroupHandle, TaskGroup};
-use raw::TaskRef;
+use raw::{JoinRef, TaskRef};
 
 /// Why a task produced no value.
 ///
@@ -229,28 +228,52 @@ impl TaskState {
     }
 }
 
-/// Loop-thread-only bookkeeping stored in each task's header.
+/// Done callbacks of a task.
+pub(crate) type Callbacks = Vec<Box<dyn FnOnce(TaskState)>>;
+
+/// A task's bookkeeping, stored in its header and touched only on its owner thread (the
+/// loop's), through a `raw::TaskRef` (which is `!Send`); hence plain `Cell`s.
+///
+/// Kept small, as every task carries it: what only some tasks have (a name, done
+/// callbacks) sits behind one pointer, allocated for those tasks only.
 pub(crate) struct Local {
     pub(crate) id: u64,
-    pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
-    /// When it was spawned, to within a few ms: the loop reads the coarse clock (kernel
-    /// tick resolution) once per iteration for all the tasks spawned in it.
-    pub(crate) created: Instant,
-    pub(crate) polls: u64,
-    pub(crate) join_waker: Option<Waker>,
-    /// Done callbacks; boxed because few tasks have any (8 bytes per task, not 24).
-    #[allow(clippy::type_complexity)]
-    pub(crate) callbacks: Option<Box<Vec<Box<dyn FnOnce(TaskState)>>>>,
+    /// When it was spawned, in ns after [`process_origin`], to within a few ms: the loop
+    /// reads the coarse clock (kernel tick resolution) once per iteration for all the
+    /// tasks spawned in it.
+    created_ns: u64,
+    pub(crate) join_waker: Cell<Option<Waker>>,
+    extra: OnceCell<Box<Extra>>,
+    pub(crate) polls: Cell<u32>,
     /// Index in the loop's task registry.
-    pub(crate) slot: usize,
+    pub(crate) slot: Cell<u32>,
+    /// The owner thread's token (set by `raw::spawn`, read from any thread).
+    pub(super) owner: u32,
     /// The `Task` handle was dropped.
-    pub(crate) detached: bool,
+    pub(crate) detached: Cell<bool>,
     /// Set when the task completes.
-    pub(crate) outcome: Option<TaskState>,
+    pub(crate) outcome: Cell<Option<TaskState>>,
     /// A panic of this task was delivered elsewhere (to a `TaskGroup`): do not report it
     /// as never retrieved.
-    pub(crate) panic_retrieved: bool,
+    pub(crate) panic_retrieved: Cell<bool>,
+}
+
+/// What only some tasks have.
+struct Extra {
+    name: Option<Box<str>>,
+    callbacks: RefCell<Callbacks>,
+}
+
+/// The instant task creation times count from (the first time it is asked for).
+pub(crate) fn process_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// `t` as a task creation stamp: ns after [`process_origin`] (0 if before it).
+pub(crate) fn creation_stamp(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(process_origin()).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Local {
@@ -258,20 +281,64 @@ impl Local {
         id: u64,
         name: Option<String>,
         location: &'static Location<'static>,
-        created: Instant,
+        created_ns: u64,
     ) -> Self {
+        let extra = OnceCell::new();
+        if let Some(name) = name {
+            let _ = extra.set(Box::new(Extra {
+                name: Some(name.into_boxed_str()),
+                callbacks: RefCell::default(),
+            }));
+        }
         Local {
             id,
-            name: name.map(String::into_boxed_str),
             location,
-            created,
-            polls: 0,
-            join_waker: None,
-            callbacks: None,
-            slot: usize::MAX,
-            detached: false,
-            outcome: None,
-            panic_retrieved: false,
+            created_ns,
+            join_waker: Cell::new(None),
+            extra,
+            polls: Cell::new(0),
+            slot: Cell::new(u32::MAX),
+            owner: 0,
+            detached: Cell::new(false),
+            outcome: Cell::new(None),
+            panic_retrieved: Cell::new(false),
+        }
+    }
+
+    /// The name given at spawn, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extra.get()?.name.as_deref()
+    }
+
+    /// When the task was spawned.
+    pub(crate) fn created(&self) -> Instant {
+        process_origin() + Duration::from_nanos(self.created_ns)
+    }
+
+    /// Adds a done callback; hands it back if the task has completed (it accepts none
+    /// from then on, so none is left behind when the task is freed).
+    pub(crate) fn add_callback(
+        &self,
+        f: Box<dyn FnOnce(TaskState)>,
+    ) -> Result<(), Box<dyn FnOnce(TaskState)>> {
+        if self.outcome.get().is_some() {
+            return Err(f);
+        }
+        let extra = self.extra.get_or_init(|| {
+            Box::new(Extra {
+                name: None,
+                callbacks: RefCell::default(),
+            })
+        });
+        extra.callbacks.borrow_mut().push(f);
+        Ok(())
+    }
+
+    /// Takes the done callbacks out.
+    pub(crate) fn take_callbacks(&self) -> Callbacks {
+        match self.extra.get() {
+            Some(e) => e.callbacks.take(),
+            None => Vec::new(),
         }
     }
 }
@@ -299,14 +366,12 @@ pub struct TaskInfo {
 
 impl TaskInfo {
     pub(crate) fn of(task: &TaskRef) -> TaskInfo {
-        let state = task.state();
-        // SAFETY: introspection runs on the loop thread and copies out immediately.
-        let local = unsafe { task.local() };
-        let st = if let Some(o) = local.outcome {
+        let local = task.local();
+        let st = if let Some(o) = local.outcome.get() {
             o
-        } else if state & raw::RUNNING != 0 {
+        } else if task.is_running() {
             TaskState::Running
-        } else if state & raw::SCHEDULED != 0 {
+        } else if task.is_scheduled() {
             TaskState::Scheduled
         } else {
             TaskState::Waiting
@@ -316,8 +381,8 @@ impl TaskInfo {
             name: task_name(local),
             state: st,
             location: local.location,
-            polls: local.polls,
-            age: local.created.elapsed(),
+            polls: u64::from(local.polls.get()),
+            age: local.created().elapsed(),
         }
     }
 
@@ -381,12 +446,18 @@ impl TaskInfo {
         self.age
     }
 
-    pub(crate) fn main(id: u64, polls: u64, created: Instant) -> TaskInfo {
+    pub(crate) fn main(
+        id: u64,
+        location: &'static Location<'static>,
+        state: TaskState,
+        polls: u64,
+        created: Instant,
+    ) -> TaskInfo {
         TaskInfo {
             id,
             name: "main".to_string(),
-            state: TaskState::Running,
-            location: Location::caller(),
+            state,
+            location,
             polls,
             age: created.elapsed(),
         }
@@ -411,13 +482,11 @@ impl fmt::Debug for TaskInfo {
 /// Records that a panic of `task` was delivered elsewhere (to a `TaskGroup`), so the loop
 /// does not also report it as never retrieved.
 pub(crate) fn mark_panic_retrieved(task: &TaskRef) {
-    // SAFETY: loop thread (callers hold a `!Send` handle or run inside the task); the
-    // borrow ends here.
-    unsafe { task.local() }.panic_retrieved = true;
+    task.local().panic_retrieved.set(true);
 }
 
 pub(crate) fn task_name(local: &Local) -> String {
-    match &local.name {
+    match local.name() {
         Some(n) => n.to_string(),
         None => format!("Task-{}", local.id),
     }
@@ -438,8 +507,7 @@ pub(crate) fn task_name(local: &Local) -> String {
 /// ```
 #[must_use = "a Task is detached when dropped; await it or call .cancel()"]
 pub struct Task<T> {
-    raw: TaskRef,
-    _marker: PhantomData<T>,
+    raw: JoinRef<T>,
 }
 
 /// Implemented by the task handles that may cross threads, never by [`Task`] or
@@ -487,11 +555,8 @@ impl Task<()> {
 }
 
 impl<T> Task<T> {
-    pub(crate) fn from_raw(raw: TaskRef) -> Task<T> {
-        Task {
-            raw,
-            _marker: PhantomData,
-        }
+    pub(crate) fn from_raw(raw: JoinRef<T>) -> Task<T> {
+        Task { raw }
     }
 
     /// Requests cancellation: the task's future is dropped the next time it would run,
@@ -511,7 +576,7 @@ impl<T> Task<T> {
         if !self.raw.request_cancel() {
             return false;
         }
-        runtime::schedule_ref(&self.raw);
+        self.raw.wake();
         true
     }
 
@@ -528,7 +593,7 @@ impl<T> Task<T> {
     /// ```
     #[doc(alias = "done")]
     pub fn is_done(&self) -> bool {
-        self.raw.state() & raw::COMPLETE != 0
+        self.raw.is_complete()
     }
 
     /// `true` if the task ended by cancellation.
@@ -548,8 +613,7 @@ impl<T> Task<T> {
     }
 
     fn local_state(&self) -> Option<TaskState> {
-        // SAFETY: Task is !Send, so we are on the loop's thread; the borrow ends here.
-        unsafe { self.raw.local().outcome }
+        self.raw.local().outcome.get()
     }
 
     /// The task's id, unique within the process.
@@ -562,8 +626,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn id(&self) -> u64 {
-        // SAFETY: loop thread (Task is !Send); copy out.
-        unsafe { self.raw.local().id }
+        self.raw.local().id
     }
 
     /// The task's name: the one given to [`Builder::name`], else `Task-<id>`.
@@ -577,8 +640,7 @@ impl<T> Task<T> {
     /// ```
     #[doc(alias = "get_name")]
     pub fn name(&self) -> String {
-        // SAFETY: loop thread (Task is !Send); copy out.
-        task_name(unsafe { self.raw.local() })
+        task_name(self.raw.local())
     }
 
     /// A snapshot of the task.
@@ -611,14 +673,11 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(TaskState) + 'static) {
-        if let Some(state) = self.local_state() {
+        if let Err(f) = self.raw.local().add_callback(Box::new(f)) {
+            let state = self
+                .local_state()
+                .expect("a task refuses callbacks once done");
             runtime::call_soon(move || f(state));
-        } else {
-            // SAFETY: loop thread (Task is !Send); no re-entrancy while pushing.
-            unsafe { self.raw.local() }
-                .callbacks
-                .get_or_insert_with(Box::default)
-                .push(Box::new(f));
         }
     }
 
@@ -665,11 +724,8 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.raw.state() & raw::COMPLETE != 0 {
-            let mut out = None;
-            // SAFETY: T is this task's output type; loop thread (Task is !Send).
-            unsafe { self.raw.take_output(&mut out) };
-            return match out {
+        if self.raw.is_complete() {
+            return match self.raw.take_output() {
                 Some(v) => Poll::Ready(v),
                 None => panic!(
                     "`Task` awaited after it returned its result: a `Task` gives its result \
@@ -678,27 +734,21 @@ impl<T> Future for Task<T> {
                 ),
             };
         }
-        // SAFETY: loop thread (Task is !Send); the borrow ends before anything re-enters.
-        let local = unsafe { self.raw.local() };
-        match &local.join_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => local.join_waker = Some(cx.waker().clone()),
-        }
+        let slot = &self.raw.local().join_waker;
+        let waker = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        slot.set(Some(waker));
         Poll::Pending
     }
 }
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        // SAFETY: loop thread (Task is !Send).
-        let local = unsafe { self.raw.local() };
-        local.detached = true;
-        local.join_waker = None;
-        if self.raw.state() & raw::COMPLETE != 0 {
-            // SAFETY: loop thread.
-            if let Some(msg) = unsafe { self.raw.drop_output() } {
-                runtime::report_unretrieved(&self.raw, &msg);
-            }
+        drop(self.raw.local().join_waker.take());
+        if let Some(msg) = self.raw.detach() {
+            runtime::report_unretrieved(&self.raw, &msg);
         }
     }
 }
@@ -854,13 +904,17 @@ pub fn current_task() -> Option<TaskInfo> {
     runtime::try_with_core(|core| core.current_task_info()).flatten()
 }
 
-/// Every task alive on the current loop (not yet done), in spawn order.
+/// Every task alive on the current loop (not yet done), in spawn order, the main future
+/// of `run`/`run_until_complete` included (as asyncio's `all_tasks()` includes the main
+/// task).
 ///
 /// # Examples
 /// ```
 /// simul::run(async {
 ///     let _a = simul::spawn(async {});
-///     assert_eq!(simul::all_tasks().len(), 1);
+///     let all = simul::all_tasks();
+///     assert_eq!(all.len(), 2);
+///     assert_eq!(all[0].name(), "main");
 /// });
 /// ```
 pub fn all_tasks() -> Vec<TaskInfo> {

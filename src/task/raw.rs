@@ -1,46 +1,77 @@
-//! Raw task memory: the only place where a task's bytes are touched through pointers.
+//! Raw task memory behind safe handles: the only place where a task's bytes are touched
+//! through pointers. It knows nothing of the event loop: a task is allocated with a
+//! scheduler (anything implementing [`Schedule`]), and waking the task hands a
+//! [`Runnable`] to that scheduler.
 //!
 //! # Layout
 //!
-//! A task is one heap allocation, a [`Cell<F>`]: a [`Header`] first (so a pointer to the
-//! cell is a pointer to its header), then the stage (the future while it runs, its output
-//! once it has finished). The header holds a `'static` [`VTable`] of functions
-//! monomorphised for the future's type; everything outside this file sees only
-//! `NonNull<Header>` wrapped in the safe [`TaskRef`] and never needs to know `F`.
+//! A task is one heap allocation, a `Cell<F, S>`: a [`Header`] first (so a pointer to the
+//! cell is a pointer to its header), then the scheduler `S`, then the stage (the future
+//! while it runs, its output once it has finished). The header holds the state word, a
+//! `'static` vtable of functions monomorphised for `(F, S)` and the task's bookkeeping
+//! ([`Local`]); everything outside this file sees only the handles below and never needs
+//! to know `F` or `S`.
 //!
-//! # State word
+//! # Handles
 //!
-//! Scheduling flags and the refcount share one atomic word; its transitions live in
-//! `state.rs` (model-checked with loom).
+//! Every handle owns one counted reference (the count lives in the state word, see
+//! `state.rs`); the thread that drops the count to zero frees the task.
 //!
-//! # Who touches what (the invariants the `unsafe` blocks rely on)
+//! | handle | `Send` | held by | what it may do |
+//! |---|---|---|---|
+//! | [`OwnedTask`] | no | the loop's registry | everything a [`TaskRef`] may; dropping it drops a future still alive |
+//! | [`JoinRef<T>`] | no | the `Task<T>` handle | take the output (typed), detach |
+//! | [`TaskRef`] | no | anyone on the owner thread | read the state and [`Local`], wake, cancel, drop the future in place |
+//! | [`Runnable`] | yes | a ready or injection queue | [`Runnable::run`], on the owner thread |
+//! | `Waker` | yes, `Sync` | anyone | wake (schedule a `Runnable`) |
 //!
-//! * The state word is atomic: wakers live on any thread.
-//! * The stage and [`Local`] fields are only read or written on the thread that runs the
-//!   task's loop. The future is polled and dropped only there; the output is written
-//!   there and taken by the `Task` handle, which is `!Send` and so is also there.
-//! * A foreign thread can only change the state word and, when it drops the last
-//!   reference, free the memory. By then the future and the output are gone (the loop
-//!   drops the future and the handle or the loop drops the output, all on the loop's
-//!   thread), so freeing only drops `Send` data.
+//! # Invariants the `unsafe` blocks rely on
+//!
+//! 1. **Owner thread.** The thread that calls [`spawn`] owns the task: the future is
+//!    polled and dropped only there, the output written and dropped only there, and
+//!    [`Local`] (plain `Cell`s) touched only there. The `!Send` handles stay on it by
+//!    their type; [`Runnable::run`] checks it (a cheap per-thread token) and panics
+//!    elsewhere rather than poll a `!Send` future on the wrong thread.
+//! 2. **One access to the stage at a time.** The future is touched only while `RUNNING`
+//!    is set by [`State::start_run`], which fails if it is already set (so a destructor or
+//!    a poll can never re-enter the same task's future). The output is touched only once
+//!    `COMPLETE` is set, which happens after the future is gone.
+//! 3. **Nothing `!Send` outlives the owner's handles.** A foreign thread may drop the
+//!    last reference (a `Waker` or a `Runnable`), and then frees only `Send` data: the
+//!    future is gone once the task completed, and [`OwnedTask`]'s drop completes it
+//!    (dropping the future in place, or — if it is being polled right now — marking it
+//!    `ORPHAN` so the poll drops it as soon as it returns); the output is dropped on the
+//!    owner thread as soon as the task is both complete and detached ([`JoinRef::detach`]);
+//!    done callbacks are only accepted before completion and cleared when it happens or
+//!    when the owner's handle goes.
+//! 4. **The scheduler is `Send + Sync`**: wakes call it from any thread, and it is dropped
+//!    with the memory, wherever that happens.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::{Local, TaskError, TaskState};
-use crate::runtime::Shared;
+use super::state::{State, Wake};
+use super::state::{CANCEL, COMPLETE, ORPHAN, RUNNING, SCHEDULED};
+use super::{Callbacks, Local, TaskError, TaskState};
 
-use super::state::State;
-pub(crate) use super::state::{CANCEL, COMPLETE, RUNNING, SCHEDULED};
+/// Where a woken task goes: the seam between task memory and whatever runs tasks.
+///
+/// [`Schedule::schedule`] is called on whichever thread woke the task, with the queue
+/// entry's reference; the scheduler queues it and, sooner or later, calls
+/// [`Runnable::run`] on the task's owner thread (or drops it, if it is shutting down).
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues a woken task.
+    fn schedule(&self, task: Runnable);
+}
 
-/// Functions specialised for one future type.
-pub(crate) struct VTable {
+/// Functions specialised for one future type and one scheduler type.
+struct VTable {
     /// Polls the future once (panics caught). Ready when it finished and the output has
     /// been stored.
     poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<TaskState>,
@@ -51,19 +82,19 @@ pub(crate) struct VTable {
     /// Drops the output if it is still stored; returns the panic message if the output
     /// was a panic nobody retrieved.
     drop_output: unsafe fn(NonNull<Header>) -> Option<String>,
+    /// Hands a new queue entry (its reference already counted) to the scheduler.
+    schedule: unsafe fn(NonNull<Header>),
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
 }
 
 /// The first field of every task allocation.
-#[repr(C)]
-pub(crate) struct Header {
+struct Header {
     state: State,
     vtable: &'static VTable,
-    /// The loop the task belongs to; used to route wakes from other threads.
-    pub(crate) shared: Arc<Shared>,
-    /// Loop-thread-only bookkeeping (see the module doc).
-    local: UnsafeCell<Local>,
+    /// Owner-thread bookkeeping (see the module doc); `local.owner` is written once at
+    /// spawn and only read afterwards, from any thread.
+    local: Local,
 }
 
 enum Stage<F: Future> {
@@ -73,77 +104,133 @@ enum Stage<F: Future> {
 }
 
 #[repr(C)]
-struct Cell<F: Future> {
+struct TaskCell<F: Future, S> {
     header: Header,
+    scheduler: S,
     stage: UnsafeCell<Stage<F>>,
 }
 
-/// An owned, counted reference to a task. Safe to send: it only touches the state word
-/// and the `Send` parts of the header from a foreign thread.
-pub(crate) struct TaskRef {
-    ptr: NonNull<Header>,
+// ---------------------------------------------------------------------------------------
+// The owner-thread token and the task being polled.
+
+/// Per-thread state: the token that identifies the thread as a task owner (0: not handed
+/// out yet) and the task being polled on it.
+struct ThreadCx {
+    token: Cell<u32>,
+    current: Cell<Option<NonNull<Header>>>,
 }
 
-// SAFETY: a TaskRef only reads the atomic state word and `shared` (Send + Sync) unless it
-// is used on the loop thread, where the loop-only accessors are called (module doc).
-unsafe impl Send for TaskRef {}
-// SAFETY: as above; shared access is through atomics only.
-unsafe impl Sync for TaskRef {}
+#[cfg(not(loom))]
+thread_local! {
+    static THREAD: ThreadCx = const {
+        ThreadCx { token: Cell::new(0), current: Cell::new(None) }
+    };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static THREAD: ThreadCx = ThreadCx { token: Cell::new(0), current: Cell::new(None) };
+}
 
-/// Allocates a task running `future`, already marked `SCHEDULED`. Returns the reference
-/// held by the registry, the one held by the `Task` handle and the one for the ready
-/// queue (created together, so a spawn costs no atomic operation on the state word).
-pub(crate) fn allocate<F>(
+/// Tokens handed out so far (never reused: a task's owner is never confused with a later
+/// thread).
+static TOKENS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// This thread's owner token.
+fn thread_token() -> u32 {
+    THREAD.with(|t| match t.token.get() {
+        0 => {
+            use std::sync::atomic::Ordering;
+            let n = TOKENS
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+                .unwrap_or_else(|_| panic!("simul: more than 2^32 threads spawned tasks"))
+                + 1;
+            t.token.set(n);
+            n
+        }
+        n => n,
+    })
+}
+
+/// Runs `f` with the task being polled on this thread, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
+    let ptr = THREAD.with(|t| t.current.get())?;
+    // The `Runnable` being run holds a reference for the whole poll, and `current` is
+    // restored before it lets go; a borrowed handle takes no reference of its own.
+    let task = ManuallyDrop::new(TaskRef::from_ptr(ptr));
+    Some(f(&task))
+}
+
+// ---------------------------------------------------------------------------------------
+// Allocation.
+
+/// Allocates a task running `future` on the calling thread (its owner), scheduled by
+/// `scheduler`, already marked `SCHEDULED`. Returns the owner's handle, the join handle's
+/// and the queue entry (created together, so a spawn costs no atomic operation on the
+/// state word). The caller queues or runs the `Runnable`.
+pub(crate) fn spawn<F, S>(
     future: F,
-    shared: Arc<Shared>,
-    local: Local,
-) -> (TaskRef, TaskRef, TaskRef)
+    scheduler: S,
+    mut local: Local,
+) -> (OwnedTask, JoinRef<F::Output>, Runnable)
 where
     F: Future + 'static,
+    S: Schedule,
 {
-    let cell = Box::new(Cell {
+    local.owner = thread_token();
+    let cell = Box::new(TaskCell {
         header: Header {
-            // Three references: the registry's, the handle's and the queue entry's.
+            // Three references: the owner's, the join handle's and the queue entry's.
             state: State::new_scheduled(3),
-            vtable: vtable::<F>(),
-            shared,
-            local: UnsafeCell::new(local),
+            vtable: vtable::<F, S>(),
+            local,
         },
+        scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
     });
-    // SAFETY: Box::into_raw never returns null.
-    let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell) as *mut Header) };
-    (TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr })
+    // `header` is the first field of the repr(C) cell, so the pointers coincide.
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    (
+        OwnedTask(TaskRef::from_ptr(ptr)),
+        JoinRef {
+            task: TaskRef::from_ptr(ptr),
+            _output: PhantomData,
+        },
+        Runnable { ptr },
+    )
 }
 
-fn vtable<F: Future + 'static>() -> &'static VTable {
-    trait HasVTable {
-        const VTABLE: VTable;
-    }
-    impl<F: Future + 'static> HasVTable for F {
+fn vtable<F: Future + 'static, S: Schedule>() -> &'static VTable {
+    struct Of<F, S>(PhantomData<(F, S)>);
+    impl<F: Future + 'static, S: Schedule> Of<F, S> {
         const VTABLE: VTable = VTable {
-            poll: poll::<F>,
-            cancel: cancel::<F>,
-            take_output: take_output::<F>,
-            drop_output: drop_output::<F>,
-            dealloc: dealloc::<F>,
+            poll: poll::<F, S>,
+            cancel: cancel::<F, S>,
+            take_output: take_output::<F, S>,
+            drop_output: drop_output::<F, S>,
+            schedule: schedule::<F, S>,
+            dealloc: dealloc::<F, S>,
         };
     }
-    &<F as HasVTable>::VTABLE
+    &Of::<F, S>::VTABLE
 }
+
+// ---------------------------------------------------------------------------------------
+// The vtable's functions. Each is `unsafe` with the same contract: `ptr` points to a live
+// `TaskCell<F, S>` of exactly these types, and the caller holds a reference. The ones
+// that touch the stage are further called on the owner thread with the access rule of
+// invariant 2 (the `RUNNING` or `COMPLETE` bit) checked by the caller.
 
 /// # Safety
-/// `ptr` points to a live `Cell<F>`; called on the loop thread with no other access to
-/// the stage in progress.
-unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
-    // SAFETY: the header is the first field of a repr(C) Cell<F> (caller's contract), and
-    // only the loop thread touches the stage, one access at a time.
-    unsafe { &mut *(*ptr.cast::<Cell<F>>().as_ptr()).stage.get() }
+/// See above; no other access to the stage is live for the result's lifetime.
+unsafe fn stage<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
+    // SAFETY: the header is the first field of a repr(C) TaskCell<F, S> (caller's
+    // contract), and only the owner thread touches the stage, one access at a time.
+    unsafe { &mut *(*ptr.cast::<TaskCell<F, S>>().as_ptr()).stage.get() }
 }
 
-unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<TaskState> {
-    // SAFETY: vtable contract: live Cell<F>, loop thread.
-    let stage = unsafe { stage::<F>(ptr) };
+unsafe fn poll<F: Future, S>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<TaskState> {
+    // SAFETY: vtable contract: live cell, owner thread, RUNNING held by the caller.
+    let stage = unsafe { stage::<F, S>(ptr) };
     let Stage::Running(fut) = stage else {
         return Poll::Ready(TaskState::Finished);
     };
@@ -173,9 +260,9 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll<Ta
     Poll::Ready(state)
 }
 
-unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> TaskState {
-    // SAFETY: vtable contract.
-    let stage = unsafe { stage::<F>(ptr) };
+unsafe fn cancel<F: Future, S>(ptr: NonNull<Header>) -> TaskState {
+    // SAFETY: vtable contract (RUNNING held by the caller).
+    let stage = unsafe { stage::<F, S>(ptr) };
     if let Stage::Running(_) = stage {
         // A destructor that panics must not unwind into the loop.
         let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
@@ -190,22 +277,22 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) -> TaskState {
     }
 }
 
-unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
-    // SAFETY: vtable contract.
-    let stage = unsafe { stage::<F>(ptr) };
+unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: vtable contract (COMPLETE checked by the caller).
+    let stage = unsafe { stage::<F, S>(ptr) };
     if let Stage::Finished(_) = stage {
         let Stage::Finished(out) = std::mem::replace(stage, Stage::Consumed) else {
             unreachable!()
         };
-        // SAFETY: the caller (`Task<F::Output>`) passes a pointer to its own
+        // SAFETY: the caller (`JoinRef<F::Output>`) passes a pointer to its own
         // `Option<Result<F::Output, TaskError>>`.
         unsafe { *(dst as *mut Option<Result<F::Output, TaskError>>) = Some(out) };
     }
 }
 
-unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) -> Option<String> {
-    // SAFETY: vtable contract.
-    let stage = unsafe { stage::<F>(ptr) };
+unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) -> Option<String> {
+    // SAFETY: vtable contract (COMPLETE checked by the caller).
+    let stage = unsafe { stage::<F, S>(ptr) };
     match std::mem::replace(stage, Stage::Consumed) {
         Stage::Finished(Err(TaskError::Panicked(p))) => Some(p.message().to_string()),
         other => {
@@ -216,186 +303,401 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) -> Option<String> {
     }
 }
 
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the pointer came from Box::into_raw of a Cell<F> and this is the last
-    // reference. The stage is Consumed/Finished-and-dropped by now (module doc), so
-    // dropping the box drops only Send data even on a foreign thread.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: vtable contract; the scheduler is Sync (invariant 4), so a shared
+    // reference to it is fine on any thread.
+    let scheduler = unsafe { &(*ptr.cast::<TaskCell<F, S>>().as_ptr()).scheduler };
+    scheduler.schedule(Runnable { ptr });
+}
+
+unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the pointer came from Box::leak of a TaskCell<F, S> and this is the last
+    // reference. Only Send data is left in it (invariant 3), so this is fine on any
+    // thread.
+    drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F, S>>().as_ptr()) });
+}
+
+// ---------------------------------------------------------------------------------------
+// Handles.
+
+/// A counted reference to a task, on its owner thread (`!Send`).
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+    _owner_thread: PhantomData<*const ()>,
+}
+
+/// How a run of the task ended for good (see [`Runnable::run`] and
+/// [`TaskRef::cancel_in_place`]): the future is gone and the task is complete.
+pub(crate) struct Done {
+    /// The task (the queue entry's reference, now on the owner thread).
+    pub(crate) task: TaskRef,
+    /// How it ended.
+    pub(crate) state: TaskState,
+    /// The message of a panic nobody can retrieve any more (the task was detached).
+    pub(crate) unretrieved: Option<String>,
+    /// The done callbacks, taken out of the task (it accepts none from now on).
+    pub(crate) callbacks: Callbacks,
 }
 
 impl TaskRef {
+    /// Takes ownership of one counted reference.
+    fn from_ptr(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef {
+            ptr,
+            _owner_thread: PhantomData,
+        }
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: we hold a reference, so the allocation is live.
         unsafe { self.ptr.as_ref() }
     }
 
-    pub(crate) fn state(&self) -> usize {
+    /// The owner-thread bookkeeping (a `TaskRef` is only ever on the owner thread).
+    pub(crate) fn local(&self) -> &Local {
+        &self.header().local
+    }
+
+    /// The state word (see `state.rs` for the bits).
+    fn state(&self) -> usize {
         self.header().state.load()
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.header().shared
+    /// The future is gone: finished, cancelled or panicked.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.state() & COMPLETE != 0
     }
 
-    /// Another counted reference to the same task.
-    pub(crate) fn clone_ref(&self) -> TaskRef {
-        self.header().state.ref_inc();
-        TaskRef { ptr: self.ptr }
+    /// The future is being polled (or dropped) right now.
+    pub(crate) fn is_running(&self) -> bool {
+        self.state() & RUNNING != 0
     }
 
-    /// Loop-thread-only bookkeeping.
-    ///
-    /// # Safety
-    /// Call only on the loop thread, and do not hold the reference across a call that
-    /// may re-enter the same task's `local` (polling, callbacks).
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn local(&self) -> &mut Local {
-        // SAFETY: caller's contract: loop thread, no overlapping borrow.
-        unsafe { &mut *self.header().local.get() }
+    /// The task sits in a ready queue.
+    pub(crate) fn is_scheduled(&self) -> bool {
+        self.state() & SCHEDULED != 0
     }
 
-    /// Marks the task scheduled and takes the queue entry's reference in the same atomic
-    /// step. Returns that reference if the caller must enqueue it (the task was not already
-    /// queued and has not completed).
-    pub(crate) fn schedule(&self) -> Option<TaskRef> {
-        // `then`, not `then_some`: a TaskRef built and dropped on failure would release a
-        // reference that was never taken.
-        self.header()
-            .state
-            .schedule_with_ref()
-            .then(|| TaskRef { ptr: self.ptr })
+    /// Whether both refer to the same task.
+    pub(crate) fn ptr_eq(&self, other: &TaskRef) -> bool {
+        self.ptr == other.ptr
     }
 
-    /// Sets the cancel flag. Returns `false` if the task had already completed.
+    /// Schedules the task (through its scheduler) unless it is already queued or complete.
+    pub(crate) fn wake(&self) {
+        if self.header().state.schedule_with_ref() {
+            // SAFETY: we hold a reference (the cell is live) and the new one just taken
+            // goes to the queue entry.
+            unsafe { (self.header().vtable.schedule)(self.ptr) }
+        }
+    }
+
+    /// Sets the cancel flag: the future is dropped instead of polled the next time the
+    /// task runs. Returns `false` if the task had already completed.
     pub(crate) fn request_cancel(&self) -> bool {
         self.header().state.request_cancel()
     }
 
-    /// Called by the loop when it picks the task from a queue: clears `SCHEDULED`, sets
-    /// `RUNNING`. Returns the state before.
-    pub(crate) fn transition_to_running(&self) -> usize {
-        self.header().state.transition_to_running()
+    /// Drops the future right now, on this stack, and completes the task. `None` (and
+    /// nothing done) if the task is complete or its future is being polled or dropped
+    /// right now (by this very stack, as this is the owner thread).
+    pub(crate) fn cancel_in_place(&self) -> Option<Done> {
+        self.header().state.start_run().ok()?;
+        // SAFETY: live cell, owner thread, RUNNING now held (invariant 2).
+        let state = unsafe { (self.header().vtable.cancel)(self.ptr) };
+        Some(self.clone().finish(state))
     }
 
-    /// After a poll that returned pending: clears `RUNNING` and releases this reference
-    /// (the queue entry's) in one atomic step.
-    pub(crate) fn idle_and_release(self) {
-        let this = ManuallyDrop::new(self);
-        if this.header().state.idle_and_ref_dec() {
-            // SAFETY: that was the last reference; nobody else can reach the memory.
-            unsafe { (this.header().vtable.dealloc)(this.ptr) }
+    /// Marks the task complete after its future is gone (RUNNING held by the caller), and
+    /// drops the output at once if nobody can take it any more.
+    fn finish(self, state: TaskState) -> Done {
+        self.header().state.transition_to_complete();
+        let local = self.local();
+        local.outcome.set(Some(state));
+        // Callbacks are accepted only before completion (invariant 3): these are all.
+        let callbacks = local.take_callbacks();
+        let unretrieved = if local.detached.get() {
+            // SAFETY: owner thread, COMPLETE set (invariant 2).
+            unsafe { (self.header().vtable.drop_output)(self.ptr) }
+        } else {
+            None
+        };
+        Done {
+            task: self,
+            state,
+            unretrieved,
+            callbacks,
         }
-    }
-
-    /// Marks the task complete (clears `RUNNING` and `SCHEDULED`).
-    pub(crate) fn transition_to_complete(&self) {
-        self.header().state.transition_to_complete()
-    }
-
-    /// Polls the future once.
-    ///
-    /// # Safety
-    /// Loop thread only, the task picked from a queue (`RUNNING` set).
-    pub(crate) unsafe fn poll(&self, cx: &mut Context<'_>) -> Poll<TaskState> {
-        // SAFETY: caller's contract matches the vtable's.
-        unsafe { (self.header().vtable.poll)(self.ptr, cx) }
-    }
-
-    /// Drops the future and stores `Err(Cancelled)`.
-    ///
-    /// # Safety
-    /// Loop thread only, the future not being polled.
-    pub(crate) unsafe fn cancel_future(&self) -> TaskState {
-        // SAFETY: caller's contract matches the vtable's.
-        unsafe { (self.header().vtable.cancel)(self.ptr) }
-    }
-
-    /// Moves the output into `dst`, which must be `&mut Option<Result<T, TaskError>>` with
-    /// `T` the task's output type.
-    ///
-    /// # Safety
-    /// Loop thread only; `T` must be the task's output type.
-    pub(crate) unsafe fn take_output<T>(&self, dst: &mut Option<Result<T, TaskError>>) {
-        // SAFETY: caller's contract: the type matches, loop thread.
-        unsafe { (self.header().vtable.take_output)(self.ptr, dst as *mut _ as *mut ()) }
-    }
-
-    /// Drops a stored output; returns the message of an unretrieved panic.
-    ///
-    /// # Safety
-    /// Loop thread only.
-    pub(crate) unsafe fn drop_output(&self) -> Option<String> {
-        // SAFETY: caller's contract matches the vtable's.
-        unsafe { (self.header().vtable.drop_output)(self.ptr) }
     }
 
     /// A waker borrowing this reference (no refcount change); valid while `self` lives.
     /// Cloning it takes a real reference.
-    pub(crate) fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
-        // SAFETY: ManuallyDrop keeps the waker from releasing a reference it never took;
-        // `clone` on it takes a proper one. The caller keeps `self` alive while using it.
-        ManuallyDrop::new(unsafe {
-            Waker::from_raw(RawWaker::new(self.ptr.as_ptr() as *const (), &WAKER_VTABLE))
-        })
+    fn borrowed_waker(&self) -> ManuallyDrop<Waker> {
+        // SAFETY: the data pointer is a live task header and the vtable's functions keep
+        // the waker contract (clone takes a reference, wake/drop release one);
+        // ManuallyDrop keeps this one from releasing a reference it never took.
+        ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(self.ptr)) })
     }
+}
 
-    /// The raw identity pointer, for `TaskRef::borrow_raw`.
-    pub(crate) fn as_raw(&self) -> NonNull<Header> {
-        self.ptr
-    }
-
-    /// Borrows a task known to be alive by its raw pointer (no refcount change).
-    ///
-    /// # Safety
-    /// Someone must hold a reference to the task for as long as the result is used.
-    pub(crate) unsafe fn borrow_raw(ptr: NonNull<Header>) -> ManuallyDrop<TaskRef> {
-        ManuallyDrop::new(TaskRef { ptr })
-    }
-
-    /// Rebuilds a reference from a raw waker pointer without changing the count.
-    ///
-    /// # Safety
-    /// `data` must carry one reference (from `waker()` or `clone_waker`).
-    unsafe fn from_raw(data: *const ()) -> TaskRef {
-        TaskRef {
-            // SAFETY: waker data pointers are never null (they come from a NonNull).
-            ptr: unsafe { NonNull::new_unchecked(data as *mut Header) },
-        }
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        self.header().state.ref_inc();
+        TaskRef::from_ptr(self.ptr)
     }
 }
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
-        if self.header().state.ref_dec() {
-            // SAFETY: that was the last reference; nobody else can reach the memory.
-            unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        release(self.ptr);
+    }
+}
+
+/// Drops one reference to the task at `ptr`, freeing it if that was the last.
+fn release(ptr: NonNull<Header>) {
+    // SAFETY: the caller gives up a reference it held, so the cell is live until the
+    // count says otherwise.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference; nobody else can reach the memory.
+        unsafe { (header.vtable.dealloc)(ptr) }
+    }
+}
+
+/// The owner's reference (the loop's registry holds it until the task completes).
+/// Dropping it drops a future that is still alive (invariant 3).
+pub(crate) struct OwnedTask(TaskRef);
+
+impl std::ops::Deref for OwnedTask {
+    type Target = TaskRef;
+    fn deref(&self) -> &TaskRef {
+        &self.0
+    }
+}
+
+impl Drop for OwnedTask {
+    fn drop(&mut self) {
+        if self.0.is_complete() {
+            return;
+        }
+        match self.0.cancel_in_place() {
+            Some(done) => drop(done),
+            // Being polled by this very thread: the poll drops the future when it returns.
+            None => self.0.header().state.orphan(),
         }
     }
 }
 
+/// The join handle's reference, typed by the task's output.
+pub(crate) struct JoinRef<T> {
+    task: TaskRef,
+    _output: PhantomData<T>,
+}
+
+impl<T> std::ops::Deref for JoinRef<T> {
+    type Target = TaskRef;
+    fn deref(&self) -> &TaskRef {
+        &self.task
+    }
+}
+
+impl<T> JoinRef<T> {
+    /// Moves the output out, once the task is complete (`None` before, or once taken).
+    pub(crate) fn take_output(&self) -> Option<Result<T, TaskError>> {
+        if !self.task.is_complete() {
+            return None;
+        }
+        let mut out: Option<Result<T, TaskError>> = None;
+        // SAFETY: owner thread (JoinRef is !Send), COMPLETE set (invariant 2), and `T` is
+        // the task's output type by construction in `spawn`.
+        unsafe {
+            (self.task.header().vtable.take_output)(self.task.ptr, &mut out as *mut _ as *mut ())
+        };
+        out
+    }
+
+    /// Gives up interest in the output: drops it now if the task is complete (else the
+    /// task drops it when it completes). Returns the message of a panic nobody retrieved.
+    /// Idempotent.
+    pub(crate) fn detach(&self) -> Option<String> {
+        let local = self.task.local();
+        if local.detached.replace(true) || !self.task.is_complete() {
+            return None;
+        }
+        // SAFETY: owner thread (JoinRef is !Send), COMPLETE set (invariant 2).
+        unsafe { (self.task.header().vtable.drop_output)(self.task.ptr) }
+    }
+}
+
+impl<T> Drop for JoinRef<T> {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+/// A queue entry: one reference to a task that is due to run. `Send`, so wakes on any
+/// thread can queue it; run it (on the owner thread) or drop it.
+pub(crate) struct Runnable {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: from a foreign thread a Runnable only touches the atomic state word and, when it
+// drops the last reference, frees Send data (invariant 3). Running it checks the thread.
+unsafe impl Send for Runnable {}
+
+/// What [`Runnable::run`] did.
+pub(crate) enum Step {
+    /// The future returned `Pending`; the task waits for a wake.
+    Pending,
+    /// The task is complete now.
+    Done(Done),
+    /// The task had already completed (a stale queue entry); nothing ran.
+    Stale,
+}
+
+impl Runnable {
+    fn header(&self) -> &Header {
+        // SAFETY: we hold a reference, so the allocation is live.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Whether this thread owns the task. (A thread that was never handed a token has 0,
+    /// which is no task's owner, so this needs no lazy initialisation.)
+    fn on_owner_thread(&self) -> bool {
+        let owner = self.header().local.owner;
+        THREAD.with(|t| t.token.get() == owner)
+    }
+
+    /// Runs `f` with the task if this is its owner thread.
+    pub(crate) fn with_task<R>(&self, f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
+        if !self.on_owner_thread() {
+            return None;
+        }
+        let task = ManuallyDrop::new(TaskRef::from_ptr(self.ptr));
+        Some(f(&task))
+    }
+
+    /// Runs the task one step: drops its future if it was cancelled, else polls it once,
+    /// with `enter` called right before the poll and `exit` right after (their value
+    /// passed along). While polling, [`with_current`] sees the task.
+    ///
+    /// # Panics
+    /// Off the task's owner thread (a scheduler bug), or if the task is already being run
+    /// further up this stack.
+    pub(crate) fn run<E>(
+        self,
+        enter: impl FnOnce(&TaskRef) -> E,
+        exit: impl FnOnce(&TaskRef, E),
+    ) -> Step {
+        assert!(
+            self.on_owner_thread(),
+            "simul: a task was run on a thread other than its loop's"
+        );
+        let task = TaskRef::from_ptr(ManuallyDrop::new(self).ptr);
+        let prev = match task.header().state.start_run() {
+            Ok(prev) => prev,
+            Err(prev) if prev & COMPLETE != 0 => return Step::Stale,
+            Err(_) => panic!("simul: a task was run while it was already running"),
+        };
+        let vtable = task.header().vtable;
+        if prev & CANCEL != 0 {
+            // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
+            let state = unsafe { (vtable.cancel)(task.ptr) };
+            return Step::Done(task.finish(state));
+        }
+        let waker = task.borrowed_waker();
+        let mut cx = Context::from_waker(&waker);
+        let saved = THREAD.with(|t| t.current.replace(Some(task.ptr)));
+        let cookie = enter(&task);
+        // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
+        let res = unsafe { (vtable.poll)(task.ptr, &mut cx) };
+        THREAD.with(|t| t.current.set(saved));
+        let local = task.local();
+        local.polls.set(local.polls.get().saturating_add(1));
+        exit(&task, cookie);
+        match res {
+            Poll::Pending if task.state() & ORPHAN != 0 => {
+                // The owner let go during the poll (invariant 3): drop the future now.
+                // SAFETY: as for the poll; RUNNING is still held.
+                let state = unsafe { (vtable.cancel)(task.ptr) };
+                Step::Done(task.finish(state))
+            }
+            Poll::Pending => {
+                let task = ManuallyDrop::new(task);
+                if task.header().state.idle_and_ref_dec() {
+                    // SAFETY: that was the last reference; nobody else can reach it.
+                    unsafe { (vtable.dealloc)(task.ptr) }
+                }
+                Step::Pending
+            }
+            Poll::Ready(state) => Step::Done(task.finish(state)),
+        }
+    }
+}
+
+impl Drop for Runnable {
+    fn drop(&mut self) {
+        release(self.ptr);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Wakers: the data pointer is the header, carrying one reference.
+
 static WAKER_VTABLE: RawWakerVTable =
     RawWakerVTable::new(clone_waker, wake_waker, wake_by_ref_waker, drop_waker);
 
+fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+}
+
+/// # Safety
+/// `data` is a waker's data pointer: a live header on which the waker holds a reference.
+unsafe fn header_of<'a>(data: *const ()) -> (NonNull<Header>, &'a Header) {
+    // SAFETY: waker data pointers come from a NonNull header (raw_waker).
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: the waker's reference keeps the cell live.
+    (ptr, unsafe { ptr.as_ref() })
+}
+
 unsafe fn clone_waker(data: *const ()) -> RawWaker {
-    // SAFETY: the data pointer carries a reference (waker contract), so the task is live.
-    let me = ManuallyDrop::new(unsafe { TaskRef::from_raw(data) });
-    std::mem::forget(me.clone_ref());
-    RawWaker::new(data, &WAKER_VTABLE)
+    // SAFETY: waker contract.
+    let (ptr, header) = unsafe { header_of(data) };
+    header.state.ref_inc();
+    raw_waker(ptr)
 }
 
 unsafe fn wake_waker(data: *const ()) {
-    // SAFETY: consumes the waker's reference.
-    let me = unsafe { TaskRef::from_raw(data) };
-    crate::runtime::schedule_ref(&me);
+    // SAFETY: waker contract; this consumes the waker's reference.
+    let (ptr, header) = unsafe { header_of(data) };
+    match header.state.schedule_consuming_ref() {
+        // SAFETY: the waker's reference became the queue entry's.
+        Wake::Queue => unsafe { (header.vtable.schedule)(ptr) },
+        // SAFETY: that was the last reference; nobody else can reach the memory.
+        Wake::Dropped(true) => unsafe { (header.vtable.dealloc)(ptr) },
+        Wake::Dropped(false) => {}
+    }
 }
 
 unsafe fn wake_by_ref_waker(data: *const ()) {
-    // SAFETY: borrows the waker's reference without consuming it.
-    let me = ManuallyDrop::new(unsafe { TaskRef::from_raw(data) });
-    crate::runtime::schedule_ref(&me);
+    // SAFETY: waker contract; the waker keeps its reference.
+    let (ptr, header) = unsafe { header_of(data) };
+    if header.state.schedule_with_ref() {
+        // SAFETY: the reference just taken goes to the queue entry.
+        unsafe { (header.vtable.schedule)(ptr) }
+    }
 }
 
 unsafe fn drop_waker(data: *const ()) {
-    // SAFETY: releases the waker's reference.
-    drop(unsafe { TaskRef::from_raw(data) });
+    // SAFETY: waker contract; this releases the waker's reference.
+    let (ptr, _) = unsafe { header_of(data) };
+    release(ptr);
 }
+
+#[cfg(all(test, not(loom)))]
+#[path = "raw_tests.rs"]
+mod tests;
+
+#[cfg(all(test, loom))]
+#[path = "raw_loom.rs"]
+mod loom_tests;

@@ -1,7 +1,7 @@
 //! A task's state word: scheduling flags and the reference count in one atomic.
 //!
 //! ```text
-//!  usize:  | refcount (bits 5..) | (bit 4) | CANCEL | COMPLETE | RUNNING | SCHEDULED |
+//!  usize:  | refcount (bits 5..) | ORPHAN | CANCEL | COMPLETE | RUNNING | SCHEDULED |
 //! ```
 //!
 //! * `SCHEDULED` — the task sits in a ready queue. Set by a wake that finds it clear (and
@@ -12,6 +12,8 @@
 //! * `RUNNING` — the loop is polling the future.
 //! * `COMPLETE` — the future is gone; never cleared. Wakes of a complete task do nothing.
 //! * `CANCEL` — cancellation requested; the loop drops the future instead of polling.
+//! * `ORPHAN` — the owner's reference went away while the future was being polled; the
+//!   poll drops the future as soon as it returns (set and read on the owner's thread only).
 //! * refcount — one per: registry entry, `Task` handle, `Waker`, queue entry. The thread
 //!   that drops the count to zero frees the task.
 //!
@@ -32,12 +34,23 @@ pub(crate) const RUNNING: usize = 1 << 1;
 pub(crate) const COMPLETE: usize = 1 << 2;
 /// Cancellation was requested.
 pub(crate) const CANCEL: usize = 1 << 3;
+/// The owner's reference is gone; drop the future after the poll in progress.
+pub(crate) const ORPHAN: usize = 1 << 4;
 /// One reference in the refcount part of the word.
 const REF_ONE: usize = 1 << 5;
 const REF_MASK: usize = !(REF_ONE - 1);
 
 /// The state word.
 pub(crate) struct State(AtomicUsize);
+
+/// What [`State::schedule_consuming_ref`] did with the reference it was given.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The task must be queued; the reference is the queue entry's now.
+    Queue,
+    /// Nothing to queue; the reference was dropped (`true`: it was the last one).
+    Dropped(bool),
+}
 
 impl State {
     /// A new task already in a ready queue: `SCHEDULED`, with `refs` references (the
@@ -81,12 +94,36 @@ impl State {
         self.0.fetch_or(CANCEL, Ordering::AcqRel) & COMPLETE == 0
     }
 
-    /// The loop picked the task from a queue: clear `SCHEDULED`, set `RUNNING`. Returns
-    /// the state before.
-    pub(crate) fn transition_to_running(&self) -> usize {
-        match self.update(|cur| Some((cur & !SCHEDULED) | RUNNING)) {
-            Ok(prev) | Err(prev) => prev,
+    /// Consumes one reference (a waker's) to schedule the task: if it was neither queued
+    /// nor complete, sets `SCHEDULED` and the reference becomes the queue entry's
+    /// ([`Wake::Queue`]); otherwise the reference is dropped ([`Wake::Dropped`], with
+    /// `true` if it was the last). One atomic step either way.
+    pub(crate) fn schedule_consuming_ref(&self) -> Wake {
+        match self.update(|cur| {
+            Some(if cur & (SCHEDULED | COMPLETE) == 0 {
+                cur | SCHEDULED
+            } else {
+                cur - REF_ONE
+            })
+        }) {
+            Ok(prev) | Err(prev) if prev & (SCHEDULED | COMPLETE) == 0 => Wake::Queue,
+            Ok(prev) | Err(prev) => {
+                debug_assert!(prev & REF_MASK >= REF_ONE, "task refcount underflow");
+                Wake::Dropped(prev & REF_MASK == REF_ONE)
+            }
         }
+    }
+
+    /// Starts running the future (a poll, or dropping it): clears `SCHEDULED`, sets
+    /// `RUNNING`. Fails, changing nothing, if the task is complete or already running;
+    /// returns the state before either way.
+    pub(crate) fn start_run(&self) -> Result<usize, usize> {
+        self.update(|cur| (cur & (RUNNING | COMPLETE) == 0).then_some((cur & !SCHEDULED) | RUNNING))
+    }
+
+    /// Sets `CANCEL` and `ORPHAN` (the owner's reference is gone during a poll).
+    pub(crate) fn orphan(&self) {
+        self.0.fetch_or(CANCEL | ORPHAN, Ordering::AcqRel);
     }
 
     /// The poll returned `Pending`: clears `RUNNING` and drops the queue entry's reference,
@@ -124,7 +161,7 @@ mod tests {
     #[test]
     fn complete_ignores_wakes_and_cancel() {
         let s = State::new_scheduled(1);
-        s.transition_to_running();
+        s.start_run().unwrap();
         s.transition_to_complete();
         assert!(!s.schedule_with_ref());
         assert!(!s.request_cancel());
@@ -140,7 +177,7 @@ mod tests {
             "already queued: no second entry, no ref"
         );
         assert_eq!(s.load() & REF_MASK, 3 * REF_ONE);
-        s.transition_to_running();
+        s.start_run().unwrap();
         assert!(
             s.schedule_with_ref(),
             "a wake while running queues it again"
@@ -148,7 +185,7 @@ mod tests {
         assert_eq!(s.load(), SCHEDULED | RUNNING | (4 * REF_ONE));
         assert!(!s.idle_and_ref_dec());
         assert_eq!(s.load(), SCHEDULED | (3 * REF_ONE));
-        s.transition_to_running();
+        s.start_run().unwrap();
         s.transition_to_complete();
         assert!(!s.schedule_with_ref(), "complete: no entry, no ref");
         assert_eq!(s.load() & REF_MASK, 3 * REF_ONE);
@@ -157,7 +194,7 @@ mod tests {
     #[test]
     fn idle_release_of_the_last_reference_reports_it() {
         let s = State::new_scheduled(1);
-        s.transition_to_running();
+        s.start_run().unwrap();
         assert!(s.idle_and_ref_dec());
     }
 
@@ -191,7 +228,7 @@ mod loom_tests {
                     thread::spawn(move || usize::from(s.schedule_with_ref()))
                 })
                 .collect();
-            let prev = s.transition_to_running();
+            let prev = s.start_run().unwrap();
             assert_eq!(prev & SCHEDULED, SCHEDULED);
             assert!(!s.idle_and_ref_dec(), "the registry still holds one");
             let queued: usize = wakers.into_iter().map(|w| w.join().unwrap()).sum();
@@ -200,7 +237,7 @@ mod loom_tests {
             assert_eq!(st & SCHEDULED != 0, queued == 1);
             assert_eq!(st & REF_MASK, (1 + queued) * REF_ONE);
             if queued == 1 {
-                s.transition_to_running();
+                s.start_run().unwrap();
                 assert!(!s.idle_and_ref_dec());
             }
             assert_eq!(s.load(), REF_ONE);
@@ -215,7 +252,7 @@ mod loom_tests {
             let s = Arc::new(State::new_scheduled(1));
             let s2 = s.clone();
             let t = thread::spawn(move || s2.request_cancel());
-            s.transition_to_running();
+            s.start_run().unwrap();
             s.transition_to_complete();
             let accepted = t.join().unwrap();
             let st = s.load();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// is idle and jumps to the next timer.
 pub(crate) struct Clock {
     origin: Instant,
-    pub(crate) virtual_ns: Option<Cell<u64>>,
+    virtual_ns: Option<Cell<u64>>,
     /// The coarse clock's reading at `origin` (see [`Clock::coarse_instant`]).
     coarse_origin: Option<u64>,
 }
@@ -69,6 +69,14 @@ impl Clock {
     /// Nanoseconds since the origin for `t` (0 if before it).
     pub(crate) fn ns_of(&self, t: Instant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+    /// Moves the virtual clock forward to `ns` (never back; no effect on a real clock).
+    pub(crate) fn advance_to(&self, ns: u64) {
+        if let Some(v) = &self.virtual_ns {
+            if ns > v.get() {
+                v.set(ns);
+            }
+        }
     }
     pub(crate) fn is_virtual(&self) -> bool {
         self.virtual_ns.is_some()

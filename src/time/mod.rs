@@ -10,12 +10,12 @@
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
 pub(crate) mod clock;
+pub(crate) mod driver;
 pub(crate) mod wheel;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -29,9 +29,13 @@ enum SleepState {
     Init {
         ahead: bool,
     },
+    /// Created outside a loop: the deadline is this many ns after the first poll.
+    Lazy {
+        after_ns: u64,
+    },
     Armed {
         key: TimerKey,
-        loop_id: usize,
+        loop_id: u32,
     },
     Yielded,
     Done,
@@ -50,10 +54,9 @@ enum SleepState {
 /// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    /// `None`: never.
-    deadline: Option<Instant>,
-    /// Created outside a loop: the deadline is this far after the first poll.
-    lazy: Option<Duration>,
+    /// `None`: never (too far away to represent), or not known yet (`Lazy`).
+    at: Option<Instant>,
+    /// 16 bytes, like `at`: every sleeping task carries a `Sleep` in its allocation.
     state: SleepState,
 }
 
@@ -76,18 +79,20 @@ impl Unpin for Sleep {}
 pub fn sleep(duration: Duration) -> Sleep {
     // Created inside a loop, the clock starts now (tokio's rule); created outside one (to
     // hand to `run_until_complete`), it starts at the first poll (asyncio's rule).
-    match crate::runtime::try_with_core(|core| core.clock.now().checked_add(duration)) {
+    match crate::runtime::try_with_core(|core| core.clock().now().checked_add(duration)) {
         Some(deadline) => Sleep {
-            deadline,
-            lazy: None,
+            at: deadline,
             state: SleepState::Init {
                 ahead: !duration.is_zero(),
             },
         },
         None => Sleep {
-            deadline: None,
-            lazy: Some(duration),
-            state: SleepState::Init { ahead: false },
+            at: None,
+            // A duration past u64 ns (584 years) never ends: `Init` with no deadline.
+            state: match u64::try_from(duration.as_nanos()) {
+                Ok(after_ns) => SleepState::Lazy { after_ns },
+                Err(_) => SleepState::Init { ahead: false },
+            },
         },
     }
 }
@@ -105,8 +110,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
-        deadline: Some(deadline),
-        lazy: None,
+        at: Some(deadline),
         state: SleepState::Init { ahead: false },
     }
 }
@@ -120,7 +124,7 @@ impl Sleep {
     /// simul::run(async { assert!(simul::sleep(std::time::Duration::MAX).deadline().is_none()) });
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.at
     }
 
     /// Whether it has completed.
@@ -146,8 +150,7 @@ impl Sleep {
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
-        self.deadline = Some(deadline);
-        self.lazy = None;
+        self.at = Some(deadline);
         self.state = SleepState::Init { ahead: false };
     }
 
@@ -169,11 +172,11 @@ impl Sleep {
                 Poll::Ready(())
             }
             SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
-                let mut timers = core.timers.borrow_mut();
+                let mut timers = core.timers().wheel();
                 // The usual wake-up: the wheel has passed the deadline, so the timer fired.
                 // Decided without reading the entry (a cache miss with many timers).
-                if let Some(deadline) = self.deadline {
-                    if timers.has_fired(core.clock.ns_of(deadline)) {
+                if let Some(deadline) = self.at {
+                    if timers.has_fired(core.clock().ns_of(deadline)) {
                         self.state = SleepState::Done;
                         return Poll::Ready(());
                     }
@@ -192,23 +195,27 @@ impl Sleep {
                     Some(TimerPayload::Call(_)) => unreachable!("sleep keys hold wakers"),
                 }
             }
-            SleepState::Init { .. } | SleepState::Armed { .. } => {
+            SleepState::Init { .. } | SleepState::Lazy { .. } | SleepState::Armed { .. } => {
                 let mut ahead = matches!(self.state, SleepState::Init { ahead: true });
-                if let Some(d) = self.lazy.take() {
-                    self.deadline = core.clock.now().checked_add(d);
-                    ahead = !d.is_zero();
+                if let SleepState::Lazy { after_ns } = self.state {
+                    self.at = core
+                        .clock()
+                        .now()
+                        .checked_add(Duration::from_nanos(after_ns));
+                    self.state = SleepState::Init { ahead: false };
+                    ahead = after_ns != 0;
                 }
-                let Some(deadline) = self.deadline else {
+                let Some(deadline) = self.at else {
                     return Poll::Pending; // never
                 };
-                let at = core.clock.ns_of(deadline);
+                let at = core.clock().ns_of(deadline);
                 // Past due: the wheel (which never passes the clock) is past it, or the
                 // clock is. The clock is read only when creation did not settle it: a
                 // deadline that was ahead when `sleep(d)` made it and is still ahead of
                 // the wheel is armed as is (if it has come due meanwhile, the wheel fires
                 // it at its next turn).
                 let past =
-                    !core.timers.borrow().is_ahead(at) || (!ahead && at <= core.clock.now_ns());
+                    !core.timers().wheel().is_ahead(at) || (!ahead && at <= core.clock().now_ns());
                 if past {
                     self.state = SleepState::Yielded;
                     cx.waker().wake_by_ref();
@@ -226,8 +233,11 @@ impl Sleep {
     }
 }
 
-fn loop_id_of(core: &Core) -> usize {
-    Arc::as_ptr(&core.shared) as usize
+/// The loop's number, as a sleep remembers it (a timer key is only meaningful on the wheel
+/// that made it). Loop numbers are never reused; 32 bits of one are only confused after
+/// 2^32 loops.
+fn loop_id_of(core: &Core) -> u32 {
+    core.loop_no() as u32
 }
 
 impl Future for Sleep {
@@ -253,7 +263,7 @@ impl Drop for Sleep {
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.deadline())
             .field("elapsed", &self.is_elapsed())
             .finish()
     }
@@ -325,7 +335,7 @@ pub fn interval(period: Duration) -> Interval {
         period > Duration::ZERO,
         "simul::interval: the period must be non-zero"
     );
-    let now = with_core("interval", |core| core.clock.now());
+    let now = with_core("interval", |core| core.clock().now());
     Interval {
         next: Some(now),
         period,
@@ -390,14 +400,14 @@ impl Interval {
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         with_core("Interval::tick", |core| {
-            let now = core.clock.now();
+            let now = core.clock().now();
             let Some(at) = self.next else {
                 return Poll::Pending; // never
             };
             if at > now {
                 let next = at;
                 let s = self.sleep.get_or_insert_with(|| sleep_until(next));
-                if s.deadline != Some(next) {
+                if s.deadline() != Some(next) {
                     s.reset(next);
                 }
                 if s.poll_at(core, cx).is_pending() {

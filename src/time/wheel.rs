@@ -21,12 +21,22 @@
 //! level's span are parked at that horizon and re-inserted when it comes up.
 //!
 //! Entries live in a slab (`Vec` plus free list) and each slot is an intrusive doubly
-//! linked list of slab indices, so insert and cancel are O(1) and never allocate once the
-//! slab has grown to the peak number of armed timers. A [`TimerKey`] carries a generation
-//! so a stale key (its timer fired or was cancelled) is recognised and ignored.
+//! linked FIFO list of slab indices (head and tail per slot), so insert and cancel are O(1)
+//! and never allocate once the slab has grown to the peak number of armed timers. Every
+//! armed sleeping task has an entry, so entries are kept to 48 bytes: the exact deadline
+//! only (its tick is derived: rounded up, and never before the tick after the one the
+//! wheel has reached), and one 32-bit arming number that is both the arming order and the
+//! key's check. A [`TimerKey`] carries the arming number of its timer, so a stale key (its
+//! timer fired or was cancelled, the entry maybe re-armed since) is recognised and
+//! ignored; arming numbers wrap after 2^32 arms, so a stale key kept that long could be
+//! confused, and equal deadlines armed 2^31 arms or more apart could fire out of arming
+//! order.
 //!
-//! Fired timers are collected and then sorted by exact deadline and, for equal deadlines,
-//! by arming order, so firing order is deadline order even within one tick.
+//! Fired timers are collected in slot order and must come out by exact deadline and, for
+//! equal deadlines, by arming order, so firing order is deadline order even within one
+//! tick. Slots are FIFO and a cascade moves a slot's timers down in list order, so a
+//! batch usually comes out sorted already (timers of one duration armed one after the
+//! other, the common case): the batch is checked in one pass and sorted only if it is not.
 
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;
@@ -44,16 +54,14 @@ pub(crate) const TICK_NS: u64 = 100_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     index: u32,
-    generation: u32,
+    seq: u32,
 }
 
 struct Entry<P> {
     /// Exact deadline in ns since the origin.
     deadline: u64,
-    /// Deadline tick (rounded up).
-    tick: u64,
-    seq: u64,
-    generation: u32,
+    /// Arming number (wrapping): the arming order, and the key's check.
+    seq: u32,
     slot: u16,
     prev: u32,
     next: u32,
@@ -65,13 +73,15 @@ pub(crate) struct Wheel<P> {
     entries: Vec<Entry<P>>,
     free: Vec<u32>,
     heads: [[u32; SLOTS]; LEVELS],
+    tails: [[u32; SLOTS]; LEVELS],
     occupied: [u64; LEVELS],
     /// Every timer with `tick <= elapsed` has fired.
     elapsed: u64,
     len: usize,
-    seq: u64,
-    /// Reused buffer of fired timers: (deadline, seq, payload).
-    fired: Vec<(u64, u64, P)>,
+    /// The next arming number.
+    seq: u32,
+    /// Reused buffer of fired timers: (deadline, arming order, payload).
+    fired: Vec<(u64, u32, P)>,
 }
 
 fn level_for(elapsed: u64, tick: u64) -> usize {
@@ -91,6 +101,7 @@ impl<P> Wheel<P> {
             entries: Vec::new(),
             free: Vec::new(),
             heads: [[NIL; SLOTS]; LEVELS],
+            tails: [[NIL; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
             elapsed: 0,
             len: 0,
@@ -108,14 +119,12 @@ impl<P> Wheel<P> {
     /// deadline has already passed itself; one that lands in an elapsed tick here fires at
     /// the next tick.
     pub(crate) fn insert(&mut self, deadline: u64, payload: P) -> TimerKey {
-        let tick = ns_to_tick_ceil(deadline).max(self.elapsed + 1);
         let seq = self.seq;
-        self.seq += 1;
+        self.seq = self.seq.wrapping_add(1);
         let index = match self.free.pop() {
             Some(i) => {
                 let e = &mut self.entries[i as usize];
                 e.deadline = deadline;
-                e.tick = tick;
                 e.seq = seq;
                 e.payload = Some(payload);
                 i
@@ -124,9 +133,7 @@ impl<P> Wheel<P> {
                 let i = u32::try_from(self.entries.len()).expect("too many timers");
                 self.entries.push(Entry {
                     deadline,
-                    tick,
                     seq,
-                    generation: 0,
                     slot: NO_SLOT,
                     prev: NIL,
                     next: NIL,
@@ -137,17 +144,14 @@ impl<P> Wheel<P> {
         };
         self.link(index);
         self.len += 1;
-        TimerKey {
-            index,
-            generation: self.entries[index as usize].generation,
-        }
+        TimerKey { index, seq }
     }
 
     /// Whether `key` is still armed.
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries
             .get(key.index as usize)
-            .is_some_and(|e| e.generation == key.generation && e.payload.is_some())
+            .is_some_and(|e| e.seq == key.seq && e.payload.is_some())
     }
 
     /// Whether a timer armed for `deadline` (ns) has certainly fired, decided without
@@ -167,7 +171,7 @@ impl<P> Wheel<P> {
     /// Mutable access to an armed timer's payload.
     pub(crate) fn payload_mut(&mut self, key: TimerKey) -> Option<&mut P> {
         match self.entries.get_mut(key.index as usize) {
-            Some(e) if e.generation == key.generation => e.payload.as_mut(),
+            Some(e) if e.seq == key.seq => e.payload.as_mut(),
             _ => None,
         }
     }
@@ -184,27 +188,30 @@ impl<P> Wheel<P> {
 
     fn release(&mut self, index: u32) -> P {
         let e = &mut self.entries[index as usize];
-        e.generation = e.generation.wrapping_add(1);
         self.free.push(index);
         e.payload.take().expect("released an empty timer")
     }
 
+    /// Appends an entry to the slot of its tick (the tick after `elapsed` at the
+    /// earliest; parked at the horizon if further).
     fn link(&mut self, index: u32) {
-        let tick = self.entries[index as usize].tick;
+        let tick = ns_to_tick_ceil(self.entries[index as usize].deadline).max(self.elapsed + 1);
         let place = tick.min(self.elapsed + HORIZON);
         let level = level_for(self.elapsed, place);
         let slot = ((place >> (level as u32 * SLOT_BITS)) & SLOT_MASK) as usize;
-        let head = self.heads[level][slot];
+        let tail = self.tails[level][slot];
         {
             let e = &mut self.entries[index as usize];
             e.slot = (level * SLOTS + slot) as u16;
-            e.prev = NIL;
-            e.next = head;
+            e.prev = tail;
+            e.next = NIL;
         }
-        if head != NIL {
-            self.entries[head as usize].prev = index;
+        if tail == NIL {
+            self.heads[level][slot] = index;
+        } else {
+            self.entries[tail as usize].next = index;
         }
-        self.heads[level][slot] = index;
+        self.tails[level][slot] = index;
         self.occupied[level] |= 1 << slot;
     }
 
@@ -219,7 +226,9 @@ impl<P> Wheel<P> {
         } else {
             self.entries[prev as usize].next = next;
         }
-        if next != NIL {
+        if next == NIL {
+            self.tails[level][slot] = prev;
+        } else {
             self.entries[next as usize].prev = prev;
         }
         if self.heads[level][slot] == NIL {
@@ -259,7 +268,7 @@ impl<P> Wheel<P> {
     /// Advances to tick `now` and returns the fired payloads in deadline order (equal
     /// deadlines in arming order). The returned buffer must be handed back with
     /// [`Wheel::recycle`] so steady-state firing does not allocate.
-    pub(crate) fn advance(&mut self, now: u64) -> Vec<(u64, u64, P)> {
+    pub(crate) fn advance(&mut self, now: u64) -> Vec<(u64, u32, P)> {
         let mut fired = std::mem::take(&mut self.fired);
         while let Some((level, slot, start)) = self.next_slot() {
             if start > now {
@@ -268,14 +277,17 @@ impl<P> Wheel<P> {
             self.elapsed = start;
             let mut index = self.heads[level][slot];
             self.heads[level][slot] = NIL;
+            self.tails[level][slot] = NIL;
             self.occupied[level] &= !(1 << slot);
             while index != NIL {
                 let next = self.entries[index as usize].next;
                 self.entries[index as usize].slot = NO_SLOT;
-                if self.entries[index as usize].tick <= self.elapsed {
+                if ns_to_tick_ceil(self.entries[index as usize].deadline) <= self.elapsed {
                     let (deadline, seq) = {
                         let e = &self.entries[index as usize];
-                        (e.deadline, e.seq)
+                        // Counted from the next number to hand out, so the order survives
+                        // the wrap: older is smaller.
+                        (e.deadline, e.seq.wrapping_sub(self.seq))
                     };
                     self.len -= 1;
                     let p = self.release(index);
@@ -289,12 +301,14 @@ impl<P> Wheel<P> {
         if now > self.elapsed {
             self.elapsed = now;
         }
-        fired.sort_unstable_by_key(|&(d, s, _)| (d, s));
+        if !fired.is_sorted_by_key(|&(d, s, _)| (d, s)) {
+            fired.sort_unstable_by_key(|&(d, s, _)| (d, s));
+        }
         fired
     }
 
     /// Returns the buffer from [`Wheel::advance`] for reuse.
-    pub(crate) fn recycle(&mut self, mut buf: Vec<(u64, u64, P)>) {
+    pub(crate) fn recycle(&mut self, mut buf: Vec<(u64, u32, P)>) {
         buf.clear();
         if buf.capacity() > self.fired.capacity() {
             self.fired = buf;
@@ -361,13 +375,54 @@ mod tests {
     }
 
     #[test]
+    fn equal_deadlines_keep_arming_order_across_the_horizon_and_cancels() {
+        let mut w = Wheel::new();
+        let far = (HORIZON + 1000) * TICK_NS;
+        w.insert(far, 0); // parked at the horizon
+        let mid = w.insert(far, 99);
+        // Move on, so that the next one (same deadline) is placed directly.
+        let f = w.advance(2000);
+        assert!(f.is_empty());
+        w.recycle(f);
+        w.insert(far, 1);
+        assert_eq!(w.remove(mid), Some(99)); // unlink from the middle and the tail
+        let last = w.insert(far, 2);
+        assert_eq!(w.remove(last), Some(2));
+        w.insert(far, 3);
+        let mut got = Vec::new();
+        while let Some(t) = w.next_tick() {
+            let f = w.advance(t);
+            got.extend(f.iter().map(|x| x.2));
+            w.recycle(f);
+        }
+        assert_eq!(got, [0, 1, 3]);
+    }
+
+    #[test]
+    fn arming_order_survives_the_wrap_of_arming_numbers() {
+        let mut w = Wheel::new();
+        w.seq = u32::MAX - 1;
+        for p in 0..4 {
+            w.insert(ms(1), p); // numbers MAX-1, MAX, 0, 1
+        }
+        let f = w.advance(ns_to_tick_ceil(ms(2)));
+        assert_eq!(f.iter().map(|x| x.2).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        // Every armed sleeping task has one (see the module doc).
+        assert!(std::mem::size_of::<Entry<crate::runtime::TimerPayload>>() <= 48);
+    }
+
+    #[test]
     fn cancel_and_stale_keys() {
         let mut w = Wheel::new();
         let a = w.insert(ms(10), 1);
         let b = w.insert(ms(10), 2);
         assert_eq!(w.remove(a), Some(1));
         assert_eq!(w.remove(a), None);
-        let c = w.insert(ms(20), 3); // reuses a's slot with a new generation
+        let c = w.insert(ms(20), 3); // reuses a's slot with a new arming number
         assert!(!w.contains(a));
         assert!(w.contains(c));
         let f = w.advance(ns_to_tick_ceil(ms(100)));

@@ -28,3 +28,14 @@ impl Drop for Guard {
         self.0.set(self.0.get() + 1);
     }
 }
+
+/// Runs its closure when dropped.
+pub struct OnDrop(pub Option<Box<dyn FnOnce()>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}

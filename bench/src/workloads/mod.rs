@@ -19,6 +19,7 @@ mod queue;
 mod spawn_many;
 mod taskgroup;
 mod timers;
+mod timers_cancel;
 mod yield_many;
 
 /// Settings every workload sees.
@@ -50,6 +51,7 @@ pub const ALL: &[Workload] = &[
     ping_pong::W,
     chained_spawn::W,
     timers::W,
+    timers_cancel::W,
     gather::W,
     taskgroup::W,
     queue::W_1TO1_BOUNDED,

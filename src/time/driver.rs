@@ -1,0 +1,164 @@
+//! The driver stack under the loop core: a time driver (clock, timer wheel, the virtual
+//! clock's jumps) over the I/O driver (`io::driver`, mio today).
+//!
+//! The loop core talks to the stack through three calls: [`TimeDriver::park`] (wait for
+//! I/O, a timer or a wake-up), the unpark handle made by [`TimeDriver::unparker`] (which
+//! other threads use to end a park), and [`TimeDriver::now`]. A new I/O backend replaces
+//! the layer below this one; the loop core does not change.
+//!
+//! # When the virtual clock jumps
+//!
+//! Under virtual time the clock stands still while anything runs. An idle park (the loop
+//! has nothing ready, no main-future wake and no work handed in from other threads)
+//! moves it forward to the earliest armed timer when all of these hold:
+//!
+//! 1. no *hold* is outstanding: a job on the blocking pool or a running child process
+//!    (work outside the loop that will finish on its own) holds the clock, and the park
+//!    then waits for it instead;
+//! 2. a timer is armed (otherwise the park waits for I/O or a wake-up, without timeout);
+//! 3. a non-blocking look at the selector delivered nothing. A socket wait does *not* hold
+//!    the clock: data a peer on this loop (or the kernel) has already made ready is seen by
+//!    that look and handled first, and I/O that nothing will ever feed cannot stop time (as
+//!    tokio's paused clock auto-advances). A cancelled wait therefore costs nothing.
+//!
+//! The jump sets the clock to the timer's tick; the loop then fires the due timers.
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::clock::Clock;
+use super::wheel::{self, TimerKey, Wheel};
+use crate::io::driver::{Driver as IoDriver, IoShared};
+
+/// The time driver, generic over what a timer carries; owns the I/O driver below it.
+pub(crate) struct TimeDriver<P> {
+    clock: Clock,
+    wheel: RefCell<Wheel<P>>,
+    io: RefCell<IoDriver>,
+    /// Outstanding holds on the virtual clock (see the module doc).
+    holds: Cell<usize>,
+}
+
+impl<P> TimeDriver<P> {
+    pub(crate) fn new(virtual_time: bool) -> io::Result<Self> {
+        Ok(TimeDriver {
+            clock: Clock::new(virtual_time),
+            wheel: RefCell::new(Wheel::new()),
+            io: RefCell::new(IoDriver::new()?),
+            holds: Cell::new(0),
+        })
+    }
+
+    /// A handle that ends a park from any thread (the selector's waker).
+    pub(crate) fn unparker(&self) -> io::Result<mio::Waker> {
+        self.io.borrow().new_waker()
+    }
+
+    /// The registration side of the I/O driver, for sources on any thread.
+    pub(crate) fn io_handle(&self) -> Arc<IoShared> {
+        self.io.borrow().shared.clone()
+    }
+
+    /// The loop's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The loop's time (virtual under virtual time).
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The timer wheel (for `Sleep`'s fast checks on its own entry).
+    pub(crate) fn wheel(&self) -> RefMut<'_, Wheel<P>> {
+        self.wheel.borrow_mut()
+    }
+
+    /// Arms a timer at `deadline_ns` (ns since the clock's origin).
+    pub(crate) fn insert(&self, deadline_ns: u64, payload: P) -> TimerKey {
+        self.wheel.borrow_mut().insert(deadline_ns, payload)
+    }
+
+    /// Disarms a timer; `None` if it already fired or was removed.
+    pub(crate) fn remove(&self, key: TimerKey) -> Option<P> {
+        self.wheel.borrow_mut().remove(key)
+    }
+
+    /// Work outside the loop started: the virtual clock holds until [`Self::release`].
+    pub(crate) fn hold(&self) {
+        self.holds.set(self.holds.get() + 1);
+    }
+
+    /// Gives back one [`Self::hold`].
+    pub(crate) fn release(&self) {
+        self.holds.set(self.holds.get().saturating_sub(1));
+    }
+
+    /// Waits for I/O. `Some(d)`: at most `d` (`Duration::ZERO` only looks). `None`: an idle
+    /// park, until the next timer or a wake-up; under virtual time it may instead jump the
+    /// clock (see the module doc).
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        if timeout.is_some() {
+            self.poll_io(timeout);
+            return;
+        }
+        let next = self.wheel.borrow().next_tick();
+        let timeout = match next {
+            Some(tick) if self.clock.is_virtual() => {
+                if self.holds.get() > 0 {
+                    None // wait for the outside work
+                } else {
+                    if !self.poll_io(Some(Duration::ZERO)) {
+                        self.clock.advance_to(tick.saturating_mul(wheel::TICK_NS));
+                    }
+                    return;
+                }
+            }
+            Some(tick) => {
+                let at = tick.saturating_mul(wheel::TICK_NS);
+                Some(Duration::from_nanos(at.saturating_sub(self.clock.now_ns())))
+            }
+            None => None,
+        };
+        self.poll_io(timeout);
+    }
+
+    /// One selector wait; whether any event (I/O or wake-up) arrived.
+    fn poll_io(&self, timeout: Option<Duration>) -> bool {
+        match self.io.borrow_mut().poll(timeout) {
+            Ok(woke) => woke,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) => panic!("simul: the OS selector failed: {e}"),
+        }
+    }
+
+    /// Takes the timers due by the clock, in deadline order, passing each to `f`;
+    /// returns how many fired.
+    pub(crate) fn fire_due(&self, mut f: impl FnMut(P)) -> usize {
+        let mut wheel = self.wheel.borrow_mut();
+        if wheel.len() == 0 {
+            return 0;
+        }
+        let now_tick = self.clock.now_ns() / wheel::TICK_NS;
+        match wheel.next_tick() {
+            Some(t) if t <= now_tick => {}
+            _ => return 0,
+        }
+        let mut fired = wheel.advance(now_tick);
+        drop(wheel);
+        let n = fired.len();
+        for (_, _, p) in fired.drain(..) {
+            f(p);
+        }
+        self.wheel.borrow_mut().recycle(fired);
+        n
+    }
+
+    /// Disarms every timer, returning their payloads (dropped by the caller, outside any
+    /// borrow of the wheel).
+    pub(crate) fn drain_timers(&self) -> Vec<P> {
+        self.wheel.borrow_mut().drain()
+    }
+}
