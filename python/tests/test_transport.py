@@ -232,3 +232,75 @@ def test_eof_arriving_with_the_last_data_is_not_lost(loop: simul.EventLoop) -> N
     finally:
         t.join()
         srv.close()
+
+
+CLIENTS_PROGRAM = r"""
+import asyncio, os, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+async def one(i, sem):
+    async with sem:
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+    msg = (b"%08d" % i) * 16
+    w.write(msg)
+    await w.drain()
+    got = await r.readexactly(len(msg))
+    await opened.wait()
+    w.close()
+    return got == msg
+async def main():
+    global opened
+    opened = asyncio.Event()
+    sem = asyncio.Semaphore(500)
+    tasks = [asyncio.ensure_future(one(i, sem)) for i in range(n)]
+    print("started", flush=True)
+    await asyncio.sleep(0)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    opened.set()
+    print(sum(await asyncio.gather(*tasks)), flush=True)
+asyncio.run(main())
+"""
+
+
+def test_ten_thousand_concurrent_connections_byte_exact(loop: simul.EventLoop) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    n = 10_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 500:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
+    live = [0, 0]  # open now, most at once
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        live[0] += 1
+        live[1] = max(live[1], live[0])
+        try:
+            await echo(r, w)
+        finally:
+            live[0] -= 1
+
+    async def main() -> str:
+        srv = await asyncio.start_server(handler, "127.0.0.1", 0, backlog=4096)
+        port = srv.sockets[0].getsockname()[1]
+        # The clients run on the stock loop in a child process (subprocesses on simul's
+        # loop are issue 16); each holds its connection open until told to go.
+        p = subprocess.Popen([sys.executable, "-c", CLIENTS_PROGRAM, str(port), str(n)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert p.stdout is not None and p.stdin is not None
+        deadline = loop.time() + 120
+        while live[1] < n and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert live[1] == n, f"only {live[1]} connections were open at once"
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = await loop.run_in_executor(None, p.stdout.read)
+        p.wait(timeout=60)
+        srv.close()
+        await srv.wait_closed()
+        while live[0] and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return out
+
+    out = loop.run_until_complete(main())
+    assert out.split()[-1] == str(n)
