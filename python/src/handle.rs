@@ -126,11 +126,20 @@ fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
         call.callback.bind(py).call1(args)?;
         return Ok(());
     }
-    let mut v = Vec::with_capacity(args.len() + 2);
-    v.push(call.context.bind(py).clone());
-    v.push(call.callback.bind(py).clone());
-    v.extend(args.iter());
-    glue::context_run(py)?.call1(PyTuple::new(py, v)?)?;
+    let run = glue::context_run(py)?;
+    let (ctx, cb) = (call.context.bind(py), call.callback.bind(py));
+    match args.len() {
+        0 => run.call1((ctx, cb))?,
+        1 => run.call1((ctx, cb, args.get_item(0)?))?,
+        2 => run.call1((ctx, cb, args.get_item(0)?, args.get_item(1)?))?,
+        n => {
+            let mut v = Vec::with_capacity(n + 2);
+            v.push(ctx.clone());
+            v.push(cb.clone());
+            v.extend(args.iter());
+            run.call1(PyTuple::new(py, v)?)?
+        }
+    };
     Ok(())
 }
 
