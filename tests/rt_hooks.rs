@@ -131,3 +131,49 @@ fn call_soon_runs_after_what_other_threads_handed_in_before_it() {
     lp.run_forever();
     assert_eq!(*log.lock().unwrap(), ["remote", "local"]);
 }
+
+#[test]
+fn timers_already_due_when_the_loop_starts_fire_in_deadline_order() {
+    for gap_ms in [0u64, 70, 150] {
+        let lp = simul::EventLoop::new().unwrap();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let t0 = lp.time();
+        for (name, ms) in [("c", 30u64), ("a", 10), ("b", 20)] {
+            let l = log.clone();
+            lp.call_at(t0 + Duration::from_millis(ms), move || {
+                l.borrow_mut().push(name)
+            });
+        }
+        let (l, stop) = (log.clone(), lp.handle());
+        lp.call_at(t0 + Duration::from_millis(50), move || {
+            l.borrow_mut().push("stop");
+            stop.stop();
+        });
+        std::thread::sleep(Duration::from_millis(gap_ms));
+        lp.run_forever();
+        assert_eq!(*log.borrow(), ["a", "b", "c", "stop"], "gap {gap_ms} ms");
+    }
+}
+
+#[test]
+fn a_timer_armed_after_its_deadline_runs_after_earlier_due_timers() {
+    let lp = simul::EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let t0 = lp.time();
+    for (name, ms) in [("c", 30u64), ("a", 10), ("b", 20)] {
+        let l = log.clone();
+        lp.call_at(t0 + Duration::from_millis(ms), move || {
+            l.borrow_mut().push(name)
+        });
+    }
+    std::thread::sleep(Duration::from_millis(80));
+    // Armed late (its deadline has passed, as after a long pause): asyncio still runs due
+    // timers in deadline order, so this one comes after a, b and c.
+    let (l, stop) = (log.clone(), lp.handle());
+    lp.call_at(t0 + Duration::from_millis(50), move || {
+        l.borrow_mut().push("late");
+        stop.stop();
+    });
+    lp.run_forever();
+    assert_eq!(*log.borrow(), ["a", "b", "c", "late"]);
+}

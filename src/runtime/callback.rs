@@ -277,13 +277,10 @@ pub(super) fn schedule_at(
             when: core.clock().now() + Duration::from_secs(u32::MAX as u64),
         };
     };
+    // A deadline already past goes into the wheel too (it fires at the next tick): due
+    // timers run in deadline order, so one armed late still runs after earlier ones.
     let deadline = core.clock().ns_of(when);
-    let key = if deadline <= core.clock().now_ns() {
-        core.call_soon_rc(cb.clone());
-        None
-    } else {
-        Some(core.add_timer(deadline, TimerPayload::Call(cb.clone())))
-    };
+    let key = Some(core.add_timer(deadline, TimerPayload::Call(cb.clone())));
     TimerHandle {
         cb,
         key,

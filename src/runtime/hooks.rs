@@ -53,7 +53,7 @@ impl EventLoop {
     }
 
     /// Schedules `f` for `when` (by [`EventLoop::time`]) on this loop, running or not; a
-    /// time already past runs it soon. Cancelling the handle while the loop is not running
+    /// time already past fires at the next timer tick, after the timers due before it. Cancelling the handle while the loop is not running
     /// keeps the callback from running; its timer entry is dropped when it comes due.
     ///
     /// # Examples
