@@ -1,7 +1,7 @@
 //! Seeing inside the loop: debug-mode reports and the stall watchdog.
 //!
 //! # Debug mode
-//! With [`crate::Builder::debug`] (or `SIMUL_DEBUG=1`) every task poll is timed; a poll
+//! With [`crate::Builder::debug`] (or `SIMUL_DEBUG` set to any non-empty value) every task poll is timed; a poll
 //! longer than the slow-poll threshold (default 100 ms, asyncio's `slow_callback_duration`)
 //! is reported to the loop's exception handler with the task's name, spawn location and
 //! duration, and resources dropped while still open are reported by the layers that own

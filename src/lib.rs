@@ -38,6 +38,8 @@
 //! | [`process`], [`signal`] | child processes with async pipes; signal streams and handlers |
 //! | `debug`, [`trace`] | slow-poll reports, the stall watchdog, traces and timelines |
 //! | [`stream`] | asyncio streams: [`StreamReader`], [`StreamWriter`], servers |
+//! | `tls` (feature `tls`) | rustls sessions: `TlsStream`, TLS `open_connection`/`start_server`/`start_tls` |
+//! | `http` (feature `hyper`) | hyper 1.x on simul: I/O adapter, executor, timer, `serve` (HTTP/1.1 + HTTP/2, axum routers) |
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -45,6 +47,8 @@
 pub mod blocking;
 pub mod combinators;
 mod debug;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod io;
 pub mod net;
 pub mod process;
@@ -55,6 +59,8 @@ pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trace;
 
 pub use blocking::to_thread;
@@ -78,7 +84,7 @@ pub use sync::{
     Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
 pub use task::{
-    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle,
+    all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle, GroupTask,
     PanicPayload, SharedTask, Task, TaskError, TaskGroup, TaskInfo, TaskState,
 };
 pub use time::{

@@ -260,3 +260,29 @@ fn debug_mode_reports_a_stream_writer_dropped_unclosed() {
     assert_eq!(warnings.len(), 1, "{reports:?}");
     assert!(warnings[0].message().contains("unclosed StreamWriter"));
 }
+
+#[test]
+fn a_slow_poll_report_names_its_task_once() {
+    let lp = simul::EventLoop::builder()
+        .debug(true)
+        .slow_poll_threshold(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let reports = capture(&lp);
+    lp.run_until_complete(async {
+        simul::Task::builder()
+            .name("named-hog")
+            .spawn(async { hog(Duration::from_millis(20)) })
+            .await
+            .unwrap();
+    });
+    let reports = reports.borrow();
+    let line = reports
+        .iter()
+        .map(|r| (r.kind(), r.to_string()))
+        // On a loaded machine the main task's short poll may be reported too: pick the hog's.
+        .find(|(kind, line)| *kind == ExceptionKind::SlowPoll && line.contains("named-hog"))
+        .expect("a slow-poll report for the hog")
+        .1;
+    assert_eq!(line.matches("named-hog").count(), 1, "{line}");
+}

@@ -26,7 +26,9 @@
 //! destructors run exactly once, at their current suspension point — asyncio's "if
 //! gather() is cancelled, all submitted awaitables are cancelled". A [`crate::Task`] passed
 //! as a child is only a handle: dropping it detaches the task, as dropping a `Task`
-//! always does. To have gather's cancellation cancel tasks too, pass
+//! always does — except when the `Gather` is dropped by a timing-out
+//! [`wait_for`](crate::wait_for), which cancels the tasks it was awaiting. To have every
+//! cancellation of the gather cancel its tasks, pass
 //! [`Task::cancel_on_drop`](crate::Task::cancel_on_drop) handles.
 //!
 //! Outputs are kept as they arrive and returned together; `Gather` is `Unpin`, so it can be
@@ -198,6 +200,8 @@ impl<F: Future> Future for Gather<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         assert!(!this.finished, "`Gather` polled after it completed");
+        // A task panic delivered into the `Vec` is reported if dropped unread (task/scope.rs).
+        let _watch = crate::task::scope::Gathering::enter();
         let outs = &mut this.outs;
         this.children.poll_woken(cx, |i, out| {
             outs[i] = Some(out);

@@ -42,7 +42,8 @@ use crate::task::{Task, TaskError};
 /// ```
 #[must_use = "dropping a Shield leaves the work running detached; await it"]
 pub struct Shield<T> {
-    task: Task<T>,
+    /// `None` only once `into_task` has taken it.
+    task: Option<Task<T>>,
 }
 
 /// Runs `work` as its own task and returns a handle to await it; cancelling or dropping
@@ -76,7 +77,7 @@ where
     F::Output: 'static,
 {
     Shield {
-        task: crate::task::spawn(work),
+        task: Some(crate::task::spawn(work)),
     }
 }
 
@@ -92,7 +93,7 @@ impl<T> Shield<T> {
     /// });
     /// ```
     pub fn is_done(&self) -> bool {
-        self.task.is_done()
+        self.task().is_done()
     }
 
     /// The task running the shielded work (to name, inspect or explicitly cancel it).
@@ -106,8 +107,26 @@ impl<T> Shield<T> {
     ///     assert!(t.await.unwrap_err().is_cancelled());
     /// });
     /// ```
-    pub fn into_task(self) -> Task<T> {
+    pub fn into_task(mut self) -> Task<T> {
         self.task
+            .take()
+            .expect("a Shield holds its task until into_task")
+    }
+
+    fn task(&self) -> &Task<T> {
+        self.task
+            .as_ref()
+            .expect("a Shield holds its task until into_task")
+    }
+}
+
+impl<T> Drop for Shield<T> {
+    fn drop(&mut self) {
+        // Dropped by a timing-out `wait_for` or a cancelled awaiter: the work must go on,
+        // so the handle must not count as awaited (see `wait_for`).
+        if let Some(t) = &self.task {
+            t.stop_awaiting();
+        }
     }
 }
 
@@ -115,7 +134,11 @@ impl<T> Future for Shield<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.task).poll(cx) {
+        let task = self
+            .task
+            .as_mut()
+            .expect("a Shield holds its task until into_task");
+        match Pin::new(task).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(v)) => Poll::Ready(v),
             Poll::Ready(Err(TaskError::Panicked(p))) => p.resume(),
@@ -128,6 +151,6 @@ impl<T> Future for Shield<T> {
 
 impl<T> fmt::Debug for Shield<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shield").field("task", &self.task).finish()
+        f.debug_struct("Shield").field("task", self.task()).finish()
     }
 }

@@ -5,7 +5,7 @@
 //! asyncio's `wait(aws, return_when=...)` takes tasks (since Python 3.11, not bare
 //! coroutines) and returns two sets: those done and those still pending, which keep
 //! running. simul's [`wait`] does the same with handles that implement [`Waitable`]
-//! ([`Task`], [`SharedTask`], [`CancelOnDrop`]) and returns two `Vec`s, each in the order
+//! ([`Task`], [`SharedTask`], [`CancelOnDrop`], [`GroupTask`](crate::GroupTask)) and returns two `Vec`s, each in the order
 //! the handles were given. Handles in `done` have finished: awaiting one gives its result
 //! at once. Handles in `pending` are returned untouched (nothing is cancelled).
 //!
@@ -85,6 +85,22 @@ pub trait Waitable: Unpin {
     /// `Ready(state)` once the task is done (`state` is `Finished`, `Cancelled` or
     /// `Panicked`); otherwise arranges for `cx`'s waker to be woken when it is.
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<TaskState>;
+
+    /// Called by [`wait`] when it is done with the handle (it returned it, or was dropped):
+    /// the handle no longer counts as being awaited, so a timing-out
+    /// [`wait_for`](crate::wait_for) that drops it does not cancel the task (asyncio's
+    /// `wait` never cancels what it waits on). The default does nothing.
+    ///
+    /// # Examples
+    /// ```
+    /// use simul::Waitable;
+    /// simul::run(async {
+    ///     let mut t = simul::spawn(async { 1 });
+    ///     t.stop_waiting();
+    ///     assert_eq!(t.await.unwrap(), 1);
+    /// });
+    /// ```
+    fn stop_waiting(&mut self) {}
 }
 
 impl<T> Waitable for Task<T> {
@@ -97,6 +113,10 @@ impl<T> Waitable for Task<T> {
         let p = Pin::new(self).poll(cx);
         debug_assert!(p.is_pending());
         Poll::Pending
+    }
+
+    fn stop_waiting(&mut self) {
+        self.stop_awaiting();
     }
 }
 
@@ -111,6 +131,21 @@ impl<T> Waitable for CancelOnDrop<T> {
     }
 }
 
+impl<T> Waitable for crate::GroupTask<T> {
+    fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<TaskState> {
+        if self.is_done() {
+            return Poll::Ready(self.info().state());
+        }
+        let p = Pin::new(self).poll(cx);
+        debug_assert!(p.is_pending());
+        Poll::Pending
+    }
+
+    fn stop_waiting(&mut self) {
+        self.stop_awaiting();
+    }
+}
+
 impl<T: Clone + 'static> Waitable for SharedTask<T> {
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<TaskState> {
         Pin::new(self).poll(cx).map(|r| match r {
@@ -118,6 +153,10 @@ impl<T: Clone + 'static> Waitable for SharedTask<T> {
             Err(TaskError::Cancelled) => TaskState::Cancelled,
             Err(TaskError::Panicked(_)) => TaskState::Panicked,
         })
+    }
+
+    fn stop_waiting(&mut self) {
+        self.stop_awaiting();
     }
 }
 
@@ -132,7 +171,7 @@ impl<T: Clone + 'static> Waitable for SharedTask<T> {
 /// });
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Wait<W> {
+pub struct Wait<W: Waitable> {
     items: Vec<W>,
     states: Vec<Option<TaskState>>,
     driver: Driver,
@@ -210,7 +249,7 @@ where
     w
 }
 
-impl<W> Wait<W> {
+impl<W: Waitable> Wait<W> {
     /// How many tasks are waited on.
     ///
     /// # Examples
@@ -278,10 +317,11 @@ impl<W: Waitable> Future for Wait<W> {
         this.driver.close();
         let mut done = Vec::new();
         let mut pending = Vec::new();
-        for (item, state) in std::mem::take(&mut this.items)
+        for (mut item, state) in std::mem::take(&mut this.items)
             .into_iter()
             .zip(this.states.iter())
         {
+            item.stop_waiting();
             if state.is_some() {
                 done.push(item);
             } else {
@@ -292,7 +332,17 @@ impl<W: Waitable> Future for Wait<W> {
     }
 }
 
-impl<W> fmt::Debug for Wait<W> {
+impl<W: Waitable> Drop for Wait<W> {
+    fn drop(&mut self) {
+        // Dropped before it resolved (e.g. by a timing-out `wait_for`): the handles it
+        // held were only waited on, not awaited, so they detach rather than cancel.
+        for item in &mut self.items {
+            item.stop_waiting();
+        }
+    }
+}
+
+impl<W: Waitable> fmt::Debug for Wait<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("len", &self.items.len())

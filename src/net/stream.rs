@@ -48,6 +48,28 @@ where
         })
     }
 
+    /// Reads into memory that may be uninitialised (hyper's read cursor): the bytes go
+    /// straight from the kernel into `buf`, with no zero-filling first. `Ok(n)`: the first
+    /// `n` bytes of `buf` are initialised.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let len = fault::short(buf.len());
+        let buf = &mut buf[..len];
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
+            super::sys::read_uninit(s, buf)
+        })
+    }
+
     pub(crate) fn poll_read_vectored_bytes(
         &self,
         cx: &mut Context<'_>,
@@ -330,6 +352,19 @@ macro_rules! stream_api {
                 max: usize,
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io.poll_read_append(cx, out, max)
+            }
+        }
+
+        impl $ty {
+            /// Reads into possibly uninitialised memory (see `Evented::poll_read_uninit`).
+            #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+            #[inline]
+            pub(crate) fn poll_read_uninit(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_uninit(cx, buf)
             }
         }
 

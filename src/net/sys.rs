@@ -1,5 +1,6 @@
 //! The one checked path from `simul::net` to the OS for what mio does not offer: socket
-//! creation with options set before `bind`, and `setsockopt`/`getsockopt`.
+//! creation with options set before `bind`, `setsockopt`/`getsockopt`, and `read` into
+//! uninitialised memory (for hyper's read cursor).
 //!
 //! Every `libc` call of the module lives here, each in its own small function with its
 //! `// SAFETY:` reason; `-1` becomes `io::Error::last_os_error()`.
@@ -220,4 +221,19 @@ pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
 /// Raw fd of anything that has one (for diagnostics in `Debug` impls).
 pub(crate) fn raw(fd: &impl AsRawFd) -> RawFd {
     fd.as_raw_fd()
+}
+
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+/// `read(2)` into memory that may be uninitialised: the kernel only writes to `buf`, so no
+/// zero-filling is needed first. On success the first `n` bytes of `buf` are initialised.
+pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: `buf` is a valid, exclusively borrowed region of `buf.len()` bytes for the
+    // duration of the call; `read` writes at most that many bytes into it and never reads
+    // it, so its being uninitialised does not matter.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }

@@ -51,7 +51,9 @@ impl Default for Builder {
 
 impl Builder {
     /// Debug mode (asyncio's `debug=True`): reports polls slower than the threshold and
-    /// other misuse. Defaults to the `SIMUL_DEBUG` environment variable (`1` = on).
+    /// other misuse. Defaults to the `SIMUL_DEBUG` environment variable, read as asyncio
+    /// reads `PYTHONASYNCIODEBUG`: any non-empty value turns debug mode on (`1`, `true`,
+    /// and also `0`); unset or empty leaves it off.
     ///
     /// # Examples
     /// ```
@@ -154,7 +156,7 @@ impl Builder {
     pub fn build(self) -> io::Result<EventLoop> {
         let debug = self
             .debug
-            .unwrap_or_else(|| std::env::var("SIMUL_DEBUG").is_ok_and(|v| v == "1"));
+            .unwrap_or_else(|| debug_from_env(std::env::var_os("SIMUL_DEBUG")));
         let trace_path = self.trace_path.clone().or_else(|| {
             std::env::var_os("SIMUL_TRACE")
                 .filter(|p| !p.is_empty())
@@ -182,5 +184,25 @@ impl Builder {
             self.virtual_time,
         )?;
         Ok(EventLoop::from_core(core))
+    }
+}
+
+/// Whether the `SIMUL_DEBUG` value turns debug mode on: any non-empty value does, as for
+/// asyncio's `PYTHONASYNCIODEBUG`.
+fn debug_from_env(value: Option<std::ffi::OsString>) -> bool {
+    value.is_some_and(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::debug_from_env;
+
+    #[test]
+    fn simul_debug_is_on_for_any_non_empty_value() {
+        for on in ["1", "true", "yes", "on", "0"] {
+            assert!(debug_from_env(Some(on.into())), "{on:?}");
+        }
+        assert!(!debug_from_env(Some("".into())));
+        assert!(!debug_from_env(None));
     }
 }

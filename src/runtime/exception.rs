@@ -111,9 +111,13 @@ impl ExceptionContext {
 
 impl fmt::Display for ExceptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Reports that already name their task (slow polls, stalls: `task "Task-3"
+        // (spawned at ..)`) are shown as they are, so the name is not said twice.
         match &self.task {
-            Some(t) => write!(f, "{} (task {t:?})", self.message),
-            None => f.write_str(&self.message),
+            Some(t) if !self.message.contains(&format!("{t:?}")) => {
+                write!(f, "{} (task {t:?})", self.message)
+            }
+            _ => f.write_str(&self.message),
         }
     }
 }
@@ -152,5 +156,23 @@ impl Core {
             }
             None => eprintln!("simul: {ctx}"),
         }
+    }
+}
+
+/// Reports a task panic that `gather` returned and nobody read (see `PanicPayload`).
+pub(crate) fn report_unread_gathered_panic(who: &str) {
+    let ctx = ExceptionContext::new(
+        ExceptionKind::UnretrievedPanic,
+        format!(
+            "Task exception was never retrieved: {who}; gather() returned it as \
+             Err(TaskError::Panicked) and the result was dropped unread (asyncio's gather \
+             would have raised it: use try_gather to stop at the first failure, or read \
+             the results)"
+        ),
+        None,
+    );
+    match try_with_core(|core| core.call_exception_handler(&ctx)) {
+        Some(()) => {}
+        None => eprintln!("simul: {ctx}"),
     }
 }

@@ -75,7 +75,7 @@ pub(crate) use callback::TimerPayload;
 pub use callback::{call_at, call_later, call_soon, time, Handle, TimerHandle};
 pub(crate) use context::{try_with_core, with_core};
 pub use event_loop::EventLoop;
-pub(crate) use exception::report_unretrieved;
+pub(crate) use exception::{report_unread_gathered_panic, report_unretrieved};
 pub use exception::{ExceptionContext, ExceptionKind};
 pub use handle::{JoinHandle, LoopHandle};
 pub(crate) use hold::VirtualTimeHold;

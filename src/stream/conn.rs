@@ -206,6 +206,16 @@ impl Conn {
             }
             // The buffer is empty.
             st.update_pause();
+            if st.closing && !st.eof_sent && self.io.close_notify() {
+                // A session layer (TLS) says goodbye before the socket closes: shut it
+                // down first (TLS `close_notify`), as asyncio's SSL transport does.
+                match self.io.poll_shutdown(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    // Done, or failed: either way the socket closes next.
+                    Poll::Ready(_) => st.eof_sent = true,
+                }
+                continue;
+            }
             if st.closing {
                 st.closed = true;
                 st.terminate();

@@ -75,11 +75,11 @@
 //! });
 //! ```
 
-mod conn;
+pub(crate) mod conn;
 mod error;
 mod reader;
 mod server;
-mod transport;
+pub(crate) mod transport;
 mod writer;
 
 pub use error::StreamError;
@@ -137,6 +137,16 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let conn = conn::Conn::new(transport::for_stream(io));
+    (
+        StreamReader::from_conn(conn.clone()),
+        StreamWriter::from_conn(conn),
+    )
+}
+
+/// A reader and a writer over one crate-made transport (TLS layers use it).
+#[cfg(feature = "tls")]
+pub(crate) fn halves(io: Box<dyn transport::Transport>) -> (StreamReader, StreamWriter) {
+    let conn = conn::Conn::new(io);
     (
         StreamReader::from_conn(conn.clone()),
         StreamWriter::from_conn(conn),

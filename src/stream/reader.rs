@@ -304,6 +304,18 @@ impl StreamReader {
         StreamReader::from_conn(Conn::new(Box::new(FuturesIo::new(ReadOnly(io)))))
     }
 
+    /// The bytes read from the socket but not yet by the user, taken out (`start_tls`: they
+    /// are the first bytes of the TLS layer).
+    #[cfg(feature = "tls")]
+    pub(crate) fn take_buffered(self) -> Vec<u8> {
+        let mut st = self.st.borrow_mut();
+        let (start, end) = (st.start, st.end);
+        let mut buf = std::mem::take(&mut st.buf);
+        buf.truncate(end);
+        buf.drain(..start);
+        buf
+    }
+
     pub(crate) fn from_conn(conn: Rc<Conn>) -> StreamReader {
         StreamReader {
             conn,

@@ -118,6 +118,9 @@ pub(crate) trait Transport {
     fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Closes the byte stream now (drops the socket).
     fn close(&self);
+    /// Whether a graceful `close` must shut the byte stream down first (a TLS session's
+    /// `close_notify`).
+    fn close_notify(&self) -> bool;
     fn local_addr(&self) -> io::Result<SockAddr>;
     fn peer_addr(&self) -> io::Result<SockAddr>;
 }
@@ -129,6 +132,10 @@ pub(crate) trait SocketInfo {
     }
     fn peer_addr(&self) -> io::Result<SockAddr> {
         Err(unsupported("peer address"))
+    }
+    /// Whether closing gracefully must shut down first (see `Transport::close_notify`).
+    fn close_notify(&self) -> bool {
+        false
     }
     /// A non-registering write (`WouldBlock` when full), if the byte stream has one.
     fn try_write_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
@@ -345,6 +352,12 @@ impl<T: AsyncRead + AsyncWrite + SocketInfo + Unpin> Transport for FuturesIo<T> 
     fn close(&self) {
         let io = self.io.borrow_mut().take();
         drop(io);
+    }
+    fn close_notify(&self) -> bool {
+        self.io
+            .borrow()
+            .as_ref()
+            .is_some_and(|io| io.close_notify())
     }
     fn local_addr(&self) -> io::Result<SockAddr> {
         match self.io.borrow().as_ref() {

@@ -39,6 +39,8 @@ use super::transport::{FuturesIo, SockAddr, WriteOnly};
 /// ```
 pub struct StreamWriter {
     conn: Rc<Conn>,
+    /// Handed over to a layer above (TLS): dropping sends no EOF.
+    detached: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -67,7 +69,18 @@ impl StreamWriter {
     }
 
     pub(crate) fn from_conn(conn: Rc<Conn>) -> StreamWriter {
-        StreamWriter { conn }
+        StreamWriter {
+            conn,
+            detached: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Hands the connection to a layer that will run over it (`start_tls`): the writer goes
+    /// away without flushing or half-closing. The caller has emptied the buffer first.
+    #[cfg(feature = "tls")]
+    pub(crate) fn detach(self) -> Rc<Conn> {
+        self.detached.set(true);
+        self.conn.clone()
     }
 
     /// Queues `data` for sending; never blocks.
@@ -378,6 +391,9 @@ impl StreamWriter {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
+        if self.detached.get() {
+            return;
+        }
         if !self.is_closing() {
             // asyncio's "ResourceWarning: unclosed transport" (reported in debug mode).
             crate::debug::resource_warning("StreamWriter (call close() and wait_closed())");

@@ -4,8 +4,9 @@
 //!
 //! A [`TaskGroup`] owns the tasks spawned through it:
 //!
-//! 1. [`TaskGroup::spawn`] starts a task (like [`crate::spawn`]) and returns its
-//!    [`Task`] handle, so results are read as with any task.
+//! 1. [`TaskGroup::spawn`] starts a task (like [`crate::spawn`]) and returns its handle, a
+//!    [`GroupTask`] (a [`Task`] that may be dropped without a warning: the group keeps
+//!    the task), so results are read as with any task.
 //! 2. [`TaskGroup::join`] waits until every task of the group has ended.
 //! 3. The **first failure** — a task panicking, or, for [`TaskGroup::try_spawn`], a task
 //!    returning `Err` — cancels every other task of the group; `join` still waits for them
@@ -39,7 +40,7 @@
 //! | asyncio.TaskGroup | trio | simul |
 //! |---|---|---|
 //! | `async with TaskGroup() as tg:` | `async with open_nursery() as n:` | `let tg = TaskGroup::new();` |
-//! | `tg.create_task(coro)` → Task | `n.start_soon(fn)` → None | `tg.spawn(fut)` → [`Task`] |
+//! | `tg.create_task(coro)` → Task | `n.start_soon(fn)` → None | `tg.spawn(fut)` → [`GroupTask`] |
 //! | leaving the block waits for all | same | `tg.join().await` |
 //! | first exception cancels the rest | same | first panic (or `Err` with `try_spawn`) cancels the rest |
 //! | raises `ExceptionGroup` of all errors | raises `ExceptionGroup` | returns the first [`GroupError`] |
@@ -127,7 +128,9 @@ impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
 impl<E: fmt::Display> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GroupError::Panicked(p) => write!(f, "a task of the group panicked: {}", p.message()),
+            GroupError::Panicked(p) => {
+                write!(f, "a task of the group panicked: {}", p.message_unread())
+            }
             GroupError::Failed(e) => write!(f, "a task of the group failed: {e}"),
         }
     }
@@ -272,21 +275,54 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, T, E> Future for TryMember<F, E>
+impl<F, E> Future for TryMember<F, E>
 where
-    F: Future<Output = Result<T, E>>,
+    F: Future,
+    F::Output: TryOutput<E>,
 {
-    type Output = Option<T>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    type Output = Option<<F::Output as TryOutput<E>>::Ok>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         match this.guard.poll_catching(this.fut, cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(v)) => Poll::Ready(Some(v)),
-            Poll::Ready(Err(e)) => {
-                this.guard.group.fail(GroupError::Failed(e));
-                Poll::Ready(None)
-            }
+            Poll::Ready(out) => match out.into_result() {
+                Ok(v) => Poll::Ready(Some(v)),
+                Err(e) => {
+                    this.guard.group.fail(GroupError::Failed(e));
+                    Poll::Ready(None)
+                }
+            },
         }
+    }
+}
+
+/// What a [`TaskGroup::try_spawn`] future returns: a `Result` whose error type is the
+/// group's `E`. Only `Result<T, E>` implements it; the trait exists so that a mismatch
+/// (most often a [`TaskGroup::new`] group, whose `E` is `Infallible`) is reported with a
+/// message that says what to do instead of a bare type mismatch.
+///
+/// # Examples
+/// ```
+/// use simul::task::group::TryOutput;
+/// let r: Result<u8, &str> = Err("no");
+/// assert_eq!(TryOutput::<&str>::into_result(r), Err("no"));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`try_spawn` needs a future of `Result<_, {E}>`, the group's error type, but this one returns `{Self}`",
+    label = "this future's output does not fail with the group's error type `{E}`",
+    note = "a group made with `TaskGroup::new()` fails only by panicking (its error type is `Infallible`); for tasks that fail with `Err`, make the group with `TaskGroup::new_try()` (the error type is then inferred from the tasks) or `TaskGroup::<YourError>::new_try()`"
+)]
+pub trait TryOutput<E> {
+    /// The success type.
+    type Ok;
+    /// The output as a `Result`.
+    fn into_result(self) -> Result<Self::Ok, E>;
+}
+
+impl<T, E> TryOutput<E> for Result<T, E> {
+    type Ok = T;
+    fn into_result(self) -> Result<T, E> {
+        self
     }
 }
 
@@ -294,7 +330,11 @@ where
 /// [module docs](self) for the semantics.
 ///
 /// `E` is the error type of tasks spawned with [`TaskGroup::try_spawn`]; a plain
-/// [`TaskGroup::new`] group has `E = Infallible` and fails only on panics.
+/// [`TaskGroup::new`] group has `E = Infallible` and fails only on panics. For a group
+/// whose tasks fail with `Err`, use [`TaskGroup::new_try`]: its `E` is inferred from the
+/// `try_spawn` calls (`let tg = TaskGroup::new_try();`), or named
+/// (`TaskGroup::<MyError>::new_try()`). Calling `try_spawn` on a `new()` group is a compile
+/// error that says so.
 ///
 /// # Examples
 /// ```
@@ -383,7 +423,7 @@ impl<E: 'static> TaskGroup<E> {
     #[track_caller]
     #[doc(alias = "create_task")]
     #[doc(alias = "start_soon")]
-    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    pub fn spawn<F>(&self, future: F) -> GroupTask<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -414,10 +454,10 @@ impl<E: 'static> TaskGroup<E> {
     /// });
     /// ```
     #[track_caller]
-    pub fn try_spawn<F, T>(&self, future: F) -> Task<Option<T>>
+    pub fn try_spawn<F>(&self, future: F) -> GroupTask<Option<<F::Output as TryOutput<E>>::Ok>>
     where
-        F: Future<Output = Result<T, E>> + 'static,
-        T: 'static,
+        F: Future + 'static,
+        F::Output: TryOutput<E>,
     {
         try_spawn_member(&self.inner, future)
     }
@@ -525,7 +565,7 @@ impl<E> Drop for TaskGroup<E> {
                 ExceptionKind::UnretrievedPanic,
                 format!(
                     "TaskGroup dropped without join(): a task of the group panicked: {}",
-                    p.message()
+                    p.message_unread()
                 ),
                 None,
             );
@@ -547,7 +587,7 @@ impl<E> fmt::Debug for TaskGroup<E> {
 }
 
 #[track_caller]
-fn spawn_member<F, E>(inner: &Rc<Inner<E>>, future: F) -> Task<F::Output>
+fn spawn_member<F, E>(inner: &Rc<Inner<E>>, future: F) -> GroupTask<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -560,14 +600,18 @@ where
     let slot = guard.slot;
     let task = crate::task::spawn(Member { fut: future, guard });
     register(inner, slot, &task);
-    task
+    GroupTask { task }
 }
 
 #[track_caller]
-fn try_spawn_member<F, T, E>(inner: &Rc<Inner<E>>, future: F) -> Task<Option<T>>
+#[allow(clippy::type_complexity)]
+fn try_spawn_member<F, E>(
+    inner: &Rc<Inner<E>>,
+    future: F,
+) -> GroupTask<Option<<F::Output as TryOutput<E>>::Ok>>
 where
-    F: Future<Output = Result<T, E>> + 'static,
-    T: 'static,
+    F: Future + 'static,
+    F::Output: TryOutput<E>,
     E: 'static,
 {
     let guard = Guard {
@@ -577,7 +621,7 @@ where
     let slot = guard.slot;
     let task = crate::task::spawn(TryMember { fut: future, guard });
     register(inner, slot, &task);
-    task
+    GroupTask { task }
 }
 
 /// Records a member's task for cancellation; cancels it at once if the group is already
@@ -586,6 +630,70 @@ fn register<T, E>(inner: &Inner<E>, slot: usize, task: &Task<T>) {
     inner.members.borrow_mut()[slot] = Some(TaskRef::clone(&task.raw));
     if inner.aborting.get() {
         runtime::with_core("TaskGroup::spawn", |core| core.cancel_now(&task.raw));
+    }
+}
+
+/// The handle of a task spawned into a [`TaskGroup`]: a [`Task`] (it derefs to one, and
+/// awaiting it gives the task's result) that may be dropped without a warning, because the
+/// group, not the handle, keeps the task: [`TaskGroup::join`] waits for it and a failure
+/// cancels it whether or not the handle is kept (asyncio's `tg.create_task(coro)` is
+/// often called without keeping the task). Dropping the handle only gives up its result.
+///
+/// # Examples
+/// ```
+/// simul::run(async {
+///     let tg = simul::TaskGroup::new();
+///     tg.spawn(async { /* fire and forget: the group still waits for it */ });
+///     let t = tg.spawn(async { 5 });
+///     assert_eq!(t.name(), format!("Task-{}", t.id())); // Task's methods
+///     tg.join().await.unwrap();
+///     assert_eq!(t.await.unwrap(), 5);
+/// });
+/// ```
+pub struct GroupTask<T> {
+    task: Task<T>,
+}
+
+impl<T> GroupTask<T> {
+    /// The plain [`Task`] handle (e.g. for [`Task::shared`]).
+    ///
+    /// # Examples
+    /// ```
+    /// simul::run(async {
+    ///     let tg = simul::TaskGroup::new();
+    ///     let shared = tg.spawn(async { 1 }).into_task().shared();
+    ///     tg.join().await.unwrap();
+    ///     assert_eq!(shared.clone().await.unwrap() + shared.await.unwrap(), 2);
+    /// });
+    /// ```
+    pub fn into_task(self) -> Task<T> {
+        self.task
+    }
+}
+
+impl<T> From<GroupTask<T>> for Task<T> {
+    fn from(t: GroupTask<T>) -> Task<T> {
+        t.task
+    }
+}
+
+impl<T> std::ops::Deref for GroupTask<T> {
+    type Target = Task<T>;
+    fn deref(&self) -> &Task<T> {
+        &self.task
+    }
+}
+
+impl<T> Future for GroupTask<T> {
+    type Output = Result<T, TaskError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for GroupTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.task, f)
     }
 }
 
@@ -672,7 +780,7 @@ impl<E: 'static> GroupHandle<E> {
     /// });
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, GroupClosed>
+    pub fn spawn<F>(&self, future: F) -> Result<GroupTask<F::Output>, GroupClosed>
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -701,10 +809,14 @@ impl<E: 'static> GroupHandle<E> {
     /// });
     /// ```
     #[track_caller]
-    pub fn try_spawn<F, T>(&self, future: F) -> Result<Task<Option<T>>, GroupClosed>
+    #[allow(clippy::type_complexity)]
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+    ) -> Result<GroupTask<Option<<F::Output as TryOutput<E>>::Ok>>, GroupClosed>
     where
-        F: Future<Output = Result<T, E>> + 'static,
-        T: 'static,
+        F: Future + 'static,
+        F::Output: TryOutput<E>,
     {
         let inner = self.open().ok_or(GroupClosed)?;
         Ok(try_spawn_member(&inner, future))

@@ -21,6 +21,7 @@
 
 pub mod group;
 pub(crate) mod raw;
+pub(crate) mod scope;
 mod state;
 
 use std::any::Any;
@@ -30,12 +31,13 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::runtime;
-pub use group::{GroupClosed, GroupError, GroupHandle, TaskGroup};
+pub use group::{GroupClosed, GroupError, GroupHandle, GroupTask, TaskGroup};
 use raw::{JoinRef, TaskRef};
 
 /// Why a task produced no value.
@@ -68,10 +70,42 @@ pub enum TaskError {
 ///     _ => unreachable!(),
 /// }
 /// ```
+///
+/// # Never-read panics of `gather`
+///
+/// A task panic that [`gather`](crate::gather()) puts into its `Vec` (as
+/// `Err(TaskError::Panicked(..))`) is *watched*: if every copy of it is dropped before
+/// anyone reads it — its [`message`](Self::message), [`take`](Self::take),
+/// [`resume`](Self::resume), its `Display` or `Debug`, or
+/// [`TaskError::is_panic`] — the loop reports it as "Task exception was never retrieved",
+/// naming the task and where it was spawned, so `gather(tasks).await;` cannot lose a panic
+/// silently (asyncio's `gather` would have raised it).
 #[derive(Clone)]
 pub struct PanicPayload {
     message: Arc<str>,
-    payload: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+    shared: Arc<PanicShared>,
+}
+
+/// What the clones of one [`PanicPayload`] share.
+struct PanicShared {
+    payload: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Someone read the panic (see the type's docs).
+    read: AtomicBool,
+    /// Set when the panic was delivered into a `gather`: who panicked, for the report.
+    watched: Mutex<Option<String>>,
+}
+
+impl Drop for PanicShared {
+    fn drop(&mut self) {
+        let who = self
+            .watched
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (Some(who), false) = (who, *self.read.get_mut()) {
+            runtime::report_unread_gathered_panic(&who);
+        }
+    }
 }
 
 impl PanicPayload {
@@ -83,6 +117,7 @@ impl PanicPayload {
     /// if let simul::TaskError::Panicked(p) = err { assert_eq!(p.message(), "x"); }
     /// ```
     pub fn message(&self) -> &str {
+        self.mark_read();
         &self.message
     }
 
@@ -94,10 +129,32 @@ impl PanicPayload {
     /// if let simul::TaskError::Panicked(p) = err { assert!(p.take().is_some()); assert!(p.take().is_none()); }
     /// ```
     pub fn take(&self) -> Option<Box<dyn Any + Send>> {
-        self.payload
+        self.mark_read();
+        self.shared
+            .payload
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    fn mark_read(&self) {
+        self.shared.read.store(true, Ordering::Relaxed);
+    }
+
+    /// The message, without counting as a read (for the runtime's own reports).
+    pub(crate) fn message_unread(&self) -> &str {
+        &self.message
+    }
+
+    /// Watches this panic from now on (it is being delivered into a `gather`): reported
+    /// if dropped unread. `who` names the task.
+    pub(crate) fn watch(&self, who: String) {
+        self.shared.read.store(false, Ordering::Relaxed);
+        *self
+            .shared
+            .watched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(format!("{who} panicked: {}", self.message));
     }
 
     /// Re-raises the panic in the current thread (with the original payload if it is still
@@ -118,7 +175,9 @@ impl PanicPayload {
 
 impl fmt::Debug for PanicPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PanicPayload").field(&self.message).finish()
+        f.debug_tuple("PanicPayload")
+            .field(&self.message())
+            .finish()
     }
 }
 
@@ -142,7 +201,11 @@ impl TaskError {
     pub(crate) fn panicked(message: String, payload: Box<dyn Any + Send>) -> TaskError {
         TaskError::Panicked(PanicPayload {
             message: message.into(),
-            payload: Arc::new(Mutex::new(Some(payload))),
+            shared: Arc::new(PanicShared {
+                payload: Mutex::new(Some(payload)),
+                read: AtomicBool::new(false),
+                watched: Mutex::new(None),
+            }),
         })
     }
 
@@ -163,7 +226,13 @@ impl TaskError {
     /// assert!(!simul::TaskError::Cancelled.is_panic());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self, TaskError::Panicked(_))
+        match self {
+            TaskError::Panicked(p) => {
+                p.mark_read();
+                true
+            }
+            TaskError::Cancelled => false,
+        }
     }
 }
 
@@ -612,6 +681,28 @@ impl<T> Task<T> {
         self.local_state() == Some(TaskState::Cancelled)
     }
 
+    /// Marks a panic this handle delivers into a `gather` as watched (unless a
+    /// `TaskGroup` already took charge of it).
+    fn watch_panic(&self, p: &PanicPayload) {
+        let local = self.raw.local();
+        if !local.panic_retrieved.get() {
+            let who = format!(
+                "task {:?} (spawned at {}:{})",
+                task_name(local),
+                local.location.file(),
+                local.location.line()
+            );
+            p.watch(who);
+        }
+    }
+
+    /// Forgets the awaiter's waker: the handle is no longer "being awaited", so a
+    /// timing-out `wait_for` that drops it detaches the task instead of cancelling it
+    /// (for `shield`, whose point is that the work survives).
+    pub(crate) fn stop_awaiting(&self) {
+        drop(self.raw.local().join_waker.take());
+    }
+
     fn local_state(&self) -> Option<TaskState> {
         self.raw.local().outcome.get()
     }
@@ -701,7 +792,8 @@ impl<T> Task<T> {
     }
 
     /// Wraps the handle so that dropping it cancels the task instead of detaching it
-    /// (useful with [`crate::wait_for`] and other combinators that drop what they time out).
+    /// (useful with [`crate::gather()`] and other combinators that drop
+    /// their children; [`crate::wait_for`] cancels a task on timeout by itself).
     ///
     /// # Examples
     /// ```
@@ -709,8 +801,8 @@ impl<T> Task<T> {
     /// simul::run(async {
     ///     let t = simul::spawn(simul::sleep(Duration::from_secs(3600)));
     ///     let id = t.id();
-    ///     let r = simul::wait_for(Duration::from_millis(5), t.cancel_on_drop()).await;
-    ///     assert!(r.is_err());
+    ///     let r = simul::gather([t.cancel_on_drop()]);
+    ///     drop(r); // the gather was dropped: the task is cancelled, not detached
     ///     simul::yield_now().await;
     ///     assert!(simul::all_tasks().iter().all(|i| i.id() != id));
     /// });
@@ -726,6 +818,12 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.raw.is_complete() {
             return match self.raw.take_output() {
+                Some(Err(TaskError::Panicked(p))) => {
+                    if scope::Gathering::active() {
+                        self.watch_panic(&p);
+                    }
+                    Poll::Ready(Err(TaskError::Panicked(p)))
+                }
                 Some(v) => Poll::Ready(v),
                 None => panic!(
                     "`Task` awaited after it returned its result: a `Task` gives its result \
@@ -746,7 +844,11 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        drop(self.raw.local().join_waker.take());
+        let awaited = self.raw.local().join_waker.take().is_some();
+        // Awaited by work that timed out: cancel, as asyncio's wait_for does (scope.rs).
+        if awaited && !self.raw.is_complete() && scope::TimedOut::active() {
+            self.cancel();
+        }
         if let Some(msg) = self.raw.detach() {
             runtime::report_unretrieved(&self.raw, &msg);
         }
@@ -933,6 +1035,8 @@ pub fn all_tasks() -> Vec<TaskInfo> {
 /// ```
 pub struct SharedTask<T> {
     inner: Rc<SharedInner<T>>,
+    /// This handle has been polled and is waiting (see `Drop`).
+    awaited: bool,
 }
 
 struct SharedInner<T> {
@@ -957,7 +1061,10 @@ impl<T: Clone + 'static> SharedTask<T> {
             }
         });
         *inner.task.borrow_mut() = Some(task);
-        SharedTask { inner }
+        SharedTask {
+            inner,
+            awaited: false,
+        }
     }
 
     /// `true` once the task is done.
@@ -999,6 +1106,7 @@ impl<T> Clone for SharedTask<T> {
     fn clone(&self) -> Self {
         SharedTask {
             inner: self.inner.clone(),
+            awaited: false,
         }
     }
 }
@@ -1027,7 +1135,29 @@ impl<T: Clone + 'static> Future for SharedTask<T> {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
+        drop(waiters);
+        drop(slot);
+        self.get_mut().awaited = true;
         Poll::Pending
+    }
+}
+
+impl<T> SharedTask<T> {
+    /// This handle no longer counts as being awaited (see [`Task::stop_awaiting`]).
+    pub(crate) fn stop_awaiting(&mut self) {
+        self.awaited = false;
+    }
+}
+
+impl<T> Drop for SharedTask<T> {
+    fn drop(&mut self) {
+        // Awaited by work that timed out: cancel the task, as asyncio's wait_for does
+        // (scope.rs). Every other clone then sees `Cancelled`, as in asyncio.
+        if self.awaited && scope::TimedOut::active() {
+            if let Some(t) = self.inner.task.borrow().as_ref() {
+                t.cancel();
+            }
+        }
     }
 }
 

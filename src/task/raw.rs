@@ -294,7 +294,7 @@ unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) -> Option<String> {
     // SAFETY: vtable contract (COMPLETE checked by the caller).
     let stage = unsafe { stage::<F, S>(ptr) };
     match std::mem::replace(stage, Stage::Consumed) {
-        Stage::Finished(Err(TaskError::Panicked(p))) => Some(p.message().to_string()),
+        Stage::Finished(Err(TaskError::Panicked(p))) => Some(p.message_unread().to_string()),
         other => {
             // Dropping a user value may panic; keep the loop alive.
             let _ = catch_unwind(AssertUnwindSafe(|| drop(other)));

@@ -459,7 +459,8 @@ pin_project_lite::pin_project! {
     /// The future of [`wait_for`] and [`timeout_at`].
     ///
     /// On timeout the inner future is dropped at once (its destructors run), which is
-    /// asyncio's cancellation of the awaited work.
+    /// asyncio's cancellation of the awaited work; a task handle it was awaiting cancels
+    /// its task (see [`wait_for`]).
     #[must_use = "futures do nothing unless awaited"]
     pub struct Timeout<F> {
         #[pin]
@@ -471,8 +472,17 @@ pin_project_lite::pin_project! {
 /// Awaits `future` for at most `duration`; on timeout drops it and returns
 /// `Err(TimeoutError)` (asyncio.wait_for / asyncio.timeout).
 ///
-/// To cancel a [`crate::Task`] on timeout (rather than detach it), pass
-/// `task.cancel_on_drop()`.
+/// As in asyncio, the timed-out work is cancelled:
+///
+/// | passed to `wait_for` | on timeout |
+/// |---|---|
+/// | a [`Task`](crate::Task), [`SharedTask`](crate::SharedTask) or [`GroupTask`](crate::GroupTask) | the task is cancelled (for a `SharedTask`, every clone sees `Cancelled`) |
+/// | any other future | it is dropped, so its destructors run at its suspension point |
+/// | a future awaiting a task (`async { task.await }`) | dropped, and the task it was awaiting is cancelled, as asyncio's cancellation reaches the awaited task |
+///
+/// A task handle that the dropped future merely held, without awaiting it, detaches as
+/// any dropped handle does (the task keeps running). Dropping a `wait_for` future before
+/// its deadline cancels nothing.
 ///
 /// # Examples
 /// ```
@@ -481,6 +491,12 @@ pin_project_lite::pin_project! {
 ///     let slow = simul::sleep(Duration::from_secs(3600));
 ///     assert_eq!(simul::wait_for(Duration::from_millis(5), slow).await, Err(simul::TimeoutError));
 ///     assert_eq!(simul::wait_for(Duration::from_secs(1), async { 7 }).await, Ok(7));
+///
+///     let task = simul::spawn(simul::sleep(Duration::from_secs(3600)));
+///     let id = task.id();
+///     assert!(simul::wait_for(Duration::from_millis(5), task).await.is_err());
+///     simul::yield_now().await;
+///     assert!(simul::all_tasks().iter().all(|t| t.id() != id)); // cancelled, not detached
 /// });
 /// ```
 #[doc(alias = "timeout")]
@@ -521,6 +537,9 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(v));
         }
         if Pin::new(&mut *this.sleep).poll(cx).is_ready() {
+            // Task handles being awaited by the timed-out work cancel their tasks as they
+            // are dropped (task/scope.rs).
+            let _scope = crate::task::scope::TimedOut::enter();
             this.future.set(None);
             return Poll::Ready(Err(TimeoutError));
         }

@@ -1,0 +1,336 @@
+//! simul's TLS: typed handshake failures that never take a server down, the handshake
+//! timeout, `start_tls` in place (with the peer's first TLS bytes already buffered), and
+//! Python's `ssl` + asyncio on the other end in both directions, byte-exact with a large
+//! body.
+
+#[path = "../examples/common/certs.rs"]
+mod certs;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::AsyncReadExt;
+use simul::net::{TcpListener, TcpStream};
+use simul::tls::{rustls, TlsConnector, TlsError};
+use simul::{StreamReader, StreamWriter};
+
+/// An echo server for the length-prefixed protocol: 8-byte big-endian length, then that
+/// many bytes, echoed back; then the server closes.
+async fn echo_framed(r: StreamReader, w: StreamWriter) -> Result<(), simul::StreamError> {
+    let len = r.readexactly(8).await?;
+    let n = u64::from_be_bytes(len.try_into().unwrap()) as usize;
+    let data = r.readexactly(n).await?;
+    w.write(&data);
+    w.close();
+    w.wait_closed().await?;
+    Ok(())
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn failed_handshakes_are_typed_and_the_server_carries_on() {
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let good = pki.connector();
+    simul::run(async move {
+        let server = simul::tls::start_tls_server(echo_framed, "127.0.0.1", 0, acceptor)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port().unwrap();
+
+        // A client that trusts nothing: the server's CA is unknown to it.
+        let nobody = TlsConnector::with_roots(rustls::RootCertStore::empty());
+        let err = simul::tls::open_tls_connection("127.0.0.1", port, &nobody, Some("localhost"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::UnknownIssuer), "{err:?}");
+        assert!(err.to_string().contains("unknown issuer"), "{err}");
+
+        // The right CA, the wrong name.
+        let err = simul::tls::open_tls_connection("127.0.0.1", port, &good, Some("example.com"))
+            .await
+            .unwrap_err();
+        match &err {
+            TlsError::BadName { expected } => assert_eq!(expected, "example.com"),
+            other => panic!("expected BadName, got {other:?}"),
+        }
+        assert!(err.to_string().contains("\"example.com\""), "{err}");
+
+        // Not a valid server name at all.
+        let err = simul::tls::open_tls_connection("127.0.0.1", port, &good, Some("bad name!"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::InvalidServerName(_)), "{err:?}");
+
+        // A client that speaks plain HTTP to the TLS port: its connection is closed.
+        let mut plain = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        plain
+            .write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut junk = Vec::new();
+        let _ = simul::wait_for(Duration::from_secs(30), plain.read_to_end(&mut junk))
+            .await
+            .expect("the server closes a non-TLS client");
+
+        // ... and after all that the server still serves.
+        let (r, w) = simul::tls::open_tls_connection("127.0.0.1", port, &good, Some("localhost"))
+            .await
+            .unwrap();
+        w.write(&5u64.to_be_bytes());
+        w.write(b"hello");
+        assert_eq!(r.read_to_end().await.unwrap(), b"hello");
+    });
+}
+
+#[test]
+fn the_server_reports_a_client_that_rejects_its_certificate() {
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            acceptor.accept(tcp).await.map(drop)
+        });
+        let nobody = TlsConnector::with_roots(rustls::RootCertStore::empty());
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        assert!(nobody.connect("localhost", tcp).await.is_err());
+        let err = server.await.unwrap().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TlsError::AlertReceived(rustls::AlertDescription::UnknownCA)
+            ),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn a_silent_client_is_dropped_after_the_handshake_timeout() {
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor().handshake_timeout(Duration::from_millis(200));
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            acceptor.accept(tcp).await.map(drop)
+        });
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let err = simul::wait_for(Duration::from_secs(30), server)
+            .await
+            .expect("the handshake gives up by itself")
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, TlsError::HandshakeTimeout(d) if d == Duration::from_millis(200)),
+            "{err:?}"
+        );
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::TimedOut
+        );
+    });
+}
+
+#[test]
+fn start_tls_keeps_tls_bytes_the_reader_had_already_buffered() {
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (r, w) = simul::stream::split(tcp);
+            // Wait until the whole ClientHello is here too, so the reader's buffer holds
+            // it after the line: the TLS layer must start with those bytes.
+            simul::sleep(Duration::from_millis(100)).await;
+            assert_eq!(r.readline().await.unwrap(), b"STARTTLS\n");
+            assert!(
+                r.buffered() > 0,
+                "the ClientHello was buffered with the line"
+            );
+            let (r, w) = w.start_tls_server(r, &acceptor).await.unwrap();
+            let got = r.readexactly(6).await.unwrap();
+            w.write(&got);
+            w.close();
+            w.wait_closed().await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (r, w) = simul::stream::split(tcp);
+        w.write(b"STARTTLS\n"); // and the handshake right behind it, unasked
+        let (r, w) = w.start_tls(r, &connector, "localhost").await.unwrap();
+        w.write(b"secret");
+        assert_eq!(r.read_to_end().await.unwrap(), b"secret");
+        server.await.unwrap();
+    });
+}
+
+fn python() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .args(["-c", "import ssl, asyncio"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: python3 with ssl is not installed");
+    }
+    ok.then_some("python3")
+}
+
+const PY_CLIENT: &str = r#"
+import asyncio, ssl, sys
+async def main(port, cafile, n):
+    ctx = ssl.create_default_context(cafile=cafile)
+    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="localhost")
+    data = bytes(((i * 7 + i // 251) & 0xFF) for i in range(n))
+    w.write(n.to_bytes(8, "big") + data)
+    await w.drain()
+    back = await r.readexactly(n)
+    assert back == data, "echo differs"
+    assert await r.read() == b""
+    print("OK", len(back), w.get_extra_info("ssl_object").version())
+    w.close()
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3])))
+"#;
+
+#[test]
+fn python_asyncio_ssl_client_against_simul_tls_server_byte_exact() {
+    let Some(py) = python() else { return };
+    let pki = certs::TestPki::new();
+    let ca = std::env::temp_dir().join(format!("simul-py-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let acceptor = pki.acceptor();
+    let n: usize = 8 << 20; // 8 MiB, many TLS records each way
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        simul::run(async move {
+            let server = simul::tls::start_tls_server(echo_framed, "127.0.0.1", 0, acceptor)
+                .await
+                .unwrap();
+            tx.send(server.local_addrs()[0].port().unwrap()).unwrap();
+            simul::sleep(Duration::from_secs(600)).await;
+        })
+    });
+    let port = rx.recv().unwrap();
+    let out = Command::new(py)
+        .args([
+            "-c",
+            PY_CLIENT,
+            &port.to_string(),
+            ca.to_str().unwrap(),
+            &n.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&ca);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), format!("OK {n} TLSv1.3"));
+}
+
+const PY_SERVER: &str = r#"
+import asyncio, ssl, sys
+async def handle(r, w):
+    n = int.from_bytes(await r.readexactly(8), "big")
+    data = await r.readexactly(n)
+    w.write(data)
+    await w.drain()
+    w.close()
+    await w.wait_closed()
+async def main(cert, key):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.sleep(600)
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"#;
+
+#[test]
+fn simul_tls_client_against_python_asyncio_ssl_server_byte_exact() {
+    let Some(py) = python() else { return };
+    let pki = certs::TestPki::new();
+    let dir = std::env::temp_dir();
+    let cert = dir.join(format!("simul-py-chain-{}.pem", std::process::id()));
+    let key = dir.join(format!("simul-py-key-{}.pem", std::process::id()));
+    std::fs::write(&cert, &pki.chain_pem).unwrap();
+    std::fs::write(&key, &pki.key_pem).unwrap();
+    let mut child = Command::new(py)
+        .args([
+            "-c",
+            PY_SERVER,
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .parse()
+        .expect("the Python server printed its port");
+    let connector = pki.connector();
+    let n: usize = 8 << 20;
+    let ok = simul::run(async move {
+        let (r, w) =
+            simul::tls::open_tls_connection("127.0.0.1", port, &connector, Some("localhost"))
+                .await
+                .unwrap();
+        let data = pattern(n);
+        w.write(&(n as u64).to_be_bytes());
+        w.write(&data);
+        w.drain().await.unwrap();
+        let back = r.readexactly(n).await.unwrap();
+        back == data
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&cert);
+    let _ = std::fs::remove_file(&key);
+    assert!(ok, "the echo from Python differs");
+    let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn closing_a_tls_stream_writer_sends_close_notify() {
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (r, w) = simul::stream::split(tcp);
+            let (_r, w) = w.start_tls_server(r, &acceptor).await.unwrap();
+            w.write(b"bye");
+            w.close();
+            w.wait_closed().await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector.connect("localhost", tcp).await.unwrap();
+        let mut got = Vec::new();
+        // rustls reports a close without close_notify as UnexpectedEof: a clean end
+        // proves the writer said goodbye at the TLS level before closing the socket.
+        tls.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye");
+        server.await.unwrap();
+    });
+}
