@@ -376,6 +376,16 @@ impl Registration {
     /// keeps `fd` open until it calls [`Registration::deregister`] (or drops this).
     pub(crate) fn new(fd: RawFd, interest: Interest) -> io::Result<Registration> {
         let shared = crate::runtime::with_core("register an I/O source", |core| core.io_handle());
+        Registration::new_in(shared, fd, interest)
+    }
+
+    /// Registers the descriptor `fd` for `interest` with the loop owning `shared` (running
+    /// or not); the caller keeps `fd` open as for [`Registration::new`].
+    pub(crate) fn new_in(
+        shared: Arc<IoShared>,
+        fd: RawFd,
+        interest: Interest,
+    ) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo {
             readiness: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),

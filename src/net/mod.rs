@@ -13,6 +13,7 @@
 //! | [`UdpSocket`] | `loop.create_datagram_endpoint` / `sock_sendto`, `sock_recvfrom` |
 //! | [`UnixListener`], [`UnixStream`], [`UnixDatagram`] | `create_unix_server`, `create_unix_connection` |
 //! | [`lookup_host`] | `loop.getaddrinfo` |
+//! | [`AsyncFd`] | `loop.add_reader` / `add_writer` on a descriptor the caller owns |
 //!
 //! Streams implement [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`] and also
 //! offer inherent `read`, `write` and `write_all`, plus `try_read`/`try_write` and
@@ -31,12 +32,14 @@
 //! resolver (asyncio does the same with `getaddrinfo` in its default executor).
 
 mod evented;
+mod fd;
 mod stream;
 mod sys;
 pub mod tcp;
 pub mod udp;
 pub mod unix;
 
+pub use fd::{AsyncFd, Readiness};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -79,7 +79,7 @@ impl Core {
 /// ```
 #[doc(alias = "Handle")]
 pub struct CallbackHandle {
-    cb: Rc<dyn Callback>,
+    pub(super) cb: Rc<dyn Callback>,
 }
 
 /// The old name of [`CallbackHandle`] (kept for one release).
@@ -192,7 +192,7 @@ impl fmt::Debug for TimerHandle {
     }
 }
 
-fn callback_cell(f: impl FnOnce() + 'static) -> Rc<dyn Callback> {
+pub(super) fn callback_cell(f: impl FnOnce() + 'static) -> Rc<dyn Callback> {
     Rc::new(CallbackCell {
         f: Cell::new(Some(f)),
         cancelled: Cell::new(false),
@@ -270,7 +270,11 @@ pub fn call_at(when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
     with_core("call_at", |core| schedule_at(core, Some(when), f))
 }
 
-fn schedule_at(core: &Core, when: Option<Instant>, f: impl FnOnce() + 'static) -> TimerHandle {
+pub(super) fn schedule_at(
+    core: &Core,
+    when: Option<Instant>,
+    f: impl FnOnce() + 'static,
+) -> TimerHandle {
     let cb = callback_cell(f);
     let loop_id = core.id();
     let Some(when) = when else {
@@ -282,13 +286,10 @@ fn schedule_at(core: &Core, when: Option<Instant>, f: impl FnOnce() + 'static) -
             when: core.clock().now() + Duration::from_secs(u32::MAX as u64),
         };
     };
+    // A deadline already past goes into the wheel too (it fires at the next tick): due
+    // timers run in deadline order, so one armed late still runs after earlier ones.
     let deadline = core.clock().ns_of(when);
-    let key = if deadline <= core.clock().now_ns() {
-        core.call_soon_rc(cb.clone());
-        None
-    } else {
-        Some(core.add_timer(deadline, TimerPayload::Call(cb.clone())))
-    };
+    let key = Some(core.add_timer(deadline, TimerPayload::Call(cb.clone())));
     TimerHandle {
         cb,
         key,

@@ -109,6 +109,8 @@ pub(crate) struct Core {
     /// Debug mode, tracing or the watchdog is on: polls go through `before_poll` and
     /// `after_poll` (fixed at build time, so the plain poll path tests one flag).
     pub(super) instrumented: bool,
+    /// Wraps the blocking selector wait (see `hooks.rs`).
+    pub(super) park_hook: RefCell<Option<super::hooks::ParkHook>>,
 }
 
 /// Loop identities: unique for the life of the process, never reused.
@@ -151,6 +153,7 @@ impl Core {
             spawn_time: Cell::new(None),
             life: Cell::new(Lifecycle::Open),
             shutdown_hooks: RefCell::new(Vec::new()),
+            park_hook: RefCell::new(None),
         })
     }
 
@@ -260,7 +263,7 @@ impl Core {
         }
     }
 
-    fn drain_inject(&self) {
+    pub(super) fn drain_inject(&self) {
         if !self.shared.signal.take_pending() {
             return;
         }
@@ -349,13 +352,29 @@ impl Core {
         self.spawn_time.set(None);
     }
 
+    /// The blocking wait of an idle iteration, through the park hook if one is set (see
+    /// `hooks.rs`).
+    fn park_io(&self) {
+        let hook = self.park_hook.borrow_mut().take();
+        match hook {
+            None => self.driver.park(None),
+            Some(mut h) => {
+                h(&mut || self.driver.park(None));
+                let mut slot = self.park_hook.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(h);
+                }
+            }
+        }
+    }
+
     /// Idle: park the driver stack unless work was handed in meanwhile.
     fn park(&self) {
         if !self.shared.signal.prepare_park() {
             return;
         }
         let t0 = self.tracer.is_some().then(Instant::now);
-        self.driver.park(None);
+        self.park_io();
         self.shared.signal.after_park();
         self.io_countdown.set(IO_INTERVAL);
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {

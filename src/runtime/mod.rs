@@ -51,6 +51,7 @@
 //! | `registry.rs` | the registry of live tasks |
 //! | `shutdown.rs` | cancelling what is left, shutdown hooks, closing the queue |
 //! | `event_loop.rs` | `EventLoop`: the main task, running, stopping, closing |
+//! | `hooks.rs` | for a second front end (Python): scheduling on a loop not running, the park hook |
 //!
 //! The clock, the timer wheel and the driver stack under the loop are in `time/`
 //! (`clock.rs`, `wheel.rs`, `driver.rs`); `simul::run` is in `runner.rs`, above `signal`.
@@ -62,6 +63,7 @@ mod event_loop;
 mod exception;
 mod handle;
 mod hold;
+mod hooks;
 mod inject;
 mod iteration;
 mod park;

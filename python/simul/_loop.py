@@ -1,0 +1,392 @@
+"""``simul.EventLoop``: asyncio's event loop on simul's Rust engine.
+
+The class derives from the Rust ``LoopCore`` first and from ``asyncio.BaseEventLoop``
+second. ``LoopCore`` supplies the engine and the hot paths: ``call_soon``,
+``call_later``, ``call_at``, ``call_soon_threadsafe``, ``time``, ``stop`` and the loop's
+iteration itself, all entries in simul's ready queue and timer wheel. ``BaseEventLoop``
+supplies asyncio's own cold-path code unchanged: ``run_until_complete``,
+``create_task`` and the task factory, the exception handler, executors, ``getaddrinfo``,
+``shutdown_asyncgens``. This module adds what the stock loop keeps in its selector
+classes: descriptor callbacks (``add_reader``/``add_writer``) and the ``sock_*``
+coroutines, here on the Rust descriptor watchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import sys
+import threading
+import weakref
+from asyncio import unix_events
+from asyncio import base_events, events, futures, trsock
+from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
+from typing import Any, Callable
+
+from . import _simul
+
+__all__ = ["EventLoop", "EventLoopPolicy"]
+
+
+class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
+    """An asyncio event loop that runs on simul's engine.
+
+    A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
+    ``asyncio.AbstractEventLoop`` method of part 1 behaves as the stock loop's does.
+    The loop must run on the thread that created it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+    # -- running ---------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Runs the loop until ``stop()`` is called."""
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(
+                firstiter=self._asyncgen_firstiter_hook,
+                finalizer=self._asyncgen_finalizer_hook,
+            )
+            events._set_running_loop(self)
+            self._run()
+        finally:
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def close(self) -> None:
+        """Closes the loop: drops pending callbacks, shuts the default executor down."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        super().close()
+        self._close_core()
+
+    def set_debug(self, enabled: bool) -> None:
+        """Turns debug mode on or off (slow-callback warnings, thread checks)."""
+        super().set_debug(enabled)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.__class__.__name__} running={self.is_running()} "
+            f"closed={self.is_closed()} debug={self.get_debug()}>"
+        )
+
+    # -- descriptors ---------------------------------------------------------------
+
+    def _ensure_fd_no_transport(self, fd: Any) -> None:
+        fileno = _fileobj_to_fd(fd)
+        transport = self._transports.get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(
+                f"File descriptor {fd!r} is used by transport {transport!r}"
+            )
+
+    def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is readable."""
+        self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        self._add_reader(_fileobj_to_fd(fd), callback, args)
+
+    def remove_reader(self, fd: Any) -> bool:
+        """Stops watching ``fd`` for reading; whether it was watched."""
+        self._ensure_fd_no_transport(fd)
+        if self.is_closed():
+            return False
+        return self._remove_reader(_fileobj_to_fd(fd))
+
+    def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is writable."""
+        self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        self._add_writer(_fileobj_to_fd(fd), callback, args)
+
+    def remove_writer(self, fd: Any) -> bool:
+        """Stops watching ``fd`` for writing; whether it was watched."""
+        self._ensure_fd_no_transport(fd)
+        if self.is_closed():
+            return False
+        return self._remove_writer(_fileobj_to_fd(fd))
+
+    # -- transports -------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
+    ) -> Any:
+        info = dict(extra or {})
+        info["socket"] = trsock.TransportSocket(sock)
+        try:
+            info.setdefault("sockname", sock.getsockname())
+        except OSError:
+            info.setdefault("sockname", None)
+        if "peername" not in info:
+            try:
+                info["peername"] = sock.getpeername()
+            except OSError:
+                info["peername"] = None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+            base_events._set_nodelay(sock)
+        transport = SocketTransport(self, sock, protocol, info, server)
+        self._transports[sock.fileno()] = transport
+        self.call_soon(protocol.connection_made, transport)
+        self.call_soon(transport._core._start, transport)
+        if waiter is not None:
+            self.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        return transport
+
+    def _start_serving(
+        self,
+        protocol_factory: Callable[[], Any],
+        sock: socket.socket,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None,
+    ) -> None:
+        if sslcontext is not None:
+            raise NotImplementedError("TLS servers are not supported by simul yet (issue 16)")
+        self._add_reader(sock.fileno(), self._accept_ready, (protocol_factory, sock, server, backlog))
+
+    def _accept_ready(self, protocol_factory: Callable[[], Any], sock: socket.socket, server: Any, backlog: int) -> None:
+        for _ in range(backlog):
+            try:
+                conn, addr = sock.accept()
+                conn.setblocking(False)
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self.call_exception_handler(
+                        {"message": "socket.accept() out of system resource", "exception": exc, "socket": trsock.TransportSocket(sock)}
+                    )
+                    self._remove_reader(sock.fileno())
+                    self.call_later(1.0, self._start_serving, protocol_factory, sock, None, server, backlog)
+                    return
+                raise
+            try:
+                protocol = protocol_factory()
+                self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({"message": "Error on transport creation for incoming connection", "exception": exc})
+                conn.close()
+
+    def _stop_serving(self, sock: socket.socket) -> None:
+        self._remove_reader(sock.fileno())
+        sock.close()
+
+    # asyncio's own Unix-socket front ends, on this loop's transports and servers.
+    create_unix_connection = unix_events._UnixSelectorEventLoop.create_unix_connection
+    create_unix_server = unix_events._UnixSelectorEventLoop.create_unix_server
+
+    # -- sock_* coroutines -----------------------------------------------------------
+
+    def _check_sock(self, sock: socket.socket) -> None:
+        base_events._check_ssl_socket(sock)
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+
+    def _wait_fd(self, fd: int, write: bool, fut: asyncio.Future[Any], cb: Callable[..., Any], *args: Any) -> None:
+        """Watches ``fd`` until ``fut`` is done, calling ``cb(fut, *args)`` when ready.
+
+        The watch ends with ``fut`` unless another operation replaced it meanwhile (which
+        cancelled this one's handle): a cancelled ``sock_recv`` must not stop the
+        ``sock_recv`` that followed it on the same socket."""
+        self._ensure_fd_no_transport(fd)
+        add, remove = (self._add_writer, self._remove_writer) if write else (self._add_reader, self._remove_reader)
+        handle = add(fd, cb, (fut, *args))
+
+        def done(_f: Any) -> None:
+            if not handle.cancelled() and not self.is_closed():
+                remove(fd)
+
+        fut.add_done_callback(done)
+
+    async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
+        """Receives up to ``n`` bytes from the non-blocking ``sock``."""
+        self._check_sock(sock)
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = self.create_future()
+        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_ready, sock, n)
+        return await fut
+
+    def _sock_recv_ready(self, fut: asyncio.Future[Any], sock: socket.socket, n: int) -> None:
+        if fut.done():
+            return
+        try:
+            data = sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(data)
+
+    async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
+        """Receives into ``buf`` from the non-blocking ``sock``; the byte count."""
+        self._check_sock(sock)
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            pass
+        fut = self.create_future()
+        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_into_ready, sock, buf)
+        return await fut
+
+    def _sock_recv_into_ready(self, fut: asyncio.Future[Any], sock: socket.socket, buf: Any) -> None:
+        if fut.done():
+            return
+        try:
+            n = sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(n)
+
+    async def sock_sendall(self, sock: socket.socket, data: Any) -> None:
+        """Sends all of ``data`` on the non-blocking ``sock``."""
+        self._check_sock(sock)
+        try:
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        if n == len(data):
+            return
+        fut = self.create_future()
+        view = memoryview(data)
+        self._wait_fd(sock.fileno(), True, fut, self._sock_sendall_ready, sock, view, [n])
+        return await fut
+
+    def _sock_sendall_ready(self, fut: asyncio.Future[Any], sock: socket.socket, view: memoryview, pos: list[int]) -> None:
+        if fut.done():
+            return
+        start = pos[0]
+        try:
+            n = sock.send(view[start:])
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+            return
+        start += n
+        if start == len(view):
+            fut.set_result(None)
+        else:
+            pos[0] = start
+
+    async def sock_connect(self, sock: socket.socket, address: Any) -> None:
+        """Connects the non-blocking ``sock`` to ``address``."""
+        self._check_sock(sock)
+        if sock.family == socket.AF_INET or (
+            base_events._HAS_IPv6 and sock.family == socket.AF_INET6
+        ):
+            resolved = await self._ensure_resolved(
+                address, family=sock.family, type=sock.type, proto=sock.proto, loop=self
+            )
+            _, _, _, _, address = resolved[0]
+        fut = self.create_future()
+        try:
+            sock.connect(address)
+        except (BlockingIOError, InterruptedError):
+            self._wait_fd(sock.fileno(), True, fut, self._sock_connect_ready, sock, address)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+        try:
+            return await fut
+        finally:
+            fut = None  # type: ignore[assignment]  # break the traceback cycle
+
+    def _sock_connect_ready(self, fut: asyncio.Future[Any], sock: socket.socket, address: Any) -> None:
+        if fut.done():
+            return
+        try:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err != 0:
+                raise OSError(err, f"Connect call failed {address}")
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+
+    async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
+        """Accepts a connection on the non-blocking listening ``sock``."""
+        self._check_sock(sock)
+        fut = self.create_future()
+        self._sock_accept_ready(fut, sock, first=True)
+        return await fut
+
+    def _sock_accept_ready(self, fut: asyncio.Future[Any], sock: socket.socket, first: bool = False) -> None:
+        if fut.done():
+            return
+        try:
+            conn, address = sock.accept()
+            conn.setblocking(False)
+        except (BlockingIOError, InterruptedError):
+            if first:
+                self._wait_fd(sock.fileno(), False, fut, self._sock_accept_ready, sock)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result((conn, address))
+
+
+class SocketTransport(asyncio.Transport):
+    """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
+    (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
+    frame."""
+
+    _METHODS = (
+        "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
+        "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
+        "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
+        "set_write_buffer_limits", "_call_connection_lost",
+    )
+
+    def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
+        super().__init__(extra)
+        core = _simul.SocketTransport(loop, sock, protocol, extra, server)
+        self._core = core
+        for name in self._METHODS:
+            setattr(self, name, getattr(core, name))
+
+    def __repr__(self) -> str:
+        return repr(self._core).replace("SocketTransport", type(self).__name__, 1)
+
+
+class EventLoopPolicy(events.BaseDefaultEventLoopPolicy if sys.platform == "win32" else asyncio.DefaultEventLoopPolicy):  # type: ignore[misc]
+    """The default policy, with ``simul.EventLoop`` as its loop factory."""
+
+    _loop_factory = EventLoop

@@ -1,0 +1,473 @@
+//! `LoopCore`: the Rust half of `simul.EventLoop`, a front end on simul's own loop core.
+//!
+//! # Design
+//!
+//! `simul.EventLoop` (Python, `simul/_loop.py`) derives from `LoopCore` first and from
+//! asyncio's `BaseEventLoop` second, so the hot methods (`call_soon`, `call_later`,
+//! `call_at`, `call_soon_threadsafe`, `time`, `stop`) are these Rust methods, while
+//! asyncio's own code supplies the cold ones (`create_task`, `run_until_complete`, the
+//! exception handler, executors, `getaddrinfo`, `create_connection`'s address logic).
+//!
+//! There is no second engine: a Python callback is a closure in simul's ready queue, a
+//! Python timer an entry in simul's timer wheel, and `run_forever` is simul's
+//! `EventLoop::run_forever`. The loop's park hook releases the GIL while the thread waits
+//! in `epoll_wait`, then takes it back and runs Python's signal handlers
+//! (`PyErr_CheckSignals`), so Ctrl-C raises `KeyboardInterrupt` out of `run_forever` as
+//! it does on the stock loop (epoll's `EINTR` ends the wait).
+//!
+//! # Threads
+//!
+//! `LoopCore` itself is `Send`: flags the other threads may read (closed, debug) and a
+//! `simul::LoopHandle` for `call_soon_threadsafe`. The simul `EventLoop` is not `Send`; it
+//! lives in an `Engine` bound to the thread that created the loop, which is the thread the
+//! loop must run on (a documented limitation: the stock loop may be created on one thread
+//! and run on another). Non-thread-safe methods called from another thread raise
+//! `RuntimeError`, as the stock loop's debug mode does.
+//!
+//! # Invariants
+//! - A `SystemExit` or `KeyboardInterrupt` from a callback or a signal handler is kept in
+//!   `Flags::pending` (the first one wins) and the loop is stopped; `_run` raises it.
+//! - `stop()` before `run_forever()` makes the next run do one iteration, as asyncio does.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::fdwatch::FdEntry;
+use crate::glue;
+use crate::handle::{self, Call, Handle, TimerHandle};
+
+/// What callbacks and other threads need to know about the loop.
+pub(crate) struct Flags {
+    debug: AtomicBool,
+    slow: AtomicU64,
+    closed: AtomicBool,
+    pending: Mutex<Option<PyErr>>,
+    /// For other threads; dropped at close (it holds the loop's wake-up eventfd).
+    remote: Mutex<Option<simul::LoopHandle>>,
+}
+
+impl Flags {
+    pub(crate) fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn slow_callback_duration(&self) -> f64 {
+        f64::from_bits(self.slow.load(Ordering::Relaxed))
+    }
+
+    /// Keeps `err` to raise out of `run_forever` (the first one wins) and stops the loop.
+    pub(crate) fn fail(&self, err: PyErr) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.is_none() {
+            *p = Some(err);
+        }
+        drop(p);
+        if let Some(r) = self.remote().as_ref() {
+            r.stop();
+        }
+    }
+
+    pub(crate) fn remote(&self) -> std::sync::MutexGuard<'_, Option<simul::LoopHandle>> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_pending(&self) -> Option<PyErr> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+/// The thread-bound part: simul's loop and the descriptor watchers.
+#[pyclass(unsendable, module = "simul._simul")]
+pub struct Engine {
+    lp: RefCell<Option<simul::EventLoop>>,
+    running: Cell<bool>,
+    stop_pending: Cell<bool>,
+    pub(crate) fds: RefCell<HashMap<RawFd, FdWatch>>,
+}
+
+/// A watched descriptor: its entry and the task that runs its callbacks.
+pub(crate) struct FdWatch {
+    pub(crate) entry: Rc<FdEntry>,
+    pub(crate) task: simul::Task<()>,
+}
+
+impl Engine {
+    pub(crate) fn with_loop<R>(&self, f: impl FnOnce(&simul::EventLoop) -> R) -> PyResult<R> {
+        match self.lp.borrow().as_ref() {
+            Some(lp) => Ok(f(lp)),
+            None => Err(PyRuntimeError::new_err("Event loop is closed")),
+        }
+    }
+}
+
+/// The Rust half of `simul.EventLoop` (see the module doc).
+#[pyclass(subclass, frozen, module = "simul._simul")]
+pub struct LoopCore {
+    pub(crate) flags: Arc<Flags>,
+    engine: Py<Engine>,
+    owner: ThreadId,
+    epoch: Instant,
+    epoch_time: f64,
+}
+
+impl LoopCore {
+    /// The engine, on the loop's own thread.
+    pub(crate) fn engine<'py>(&self, py: Python<'py>) -> PyResult<PyRef<'py, Engine>> {
+        if std::thread::current().id() != self.owner {
+            return Err(PyRuntimeError::new_err(
+                "Non-thread-safe operation invoked on an event loop other than the current one",
+            ));
+        }
+        Ok(self.engine.bind(py).borrow())
+    }
+
+    fn check_closed(&self) -> PyResult<()> {
+        if self.flags.closed.load(Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err("Event loop is closed"));
+        }
+        Ok(())
+    }
+
+    fn make_call(
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Call> {
+        let context = match context {
+            Some(c) if !c.is_none() => c.unbind(),
+            _ => glue::copy_context(py)?,
+        };
+        Ok(Call {
+            callback: callback.unbind(),
+            args: args.unbind(),
+            context,
+        })
+    }
+
+    /// The `Instant` of loop time `when`; `None` beyond what the clock can represent.
+    fn instant_of(&self, when: f64) -> Option<Instant> {
+        let since = when - self.epoch_time;
+        if since <= 0.0 {
+            return Some(self.epoch);
+        }
+        let d = Duration::try_from_secs_f64(since).ok()?;
+        self.epoch.checked_add(d)
+    }
+
+    fn schedule_at(
+        &self,
+        py: Python<'_>,
+        when: f64,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        method: &str,
+    ) -> PyResult<Py<TimerHandle>> {
+        self.check_closed()?;
+        let engine = self.engine(py)?;
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, method)?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
+        let timer: Py<TimerHandle> = Py::new(py, init)?;
+        if let Some(at) = self.instant_of(when) {
+            let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
+            let flags = self.flags.clone();
+            engine.with_loop(|lp| {
+                lp.call_at(at, move || {
+                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
+                })
+            })?;
+        }
+        Ok(timer)
+    }
+}
+
+#[pymethods]
+impl LoopCore {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<LoopCore> {
+        let lp = simul::EventLoop::builder()
+            .debug(false)
+            .build()
+            .map_err(PyErr::from)?;
+        let flags = Arc::new(Flags {
+            debug: AtomicBool::new(false),
+            slow: AtomicU64::new(0.1f64.to_bits()),
+            closed: AtomicBool::new(false),
+            pending: Mutex::new(None),
+            remote: Mutex::new(Some(lp.handle())),
+        });
+        let hook_flags = flags.clone();
+        lp.set_park_hook(move |wait| {
+            crate::sys::without_gil(wait);
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    hook_flags.fail(e);
+                }
+            });
+        });
+        let monotonic = py.import("time")?.getattr("monotonic")?;
+        let epoch = Instant::now();
+        let epoch_time: f64 = monotonic.call0()?.extract()?;
+        let engine = Py::new(
+            py,
+            Engine {
+                lp: RefCell::new(Some(lp)),
+                running: Cell::new(false),
+                stop_pending: Cell::new(false),
+                fds: RefCell::new(HashMap::new()),
+            },
+        )?;
+        Ok(LoopCore {
+            flags,
+            engine,
+            owner: std::thread::current().id(),
+            epoch,
+            epoch_time,
+        })
+    }
+
+    /// The loop's clock: `time.monotonic()`'s scale, in seconds.
+    fn time(&self) -> f64 {
+        self.epoch_time + self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// Schedules `callback(*args)` for the next iteration; returns an `asyncio.Handle`-like
+    /// handle.
+    #[pyo3(signature = (callback, *args, context = None))]
+    fn call_soon(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        let engine = self.engine(py)?;
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, "call_soon")?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = Py::new(py, Handle::new(call))?;
+        let h = handle.clone_ref(py);
+        let flags = self.flags.clone();
+        engine.with_loop(|lp| {
+            lp.call_soon(move || Python::attach(|py| handle::run(py, h.bind(py), &flags)))
+        })?;
+        Ok(handle)
+    }
+
+    /// Schedules `callback(*args)` from any thread, waking the loop if it waits.
+    #[pyo3(signature = (callback, *args, context = None))]
+    fn call_soon_threadsafe(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, "call_soon_threadsafe")?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = Py::new(py, Handle::new(call))?;
+        let h = handle.clone_ref(py);
+        let flags = self.flags.clone();
+        let remote = self.flags.remote().clone();
+        match remote {
+            Some(r) => {
+                r.call_soon_threadsafe(move || {
+                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
+                });
+            }
+            None => return Err(PyRuntimeError::new_err("Event loop is closed")),
+        }
+        Ok(handle)
+    }
+
+    /// Schedules `callback(*args)` at loop time `when`.
+    #[pyo3(signature = (when, callback, *args, context = None))]
+    fn call_at(
+        &self,
+        py: Python<'_>,
+        when: Option<f64>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let Some(when) = when else {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        };
+        self.schedule_at(py, when, callback, args, context, "call_at")
+    }
+
+    /// Schedules `callback(*args)` `delay` seconds from now.
+    #[pyo3(signature = (delay, callback, *args, context = None))]
+    fn call_later(
+        &self,
+        py: Python<'_>,
+        delay: Option<f64>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let Some(delay) = delay else {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        };
+        let when = self.time() + delay;
+        self.schedule_at(py, when, callback, args, context, "call_at")
+    }
+
+    /// Asks `run_forever` to return after the current iteration (or, before it runs, after
+    /// its first iteration).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        if std::thread::current().id() != self.owner {
+            if let Some(r) = self.flags.remote().as_ref() {
+                r.stop();
+            }
+            return Ok(());
+        }
+        let engine = self.engine(py)?;
+        if engine.running.get() {
+            engine.with_loop(|lp| lp.stop())?;
+        } else {
+            engine.stop_pending.set(true);
+        }
+        Ok(())
+    }
+
+    /// Runs simul's loop until `stop()`; raises what stopped it abnormally (Ctrl-C, a
+    /// callback's `SystemExit`).
+    fn _run(&self, py: Python<'_>) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        if engine.running.replace(true) {
+            return Err(PyRuntimeError::new_err(
+                "This event loop is already running",
+            ));
+        }
+        let res = engine.with_loop(|lp| {
+            if engine.stop_pending.replace(false) {
+                let h = lp.handle();
+                lp.call_soon(move || h.stop());
+            }
+            lp.run_forever();
+        });
+        engine.running.set(false);
+        res?;
+        match self.flags.take_pending() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Releases the engine: drops pending callbacks and timers and stops watching
+    /// descriptors. Called by `close()` once asyncio's part is done.
+    fn _close_core(&self, py: Python<'_>) -> PyResult<()> {
+        self.flags.closed.store(true, Ordering::Release);
+        let engine = self.engine(py)?;
+        let fds: Vec<FdWatch> = engine.fds.borrow_mut().drain().map(|(_, w)| w).collect();
+        for w in fds {
+            w.entry.release();
+            w.task.cancel();
+        }
+        let lp = engine.lp.borrow_mut().take();
+        drop(engine);
+        drop(lp);
+        let remote = self.flags.remote().take();
+        drop(remote);
+        Ok(())
+    }
+
+    #[getter(_debug)]
+    fn get_debug_flag(&self) -> bool {
+        self.flags.debug()
+    }
+
+    #[setter(_debug)]
+    fn set_debug_flag(&self, on: bool) {
+        self.flags.debug.store(on, Ordering::Relaxed);
+    }
+
+    #[getter(_closed)]
+    fn get_closed_flag(&self) -> bool {
+        self.flags.closed.load(Ordering::Acquire)
+    }
+
+    #[setter(_closed)]
+    fn set_closed_flag(&self, on: bool) {
+        self.flags.closed.store(on, Ordering::Release);
+    }
+
+    /// Debug mode logs callbacks that take at least this long (seconds).
+    #[getter]
+    fn get_slow_callback_duration(&self) -> f64 {
+        self.flags.slow_callback_duration()
+    }
+
+    #[setter]
+    fn set_slow_callback_duration(&self, secs: f64) {
+        self.flags.slow.store(secs.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Watches `fd` for reading: `callback(*args)` runs at every iteration while it is
+    /// readable. Replaces an earlier reader of `fd`.
+    fn _add_reader(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
+        self.add_watch(py, fd, callback, args, false)
+    }
+
+    /// Watches `fd` for writing (see `_add_reader`).
+    fn _add_writer(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
+        self.add_watch(py, fd, callback, args, true)
+    }
+
+    /// Stops watching `fd` for reading; whether it was watched.
+    fn _remove_reader(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
+        self.remove_watch(py, fd, false)
+    }
+
+    /// Stops watching `fd` for writing; whether it was watched.
+    fn _remove_writer(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
+        self.remove_watch(py, fd, true)
+    }
+
+    /// Whether `fd` has a reader (`write=False`) or writer (`write=True`).
+    fn _has_watch(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<bool> {
+        let engine = self.engine(py)?;
+        let fds = engine.fds.borrow();
+        Ok(fds.get(&fd).is_some_and(|w| w.entry.has(write)))
+    }
+}

@@ -1,0 +1,197 @@
+//! `add_reader` / `add_writer`: asyncio's level-triggered descriptor callbacks on simul's
+//! edge-triggered selector.
+//!
+//! Each watched descriptor has one [`simul::net::AsyncFd`] (registered for both
+//! directions: epoll takes a descriptor once) and one simul task that runs its reader and
+//! writer callbacks. In each iteration where a direction is ready the task runs that
+//! direction's callback once, then asks the kernel (`poll(2)`, zero timeout) whether the
+//! direction is still ready: if so it runs again next iteration, as a level-triggered
+//! selector would; if not it clears the readiness (a newer edge is never lost, see
+//! `AsyncFd`) and waits for the next event.
+//!
+//! Removing the last callback of a descriptor deregisters it at once (so the descriptor
+//! may be closed, or watched again, right away) and cancels its task.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::core::{FdWatch, Flags, LoopCore};
+use crate::handle::{self, Call, Handle};
+use crate::sys;
+
+/// One watched descriptor (see the module doc).
+pub(crate) struct FdEntry {
+    fd: RefCell<Option<simul::net::AsyncFd>>,
+    raw: RawFd,
+    reader: RefCell<Option<Py<Handle>>>,
+    writer: RefCell<Option<Py<Handle>>>,
+    /// The watcher task's waker, to make it poll a direction added later.
+    waker: RefCell<Option<Waker>>,
+    flags: Arc<Flags>,
+}
+
+impl FdEntry {
+    fn slot(&self, write: bool) -> &RefCell<Option<Py<Handle>>> {
+        if write {
+            &self.writer
+        } else {
+            &self.reader
+        }
+    }
+
+    pub(crate) fn has(&self, write: bool) -> bool {
+        self.slot(write)
+            .borrow()
+            .as_ref()
+            .is_some_and(|h| !h.get().is_cancelled())
+    }
+
+    /// Deregisters the descriptor and drops both callbacks.
+    pub(crate) fn release(&self) {
+        drop(self.fd.borrow_mut().take());
+        drop(self.reader.borrow_mut().take());
+        drop(self.writer.borrow_mut().take());
+        drop(self.waker.borrow_mut().take());
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut w = self.waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        Python::attach(|py| {
+            let mut again = false;
+            for write in [false, true] {
+                let h = self.slot(write).borrow().as_ref().map(|h| h.clone_ref(py));
+                let Some(h) = h else { continue };
+                if h.get().is_cancelled() {
+                    continue;
+                }
+                let ready = {
+                    let fd = self.fd.borrow();
+                    let Some(fd) = fd.as_ref() else {
+                        return Poll::Ready(());
+                    };
+                    if write {
+                        fd.poll_write_ready(cx)
+                    } else {
+                        fd.poll_read_ready(cx)
+                    }
+                };
+                let Poll::Ready(Ok(r)) = ready else { continue };
+                handle::run(py, h.bind(py), &self.flags);
+                // The callback may have removed this watcher or closed the descriptor.
+                let fd = self.fd.borrow();
+                if let Some(fd) = fd.as_ref() {
+                    if !sys::ready_now(self.raw, write) {
+                        if write {
+                            fd.clear_write_ready(r);
+                        } else {
+                            fd.clear_read_ready(r);
+                        }
+                    }
+                    again = true; // run again if still ready, or re-poll to register
+                }
+            }
+            if self.fd.borrow().is_none() {
+                return Poll::Ready(());
+            }
+            if again {
+                cx.waker().wake_by_ref();
+            }
+            Poll::Pending
+        })
+    }
+}
+
+impl LoopCore {
+    pub(crate) fn add_watch(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        write: bool,
+    ) -> PyResult<Py<Handle>> {
+        let engine = self.engine(py)?;
+        let handle = Py::new(
+            py,
+            Handle::new(Call {
+                callback: callback.unbind(),
+                args: args.unbind(),
+                context: py.None(),
+            }),
+        )?;
+        let mut fds = engine.fds.borrow_mut();
+        if let Some(w) = fds.get(&fd) {
+            let old = w.entry.slot(write).replace(Some(handle.clone_ref(py)));
+            if let Some(old) = old {
+                old.get().cancel_quietly();
+            }
+            // Wake the task so it polls the new direction.
+            w.task_waker();
+            return Ok(handle);
+        }
+        let flags = self.flags.clone();
+        let entry = engine.with_loop(|lp| -> PyResult<Rc<FdEntry>> {
+            let afd = simul::net::AsyncFd::with_loop(lp, fd).map_err(PyErr::from)?;
+            Ok(Rc::new(FdEntry {
+                fd: RefCell::new(Some(afd)),
+                raw: fd,
+                reader: RefCell::new(None),
+                writer: RefCell::new(None),
+                waker: RefCell::new(None),
+                flags,
+            }))
+        })??;
+        entry.slot(write).replace(Some(handle.clone_ref(py)));
+        let e = entry.clone();
+        let task =
+            engine.with_loop(|lp| lp.spawn(async move { poll_fn(|cx| e.poll(cx)).await }))?;
+        fds.insert(fd, FdWatch { entry, task });
+        Ok(handle)
+    }
+
+    pub(crate) fn remove_watch(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<bool> {
+        let engine = self.engine(py)?;
+        let mut fds = engine.fds.borrow_mut();
+        let Some(w) = fds.get(&fd) else {
+            return Ok(false);
+        };
+        let old = w.entry.slot(write).borrow_mut().take();
+        let had = match old {
+            Some(h) => {
+                let live = !h.get().is_cancelled();
+                h.get().cancel_quietly();
+                live
+            }
+            None => false,
+        };
+        if w.entry.slot(!write).borrow().is_none() {
+            if let Some(w) = fds.remove(&fd) {
+                w.entry.release();
+                w.task.cancel();
+            }
+        }
+        Ok(had)
+    }
+}
+
+impl FdWatch {
+    /// Makes the watcher task poll again (after a direction was added).
+    fn task_waker(&self) {
+        if let Some(w) = self.entry.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `Handle` and `TimerHandle`: what `call_soon`, `call_later` and `call_at` return, and
+//! how a scheduled Python callback runs.
+//!
+//! A handle is a Python object that owns the callback, its arguments and the
+//! `contextvars.Context` to run it in. The entry in simul's ready queue or timer wheel is a
+//! Rust closure holding a reference to the handle; `cancel()` sets a flag the closure
+//! checks, and drops the callback at once (so a cancelled timer holds no Python object
+//! while its wheel entry waits to come due).
+//!
+//! Running a callback follows asyncio's `Handle._run`: `context.run(callback, *args)`;
+//! `SystemExit` and `KeyboardInterrupt` stop the loop and are raised out of
+//! `run_forever`; any other exception goes to the loop's exception handler, and the loop
+//! goes on. In debug mode a callback that takes `slow_callback_duration` or longer is
+//! logged, naming the callback.
+//!
+//! Handles are `Send` (a flag and a mutex): `call_soon_threadsafe` creates them on other
+//! threads, and any thread may drop them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::types::PyTuple;
+
+use crate::core::Flags;
+use crate::glue;
+
+/// A callback with its arguments and context.
+pub(crate) struct Call {
+    pub(crate) callback: Py<PyAny>,
+    pub(crate) args: Py<PyTuple>,
+    pub(crate) context: Py<PyAny>,
+}
+
+impl Call {
+    fn clone_ref(&self, py: Python<'_>) -> Call {
+        Call {
+            callback: self.callback.clone_ref(py),
+            args: self.args.clone_ref(py),
+            context: self.context.clone_ref(py),
+        }
+    }
+}
+
+/// asyncio's `Handle`: a callback scheduled by `call_soon` (or watched by `add_reader`).
+#[pyclass(frozen, subclass, module = "simul._simul")]
+pub struct Handle {
+    call: Mutex<Option<Call>>,
+    cancelled: AtomicBool,
+}
+
+/// asyncio's `TimerHandle`: a callback scheduled for a loop time.
+#[pyclass(frozen, extends = Handle, module = "simul._simul")]
+pub struct TimerHandle {
+    when: f64,
+}
+
+impl Handle {
+    pub(crate) fn new(call: Call) -> Handle {
+        Handle {
+            call: Mutex::new(Some(call)),
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the handle cancelled and drops its callback.
+    pub(crate) fn cancel_quietly(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        let old = self.lock().take();
+        drop(old);
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Call>> {
+        self.call.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The call to make (the handle keeps it, as asyncio's does, until cancelled).
+    fn call_for_run(&self, py: Python<'_>) -> Option<Call> {
+        if self.is_cancelled() {
+            return None;
+        }
+        self.lock().as_ref().map(|c| c.clone_ref(py))
+    }
+
+    fn source(&self, py: Python<'_>) -> Option<String> {
+        let c = self.lock().as_ref().map(|c| c.clone_ref(py));
+        c.and_then(|c| glue::callback_source(py, &c))
+    }
+}
+
+/// Runs the callback of `handle` (see the module doc): once for a `call_soon` or timer
+/// handle, at every readiness for a descriptor watcher's.
+pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
+    let Some(call) = handle.get().call_for_run(py) else {
+        return;
+    };
+    let t0 = flags.debug().then(Instant::now);
+    let res = invoke(py, &call);
+    if let Err(e) = res {
+        if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py) {
+            flags.fail(e);
+        } else {
+            glue::report_callback_error(py, handle, &call, e);
+        }
+    }
+    if let Some(t0) = t0 {
+        let took = t0.elapsed().as_secs_f64();
+        if took >= flags.slow_callback_duration() {
+            glue::report_slow_callback(py, handle, &call.callback, took);
+        }
+    }
+}
+
+/// `context.run(callback, *args)` (or `callback(*args)` without a context).
+fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
+    let args = call.args.bind(py);
+    if call.context.is_none(py) {
+        // A descriptor watcher: asyncio runs those in the loop's own context.
+        call.callback.bind(py).call1(args)?;
+        return Ok(());
+    }
+    let run = glue::context_run(py)?;
+    let (ctx, cb) = (call.context.bind(py), call.callback.bind(py));
+    match args.len() {
+        0 => run.call1((ctx, cb))?,
+        1 => run.call1((ctx, cb, args.get_item(0)?))?,
+        2 => run.call1((ctx, cb, args.get_item(0)?, args.get_item(1)?))?,
+        n => {
+            let mut v = Vec::with_capacity(n + 2);
+            v.push(ctx.clone());
+            v.push(cb.clone());
+            v.extend(args.iter());
+            run.call1(PyTuple::new(py, v)?)?
+        }
+    };
+    Ok(())
+}
+
+#[pymethods]
+impl Handle {
+    /// Keeps the callback from running (if it has not run yet) and drops it.
+    fn cancel(&self) {
+        self.cancel_quietly();
+    }
+
+    /// Whether `cancel()` was called.
+    fn cancelled(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    /// The `contextvars.Context` the callback runs in (`None` once it is gone).
+    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.lock().as_ref().map(|c| c.context.clone_ref(py))
+    }
+
+    /// Runs the callback now, as the loop would (asyncio's `Handle._run`).
+    fn _run(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
+        let Some(call) = slf.get().call_for_run(py) else {
+            return Ok(());
+        };
+        match invoke(py, &call) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if e.is_instance_of::<PyKeyboardInterrupt>(py)
+                    || e.is_instance_of::<PySystemExit>(py) =>
+            {
+                Err(e)
+            }
+            Err(e) => {
+                glue::report_callback_error(py, slf, &call, e);
+                Ok(())
+            }
+        }
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>, py: Python<'_>) -> String {
+        let this = slf.get();
+        let mut parts = vec![slf
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "Handle".into())];
+        if this.is_cancelled() {
+            parts.push("cancelled".into());
+        }
+        if let Ok(t) = slf.cast::<TimerHandle>() {
+            parts.push(format!("when={}", t.get().when));
+        }
+        if let Some(src) = this.source(py) {
+            parts.push(src);
+        }
+        format!("<{}>", parts.join(" "))
+    }
+}
+
+#[pymethods]
+impl TimerHandle {
+    /// The loop time (`loop.time()`) the callback is due at.
+    fn when(&self) -> f64 {
+        self.when
+    }
+
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Ok(o) = other.cast::<TimerHandle>() else {
+            return Ok(py.NotImplemented());
+        };
+        let (a, b) = (self.when, o.get().when);
+        let r = match op {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a <= b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a >= b,
+            CompareOp::Eq => std::ptr::eq(self, o.get()),
+            CompareOp::Ne => !std::ptr::eq(self, o.get()),
+        };
+        Ok(pyo3::types::PyBool::new(py, r)
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.when.to_bits()
+    }
+}
+
+impl TimerHandle {
+    pub(crate) fn new(when: f64) -> TimerHandle {
+        TimerHandle { when }
+    }
+}

@@ -1,0 +1,33 @@
+//! The `simul._simul` extension module: simul's event loop as an asyncio event loop.
+//!
+//! | file | job |
+//! |---|---|
+//! | `core.rs` | `LoopCore`: call_soon/call_at/time/stop/run on simul's loop core, the GIL released while parked |
+//! | `handle.rs` | `Handle`, `TimerHandle`, and running a Python callback as asyncio does |
+//! | `fdwatch.rs` | `add_reader`/`add_writer`: level-triggered callbacks on the edge-triggered selector |
+//! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol` |
+//! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
+//! | `sys.rs` | the unsafe code: GIL release and the raw system calls |
+//!
+//! The Python package (`simul/`) builds `simul.EventLoop` from `LoopCore` and asyncio's
+//! `BaseEventLoop`; see `core.rs` for the design.
+
+mod core;
+mod fdwatch;
+mod glue;
+mod handle;
+mod sys;
+mod transport;
+
+use pyo3::prelude::*;
+
+/// simul's event loop core for asyncio (see the crate doc).
+#[pymodule]
+fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<core::LoopCore>()?;
+    m.add_class::<core::Engine>()?;
+    m.add_class::<handle::Handle>()?;
+    m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<transport::SocketTransport>()?;
+    Ok(())
+}

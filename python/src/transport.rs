@@ -1,0 +1,628 @@
+//! `SocketTransport`: asyncio's stream transport for TCP and Unix sockets, in Rust.
+//!
+//! # Design
+//!
+//! The transport watches the Python socket's descriptor with a [`simul::net::AsyncFd`]
+//! and does its reads and writes with raw system calls on it (the socket object keeps
+//! owning the descriptor and is closed with the transport). One simul task per transport
+//! moves the bytes:
+//! - reading (while `is_reading()`): up to 256 KiB per `recv`, handed to
+//!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
+//!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
+//!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
+//!   returns true the transport closes.
+//! - writing: `write()` sends at once when nothing is queued; what the kernel does not
+//!   take is queued and flushed by the task when the socket is writable. Above the high
+//!   water mark the protocol's `pause_writing()` is called, at or below the low one
+//!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
+//!
+//! # Closing
+//! `close()` stops reading and calls `connection_lost(None)` once the write queue is
+//! flushed; `abort()` drops the queue and does it at once. `connection_lost` always runs
+//! through `loop.call_soon`, after which the descriptor is deregistered and the socket
+//! closed (in that order: a closed descriptor number may be reused at once).
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+
+use crate::sys;
+
+/// Reads one transport makes in one task step before it yields.
+const READS_PER_STEP: usize = 16;
+/// The largest read (asyncio's `max_size`).
+const MAX_READ: usize = 256 * 1024;
+
+struct State {
+    loop_: Py<PyAny>,
+    sock: RefCell<Option<Py<PyAny>>>,
+    fd: RawFd,
+    protocol: RefCell<Py<PyAny>>,
+    buffered: Cell<bool>,
+    afd: RefCell<Option<simul::net::AsyncFd>>,
+    wbuf: RefCell<Vec<u8>>,
+    woff: Cell<usize>,
+    closing: Cell<bool>,
+    reading: Cell<bool>,
+    eof_written: Cell<bool>,
+    eof_sent: Cell<bool>,
+    write_paused: Cell<bool>,
+    high: Cell<usize>,
+    low: Cell<usize>,
+    lost_scheduled: Cell<bool>,
+    lost_done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+    extra: Py<PyDict>,
+    server: Option<Py<PyAny>>,
+    this: RefCell<Option<Py<PyAny>>>,
+    rbuf: RefCell<Vec<u8>>,
+}
+
+/// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
+/// wraps it in a class deriving from `asyncio.Transport`, whose methods are this object's.
+#[pyclass(unsendable, module = "simul._simul")]
+pub struct SocketTransport {
+    st: Rc<State>,
+}
+
+impl State {
+    fn pending(&self) -> usize {
+        self.wbuf.borrow().len() - self.woff.get()
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    fn call_soon(&self, py: Python<'_>, f: Bound<'_, PyAny>, arg: Py<PyAny>) -> PyResult<()> {
+        self.loop_
+            .bind(py)
+            .call_method1(pyo3::intern!(py, "call_soon"), (f, arg))?;
+        Ok(())
+    }
+
+    fn schedule_lost(&self, py: Python<'_>, exc: Py<PyAny>) {
+        if self.lost_scheduled.replace(true) {
+            return;
+        }
+        let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
+        if let Some(t) = this {
+            let res = t
+                .bind(py)
+                .getattr("_call_connection_lost")
+                .and_then(|f| self.call_soon(py, f, exc));
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+    }
+
+    fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        if self.lost_scheduled.get() {
+            return;
+        }
+        self.wbuf.borrow_mut().clear();
+        self.woff.set(0);
+        self.closing.set(true);
+        self.reading.set(false);
+        self.schedule_lost(py, exc);
+    }
+
+    fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) {
+        let exc = err.into_value(py).into_any();
+        if !exc.bind(py).is_instance_of::<PyOSError>() {
+            let ctx = PyDict::new(py);
+            let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
+            let res = (|| -> PyResult<()> {
+                ctx.set_item("message", message)?;
+                ctx.set_item("exception", exc.bind(py))?;
+                ctx.set_item("transport", this)?;
+                ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
+                self.loop_
+                    .bind(py)
+                    .call_method1("call_exception_handler", (ctx,))?;
+                Ok(())
+            })();
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+        self.force_close(py, exc);
+    }
+
+    fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
+        let p = self.protocol.borrow().clone_ref(py);
+        if let Err(e) = p.bind(py).call_method0(name) {
+            let ctx = PyDict::new(py);
+            let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
+            let _ = ctx.set_item("message", message);
+            let _ = ctx.set_item("exception", e.into_value(py));
+            let _ = ctx.set_item("transport", this);
+            let _ = ctx.set_item("protocol", p.bind(py));
+            if let Err(e) = self
+                .loop_
+                .bind(py)
+                .call_method1("call_exception_handler", (ctx,))
+            {
+                e.print(py);
+            }
+        }
+    }
+
+    fn maybe_pause(&self, py: Python<'_>) {
+        if self.pending() > self.high.get() && !self.write_paused.get() {
+            self.write_paused.set(true);
+            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
+        }
+    }
+
+    fn maybe_resume(&self, py: Python<'_>) {
+        if self.write_paused.get() && self.pending() <= self.low.get() {
+            self.write_paused.set(false);
+            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
+        }
+    }
+
+    /// Sends queued bytes until the queue is empty or the kernel says `EAGAIN`.
+    /// `Err` is a fatal write error.
+    fn send_queued(&self) -> io::Result<bool> {
+        loop {
+            let n = {
+                let buf = self.wbuf.borrow();
+                let off = self.woff.get();
+                if off >= buf.len() {
+                    return Ok(true);
+                }
+                match sys::send(self.fd, &buf[off..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            };
+            let off = self.woff.get() + n;
+            let mut buf = self.wbuf.borrow_mut();
+            if off >= buf.len() {
+                buf.clear();
+                self.woff.set(0);
+                return Ok(true);
+            }
+            if off > 64 * 1024 && off * 2 > buf.len() {
+                buf.drain(..off);
+                self.woff.set(0);
+            } else {
+                self.woff.set(off);
+            }
+        }
+    }
+
+    fn after_flush(&self, py: Python<'_>) {
+        self.maybe_resume(py);
+        if self.pending() == 0 {
+            if self.closing.get() {
+                self.schedule_lost(py, py.None());
+            } else if self.eof_written.get() && !self.eof_sent.replace(true) {
+                let _ = sys::shutdown_write(self.fd);
+            }
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.lost_done.get() {
+            return Poll::Ready(()); // and keep no waker: it would keep the loop alive
+        }
+        {
+            let mut w = self.waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        Python::attach(|py| {
+            if self.lost_done.get() {
+                return Poll::Ready(());
+            }
+            // Write side.
+            while self.pending() > 0 && !self.lost_scheduled.get() {
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_write_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                let Poll::Ready(Ok(r)) = ready else { break };
+                match self.send_queued() {
+                    Ok(true) => self.after_flush(py),
+                    Ok(false) => {
+                        if let Some(fd) = self.afd.borrow().as_ref() {
+                            fd.clear_write_ready(r);
+                        }
+                        self.maybe_resume(py);
+                    }
+                    Err(e) => {
+                        self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                    }
+                }
+            }
+            // Read side.
+            let mut reads = 0;
+            while self.reading.get() && !self.closing.get() {
+                if reads == READS_PER_STEP {
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_read_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                let Poll::Ready(Ok(r)) = ready else { break };
+                reads += 1;
+                match self.read_once(py) {
+                    Ok(ReadOutcome::Data { drained }) => {
+                        if drained {
+                            if let Some(fd) = self.afd.borrow().as_ref() {
+                                fd.clear_read_ready(r);
+                            }
+                        }
+                    }
+                    Ok(ReadOutcome::WouldBlock) => {
+                        if let Some(fd) = self.afd.borrow().as_ref() {
+                            fd.clear_read_ready(r);
+                        }
+                    }
+                    Ok(ReadOutcome::Eof) => {
+                        self.on_eof(py);
+                        break;
+                    }
+                    Err((e, msg)) => {
+                        self.fatal(py, e, msg);
+                        break;
+                    }
+                }
+            }
+            Poll::Pending
+        })
+    }
+
+    fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let proto = self.protocol.borrow().clone_ref(py);
+        if self.buffered.get() {
+            let buf = proto
+                .bind(py)
+                .call_method1("get_buffer", (-1,))
+                .map_err(|e| (e, "Fatal error: protocol.get_buffer() call failed."))?;
+            let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
+            let Some(sock) = sock else {
+                return Ok(ReadOutcome::WouldBlock);
+            };
+            let n: usize = match sock.bind(py).call_method1("recv_into", (buf,)) {
+                Ok(n) => n
+                    .extract()
+                    .map_err(|e| (e, "Fatal read error on socket transport"))?,
+                Err(e) if e.is_instance_of::<PyBlockingIOError>(py) => {
+                    return Ok(ReadOutcome::WouldBlock)
+                }
+                Err(e) => return Err((e, "Fatal read error on socket transport")),
+            };
+            if n == 0 {
+                return Ok(ReadOutcome::Eof);
+            }
+            proto
+                .bind(py)
+                .call_method1("buffer_updated", (n,))
+                .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
+            return Ok(ReadOutcome::Data { drained: false });
+        }
+        let res = {
+            let mut rbuf = self.rbuf.borrow_mut();
+            if rbuf.len() < MAX_READ {
+                rbuf.resize(MAX_READ, 0);
+            }
+            match sys::recv(self.fd, &mut rbuf[..]) {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
+                Err(e) => Err(e),
+            }
+        };
+        match res {
+            Ok(None) => Ok(ReadOutcome::Eof),
+            Ok(Some(data)) => {
+                let drained = data.bind(py).as_bytes().len() < MAX_READ;
+                proto
+                    .bind(py)
+                    .call_method1(pyo3::intern!(py, "data_received"), (data,))
+                    .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
+                Ok(ReadOutcome::Data { drained })
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
+            Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+        }
+    }
+
+    fn on_eof(&self, py: Python<'_>) {
+        let proto = self.protocol.borrow().clone_ref(py);
+        match proto.bind(py).call_method0("eof_received") {
+            Ok(keep) => {
+                if keep.is_truthy().unwrap_or(false) {
+                    self.reading.set(false);
+                } else {
+                    self.close(py);
+                }
+            }
+            Err(e) => self.fatal(py, e, "Fatal error: protocol.eof_received() call failed."),
+        }
+    }
+
+    fn close(&self, py: Python<'_>) {
+        if self.closing.replace(true) {
+            return;
+        }
+        self.reading.set(false);
+        if self.pending() == 0 {
+            self.schedule_lost(py, py.None());
+        }
+    }
+}
+
+enum ReadOutcome {
+    Data { drained: bool },
+    WouldBlock,
+    Eof,
+}
+
+fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>() {
+        let b = data.py().get_type::<PyBytes>().call1((data,))?;
+        return Ok(b.cast_into::<PyBytes>()?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not {:?}",
+        data.get_type().name()?.to_string()
+    )))
+}
+
+#[pymethods]
+impl SocketTransport {
+    #[new]
+    #[pyo3(signature = (loop_, sock, protocol, extra, server = None))]
+    fn new(
+        py: Python<'_>,
+        loop_: Py<PyAny>,
+        sock: Py<PyAny>,
+        protocol: Py<PyAny>,
+        extra: Py<PyDict>,
+        server: Option<Py<PyAny>>,
+    ) -> PyResult<SocketTransport> {
+        let fd: RawFd = sock.bind(py).call_method0("fileno")?.extract()?;
+        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let buffered = protocol
+            .bind(py)
+            .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+        let server = server.filter(|s| !s.is_none(py));
+        if let Some(s) = &server {
+            s.bind(py).call_method0("_attach")?;
+        }
+        Ok(SocketTransport {
+            st: Rc::new(State {
+                loop_,
+                sock: RefCell::new(Some(sock)),
+                fd,
+                protocol: RefCell::new(protocol),
+                buffered: Cell::new(buffered),
+                afd: RefCell::new(Some(afd)),
+                wbuf: RefCell::new(Vec::new()),
+                woff: Cell::new(0),
+                closing: Cell::new(false),
+                reading: Cell::new(false),
+                eof_written: Cell::new(false),
+                eof_sent: Cell::new(false),
+                write_paused: Cell::new(false),
+                high: Cell::new(64 * 1024),
+                low: Cell::new(16 * 1024),
+                lost_scheduled: Cell::new(false),
+                lost_done: Cell::new(false),
+                waker: RefCell::new(None),
+                extra,
+                server,
+                this: RefCell::new(None),
+                rbuf: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Starts the I/O task and reading (after `connection_made`); `this` is the Python
+    /// transport object the protocol sees.
+    fn _start(&self, this: Py<PyAny>) {
+        let st = self.st.clone();
+        *st.this.borrow_mut() = Some(this);
+        if st.closing.get() {
+            return;
+        }
+        st.reading.set(true);
+        let s = st.clone();
+        drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
+    }
+
+    /// Calls `protocol.connection_lost(exc)`, then releases the socket.
+    fn _call_connection_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
+        let st = &self.st;
+        if st.lost_done.replace(true) {
+            return Ok(());
+        }
+        let proto = st.protocol.borrow().clone_ref(py);
+        let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        drop(st.afd.borrow_mut().take());
+        if let Some(sock) = st.sock.borrow_mut().take() {
+            let _ = sock.bind(py).call_method0("close");
+        }
+        if let Some(s) = &st.server {
+            let _ = s.bind(py).call_method0("_detach");
+        }
+        st.this.borrow_mut().take();
+        st.wake();
+        st.waker.borrow_mut().take();
+        res.map(drop)
+    }
+
+    /// Queues `data` for sending (sends at once when nothing is queued).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let st = &self.st;
+        let b = bytes_of(data)?;
+        if st.eof_written.get() {
+            return Err(PyRuntimeError::new_err(
+                "Cannot call write() after write_eof()",
+            ));
+        }
+        let bytes = b.as_bytes();
+        if bytes.is_empty() || st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            return Ok(());
+        }
+        let mut sent = 0;
+        if st.pending() == 0 {
+            match sys::send(st.fd, bytes) {
+                Ok(n) => sent = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    st.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                    return Ok(());
+                }
+            }
+            if sent == bytes.len() {
+                return Ok(());
+            }
+        }
+        st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
+        st.wake();
+        st.maybe_pause(py);
+        Ok(())
+    }
+
+    /// `write(b"".join(list_of_data))`.
+    fn writelines(&self, py: Python<'_>, list: &Bound<'_, PyAny>) -> PyResult<()> {
+        let joined = PyBytes::new(py, b"").call_method1("join", (list,))?;
+        self.write(py, &joined)
+    }
+
+    /// Closes the write side once the queue is flushed.
+    fn write_eof(&self) {
+        let st = &self.st;
+        if st.closing.get() || st.eof_written.replace(true) {
+            return;
+        }
+        if st.pending() == 0 && !st.eof_sent.replace(true) {
+            let _ = sys::shutdown_write(st.fd);
+        }
+    }
+
+    fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Closes after flushing; `connection_lost(None)` follows.
+    fn close(&self, py: Python<'_>) {
+        self.st.close(py);
+    }
+
+    /// Closes at once, dropping queued data.
+    fn abort(&self, py: Python<'_>) {
+        self.st.force_close(py, py.None());
+    }
+
+    fn is_closing(&self) -> bool {
+        self.st.closing.get()
+    }
+
+    fn is_reading(&self) -> bool {
+        self.st.reading.get() && !self.st.closing.get()
+    }
+
+    fn pause_reading(&self) {
+        self.st.reading.set(false);
+    }
+
+    fn resume_reading(&self) {
+        let st = &self.st;
+        if st.closing.get() || st.reading.replace(true) {
+            return;
+        }
+        st.wake();
+    }
+
+    #[pyo3(signature = (name, default = None))]
+    fn get_extra_info(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match self.st.extra.bind(py).get_item(name)? {
+            Some(v) => Ok(v.unbind()),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
+    }
+
+    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
+        self.st.protocol.borrow().clone_ref(py)
+    }
+
+    fn set_protocol(&self, py: Python<'_>, protocol: Py<PyAny>) -> PyResult<()> {
+        let buffered = protocol
+            .bind(py)
+            .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+        self.st.buffered.set(buffered);
+        *self.st.protocol.borrow_mut() = protocol;
+        Ok(())
+    }
+
+    fn get_write_buffer_size(&self) -> usize {
+        self.st.pending()
+    }
+
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        (self.st.low.get(), self.st.high.get())
+    }
+
+    #[pyo3(signature = (high = None, low = None))]
+    fn set_write_buffer_limits(
+        &self,
+        py: Python<'_>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        let high = match (high, low) {
+            (Some(h), _) => h,
+            (None, Some(l)) => 4 * l,
+            (None, None) => 64 * 1024,
+        };
+        let low = low.unwrap_or(high / 4);
+        if !(high >= low && low >= 0) {
+            return Err(PyValueError::new_err(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        self.st.high.set(high as usize);
+        self.st.low.set(low as usize);
+        self.st.maybe_pause(py);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.st.lost_done.get() {
+            " closed"
+        } else if self.st.closing.get() {
+            " closing"
+        } else {
+            ""
+        };
+        format!("<SocketTransport fd={}{}>", self.st.fd, state)
+    }
+}

@@ -1,0 +1,265 @@
+"""The loop core: callbacks, timers, run/stop/close, errors, threads, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import simul
+
+
+def test_is_an_asyncio_loop(loop: simul.EventLoop) -> None:
+    assert isinstance(loop, asyncio.AbstractEventLoop)
+    assert isinstance(loop, simul.EventLoop)
+
+
+def test_call_soon_runs_in_fifo_order_with_args(loop: simul.EventLoop) -> None:
+    out: list[int] = []
+    for i in range(5):
+        loop.call_soon(out.append, i)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == [0, 1, 2, 3, 4]
+
+
+def test_cancelled_handle_does_not_run(loop: simul.EventLoop) -> None:
+    out: list[int] = []
+    h = loop.call_soon(out.append, 1)
+    assert not h.cancelled()
+    h.cancel()
+    assert h.cancelled()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert out == []
+
+
+def test_timers_fire_in_deadline_order_and_never_early(loop: simul.EventLoop) -> None:
+    fired: list[tuple[str, float]] = []
+    t0 = loop.time()
+    for name, d in [("c", 0.03), ("a", 0.01), ("b", 0.02)]:
+        when = t0 + d
+        loop.call_at(when, lambda n=name, w=when: fired.append((n, loop.time() - w)))
+    loop.call_later(0.05, loop.stop)
+    loop.run_forever()
+    assert [n for n, _ in fired] == ["a", "b", "c"]
+    assert all(late >= 0 for _, late in fired)
+
+
+def test_timer_handle_when_and_cancel(loop: simul.EventLoop) -> None:
+    out: list[int] = []
+    h = loop.call_later(0.01, out.append, 1)
+    assert abs(h.when() - (loop.time() + 0.01)) < 0.01
+    h.cancel()
+    loop.call_later(0.03, loop.stop)
+    loop.run_forever()
+    assert out == []
+
+
+def test_time_is_monotonic_scale(loop: simul.EventLoop) -> None:
+    assert abs(loop.time() - time.monotonic()) < 0.05
+
+
+def test_context_is_used(loop: simul.EventLoop) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    seen: list[str] = []
+    loop.call_soon(lambda: seen.append(var.get()), context=ctx)
+    loop.call_soon(lambda: seen.append(var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ["inner", "outer"]
+
+
+def test_stop_before_run_forever_runs_one_iteration(loop: simul.EventLoop) -> None:
+    out: list[int] = []
+    loop.call_soon(out.append, 1)
+    loop.stop()
+    loop.run_forever()
+    assert out == [1]
+
+
+def test_run_until_complete_returns_result(loop: simul.EventLoop) -> None:
+    async def main() -> int:
+        await asyncio.sleep(0.01)
+        return 42
+
+    assert loop.run_until_complete(main()) == 42
+
+
+def test_a_raising_callback_goes_to_the_exception_handler(loop: simul.EventLoop) -> None:
+    seen: list[dict] = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    loop.call_soon(boom)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert len(seen) == 1
+    assert isinstance(seen[0]["exception"], ValueError)
+    assert "Exception in callback" in seen[0]["message"]
+    assert seen[0]["handle"] is not None
+
+
+def test_keyboard_interrupt_in_callback_propagates(loop: simul.EventLoop) -> None:
+    def kbi() -> None:
+        raise KeyboardInterrupt
+
+    loop.call_soon(kbi)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_forever()
+    assert not loop.is_running()
+
+
+def test_closed_loop_refuses_work() -> None:
+    lp = simul.new_event_loop()
+    lp.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        lp.call_soon(print)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        lp.call_later(1, print)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        lp.run_forever()
+    lp.close()  # twice is fine
+
+
+def test_running_loop_cannot_run_or_close_again(loop: simul.EventLoop) -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="already running"):
+            loop.run_until_complete(asyncio.sleep(0))
+        with pytest.raises(RuntimeError, match="Cannot close a running event loop"):
+            loop.close()
+
+    loop.run_until_complete(main())
+
+
+def test_call_soon_threadsafe_wakes_a_parked_loop(loop: simul.EventLoop) -> None:
+    fut = loop.create_future()
+
+    def later() -> None:
+        time.sleep(0.05)
+        loop.call_soon_threadsafe(fut.set_result, "woken")
+
+    threading.Thread(target=later).start()
+    assert loop.run_until_complete(asyncio.wait_for(fut, 10)) == "woken"
+
+
+def test_call_soon_from_another_thread_is_refused(loop: simul.EventLoop) -> None:
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            loop.call_soon(print)
+        except RuntimeError as e:
+            errors.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert errors and "Non-thread-safe" in str(errors[0])
+
+
+def test_the_gil_is_released_while_the_loop_waits(loop: simul.EventLoop) -> None:
+    counter = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        loop.run_until_complete(asyncio.sleep(0.3))
+    finally:
+        stop.set()
+        t.join()
+    assert counter[0] > 1000
+
+
+def test_debug_mode_reports_slow_callbacks(loop: simul.EventLoop, caplog: pytest.LogCaptureFixture) -> None:
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.01
+
+    def slow() -> None:
+        time.sleep(0.03)
+
+    loop.call_soon(slow)
+    loop.call_soon(loop.stop)
+    with caplog.at_level("WARNING", logger="asyncio"):
+        loop.run_forever()
+    assert any("Executing" in r.getMessage() and "slow" in r.getMessage() for r in caplog.records)
+
+
+def test_debug_mode_rejects_coroutine_callbacks(loop: simul.EventLoop) -> None:
+    loop.set_debug(True)
+
+    async def coro() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="coroutines cannot be used with call_soon"):
+        loop.call_soon(coro)
+
+
+def test_run_in_executor_and_getaddrinfo(loop: simul.EventLoop) -> None:
+    async def main() -> tuple[int, list]:
+        r = await loop.run_in_executor(None, sum, [1, 2, 3])
+        infos = await loop.getaddrinfo("127.0.0.1", 80, type=2)
+        return r, infos
+
+    r, infos = loop.run_until_complete(main())
+    assert r == 6
+    assert infos[0][4] == ("127.0.0.1", 80)
+    loop.run_until_complete(loop.shutdown_default_executor())
+
+
+def test_simul_run_and_install() -> None:
+    async def main() -> str:
+        return type(asyncio.get_running_loop()).__name__
+
+    assert simul.run(main()) == "EventLoop"
+    old = asyncio.get_event_loop_policy()
+    try:
+        simul.install()
+        assert asyncio.run(main()) == "EventLoop"
+        lp = asyncio.new_event_loop()
+        assert isinstance(lp, simul.EventLoop)
+        lp.close()
+    finally:
+        asyncio.set_event_loop_policy(old)
+
+
+CTRL_C_PROGRAM = """
+import asyncio, simul, sys
+async def main():
+    print("ready", flush=True)
+    await asyncio.sleep(30)
+try:
+    simul.run(main())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_interrupts_a_waiting_loop() -> None:
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_PROGRAM], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 3
+    assert "interrupted" in out
+    assert time.monotonic() - t0 < 10  # promptly, not after the 30 s sleep

@@ -1,0 +1,102 @@
+//! Hooks for a second front end on the loop core, such as the Python event loop in
+//! `python/`: scheduling callbacks on a loop that is not running, and wrapping the one
+//! blocking wait of an iteration.
+//!
+//! # The park hook
+//!
+//! [`EventLoop::set_park_hook`] installs a function that wraps the selector wait of an
+//! idle iteration (step 4 of the iteration in the module doc of [`crate::runtime`]). The
+//! Python loop uses it to release the GIL while the thread sleeps in `epoll_wait` and to
+//! take it back (and run Python's signal handlers) when it wakes.
+//!
+//! Invariants:
+//! - the hook runs on the loop's thread, only around the *blocking* wait, never around the
+//!   zero-timeout polls a busy loop makes every [`crate::runtime::IO_INTERVAL`] iterations;
+//! - the hook is handed the wait and must call it once; not calling it makes the iteration
+//!   go on without waiting (and an idle loop spin);
+//! - the hook may schedule callbacks and timers; while it runs it is taken out of the loop,
+//!   so a hook it installs replaces it, and no hook runs inside itself.
+
+use std::time::Instant;
+
+use super::callback::{callback_cell, schedule_at};
+use super::{CallbackHandle, EventLoop, TimerHandle};
+
+/// A function wrapping the loop's blocking selector wait (see the module doc).
+pub(crate) type ParkHook = Box<dyn FnMut(&mut dyn FnMut())>;
+
+impl EventLoop {
+    /// Schedules `f` on this loop, running or not: like [`crate::call_soon`], for a front
+    /// end that schedules before it runs the loop (asyncio's `loop.call_soon(f)` followed by
+    /// `loop.run_forever()`).
+    ///
+    /// Work handed in from other threads before this call (`call_soon_threadsafe`, remote
+    /// wakes) is moved to the ready queue first, so it runs before `f`: one FIFO order in
+    /// real time, as asyncio's single ready queue gives.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let hit = Rc::new(Cell::new(false));
+    /// let h = hit.clone();
+    /// let stop = lp.handle();
+    /// lp.call_soon(move || { h.set(true); stop.stop(); });
+    /// lp.run_forever();
+    /// assert!(hit.get());
+    /// ```
+    pub fn call_soon(&self, f: impl FnOnce() + 'static) -> CallbackHandle {
+        self.core.drain_inject();
+        let cb = callback_cell(f);
+        self.core.call_soon_rc(cb.clone());
+        CallbackHandle { cb }
+    }
+
+    /// Schedules `f` for `when` (by [`EventLoop::time`]) on this loop, running or not; a
+    /// time already past fires at the next timer tick, after the timers due before it. Cancelling the handle while the loop is not running
+    /// keeps the callback from running; its timer entry is dropped when it comes due.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let stop = lp.handle();
+    /// let h = lp.call_at(lp.time() + Duration::from_millis(1), move || stop.stop());
+    /// assert!(!h.is_cancelled());
+    /// lp.run_forever(); // the timer stops it
+    /// ```
+    #[doc(alias = "call_later")]
+    pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+        schedule_at(&self.core, Some(when), f)
+    }
+
+    /// Wraps the loop's blocking selector wait with `hook` (see the module doc of
+    /// `runtime::hooks`): the hook is called with the wait, and must call it once. The
+    /// Python loop releases the GIL around it. Replaces an earlier hook.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let waits = Rc::new(Cell::new(0));
+    /// let w = waits.clone();
+    /// lp.set_park_hook(move |wait| { w.set(w.get() + 1); wait(); });
+    /// lp.run_until_complete(simul::sleep(Duration::from_millis(5)));
+    /// assert!(waits.get() >= 1);
+    /// ```
+    pub fn set_park_hook(&self, hook: impl FnMut(&mut dyn FnMut()) + 'static) {
+        *self.core.park_hook.borrow_mut() = Some(Box::new(hook));
+    }
+
+    /// Removes the park hook: the loop waits in the selector directly again.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// lp.set_park_hook(|wait| wait());
+    /// lp.clear_park_hook();
+    /// ```
+    pub fn clear_park_hook(&self) {
+        self.core.park_hook.borrow_mut().take();
+    }
+}
