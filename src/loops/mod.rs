@@ -62,7 +62,7 @@ use std::thread;
 
 use crate::sync::oneshot;
 use crate::task::TaskError;
-use crate::{Builder, EventLoop, RemoteTask, LoopHandle};
+use crate::{Builder, EventLoop, LoopHandle, RemoteTask};
 
 /// The loops of a set as every thread sees them.
 pub(crate) struct Set {
