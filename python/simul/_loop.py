@@ -222,14 +222,15 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()
-        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_ready, sock, n)
+        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_ready, sock.recv, n)
         return await fut
 
-    def _sock_recv_ready(self, fut: asyncio.Future[Any], sock: socket.socket, n: int) -> None:
+    def _sock_retry_ready(self, fut: asyncio.Future[Any], op: Callable[..., Any], *args: Any) -> None:
+        """Retries a non-blocking ``op(*args)`` once the descriptor is ready; settles ``fut``."""
         if fut.done():
             return
         try:
-            data = sock.recv(n)
+            result = op(*args)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -237,7 +238,7 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
         except BaseException as exc:
             fut.set_exception(exc)
         else:
-            fut.set_result(data)
+            fut.set_result(result)
 
     async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
         """Receives into ``buf`` from the non-blocking ``sock``; the byte count."""
@@ -247,22 +248,8 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()
-        self._wait_fd(sock.fileno(), False, fut, self._sock_recv_into_ready, sock, buf)
+        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_ready, sock.recv_into, buf)
         return await fut
-
-    def _sock_recv_into_ready(self, fut: asyncio.Future[Any], sock: socket.socket, buf: Any) -> None:
-        if fut.done():
-            return
-        try:
-            n = sock.recv_into(buf)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(n)
 
     async def sock_sendall(self, sock: socket.socket, data: Any) -> None:
         """Sends all of ``data`` on the non-blocking ``sock``."""
