@@ -16,6 +16,7 @@ mod core;
 mod fdwatch;
 mod glue;
 mod handle;
+mod pipe;
 mod sys;
 mod transport;
 
@@ -29,5 +30,6 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::SocketTransport>()?;
+    m.add_class::<pipe::PipeTransport>()?;
     Ok(())
 }
