@@ -129,7 +129,9 @@ impl Core {
             .trace
             .clone()
             .map(|path| Box::new(RefCell::new(Tracer::new(path))));
-        let watch = config.watchdog.map(Watch::start);
+        let watch = config
+            .watchdog
+            .map(|t| Watch::start(t, config.name.as_deref()));
         let instrumented = config.debug || tracer.is_some() || watch.is_some();
         Ok(Core {
             tracer,
