@@ -44,7 +44,7 @@ use pyo3::types::PyTuple;
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
-use crate::handle::{self, Call, Handle, TimerHandle};
+use crate::handle::{self, Armed, Call, Handle, TimerHandle};
 
 /// What callbacks and other threads need to know about the loop.
 pub(crate) struct Flags {
@@ -188,11 +188,19 @@ impl LoopCore {
         if let Some(at) = self.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = self.flags.clone();
-            engine.with_loop(|lp| {
+            let armed = engine.with_loop(|lp| {
                 lp.call_at(at, move || {
                     Python::attach(|py| handle::run(py, h.bind(py), &flags))
                 })
+                .id()
             })?;
+            if let Some(id) = armed {
+                timer.get().set_armed(Armed {
+                    id,
+                    engine: self.engine.clone_ref(py),
+                    owner: self.owner,
+                });
+            }
         }
         Ok(timer)
     }
@@ -462,6 +470,13 @@ impl LoopCore {
     /// Stops watching `fd` for writing; whether it was watched.
     fn _remove_writer(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
         self.remove_watch(py, fd, true)
+    }
+
+    /// How many timers simul's wheel holds for this loop (Python timers, and the sleeps
+    /// of simul's own tasks); for tests that check cancelled timers leave it.
+    fn _armed_timers(&self, py: Python<'_>) -> PyResult<usize> {
+        let engine = self.engine(py)?;
+        engine.with_loop(|lp| lp.armed_timers())
     }
 
     /// Whether `fd` has a reader (`write=False`) or writer (`write=True`).
