@@ -16,6 +16,9 @@
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
 //!
+//! Writes after the connection is lost are dropped; from the fifth on each logs
+//! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
+//!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
 //! flushed; `abort()` drops the queue and does it at once. `connection_lost` always runs
@@ -39,6 +42,8 @@ use crate::sys;
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
 struct State {
     loop_: Py<PyAny>,
@@ -57,6 +62,9 @@ struct State {
     high: Cell<usize>,
     low: Cell<usize>,
     lost_scheduled: Cell<bool>,
+    /// asyncio's `_conn_lost`: 1 once `connection_lost` is scheduled, plus one per write
+    /// dropped since.
+    conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
@@ -94,6 +102,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
+        self.conn_lost.set(1);
         let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(t) = this {
             let res = t
@@ -156,6 +165,23 @@ impl State {
                 e.print(py);
             }
         }
+    }
+
+    /// A write to a lost connection is dropped; from asyncio's
+    /// `LOG_THRESHOLD_FOR_CONNLOST_WRITES` (5) on, each one logs a warning, as the stock
+    /// loop's transports do.
+    fn write_after_lost(&self, py: Python<'_>) {
+        let n = self.conn_lost.get().max(1);
+        if n >= CONNLOST_WRITES_LOG_THRESHOLD {
+            let res = py
+                .import("asyncio.log")
+                .and_then(|m| m.getattr("logger"))
+                .and_then(|l| l.call_method1("warning", ("socket.send() raised exception.",)));
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+        self.conn_lost.set(n.saturating_add(1));
     }
 
     fn maybe_pause(&self, py: Python<'_>) {
@@ -429,6 +455,7 @@ impl SocketTransport {
                 high: Cell::new(64 * 1024),
                 low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
+                conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
                 waker: RefCell::new(None),
                 extra,
@@ -483,7 +510,11 @@ impl SocketTransport {
             ));
         }
         let bytes = b.as_bytes();
-        if bytes.is_empty() || st.lost_scheduled.get() || st.afd.borrow().is_none() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.write_after_lost(py);
             return Ok(());
         }
         let mut sent = 0;
