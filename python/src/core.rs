@@ -185,6 +185,7 @@ impl LoopCore {
         let call = Self::make_call(py, callback, args, context)?;
         let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
         let timer: Py<TimerHandle> = Py::new(py, init)?;
+        crate::sys::untrack_gc(timer.bind(py).as_any());
         if let Some(at) = self.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = self.flags.clone();
@@ -278,6 +279,7 @@ impl LoopCore {
         }
         let call = Self::make_call(py, callback, args, context)?;
         let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
         engine.with_loop(|lp| {
@@ -301,6 +303,7 @@ impl LoopCore {
         }
         let call = Self::make_call(py, callback, args, context)?;
         let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
         let remote = self.flags.remote().clone();
