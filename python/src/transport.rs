@@ -6,7 +6,8 @@
 //! and does its reads and writes with raw system calls on it (the socket object keeps
 //! owning the descriptor and is closed with the transport). One simul task per transport
 //! moves the bytes:
-//! - reading (while `is_reading()`): up to 256 KiB per `recv`, handed to
+//! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
+//!   read buffer, copied into a `bytes` handed to
 //!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
 //!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
@@ -42,6 +43,14 @@ use crate::sys;
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+thread_local! {
+    /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
+    /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
+    /// to `data_received` before anything else runs. A buffer per transport made every
+    /// read touch cold memory once many connections were open.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 /// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
@@ -70,7 +79,6 @@ struct State {
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
     this: RefCell<Option<Py<PyAny>>>,
-    rbuf: RefCell<Vec<u8>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -345,8 +353,8 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: false });
         }
-        let res = {
-            let mut rbuf = self.rbuf.borrow_mut();
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
             if rbuf.len() < MAX_READ {
                 rbuf.resize(MAX_READ, 0);
             }
@@ -355,7 +363,7 @@ impl State {
                 Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
                 Err(e) => Err(e),
             }
-        };
+        });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
@@ -461,7 +469,6 @@ impl SocketTransport {
                 extra,
                 server,
                 this: RefCell::new(None),
-                rbuf: RefCell::new(Vec::new()),
             }),
         })
     }
