@@ -89,6 +89,29 @@ impl Flags {
     }
 }
 
+thread_local! {
+    /// The flags of the loop running on this thread (null when none). Only compared,
+    /// never dereferenced: the hot paths' one check that they run on the loop's thread
+    /// while it runs, where simul's current-loop functions reach the right loop without
+    /// borrowing the thread-bound `Engine`.
+    static RUNNING: Cell<*const Flags> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks `flags`' loop as running on this thread until dropped (also on a panic).
+struct RunningHere(*const Flags);
+
+impl RunningHere {
+    fn enter(flags: &Arc<Flags>) -> RunningHere {
+        RunningHere(RUNNING.with(|r| r.replace(Arc::as_ptr(flags))))
+    }
+}
+
+impl Drop for RunningHere {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
+    }
+}
+
 /// The thread-bound part: simul's loop and the descriptor watchers.
 #[pyclass(unsendable, module = "simul._simul")]
 pub struct Engine {
@@ -132,6 +155,12 @@ impl LoopCore {
             ));
         }
         Ok(self.engine.bind(py).borrow())
+    }
+
+    /// Whether this loop is running on the calling thread (then simul's current loop is
+    /// this loop's).
+    fn running_here(&self) -> bool {
+        RUNNING.with(|r| r.get() == Arc::as_ptr(&self.flags))
     }
 
     fn check_closed(&self) -> PyResult<()> {
@@ -178,7 +207,8 @@ impl LoopCore {
         method: &str,
     ) -> PyResult<Py<TimerHandle>> {
         self.check_closed()?;
-        let engine = self.engine(py)?;
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
         if self.flags.debug() {
             glue::check_callback(py, &callback, method)?;
         }
@@ -189,12 +219,12 @@ impl LoopCore {
         if let Some(at) = self.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = self.flags.clone();
-            let armed = engine.with_loop(|lp| {
-                lp.call_at(at, move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
-                })
-                .id()
-            })?;
+            let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+            let armed = match &engine {
+                // Running here: simul's current loop is this one.
+                None => simul::call_at(at, f).id(),
+                Some(engine) => engine.with_loop(|lp| lp.call_at(at, f).id())?,
+            };
             if let Some(id) = armed {
                 timer.get().set_armed(Armed {
                     id,
@@ -273,7 +303,8 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
-        let engine = self.engine(py)?;
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
         if self.flags.debug() {
             glue::check_callback(py, &callback, "call_soon")?;
         }
@@ -282,9 +313,12 @@ impl LoopCore {
         crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
-        engine.with_loop(|lp| {
-            lp.call_soon(move || Python::attach(|py| handle::run(py, h.bind(py), &flags)))
-        })?;
+        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+        match &engine {
+            // Running here: simul's current loop is this one.
+            None => drop(simul::call_soon(f)),
+            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
+        }
         Ok(handle)
     }
 
@@ -383,6 +417,7 @@ impl LoopCore {
                 let h = lp.handle();
                 lp.call_soon(move || h.stop());
             }
+            let _here = RunningHere::enter(&self.flags);
             lp.run_forever();
         });
         engine.running.set(false);
