@@ -6,7 +6,8 @@
 //! and does its reads and writes with raw system calls on it (the socket object keeps
 //! owning the descriptor and is closed with the transport). One simul task per transport
 //! moves the bytes:
-//! - reading (while `is_reading()`): up to 256 KiB per `recv`, handed to
+//! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
+//!   read buffer, copied into a `bytes` handed to
 //!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
 //!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
@@ -15,6 +16,9 @@
 //!   take is queued and flushed by the task when the socket is writable. Above the high
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
+//!
+//! Writes after the connection is lost are dropped; from the fifth on each logs
+//! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
 //!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
@@ -39,6 +43,16 @@ use crate::sys;
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+thread_local! {
+    /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
+    /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
+    /// to `data_received` before anything else runs. A buffer per transport made every
+    /// read touch cold memory once many connections were open.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
 struct State {
     loop_: Py<PyAny>,
@@ -57,12 +71,14 @@ struct State {
     high: Cell<usize>,
     low: Cell<usize>,
     lost_scheduled: Cell<bool>,
+    /// asyncio's `_conn_lost`: 1 once `connection_lost` is scheduled, plus one per write
+    /// dropped since.
+    conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
     this: RefCell<Option<Py<PyAny>>>,
-    rbuf: RefCell<Vec<u8>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -94,6 +110,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
+        self.conn_lost.set(1);
         let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(t) = this {
             let res = t
@@ -156,6 +173,23 @@ impl State {
                 e.print(py);
             }
         }
+    }
+
+    /// A write to a lost connection is dropped; from asyncio's
+    /// `LOG_THRESHOLD_FOR_CONNLOST_WRITES` (5) on, each one logs a warning, as the stock
+    /// loop's transports do.
+    fn write_after_lost(&self, py: Python<'_>) {
+        let n = self.conn_lost.get().max(1);
+        if n >= CONNLOST_WRITES_LOG_THRESHOLD {
+            let res = py
+                .import("asyncio.log")
+                .and_then(|m| m.getattr("logger"))
+                .and_then(|l| l.call_method1("warning", ("socket.send() raised exception.",)));
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+        self.conn_lost.set(n.saturating_add(1));
     }
 
     fn maybe_pause(&self, py: Python<'_>) {
@@ -319,8 +353,8 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: false });
         }
-        let res = {
-            let mut rbuf = self.rbuf.borrow_mut();
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
             if rbuf.len() < MAX_READ {
                 rbuf.resize(MAX_READ, 0);
             }
@@ -329,7 +363,7 @@ impl State {
                 Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
                 Err(e) => Err(e),
             }
-        };
+        });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
@@ -429,12 +463,12 @@ impl SocketTransport {
                 high: Cell::new(64 * 1024),
                 low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
+                conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
                 waker: RefCell::new(None),
                 extra,
                 server,
                 this: RefCell::new(None),
-                rbuf: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -483,7 +517,11 @@ impl SocketTransport {
             ));
         }
         let bytes = b.as_bytes();
-        if bytes.is_empty() || st.lost_scheduled.get() || st.afd.borrow().is_none() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.write_after_lost(py);
             return Ok(());
         }
         let mut sent = 0;

@@ -248,6 +248,11 @@ impl Core {
         self.driver.insert(deadline_ns, payload)
     }
 
+    /// How many timers the wheel holds.
+    pub(crate) fn armed_timers(&self) -> usize {
+        self.driver.armed()
+    }
+
     /// Disarms a timer of this loop.
     pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<TimerPayload> {
         self.driver.remove(key)

@@ -96,6 +96,11 @@ impl<P> TimeDriver<P> {
         self.wheel.borrow_mut().remove(key)
     }
 
+    /// How many timers the wheel holds.
+    pub(crate) fn armed(&self) -> usize {
+        self.wheel.borrow().len()
+    }
+
     /// Work outside the loop started: the virtual clock holds until [`Self::release`].
     pub(crate) fn hold(&self) {
         self.holds.set(self.holds.get() + 1);
