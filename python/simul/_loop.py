@@ -25,11 +25,16 @@ from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 from . import _simul
+from ._datagram import DatagramMixin
 
 __all__ = ["EventLoop", "EventLoopPolicy"]
 
 
-class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
+class EventLoop(  # type: ignore[misc]
+    _simul.LoopCore,
+    DatagramMixin,
+    asyncio.BaseEventLoop,
+):
     """An asyncio event loop that runs on simul's engine.
 
     A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
