@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from . import _simul
 from ._datagram import DatagramMixin
+from ._signals import SignalMixin
 
 __all__ = ["EventLoop", "EventLoopPolicy"]
 
@@ -33,6 +34,7 @@ __all__ = ["EventLoop", "EventLoopPolicy"]
 class EventLoop(  # type: ignore[misc]
     _simul.LoopCore,
     DatagramMixin,
+    SignalMixin,
     asyncio.BaseEventLoop,
 ):
     """An asyncio event loop that runs on simul's engine.
