@@ -25,7 +25,10 @@ from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 from . import _simul
+from ._datagram import DatagramMixin
 from ._pipes import PipesMixin
+from ._sendfile import SendfileMixin, SendfileTransportMixin
+from ._signals import SignalMixin
 from ._subprocess import SubprocessMixin
 from ._tls import TlsMixin
 
@@ -33,10 +36,13 @@ __all__ = ["EventLoop", "EventLoopPolicy"]
 
 
 class EventLoop(  # type: ignore[misc]
-    TlsMixin,
+    TlsMixin,  # first: their close() runs before the loop core's (see _subprocess.py)
     PipesMixin,
     SubprocessMixin,
     _simul.LoopCore,
+    DatagramMixin,
+    SignalMixin,
+    SendfileMixin,
     asyncio.BaseEventLoop,
 ):
     """An asyncio event loop that runs on simul's engine.
@@ -378,7 +384,7 @@ class EventLoop(  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
-class SocketTransport(asyncio.Transport):
+class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
     (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
     frame."""
