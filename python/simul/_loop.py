@@ -372,7 +372,7 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     )
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
-        super().__init__(extra)
+        super().__init__(extra, loop)
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         for name in self._METHODS:
