@@ -44,7 +44,7 @@ use pyo3::types::PyTuple;
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
-use crate::handle::{self, Call, Handle, TimerHandle};
+use crate::handle::{self, Armed, Call, Handle, TimerHandle};
 
 /// What callbacks and other threads need to know about the loop.
 pub(crate) struct Flags {
@@ -86,6 +86,29 @@ impl Flags {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+}
+
+thread_local! {
+    /// The flags of the loop running on this thread (null when none). Only compared,
+    /// never dereferenced: the hot paths' one check that they run on the loop's thread
+    /// while it runs, where simul's current-loop functions reach the right loop without
+    /// borrowing the thread-bound `Engine`.
+    static RUNNING: Cell<*const Flags> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks `flags`' loop as running on this thread until dropped (also on a panic).
+struct RunningHere(*const Flags);
+
+impl RunningHere {
+    fn enter(flags: &Arc<Flags>) -> RunningHere {
+        RunningHere(RUNNING.with(|r| r.replace(Arc::as_ptr(flags))))
+    }
+}
+
+impl Drop for RunningHere {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
     }
 }
 
@@ -134,6 +157,12 @@ impl LoopCore {
         Ok(self.engine.bind(py).borrow())
     }
 
+    /// Whether this loop is running on the calling thread (then simul's current loop is
+    /// this loop's).
+    fn running_here(&self) -> bool {
+        RUNNING.with(|r| r.get() == Arc::as_ptr(&self.flags))
+    }
+
     fn check_closed(&self) -> PyResult<()> {
         if self.flags.closed.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err("Event loop is closed"));
@@ -178,21 +207,31 @@ impl LoopCore {
         method: &str,
     ) -> PyResult<Py<TimerHandle>> {
         self.check_closed()?;
-        let engine = self.engine(py)?;
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
         if self.flags.debug() {
             glue::check_callback(py, &callback, method)?;
         }
         let call = Self::make_call(py, callback, args, context)?;
         let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
         let timer: Py<TimerHandle> = Py::new(py, init)?;
+        crate::sys::untrack_gc(timer.bind(py).as_any());
         if let Some(at) = self.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = self.flags.clone();
-            engine.with_loop(|lp| {
-                lp.call_at(at, move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
-                })
-            })?;
+            let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+            let armed = match &engine {
+                // Running here: simul's current loop is this one.
+                None => simul::call_at(at, f).id(),
+                Some(engine) => engine.with_loop(|lp| lp.call_at(at, f).id())?,
+            };
+            if let Some(id) = armed {
+                timer.get().set_armed(Armed {
+                    id,
+                    engine: self.engine.clone_ref(py),
+                    owner: self.owner,
+                });
+            }
         }
         Ok(timer)
     }
@@ -264,17 +303,22 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
-        let engine = self.engine(py)?;
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
         if self.flags.debug() {
             glue::check_callback(py, &callback, "call_soon")?;
         }
         let call = Self::make_call(py, callback, args, context)?;
         let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
-        engine.with_loop(|lp| {
-            lp.call_soon(move || Python::attach(|py| handle::run(py, h.bind(py), &flags)))
-        })?;
+        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+        match &engine {
+            // Running here: simul's current loop is this one.
+            None => drop(simul::call_soon(f)),
+            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
+        }
         Ok(handle)
     }
 
@@ -293,6 +337,7 @@ impl LoopCore {
         }
         let call = Self::make_call(py, callback, args, context)?;
         let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
         let remote = self.flags.remote().clone();
@@ -372,6 +417,7 @@ impl LoopCore {
                 let h = lp.handle();
                 lp.call_soon(move || h.stop());
             }
+            let _here = RunningHere::enter(&self.flags);
             lp.run_forever();
         });
         engine.running.set(false);
@@ -462,6 +508,13 @@ impl LoopCore {
     /// Stops watching `fd` for writing; whether it was watched.
     fn _remove_writer(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
         self.remove_watch(py, fd, true)
+    }
+
+    /// How many timers simul's wheel holds for this loop (Python timers, and the sleeps
+    /// of simul's own tasks); for tests that check cancelled timers leave it.
+    fn _armed_timers(&self, py: Python<'_>) -> PyResult<usize> {
+        let engine = self.engine(py)?;
+        engine.with_loop(|lp| lp.armed_timers())
     }
 
     /// Whether `fd` has a reader (`write=False`) or writer (`write=True`).

@@ -85,3 +85,21 @@ pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
     let r = unsafe { libc::poll(&mut p, 1, 0) };
     r > 0 && p.revents != 0
 }
+
+/// Takes `obj` out of the cycle collector's lists.
+///
+/// For the callback handles: their classes report no references to the collector (no
+/// `__traverse__`), so tracking them finds no cycle and only costs a visit in every
+/// collection, which dominated `call_soon` with many handles pending.
+pub(crate) fn untrack_gc(obj: &pyo3::Bound<'_, pyo3::PyAny>) {
+    let p = obj.as_ptr();
+    // SAFETY: `p` is a live object (borrowed under the GIL, which `Bound` proves). Both
+    // calls accept any object: `PyObject_GC_IsTracked` is 0 for one the collector does not
+    // track, and untracking a tracked object only unlinks it (its deallocator's own
+    // untrack is then a no-op).
+    unsafe {
+        if ffi::PyObject_GC_IsTracked(p) == 1 {
+            ffi::PyObject_GC_UnTrack(p.cast());
+        }
+    }
+}

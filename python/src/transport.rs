@@ -6,7 +6,8 @@
 //! and does its reads and writes with raw system calls on it (the socket object keeps
 //! owning the descriptor and is closed with the transport). One simul task per transport
 //! moves the bytes:
-//! - reading (while `is_reading()`): up to 256 KiB per `recv`, handed to
+//! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
+//!   read buffer, copied into a `bytes` handed to
 //!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
 //!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
@@ -15,6 +16,15 @@
 //!   take is queued and flushed by the task when the socket is writable. Above the high
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
+//!
+//! Writes after the connection is lost are dropped; from the fifth on each logs
+//! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
+//!
+//! # sendfile
+//! `loop.sendfile` (`simul/_sendfile.py`) pauses reading, waits for the write queue to
+//! empty (`_make_empty_waiter`; `write()` raises meanwhile), then borrows the descriptor:
+//! `_detach_fd` drops the watch (the selector takes a descriptor once) and `_attach_fd`
+//! takes it back; the I/O task waits in between.
 //!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
@@ -39,6 +49,16 @@ use crate::sys;
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+thread_local! {
+    /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
+    /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
+    /// to `data_received` before anything else runs. A buffer per transport made every
+    /// read touch cold memory once many connections were open.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
 struct State {
     loop_: Py<PyAny>,
@@ -57,12 +77,18 @@ struct State {
     high: Cell<usize>,
     low: Cell<usize>,
     lost_scheduled: Cell<bool>,
+    /// asyncio's `_conn_lost`: 1 once `connection_lost` is scheduled, plus one per write
+    /// dropped since.
+    conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
+    /// `loop.sendfile` holds the descriptor: the watch is dropped until `_attach_fd`.
+    detached: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
     this: RefCell<Option<Py<PyAny>>>,
-    rbuf: RefCell<Vec<u8>>,
+    /// `loop.sendfile`'s wait for an empty write queue (see `_make_empty_waiter`).
+    empty_waiter: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -94,6 +120,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
+        self.conn_lost.set(1);
         let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(t) = this {
             let res = t
@@ -110,6 +137,12 @@ impl State {
         if self.lost_scheduled.get() {
             return;
         }
+        self.settle_empty_waiter(py, |py| {
+            py.get_type::<pyo3::exceptions::PyConnectionError>()
+                .call1(("Connection is closed by peer",))
+                .map(Bound::unbind)
+                .map(Some)
+        });
         self.wbuf.borrow_mut().clear();
         self.woff.set(0);
         self.closing.set(true);
@@ -117,8 +150,33 @@ impl State {
         self.schedule_lost(py, exc);
     }
 
+    /// Settles `loop.sendfile`'s empty waiter, if one waits: with the exception `exc`
+    /// makes, or with `None` when it makes none.
+    fn settle_empty_waiter(
+        &self,
+        py: Python<'_>,
+        exc: impl FnOnce(Python<'_>) -> PyResult<Option<Py<PyAny>>>,
+    ) {
+        let fut = self.empty_waiter.borrow().as_ref().map(|f| f.clone_ref(py));
+        let Some(fut) = fut else { return };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            match exc(py)? {
+                Some(e) => fut.bind(py).call_method1("set_exception", (e,))?,
+                None => fut.bind(py).call_method1("set_result", (py.None(),))?,
+            };
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
+        }
+    }
+
     fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) {
         let exc = err.into_value(py).into_any();
+        self.settle_empty_waiter(py, |py| Ok(Some(exc.clone_ref(py))));
         if !exc.bind(py).is_instance_of::<PyOSError>() {
             let ctx = PyDict::new(py);
             let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
@@ -156,6 +214,23 @@ impl State {
                 e.print(py);
             }
         }
+    }
+
+    /// A write to a lost connection is dropped; from asyncio's
+    /// `LOG_THRESHOLD_FOR_CONNLOST_WRITES` (5) on, each one logs a warning, as the stock
+    /// loop's transports do.
+    fn write_after_lost(&self, py: Python<'_>) {
+        let n = self.conn_lost.get().max(1);
+        if n >= CONNLOST_WRITES_LOG_THRESHOLD {
+            let res = py
+                .import("asyncio.log")
+                .and_then(|m| m.getattr("logger"))
+                .and_then(|l| l.call_method1("warning", ("socket.send() raised exception.",)));
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+        self.conn_lost.set(n.saturating_add(1));
     }
 
     fn maybe_pause(&self, py: Python<'_>) {
@@ -207,11 +282,22 @@ impl State {
     fn after_flush(&self, py: Python<'_>) {
         self.maybe_resume(py);
         if self.pending() == 0 {
+            self.settle_empty_waiter(py, |_| Ok(None));
             if self.closing.get() {
                 self.schedule_lost(py, py.None());
             } else if self.eof_written.get() && !self.eof_sent.replace(true) {
                 let _ = sys::shutdown_write(self.fd);
             }
+        }
+    }
+
+    /// The I/O task without a watch: it waits for `_attach_fd` while `loop.sendfile`
+    /// holds the descriptor, and ends otherwise (the transport is closed).
+    fn idle_without_fd(&self) -> Poll<()> {
+        if self.detached.get() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
     }
 
@@ -234,7 +320,7 @@ impl State {
             while self.pending() > 0 && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
+                    None => return self.idle_without_fd(),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 match self.send_queued() {
@@ -259,7 +345,7 @@ impl State {
                 }
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_read_ready(cx),
-                    None => return Poll::Ready(()),
+                    None => return self.idle_without_fd(),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 reads += 1;
@@ -319,8 +405,8 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: false });
         }
-        let res = {
-            let mut rbuf = self.rbuf.borrow_mut();
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
             if rbuf.len() < MAX_READ {
                 rbuf.resize(MAX_READ, 0);
             }
@@ -329,7 +415,7 @@ impl State {
                 Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
                 Err(e) => Err(e),
             }
-        };
+        });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
@@ -422,19 +508,23 @@ impl SocketTransport {
                 wbuf: RefCell::new(Vec::new()),
                 woff: Cell::new(0),
                 closing: Cell::new(false),
-                reading: Cell::new(false),
+                // On from the start, as on the stock loop: `pause_reading()` in
+                // `connection_made` (before `_start`) holds.
+                reading: Cell::new(true),
                 eof_written: Cell::new(false),
                 eof_sent: Cell::new(false),
                 write_paused: Cell::new(false),
                 high: Cell::new(64 * 1024),
                 low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
+                conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
+                detached: Cell::new(false),
                 waker: RefCell::new(None),
                 extra,
                 server,
                 this: RefCell::new(None),
-                rbuf: RefCell::new(Vec::new()),
+                empty_waiter: RefCell::new(None),
             }),
         })
     }
@@ -447,7 +537,6 @@ impl SocketTransport {
         if st.closing.get() {
             return;
         }
-        st.reading.set(true);
         let s = st.clone();
         drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
     }
@@ -482,8 +571,17 @@ impl SocketTransport {
                 "Cannot call write() after write_eof()",
             ));
         }
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
+            ));
+        }
         let bytes = b.as_bytes();
-        if bytes.is_empty() || st.lost_scheduled.get() || st.afd.borrow().is_none() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.write_after_lost(py);
             return Ok(());
         }
         let mut sent = 0;
@@ -581,6 +679,63 @@ impl SocketTransport {
         self.st.buffered.set(buffered);
         *self.st.protocol.borrow_mut() = protocol;
         Ok(())
+    }
+
+    /// `loop.sendfile`: a future done once the write queue is empty (at once if it is);
+    /// `write()` raises until `_reset_empty_waiter()`.
+    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let st = &self.st;
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err("Empty waiter is already set"));
+        }
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        *st.empty_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.pending() == 0 {
+            fut.bind(py).call_method1("set_result", (py.None(),))?;
+        }
+        Ok(fut)
+    }
+
+    /// `loop.sendfile`: drops the descriptor's watch so that the loop's own watchers may
+    /// take it (the write queue is empty and reading paused by then).
+    fn _detach_fd(&self) {
+        let st = &self.st;
+        if st.lost_done.get() || st.afd.borrow().is_none() {
+            return;
+        }
+        st.detached.set(true);
+        drop(st.afd.borrow_mut().take());
+    }
+
+    /// Watches the descriptor again after `_detach_fd`.
+    fn _attach_fd(&self) -> PyResult<()> {
+        let st = &self.st;
+        if !st.detached.replace(false) || st.lost_done.get() {
+            return Ok(());
+        }
+        *st.afd.borrow_mut() = Some(simul::net::AsyncFd::new(st.fd).map_err(PyErr::from)?);
+        st.wake();
+        Ok(())
+    }
+
+    /// Ends `loop.sendfile`'s hold on the transport (see `_make_empty_waiter`).
+    fn _reset_empty_waiter(&self) {
+        self.st.empty_waiter.borrow_mut().take();
+    }
+
+    /// Whether the protocol's writing is paused (`pause_writing()` was called last).
+    #[getter]
+    fn _protocol_paused(&self) -> bool {
+        self.st.write_paused.get()
+    }
+
+    /// The socket (`None` once the transport is closed).
+    #[getter]
+    fn _sock(&self, py: Python<'_>) -> Py<PyAny> {
+        match self.st.sock.borrow().as_ref() {
+            Some(s) => s.clone_ref(py),
+            None => py.None(),
+        }
     }
 
     fn get_write_buffer_size(&self) -> usize {
