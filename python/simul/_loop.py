@@ -25,11 +25,20 @@ from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 from . import _simul
+from ._datagram import DatagramMixin
+from ._sendfile import SendfileMixin, SendfileTransportMixin
+from ._signals import SignalMixin
 
 __all__ = ["EventLoop", "EventLoopPolicy"]
 
 
-class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
+class EventLoop(  # type: ignore[misc]
+    _simul.LoopCore,
+    DatagramMixin,
+    SignalMixin,
+    SendfileMixin,
+    asyncio.BaseEventLoop,
+):
     """An asyncio event loop that runs on simul's engine.
 
     A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
@@ -364,7 +373,7 @@ class EventLoop(_simul.LoopCore, asyncio.BaseEventLoop):  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
-class SocketTransport(asyncio.Transport):
+class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
     (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
     frame."""

@@ -22,6 +22,12 @@
 //! Writes after the connection is lost are dropped; from the fifth on each logs
 //! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
 //!
+//! # sendfile
+//! `loop.sendfile` (`simul/_sendfile.py`) pauses reading, waits for the write queue to
+//! empty (`_make_empty_waiter`; `write()` raises meanwhile), then borrows the descriptor:
+//! `_detach_fd` drops the watch (the selector takes a descriptor once) and `_attach_fd`
+//! takes it back; the I/O task waits in between.
+//!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
 //! flushed; `abort()` drops the queue and does it at once. `connection_lost` always runs
@@ -81,10 +87,14 @@ struct State {
     /// dropped since.
     conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
+    /// `loop.sendfile` holds the descriptor: the watch is dropped until `_attach_fd`.
+    detached: Cell<bool>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
     this: RefCell<Option<Py<PyAny>>>,
+    /// `loop.sendfile`'s wait for an empty write queue (see `_make_empty_waiter`).
+    empty_waiter: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -133,6 +143,12 @@ impl State {
         if self.lost_scheduled.get() {
             return;
         }
+        self.settle_empty_waiter(py, |py| {
+            py.get_type::<pyo3::exceptions::PyConnectionError>()
+                .call1(("Connection is closed by peer",))
+                .map(Bound::unbind)
+                .map(Some)
+        });
         let dropped = std::mem::take(&mut *self.wq.borrow_mut());
         drop(dropped);
         self.woff.set(0);
@@ -142,8 +158,33 @@ impl State {
         self.schedule_lost(py, exc);
     }
 
+    /// Settles `loop.sendfile`'s empty waiter, if one waits: with the exception `exc`
+    /// makes, or with `None` when it makes none.
+    fn settle_empty_waiter(
+        &self,
+        py: Python<'_>,
+        exc: impl FnOnce(Python<'_>) -> PyResult<Option<Py<PyAny>>>,
+    ) {
+        let fut = self.empty_waiter.borrow().as_ref().map(|f| f.clone_ref(py));
+        let Some(fut) = fut else { return };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            match exc(py)? {
+                Some(e) => fut.bind(py).call_method1("set_exception", (e,))?,
+                None => fut.bind(py).call_method1("set_result", (py.None(),))?,
+            };
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
+        }
+    }
+
     fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) {
         let exc = err.into_value(py).into_any();
+        self.settle_empty_waiter(py, |py| Ok(Some(exc.clone_ref(py))));
         if !exc.bind(py).is_instance_of::<PyOSError>() {
             let ctx = PyDict::new(py);
             let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
@@ -267,11 +308,22 @@ impl State {
     fn after_flush(&self, py: Python<'_>) {
         self.maybe_resume(py);
         if self.pending() == 0 {
+            self.settle_empty_waiter(py, |_| Ok(None));
             if self.closing.get() {
                 self.schedule_lost(py, py.None());
             } else if self.eof_written.get() && !self.eof_sent.replace(true) {
                 let _ = sys::shutdown_write(self.fd);
             }
+        }
+    }
+
+    /// The I/O task without a watch: it waits for `_attach_fd` while `loop.sendfile`
+    /// holds the descriptor, and ends otherwise (the transport is closed).
+    fn idle_without_fd(&self) -> Poll<()> {
+        if self.detached.get() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
     }
 
@@ -294,7 +346,7 @@ impl State {
             while self.pending() > 0 && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
+                    None => return self.idle_without_fd(),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 match self.send_queued(py) {
@@ -319,7 +371,7 @@ impl State {
                 }
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_read_ready(cx),
-                    None => return Poll::Ready(()),
+                    None => return self.idle_without_fd(),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 reads += 1;
@@ -483,7 +535,9 @@ impl SocketTransport {
                 woff: Cell::new(0),
                 wlen: Cell::new(0),
                 closing: Cell::new(false),
-                reading: Cell::new(false),
+                // On from the start, as on the stock loop: `pause_reading()` in
+                // `connection_made` (before `_start`) holds.
+                reading: Cell::new(true),
                 eof_written: Cell::new(false),
                 eof_sent: Cell::new(false),
                 write_paused: Cell::new(false),
@@ -492,10 +546,12 @@ impl SocketTransport {
                 lost_scheduled: Cell::new(false),
                 conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
+                detached: Cell::new(false),
                 waker: RefCell::new(None),
                 extra,
                 server,
                 this: RefCell::new(None),
+                empty_waiter: RefCell::new(None),
             }),
         })
     }
@@ -508,7 +564,6 @@ impl SocketTransport {
         if st.closing.get() {
             return;
         }
-        st.reading.set(true);
         let s = st.clone();
         drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
     }
@@ -541,6 +596,11 @@ impl SocketTransport {
         if st.eof_written.get() {
             return Err(PyRuntimeError::new_err(
                 "Cannot call write() after write_eof()",
+            ));
+        }
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
             ));
         }
         let bytes = b.as_bytes();
@@ -652,6 +712,63 @@ impl SocketTransport {
         self.st.buffered.set(buffered);
         *self.st.protocol.borrow_mut() = protocol;
         Ok(())
+    }
+
+    /// `loop.sendfile`: a future done once the write queue is empty (at once if it is);
+    /// `write()` raises until `_reset_empty_waiter()`.
+    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let st = &self.st;
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err("Empty waiter is already set"));
+        }
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        *st.empty_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.pending() == 0 {
+            fut.bind(py).call_method1("set_result", (py.None(),))?;
+        }
+        Ok(fut)
+    }
+
+    /// `loop.sendfile`: drops the descriptor's watch so that the loop's own watchers may
+    /// take it (the write queue is empty and reading paused by then).
+    fn _detach_fd(&self) {
+        let st = &self.st;
+        if st.lost_done.get() || st.afd.borrow().is_none() {
+            return;
+        }
+        st.detached.set(true);
+        drop(st.afd.borrow_mut().take());
+    }
+
+    /// Watches the descriptor again after `_detach_fd`.
+    fn _attach_fd(&self) -> PyResult<()> {
+        let st = &self.st;
+        if !st.detached.replace(false) || st.lost_done.get() {
+            return Ok(());
+        }
+        *st.afd.borrow_mut() = Some(simul::net::AsyncFd::new(st.fd).map_err(PyErr::from)?);
+        st.wake();
+        Ok(())
+    }
+
+    /// Ends `loop.sendfile`'s hold on the transport (see `_make_empty_waiter`).
+    fn _reset_empty_waiter(&self) {
+        self.st.empty_waiter.borrow_mut().take();
+    }
+
+    /// Whether the protocol's writing is paused (`pause_writing()` was called last).
+    #[getter]
+    fn _protocol_paused(&self) -> bool {
+        self.st.write_paused.get()
+    }
+
+    /// The socket (`None` once the transport is closed).
+    #[getter]
+    fn _sock(&self, py: Python<'_>) -> Py<PyAny> {
+        match self.st.sock.borrow().as_ref() {
+            Some(s) => s.clone_ref(py),
+            None => py.None(),
+        }
     }
 
     fn get_write_buffer_size(&self) -> usize {
