@@ -43,7 +43,13 @@ class EventLoop(  # type: ignore[misc]
 
     A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
     ``asyncio.AbstractEventLoop`` method of part 1 behaves as the stock loop's does.
-    The loop must run on the thread that created it.
+
+    One difference: the loop is bound to the thread that created it. It runs, schedules
+    (``call_soon``, ``call_later``, ``create_task``, ...) and closes only there; from other
+    threads use ``call_soon_threadsafe``, ``stop`` or ``asyncio.run_coroutine_threadsafe``.
+    Running or closing it on another thread raises ``RuntimeError`` saying so (the stock
+    loop allows running it on another thread, one at a time). To run a loop on a worker
+    thread, create it inside that thread.
     """
 
     def __init__(self) -> None:
@@ -56,6 +62,7 @@ class EventLoop(  # type: ignore[misc]
         """Runs the loop until ``stop()`` is called."""
         self._check_closed()
         self._check_running()
+        self._check_thread()
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         try:
@@ -72,12 +79,19 @@ class EventLoop(  # type: ignore[misc]
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
 
+    def run_until_complete(self, future: Any) -> Any:
+        """Runs the loop until ``future`` is done; returns its result."""
+        self._check_closed()
+        self._check_thread()
+        return super().run_until_complete(future)
+
     def close(self) -> None:
         """Closes the loop: drops pending callbacks, shuts the default executor down."""
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self._closed:
             return
+        self._check_thread()
         super().close()
         self._close_core()
 

@@ -13,7 +13,9 @@
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
-//!   take is queued and flushed by the task when the socket is writable. Above the high
+//!   take is queued as the `bytes` object itself (no copy; a `bytearray` or `memoryview`
+//!   is copied once into `bytes`, as it may change) and flushed by the task when the
+//!   socket is writable, up to 64 queued buffers per `sendmsg`. Above the high
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
 //!
@@ -33,6 +35,7 @@
 //! closed (in that order: a closed descriptor number may be reused at once).
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
@@ -67,8 +70,11 @@ struct State {
     protocol: RefCell<Py<PyAny>>,
     buffered: Cell<bool>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
-    wbuf: RefCell<Vec<u8>>,
+    /// Queued outgoing data: the `bytes` objects as written (never copied), the first
+    /// one sent up to `woff`; `wlen` bytes in all.
+    wq: RefCell<VecDeque<Py<PyBytes>>>,
     woff: Cell<usize>,
+    wlen: Cell<usize>,
     closing: Cell<bool>,
     reading: Cell<bool>,
     eof_written: Cell<bool>,
@@ -102,7 +108,7 @@ pub struct SocketTransport {
 
 impl State {
     fn pending(&self) -> usize {
-        self.wbuf.borrow().len() - self.woff.get()
+        self.wlen.get()
     }
 
     fn wake(&self) {
@@ -146,8 +152,10 @@ impl State {
                 .map(Bound::unbind)
                 .map(Some)
         });
-        self.wbuf.borrow_mut().clear();
+        let dropped = std::mem::take(&mut *self.wq.borrow_mut());
+        drop(dropped);
         self.woff.set(0);
+        self.wlen.set(0);
         self.closing.set(true);
         self.reading.set(false);
         self.schedule_lost(py, exc);
@@ -252,34 +260,52 @@ impl State {
 
     /// Sends queued bytes until the queue is empty or the kernel says `EAGAIN`.
     /// `Err` is a fatal write error.
-    fn send_queued(&self) -> io::Result<bool> {
+    fn send_queued(&self, py: Python<'_>) -> io::Result<bool> {
         loop {
-            let n = {
-                let buf = self.wbuf.borrow();
-                let off = self.woff.get();
-                if off >= buf.len() {
-                    return Ok(true);
+            if self.wlen.get() == 0 {
+                return Ok(true);
+            }
+            let sent = {
+                let q = self.wq.borrow();
+                let mut bufs: [&[u8]; sys::MAX_IOV] = [&[]; sys::MAX_IOV];
+                let mut k = 0;
+                for (slot, b) in bufs.iter_mut().zip(q.iter()) {
+                    let data = b.bind(py).as_bytes();
+                    *slot = if k == 0 {
+                        &data[self.woff.get()..]
+                    } else {
+                        data
+                    };
+                    k += 1;
                 }
-                match sys::send(self.fd, &buf[off..]) {
+                match sys::send_vectored(self.fd, &bufs[..k]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) => return Err(e),
                 }
             };
-            let off = self.woff.get() + n;
-            let mut buf = self.wbuf.borrow_mut();
-            if off >= buf.len() {
-                buf.clear();
-                self.woff.set(0);
-                return Ok(true);
-            }
-            if off > 64 * 1024 && off * 2 > buf.len() {
-                buf.drain(..off);
-                self.woff.set(0);
+            self.consume(py, sent);
+        }
+    }
+
+    /// Drops `n` sent bytes from the front of the write queue.
+    fn consume(&self, py: Python<'_>, mut n: usize) {
+        self.wlen.set(self.wlen.get() - n);
+        let mut q = self.wq.borrow_mut();
+        let mut off = self.woff.get();
+        while n > 0 {
+            let Some(front) = q.front() else { break };
+            let left = front.bind(py).as_bytes().len() - off;
+            if n >= left {
+                q.pop_front();
+                n -= left;
+                off = 0;
             } else {
-                self.woff.set(off);
+                off += n;
+                n = 0;
             }
         }
+        self.woff.set(off);
     }
 
     fn after_flush(&self, py: Python<'_>) {
@@ -352,7 +378,7 @@ impl State {
                     None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
-                match self.send_queued() {
+                match self.send_queued(py) {
                     Ok(true) => self.after_flush(py),
                     Ok(false) => {
                         if let Some(fd) = self.afd.borrow().as_ref() {
@@ -534,8 +560,9 @@ impl SocketTransport {
                 protocol: RefCell::new(protocol),
                 buffered: Cell::new(buffered),
                 afd: RefCell::new(Some(afd)),
-                wbuf: RefCell::new(Vec::new()),
+                wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
+                wlen: Cell::new(0),
                 closing: Cell::new(false),
                 // On from the start, as on the stock loop: `pause_reading()` in
                 // `connection_made` (before `_start`) holds.
@@ -629,7 +656,13 @@ impl SocketTransport {
                 return Ok(());
             }
         }
-        st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
+        if st.pending() == 0 {
+            st.woff.set(sent);
+        } else {
+            sent = 0;
+        }
+        st.wlen.set(st.wlen.get() + bytes.len() - sent);
+        st.wq.borrow_mut().push_back(b.clone().unbind());
         st.wake();
         st.maybe_pause(py);
         Ok(())
