@@ -699,6 +699,12 @@ impl SocketTransport {
         self.st.force_close(py, py.None());
     }
 
+    /// Closes at once with `connection_lost(exc)` (asyncio's `_force_close`, which
+    /// `sslproto` calls on a fatal TLS error).
+    fn _force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        self.st.force_close(py, exc);
+    }
+
     fn is_closing(&self) -> bool {
         self.st.closing.get()
     }

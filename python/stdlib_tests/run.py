@@ -46,6 +46,9 @@ MODULES = [
     "test_threads",
     "test_sendfile",
     "test_unix_events",
+    "test_subprocess",
+    "test_sslproto",
+    "test_ssl",
 ]
 
 
@@ -100,7 +103,9 @@ def child(loop_kind: str, module: str, out: str) -> None:
         from test.test_asyncio import test_events
         from test.test_asyncio import utils as test_utils
 
-        class LoopUnderTest(test_events.EventLoopTestsMixin, test_utils.TestCase):  # type: ignore[misc]
+        class LoopUnderTest(  # type: ignore[misc]
+            test_events.EventLoopTestsMixin, test_events.SubprocessTestsMixin, test_utils.TestCase
+        ):
             def create_event_loop(self) -> Any:
                 return factory()
 
@@ -146,6 +151,20 @@ def child(loop_kind: str, module: str, out: str) -> None:
         SignalUnderTest.__qualname__ = "SignalUnderTest"
         suite = loader.loadTestsFromTestCase(SignalUnderTest)
         suite.addTests(loader.loadTestsFromTestCase(tue.SelectorEventLoopUnixSockSendfileTests))
+    elif module == "test_sslproto":
+        # Its functional class hard-codes ``asyncio.SelectorEventLoop()``; this one runs
+        # the same tests on the loop under test.
+        from test.test_asyncio import test_sslproto as tsp
+
+        class StartTLSUnderTest(tsp.BaseStartTLS, unittest.TestCase):  # type: ignore[misc]
+            def new_loop(self) -> Any:
+                return factory()
+
+        StartTLSUnderTest.__module__ = "test.test_asyncio.test_sslproto"
+        StartTLSUnderTest.__qualname__ = "StartTLSUnderTest"
+        suite = unittest.TestSuite(
+            [loader.loadTestsFromTestCase(tsp.SslProtoHandshakeTests), loader.loadTestsFromTestCase(StartTLSUnderTest)]
+        )
     else:
         suite = loader.loadTestsFromModule(mod)
     stream = open(os.devnull, "w")
