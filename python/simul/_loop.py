@@ -49,7 +49,13 @@ class EventLoop(  # type: ignore[misc]
 
     A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
     ``asyncio.AbstractEventLoop`` method of part 1 behaves as the stock loop's does.
-    The loop must run on the thread that created it.
+
+    One difference: the loop is bound to the thread that created it. It runs, schedules
+    (``call_soon``, ``call_later``, ``create_task``, ...) and closes only there; from other
+    threads use ``call_soon_threadsafe``, ``stop`` or ``asyncio.run_coroutine_threadsafe``.
+    Running or closing it on another thread raises ``RuntimeError`` saying so (the stock
+    loop allows running it on another thread, one at a time). To run a loop on a worker
+    thread, create it inside that thread.
     """
 
     def __init__(self) -> None:
@@ -62,6 +68,7 @@ class EventLoop(  # type: ignore[misc]
         """Runs the loop until ``stop()`` is called."""
         self._check_closed()
         self._check_running()
+        self._check_thread()
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         try:
@@ -78,12 +85,19 @@ class EventLoop(  # type: ignore[misc]
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
 
+    def run_until_complete(self, future: Any) -> Any:
+        """Runs the loop until ``future`` is done; returns its result."""
+        self._check_closed()
+        self._check_thread()
+        return super().run_until_complete(future)
+
     def close(self) -> None:
         """Closes the loop: drops pending callbacks, shuts the default executor down."""
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self._closed:
             return
+        self._check_thread()
         super().close()
         self._close_core()
 
@@ -398,7 +412,7 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
-        super().__init__(extra)
+        super().__init__(extra, loop)
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         for name in self._METHODS:

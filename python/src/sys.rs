@@ -130,3 +130,34 @@ pub(crate) fn untrack_gc(obj: &pyo3::Bound<'_, pyo3::PyAny>) {
         }
     }
 }
+
+/// The most buffers one [`send_vectored`] call passes (well under `IOV_MAX`).
+pub(crate) const MAX_IOV: usize = 64;
+
+/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`: sends from several buffers in one call (at most
+/// [`MAX_IOV`] of them are used), retried on `EINTR`.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_IOV];
+    let k = bufs.len().min(MAX_IOV);
+    for (v, b) in iov.iter_mut().zip(bufs) {
+        v.iov_base = b.as_ptr() as *mut libc::c_void;
+        v.iov_len = b.len();
+    }
+    // SAFETY: a zeroed msghdr is a valid empty one (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = k as _;
+    loop {
+        // SAFETY: `msg` points at `k` iovecs, each describing a live slice of `bufs`
+        // valid for reads for the call (the kernel only reads through them);
+        // MSG_NOSIGNAL turns a broken pipe into EPIPE instead of SIGPIPE.
+        let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
