@@ -57,13 +57,17 @@ async def spawn_32(n: int) -> None:
 
 def tls_echo(size: int) -> Callable[[int], Any]:
     async def run(n: int) -> None:
+        finished = asyncio.get_running_loop().create_future()
+
         async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             try:
                 while True:
                     data = await r.readexactly(size)
                     w.write(data)
-            except asyncio.IncompleteReadError:
+            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
                 w.close()
+            finally:
+                finished.set_result(None)
 
         srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
         port = srv.sockets[0].getsockname()[1]
@@ -75,6 +79,11 @@ def tls_echo(size: int) -> Callable[[int], Any]:
             w.write(msg)
             await r.readexactly(size)
         w.close()
+        try:
+            await w.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        await finished
         srv.close()
 
     return run
