@@ -14,8 +14,11 @@
 //!   see [`set_keep_alive`]) exits.
 //! - **Shut down with the loop.** [`crate::run`] (and closing an `EventLoop`) drops queued
 //!   jobs that have not started, then waits up to [`DEFAULT_SHUTDOWN_TIMEOUT`] (5 s, see
-//!   [`set_shutdown_timeout`]) for running ones; workers still busy after that are left to
-//!   finish on their own (detached) and a line on stderr says how many.
+//!   [`set_shutdown_timeout`]) for running ones and joins every worker that ended within
+//!   that time (as asyncio's `shutdown_default_executor` joins its threads), so once the
+//!   loop is closed no pool thread of it is left; workers still busy after that are left to
+//!   finish on their own (detached) and a line on stderr says how many. A worker's join
+//!   includes its thread-local destructors, which run as its thread exits.
 //!
 //! # Completion
 //! The worker stores the result (or the closure's panic payload) in a slot shared with the
@@ -55,6 +58,9 @@ struct State {
     keep_alive: Duration,
     shutdown: bool,
     spawned_total: u64,
+    /// Join handles of the workers started (a finished worker's handle is dropped, which
+    /// detaches it, when the next worker starts; shutdown joins the rest).
+    handles: Vec<std::thread::JoinHandle<()>>,
 }
 
 struct Pool {
@@ -77,6 +83,7 @@ impl Pool {
                 keep_alive: DEFAULT_KEEP_ALIVE,
                 shutdown: false,
                 spawned_total: 0,
+                handles: Vec::new(),
             }),
             work: Condvar::new(),
             exited: Condvar::new(),
@@ -111,21 +118,32 @@ impl Pool {
             let spawned = std::thread::Builder::new()
                 .name(format!("simul-blocking-{n}"))
                 .spawn(move || pool.worker());
-            if let Err(e) = spawned {
-                let mut st = self.lock();
-                st.threads -= 1;
-                let stranded = st.threads == 0;
-                let jobs: Vec<Job> = if stranded {
-                    st.queue.drain(..).collect()
-                } else {
-                    Vec::new()
-                };
-                drop(st);
-                eprintln!("simul: cannot start a blocking-pool thread: {e}");
-                drop(jobs); // no worker will ever run them: their awaiters get a panic
+            match spawned {
+                Ok(handle) => {
+                    let mut st = self.lock();
+                    st.handles.retain(|h| !h.is_finished());
+                    st.handles.push(handle);
+                }
+                Err(e) => self.spawn_failed(e),
             }
         }
         // else: at the cap; a busy worker takes the job when it is done.
+    }
+
+    /// A worker thread could not start: if no worker is left to run the queued jobs, they
+    /// are dropped (their awaiters get a panic).
+    fn spawn_failed(&self, e: std::io::Error) {
+        let mut st = self.lock();
+        st.threads -= 1;
+        let stranded = st.threads == 0;
+        let jobs: Vec<Job> = if stranded {
+            st.queue.drain(..).collect()
+        } else {
+            Vec::new()
+        };
+        drop(st);
+        eprintln!("simul: cannot start a blocking-pool thread: {e}");
+        drop(jobs); // no worker will ever run them: their awaiters get a panic
     }
 
     fn worker(self: Arc<Self>) {
@@ -157,7 +175,8 @@ impl Pool {
         self.exited.notify_all();
     }
 
-    /// Drops queued jobs, wakes idle workers, waits (bounded) for running ones.
+    /// Drops queued jobs, wakes idle workers, waits (bounded) for running ones, then joins
+    /// the workers that ended in time.
     fn shutdown(&self) {
         let timeout = *self
             .shutdown_timeout
@@ -179,13 +198,26 @@ impl Pool {
                      closed; leaving them to finish on their own",
                     st.threads
                 );
-                return;
+                break;
             }
             st = self
                 .exited
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+        }
+        let handles = std::mem::take(&mut st.handles);
+        drop(st);
+        for h in handles {
+            // A worker that left its loop is returning from its thread: its handle reports
+            // finished within moments. One still running a job past the deadline is
+            // detached (dropping its handle).
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
         }
     }
 }

@@ -79,11 +79,13 @@ pub(crate) struct Watch {
     /// The `seq` the watchdog last reported as stalled.
     stalled_seq: AtomicU64,
     stop: AtomicBool,
+    /// `" (loop N)"` for a loop of a `Loops` set, else empty: the live line names the loop.
+    label: String,
 }
 
 impl Watch {
-    /// Starts the watchdog thread for a loop.
-    pub(crate) fn start(threshold: Duration) -> Arc<Watch> {
+    /// Starts the watchdog thread for a loop (`name`: the loop's name in a `Loops` set).
+    pub(crate) fn start(threshold: Duration, name: Option<&str>) -> Arc<Watch> {
         let w = Arc::new(Watch {
             origin: Instant::now(),
             threshold,
@@ -93,6 +95,7 @@ impl Watch {
             since_ns: AtomicU64::new(0),
             stalled_seq: AtomicU64::new(u64::MAX),
             stop: AtomicBool::new(false),
+            label: name.map_or_else(String::new, |n| format!(" ({n})")),
         });
         let watch = w.clone();
         let period = (threshold / 4).max(Duration::from_millis(1));
@@ -129,8 +132,9 @@ impl Watch {
         let loc = unsafe { loc.as_ref() };
         let at = loc.map_or_else(|| "?".to_string(), |l| format!("{}:{}", l.file(), l.line()));
         eprintln!(
-            "simul watchdog: the event loop has been stuck for {:.0} ms in one poll of task \
+            "simul watchdog: the event loop{} has been stuck for {:.0} ms in one poll of task \
              id {id} (spawned at {at}): a blocking call or CPU-bound work without an .await?",
+            self.label,
             stuck.as_secs_f64() * 1000.0
         );
     }

@@ -79,7 +79,7 @@ pub use loops::{Loops, LoopsBuilder};
 pub use runner::run;
 pub use runtime::{
     call_at, call_later, call_soon, time, Builder, CallbackHandle, EventLoop, ExceptionContext,
-    ExceptionKind, LoopHandle, RemoteTask, TimerHandle,
+    ExceptionKind, LoopHandle, RemoteTask, TimerHandle, TimerId,
 };
 #[allow(deprecated)]
 pub use runtime::{Handle, JoinHandle};

@@ -1,7 +1,7 @@
 //! In a child process (this test binary re-executed with `SIMUL_LOOPS_CASE` set, running
 //! only `loops_helper`): Ctrl-C on a `Loops::run` cancels every loop's main future, runs
-//! every loop's destructors and dies of SIGINT (a shell's status 130); debug reports name
-//! the loop they come from.
+//! every loop's destructors and dies of SIGINT (a shell's status 130); debug reports and
+//! the stall watchdog's live line name the loop they come from.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -51,6 +51,20 @@ fn loops_helper() {
                 .unwrap();
             loops.run(|_| async {
                 simul::spawn(async { std::thread::sleep(Duration::from_millis(30)) })
+                    .await
+                    .unwrap();
+            });
+        }
+        "stall" => {
+            let loops = simul::Loops::builder()
+                .count(2)
+                .loop_options(simul::EventLoop::builder().stall_watchdog(Duration::from_millis(20)))
+                .build()
+                .unwrap();
+            loops.run(|_| async {
+                // Blocks the loop well past the threshold: the watchdog's thread prints
+                // its live line while the poll lasts.
+                simul::spawn(async { std::thread::sleep(Duration::from_millis(300)) })
                     .await
                     .unwrap();
             });
@@ -110,6 +124,21 @@ fn debug_reports_name_the_loop() {
         assert!(
             err.lines().any(|l| l.contains("took") && l.contains(n)),
             "no slow-poll report {n:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_watchdog_live_line_names_the_loop() {
+    let child = child("stall");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for n in ["loop 0", "loop 1"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("simul watchdog:") && l.contains(&format!("({n})"))),
+            "no live watchdog line naming {n:?}: {err}"
         );
     }
 }

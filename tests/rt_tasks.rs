@@ -43,6 +43,46 @@ fn tasks_need_not_be_send() {
     assert_eq!(out, 6);
 }
 
+/// Task ids are unique across threads and increase in spawn order on each thread (the
+/// main task first), whether a thread spawns a few tasks or thousands.
+#[test]
+fn task_ids_are_unique_across_threads_and_increase_on_each() {
+    let per_thread = |n: usize| {
+        move || {
+            simul::run(async move {
+                let mut ids = vec![simul::current_task().unwrap().id()];
+                for _ in 0..n {
+                    ids.push(simul::spawn(async {}).id());
+                }
+                ids
+            })
+        }
+    };
+    let threads: Vec<_> = [3000, 5, 2500, 1]
+        .into_iter()
+        .map(|n| std::thread::spawn(per_thread(n)))
+        .collect();
+    let mut all = Vec::new();
+    for t in threads {
+        let ids = t.join().unwrap();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "not increasing: {ids:?}"
+        );
+        all.extend(ids);
+    }
+    // A second loop on this thread goes on from where the thread's ids were.
+    let mine = per_thread(10)();
+    let again = per_thread(10)();
+    assert!(mine.last() < again.first());
+    all.extend(mine);
+    all.extend(again);
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "an id was handed out twice");
+}
+
 #[test]
 fn names_and_ids() {
     simul::run(async {

@@ -6,8 +6,9 @@
 //! writer callbacks. In each iteration where a direction is ready the task runs that
 //! direction's callback once, then asks the kernel (`poll(2)`, zero timeout) whether the
 //! direction is still ready: if so it runs again next iteration, as a level-triggered
-//! selector would; if not it clears the readiness (a newer edge is never lost, see
-//! `AsyncFd`) and waits for the next event.
+//! selector would; if not it clears all of the readiness, an error or hang-up state
+//! included (`poll(2)` reports those whatever it is asked; a newer edge is never lost, see
+//! `AsyncFd`), and waits for the next event.
 //!
 //! Removing the last callback of a descriptor deregisters it at once (so the descriptor
 //! may be closed, or watched again, right away) and cancels its task.
@@ -93,11 +94,14 @@ impl FdEntry {
                 // The callback may have removed this watcher or closed the descriptor.
                 let fd = self.fd.borrow();
                 if let Some(fd) = fd.as_ref() {
+                    // Not ready, not in error, not hung up (poll(2) reports those two
+                    // whatever it is asked): forget all of `r`, the error state included,
+                    // or a socket whose ICMP error was read would run its callback forever.
                     if !sys::ready_now(self.raw, write) {
                         if write {
-                            fd.clear_write_ready(r);
+                            fd.clear_write_blocked(r);
                         } else {
-                            fd.clear_read_ready(r);
+                            fd.clear_read_blocked(r);
                         }
                     }
                     again = true; // run again if still ready, or re-poll to register

@@ -4,8 +4,9 @@
 //! A handle is a Python object that owns the callback, its arguments and the
 //! `contextvars.Context` to run it in. The entry in simul's ready queue or timer wheel is a
 //! Rust closure holding a reference to the handle; `cancel()` sets a flag the closure
-//! checks, and drops the callback at once (so a cancelled timer holds no Python object
-//! while its wheel entry waits to come due).
+//! checks, and drops the callback at once. A timer handle also removes its entry from
+//! simul's wheel at `cancel()` (O(1), through a `simul::TimerId`), so a program that arms
+//! and cancels many long timers keeps the wheel's size flat.
 //!
 //! Running a callback follows asyncio's `Handle._run`: `context.run(callback, *args)`;
 //! `SystemExit` and `KeyboardInterrupt` stop the loop and are raised out of
@@ -25,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::PyTuple;
 
-use crate::core::Flags;
+use crate::core::{Flags, LoopCore};
 use crate::glue;
 
 /// A callback with its arguments and context.
@@ -56,6 +57,15 @@ pub struct Handle {
 #[pyclass(frozen, extends = Handle, module = "simul._simul")]
 pub struct TimerHandle {
     when: f64,
+    /// The wheel entry while armed, to remove at `cancel()`; only the loop's thread
+    /// touches the engine.
+    armed: Mutex<Option<Armed>>,
+}
+
+/// Where a timer's wheel entry is: its id and the loop it is armed on.
+pub(crate) struct Armed {
+    pub(crate) id: simul::TimerId,
+    pub(crate) core: Py<LoopCore>,
 }
 
 impl Handle {
@@ -202,6 +212,23 @@ impl Handle {
 
 #[pymethods]
 impl TimerHandle {
+    /// Keeps the callback from running and removes its timer from the loop's wheel (on
+    /// the loop's thread; from another thread the entry is dropped when it comes due).
+    fn cancel(slf: &Bound<'_, Self>, py: Python<'_>) {
+        slf.as_super().get().cancel_quietly();
+        let armed = slf
+            .get()
+            .armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(a) = armed else { return };
+        // Only on the loop's thread (`engine` refuses others) and while it is open.
+        if let Ok(engine) = a.core.get().engine(py) {
+            let _ = engine.with_loop(|lp| lp.cancel_timer(a.id));
+        }
+    }
+
     /// The loop time (`loop.time()`) the callback is due at.
     fn when(&self) -> f64 {
         self.when
@@ -234,6 +261,14 @@ impl TimerHandle {
 
 impl TimerHandle {
     pub(crate) fn new(when: f64) -> TimerHandle {
-        TimerHandle { when }
+        TimerHandle {
+            when,
+            armed: Mutex::new(None),
+        }
+    }
+
+    /// Records where the timer's wheel entry is (see `cancel`).
+    pub(crate) fn set_armed(&self, armed: Armed) {
+        *self.armed.lock().unwrap_or_else(|e| e.into_inner()) = Some(armed);
     }
 }

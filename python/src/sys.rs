@@ -85,3 +85,79 @@ pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
     let r = unsafe { libc::poll(&mut p, 1, 0) };
     r > 0 && p.revents != 0
 }
+
+/// `read(fd, buf)`, retried on `EINTR`: the pipe transports' read (pipes and character
+/// devices have no `recv`).
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
+        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `write(fd, buf)`, retried on `EINTR`. A pipe whose reader is gone gives `EPIPE`:
+/// Python ignores `SIGPIPE` at start-up, as the stock loop relies on too.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+        let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Takes `obj` out of the cycle collector's lists.
+///
+/// For the callback handles: their classes report no references to the collector (no
+/// `__traverse__`), so tracking them finds no cycle and only costs a visit in every
+/// collection, which dominated `call_soon` with many handles pending.
+pub(crate) fn untrack_gc(obj: &pyo3::Bound<'_, pyo3::PyAny>) {
+    let p = obj.as_ptr();
+    // SAFETY: `p` is a live object (borrowed under the GIL, which `Bound` proves). Both
+    // calls accept any object: `PyObject_GC_IsTracked` is 0 for one the collector does not
+    // track, and untracking a tracked object only unlinks it (its deallocator's own
+    // untrack is then a no-op).
+    unsafe {
+        if ffi::PyObject_GC_IsTracked(p) == 1 {
+            ffi::PyObject_GC_UnTrack(p.cast());
+        }
+    }
+}
+
+/// The most buffers one [`send_vectored`] call passes (well under `IOV_MAX`).
+pub(crate) const MAX_IOV: usize = 64;
+
+/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`: sends from several buffers in one call (at most
+/// [`MAX_IOV`] of them are used), retried on `EINTR`.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_IOV];
+    let k = bufs.len().min(MAX_IOV);
+    for (v, b) in iov.iter_mut().zip(bufs) {
+        v.iov_base = b.as_ptr() as *mut libc::c_void;
+        v.iov_len = b.len();
+    }
+    // SAFETY: a zeroed msghdr is a valid empty one (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = k as _;
+    loop {
+        // SAFETY: `msg` points at `k` iovecs, each describing a live slice of `bufs`
+        // valid for reads for the call (the kernel only reads through them);
+        // MSG_NOSIGNAL turns a broken pipe into EPIPE instead of SIGPIPE.
+        let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}

@@ -6,15 +6,27 @@
 //! and does its reads and writes with raw system calls on it (the socket object keeps
 //! owning the descriptor and is closed with the transport). One simul task per transport
 //! moves the bytes:
-//! - reading (while `is_reading()`): up to 256 KiB per `recv`, handed to
+//! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
+//!   read buffer, copied into a `bytes` handed to
 //!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
 //!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
-//!   take is queued and flushed by the task when the socket is writable. Above the high
+//!   take is queued as the `bytes` object itself (no copy; a `bytearray` or `memoryview`
+//!   is copied once into `bytes`, as it may change) and flushed by the task when the
+//!   socket is writable, up to 64 queued buffers per `sendmsg`. Above the high
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
+//!
+//! Writes after the connection is lost are dropped; from the fifth on each logs
+//! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
+//!
+//! # sendfile
+//! `loop.sendfile` (`simul/_sendfile.py`) pauses reading, waits for the write queue to
+//! empty (`_make_empty_waiter`; `write()` raises meanwhile), then borrows the descriptor:
+//! `_writable` lends it the transport's own write watch (the selector takes a
+//! descriptor once) for the `os.sendfile` calls; reading resumes on the same watch.
 //!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
@@ -23,6 +35,7 @@
 //! closed (in that order: a closed descriptor number may be reused at once).
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
@@ -39,6 +52,16 @@ use crate::sys;
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+thread_local! {
+    /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
+    /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
+    /// to `data_received` before anything else runs. A buffer per transport made every
+    /// read touch cold memory once many connections were open.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// asyncio's `constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
+const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
 struct State {
     loop_: Py<PyAny>,
@@ -47,8 +70,11 @@ struct State {
     protocol: RefCell<Py<PyAny>>,
     buffered: Cell<bool>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
-    wbuf: RefCell<Vec<u8>>,
+    /// Queued outgoing data: the `bytes` objects as written (never copied), the first
+    /// one sent up to `woff`; `wlen` bytes in all.
+    wq: RefCell<VecDeque<Py<PyBytes>>>,
     woff: Cell<usize>,
+    wlen: Cell<usize>,
     closing: Cell<bool>,
     reading: Cell<bool>,
     eof_written: Cell<bool>,
@@ -57,12 +83,20 @@ struct State {
     high: Cell<usize>,
     low: Cell<usize>,
     lost_scheduled: Cell<bool>,
+    /// asyncio's `_conn_lost`: 1 once `connection_lost` is scheduled, plus one per write
+    /// dropped since.
+    conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
+    /// `loop.sendfile`'s wait for the socket to be writable (see `_writable`), and the
+    /// readiness it was given, to forget when it comes back after `EAGAIN`.
+    writable_waiter: RefCell<Option<Py<PyAny>>>,
+    lent_ready: Cell<Option<simul::net::Readiness>>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
     this: RefCell<Option<Py<PyAny>>>,
-    rbuf: RefCell<Vec<u8>>,
+    /// `loop.sendfile`'s wait for an empty write queue (see `_make_empty_waiter`).
+    empty_waiter: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -74,7 +108,7 @@ pub struct SocketTransport {
 
 impl State {
     fn pending(&self) -> usize {
-        self.wbuf.borrow().len() - self.woff.get()
+        self.wlen.get()
     }
 
     fn wake(&self) {
@@ -94,6 +128,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
+        self.conn_lost.set(1);
         let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(t) = this {
             let res = t
@@ -110,15 +145,49 @@ impl State {
         if self.lost_scheduled.get() {
             return;
         }
-        self.wbuf.borrow_mut().clear();
+        self.settle_writable_waiter(py, true);
+        self.settle_empty_waiter(py, |py| {
+            py.get_type::<pyo3::exceptions::PyConnectionError>()
+                .call1(("Connection is closed by peer",))
+                .map(Bound::unbind)
+                .map(Some)
+        });
+        let dropped = std::mem::take(&mut *self.wq.borrow_mut());
+        drop(dropped);
         self.woff.set(0);
+        self.wlen.set(0);
         self.closing.set(true);
         self.reading.set(false);
         self.schedule_lost(py, exc);
     }
 
+    /// Settles `loop.sendfile`'s empty waiter, if one waits: with the exception `exc`
+    /// makes, or with `None` when it makes none.
+    fn settle_empty_waiter(
+        &self,
+        py: Python<'_>,
+        exc: impl FnOnce(Python<'_>) -> PyResult<Option<Py<PyAny>>>,
+    ) {
+        let fut = self.empty_waiter.borrow().as_ref().map(|f| f.clone_ref(py));
+        let Some(fut) = fut else { return };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            match exc(py)? {
+                Some(e) => fut.bind(py).call_method1("set_exception", (e,))?,
+                None => fut.bind(py).call_method1("set_result", (py.None(),))?,
+            };
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
+        }
+    }
+
     fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) {
         let exc = err.into_value(py).into_any();
+        self.settle_empty_waiter(py, |py| Ok(Some(exc.clone_ref(py))));
         if !exc.bind(py).is_instance_of::<PyOSError>() {
             let ctx = PyDict::new(py);
             let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
@@ -158,6 +227,23 @@ impl State {
         }
     }
 
+    /// A write to a lost connection is dropped; from asyncio's
+    /// `LOG_THRESHOLD_FOR_CONNLOST_WRITES` (5) on, each one logs a warning, as the stock
+    /// loop's transports do.
+    fn write_after_lost(&self, py: Python<'_>) {
+        let n = self.conn_lost.get().max(1);
+        if n >= CONNLOST_WRITES_LOG_THRESHOLD {
+            let res = py
+                .import("asyncio.log")
+                .and_then(|m| m.getattr("logger"))
+                .and_then(|l| l.call_method1("warning", ("socket.send() raised exception.",)));
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+        self.conn_lost.set(n.saturating_add(1));
+    }
+
     fn maybe_pause(&self, py: Python<'_>) {
         if self.pending() > self.high.get() && !self.write_paused.get() {
             self.write_paused.set(true);
@@ -174,44 +260,88 @@ impl State {
 
     /// Sends queued bytes until the queue is empty or the kernel says `EAGAIN`.
     /// `Err` is a fatal write error.
-    fn send_queued(&self) -> io::Result<bool> {
+    fn send_queued(&self, py: Python<'_>) -> io::Result<bool> {
         loop {
-            let n = {
-                let buf = self.wbuf.borrow();
-                let off = self.woff.get();
-                if off >= buf.len() {
-                    return Ok(true);
+            if self.wlen.get() == 0 {
+                return Ok(true);
+            }
+            let sent = {
+                let q = self.wq.borrow();
+                let mut bufs: [&[u8]; sys::MAX_IOV] = [&[]; sys::MAX_IOV];
+                let mut k = 0;
+                for (slot, b) in bufs.iter_mut().zip(q.iter()) {
+                    let data = b.bind(py).as_bytes();
+                    *slot = if k == 0 {
+                        &data[self.woff.get()..]
+                    } else {
+                        data
+                    };
+                    k += 1;
                 }
-                match sys::send(self.fd, &buf[off..]) {
+                match sys::send_vectored(self.fd, &bufs[..k]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) => return Err(e),
                 }
             };
-            let off = self.woff.get() + n;
-            let mut buf = self.wbuf.borrow_mut();
-            if off >= buf.len() {
-                buf.clear();
-                self.woff.set(0);
-                return Ok(true);
-            }
-            if off > 64 * 1024 && off * 2 > buf.len() {
-                buf.drain(..off);
-                self.woff.set(0);
+            self.consume(py, sent);
+        }
+    }
+
+    /// Drops `n` sent bytes from the front of the write queue.
+    fn consume(&self, py: Python<'_>, mut n: usize) {
+        self.wlen.set(self.wlen.get() - n);
+        let mut q = self.wq.borrow_mut();
+        let mut off = self.woff.get();
+        while n > 0 {
+            let Some(front) = q.front() else { break };
+            let left = front.bind(py).as_bytes().len() - off;
+            if n >= left {
+                q.pop_front();
+                n -= left;
+                off = 0;
             } else {
-                self.woff.set(off);
+                off += n;
+                n = 0;
             }
         }
+        self.woff.set(off);
     }
 
     fn after_flush(&self, py: Python<'_>) {
         self.maybe_resume(py);
         if self.pending() == 0 {
+            self.settle_empty_waiter(py, |_| Ok(None));
             if self.closing.get() {
                 self.schedule_lost(py, py.None());
             } else if self.eof_written.get() && !self.eof_sent.replace(true) {
                 let _ = sys::shutdown_write(self.fd);
             }
+        }
+    }
+
+    /// Settles `loop.sendfile`'s writable waiter, if one waits: `Ok` once the socket is
+    /// writable, `Err` once the transport is gone.
+    fn settle_writable_waiter(&self, py: Python<'_>, gone: bool) {
+        let Some(fut) = self.writable_waiter.borrow_mut().take() else {
+            return;
+        };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            if gone {
+                let exc = py
+                    .get_type::<pyo3::exceptions::PyConnectionError>()
+                    .call1(("Connection is closed by peer",))?;
+                fut.bind(py).call_method1("set_exception", (exc,))?;
+            } else {
+                fut.bind(py).call_method1("set_result", (py.None(),))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
         }
     }
 
@@ -230,6 +360,17 @@ impl State {
             if self.lost_done.get() {
                 return Poll::Ready(());
             }
+            // loop.sendfile waits for the socket to take more.
+            if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_write_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                if let Poll::Ready(Ok(r)) = ready {
+                    self.lent_ready.set(Some(r));
+                    self.settle_writable_waiter(py, false);
+                }
+            }
             // Write side.
             while self.pending() > 0 && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {
@@ -237,7 +378,7 @@ impl State {
                     None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
-                match self.send_queued() {
+                match self.send_queued(py) {
                     Ok(true) => self.after_flush(py),
                     Ok(false) => {
                         if let Some(fd) = self.afd.borrow().as_ref() {
@@ -319,8 +460,8 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: false });
         }
-        let res = {
-            let mut rbuf = self.rbuf.borrow_mut();
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
             if rbuf.len() < MAX_READ {
                 rbuf.resize(MAX_READ, 0);
             }
@@ -329,7 +470,7 @@ impl State {
                 Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
                 Err(e) => Err(e),
             }
-        };
+        });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
@@ -419,22 +560,28 @@ impl SocketTransport {
                 protocol: RefCell::new(protocol),
                 buffered: Cell::new(buffered),
                 afd: RefCell::new(Some(afd)),
-                wbuf: RefCell::new(Vec::new()),
+                wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
+                wlen: Cell::new(0),
                 closing: Cell::new(false),
-                reading: Cell::new(false),
+                // On from the start, as on the stock loop: `pause_reading()` in
+                // `connection_made` (before `_start`) holds.
+                reading: Cell::new(true),
                 eof_written: Cell::new(false),
                 eof_sent: Cell::new(false),
                 write_paused: Cell::new(false),
                 high: Cell::new(64 * 1024),
                 low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
+                conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
+                writable_waiter: RefCell::new(None),
+                lent_ready: Cell::new(None),
                 waker: RefCell::new(None),
                 extra,
                 server,
                 this: RefCell::new(None),
-                rbuf: RefCell::new(Vec::new()),
+                empty_waiter: RefCell::new(None),
             }),
         })
     }
@@ -447,7 +594,6 @@ impl SocketTransport {
         if st.closing.get() {
             return;
         }
-        st.reading.set(true);
         let s = st.clone();
         drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
     }
@@ -460,6 +606,7 @@ impl SocketTransport {
         }
         let proto = st.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        st.settle_writable_waiter(py, true);
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
@@ -482,8 +629,17 @@ impl SocketTransport {
                 "Cannot call write() after write_eof()",
             ));
         }
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
+            ));
+        }
         let bytes = b.as_bytes();
-        if bytes.is_empty() || st.lost_scheduled.get() || st.afd.borrow().is_none() {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.write_after_lost(py);
             return Ok(());
         }
         let mut sent = 0;
@@ -500,7 +656,13 @@ impl SocketTransport {
                 return Ok(());
             }
         }
-        st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
+        if st.pending() == 0 {
+            st.woff.set(sent);
+        } else {
+            sent = 0;
+        }
+        st.wlen.set(st.wlen.get() + bytes.len() - sent);
+        st.wq.borrow_mut().push_back(b.clone().unbind());
         st.wake();
         st.maybe_pause(py);
         Ok(())
@@ -535,6 +697,12 @@ impl SocketTransport {
     /// Closes at once, dropping queued data.
     fn abort(&self, py: Python<'_>) {
         self.st.force_close(py, py.None());
+    }
+
+    /// Closes at once with `connection_lost(exc)` (asyncio's `_force_close`, which
+    /// `sslproto` calls on a fatal TLS error).
+    fn _force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        self.st.force_close(py, exc);
     }
 
     fn is_closing(&self) -> bool {
@@ -581,6 +749,62 @@ impl SocketTransport {
         self.st.buffered.set(buffered);
         *self.st.protocol.borrow_mut() = protocol;
         Ok(())
+    }
+
+    /// `loop.sendfile`: a future done once the write queue is empty (at once if it is);
+    /// `write()` raises until `_reset_empty_waiter()`.
+    fn _make_empty_waiter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let st = &self.st;
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err("Empty waiter is already set"));
+        }
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        *st.empty_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.pending() == 0 {
+            fut.bind(py).call_method1("set_result", (py.None(),))?;
+        }
+        Ok(fut)
+    }
+
+    /// `loop.sendfile`: a future done once the socket is writable (the transport lends
+    /// its own watch: the selector takes a descriptor once). Calling it again means the
+    /// last `os.sendfile` said `EAGAIN`: the readiness it was given is forgotten first.
+    /// The future fails with `ConnectionError` if the transport is closed meanwhile.
+    fn _writable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let st = &self.st;
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        if let Some(r) = st.lent_ready.take() {
+            if let Some(fd) = st.afd.borrow().as_ref() {
+                fd.clear_write_blocked(r);
+            }
+        }
+        st.settle_writable_waiter(py, true);
+        *st.writable_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.settle_writable_waiter(py, true);
+        }
+        st.wake();
+        Ok(fut)
+    }
+
+    /// Ends `loop.sendfile`'s hold on the transport (see `_make_empty_waiter`).
+    fn _reset_empty_waiter(&self) {
+        self.st.empty_waiter.borrow_mut().take();
+    }
+
+    /// Whether the protocol's writing is paused (`pause_writing()` was called last).
+    #[getter]
+    fn _protocol_paused(&self) -> bool {
+        self.st.write_paused.get()
+    }
+
+    /// The socket (`None` once the transport is closed).
+    #[getter]
+    fn _sock(&self, py: Python<'_>) -> Py<PyAny> {
+        match self.st.sock.borrow().as_ref() {
+            Some(s) => s.clone_ref(py),
+            None => py.None(),
+        }
     }
 
     fn get_write_buffer_size(&self) -> usize {

@@ -265,6 +265,59 @@ impl AsyncFd {
     pub fn clear_write_ready(&self, r: Readiness) {
         self.reg.clear_drained(r.0, Direction::Write)
     }
+
+    /// Forgets all of read readiness `r` after the owner's read said `EAGAIN`: the plain
+    /// readable state and the hang-up and error seen with it (a call that says `EAGAIN`
+    /// has already met a pending error: for a datagram socket, `recvfrom` returns the
+    /// ICMP error it carries once, then `EAGAIN`). Ignored when a newer event arrived
+    /// since `r` was reported. [`clear_read_ready`](Self::clear_read_ready) is the variant
+    /// for a short stream read, where a hang-up may follow the data.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::os::fd::AsRawFd;
+    /// use std::task::Poll;
+    /// simul::run(async {
+    ///     let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     a.connect(gone.local_addr().unwrap()).unwrap();
+    ///     drop(gone); // the peer's port is closed: the kernel answers with ICMP
+    ///     a.set_nonblocking(true).unwrap();
+    ///     let watch = simul::net::AsyncFd::new(a.as_raw_fd()).unwrap();
+    ///     a.send(b"x").unwrap();
+    ///     let r = watch.readable().await.unwrap(); // the error
+    ///     let mut buf = [0u8; 8];
+    ///     let refused = a.recv(&mut buf).unwrap_err(); // met once
+    ///     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    ///     let blocked = a.recv(&mut buf).unwrap_err();
+    ///     assert_eq!(blocked.kind(), std::io::ErrorKind::WouldBlock);
+    ///     watch.clear_read_blocked(r);
+    ///     let again = std::future::poll_fn(|cx| Poll::Ready(watch.poll_read_ready(cx).is_ready())).await;
+    ///     assert!(!again); // the error is forgotten too: no busy loop
+    ///     drop(watch);
+    /// });
+    /// ```
+    pub fn clear_read_blocked(&self, r: Readiness) {
+        self.reg.clear_readiness(r.0, Direction::Read)
+    }
+
+    /// Forgets all of write readiness `r` after the owner's write said `EAGAIN` (the
+    /// plain writable state, and the hang-up and error seen with it); see
+    /// [`clear_read_blocked`](Self::clear_read_blocked).
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::os::fd::AsRawFd;
+    /// simul::run(async {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    ///     let watch = simul::net::AsyncFd::new(a.as_raw_fd()).unwrap();
+    ///     let r = watch.writable().await.unwrap();
+    ///     watch.clear_write_blocked(r); // as if a write had said EAGAIN
+    /// });
+    /// ```
+    pub fn clear_write_blocked(&self, r: Readiness) {
+        self.reg.clear_readiness(r.0, Direction::Write)
+    }
 }
 
 impl std::fmt::Debug for AsyncFd {

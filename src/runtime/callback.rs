@@ -181,6 +181,11 @@ impl TimerHandle {
     pub fn when(&self) -> Instant {
         self.when
     }
+
+    /// The wheel key and the loop it is armed on (for [`super::TimerId`]).
+    pub(super) fn key_parts(&self) -> (Option<TimerKey>, u64) {
+        (self.key, self.loop_id)
+    }
 }
 
 impl fmt::Debug for TimerHandle {

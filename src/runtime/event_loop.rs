@@ -24,14 +24,13 @@ use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use super::context::{self, Enter};
 use super::iteration::{Lifecycle, MainTask};
-use super::tasks::{Polled, TASK_IDS};
+use super::tasks::{next_task_id, Polled};
 use super::{Builder, Core, ExceptionContext, LoopHandle, Shared};
 
 struct MainWake {
@@ -186,7 +185,7 @@ impl EventLoop {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         let main = Rc::new(MainTask {
-            id: TASK_IDS.fetch_add(1, Ordering::Relaxed),
+            id: next_task_id(),
             location,
             created: core.clock().coarse_instant(),
             polls: Cell::new(0),

@@ -16,11 +16,45 @@
 //!   go on without waiting (and an idle loop spin);
 //! - the hook may schedule callbacks and timers; while it runs it is taken out of the loop,
 //!   so a hook it installs replaces it, and no hook runs inside itself.
+//!
+//! # Timers a front end cancels
+//!
+//! A front end's timer handles may have to live where a [`TimerHandle`] (thread-bound)
+//! cannot, such as a Python object any thread may drop. [`TimerHandle::id`] gives a plain
+//! [`TimerId`] (`Send`, `Copy`), and [`EventLoop::cancel_timer`] disarms the timer through
+//! it, running or not: its wheel entry is removed at once (O(1)), so arming and cancelling
+//! many long timers keeps the wheel's size flat ([`EventLoop::armed_timers`]). An id whose
+//! timer fired, was cancelled, or belongs to another loop is ignored.
 
 use std::time::Instant;
 
 use super::callback::{callback_cell, schedule_at};
 use super::{CallbackHandle, EventLoop, TimerHandle};
+use crate::time::wheel::TimerKey;
+
+/// A timer's identity, as plain data: what [`EventLoop::cancel_timer`] takes (see the
+/// module doc of `runtime::hooks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId {
+    key: TimerKey,
+    loop_id: u64,
+}
+
+impl TimerHandle {
+    /// The timer's [`TimerId`], for [`EventLoop::cancel_timer`]; `None` for a timer that
+    /// can never fire (a deadline beyond what the clock represents), which has no entry.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let h = lp.call_at(lp.time() + std::time::Duration::from_secs(60), || {});
+    /// assert!(h.id().is_some());
+    /// ```
+    pub fn id(&self) -> Option<TimerId> {
+        let (key, loop_id) = self.key_parts();
+        key.map(|key| TimerId { key, loop_id })
+    }
+}
 
 /// A function wrapping the loop's blocking selector wait (see the module doc).
 pub(crate) type ParkHook = Box<dyn FnMut(&mut dyn FnMut())>;
@@ -68,6 +102,43 @@ impl EventLoop {
     #[doc(alias = "call_later")]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
         schedule_at(&self.core, Some(when), f)
+    }
+
+    /// Disarms the timer `id` names and drops its callback, running or not; whether it was
+    /// still armed. An id of a timer that fired or of another loop is ignored (`false`).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let id = lp.call_at(lp.time() + Duration::from_secs(3600), || panic!("never")).id().unwrap();
+    /// assert_eq!(lp.armed_timers(), 1);
+    /// assert!(lp.cancel_timer(id));
+    /// assert_eq!(lp.armed_timers(), 0);
+    /// assert!(!lp.cancel_timer(id));
+    /// ```
+    #[doc(alias = "TimerHandle.cancel")]
+    pub fn cancel_timer(&self, id: TimerId) -> bool {
+        if id.loop_id != self.core.id() {
+            return false;
+        }
+        // Dropping the payload drops the callback (and what it holds) now.
+        self.core.remove_timer(id.key).is_some()
+    }
+
+    /// How many timers are armed in this loop's wheel (sleeps, timeouts and timer
+    /// callbacks), for front ends and tests that check cancelled timers are gone.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// assert_eq!(lp.armed_timers(), 0);
+    /// let h = lp.call_at(lp.time() + std::time::Duration::from_secs(1), || {});
+    /// assert_eq!(lp.armed_timers(), 1);
+    /// h.cancel();
+    /// ```
+    pub fn armed_timers(&self) -> usize {
+        self.core.armed_timers()
     }
 
     /// Wraps the loop's blocking selector wait with `hook` (see the module doc of

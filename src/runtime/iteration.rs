@@ -129,7 +129,9 @@ impl Core {
             .trace
             .clone()
             .map(|path| Box::new(RefCell::new(Tracer::new(path))));
-        let watch = config.watchdog.map(Watch::start);
+        let watch = config
+            .watchdog
+            .map(|t| Watch::start(t, config.name.as_deref()));
         let instrumented = config.debug || tracer.is_some() || watch.is_some();
         Ok(Core {
             tracer,
@@ -246,15 +248,43 @@ impl Core {
         self.driver.insert(deadline_ns, payload)
     }
 
+    /// How many timers the wheel holds.
+    pub(crate) fn armed_timers(&self) -> usize {
+        self.driver.armed()
+    }
+
     /// Disarms a timer of this loop.
     pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<TimerPayload> {
         self.driver.remove(key)
     }
 
     fn fire_timers(&self) {
-        let n = self.driver.fire_due(|p| match p {
-            TimerPayload::Wake(w) => w.wake(),
-            TimerPayload::Call(cb) => self.call_soon_rc(cb),
+        // Sleeps due before the batch's first callback are woken at once; from that
+        // callback on, each sleep's wake-up is queued behind it (see `TimeDriver::defer`).
+        // `direct` is the latest deadline woken at once: a sleep at that same deadline
+        // must never count as undelivered, so the floor stays above it.
+        let mut after_call = false;
+        let mut direct = None::<u64>;
+        let n = self.driver.fire_due(|deadline, p| match p {
+            TimerPayload::Wake(w) if !after_call => {
+                direct = Some(deadline);
+                w.wake()
+            }
+            TimerPayload::Wake(w) => {
+                let floor = match direct {
+                    Some(d) if d >= deadline => d + 1,
+                    _ => deadline,
+                };
+                self.driver.defer(floor);
+                self.call_soon_rc(super::callback::callback_cell(move || {
+                    super::context::try_with_core(|c| c.driver.delivered());
+                    w.wake()
+                }));
+            }
+            TimerPayload::Call(cb) => {
+                after_call = true;
+                self.call_soon_rc(cb)
+            }
         });
         if n > 0 {
             if let Some(tr) = &self.tracer {

@@ -64,6 +64,7 @@ mod exception;
 mod handle;
 mod hold;
 mod hooks;
+pub use hooks::TimerId;
 mod inject;
 mod iteration;
 mod park;

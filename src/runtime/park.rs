@@ -57,7 +57,15 @@ impl ParkState {
     }
 
     /// Loop side: whether work was handed in since the last call (clears the flag).
+    ///
+    /// Called every iteration, so the common case (nothing handed in) is a plain load:
+    /// a locked read-modify-write only when the flag is up. A flag raised just after the
+    /// load is not lost: the next iteration sees it, and [`ParkState::prepare_park`]
+    /// refuses to park while it is set.
     pub(crate) fn take_pending(&self) -> bool {
+        if self.0.load(Ordering::Acquire) & PENDING == 0 {
+            return false;
+        }
         self.0.fetch_and(!PENDING, Ordering::AcqRel) & PENDING != 0
     }
 

@@ -39,6 +39,13 @@ pub(crate) struct TimeDriver<P> {
     io: RefCell<IoDriver>,
     /// Outstanding holds on the virtual clock (see the module doc).
     holds: Cell<usize>,
+    /// Ordered delivery (see [`TimeDriver::defer`]): how many deferred sleep wake-ups of
+    /// the last fired batch have not been delivered yet,
+    deferred_left: Cell<usize>,
+    /// the smallest deadline (ns) that counts as not yet delivered while some are left,
+    deferred_floor: Cell<u64>,
+    /// and the wakers of sleeps polled meanwhile, woken when the last one is delivered.
+    deferred_waiters: RefCell<Vec<std::task::Waker>>,
 }
 
 impl<P> TimeDriver<P> {
@@ -48,6 +55,9 @@ impl<P> TimeDriver<P> {
             wheel: RefCell::new(Wheel::new()),
             io: RefCell::new(IoDriver::new()?),
             holds: Cell::new(0),
+            deferred_left: Cell::new(0),
+            deferred_floor: Cell::new(u64::MAX),
+            deferred_waiters: RefCell::new(Vec::new()),
         })
     }
 
@@ -84,6 +94,11 @@ impl<P> TimeDriver<P> {
     /// Disarms a timer; `None` if it already fired or was removed.
     pub(crate) fn remove(&self, key: TimerKey) -> Option<P> {
         self.wheel.borrow_mut().remove(key)
+    }
+
+    /// How many timers the wheel holds.
+    pub(crate) fn armed(&self) -> usize {
+        self.wheel.borrow().len()
     }
 
     /// Work outside the loop started: the virtual clock holds until [`Self::release`].
@@ -134,9 +149,9 @@ impl<P> TimeDriver<P> {
         }
     }
 
-    /// Takes the timers due by the clock, in deadline order, passing each to `f`;
-    /// returns how many fired.
-    pub(crate) fn fire_due(&self, mut f: impl FnMut(P)) -> usize {
+    /// Takes the timers due by the clock, in deadline order, passing each (with its
+    /// deadline in ns) to `f`; returns how many fired.
+    pub(crate) fn fire_due(&self, mut f: impl FnMut(u64, P)) -> usize {
         let mut wheel = self.wheel.borrow_mut();
         if wheel.len() == 0 {
             return 0;
@@ -149,11 +164,53 @@ impl<P> TimeDriver<P> {
         let mut fired = wheel.advance(now_tick);
         drop(wheel);
         let n = fired.len();
-        for (_, _, p) in fired.drain(..) {
-            f(p);
+        for (deadline, _, p) in fired.drain(..) {
+            f(deadline, p);
         }
         self.wheel.borrow_mut().recycle(fired);
         n
+    }
+
+    /// Ordered delivery. A fired batch is delivered in deadline order through the ready
+    /// queue: a timer callback runs as a queued entry, and a sleep due after a callback of
+    /// the same batch must not look finished to a task that was already queued for another
+    /// reason (it would run ahead of the earlier callback, which asyncio never allows: a
+    /// sleep there is a future its own timer callback resolves). So the loop queues such a
+    /// sleep's wake-up behind the callback and calls `defer(floor)` for it: until every
+    /// deferred wake-up of the batch is delivered ([`Self::delivered`]), sleeps whose
+    /// deadline is at least `floor` report "not yet" ([`Self::undelivered`]).
+    pub(crate) fn defer(&self, floor: u64) {
+        if self.deferred_left.get() == 0 || floor < self.deferred_floor.get() {
+            self.deferred_floor.set(floor);
+        }
+        self.deferred_left.set(self.deferred_left.get() + 1);
+    }
+
+    /// One deferred wake-up was delivered; after the last, every sleep polled meanwhile is
+    /// woken again.
+    pub(crate) fn delivered(&self) {
+        let left = self.deferred_left.get().saturating_sub(1);
+        self.deferred_left.set(left);
+        if left == 0 {
+            self.deferred_floor.set(u64::MAX);
+            let waiters = std::mem::take(&mut *self.deferred_waiters.borrow_mut());
+            for w in waiters {
+                w.wake();
+            }
+        }
+    }
+
+    /// Whether a fired sleep with this deadline must still wait for its ordered delivery;
+    /// if so, `waker` is woken once it may look again.
+    pub(crate) fn undelivered(&self, deadline_ns: u64, waker: &std::task::Waker) -> bool {
+        if self.deferred_left.get() == 0 || deadline_ns < self.deferred_floor.get() {
+            return false;
+        }
+        let mut waiters = self.deferred_waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+        true
     }
 
     /// Disarms every timer, returning their payloads (dropped by the caller, outside any

@@ -180,16 +180,25 @@ impl Sleep {
             }
             SleepState::Armed { key, loop_id } if loop_id == loop_id_of(core) => {
                 let mut timers = core.timers().wheel();
+                let at_ns = self.at.map(|d| core.clock().ns_of(d));
                 // The usual wake-up: the wheel has passed the deadline, so the timer fired.
-                // Decided without reading the entry (a cache miss with many timers).
-                if let Some(deadline) = self.at {
-                    if timers.has_fired(core.clock().ns_of(deadline)) {
+                // Decided without reading the entry (a cache miss with many timers). A
+                // fired sleep whose wake-up is still queued behind an earlier callback is
+                // not finished yet (see `TimeDriver::defer`).
+                if let Some(ns) = at_ns {
+                    if timers.has_fired(ns) {
+                        if core.timers().undelivered(ns, cx.waker()) {
+                            return Poll::Pending;
+                        }
                         self.state = SleepState::Done;
                         return Poll::Ready(());
                     }
                 }
                 match timers.payload_mut(key) {
                     None => {
+                        if at_ns.is_some_and(|ns| core.timers().undelivered(ns, cx.waker())) {
+                            return Poll::Pending;
+                        }
                         self.state = SleepState::Done;
                         Poll::Ready(())
                     }

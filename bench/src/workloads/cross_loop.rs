@@ -1,11 +1,18 @@
 //! Work between two threads' event loops: simul's `Loops` (one loop per thread, `Send`
-//! work handed across with `spawn_on` and `bounded_channel`) against tokio's
-//! `multi_thread` runtime with 2 workers (`tokio::spawn` and `tokio::sync::mpsc`). smol
-//! has no multi-loop counterpart here: `-`.
+//! work handed across with `spawn_on` and `bounded_channel`) against tokio. smol has no
+//! multi-loop counterpart here: `-`.
 //!
 //! - `cross_spawn`: a task on one loop spawns a tiny task on the other loop and awaits
 //!   its result, 10k times in a row: the round-trip latency of a remote spawn (two
-//!   cross-thread hand-offs, each waking a parked thread).
+//!   cross-thread hand-offs, each waking a thread that may be parked). tokio's side is the
+//!   same shape: two `current_thread` runtimes on two threads (I/O driver enabled, so
+//!   each parks in epoll as simul's loops do), a task on the first spawning onto the
+//!   second through its `Handle` and awaiting the `JoinHandle`.
+//! - `cross_spawn_mt`: the same simul side against `tokio::spawn` from a worker of a
+//!   2-worker `multi_thread` runtime. tokio puts such a spawn in the spawning worker's
+//!   LIFO slot, so it almost never crosses threads: the row shows what staying on one
+//!   thread saves, not a like-for-like hand-off. The tokio side prints (to stderr) how
+//!   many of its spawns ran on another thread.
 //! - `cross_channel`: 100k items through a bounded channel (capacity 1024) from a
 //!   producer on one loop to a consumer on the other.
 
@@ -18,6 +25,12 @@ pub const W_SPAWN: Workload = Workload {
     name: "cross_spawn",
     what: "10k remote spawn round trips between 2 threads",
     run: run_spawn,
+};
+
+pub const W_SPAWN_MT: Workload = Workload {
+    name: "cross_spawn_mt",
+    what: "10k spawn round trips, tokio multi_thread (stays local)",
+    run: run_spawn_mt,
 };
 
 pub const W_CHANNEL: Workload = Workload {
@@ -41,35 +54,85 @@ fn simul_pair() -> simul::Loops {
         .expect("simul loops")
 }
 
+/// simul's side of both spawn rows: loop 0 spawns on loop 1 and awaits, `n` times.
+fn simul_spawn(n: usize) -> Duration {
+    let loops = simul_pair();
+    let t = loops.spawn_on(0, async move {
+        let t0 = Instant::now();
+        for i in 0..n {
+            let back = simul::loops::spawn_on(1, async move { i }).await.unwrap();
+            assert_eq!(back, i);
+        }
+        t0.elapsed()
+    });
+    simul::run(t).unwrap()
+}
+
+fn tokio_ct() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 fn run_spawn(rt: Rt, o: &Opts) -> Option<Duration> {
     let n = o.n(10_000);
     match rt {
-        Rt::Simul => {
-            let loops = simul_pair();
-            let t = loops.spawn_on(0, async move {
+        Rt::Simul => Some(simul_spawn(n)),
+        Rt::Tokio => {
+            // The second runtime runs on its own thread until told to stop.
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+            let other = std::thread::spawn(move || {
+                let rt = tokio_ct();
+                handle_tx.send(rt.handle().clone()).unwrap();
+                rt.block_on(async move {
+                    let _ = stop_rx.await;
+                });
+            });
+            let remote = handle_rx.recv().unwrap();
+            let took = tokio_ct().block_on(async move {
                 let t0 = Instant::now();
                 for i in 0..n {
-                    let back = simul::loops::spawn_on(1, async move { i }).await.unwrap();
+                    let back = remote.spawn(async move { i }).await.unwrap();
                     assert_eq!(back, i);
                 }
                 t0.elapsed()
             });
-            Some(simul::run(t).unwrap())
+            let _ = stop_tx.send(());
+            other.join().unwrap();
+            Some(took)
         }
+        Rt::Smol => None,
+    }
+}
+
+fn run_spawn_mt(rt: Rt, o: &Opts) -> Option<Duration> {
+    let n = o.n(10_000);
+    match rt {
+        Rt::Simul => Some(simul_spawn(n)),
         Rt::Tokio => {
             let rt = tokio_mt();
-            Some(rt.block_on(async move {
+            let (took, crossed) = rt.block_on(async move {
                 tokio::spawn(async move {
+                    let here = std::thread::current().id();
+                    let mut crossed = 0usize;
                     let t0 = Instant::now();
                     for i in 0..n {
-                        let back = tokio::spawn(async move { i }).await.unwrap();
+                        let (back, there) =
+                            tokio::spawn(async move { (i, std::thread::current().id()) })
+                                .await
+                                .unwrap();
                         assert_eq!(back, i);
+                        crossed += usize::from(there != here);
                     }
-                    t0.elapsed()
+                    (t0.elapsed(), crossed)
                 })
                 .await
                 .unwrap()
-            }))
+            });
+            eprintln!("  cross_spawn_mt: {crossed} of {n} tokio spawns ran on another thread");
+            Some(took)
         }
         Rt::Smol => None,
     }

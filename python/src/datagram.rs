@@ -1,0 +1,575 @@
+//! `DatagramTransport`: asyncio's UDP (and Unix datagram) transport, in Rust.
+//!
+//! # Design
+//!
+//! As `SocketTransport` does for streams, the transport watches the Python socket's
+//! descriptor with a [`simul::net::AsyncFd`], and one simul task per transport moves the
+//! datagrams. The datagrams themselves go through the socket object's own `recvfrom`,
+//! `send` and `sendto` (bound once per transport), so addresses are parsed and formatted
+//! exactly as the `socket` module does for every family (a host name in a `sendto`
+//! address included).
+//! - reading (from `connection_made` until `close()`): `recvfrom(256 KiB)` (asyncio's
+//!   `max_size`), handed to `protocol.datagram_received(data, addr)`; at most
+//!   [`READS_PER_STEP`] datagrams per step, then the task yields. An `OSError` from
+//!   `recvfrom` (an ICMP error such as port unreachable, queued on a connected socket) goes
+//!   to `protocol.error_received(exc)` and reading goes on.
+//! - writing: `sendto()` sends at once when nothing is queued; a datagram the kernel does
+//!   not take (`EAGAIN`) is copied into the queue, in order, and flushed by the task when
+//!   the socket is writable. `get_write_buffer_size()` is the queued payload bytes; above
+//!   the high-water mark the protocol's `pause_writing()` is called, at or below the low
+//!   one `resume_writing()`. An `OSError` from a send goes to `error_received` and drops
+//!   that datagram.
+//!
+//! # Invariants
+//! - Readiness is forgotten only after a call said `EAGAIN`, and then all of it, the
+//!   error state included ([`simul::net::AsyncFd::clear_read_blocked`]): the kernel
+//!   reports a socket error once, `recvfrom` returns it once, so a socket whose peer is
+//!   gone never keeps the task spinning.
+//! - `connection_lost` runs once, through `loop.call_soon`: after `close()` once the queue
+//!   is flushed, after `abort()` or a fatal error at once. Then the descriptor is
+//!   deregistered and the socket closed, in that order.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use pyo3::exceptions::{
+    PyBlockingIOError, PyInterruptedError, PyOSError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+
+/// Datagrams one transport receives in one task step before it yields.
+const READS_PER_STEP: usize = 16;
+/// The largest datagram read (asyncio's `max_size`).
+const MAX_SIZE: usize = 256 * 1024;
+/// After this many sends on a lost connected transport, each one logs a warning
+/// (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
+
+struct State {
+    loop_: Py<PyAny>,
+    sock: RefCell<Option<Py<PyAny>>>,
+    fd: RawFd,
+    protocol: RefCell<Py<PyAny>>,
+    afd: RefCell<Option<simul::net::AsyncFd>>,
+    /// The remote address given to `create_datagram_endpoint` (`None`: not connected).
+    address: Py<PyAny>,
+    /// Whether the socket is connected (`extra["peername"]` is set): send with `send`.
+    connected: bool,
+    recvfrom: Py<PyAny>,
+    send: Py<PyAny>,
+    sendto: Py<PyAny>,
+    queue: RefCell<VecDeque<(Py<PyBytes>, Py<PyAny>)>>,
+    queued: Cell<usize>,
+    closing: Cell<bool>,
+    started: Cell<bool>,
+    /// Sends refused after the connection was lost (asyncio's `_conn_lost` counter).
+    lost_sends: Cell<usize>,
+    write_paused: Cell<bool>,
+    high: Cell<usize>,
+    low: Cell<usize>,
+    lost_scheduled: Cell<bool>,
+    lost_done: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+    extra: Py<PyDict>,
+    this: RefCell<Option<Py<PyAny>>>,
+}
+
+/// The Rust half of asyncio's datagram transport (see the module doc); `simul._datagram`
+/// wraps it in a class deriving from `asyncio.DatagramTransport`.
+#[pyclass(unsendable, module = "simul._simul")]
+pub struct DatagramTransport {
+    st: Rc<State>,
+}
+
+/// What one send attempt did.
+enum Sent {
+    Done,
+    WouldBlock,
+    /// An `OSError` (given to `error_received`) or a fatal error (the transport closed).
+    Failed,
+}
+
+impl State {
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    fn this(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.this.borrow().as_ref().map(|t| t.clone_ref(py))
+    }
+
+    fn report(&self, py: Python<'_>, message: &str, exc: &Bound<'_, PyAny>) {
+        let ctx = PyDict::new(py);
+        let res = (|| -> PyResult<()> {
+            ctx.set_item("message", message)?;
+            ctx.set_item("exception", exc)?;
+            ctx.set_item("transport", self.this(py))?;
+            ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
+            self.loop_
+                .bind(py)
+                .call_method1("call_exception_handler", (ctx,))?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
+        }
+    }
+
+    fn schedule_lost(&self, py: Python<'_>, exc: Py<PyAny>) {
+        if self.lost_scheduled.replace(true) {
+            return;
+        }
+        if let Some(t) = self.this(py) {
+            let res = t.bind(py).getattr("_call_connection_lost").and_then(|f| {
+                self.loop_
+                    .bind(py)
+                    .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
+            });
+            if let Err(e) = res {
+                e.print(py);
+            }
+        }
+    }
+
+    fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        if self.lost_scheduled.get() {
+            return;
+        }
+        self.queue.borrow_mut().clear();
+        self.queued.set(0);
+        self.closing.set(true);
+        self.schedule_lost(py, exc);
+    }
+
+    fn close(&self, py: Python<'_>) {
+        if self.closing.replace(true) {
+            return;
+        }
+        if self.queue.borrow().is_empty() {
+            self.schedule_lost(py, py.None());
+        }
+    }
+
+    /// asyncio's `_fatal_error`: an `OSError` closes quietly, anything else is reported
+    /// to the exception handler first.
+    fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) {
+        let exc = err.into_value(py).into_any();
+        if !exc.bind(py).is_instance_of::<PyOSError>() {
+            self.report(py, message, exc.bind(py));
+        }
+        self.force_close(py, exc);
+    }
+
+    fn error_received(&self, py: Python<'_>, err: PyErr) {
+        let proto = self.protocol.borrow().clone_ref(py);
+        let exc = err.into_value(py);
+        if let Err(e) = proto.bind(py).call_method1("error_received", (exc,)) {
+            let exc = e.into_value(py);
+            self.report(py, "protocol.error_received() call failed.", exc.bind(py));
+        }
+    }
+
+    fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
+        let p = self.protocol.borrow().clone_ref(py);
+        if let Err(e) = p.bind(py).call_method0(name) {
+            self.report(py, message, e.into_value(py).bind(py));
+        }
+    }
+
+    fn maybe_pause(&self, py: Python<'_>) {
+        if self.queued.get() > self.high.get() && !self.write_paused.get() {
+            self.write_paused.set(true);
+            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
+        }
+    }
+
+    fn maybe_resume(&self, py: Python<'_>) {
+        if self.write_paused.get() && self.queued.get() <= self.low.get() {
+            self.write_paused.set(false);
+            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
+        }
+    }
+
+    /// One send of `data` to `addr` (`send` on a connected socket).
+    fn send_one(&self, py: Python<'_>, data: &Bound<'_, PyAny>, addr: &Py<PyAny>) -> Sent {
+        let res = if self.connected {
+            self.send.bind(py).call1((data,))
+        } else {
+            self.sendto.bind(py).call1((data, addr.bind(py)))
+        };
+        match res {
+            Ok(_) => Sent::Done,
+            Err(e)
+                if e.is_instance_of::<PyBlockingIOError>(py)
+                    || e.is_instance_of::<PyInterruptedError>(py) =>
+            {
+                Sent::WouldBlock
+            }
+            Err(e) if e.is_instance_of::<PyOSError>(py) => {
+                self.error_received(py, e);
+                Sent::Failed
+            }
+            Err(e) => {
+                self.fatal(py, e, "Fatal write error on datagram transport");
+                Sent::Failed
+            }
+        }
+    }
+
+    /// Sends queued datagrams until the queue is empty or the kernel says `EAGAIN`
+    /// (`false`).
+    fn flush(&self, py: Python<'_>) -> bool {
+        loop {
+            let front = self.queue.borrow_mut().pop_front();
+            let Some((data, addr)) = front else {
+                return true;
+            };
+            let len = data.bind(py).as_bytes().len();
+            self.queued.set(self.queued.get() - len);
+            match self.send_one(py, data.bind(py), &addr) {
+                Sent::Done => {}
+                Sent::WouldBlock => {
+                    self.queue.borrow_mut().push_front((data, addr));
+                    self.queued.set(self.queued.get() + len);
+                    return false;
+                }
+                // asyncio drops the datagram and stops this flush; the rest waits for the
+                // next writable event (which the still-set readiness gives at once).
+                Sent::Failed => return true,
+            }
+        }
+    }
+
+    fn after_flush(&self, py: Python<'_>) {
+        self.maybe_resume(py);
+        if self.queue.borrow().is_empty() && self.closing.get() {
+            self.schedule_lost(py, py.None());
+        }
+    }
+
+    /// One `recvfrom`: `false` once the socket said `EAGAIN` or the transport stopped.
+    fn read_once(&self, py: Python<'_>) -> bool {
+        match self.recvfrom.bind(py).call1((MAX_SIZE,)) {
+            Ok(pair) => {
+                let proto = self.protocol.borrow().clone_ref(py);
+                let res = pair
+                    .cast_into::<pyo3::types::PyTuple>()
+                    .map_err(PyErr::from)
+                    .and_then(|t| {
+                        proto
+                            .bind(py)
+                            .call_method1(pyo3::intern!(py, "datagram_received"), t)
+                    });
+                // As on the stock loop, the protocol's exception is reported and the
+                // transport goes on receiving.
+                if let Err(e) = res {
+                    let exc = e.into_value(py);
+                    self.report(
+                        py,
+                        "protocol.datagram_received() call failed.",
+                        exc.bind(py),
+                    );
+                }
+                true
+            }
+            Err(e)
+                if e.is_instance_of::<PyBlockingIOError>(py)
+                    || e.is_instance_of::<PyInterruptedError>(py) =>
+            {
+                false
+            }
+            Err(e) if e.is_instance_of::<PyOSError>(py) => {
+                self.error_received(py, e);
+                true
+            }
+            Err(e) => {
+                self.fatal(py, e, "Fatal read error on datagram transport");
+                false
+            }
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.lost_done.get() {
+            return Poll::Ready(()); // and keep no waker: it would keep the loop alive
+        }
+        {
+            let mut w = self.waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        Python::attach(|py| {
+            // Write side.
+            while !self.queue.borrow().is_empty() && !self.lost_scheduled.get() {
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_write_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                let Poll::Ready(Ok(r)) = ready else { break };
+                if self.flush(py) {
+                    self.after_flush(py);
+                } else {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_write_blocked(r);
+                    }
+                    self.maybe_resume(py);
+                }
+            }
+            // Read side.
+            let mut reads = 0;
+            while !self.closing.get() {
+                if reads == READS_PER_STEP {
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_read_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                let Poll::Ready(Ok(r)) = ready else { break };
+                reads += 1;
+                if !self.read_once(py) {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_read_blocked(r);
+                    }
+                }
+            }
+            Poll::Pending
+        })
+    }
+}
+
+fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {
+    if data.is_instance_of::<PyBytes>()
+        || data.is_instance_of::<PyByteArray>()
+        || data.is_instance_of::<PyMemoryView>()
+    {
+        return Ok(());
+    }
+    Err(PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not {:?}",
+        data.get_type().name()?.to_string()
+    )))
+}
+
+#[pymethods]
+impl DatagramTransport {
+    #[new]
+    #[pyo3(signature = (loop_, sock, protocol, address, extra))]
+    fn new(
+        py: Python<'_>,
+        loop_: Py<PyAny>,
+        sock: Py<PyAny>,
+        protocol: Py<PyAny>,
+        address: Py<PyAny>,
+        extra: Py<PyDict>,
+    ) -> PyResult<DatagramTransport> {
+        let s = sock.bind(py);
+        let fd: RawFd = s.call_method0("fileno")?.extract()?;
+        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let connected = match extra.bind(py).get_item("peername")? {
+            Some(p) => p.is_truthy()?,
+            None => false,
+        };
+        Ok(DatagramTransport {
+            st: Rc::new(State {
+                loop_,
+                recvfrom: s.getattr("recvfrom")?.unbind(),
+                send: s.getattr("send")?.unbind(),
+                sendto: s.getattr("sendto")?.unbind(),
+                sock: RefCell::new(Some(sock)),
+                fd,
+                protocol: RefCell::new(protocol),
+                afd: RefCell::new(Some(afd)),
+                address,
+                connected,
+                queue: RefCell::new(VecDeque::new()),
+                queued: Cell::new(0),
+                closing: Cell::new(false),
+                started: Cell::new(false),
+                lost_sends: Cell::new(0),
+                write_paused: Cell::new(false),
+                high: Cell::new(64 * 1024),
+                low: Cell::new(16 * 1024),
+                lost_scheduled: Cell::new(false),
+                lost_done: Cell::new(false),
+                waker: RefCell::new(None),
+                extra,
+                this: RefCell::new(None),
+            }),
+        })
+    }
+
+    /// Starts the I/O task and reading (after `connection_made`); `this` is the Python
+    /// transport object the protocol sees.
+    fn _start(&self, this: Py<PyAny>) {
+        let st = self.st.clone();
+        *st.this.borrow_mut() = Some(this);
+        if st.lost_done.get() || st.started.replace(true) {
+            return;
+        }
+        let s = st.clone();
+        drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
+    }
+
+    /// Calls `protocol.connection_lost(exc)`, then releases the socket.
+    fn _call_connection_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
+        let st = &self.st;
+        if st.lost_done.replace(true) {
+            return Ok(());
+        }
+        let proto = st.protocol.borrow().clone_ref(py);
+        let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        drop(st.afd.borrow_mut().take());
+        if let Some(sock) = st.sock.borrow_mut().take() {
+            let _ = sock.bind(py).call_method0("close");
+        }
+        st.this.borrow_mut().take();
+        st.wake();
+        st.waker.borrow_mut().take();
+        res.map(drop)
+    }
+
+    /// Sends `data` to `addr` (the connected remote when `addr` is `None`); queues it when
+    /// the socket is full.
+    #[pyo3(signature = (data, addr = None))]
+    fn sendto(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        addr: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let st = &self.st;
+        check_bytes_like(data)?;
+        if !data.is_truthy()? {
+            return Ok(());
+        }
+        let mut addr = addr.unwrap_or_else(|| py.None());
+        let has_address = st.address.bind(py).is_truthy()?;
+        if has_address {
+            if !addr.is_none(py) && !addr.bind(py).eq(st.address.bind(py))? {
+                return Err(PyValueError::new_err(format!(
+                    "Invalid address: must be None or {}",
+                    st.address.bind(py).str()?
+                )));
+            }
+            addr = st.address.clone_ref(py);
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            if has_address {
+                let n = st.lost_sends.get();
+                if n >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+                    py.import("asyncio.log")?
+                        .getattr("logger")?
+                        .call_method1("warning", ("socket.send() raised exception.",))?;
+                }
+                st.lost_sends.set(n + 1);
+            }
+            return Ok(());
+        }
+        if st.queue.borrow().is_empty() {
+            match st.send_one(py, data, &addr) {
+                Sent::Done | Sent::Failed => return Ok(()),
+                Sent::WouldBlock => st.wake(),
+            }
+        }
+        // Keep an immutable copy: the caller may reuse a bytearray or a memoryview.
+        let copy = py
+            .get_type::<PyBytes>()
+            .call1((data,))?
+            .cast_into::<PyBytes>()?;
+        let len = copy.as_bytes().len();
+        st.queue.borrow_mut().push_back((copy.unbind(), addr));
+        st.queued.set(st.queued.get() + len);
+        st.maybe_pause(py);
+        Ok(())
+    }
+
+    /// Stops receiving; `connection_lost(None)` follows once the queue is flushed.
+    fn close(&self, py: Python<'_>) {
+        self.st.close(py);
+    }
+
+    /// Closes at once, dropping queued datagrams.
+    fn abort(&self, py: Python<'_>) {
+        self.st.force_close(py, py.None());
+    }
+
+    fn is_closing(&self) -> bool {
+        self.st.closing.get()
+    }
+
+    #[pyo3(signature = (name, default = None))]
+    fn get_extra_info(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match self.st.extra.bind(py).get_item(name)? {
+            Some(v) => Ok(v.unbind()),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
+    }
+
+    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
+        self.st.protocol.borrow().clone_ref(py)
+    }
+
+    fn set_protocol(&self, protocol: Py<PyAny>) {
+        *self.st.protocol.borrow_mut() = protocol;
+    }
+
+    /// The payload bytes queued for sending.
+    fn get_write_buffer_size(&self) -> usize {
+        self.st.queued.get()
+    }
+
+    fn get_write_buffer_limits(&self) -> (usize, usize) {
+        (self.st.low.get(), self.st.high.get())
+    }
+
+    #[pyo3(signature = (high = None, low = None))]
+    fn set_write_buffer_limits(
+        &self,
+        py: Python<'_>,
+        high: Option<i64>,
+        low: Option<i64>,
+    ) -> PyResult<()> {
+        let high = match (high, low) {
+            (Some(h), _) => h,
+            (None, Some(l)) => 4 * l,
+            (None, None) => 64 * 1024,
+        };
+        let low = low.unwrap_or(high / 4);
+        if !(high >= low && low >= 0) {
+            return Err(PyValueError::new_err(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        self.st.high.set(high as usize);
+        self.st.low.set(low as usize);
+        self.st.maybe_pause(py);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.st.lost_done.get() {
+            " closed"
+        } else if self.st.closing.get() {
+            " closing"
+        } else {
+            ""
+        };
+        format!("<DatagramTransport fd={}{}>", self.st.fd, state)
+    }
+}
