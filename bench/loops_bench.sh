@@ -4,7 +4,12 @@
 #  1. Echo: server CPU per round trip (../shared/bench/echo_cpu.sh: server on cpu0, load
 #     generator on cpu1) for 64 B and 4 KiB, 100 and 1,000 connections: the bare-epoll
 #     floor, simul with 1 and 2 loops (tcp_echo), tokio multi_thread with 2 workers and two
-#     tokio current_thread runtimes on SO_REUSEPORT listeners (loops_echo).
+#     tokio current_thread runtimes on SO_REUSEPORT listeners (loops_echo). Every shape
+#     gets the same placement: all of the server's threads on cpu0, so the 2-thread shapes
+#     (simul's 2 loops, tokio's mt2 and 2 x current_thread) time-share one CPU. On a
+#     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
+#     1b. counts what each 2-thread shape does per round trip (bench/echo_counts.sh:
+#     system calls and context switches, which load does not blur), 1,000 x 4 KiB.
 #  2. CPU-bound requests: ~50 us of hashing per 64-byte request, 100 connections, server
 #     free to use both cores: round trips per second, simul 1 vs 2 loops (and hand-off),
 #     tokio multi_thread (2 workers), 2 x tokio current_thread on SO_REUSEPORT.
@@ -37,6 +42,13 @@ for conns in 100 1000; do
       tokio-2xct-rp="$E tokio-rp 2"
   done
 done
+
+echo "== 1b. echo: system calls and context switches per round trip"
+bash "$here/echo_counts.sh" 1000 4096 "$secs" \
+  floor="$tmp/limit_epoll" \
+  simul-2loops="$T --loops 2" \
+  simul-2loops-le="$E simul 2" \
+  tokio-2xct-rp="$E tokio-rp 2"
 
 echo "== 2. CPU-bound requests (~50 us each): round trips per second (higher is better)"
 # median of 5 calibrations (a single one can be far off on a busy machine)

@@ -86,6 +86,33 @@ pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
     r > 0 && p.revents != 0
 }
 
+/// `read(fd, buf)`, retried on `EINTR`: the pipe transports' read (pipes and character
+/// devices have no `recv`).
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
+        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `write(fd, buf)`, retried on `EINTR`. A pipe whose reader is gone gives `EPIPE`:
+/// Python ignores `SIGPIPE` at start-up, as the stock loop relies on too.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+        let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Takes `obj` out of the cycle collector's lists.
 ///
 /// For the callback handles: their classes report no references to the collector (no

@@ -25,8 +25,8 @@
 //! # sendfile
 //! `loop.sendfile` (`simul/_sendfile.py`) pauses reading, waits for the write queue to
 //! empty (`_make_empty_waiter`; `write()` raises meanwhile), then borrows the descriptor:
-//! `_detach_fd` drops the watch (the selector takes a descriptor once) and `_attach_fd`
-//! takes it back; the I/O task waits in between.
+//! `_writable` lends it the transport's own write watch (the selector takes a
+//! descriptor once) for the `os.sendfile` calls; reading resumes on the same watch.
 //!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
@@ -87,8 +87,10 @@ struct State {
     /// dropped since.
     conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
-    /// `loop.sendfile` holds the descriptor: the watch is dropped until `_attach_fd`.
-    detached: Cell<bool>,
+    /// `loop.sendfile`'s wait for the socket to be writable (see `_writable`), and the
+    /// readiness it was given, to forget when it comes back after `EAGAIN`.
+    writable_waiter: RefCell<Option<Py<PyAny>>>,
+    lent_ready: Cell<Option<simul::net::Readiness>>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
@@ -143,6 +145,7 @@ impl State {
         if self.lost_scheduled.get() {
             return;
         }
+        self.settle_writable_waiter(py, true);
         self.settle_empty_waiter(py, |py| {
             py.get_type::<pyo3::exceptions::PyConnectionError>()
                 .call1(("Connection is closed by peer",))
@@ -317,13 +320,28 @@ impl State {
         }
     }
 
-    /// The I/O task without a watch: it waits for `_attach_fd` while `loop.sendfile`
-    /// holds the descriptor, and ends otherwise (the transport is closed).
-    fn idle_without_fd(&self) -> Poll<()> {
-        if self.detached.get() {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
+    /// Settles `loop.sendfile`'s writable waiter, if one waits: `Ok` once the socket is
+    /// writable, `Err` once the transport is gone.
+    fn settle_writable_waiter(&self, py: Python<'_>, gone: bool) {
+        let Some(fut) = self.writable_waiter.borrow_mut().take() else {
+            return;
+        };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            if gone {
+                let exc = py
+                    .get_type::<pyo3::exceptions::PyConnectionError>()
+                    .call1(("Connection is closed by peer",))?;
+                fut.bind(py).call_method1("set_exception", (exc,))?;
+            } else {
+                fut.bind(py).call_method1("set_result", (py.None(),))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
         }
     }
 
@@ -342,11 +360,22 @@ impl State {
             if self.lost_done.get() {
                 return Poll::Ready(());
             }
+            // loop.sendfile waits for the socket to take more.
+            if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_write_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                if let Poll::Ready(Ok(r)) = ready {
+                    self.lent_ready.set(Some(r));
+                    self.settle_writable_waiter(py, false);
+                }
+            }
             // Write side.
             while self.pending() > 0 && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_write_ready(cx),
-                    None => return self.idle_without_fd(),
+                    None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 match self.send_queued(py) {
@@ -371,7 +400,7 @@ impl State {
                 }
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_read_ready(cx),
-                    None => return self.idle_without_fd(),
+                    None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 reads += 1;
@@ -546,7 +575,8 @@ impl SocketTransport {
                 lost_scheduled: Cell::new(false),
                 conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
-                detached: Cell::new(false),
+                writable_waiter: RefCell::new(None),
+                lent_ready: Cell::new(None),
                 waker: RefCell::new(None),
                 extra,
                 server,
@@ -576,6 +606,7 @@ impl SocketTransport {
         }
         let proto = st.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        st.settle_writable_waiter(py, true);
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
@@ -668,6 +699,12 @@ impl SocketTransport {
         self.st.force_close(py, py.None());
     }
 
+    /// Closes at once with `connection_lost(exc)` (asyncio's `_force_close`, which
+    /// `sslproto` calls on a fatal TLS error).
+    fn _force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        self.st.force_close(py, exc);
+    }
+
     fn is_closing(&self) -> bool {
         self.st.closing.get()
     }
@@ -729,26 +766,25 @@ impl SocketTransport {
         Ok(fut)
     }
 
-    /// `loop.sendfile`: drops the descriptor's watch so that the loop's own watchers may
-    /// take it (the write queue is empty and reading paused by then).
-    fn _detach_fd(&self) {
+    /// `loop.sendfile`: a future done once the socket is writable (the transport lends
+    /// its own watch: the selector takes a descriptor once). Calling it again means the
+    /// last `os.sendfile` said `EAGAIN`: the readiness it was given is forgotten first.
+    /// The future fails with `ConnectionError` if the transport is closed meanwhile.
+    fn _writable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let st = &self.st;
-        if st.lost_done.get() || st.afd.borrow().is_none() {
-            return;
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        if let Some(r) = st.lent_ready.take() {
+            if let Some(fd) = st.afd.borrow().as_ref() {
+                fd.clear_write_blocked(r);
+            }
         }
-        st.detached.set(true);
-        drop(st.afd.borrow_mut().take());
-    }
-
-    /// Watches the descriptor again after `_detach_fd`.
-    fn _attach_fd(&self) -> PyResult<()> {
-        let st = &self.st;
-        if !st.detached.replace(false) || st.lost_done.get() {
-            return Ok(());
+        st.settle_writable_waiter(py, true);
+        *st.writable_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.settle_writable_waiter(py, true);
         }
-        *st.afd.borrow_mut() = Some(simul::net::AsyncFd::new(st.fd).map_err(PyErr::from)?);
         st.wake();
-        Ok(())
+        Ok(fut)
     }
 
     /// Ends `loop.sendfile`'s hold on the transport (see `_make_empty_waiter`).

@@ -249,7 +249,10 @@ impl Core {
         if let Some(msg) = unretrieved {
             report_unretrieved(&task, &msg);
         }
-        drop(registry_ref);
+        match registry_ref {
+            Some(owned) => owned.release_with(task),
+            None => drop(task),
+        }
     }
 
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
