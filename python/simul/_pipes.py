@@ -44,7 +44,8 @@ class _PipeTransportBase:
         os.set_blocking(fileno, False)
         self._fileno = fileno
         self._pipe = pipe
-        core = _simul.PipeTransport(loop, pipe, fileno, protocol, info, writer)
+        watch_close = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+        core = _simul.PipeTransport(loop, pipe, fileno, protocol, info, writer, watch_close)
         self._core = core
         for name in self._METHODS:
             setattr(self, name, getattr(core, name))

@@ -15,6 +15,12 @@ has exited and ``waitpid`` reaps it without blocking. Without pidfds (Linux < 5.
 the status to the loop with ``call_soon_threadsafe`` (asyncio's ``ThreadedChildWatcher``
 scheme).
 
+A child watcher the program installed itself (``asyncio.set_child_watcher``, or one
+``asyncio.get_child_watcher()`` created) is honoured as the stock loop honours it: it is
+entered, must be active (``RuntimeError`` otherwise), and reports the exit. A watcher
+that reaps every child (``FastChildWatcher``) would otherwise steal the pidfd path's. A
+``PidfdChildWatcher`` is the scheme this module uses already, so it is not needed.
+
 # Invariants
 - No zombie: every child spawned here is reaped, also when the loop is closed before the
   child exits (``close()`` hands the still-running children to a reaper thread).
@@ -27,7 +33,8 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from asyncio import base_subprocess
+import warnings
+from asyncio import base_subprocess, events, unix_events
 from asyncio.log import logger
 from typing import Any
 
@@ -57,6 +64,17 @@ def _exit_code(pid: int, blocking: bool) -> int | None:
     return os.waitstatus_to_exitcode(status)
 
 
+def _installed_child_watcher() -> Any:
+    """The child watcher the program installed on the policy, if any (never creates one)."""
+    policy = events.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = getattr(policy, "_watcher", None)
+    if isinstance(watcher, unix_events.PidfdChildWatcher):
+        return None  # the same scheme as ours, which needs no watcher
+    return watcher
+
+
 def _reap_in_thread(pids: list[int]) -> None:
     def run() -> None:
         for pid in pids:
@@ -77,6 +95,11 @@ class SubprocessMixin:
         self, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any, stderr: Any,
         bufsize: int, extra: Any = None, **kwargs: Any,
     ) -> SubprocessTransport:
+        watcher = _installed_child_watcher()
+        if watcher is not None:
+            return await self._spawn_with_watcher(
+                watcher, protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs
+            )
         waiter = self.create_future()  # type: ignore[attr-defined]
         transp = SubprocessTransport(
             self, protocol, args, shell, stdin, stdout, stderr, bufsize,
@@ -92,6 +115,35 @@ class SubprocessMixin:
             await transp._wait()
             raise
         return transp
+
+    async def _spawn_with_watcher(
+        self, watcher: Any, protocol: Any, args: Any, shell: bool, stdin: Any, stdout: Any,
+        stderr: Any, bufsize: int, extra: Any, **kwargs: Any,
+    ) -> SubprocessTransport:
+        with watcher as watcher:
+            if not watcher.is_active():
+                raise RuntimeError(
+                    "asyncio.get_child_watcher() is not activated, subprocess support is not installed."
+                )
+            waiter = self.create_future()  # type: ignore[attr-defined]
+            transp = SubprocessTransport(
+                self, protocol, args, shell, stdin, stdout, stderr, bufsize,
+                waiter=waiter, extra=extra, **kwargs,
+            )
+            watcher.add_child_handler(transp.get_pid(), self._watcher_reported, transp)
+            try:
+                await waiter
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                transp.close()
+                await transp._wait()
+                raise
+        return transp
+
+    def _watcher_reported(self, pid: int, returncode: int, transp: SubprocessTransport) -> None:
+        # Possibly on the watcher's thread; one iteration later, as the stock loop.
+        self.call_soon_threadsafe(self.call_soon, transp._process_exited, returncode)  # type: ignore[attr-defined]
 
     def _watch_child(self, pid: int, transp: SubprocessTransport) -> None:
         if not hasattr(self, "_children"):

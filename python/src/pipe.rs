@@ -16,9 +16,10 @@
 //! - write pipe: `write()` writes at once when nothing is queued; the rest is queued and
 //!   flushed when the pipe is writable, with the protocol's `pause_writing()` above the
 //!   high-water mark and `resume_writing()` at or below the low one (64 KiB and a
-//!   quarter). The task also waits for the descriptor to become readable, which a pipe's
-//!   write end does only when its reader is gone (`EPOLLERR`): the transport then closes,
-//!   with `BrokenPipeError` if bytes were still queued, as the stock loop does.
+//!   quarter). For a pipe or a socket the task also waits for the descriptor to become
+//!   readable, which a pipe's write end does only when its reader is gone (`EPOLLERR`):
+//!   the transport then closes, with `BrokenPipeError` if bytes were still queued, as the
+//!   stock loop does (not for a terminal, whose write end is readable on input).
 //!
 //! # Errors and closing
 //! Errors follow `unix_events.py`: a read error other than `EIO` (a pty whose other side
@@ -54,6 +55,8 @@ struct State {
     pipe: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
     writer: bool,
+    /// A write pipe closes when its descriptor turns readable (pipes and sockets only).
+    watch_close: bool,
     protocol: RefCell<Py<PyAny>>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     wbuf: RefCell<Vec<u8>>,
@@ -267,7 +270,7 @@ impl State {
                 }
             }
         }
-        if self.lost_scheduled.get() {
+        if self.lost_scheduled.get() || !self.watch_close {
             return;
         }
         // The write end turns "readable" only when the reader is gone.
@@ -382,8 +385,11 @@ fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
 #[pymethods]
 impl PipeTransport {
     /// `pipe` is the file object (closed with the transport), `fd` its non-blocking
-    /// descriptor, `writer` the direction.
+    /// descriptor, `writer` the direction; `watch_close` makes a write pipe close when
+    /// the descriptor turns readable (for a pipe or a socket, not a terminal, whose write
+    /// end is readable when input arrives).
     #[new]
+    #[pyo3(signature = (loop_, pipe, fd, protocol, extra, writer, watch_close = true))]
     fn new(
         loop_: Py<PyAny>,
         pipe: Py<PyAny>,
@@ -391,6 +397,7 @@ impl PipeTransport {
         protocol: Py<PyAny>,
         extra: Py<PyDict>,
         writer: bool,
+        watch_close: bool,
     ) -> PyResult<PipeTransport> {
         let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
         Ok(PipeTransport {
@@ -399,6 +406,7 @@ impl PipeTransport {
                 pipe: RefCell::new(Some(pipe)),
                 fd,
                 writer,
+                watch_close,
                 protocol: RefCell::new(protocol),
                 afd: RefCell::new(Some(afd)),
                 wbuf: RefCell::new(Vec::new()),

@@ -135,3 +135,27 @@ def test_write_rejects_str(loop: asyncio.AbstractEventLoop) -> None:
         os.close(r)
 
     loop.run_until_complete(main())
+
+
+def test_a_write_pipe_on_a_terminal_stays_open_when_input_arrives(loop: asyncio.AbstractEventLoop) -> None:
+    master, slave = os.openpty()
+    import tty
+
+    tty.setraw(slave)
+
+    async def main() -> bool:
+        wp = Writer()
+        wt, _ = await loop.connect_write_pipe(lambda: wp, os.fdopen(slave, "wb", 0))
+        os.write(master, b"typed")  # the slave turns readable: not a closed reader
+        await asyncio.sleep(0.1)
+        closing = wt.is_closing()
+        wt.write(b"out")
+        wt.close()
+        await wp.done
+        return closing
+
+    try:
+        assert loop.run_until_complete(main()) is False
+        assert os.read(master, 100) == b"out"
+    finally:
+        os.close(master)
