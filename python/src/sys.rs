@@ -161,3 +161,41 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
         }
     }
 }
+
+/// `recvfrom(fd, buf)` on an IPv4 datagram socket, retried on `EINTR`: the byte count
+/// and the sender (`None` when the kernel gave no IPv4 address).
+pub(crate) fn recvfrom_v4(
+    fd: RawFd,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<std::net::SocketAddrV4>)> {
+    loop {
+        // SAFETY: all-zero bytes are a valid `sockaddr_in` (plain integers).
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `addr` and `len`
+        // describe a writable `sockaddr_in`, which the kernel fills up to `len` bytes.
+        let r = unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut addr as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            )
+        };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(n) => {
+                let from = (addr.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
+                    std::net::SocketAddrV4::new(
+                        u32::from_be(addr.sin_addr.s_addr).into(),
+                        u16::from_be(addr.sin_port),
+                    )
+                });
+                return Ok((n, from));
+            }
+        }
+    }
+}

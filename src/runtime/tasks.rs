@@ -54,6 +54,7 @@ pub(super) fn next_task_id() -> u64 {
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
 impl Schedule for LoopSchedule {
+    #[inline]
     fn schedule(&self, task: raw::Runnable) {
         let mut task = Some(task);
         try_with_core(|core| {
