@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # HTTP and TLS benchmarks, one run, simul vs tokio current_thread as ratios.
 #
-#   bash bench/http.sh [SECONDS]      # default 5 s per row
+#   bash bench/http.sh [SECONDS] [LOOPS...]   # default 5 s per row, LOOPS "1 2"
+#
+# For each LOOPS count N: simul with N loops (`simul::Loops`, one `serve` per loop on its
+# own SO_REUSEPORT listener) against N tokio current_thread runtimes on N threads, the
+# same way. Both servers are pinned the same way (taskset -c 0 for one loop, 0..N-1 for
+# N) and measured alternately, row by row, in the same run.
 #
 # Rows: wrk (HTTP/1.1 keep-alive) at 100 and 1,000 connections and h2load (HTTP/2 h2c,
 # 100 connections x 10 streams) against `/` (plaintext) and `/json`, on the same hyper
@@ -14,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
+shift || true
+LOOPS_LIST=${*:-1 2}
 ulimit -n 65536 2>/dev/null || true
 for b in wrk h2load; do command -v $b >/dev/null || { echo "bench/http.sh: $b is not installed"; exit 1; }; done
 cargo build --release -q -p simul-bench --bin http_simul --bin http_tokio --bin tls_bench
@@ -22,8 +29,8 @@ TCK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 
-start() { # name port -> pid
-    "$BIN/$1" "$2" >/dev/null &
+start() { # name port loops -> pid
+    taskset -c "0-$(($3 - 1))" "$BIN/$1" "$2" "$3" >/dev/null &
     local pid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$2/" && break; sleep 0.05; done
     echo $pid
@@ -37,10 +44,11 @@ run_load() { # tool conns path port -> "reqs_per_s"
     esac
 }
 
-SIMUL=$(start http_simul 18081)
-TOKIO=$(start http_tokio 18082)
+for N in $LOOPS_LIST; do
+SIMUL=$(start http_simul 18081 "$N")
+TOKIO=$(start http_tokio 18082 "$N")
 trap 'kill $SIMUL $TOKIO 2>/dev/null || true' EXIT
-
+echo "== $N loop(s) vs $N tokio current_thread runtime(s), servers pinned to CPUs 0-$((N - 1))"
 printf '%-22s %12s %12s %7s %12s %12s %7s\n' row "simul req/s" "tokio req/s" ratio "simul us/req" "tokio us/req" ratio
 for path in / /json; do
     for load in "wrk 100" "wrk 1000" "h2load 100"; do
@@ -61,5 +69,7 @@ for path in / /json; do
     done
 done
 kill $SIMUL $TOKIO 2>/dev/null || true
+wait $SIMUL $TOKIO 2>/dev/null || true
+done
 echo
 "$BIN/tls_bench"

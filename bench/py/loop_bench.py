@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """simul's Python event loop against the stock asyncio loop and uvloop, one run, side by side.
 
-usage: loop_bench.py [--quick] [--rows call_soon,timers,...]
+usage: loop_bench.py [--quick] [--cpu]
 
 Every row runs the same workload on each loop (fresh loop per repetition, best of
 REPEAT), in the same process and run; the table gives seconds and the ratios
-simul/uvloop and simul/stock (below 1 means simul is faster). uvloop comes from PyPI
+simul/uvloop and simul/stock (below 1 means simul is faster). ``--cpu`` measures the
+process's CPU time instead of wall time and interleaves the loops repetition by
+repetition (steadier on a loaded machine; the echo rows then count both ends' work). uvloop comes from PyPI
 (``pip install uvloop``); a loop that is not installed is left out.
 """
 
@@ -179,23 +181,22 @@ ROWS: dict[str, tuple[Callable[[asyncio.AbstractEventLoop, int], None], int]] = 
 }
 
 
-def measure(factory: Callable[[], asyncio.AbstractEventLoop], work: Callable[..., None], n: int, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        loop = factory()
-        try:
-            t0 = time.perf_counter()
-            work(loop, n)
-            best = min(best, time.perf_counter() - t0)
-        finally:
-            loop.close()
-    return best
+def measure_once(factory: Callable[[], asyncio.AbstractEventLoop], work: Callable[..., None], n: int, clock: Callable[[], float]) -> float:
+    loop = factory()
+    try:
+        t0 = clock()
+        work(loop, n)
+        return clock() - t0
+    finally:
+        loop.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one repetition, a tenth of the work")
+    ap.add_argument("--cpu", action="store_true", help="CPU time (process_time), loops interleaved")
     args = ap.parse_args()
+    clock = time.process_time if args.cpu else time.perf_counter
     repeat = 1 if args.quick else REPEAT
     kinds = loops()
     names = list(kinds)
@@ -203,7 +204,10 @@ def main() -> None:
     for row, (work, n) in ROWS.items():
         if args.quick and n:
             n //= 10
-        secs = {k: measure(kinds[k], work, n, repeat) for k in names}
+        secs = {k: float("inf") for k in names}
+        for _ in range(repeat):
+            for k in names:
+                secs[k] = min(secs[k], measure_once(kinds[k], work, n, clock))
         line = f"{row:42}" + "".join(f"{secs[k]:>9.3f}s" for k in names)
         uv = f"{secs['simul'] / secs['uvloop']:.2f}" if "uvloop" in secs else "-"
         line += f"  {uv:>12}  {secs['simul'] / secs['stock']:>11.2f}"

@@ -25,14 +25,23 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     Ok(r)
 }
 
-/// The first argument as a port, or `default`.
-pub fn port_arg(name: &str, default: u16) -> u16 {
-    match std::env::args().nth(1).map(|p| p.parse::<u16>()) {
+/// The arguments `[PORT] [LOOPS]`: the port (or `default`) and the number of loops (or
+/// runtimes), each on its own thread with its own `SO_REUSEPORT` listener (default 1).
+pub fn args(name: &str, default: u16) -> (u16, usize) {
+    let bad = |what: &str| -> ! {
+        eprintln!("{name}: bad {what}\nusage: {name} [PORT] [LOOPS]");
+        std::process::exit(2);
+    };
+    let mut args = std::env::args().skip(1);
+    let port = match args.next().map(|p| p.parse::<u16>()) {
         None => default,
         Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            eprintln!("{name}: bad port: {e}\nusage: {name} [PORT]");
-            std::process::exit(2);
-        }
-    }
+        Some(Err(_)) => bad("port"),
+    };
+    let loops = match args.next().map(|n| n.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => bad("loop count"),
+    };
+    (port, loops)
 }

@@ -2,7 +2,7 @@
 //!
 //! `GET /` and `GET /json` are TechEmpower's plaintext and JSON shapes (so a peer server
 //! can be compared with `wrk`/`h2load`); the other routes show a path parameter, JSON in
-//! and out, shared state, and a streaming body.
+//! and out, shared state, a streaming body, and `/loop`: which loop serves the request.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -62,6 +62,7 @@ pub fn router() -> Router {
         .route("/greet", post(greet))
         .route("/visits", get(visits))
         .route("/stream/{chunks}", get(stream))
+        .route("/loop", get(which_loop))
         .with_state(AppState::default())
 }
 
@@ -83,6 +84,11 @@ async fn greet(State(state): State<AppState>, Json(g): Json<Greeting>) -> Json<G
 async fn visits(State(state): State<AppState>) -> String {
     let n = state.visits.fetch_add(1, Ordering::Relaxed) + 1;
     format!("visit number {n}\n")
+}
+
+/// Which loop of the server serves this request: `loop N` (0 on a single loop).
+async fn which_loop() -> String {
+    format!("loop {}\n", simul::loops::current_index().unwrap_or(0))
 }
 
 /// `chunks` lines, one every 10 ms, sent as they are made (chunked encoding on HTTP/1.1,

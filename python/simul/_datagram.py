@@ -18,9 +18,10 @@ from typing import Any
 from . import _simul
 
 
-class DatagramTransport(asyncio.DatagramTransport):
+class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
     """asyncio's datagram transport; its methods are those of the Rust core
-    (``_simul.DatagramTransport``), bound once per transport."""
+    (``_simul.DatagramTransport``), bound once per transport. Like the stock loop's, it
+    is an ``asyncio.Transport`` as well as an ``asyncio.DatagramTransport``."""
 
     _METHODS = (
         "sendto", "close", "abort", "is_closing", "get_extra_info", "get_protocol",
@@ -64,6 +65,11 @@ class DatagramMixin:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
         return transport
 
+    def _sock_retry_method(self, fut: asyncio.Future[Any], sock: socket.socket, name: str, *args: Any) -> None:
+        """Retries ``sock.<name>(*args)`` once ready, looking the method up at each try
+        (as the stock loop does: a wrapped or patched socket stays in charge)."""
+        self._sock_retry_ready(fut, getattr(sock, name), *args)  # type: ignore[attr-defined]
+
     async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, Any]:
         """Receives a datagram of up to ``bufsize`` bytes from the non-blocking ``sock``:
         ``(data, address)``."""
@@ -73,7 +79,7 @@ class DatagramMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()  # type: ignore[attr-defined]
-        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_ready, sock.recvfrom, bufsize)  # type: ignore[attr-defined]
+        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_method, sock, "recvfrom", bufsize)  # type: ignore[attr-defined]
         return await fut
 
     async def sock_recvfrom_into(self, sock: socket.socket, buf: Any, nbytes: int = 0) -> tuple[int, Any]:
@@ -87,7 +93,7 @@ class DatagramMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()  # type: ignore[attr-defined]
-        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_ready, sock.recvfrom_into, buf, nbytes)  # type: ignore[attr-defined]
+        self._wait_fd(sock.fileno(), False, fut, self._sock_retry_method, sock, "recvfrom_into", buf, nbytes)  # type: ignore[attr-defined]
         return await fut
 
     async def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> int:
@@ -99,5 +105,5 @@ class DatagramMixin:
         except (BlockingIOError, InterruptedError):
             pass
         fut = self.create_future()  # type: ignore[attr-defined]
-        self._wait_fd(sock.fileno(), True, fut, self._sock_retry_ready, sock.sendto, data, address)  # type: ignore[attr-defined]
+        self._wait_fd(sock.fileno(), True, fut, self._sock_retry_method, sock, "sendto", data, address)  # type: ignore[attr-defined]
         return await fut

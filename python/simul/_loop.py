@@ -26,13 +26,19 @@ from typing import Any, Callable
 
 from . import _simul
 from ._datagram import DatagramMixin
+from ._pipes import PipesMixin
 from ._sendfile import SendfileMixin, SendfileTransportMixin
 from ._signals import SignalMixin
+from ._subprocess import SubprocessMixin
+from ._tls import TlsMixin
 
 __all__ = ["EventLoop", "EventLoopPolicy"]
 
 
 class EventLoop(  # type: ignore[misc]
+    TlsMixin,  # first: their close() runs before the loop core's (see _subprocess.py)
+    PipesMixin,
+    SubprocessMixin,
     _simul.LoopCore,
     DatagramMixin,
     SignalMixin,
@@ -43,7 +49,13 @@ class EventLoop(  # type: ignore[misc]
 
     A drop-in replacement for the stock loop (``asyncio.new_event_loop()``): every
     ``asyncio.AbstractEventLoop`` method of part 1 behaves as the stock loop's does.
-    The loop must run on the thread that created it.
+
+    One difference: the loop is bound to the thread that created it. It runs, schedules
+    (``call_soon``, ``call_later``, ``create_task``, ...) and closes only there; from other
+    threads use ``call_soon_threadsafe``, ``stop`` or ``asyncio.run_coroutine_threadsafe``.
+    Running or closing it on another thread raises ``RuntimeError`` saying so (the stock
+    loop allows running it on another thread, one at a time). To run a loop on a worker
+    thread, create it inside that thread.
     """
 
     def __init__(self) -> None:
@@ -56,6 +68,7 @@ class EventLoop(  # type: ignore[misc]
         """Runs the loop until ``stop()`` is called."""
         self._check_closed()
         self._check_running()
+        self._check_thread()
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
         try:
@@ -72,12 +85,19 @@ class EventLoop(  # type: ignore[misc]
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
 
+    def run_until_complete(self, future: Any) -> Any:
+        """Runs the loop until ``future`` is done; returns its result."""
+        self._check_closed()
+        self._check_thread()
+        return super().run_until_complete(future)
+
     def close(self) -> None:
         """Closes the loop: drops pending callbacks, shuts the default executor down."""
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self._closed:
             return
+        self._check_thread()
         super().close()
         self._close_core()
 
@@ -163,11 +183,22 @@ class EventLoop(  # type: ignore[misc]
         ssl_handshake_timeout: Any = None,
         ssl_shutdown_timeout: Any = None,
     ) -> None:
-        if sslcontext is not None:
-            raise NotImplementedError("TLS servers are not supported by simul yet (issue 16)")
-        self._add_reader(sock.fileno(), self._accept_ready, (protocol_factory, sock, server, backlog))
+        self._add_reader(
+            sock.fileno(),
+            self._accept_ready,
+            (protocol_factory, sock, server, backlog, sslcontext, ssl_handshake_timeout, ssl_shutdown_timeout),
+        )
 
-    def _accept_ready(self, protocol_factory: Callable[[], Any], sock: socket.socket, server: Any, backlog: int) -> None:
+    def _accept_ready(
+        self,
+        protocol_factory: Callable[[], Any],
+        sock: socket.socket,
+        server: Any,
+        backlog: int,
+        sslcontext: Any = None,
+        ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None,
+    ) -> None:
         for _ in range(backlog):
             try:
                 conn, addr = sock.accept()
@@ -180,9 +211,17 @@ class EventLoop(  # type: ignore[misc]
                         {"message": "socket.accept() out of system resource", "exception": exc, "socket": trsock.TransportSocket(sock)}
                     )
                     self._remove_reader(sock.fileno())
-                    self.call_later(1.0, self._start_serving, protocol_factory, sock, None, server, backlog)
+                    self.call_later(
+                        1.0, self._start_serving, protocol_factory, sock, sslcontext, server, backlog,
+                        ssl_handshake_timeout, ssl_shutdown_timeout,
+                    )
                     return
                 raise
+            if sslcontext is not None:
+                self.create_task(
+                    self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
+                )
+                continue
             try:
                 protocol = protocol_factory()
                 self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
@@ -368,11 +407,12 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
         "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
         "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
         "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
-        "set_write_buffer_limits", "_call_connection_lost",
+        "set_write_buffer_limits", "_call_connection_lost", "_force_close",
     )
+    _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
-        super().__init__(extra)
+        super().__init__(extra, loop)
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         for name in self._METHODS:

@@ -8,14 +8,17 @@ read-and-send fallback): it calls ``_sock_sendfile_native`` and, for a transport
 does not apply (not a regular file, ``os.sendfile`` refused the first call), and asyncio
 falls back to reading the file and sending it, as the stock loop does.
 
+``os.sendfile`` is looked up through ``asyncio.unix_events`` as the stock loop does, so
+CPython's tests that patch it there run unchanged against this loop.
+
 # Invariants
 - ``sock_sendfile`` leaves the file position after the last byte sent (also when it is
   cancelled or fails midway), as the stock loop does; it does not change it when it sent
   nothing.
 - ``sendfile`` on a transport first pauses its reading and waits until its write queue is
-  empty; ``write()`` raises meanwhile. Then the transport drops its descriptor watch
-  (``_detach_fd``: a descriptor is registered with the selector once) for the loop's
-  writer watch, and takes it back afterwards; reading resumes if it was on.
+  empty; ``write()`` raises meanwhile. The ``os.sendfile`` calls then wait on the
+  transport's own write watch (``_writable``: the selector takes a descriptor once, so
+  the loop's ``add_writer`` could not); reading resumes if it was on.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import errno
 import io
 import os
 import socket
-from asyncio import constants, exceptions
+from asyncio import constants, exceptions, transports, unix_events
 from typing import Any
 
 
@@ -34,16 +37,22 @@ def _set_ready(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-class SendfileTransportMixin:
+class SendfileTransportMixin(transports._FlowControlMixin):
     """What ``BaseEventLoop.sendfile`` asks of a stream transport, for ``_loop.SocketTransport``
-    (whose ``_core`` is the Rust transport)."""
+    (whose ``_core`` is the Rust transport). The fallback's protocol wants an
+    ``asyncio.transports._FlowControlMixin``, as the stock loop's transports are; the flow
+    control itself is the Rust transport's (its methods are bound over the mixin's)."""
 
     _core: Any
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    @property
+    @property  # type: ignore[override]
     def _protocol_paused(self) -> bool:
         return bool(self._core._protocol_paused)
+
+    @_protocol_paused.setter
+    def _protocol_paused(self, value: bool) -> None:
+        pass  # the Rust transport keeps the state; _FlowControlMixin's own init sets it
 
     @property
     def _sock(self) -> socket.socket | None:
@@ -55,22 +64,29 @@ class SendfileTransportMixin:
     def _reset_empty_waiter(self) -> None:
         self._core._reset_empty_waiter()
 
-    def _detach_fd(self) -> None:
-        self._core._detach_fd()
-
-    def _attach_fd(self) -> None:
-        self._core._attach_fd()
+    def _writable(self) -> asyncio.Future[None]:
+        return self._core._writable()  # type: ignore[no-any-return]
 
 
 class SendfileMixin:
     """``EventLoop``'s native sendfile hooks (see the module doc)."""
 
+    _sendfile_lenders: dict[int, Any]
+
     async def _sock_writable(self, sock: socket.socket) -> None:
+        lender = getattr(self, "_sendfile_lenders", {}).get(sock.fileno())
+        if lender is not None:
+            await lender._writable()
+            return
         fut = self.create_future()  # type: ignore[attr-defined]
         self._wait_fd(sock.fileno(), True, fut, _set_ready)  # type: ignore[attr-defined]
         await fut
 
     async def _sock_sendfile_native(self, sock: socket.socket, file: Any, offset: int, count: int | None) -> int:
+        try:
+            sendfile = unix_events.os.sendfile
+        except AttributeError:
+            raise exceptions.SendfileNotAvailableError("os.sendfile() is not available")
         try:
             fileno = file.fileno()
         except (AttributeError, io.UnsupportedOperation):
@@ -89,7 +105,7 @@ class SendfileMixin:
                 if blocksize <= 0:
                     return total
                 try:
-                    sent = os.sendfile(fd, fileno, offset + total, blocksize)
+                    sent = sendfile(fd, fileno, offset + total, blocksize)
                 except (BlockingIOError, InterruptedError):
                     await self._sock_writable(sock)
                     continue
@@ -118,12 +134,14 @@ class SendfileMixin:
         transports.pop(fd, None)  # the socket's descriptor is ours for the while
         resume_reading = transp.is_reading()
         transp.pause_reading()
+        if not hasattr(self, "_sendfile_lenders"):
+            self._sendfile_lenders = {}
         try:
             await transp._make_empty_waiter()
-            transp._detach_fd()
+            self._sendfile_lenders[fd] = transp
             return await self.sock_sendfile(sock, file, offset, count, fallback=False)  # type: ignore[attr-defined, no-any-return]
         finally:
-            transp._attach_fd()
+            self._sendfile_lenders.pop(fd, None)
             transp._reset_empty_waiter()
             if resume_reading:
                 transp.resume_reading()

@@ -20,9 +20,14 @@
 //! `LoopCore` itself is `Send`: flags the other threads may read (closed, debug) and a
 //! `simul::LoopHandle` for `call_soon_threadsafe`. The simul `EventLoop` is not `Send`; it
 //! lives in an `Engine` bound to the thread that created the loop, which is the thread the
-//! loop must run on (a documented limitation: the stock loop may be created on one thread
-//! and run on another). Non-thread-safe methods called from another thread raise
-//! `RuntimeError`, as the stock loop's debug mode does.
+//! loop must run on, and be closed on. This is a documented limitation: the stock loop may
+//! be created on one thread and run (one thread at a time) or closed on another, but a
+//! simul loop, its tasks and its selector cannot move between threads, and a loop run on
+//! a worker and closed by the main thread after the worker ended would have to drop the
+//! engine off its thread. `run_forever`, `close` and the scheduling methods called from
+//! another thread raise a `RuntimeError` that says so (while the loop runs, the stock
+//! debug mode's "Non-thread-safe operation ..." message); `call_soon_threadsafe` and
+//! `stop` work from any thread.
 //!
 //! # Invariants
 //! - A `SystemExit` or `KeyboardInterrupt` from a callback or a signal handler is kept in
@@ -51,6 +56,8 @@ pub(crate) struct Flags {
     debug: AtomicBool,
     slow: AtomicU64,
     closed: AtomicBool,
+    /// Whether `_run` is running the loop (read by other threads' error messages).
+    running: AtomicBool,
     pending: Mutex<Option<PyErr>>,
     /// For other threads; dropped at close (it holds the loop's wake-up eventfd).
     remote: Mutex<Option<simul::LoopHandle>>,
@@ -140,8 +147,11 @@ impl Engine {
 #[pyclass(subclass, frozen, module = "simul._simul")]
 pub struct LoopCore {
     pub(crate) flags: Arc<Flags>,
-    engine: Py<Engine>,
+    /// Taken out (and dropped, on the loop's thread) at close: the engine is
+    /// thread-bound, and a closed loop may be dropped on any thread.
+    engine: Mutex<Option<Py<Engine>>>,
     owner: ThreadId,
+    owner_name: String,
     epoch: Instant,
     epoch_time: f64,
 }
@@ -149,12 +159,44 @@ pub struct LoopCore {
 impl LoopCore {
     /// The engine, on the loop's own thread.
     pub(crate) fn engine<'py>(&self, py: Python<'py>) -> PyResult<PyRef<'py, Engine>> {
-        if std::thread::current().id() != self.owner {
+        self.check_thread(py)?;
+        let e = self
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|e| e.clone_ref(py));
+        match e {
+            Some(e) => Ok(e.into_bound(py).borrow()),
+            None => Err(PyRuntimeError::new_err("Event loop is closed")),
+        }
+    }
+
+    /// `RuntimeError` unless called on the thread that created the loop: while the loop
+    /// runs, the stock loop's own message (its debug mode's check); otherwise one that says
+    /// the loop is bound to its creating thread (see the module doc, "Threads").
+    fn check_thread(&self, py: Python<'_>) -> PyResult<()> {
+        if std::thread::current().id() == self.owner {
+            return Ok(());
+        }
+        if self.flags.running.load(Ordering::Acquire) {
             return Err(PyRuntimeError::new_err(
                 "Non-thread-safe operation invoked on an event loop other than the current one",
             ));
         }
-        Ok(self.engine.bind(py).borrow())
+        let here = py
+            .import("threading")
+            .and_then(|t| t.call_method0("current_thread"))
+            .and_then(|t| t.getattr("name"))
+            .and_then(|n| n.extract::<String>())
+            .unwrap_or_else(|_| "<unknown>".into());
+        Err(PyRuntimeError::new_err(format!(
+            "simul.EventLoop is bound to the thread that created it ({:?}); it cannot be \
+             run, scheduled on or closed from thread {:?}: create the loop on the thread that \
+             runs it (call simul.new_event_loop() inside that thread), or use \
+             call_soon_threadsafe / run_coroutine_threadsafe from other threads",
+            self.owner_name, here,
+        )))
     }
 
     /// Whether this loop is running on the calling thread (then simul's current loop is
@@ -198,7 +240,7 @@ impl LoopCore {
     }
 
     fn schedule_at(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         when: f64,
         callback: Bound<'_, PyAny>,
@@ -206,19 +248,20 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
         method: &str,
     ) -> PyResult<Py<TimerHandle>> {
-        self.check_closed()?;
-        let fast = self.running_here();
-        let engine = if fast { None } else { Some(self.engine(py)?) };
-        if self.flags.debug() {
+        let this = slf.get();
+        this.check_closed()?;
+        let fast = this.running_here();
+        let engine = if fast { None } else { Some(this.engine(py)?) };
+        if this.flags.debug() {
             glue::check_callback(py, &callback, method)?;
         }
         let call = Self::make_call(py, callback, args, context)?;
         let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
         let timer: Py<TimerHandle> = Py::new(py, init)?;
         crate::sys::untrack_gc(timer.bind(py).as_any());
-        if let Some(at) = self.instant_of(when) {
+        if let Some(at) = this.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
-            let flags = self.flags.clone();
+            let flags = this.flags.clone();
             let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
             let armed = match &engine {
                 // Running here: simul's current loop is this one.
@@ -228,8 +271,7 @@ impl LoopCore {
             if let Some(id) = armed {
                 timer.get().set_armed(Armed {
                     id,
-                    engine: self.engine.clone_ref(py),
-                    owner: self.owner,
+                    core: slf.clone().unbind(),
                 });
             }
         }
@@ -254,6 +296,7 @@ impl LoopCore {
             debug: AtomicBool::new(false),
             slow: AtomicU64::new(0.1f64.to_bits()),
             closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
             pending: Mutex::new(None),
             remote: Mutex::new(Some(lp.handle())),
         });
@@ -280,8 +323,13 @@ impl LoopCore {
         )?;
         Ok(LoopCore {
             flags,
-            engine,
+            engine: Mutex::new(Some(engine)),
             owner: std::thread::current().id(),
+            owner_name: py
+                .import("threading")?
+                .call_method0("current_thread")?
+                .getattr("name")?
+                .extract()?,
             epoch,
             epoch_time,
         })
@@ -355,7 +403,7 @@ impl LoopCore {
     /// Schedules `callback(*args)` at loop time `when`.
     #[pyo3(signature = (when, callback, *args, context = None))]
     fn call_at(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         when: Option<f64>,
         callback: Bound<'_, PyAny>,
@@ -365,13 +413,13 @@ impl LoopCore {
         let Some(when) = when else {
             return Err(PyTypeError::new_err("when cannot be None"));
         };
-        self.schedule_at(py, when, callback, args, context, "call_at")
+        Self::schedule_at(slf, py, when, callback, args, context, "call_at")
     }
 
     /// Schedules `callback(*args)` `delay` seconds from now.
     #[pyo3(signature = (delay, callback, *args, context = None))]
     fn call_later(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         delay: Option<f64>,
         callback: Bound<'_, PyAny>,
@@ -381,8 +429,8 @@ impl LoopCore {
         let Some(delay) = delay else {
             return Err(PyTypeError::new_err("delay must not be None"));
         };
-        let when = self.time() + delay;
-        self.schedule_at(py, when, callback, args, context, "call_at")
+        let when = slf.get().time() + delay;
+        Self::schedule_at(slf, py, when, callback, args, context, "call_at")
     }
 
     /// Asks `run_forever` to return after the current iteration (or, before it runs, after
@@ -418,7 +466,9 @@ impl LoopCore {
                 lp.call_soon(move || h.stop());
             }
             let _here = RunningHere::enter(&self.flags);
+            self.flags.running.store(true, Ordering::Release);
             lp.run_forever();
+            self.flags.running.store(false, Ordering::Release);
         });
         engine.running.set(false);
         res?;
@@ -443,6 +493,8 @@ impl LoopCore {
         drop(lp);
         let remote = self.flags.remote().take();
         drop(remote);
+        let e = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(e);
         Ok(())
     }
 
@@ -508,6 +560,11 @@ impl LoopCore {
     /// Stops watching `fd` for writing; whether it was watched.
     fn _remove_writer(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
         self.remove_watch(py, fd, true)
+    }
+
+    /// Raises `RuntimeError` unless called on the loop's thread (see `check_thread`).
+    fn _check_thread(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_thread(py)
     }
 
     /// How many timers simul's wheel holds for this loop (Python timers, and the sleeps

@@ -4,10 +4,12 @@
 //!
 //! As `SocketTransport` does for streams, the transport watches the Python socket's
 //! descriptor with a [`simul::net::AsyncFd`], and one simul task per transport moves the
-//! datagrams. The datagrams themselves go through the socket object's own `recvfrom`,
-//! `send` and `sendto` (bound once per transport), so addresses are parsed and formatted
-//! exactly as the `socket` module does for every family (a host name in a `sendto`
-//! address included).
+//! datagrams. Addresses are the `socket` module's: sends to an address go through the
+//! socket object's own `sendto` (a host name in the address included), and receives on
+//! anything but IPv4 through its `recvfrom` (bound once per transport). The hot paths
+//! are raw system calls: `recvfrom` on an IPv4 socket (the sender's `(host, port)` built
+//! here), `send` of `bytes` on a connected socket; their errors become the `OSError`
+//! subclass the `socket` module would raise.
 //! - reading (from `connection_made` until `close()`): `recvfrom(256 KiB)` (asyncio's
 //!   `max_size`), handed to `protocol.datagram_received(data, addr)`; at most
 //!   [`READS_PER_STEP`] datagrams per step, then the task yields. An `OSError` from
@@ -32,6 +34,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -41,6 +44,8 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+
+use crate::sys;
 
 /// Datagrams one transport receives in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -60,6 +65,10 @@ struct State {
     address: Py<PyAny>,
     /// Whether the socket is connected (`extra["peername"]` is set): send with `send`.
     connected: bool,
+    /// An IPv4 socket: datagrams are received with a raw `recvfrom` into `rbuf` (the
+    /// sender's `(host, port)` built here, as the `socket` module builds it).
+    inet4: bool,
+    rbuf: RefCell<Vec<u8>>,
     recvfrom: Py<PyAny>,
     send: Py<PyAny>,
     sendto: Py<PyAny>,
@@ -199,6 +208,18 @@ impl State {
 
     /// One send of `data` to `addr` (`send` on a connected socket).
     fn send_one(&self, py: Python<'_>, data: &Bound<'_, PyAny>, addr: &Py<PyAny>) -> Sent {
+        if self.connected {
+            if let Ok(b) = data.cast::<PyBytes>() {
+                return match sys::send(self.fd, b.as_bytes()) {
+                    Ok(_) => Sent::Done,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::WouldBlock,
+                    Err(e) => {
+                        self.error_received(py, os_error(py, &e));
+                        Sent::Failed
+                    }
+                };
+            }
+        }
         let res = if self.connected {
             self.send.bind(py).call1((data,))
         } else {
@@ -254,8 +275,53 @@ impl State {
         }
     }
 
+    /// One `recvfrom` on an IPv4 socket (see `inet4`); as `read_once`.
+    fn read_once_v4(&self, py: Python<'_>) -> bool {
+        let res = {
+            let mut buf = self.rbuf.borrow_mut();
+            if buf.len() < MAX_SIZE {
+                buf.resize(MAX_SIZE, 0);
+            }
+            sys::recvfrom_v4(self.fd, &mut buf[..])
+                .map(|(n, from)| (PyBytes::new(py, &buf[..n]), from))
+        };
+        match res {
+            Ok((data, from)) => {
+                let proto = self.protocol.borrow().clone_ref(py);
+                let addr = match from {
+                    Some(a) => (a.ip().to_string(), a.port())
+                        .into_pyobject(py)
+                        .map(|t| t.into_any().unbind()),
+                    None => Ok(py.None()),
+                };
+                let res = addr.and_then(|addr| {
+                    proto
+                        .bind(py)
+                        .call_method1(pyo3::intern!(py, "datagram_received"), (data, addr))
+                });
+                if let Err(e) = res {
+                    let exc = e.into_value(py);
+                    self.report(
+                        py,
+                        "protocol.datagram_received() call failed.",
+                        exc.bind(py),
+                    );
+                }
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => {
+                self.error_received(py, os_error(py, &e));
+                true
+            }
+        }
+    }
+
     /// One `recvfrom`: `false` once the socket said `EAGAIN` or the transport stopped.
     fn read_once(&self, py: Python<'_>) -> bool {
+        if self.inet4 {
+            return self.read_once_v4(py);
+        }
         match self.recvfrom.bind(py).call1((MAX_SIZE,)) {
             Ok(pair) => {
                 let proto = self.protocol.borrow().clone_ref(py);
@@ -348,6 +414,18 @@ impl State {
     }
 }
 
+/// The `OSError` the `socket` module raises for `e` (`OSError(errno, strerror)`, which
+/// Python turns into its subclass, e.g. `ConnectionRefusedError`).
+fn os_error(py: Python<'_>, e: &io::Error) -> PyErr {
+    let made = (|| -> PyResult<PyErr> {
+        let code = e.raw_os_error().unwrap_or(0);
+        let msg = py.import("os")?.getattr("strerror")?.call1((code,))?;
+        let exc = py.get_type::<PyOSError>().call1((code, msg))?;
+        Ok(PyErr::from_value(exc))
+    })();
+    made.unwrap_or_else(|err| err)
+}
+
 fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {
     if data.is_instance_of::<PyBytes>()
         || data.is_instance_of::<PyByteArray>()
@@ -383,6 +461,8 @@ impl DatagramTransport {
         Ok(DatagramTransport {
             st: Rc::new(State {
                 loop_,
+                inet4: s.getattr("family")?.extract::<i32>()? == libc::AF_INET,
+                rbuf: RefCell::new(Vec::new()),
                 recvfrom: s.getattr("recvfrom")?.unbind(),
                 send: s.getattr("send")?.unbind(),
                 sendto: s.getattr("sendto")?.unbind(),

@@ -19,7 +19,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::thread::ThreadId;
 use std::time::Instant;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
@@ -27,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::PyTuple;
 
-use crate::core::{Engine, Flags};
+use crate::core::{Flags, LoopCore};
 use crate::glue;
 
 /// A callback with its arguments and context.
@@ -63,11 +62,10 @@ pub struct TimerHandle {
     armed: Mutex<Option<Armed>>,
 }
 
-/// Where a timer's wheel entry is: its id and the engine of the loop's thread.
+/// Where a timer's wheel entry is: its id and the loop it is armed on.
 pub(crate) struct Armed {
     pub(crate) id: simul::TimerId,
-    pub(crate) engine: Py<Engine>,
-    pub(crate) owner: ThreadId,
+    pub(crate) core: Py<LoopCore>,
 }
 
 impl Handle {
@@ -225,10 +223,8 @@ impl TimerHandle {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let Some(a) = armed else { return };
-        if std::thread::current().id() != a.owner {
-            return;
-        }
-        if let Ok(engine) = a.engine.bind(py).try_borrow() {
+        // Only on the loop's thread (`engine` refuses others) and while it is open.
+        if let Ok(engine) = a.core.get().engine(py) {
             let _ = engine.with_loop(|lp| lp.cancel_timer(a.id));
         }
     }

@@ -7,6 +7,7 @@
 //! | `fdwatch.rs` | `add_reader`/`add_writer`: level-triggered callbacks on the edge-triggered selector |
 //! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol` |
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
+//! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
 //! | `sys.rs` | the unsafe code: GIL release and the raw system calls |
 //!
@@ -18,6 +19,7 @@ mod datagram;
 mod fdwatch;
 mod glue;
 mod handle;
+mod pipe;
 mod sys;
 mod transport;
 
@@ -31,6 +33,7 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::SocketTransport>()?;
+    m.add_class::<pipe::PipeTransport>()?;
     m.add_class::<datagram::DatagramTransport>()?;
     Ok(())
 }

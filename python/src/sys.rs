@@ -86,6 +86,33 @@ pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
     r > 0 && p.revents != 0
 }
 
+/// `read(fd, buf)`, retried on `EINTR`: the pipe transports' read (pipes and character
+/// devices have no `recv`).
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
+        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
+        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `write(fd, buf)`, retried on `EINTR`. A pipe whose reader is gone gives `EPIPE`:
+/// Python ignores `SIGPIPE` at start-up, as the stock loop relies on too.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+        let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Takes `obj` out of the cycle collector's lists.
 ///
 /// For the callback handles: their classes report no references to the collector (no
@@ -100,6 +127,75 @@ pub(crate) fn untrack_gc(obj: &pyo3::Bound<'_, pyo3::PyAny>) {
     unsafe {
         if ffi::PyObject_GC_IsTracked(p) == 1 {
             ffi::PyObject_GC_UnTrack(p.cast());
+        }
+    }
+}
+
+/// The most buffers one [`send_vectored`] call passes (well under `IOV_MAX`).
+pub(crate) const MAX_IOV: usize = 64;
+
+/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`: sends from several buffers in one call (at most
+/// [`MAX_IOV`] of them are used), retried on `EINTR`.
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX_IOV];
+    let k = bufs.len().min(MAX_IOV);
+    for (v, b) in iov.iter_mut().zip(bufs) {
+        v.iov_base = b.as_ptr() as *mut libc::c_void;
+        v.iov_len = b.len();
+    }
+    // SAFETY: a zeroed msghdr is a valid empty one (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = k as _;
+    loop {
+        // SAFETY: `msg` points at `k` iovecs, each describing a live slice of `bufs`
+        // valid for reads for the call (the kernel only reads through them);
+        // MSG_NOSIGNAL turns a broken pipe into EPIPE instead of SIGPIPE.
+        let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `recvfrom(fd, buf)` on an IPv4 datagram socket, retried on `EINTR`: the byte count
+/// and the sender (`None` when the kernel gave no IPv4 address).
+pub(crate) fn recvfrom_v4(
+    fd: RawFd,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<std::net::SocketAddrV4>)> {
+    loop {
+        // SAFETY: all-zero bytes are a valid `sockaddr_in` (plain integers).
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `addr` and `len`
+        // describe a writable `sockaddr_in`, which the kernel fills up to `len` bytes.
+        let r = unsafe {
+            libc::recvfrom(
+                fd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut addr as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            )
+        };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(n) => {
+                let from = (addr.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
+                    std::net::SocketAddrV4::new(
+                        u32::from_be(addr.sin_addr.s_addr).into(),
+                        u16::from_be(addr.sin_port),
+                    )
+                });
+                return Ok((n, from));
+            }
         }
     }
 }

@@ -13,7 +13,9 @@
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
-//!   take is queued and flushed by the task when the socket is writable. Above the high
+//!   take is queued as the `bytes` object itself (no copy; a `bytearray` or `memoryview`
+//!   is copied once into `bytes`, as it may change) and flushed by the task when the
+//!   socket is writable, up to 64 queued buffers per `sendmsg`. Above the high
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
 //!
@@ -23,8 +25,8 @@
 //! # sendfile
 //! `loop.sendfile` (`simul/_sendfile.py`) pauses reading, waits for the write queue to
 //! empty (`_make_empty_waiter`; `write()` raises meanwhile), then borrows the descriptor:
-//! `_detach_fd` drops the watch (the selector takes a descriptor once) and `_attach_fd`
-//! takes it back; the I/O task waits in between.
+//! `_writable` lends it the transport's own write watch (the selector takes a
+//! descriptor once) for the `os.sendfile` calls; reading resumes on the same watch.
 //!
 //! # Closing
 //! `close()` stops reading and calls `connection_lost(None)` once the write queue is
@@ -33,6 +35,7 @@
 //! closed (in that order: a closed descriptor number may be reused at once).
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
@@ -67,8 +70,11 @@ struct State {
     protocol: RefCell<Py<PyAny>>,
     buffered: Cell<bool>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
-    wbuf: RefCell<Vec<u8>>,
+    /// Queued outgoing data: the `bytes` objects as written (never copied), the first
+    /// one sent up to `woff`; `wlen` bytes in all.
+    wq: RefCell<VecDeque<Py<PyBytes>>>,
     woff: Cell<usize>,
+    wlen: Cell<usize>,
     closing: Cell<bool>,
     reading: Cell<bool>,
     eof_written: Cell<bool>,
@@ -81,8 +87,10 @@ struct State {
     /// dropped since.
     conn_lost: Cell<u32>,
     lost_done: Cell<bool>,
-    /// `loop.sendfile` holds the descriptor: the watch is dropped until `_attach_fd`.
-    detached: Cell<bool>,
+    /// `loop.sendfile`'s wait for the socket to be writable (see `_writable`), and the
+    /// readiness it was given, to forget when it comes back after `EAGAIN`.
+    writable_waiter: RefCell<Option<Py<PyAny>>>,
+    lent_ready: Cell<Option<simul::net::Readiness>>,
     waker: RefCell<Option<Waker>>,
     extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
@@ -100,7 +108,7 @@ pub struct SocketTransport {
 
 impl State {
     fn pending(&self) -> usize {
-        self.wbuf.borrow().len() - self.woff.get()
+        self.wlen.get()
     }
 
     fn wake(&self) {
@@ -137,14 +145,17 @@ impl State {
         if self.lost_scheduled.get() {
             return;
         }
+        self.settle_writable_waiter(py, true);
         self.settle_empty_waiter(py, |py| {
             py.get_type::<pyo3::exceptions::PyConnectionError>()
                 .call1(("Connection is closed by peer",))
                 .map(Bound::unbind)
                 .map(Some)
         });
-        self.wbuf.borrow_mut().clear();
+        let dropped = std::mem::take(&mut *self.wq.borrow_mut());
+        drop(dropped);
         self.woff.set(0);
+        self.wlen.set(0);
         self.closing.set(true);
         self.reading.set(false);
         self.schedule_lost(py, exc);
@@ -249,34 +260,52 @@ impl State {
 
     /// Sends queued bytes until the queue is empty or the kernel says `EAGAIN`.
     /// `Err` is a fatal write error.
-    fn send_queued(&self) -> io::Result<bool> {
+    fn send_queued(&self, py: Python<'_>) -> io::Result<bool> {
         loop {
-            let n = {
-                let buf = self.wbuf.borrow();
-                let off = self.woff.get();
-                if off >= buf.len() {
-                    return Ok(true);
+            if self.wlen.get() == 0 {
+                return Ok(true);
+            }
+            let sent = {
+                let q = self.wq.borrow();
+                let mut bufs: [&[u8]; sys::MAX_IOV] = [&[]; sys::MAX_IOV];
+                let mut k = 0;
+                for (slot, b) in bufs.iter_mut().zip(q.iter()) {
+                    let data = b.bind(py).as_bytes();
+                    *slot = if k == 0 {
+                        &data[self.woff.get()..]
+                    } else {
+                        data
+                    };
+                    k += 1;
                 }
-                match sys::send(self.fd, &buf[off..]) {
+                match sys::send_vectored(self.fd, &bufs[..k]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) => return Err(e),
                 }
             };
-            let off = self.woff.get() + n;
-            let mut buf = self.wbuf.borrow_mut();
-            if off >= buf.len() {
-                buf.clear();
-                self.woff.set(0);
-                return Ok(true);
-            }
-            if off > 64 * 1024 && off * 2 > buf.len() {
-                buf.drain(..off);
-                self.woff.set(0);
+            self.consume(py, sent);
+        }
+    }
+
+    /// Drops `n` sent bytes from the front of the write queue.
+    fn consume(&self, py: Python<'_>, mut n: usize) {
+        self.wlen.set(self.wlen.get() - n);
+        let mut q = self.wq.borrow_mut();
+        let mut off = self.woff.get();
+        while n > 0 {
+            let Some(front) = q.front() else { break };
+            let left = front.bind(py).as_bytes().len() - off;
+            if n >= left {
+                q.pop_front();
+                n -= left;
+                off = 0;
             } else {
-                self.woff.set(off);
+                off += n;
+                n = 0;
             }
         }
+        self.woff.set(off);
     }
 
     fn after_flush(&self, py: Python<'_>) {
@@ -291,13 +320,28 @@ impl State {
         }
     }
 
-    /// The I/O task without a watch: it waits for `_attach_fd` while `loop.sendfile`
-    /// holds the descriptor, and ends otherwise (the transport is closed).
-    fn idle_without_fd(&self) -> Poll<()> {
-        if self.detached.get() {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
+    /// Settles `loop.sendfile`'s writable waiter, if one waits: `Ok` once the socket is
+    /// writable, `Err` once the transport is gone.
+    fn settle_writable_waiter(&self, py: Python<'_>, gone: bool) {
+        let Some(fut) = self.writable_waiter.borrow_mut().take() else {
+            return;
+        };
+        let res = (|| -> PyResult<()> {
+            if fut.bind(py).call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            if gone {
+                let exc = py
+                    .get_type::<pyo3::exceptions::PyConnectionError>()
+                    .call1(("Connection is closed by peer",))?;
+                fut.bind(py).call_method1("set_exception", (exc,))?;
+            } else {
+                fut.bind(py).call_method1("set_result", (py.None(),))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
         }
     }
 
@@ -316,14 +360,25 @@ impl State {
             if self.lost_done.get() {
                 return Poll::Ready(());
             }
+            // loop.sendfile waits for the socket to take more.
+            if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+                let ready = match self.afd.borrow().as_ref() {
+                    Some(fd) => fd.poll_write_ready(cx),
+                    None => return Poll::Ready(()),
+                };
+                if let Poll::Ready(Ok(r)) = ready {
+                    self.lent_ready.set(Some(r));
+                    self.settle_writable_waiter(py, false);
+                }
+            }
             // Write side.
             while self.pending() > 0 && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_write_ready(cx),
-                    None => return self.idle_without_fd(),
+                    None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
-                match self.send_queued() {
+                match self.send_queued(py) {
                     Ok(true) => self.after_flush(py),
                     Ok(false) => {
                         if let Some(fd) = self.afd.borrow().as_ref() {
@@ -345,7 +400,7 @@ impl State {
                 }
                 let ready = match self.afd.borrow().as_ref() {
                     Some(fd) => fd.poll_read_ready(cx),
-                    None => return self.idle_without_fd(),
+                    None => return Poll::Ready(()),
                 };
                 let Poll::Ready(Ok(r)) = ready else { break };
                 reads += 1;
@@ -505,8 +560,9 @@ impl SocketTransport {
                 protocol: RefCell::new(protocol),
                 buffered: Cell::new(buffered),
                 afd: RefCell::new(Some(afd)),
-                wbuf: RefCell::new(Vec::new()),
+                wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
+                wlen: Cell::new(0),
                 closing: Cell::new(false),
                 // On from the start, as on the stock loop: `pause_reading()` in
                 // `connection_made` (before `_start`) holds.
@@ -519,7 +575,8 @@ impl SocketTransport {
                 lost_scheduled: Cell::new(false),
                 conn_lost: Cell::new(0),
                 lost_done: Cell::new(false),
-                detached: Cell::new(false),
+                writable_waiter: RefCell::new(None),
+                lent_ready: Cell::new(None),
                 waker: RefCell::new(None),
                 extra,
                 server,
@@ -549,6 +606,7 @@ impl SocketTransport {
         }
         let proto = st.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        st.settle_writable_waiter(py, true);
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
@@ -598,7 +656,13 @@ impl SocketTransport {
                 return Ok(());
             }
         }
-        st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
+        if st.pending() == 0 {
+            st.woff.set(sent);
+        } else {
+            sent = 0;
+        }
+        st.wlen.set(st.wlen.get() + bytes.len() - sent);
+        st.wq.borrow_mut().push_back(b.clone().unbind());
         st.wake();
         st.maybe_pause(py);
         Ok(())
@@ -633,6 +697,12 @@ impl SocketTransport {
     /// Closes at once, dropping queued data.
     fn abort(&self, py: Python<'_>) {
         self.st.force_close(py, py.None());
+    }
+
+    /// Closes at once with `connection_lost(exc)` (asyncio's `_force_close`, which
+    /// `sslproto` calls on a fatal TLS error).
+    fn _force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
+        self.st.force_close(py, exc);
     }
 
     fn is_closing(&self) -> bool {
@@ -696,26 +766,25 @@ impl SocketTransport {
         Ok(fut)
     }
 
-    /// `loop.sendfile`: drops the descriptor's watch so that the loop's own watchers may
-    /// take it (the write queue is empty and reading paused by then).
-    fn _detach_fd(&self) {
+    /// `loop.sendfile`: a future done once the socket is writable (the transport lends
+    /// its own watch: the selector takes a descriptor once). Calling it again means the
+    /// last `os.sendfile` said `EAGAIN`: the readiness it was given is forgotten first.
+    /// The future fails with `ConnectionError` if the transport is closed meanwhile.
+    fn _writable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let st = &self.st;
-        if st.lost_done.get() || st.afd.borrow().is_none() {
-            return;
+        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        if let Some(r) = st.lent_ready.take() {
+            if let Some(fd) = st.afd.borrow().as_ref() {
+                fd.clear_write_blocked(r);
+            }
         }
-        st.detached.set(true);
-        drop(st.afd.borrow_mut().take());
-    }
-
-    /// Watches the descriptor again after `_detach_fd`.
-    fn _attach_fd(&self) -> PyResult<()> {
-        let st = &self.st;
-        if !st.detached.replace(false) || st.lost_done.get() {
-            return Ok(());
+        st.settle_writable_waiter(py, true);
+        *st.writable_waiter.borrow_mut() = Some(fut.clone_ref(py));
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.settle_writable_waiter(py, true);
         }
-        *st.afd.borrow_mut() = Some(simul::net::AsyncFd::new(st.fd).map_err(PyErr::from)?);
         st.wake();
-        Ok(())
+        Ok(fut)
     }
 
     /// Ends `loop.sendfile`'s hold on the transport (see `_make_empty_waiter`).

@@ -7,7 +7,9 @@ Usage::
 
 Each (loop, module) pair runs in its own subprocess. For ``test_events`` the
 loop-agnostic ``EventLoopTestsMixin`` runs through a subclass whose
-``create_event_loop()`` returns the loop under test; the other suites build their loops
+``create_event_loop()`` returns the loop under test (so do ``test_sock_lowlevel``'s
+``BaseSockTestsMixin``, ``test_sendfile``'s ``SendfileTestsBase`` and
+``test_unix_events``' signal tests); the other suites build their loops
 through the event loop policy (``asyncio.new_event_loop()``, ``asyncio.run``,
 ``asyncio.Runner``), whose loop factory is pointed at the loop under test.
 
@@ -42,6 +44,11 @@ MODULES = [
     "test_buffered_proto",
     "test_futures2",
     "test_threads",
+    "test_sendfile",
+    "test_unix_events",
+    "test_subprocess",
+    "test_sslproto",
+    "test_ssl",
 ]
 
 
@@ -96,7 +103,9 @@ def child(loop_kind: str, module: str, out: str) -> None:
         from test.test_asyncio import test_events
         from test.test_asyncio import utils as test_utils
 
-        class LoopUnderTest(test_events.EventLoopTestsMixin, test_utils.TestCase):  # type: ignore[misc]
+        class LoopUnderTest(  # type: ignore[misc]
+            test_events.EventLoopTestsMixin, test_events.SubprocessTestsMixin, test_utils.TestCase
+        ):
             def create_event_loop(self) -> Any:
                 return factory()
 
@@ -114,6 +123,48 @@ def child(loop_kind: str, module: str, out: str) -> None:
         SockUnderTest.__module__ = "test.test_asyncio.test_sock_lowlevel"
         SockUnderTest.__qualname__ = "SockUnderTest"
         suite = loader.loadTestsFromTestCase(SockUnderTest)
+    elif module == "test_sendfile":
+        from test.test_asyncio import test_sendfile as tsf
+        from test.test_asyncio import utils as test_utils
+
+        class SendfileUnderTest(tsf.SendfileTestsBase, test_utils.TestCase):  # type: ignore[misc]
+            def create_event_loop(self) -> Any:
+                return factory()
+
+        SendfileUnderTest.__module__ = "test.test_asyncio.test_sendfile"
+        SendfileUnderTest.__qualname__ = "SendfileUnderTest"
+        suite = loader.loadTestsFromTestCase(SendfileUnderTest)
+    elif module == "test_unix_events":
+        # The signal tests (through a subclass: they build a SelectorEventLoop) and the
+        # sock_sendfile tests (they build their loop through the policy); the rest of the
+        # module tests the stock loop's pipe and child-watcher classes themselves.
+        from test.test_asyncio import test_unix_events as tue
+        from test.test_asyncio import utils as test_utils
+
+        class SignalUnderTest(tue.SelectorEventLoopSignalTests):  # type: ignore[misc]
+            def setUp(self) -> None:
+                test_utils.TestCase.setUp(self)
+                self.loop = factory()
+                self.set_event_loop(self.loop)
+
+        SignalUnderTest.__module__ = "test.test_asyncio.test_unix_events"
+        SignalUnderTest.__qualname__ = "SignalUnderTest"
+        suite = loader.loadTestsFromTestCase(SignalUnderTest)
+        suite.addTests(loader.loadTestsFromTestCase(tue.SelectorEventLoopUnixSockSendfileTests))
+    elif module == "test_sslproto":
+        # Its functional class hard-codes ``asyncio.SelectorEventLoop()``; this one runs
+        # the same tests on the loop under test.
+        from test.test_asyncio import test_sslproto as tsp
+
+        class StartTLSUnderTest(tsp.BaseStartTLS, unittest.TestCase):  # type: ignore[misc]
+            def new_loop(self) -> Any:
+                return factory()
+
+        StartTLSUnderTest.__module__ = "test.test_asyncio.test_sslproto"
+        StartTLSUnderTest.__qualname__ = "StartTLSUnderTest"
+        suite = unittest.TestSuite(
+            [loader.loadTestsFromTestCase(tsp.SslProtoHandshakeTests), loader.loadTestsFromTestCase(StartTLSUnderTest)]
+        )
     else:
         suite = loader.loadTestsFromModule(mod)
     stream = open(os.devnull, "w")

@@ -128,3 +128,32 @@ def test_transport_sendfile_flushes_first_and_resumes_reading(loop: simul.EventL
         await server.wait_closed()
 
     loop.run_until_complete(main())
+
+
+def test_transport_sendfile_falls_back_for_a_non_file(loop: simul.EventLoop) -> None:
+    async def main() -> None:
+        received = bytearray()
+        done = loop.create_future()
+
+        class Sink(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                received.extend(data)
+
+            def connection_lost(self, exc: Any) -> None:
+                done.set_result(None)
+
+        server = await loop.create_server(Sink, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, proto = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+        body = b"not a regular file" * 10_000
+        with pytest.raises(asyncio.SendfileNotAvailableError):
+            await loop.sendfile(tr, __import__("io").BytesIO(body), fallback=False)
+        assert await asyncio.wait_for(loop.sendfile(tr, __import__("io").BytesIO(body)), 30) == len(body)
+        assert tr.get_protocol() is proto  # the fallback's protocol was put back
+        tr.close()
+        await asyncio.wait_for(done, 30)
+        assert bytes(received) == body
+        server.close()
+        await server.wait_closed()
+
+    loop.run_until_complete(main())

@@ -69,4 +69,4 @@ pub use exec::LocalExecutor;
 pub use io::{HyperIo, ReadUninit};
 pub use serve::{serve, Serve, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_DEADLINE};
 pub use timer::HyperTimer;
-pub use tower::TowerToHyper;
+pub use tower::{TowerCall, TowerToHyper};

@@ -31,6 +31,7 @@ pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
 }
 
 /// Runs `f` with the current loop, if there is one.
+#[inline]
 pub(crate) fn try_with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let ptr = CONTEXT.with(|c| c.get());
     if ptr.is_null() {

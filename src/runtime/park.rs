@@ -62,6 +62,7 @@ impl ParkState {
     /// a locked read-modify-write only when the flag is up. A flag raised just after the
     /// load is not lost: the next iteration sees it, and [`ParkState::prepare_park`]
     /// refuses to park while it is set.
+    #[inline]
     pub(crate) fn take_pending(&self) -> bool {
         if self.0.load(Ordering::Acquire) & PENDING == 0 {
             return false;

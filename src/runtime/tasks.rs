@@ -54,6 +54,7 @@ pub(super) fn next_task_id() -> u64 {
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
 impl Schedule for LoopSchedule {
+    #[inline]
     fn schedule(&self, task: raw::Runnable) {
         let mut task = Some(task);
         try_with_core(|core| {
@@ -249,7 +250,10 @@ impl Core {
         if let Some(msg) = unretrieved {
             report_unretrieved(&task, &msg);
         }
-        drop(registry_ref);
+        match registry_ref {
+            Some(owned) => owned.release_with(task),
+            None => drop(task),
+        }
     }
 
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {

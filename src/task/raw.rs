@@ -488,6 +488,28 @@ impl Drop for OwnedTask {
     }
 }
 
+impl OwnedTask {
+    /// Drops the owner's reference and `other` (another reference to the same task, which
+    /// must be complete) in one atomic step instead of two: the loop lets go of both when
+    /// a task completes. Falls back to two drops if `other` is another task or this one
+    /// is not complete.
+    pub(crate) fn release_with(self, other: TaskRef) {
+        if !self.0.ptr_eq(&other) || !self.0.is_complete() {
+            return;
+        }
+        // Neither handle's own drop runs: the two references are released together below
+        // (a complete task's `OwnedTask` drop does nothing but release its reference).
+        let ptr = ManuallyDrop::new(self).0.ptr;
+        let _ = ManuallyDrop::new(other);
+        // SAFETY: both references were held until now, so the cell is live.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.ref_dec_by(2) {
+            // SAFETY: those were the last references; nobody else can reach the memory.
+            unsafe { (header.vtable.dealloc)(ptr) }
+        }
+    }
+}
+
 /// The join handle's reference, typed by the task's output.
 pub(crate) struct JoinRef<T> {
     task: TaskRef,

@@ -542,3 +542,39 @@ fn a_task_polled_from_inside_its_own_poll_panics_instead() {
     drop((d, owner, join));
     assert_eq!(h.freed(), 1);
 }
+
+#[test]
+fn the_owner_and_the_finished_entry_are_released_together() {
+    let h = Harness::new();
+    let (owner, join, r) = h.spawn(async { 1 });
+    let d = done(run(r));
+    owner.release_with(d.task);
+    assert_eq!(h.freed(), 0, "the handle still holds a reference");
+    assert_eq!(join.take_output().unwrap().unwrap(), 1);
+    drop(join);
+    assert_eq!(h.freed(), 1);
+
+    // The last two references: released together, the memory is freed at once.
+    let (owner, join, r) = h.spawn(async { 2 });
+    drop(join);
+    let d = done(run(r));
+    owner.release_with(d.task);
+    assert_eq!(h.freed(), 2);
+}
+
+#[test]
+fn releasing_together_with_another_task_or_before_completion_drops_each_alone() {
+    let h = Harness::new();
+    let (counts, (g, _ctl)) = (h.counts.clone(), gate(&h, 3));
+    let (owner_a, join_a, r_a) = h.spawn(g);
+    let (owner_b, join_b, r_b) = h.spawn(async { 4 });
+    let b = done(run(r_b));
+    // Another task's reference: both dropped one by one; `a` is not complete, so its
+    // owner's drop drops its live future, as a plain drop would.
+    owner_a.release_with(b.task);
+    assert_eq!(Counts::get(&counts.futures_dropped), 1);
+    drop((r_a, join_a));
+    assert_eq!(h.freed(), 1);
+    drop((owner_b, join_b));
+    assert_eq!(h.freed(), 2);
+}

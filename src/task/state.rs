@@ -148,9 +148,15 @@ impl State {
 
     /// Drops one reference; `true` if it was the last.
     pub(crate) fn ref_dec(&self) -> bool {
-        let prev = self.0.fetch_sub(REF_ONE, Ordering::AcqRel);
-        debug_assert!(prev & REF_MASK >= REF_ONE, "task refcount underflow");
-        prev & REF_MASK == REF_ONE
+        self.ref_dec_by(1)
+    }
+
+    /// Drops `n` references held by the caller in one atomic step; `true` if they were
+    /// the last.
+    pub(crate) fn ref_dec_by(&self, n: usize) -> bool {
+        let prev = self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel);
+        debug_assert!(prev & REF_MASK >= n * REF_ONE, "task refcount underflow");
+        prev & REF_MASK == n * REF_ONE
     }
 }
 
@@ -196,6 +202,15 @@ mod tests {
         let s = State::new_scheduled(1);
         s.start_run().unwrap();
         assert!(s.idle_and_ref_dec());
+    }
+
+    #[test]
+    fn releasing_two_references_at_once_reports_the_last_drop() {
+        let s = State::new_scheduled(3);
+        assert!(!s.ref_dec_by(2));
+        assert_eq!(s.load() & REF_MASK, REF_ONE);
+        s.ref_inc();
+        assert!(s.ref_dec_by(2));
     }
 
     #[test]

@@ -1,21 +1,34 @@
 //! The HTTP benchmark's peer: the same hyper service on tokio's current_thread runtime
 //! (hyper-util's `TokioIo`, `TokioExecutor`, `TokioTimer`, auto-detected HTTP/1.1 and h2c).
 //!
-//! usage: `http_tokio [PORT]` (default 8082), binds 127.0.0.1.
+//! usage: `http_tokio [PORT] [RUNTIMES]` (default 8082, 1 runtime), binds 127.0.0.1. With
+//! RUNTIMES > 1, one current_thread runtime per thread, each with its own `SO_REUSEPORT`
+//! listener: the thread-per-core shape `http_simul LOOPS` is compared with.
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 
 fn main() {
-    let port = simul_bench_http::port_arg("http_tokio", 8082);
+    let (port, runtimes) = simul_bench_http::args("http_tokio", 8082);
+    let threads: Vec<_> = (0..runtimes)
+        .map(|_| std::thread::spawn(move || serve(port, runtimes > 1)))
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+fn serve(port: u16, reuse_port: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.set_reuseaddr(true).unwrap();
+        s.set_reuseport(reuse_port).unwrap();
+        s.bind(([127, 0, 0, 1], port).into()).unwrap();
+        let listener = s.listen(1024).unwrap();
         println!(
             "http_tokio: listening on {}",
             listener.local_addr().unwrap()
