@@ -118,6 +118,10 @@ def sock_ping_pong(rounds: int) -> Callable[[asyncio.AbstractEventLoop], None]:
 
 def sock_sendfile(path: str, size: int) -> Callable[[asyncio.AbstractEventLoop], None]:
     def run(loop: asyncio.AbstractEventLoop) -> None:
+        if type(loop).__module__.startswith("uvloop"):
+            # uvloop's sock_sendfile did not finish here (seen with uvloop 0.23 on this
+            # machine; not investigated): the row is left out for it.
+            raise NotImplementedError
         a, b = socket.socketpair()
         a.setblocking(False)
 

@@ -14,7 +14,9 @@
 //! connection, hyper's HTTP/2 streams as tasks beside it, timers in the loop's wheel.
 //! Nothing needs to be `Send`, so handlers may hold `Rc` state. To use every core, run one
 //! `serve` per loop, each on its own `SO_REUSEPORT` listener
-//! ([`BindOptions`](crate::net::BindOptions)).
+//! ([`BindOptions`](crate::net::BindOptions)), bound before the loops start and moved to
+//! them as `std` listeners; `examples/http_server.rs --loops N` does this with a
+//! [`Loops`](crate::Loops) set, and every loop's `serve` shuts down gracefully on Ctrl-C.
 //!
 //! hyper's HTTP/2 (the h2 crate) uses tokio's I/O *traits* and `sync` channels as a
 //! library; no tokio runtime, reactor or timer is started anywhere.

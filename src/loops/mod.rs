@@ -42,8 +42,12 @@
 //!   [`crate::run`]) cancels every main future, shuts every loop down and ends the process
 //!   with SIGINT (exit status 130).
 //! - Dropping a `Loops` (or [`Loops::shutdown`]) closes each loop on its own thread —
-//!   every task still alive is cancelled there — and joins every thread: no thread or
-//!   descriptor of the set outlives it.
+//!   every task still alive is cancelled there — and joins every thread, the loops' own
+//!   and their blocking pools' (see [`crate::blocking`], bounded by its shutdown timeout):
+//!   no thread or descriptor of the set outlives it.
+//! - With [`LoopsBuilder::pin`], loop `i`'s thread may run only on the `i`-th CPU of the
+//!   process's affinity (wrapping around); stall-watchdog lines and debug reports name the
+//!   loop ("loop N").
 
 mod handoff;
 mod sys;

@@ -65,6 +65,7 @@ impl Unpin for Sleep {}
 /// The current loop's time (virtual under virtual time) when called on a loop's thread,
 /// else real time: the clock for code that may run off a loop, such as hyper's
 /// `Timer::now` (the public, loop-only form is [`crate::time()`]).
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
 pub(crate) fn now_or_real() -> Instant {
     crate::runtime::try_with_core(Core::now).unwrap_or_else(Instant::now)
 }
