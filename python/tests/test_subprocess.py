@@ -159,7 +159,9 @@ def test_a_child_nobody_reads_is_killed_when_wait_for_times_out(loop: asyncio.Ab
         # As on the stock loop, wait() also waits for the pipes to close: communicate()
         # drains what the killed child left in its pipe and returns.
         out, _ = await asyncio.wait_for(p.communicate(), timeout=60)
-        assert 0 < len(out) < 100_000_000
+        # On a loaded machine the child may be killed before its interpreter has written
+        # anything: only "not all of it" is certain.
+        assert len(out) < 100_000_000
         return p.returncode
 
     assert loop.run_until_complete(main()) == -signal.SIGKILL
