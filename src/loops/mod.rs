@@ -438,6 +438,9 @@ impl Loops {
         }
         let main = Arc::new(main);
         let location = std::panic::Location::caller();
+        // SIGINT is taken over before any main future starts: a Ctrl-C that comes once a
+        // main future has run (even its first step) must cancel, not kill the process.
+        let mut sigint = crate::signal::RunInterrupt::arm();
         let mut mains: Vec<RemoteTask<F::Output>> = (0..self.len())
             .map(|index| {
                 let main = main.clone();
@@ -449,7 +452,6 @@ impl Loops {
             })
             .collect();
         let waiter = EventLoop::new().expect("simul::Loops::run: cannot create an event loop");
-        let mut sigint = crate::signal::RunInterrupt::arm();
         let mut outputs: Vec<Option<F::Output>> = (0..mains.len()).map(|_| None).collect();
         let outcome = waiter.run_until_complete(sigint.watch(collect(&mut mains, &mut outputs)));
         match outcome {
