@@ -182,3 +182,29 @@ fn h2load_many_streams_all_succeed() {
     );
     assert!(text.contains("status codes: 2000 2xx"), "{text}");
 }
+
+#[test]
+fn h2load_over_tls_negotiates_h2_by_alpn_and_all_streams_succeed() {
+    if !have("h2load") {
+        return;
+    }
+    let s = TestServer::start(Options {
+        tls: true,
+        ..Options::default()
+    });
+    // h2load offers `h2` by ALPN (and does not verify the certificate); the server must
+    // pick HTTP/2 there, so every request travels as a stream of 4 TLS connections.
+    let out = Command::new("h2load")
+        .args(["-n", "2000", "-c", "4", "-m", "50", &s.url("/json")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("Application protocol: h2"), "{text}\n{err}");
+    assert!(text.contains("TLS Protocol: TLSv1.3"), "{text}\n{err}");
+    assert!(
+        text.contains("2000 succeeded, 0 failed, 0 errored"),
+        "{text}\n{err}"
+    );
+    assert!(text.contains("status codes: 2000 2xx"), "{text}");
+}
