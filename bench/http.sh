@@ -8,8 +8,10 @@
 # same way. Both servers are pinned the same way (taskset -c 0 for one loop, 0..N-1 for
 # N) and measured alternately, row by row, in the same run.
 #
-# Rows: wrk (HTTP/1.1 keep-alive) at 100 and 1,000 connections and h2load (HTTP/2 h2c,
-# 100 connections x 10 streams) against `/` (plaintext) and `/json`, on the same hyper
+# Rows: wrk (HTTP/1.1 keep-alive) at 100 and 1,000 connections, h2load (HTTP/2 h2c,
+# 100 connections x 10 streams) and h2load over TLS (HTTP/2 by ALPN, `h2load-tls`; the
+# servers run with `tls` and a certificate made at start, rustls' *ring* provider on both
+# sides) against `/` (plaintext) and `/json`, on the same hyper
 # service over simul (bench/src/bin/http_simul.rs) and over tokio current_thread
 # (http_tokio.rs): requests/s and server CPU per request (utime+stime of the server
 # process from /proc, in microseconds). Then TLS handshakes/s and bulk TLS throughput,
@@ -29,10 +31,11 @@ TCK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
 
-start() { # name port loops -> pid
-    taskset -c "0-$(($3 - 1))" "$BIN/$1" "$2" "$3" >/dev/null &
+start() { # name port loops [tls] -> pid
+    taskset -c "0-$(($3 - 1))" "$BIN/$1" "$2" "$3" ${4:-} >/dev/null &
     local pid=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$2/" && break; sleep 0.05; done
+    local scheme=http; [ -n "${4:-}" ] && scheme=https
+    for _ in $(seq 100); do curl -sk -o /dev/null "$scheme://127.0.0.1:$2/" && break; sleep 0.05; done
     echo $pid
 }
 
@@ -41,21 +44,28 @@ run_load() { # tool conns path port -> "reqs_per_s"
         wrk) wrk -t2 -c"$2" -d"${SECS}s" "http://127.0.0.1:$4$3" | awk '/Requests\/sec/ {print $2}' ;;
         h2load) h2load -c"$2" -m10 -t2 -D"$SECS" "http://127.0.0.1:$4$3" 2>/dev/null \
                     | awk '/^finished in/ {gsub(",", "", $4); print $4}' ;;
+        h2load-tls) h2load -c"$2" -m10 -t2 -D"$SECS" "https://127.0.0.1:$4$3" 2>/dev/null \
+                    | awk '/^finished in/ {gsub(",", "", $4); print $4}' ;;
     esac
 }
 
 for N in $LOOPS_LIST; do
 SIMUL=$(start http_simul 18081 "$N")
 TOKIO=$(start http_tokio 18082 "$N")
-trap 'kill $SIMUL $TOKIO 2>/dev/null || true' EXIT
+SIMUL_TLS=$(start http_simul 18083 "$N" tls)
+TOKIO_TLS=$(start http_tokio 18084 "$N" tls)
+trap 'kill $SIMUL $TOKIO $SIMUL_TLS $TOKIO_TLS 2>/dev/null || true' EXIT
 echo "== $N loop(s) vs $N tokio current_thread runtime(s), servers pinned to CPUs 0-$((N - 1))"
 printf '%-22s %12s %12s %7s %12s %12s %7s\n' row "simul req/s" "tokio req/s" ratio "simul us/req" "tokio us/req" ratio
 for path in / /json; do
-    for load in "wrk 100" "wrk 1000" "h2load 100"; do
+    for load in "wrk 100" "wrk 1000" "h2load 100" "h2load-tls 100"; do
         set -- $load
         declare -A rps cpu
         for side in simul tokio; do
             if [ $side = simul ]; then pid=$SIMUL; port=18081; else pid=$TOKIO; port=18082; fi
+            if [ "$1" = h2load-tls ]; then
+                if [ $side = simul ]; then pid=$SIMUL_TLS; port=18083; else pid=$TOKIO_TLS; port=18084; fi
+            fi
             c0=$(cpu_ticks $pid)
             r=$(run_load "$1" "$2" "$path" "$port")
             c1=$(cpu_ticks $pid)
@@ -68,8 +78,8 @@ for path in / /json; do
             "$(awk -v a="${cpu[simul]}" -v b="${cpu[tokio]}" 'BEGIN { print b / a }')"
     done
 done
-kill $SIMUL $TOKIO 2>/dev/null || true
-wait $SIMUL $TOKIO 2>/dev/null || true
+kill $SIMUL $TOKIO $SIMUL_TLS $TOKIO_TLS 2>/dev/null || true
+wait $SIMUL $TOKIO $SIMUL_TLS $TOKIO_TLS 2>/dev/null || true
 done
 echo
 "$BIN/tls_bench"

@@ -25,11 +25,12 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     Ok(r)
 }
 
-/// The arguments `[PORT] [LOOPS]`: the port (or `default`) and the number of loops (or
-/// runtimes), each on its own thread with its own `SO_REUSEPORT` listener (default 1).
-pub fn args(name: &str, default: u16) -> (u16, usize) {
+/// The arguments `[PORT] [LOOPS] [tls]`: the port (or `default`), the number of loops (or
+/// runtimes), each on its own thread with its own `SO_REUSEPORT` listener (default 1), and
+/// whether to serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a certificate made at start.
+pub fn args(name: &str, default: u16) -> (u16, usize, bool) {
     let bad = |what: &str| -> ! {
-        eprintln!("{name}: bad {what}\nusage: {name} [PORT] [LOOPS]");
+        eprintln!("{name}: bad {what}\nusage: {name} [PORT] [LOOPS] [tls]");
         std::process::exit(2);
     };
     let mut args = std::env::args().skip(1);
@@ -43,5 +44,27 @@ pub fn args(name: &str, default: u16) -> (u16, usize) {
         Some(Ok(n)) if n >= 1 => n,
         Some(_) => bad("loop count"),
     };
-    (port, loops)
+    let tls = match args.next().as_deref() {
+        None => false,
+        Some("tls") => true,
+        Some(_) => bad("third argument (only `tls`)"),
+    };
+    (port, loops, tls)
+}
+
+/// A self-signed certificate for `localhost` and its key, made at start (rcgen); both
+/// servers present it with rustls' *ring* provider and offer `h2`, `http/1.1` by ALPN.
+pub fn server_tls_config() -> simul::tls::rustls::ServerConfig {
+    use simul::tls::rustls::{self, pki_types};
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = pki_types::PrivateKeyDer::Pkcs8(c.key_pair.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![c.cert.der().clone()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
 }

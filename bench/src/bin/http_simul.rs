@@ -1,12 +1,13 @@
 //! The HTTP benchmark's server on simul: hyper with simul's I/O, executor and timer.
 //!
-//! usage: `http_simul [PORT] [LOOPS]` (default 8081, 1 loop), binds 127.0.0.1. `GET /`
+//! usage: `http_simul [PORT] [LOOPS] [tls]` (default 8081, 1 loop), binds 127.0.0.1. `GET /`
 //! answers `Hello, World!` (text/plain), `GET /json` `{"message":"Hello, World!"}`:
 //! TechEmpower's plaintext and JSON shapes. HTTP/1.1 and HTTP/2 (h2c) are auto-detected.
 //! The service is the same `service_fn` as `http_tokio`'s, so the rows compare the
 //! runtimes only. With LOOPS > 1 a `simul::Loops` set runs one `serve` per loop, each on
 //! its own `SO_REUSEPORT` listener (as `http_tokio` runs one current_thread runtime per
-//! thread).
+//! thread). With `tls`, it serves HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a certificate
+//! made at start.
 
 use std::future::IntoFuture;
 use std::sync::Mutex;
@@ -14,7 +15,10 @@ use std::sync::Mutex;
 use simul::net::{BindOptions, TcpListener};
 
 fn main() {
-    let (port, loops) = simul_bench_http::args("http_simul", 8081);
+    let (port, loops, tls) = simul_bench_http::args("http_simul", 8081);
+    let acceptor = tls.then(|| {
+        simul::tls::TlsAcceptor::new(std::sync::Arc::new(simul_bench_http::server_tls_config()))
+    });
     let listeners: Vec<std::net::TcpListener> = simul::run(async move {
         let opts = BindOptions::new().reuse_port(loops > 1);
         let mut all = Vec::new();
@@ -28,13 +32,17 @@ fn main() {
         "http_simul: listening on {} with {loops} loop(s)",
         listeners[0].local_addr().unwrap()
     );
-    let serve = |listener: std::net::TcpListener| async move {
-        let listener = TcpListener::from_std(listener).unwrap();
-        let svc = hyper::service::service_fn(simul_bench_http::handle);
-        simul::http::serve(listener, svc)
-            .into_future()
-            .await
-            .unwrap();
+    let serve = move |listener: std::net::TcpListener| {
+        let acceptor = acceptor.clone();
+        async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            let svc = hyper::service::service_fn(simul_bench_http::handle);
+            let mut server = simul::http::serve(listener, svc);
+            if let Some(a) = acceptor {
+                server = server.tls(a);
+            }
+            server.into_future().await.unwrap();
+        }
     };
     if loops == 1 {
         let listener = listeners.into_iter().next().unwrap();
