@@ -329,6 +329,8 @@ impl Driver {
 
 /// Ends a driver's [`Driver::poll`] from any thread: the driver's own type, so nothing
 /// above the driver names the backend's wake-up mechanism (an eventfd under epoll).
+/// Keep it for as long as the driver may be woken: dropping it closes the wake-up
+/// descriptor, and a wake-up not yet collected by `poll` goes with it.
 pub(crate) struct Unparker(mio::Waker);
 
 impl Unparker {
@@ -656,3 +658,7 @@ impl Drop for Waiter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;
