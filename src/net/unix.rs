@@ -62,7 +62,9 @@ impl UnixListener {
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
         sys::bind_unix(&fd, path.as_ref())?;
-        sys::listen(&fd, 1024)?;
+        // The kernel clamps this to its maximum (`somaxconn`): the backlog std and mio ask
+        // for on Linux (`listen(fd, -1)`).
+        sys::listen(&fd, u32::MAX)?;
         Self::from_socket(std::os::unix::net::UnixListener::from(fd))
     }
 
