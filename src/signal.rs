@@ -48,7 +48,7 @@ use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -297,12 +297,12 @@ fn acquire_pipe() -> io::Result<(usize, File)> {
             "simul::signal: more than {MAX_LOOPS} event loops listen for signals at once"
         )));
     }
-    let (tx, rx) = mio::unix::pipe::new()?; // non-blocking and close-on-exec
+    let (rx, tx) = crate::sys::pipe()?; // non-blocking and close-on-exec
     let slot = pool.next;
     pool.next += 1;
     // The write end is never closed: the handler may hold its number at any time.
-    WAKE_FDS[slot].store(OwnedFd::from(tx).into_raw_fd(), Ordering::SeqCst);
-    Ok((slot, File::from(OwnedFd::from(rx))))
+    WAKE_FDS[slot].store(tx.into_raw_fd(), Ordering::SeqCst);
+    Ok((slot, File::from(rx)))
 }
 
 fn release_pipe(slot: usize, file: File) {

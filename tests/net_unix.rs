@@ -106,3 +106,37 @@ fn datagram_round_trip_by_path_and_pair() {
     });
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_path_too_long_for_a_unix_socket_is_refused_with_its_name() {
+    let long = format!("/tmp/{}", "x".repeat(200));
+    simul::run(async {
+        let e = UnixStream::connect(&long).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("xxxx"), "names the path: {e}");
+        let e = UnixListener::bind(&long).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let e = UnixDatagram::bind(&long).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn an_abstract_unix_socket_name_connects() {
+    let name = format!("\0simul-abstract-{}", std::process::id());
+    let std_listener = {
+        use std::os::linux::net::SocketAddrExt;
+        let addr =
+            std::os::unix::net::SocketAddr::from_abstract_name(&name.as_bytes()[1..]).unwrap();
+        std::os::unix::net::UnixListener::bind_addr(&addr).unwrap()
+    };
+    simul::run(async move {
+        let listener = UnixListener::from_std(std_listener).unwrap();
+        let mut c = UnixStream::connect(&name).await.unwrap();
+        let (mut s, _) = listener.accept().await.unwrap();
+        c.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = s.read(&mut buf).await.unwrap(); // two bytes on a local stream: one read
+        assert_eq!(&buf[..n], b"hi");
+    });
+}

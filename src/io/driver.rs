@@ -262,8 +262,10 @@ impl Driver {
         })
     }
 
-    pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
-        mio::Waker::new(self.poll.registry(), WAKER_TOKEN)
+    /// A handle that ends this driver's [`poll`](Self::poll) from any thread. One per
+    /// driver (the selector has one wake-up source).
+    pub(crate) fn new_unparker(&self) -> io::Result<Unparker> {
+        mio::Waker::new(self.poll.registry(), WAKER_TOKEN).map(Unparker)
     }
 
     /// Waits for events (at most `timeout`; `None` = until one arrives) and dispatches them.
@@ -322,6 +324,21 @@ impl Driver {
             w.wake();
         }
         Ok(true)
+    }
+}
+
+/// Ends a driver's [`Driver::poll`] from any thread: the driver's own type, so nothing
+/// above the driver names the backend's wake-up mechanism (an eventfd under epoll).
+/// Keep it for as long as the driver may be woken: dropping it closes the wake-up
+/// descriptor, and a wake-up not yet collected by `poll` goes with it.
+pub(crate) struct Unparker(mio::Waker);
+
+impl Unparker {
+    /// Makes the driver's current or next `poll` return. A failure (the selector is gone)
+    /// leaves nothing to wake.
+    #[inline]
+    pub(crate) fn unpark(&self) {
+        let _ = self.0.wake();
     }
 }
 
@@ -641,3 +658,7 @@ impl Drop for Waiter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;

@@ -1,4 +1,4 @@
-//! [`Evented`]: a mio source registered with the current loop's selector, and the read and
+//! [`Evented`]: a socket (a `std` type in non-blocking mode) registered with the current loop's selector, and the read and
 //! write paths every socket type shares.
 //!
 //! # Readiness discipline
@@ -41,7 +41,7 @@ pub(crate) enum Kind {
     Message,
 }
 
-/// A mio source registered with the loop; see the module doc.
+/// A socket registered with the loop by its descriptor; see the module doc.
 pub(crate) struct Evented<S: AsRawFd> {
     source: Option<S>,
     reg: Registration,
@@ -193,18 +193,18 @@ pub(crate) trait Connecting: std::os::fd::AsRawFd {
     fn check_connected(&self) -> io::Result<()>;
 }
 
-impl Connecting for mio::net::TcpStream {
+impl Connecting for std::net::TcpStream {
     fn take_error(&self) -> io::Result<Option<io::Error>> {
-        mio::net::TcpStream::take_error(self)
+        std::net::TcpStream::take_error(self)
     }
     fn check_connected(&self) -> io::Result<()> {
         self.peer_addr().map(drop)
     }
 }
 
-impl Connecting for mio::net::UnixStream {
+impl Connecting for std::os::unix::net::UnixStream {
     fn take_error(&self) -> io::Result<Option<io::Error>> {
-        mio::net::UnixStream::take_error(self)
+        std::os::unix::net::UnixStream::take_error(self)
     }
     fn check_connected(&self) -> io::Result<()> {
         self.peer_addr().map(drop)

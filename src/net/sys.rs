@@ -1,6 +1,9 @@
-//! The one checked path from `simul::net` to the OS for what mio does not offer: socket
-//! creation with options set before `bind`, `setsockopt`/`getsockopt`, and `read` into
-//! uninitialised memory (for hyper's read cursor).
+//! The one checked path from `simul::net` to the OS for what `std`'s socket types do not
+//! offer: socket creation non-blocking from the start with options set before `bind`, a
+//! non-blocking `connect` (TCP and Unix), `accept4` (the new connection non-blocking in
+//! the same call), `setsockopt`/`getsockopt`, and `read` into uninitialised memory (for
+//! hyper's read cursor). Sockets are `std` types; switching one a caller hands in to
+//! non-blocking mode goes through `crate::sys::set_nonblocking`.
 //!
 //! Every `libc` call of the module lives here, each in its own small function with its
 //! `// SAFETY:` reason; every return value goes through `crate::sys::syscall`.
@@ -9,6 +12,7 @@ use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::sys::syscall;
@@ -107,20 +111,10 @@ pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
-        set_nonblocking_cloexec(fd.as_raw_fd())?;
+        crate::sys::set_cloexec(&fd)?;
+        crate::sys::set_nonblocking(&fd, true)?;
     }
     Ok(fd)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn set_nonblocking_cloexec(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl with integer arguments on a descriptor we own.
-    syscall(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
-    // SAFETY: as above.
-    let flags = syscall(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: as above.
-    syscall(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
-    Ok(())
 }
 
 /// A `sockaddr_storage` holding `addr`, and the length to pass with it.
@@ -171,6 +165,179 @@ pub(crate) fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
         )
     })
     .map(drop)
+}
+
+/// `connect(fd, addr)` on a non-blocking socket: `Ok` when the connection is made or in
+/// progress (`EINPROGRESS`; the socket turns writable when it is done).
+pub(crate) fn connect(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
+    let (storage, len) = sockaddr_of(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the call's duration.
+    let res = syscall(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    });
+    match res {
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+        r => r.map(drop),
+    }
+}
+
+/// The `sockaddr_un` for `path` and its length; a path starting with a NUL byte names an
+/// abstract socket (Linux).
+fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
+    let mut addr: libc::sockaddr_un = unsafe { MaybeUninit::zeroed().assume_init() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    let abstract_name = bytes.first() == Some(&0);
+    // A pathname needs room for its terminating NUL; an abstract name does not have one.
+    let room = addr.sun_path.len() - usize::from(!abstract_name);
+    if bytes.len() > room {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "Unix socket path {path:?} is {} bytes; at most {room} fit",
+                bytes.len()
+            ),
+        ));
+    }
+    if !abstract_name && bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("Unix socket path {path:?} contains a NUL byte"),
+        ));
+    }
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+    let len = base + bytes.len() + usize::from(!abstract_name);
+    Ok((addr, len as libc::socklen_t))
+}
+
+/// `bind(fd, path)` for a Unix-domain socket.
+pub(crate) fn bind_unix(fd: &OwnedFd, path: &Path) -> io::Result<()> {
+    let (addr, len) = unix_sockaddr(path)?;
+    // SAFETY: `addr` is a valid sockaddr_un whose first `len` bytes are initialised.
+    syscall(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    })
+    .map(drop)
+}
+
+/// `connect(fd, path)` for a non-blocking Unix-domain socket: `Ok` when connected or in
+/// progress.
+pub(crate) fn connect_unix(fd: &OwnedFd, path: &Path) -> io::Result<()> {
+    let (addr, len) = unix_sockaddr(path)?;
+    // SAFETY: `addr` is a valid sockaddr_un whose first `len` bytes are initialised.
+    let res = syscall(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    });
+    match res {
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+        r => r.map(drop),
+    }
+}
+
+/// A connected pair of Unix-domain sockets of type `ty`, non-blocking and close-on-exec.
+pub(crate) fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as libc::c_int; 2];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let ty = ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: `fds` is valid for writes of two ints, which is what socketpair writes.
+    syscall(unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) })?;
+    // SAFETY: the call just returned these two descriptors and nothing else owns them.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    for fd in [&a, &b] {
+        crate::sys::set_cloexec(fd)?;
+        crate::sys::set_nonblocking(fd, true)?;
+    }
+    Ok((a, b))
+}
+
+/// `accept(fd)` of an IP listener: the new connection, already non-blocking and
+/// close-on-exec, and the peer's address.
+pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    // SAFETY: sockaddr_storage is plain old data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let new = {
+        // SAFETY: `storage` and `len` are valid for writes and `len` is the storage's size,
+        // so the kernel writes at most that many bytes of address into memory we own.
+        syscall(unsafe {
+            libc::accept4(
+                fd.as_raw_fd(),
+                ptr,
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        })?
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let new = {
+        // SAFETY: as above.
+        syscall(unsafe { libc::accept(fd.as_raw_fd(), ptr, &mut len) })?
+    };
+    // SAFETY: `accept` just returned this descriptor and nothing else owns it.
+    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        crate::sys::set_cloexec(&new)?;
+        crate::sys::set_nonblocking(&new, true)?;
+    }
+    let addr = socket_addr_of(&storage).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "accept returned an address of family {}, not IPv4 or IPv6",
+                storage.ss_family
+            ),
+        )
+    })?;
+    Ok((new, addr))
+}
+
+/// The IP address in `storage`, or `None` for another family.
+fn socket_addr_of(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large
+            // enough for and aligned for.
+            let sin =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
 }
 
 /// `listen(fd, backlog)`.
@@ -227,10 +394,6 @@ pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io:
     // SAFETY: `buf` is a valid, exclusively borrowed region of `buf.len()` bytes for the
     // duration of the call; `read` writes at most that many bytes into it and never reads
     // it, so its being uninitialised does not matter.
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    let n = syscall(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
 }

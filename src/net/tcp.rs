@@ -60,7 +60,7 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// });
 /// ```
 pub struct TcpListener {
-    io: Evented<mio::net::TcpListener>,
+    io: Evented<std::net::TcpListener>,
     warned: AtomicBool,
 }
 
@@ -103,9 +103,7 @@ impl TcpListener {
     fn bind_addr(addr: SocketAddr, opts: BindOptions) -> io::Result<TcpListener> {
         let fd = opts.bind_socket(&addr, libc::SOCK_STREAM)?;
         sys::listen(&fd, opts.backlog)?;
-        Self::from_mio(mio::net::TcpListener::from_std(
-            std::net::TcpListener::from(fd),
-        ))
+        Self::from_socket(std::net::TcpListener::from(fd))
     }
 
     /// Wraps a listener made by `std` (it is switched to non-blocking mode).
@@ -119,8 +117,8 @@ impl TcpListener {
     /// });
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        Self::from_mio(mio::net::TcpListener::from_std(listener))
+        crate::sys::set_nonblocking(&listener, true)?;
+        Self::from_socket(listener)
     }
 
     /// Detaches the listener from this loop and returns it as a `std` listener (in
@@ -148,10 +146,11 @@ impl TcpListener {
     /// assert_eq!(simul::run(accepted).unwrap(), addr);
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        self.io.into_inner().map(std::net::TcpListener::from)
+        self.io.into_inner()
     }
 
-    fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
+    /// Registers `l` (already non-blocking) with the current loop.
+    fn from_socket(l: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: Evented::new(l, Interest::READABLE)?,
             warned: AtomicBool::new(false),
@@ -216,9 +215,11 @@ impl TcpListener {
         match self
             .io
             .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
-                l.accept().map(|(s, a)| (0usize, (s, a)))
+                sys::accept_ip(l).map(|(s, a)| (0usize, (s, a)))
             }) {
-            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(TcpStream::from_mio(s).map(|s| (s, a))),
+            Poll::Ready(Ok((_, (s, a)))) => {
+                Poll::Ready(TcpStream::from_socket(std::net::TcpStream::from(s)).map(|s| (s, a)))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -235,7 +236,7 @@ impl TcpListener {
             |cx| {
                 self.io
                     .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |l| {
-                        l.accept().map(|(s, a)| (0usize, (s, a)))
+                        sys::accept_ip(l).map(|(s, a)| (0usize, (s, a)))
                     })
                     .map_ok(|(_, (s, a))| (std::net::TcpStream::from(s), a))
             },
@@ -396,7 +397,7 @@ impl futures_core::Stream for Incoming<'_> {
 /// });
 /// ```
 pub struct TcpStream {
-    io: Evented<mio::net::TcpStream>,
+    io: Evented<std::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -433,7 +434,9 @@ impl TcpStream {
     /// ('127.0.0.1', 1)") and keeps the OS error's kind.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let named = |e: io::Error| io::Error::new(e.kind(), ConnectError { addr, source: e });
-        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr).map_err(named)?)?;
+        let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_STREAM).map_err(named)?;
+        sys::connect(&fd, &addr).map_err(named)?;
+        let s = TcpStream::from_socket(std::net::TcpStream::from(fd))?;
         poll_fn(|cx| s.io.poll_connected(cx)).await.map_err(named)?;
         Ok(s)
     }
@@ -450,8 +453,8 @@ impl TcpStream {
     /// });
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Self::from_mio(mio::net::TcpStream::from_std(stream))
+        crate::sys::set_nonblocking(&stream, true)?;
+        Self::from_socket(stream)
     }
 
     /// Detaches the stream from this loop and returns it as a `std` stream (in
@@ -484,10 +487,11 @@ impl TcpStream {
     /// assert_eq!(&buf, b"pingpong");
     /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        self.io.into_inner().map(std::net::TcpStream::from)
+        self.io.into_inner()
     }
 
-    fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
+    /// Registers `s` (already non-blocking) with the current loop.
+    fn from_socket(s: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
         })

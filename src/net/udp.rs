@@ -32,7 +32,7 @@ use crate::io::driver::Direction;
 /// });
 /// ```
 pub struct UdpSocket {
-    io: Evented<mio::net::UdpSocket>,
+    io: Evented<std::net::UdpSocket>,
 }
 
 impl UdpSocket {
@@ -69,9 +69,10 @@ impl UdpSocket {
     pub async fn bind_with(addr: impl ToSocketAddrs, opts: BindOptions) -> io::Result<UdpSocket> {
         let addrs = resolve(&addr).await?;
         try_each(addrs, |a| {
-            std::future::ready(opts.bind_socket(&a, libc::SOCK_DGRAM).and_then(|fd| {
-                Self::from_mio(mio::net::UdpSocket::from_std(std::net::UdpSocket::from(fd)))
-            }))
+            std::future::ready(
+                opts.bind_socket(&a, libc::SOCK_DGRAM)
+                    .and_then(|fd| Self::from_socket(std::net::UdpSocket::from(fd))),
+            )
         })
         .await
     }
@@ -87,11 +88,12 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        Self::from_mio(mio::net::UdpSocket::from_std(socket))
+        crate::sys::set_nonblocking(&socket, true)?;
+        Self::from_socket(socket)
     }
 
-    fn from_mio(s: mio::net::UdpSocket) -> io::Result<UdpSocket> {
+    /// Registers `s` (already non-blocking) with the current loop.
+    fn from_socket(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
         })

@@ -38,7 +38,7 @@ use crate::io::driver::{Direction, Waiter};
 /// std::fs::remove_file(&dir).unwrap();
 /// ```
 pub struct UnixListener {
-    io: Evented<mio::net::UnixListener>,
+    io: Evented<std::os::unix::net::UnixListener>,
     warned: AtomicBool,
 }
 
@@ -60,7 +60,12 @@ impl UnixListener {
     /// ```
     #[doc(alias = "create_unix_server")]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        Self::from_mio(mio::net::UnixListener::bind(path)?)
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        sys::bind_unix(&fd, path.as_ref())?;
+        // The kernel clamps this to its maximum (`somaxconn`): the backlog std and mio ask
+        // for on Linux (`listen(fd, -1)`).
+        sys::listen(&fd, u32::MAX)?;
+        Self::from_socket(std::os::unix::net::UnixListener::from(fd))
     }
 
     /// Wraps a listener made by `std` (it is switched to non-blocking mode).
@@ -76,11 +81,12 @@ impl UnixListener {
     /// std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        Self::from_mio(mio::net::UnixListener::from_std(listener))
+        crate::sys::set_nonblocking(&listener, true)?;
+        Self::from_socket(listener)
     }
 
-    fn from_mio(l: mio::net::UnixListener) -> io::Result<UnixListener> {
+    /// Registers `l` (already non-blocking) with the current loop.
+    fn from_socket(l: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: Evented::new(l, Interest::READABLE)?,
             warned: AtomicBool::new(false),
@@ -140,7 +146,12 @@ impl UnixListener {
             .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
                 l.accept().map(|sa| (0usize, sa))
             }) {
-            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(UnixStream::from_mio(s).map(|s| (s, a))),
+            // std's accept leaves the new connection blocking (close-on-exec is set).
+            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(
+                crate::sys::set_nonblocking(&s, true)
+                    .and_then(|()| UnixStream::from_socket(s))
+                    .map(|s| (s, a)),
+            ),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -185,7 +196,7 @@ impl fmt::Debug for UnixListener {
 /// });
 /// ```
 pub struct UnixStream {
-    io: Evented<mio::net::UnixStream>,
+    io: Evented<std::os::unix::net::UnixStream>,
 }
 
 impl UnixStream {
@@ -204,7 +215,9 @@ impl UnixStream {
     #[doc(alias = "open_unix_connection")]
     #[doc(alias = "create_unix_connection")]
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let s = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        sys::connect_unix(&fd, path.as_ref())?;
+        let s = UnixStream::from_socket(std::os::unix::net::UnixStream::from(fd))?;
         poll_fn(|cx| s.io.poll_connected(cx)).await?;
         Ok(s)
     }
@@ -220,8 +233,11 @@ impl UnixStream {
     /// ```
     #[doc(alias = "socketpair")]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+        let (a, b) = sys::socketpair(libc::SOCK_STREAM)?;
+        Ok((
+            UnixStream::from_socket(a.into())?,
+            UnixStream::from_socket(b.into())?,
+        ))
     }
 
     /// Wraps a stream made by `std` (it is switched to non-blocking mode).
@@ -234,11 +250,12 @@ impl UnixStream {
     /// });
     /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        Self::from_mio(mio::net::UnixStream::from_std(stream))
+        crate::sys::set_nonblocking(&stream, true)?;
+        Self::from_socket(stream)
     }
 
-    fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
+    /// Registers `s` (already non-blocking) with the current loop.
+    fn from_socket(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
         })
@@ -298,7 +315,7 @@ impl fmt::Debug for UnixStream {
 /// });
 /// ```
 pub struct UnixDatagram {
-    io: Evented<mio::net::UnixDatagram>,
+    io: Evented<std::os::unix::net::UnixDatagram>,
 }
 
 impl UnixDatagram {
@@ -315,7 +332,9 @@ impl UnixDatagram {
     /// # std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
-        Self::from_mio(mio::net::UnixDatagram::bind(path)?)
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?;
+        sys::bind_unix(&fd, path.as_ref())?;
+        Self::from_socket(fd.into())
     }
 
     /// Creates an unbound datagram socket (it can send, and receive replies once connected).
@@ -328,7 +347,7 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
-        Self::from_mio(mio::net::UnixDatagram::unbound()?)
+        Self::from_socket(sys::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?.into())
     }
 
     /// A connected pair.
@@ -341,8 +360,11 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = mio::net::UnixDatagram::pair()?;
-        Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
+        let (a, b) = sys::socketpair(libc::SOCK_DGRAM)?;
+        Ok((
+            UnixDatagram::from_socket(a.into())?,
+            UnixDatagram::from_socket(b.into())?,
+        ))
     }
 
     /// Wraps a socket made by `std` (it is switched to non-blocking mode).
@@ -355,11 +377,12 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        socket.set_nonblocking(true)?;
-        Self::from_mio(mio::net::UnixDatagram::from_std(socket))
+        crate::sys::set_nonblocking(&socket, true)?;
+        Self::from_socket(socket)
     }
 
-    fn from_mio(s: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
+    /// Registers `s` (already non-blocking) with the current loop.
+    fn from_socket(s: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             io: Evented::new(s, Interest::READABLE | Interest::WRITABLE)?,
         })

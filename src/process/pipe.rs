@@ -15,19 +15,20 @@ use std::process::Stdio;
 use std::task::{Context, Poll};
 
 use crate::io::driver::Interest;
-use mio::unix::pipe::{Receiver, Sender};
+use crate::sys::set_nonblocking;
 
 use crate::io::driver::{Direction, Registration};
 
 /// A registered read end.
 struct ReadEnd {
-    rx: Receiver,
+    rx: std::fs::File,
     reg: Registration,
 }
 
 impl ReadEnd {
-    fn new(rx: Receiver) -> io::Result<ReadEnd> {
-        rx.set_nonblocking(true)?;
+    fn new(rx: OwnedFd) -> io::Result<ReadEnd> {
+        let rx = std::fs::File::from(rx);
+        set_nonblocking(&rx, true)?;
         let reg = Registration::new(rx.as_raw_fd(), Interest::READABLE)?;
         Ok(ReadEnd { rx, reg })
     }
@@ -41,7 +42,7 @@ impl ReadEnd {
 
     fn into_owned_fd(mut self) -> io::Result<OwnedFd> {
         self.reg.deregister(self.rx.as_raw_fd())?;
-        self.rx.set_nonblocking(false)?;
+        set_nonblocking(&self.rx, false)?;
         // A close-on-exec duplicate outlives `self`, whose drop closes the original.
         self.rx.as_fd().try_clone_to_owned()
     }
@@ -55,13 +56,14 @@ impl Drop for ReadEnd {
 
 /// A registered write end.
 struct WriteEnd {
-    tx: Sender,
+    tx: std::fs::File,
     reg: Registration,
 }
 
 impl WriteEnd {
-    fn new(tx: Sender) -> io::Result<WriteEnd> {
-        tx.set_nonblocking(true)?;
+    fn new(tx: OwnedFd) -> io::Result<WriteEnd> {
+        let tx = std::fs::File::from(tx);
+        set_nonblocking(&tx, true)?;
         let reg = Registration::new(tx.as_raw_fd(), Interest::WRITABLE)?;
         Ok(WriteEnd { tx, reg })
     }
@@ -106,7 +108,7 @@ pub struct ChildStdin {
 impl ChildStdin {
     pub(super) fn new(s: std::process::ChildStdin) -> io::Result<ChildStdin> {
         Ok(ChildStdin {
-            inner: Some(WriteEnd::new(Sender::from(s))?),
+            inner: Some(WriteEnd::new(OwnedFd::from(s))?),
         })
     }
 
@@ -212,7 +214,7 @@ impl ChildStdin {
         };
         let mut w = w;
         w.reg.deregister(w.tx.as_raw_fd())?;
-        w.tx.set_nonblocking(false)?;
+        set_nonblocking(&w.tx, false)?;
         // A close-on-exec duplicate outlives `w`, whose drop closes the original.
         w.tx.as_fd().try_clone_to_owned()
     }
@@ -268,7 +270,7 @@ macro_rules! read_half {
         impl $name {
             pub(super) fn new(s: $std) -> io::Result<$name> {
                 Ok($name {
-                    inner: ReadEnd::new(Receiver::from(s))?,
+                    inner: ReadEnd::new(OwnedFd::from(s))?,
                 })
             }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::park::ParkState;
+use crate::io::driver::Unparker;
 use crate::task::raw::Runnable;
 
 /// The part of a loop other threads may touch.
@@ -20,7 +21,7 @@ pub(crate) struct Shared {
     pub(super) signal: ParkState,
     stop: AtomicBool,
     /// Ends the loop's park (the selector's waker).
-    unparker: mio::Waker,
+    unparker: Unparker,
     /// Ready-queue length plus live tasks, published by the loop once per iteration for
     /// other threads choosing the least-loaded loop (`Loops::spawn`).
     load: AtomicUsize,
@@ -36,7 +37,7 @@ struct Inject {
 }
 
 impl Shared {
-    pub(super) fn new(id: u64, unparker: mio::Waker) -> Shared {
+    pub(super) fn new(id: u64, unparker: Unparker) -> Shared {
         Shared {
             id,
             inject: Mutex::new(Inject::default()),
@@ -85,7 +86,7 @@ impl Shared {
 
     /// Ends the loop's park.
     pub(super) fn unpark(&self) {
-        let _ = self.unparker.wake();
+        self.unparker.unpark();
     }
 
     /// The load the loop published at its last iteration.

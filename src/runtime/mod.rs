@@ -21,7 +21,7 @@
 //!
 //! The loop and everything in `Core` belong to one thread: `Core` is reached through a
 //! thread-local pointer that is set while the loop runs. Other threads only see
-//! `Shared`: the injection queue (a mutex-guarded `Vec`) and the mio waker that breaks
+//! `Shared`: the injection queue (a mutex-guarded `Vec`) and the driver's `Unparker` that breaks
 //! the loop out of `epoll_wait`. A remote wake pushes to the queue, then wakes the
 //! selector only if the loop announced it is parked (the handshake in `park.rs`,
 //! model-checked with loom), so a busy loop pays no syscalls.

@@ -51,6 +51,30 @@ pub(super) fn next_task_id() -> u64 {
 /// The loop's side of the schedule seam: each task carries one, pointing at the loop
 /// that spawned it. A wake on the loop's own thread (while it runs) goes straight to the
 /// ready queue; any other goes through the injection queue.
+///
+/// # Why each task holds its loop's shared half
+///
+/// A waker can be woken on any thread, at any time, even after its loop has closed and
+/// been dropped (a channel on another thread may keep it for ever). From the task alone it
+/// must find the loop's injection queue and unparker, or learn that the loop is gone. The
+/// counted pointer does both for 8 bytes per task and one reference-count increment per
+/// spawn (the decrement happens when the cell is freed); a local wake reads it once (the
+/// `ptr_eq` against the running loop) and adds no locked operation. The alternatives,
+/// each tried or costed by earlier work on issue 12:
+/// - a loop id in the header and a process-wide table of loops: every cross-thread wake
+///   then takes the table's lock (or an atomic read plus a generation check so a reused
+///   slot is not mistaken for the dead loop's), which is the path `cross_spawn` and
+///   `cross_channel` measure;
+/// - an uncounted pointer: it dangles once the loop is dropped while a waker is still
+///   alive elsewhere, unless loops' shared halves are never freed (leaked per loop) or freed
+///   through an epoch scheme, which costs more than the count it saves;
+/// - the thread's current loop alone: right for a wake on the owner thread, but a remote
+///   wake has no current loop to ask.
+///
+/// tokio makes the same choice (its task cell stores the scheduler, an `Arc` of the
+/// runtime handle), as do async-task's executors (the schedule closure captures one). What
+/// would change the answer: a loop that cannot outlive its wakers (not asyncio's model),
+/// or a cross-thread wake path that already takes a shared lock for another reason.
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
 impl Schedule for LoopSchedule {

@@ -1,5 +1,5 @@
 //! The driver stack under the loop core: a time driver (clock, timer wheel, the virtual
-//! clock's jumps) over the I/O driver (`io::driver`, mio today).
+//! clock's jumps) over the I/O driver (`io::driver`: epoll/kqueue through mio today).
 //!
 //! The loop core talks to the stack through three calls: [`TimeDriver::park`] (wait for
 //! I/O, a timer or a wake-up), the unpark handle made by [`TimeDriver::unparker`] (which
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::clock::Clock;
 use super::wheel::{self, TimerKey, Wheel};
-use crate::io::driver::{Driver as IoDriver, IoShared};
+use crate::io::driver::{Driver as IoDriver, IoShared, Unparker};
 
 /// The time driver, generic over what a timer carries; owns the I/O driver below it.
 pub(crate) struct TimeDriver<P> {
@@ -62,8 +62,8 @@ impl<P> TimeDriver<P> {
     }
 
     /// A handle that ends a park from any thread (the selector's waker).
-    pub(crate) fn unparker(&self) -> io::Result<mio::Waker> {
-        self.io.borrow().new_waker()
+    pub(crate) fn unparker(&self) -> io::Result<Unparker> {
+        self.io.borrow().new_unparker()
     }
 
     /// The registration side of the I/O driver, for sources on any thread.
