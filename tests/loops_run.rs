@@ -63,6 +63,40 @@ fn spawn_on_runs_on_the_chosen_loop_thread() {
     assert_eq!(out, [Some(1), Some(0)]);
 }
 
+/// The summed load of both loops once it has stopped changing (each loop publishes its
+/// load once per iteration, so a reading taken right after a spawn may lag).
+fn settled_load(loops: &simul::Loops) -> usize {
+    let sum = || loops.load(0) + loops.load(1);
+    let mut last = sum();
+    let mut same = 0;
+    for _ in 0..2_000 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let now = sum();
+        if now == last {
+            same += 1;
+            if same == 10 {
+                break;
+            }
+        } else {
+            same = 0;
+            last = now;
+        }
+    }
+    last
+}
+
+#[test]
+fn a_remote_task_counts_once_in_its_loops_load() {
+    let loops = two();
+    let (tx, rx) = simul::sync::oneshot::channel::<()>();
+    let job = loops.spawn_on(1, async move { rx.await.unwrap() });
+    assert_eq!(settled_load(&loops), 1);
+    assert_eq!((loops.load(0), loops.load(1)), (0, 1));
+    tx.send(()).unwrap();
+    simul::run(job).unwrap();
+    assert_eq!(settled_load(&loops), 0);
+}
+
 #[test]
 fn spawn_spreads_over_the_least_loaded_loops() {
     let loops = two();
@@ -76,8 +110,12 @@ fn spawn_spreads_over_the_least_loaded_loops() {
             rx.await.unwrap();
             simul::loops::current_index().unwrap()
         }));
+        // Each spawn is taken in and parked before the next one looks at the loads
+        // (a task still in a ready queue counts as more load than a parked one).
+        assert_eq!(settled_load(&loops), jobs.len());
     }
-    assert_eq!(loops.load(0) + loops.load(1), 10);
+    // Once both loops have taken the spawns in, each long task counts once.
+    assert_eq!(settled_load(&loops), 10);
     for r in releases {
         r.send(()).unwrap();
     }

@@ -141,16 +141,17 @@ impl Set {
         let guard = Inflight::new(m.inflight.clone());
         m.handle
             .spawn_named(name, std::panic::Location::caller(), move || {
-                let future = make();
-                async move {
-                    let _guard = guard;
-                    future.await
-                }
+                // The loop builds the task here, on its own thread, and from now on
+                // counts it among its live tasks (published with the rest of its load
+                // at the end of this iteration): it is no longer in flight.
+                drop(guard);
+                make()
             })
     }
 }
 
-/// Counts a remote spawn as in flight for as long as its future exists.
+/// Counts a remote spawn as in flight until its loop takes it in and builds the task
+/// (from then on the loop's own published load counts it).
 struct Inflight(Arc<AtomicUsize>);
 
 impl Inflight {
@@ -575,7 +576,8 @@ impl Loops {
     }
 
     /// The current load figure of loop `index`: its ready-queue length plus its live tasks
-    /// (as of its last iteration) plus the remote spawns sent to it and not yet finished.
+    /// (as of its last iteration) plus the remote spawns sent to it that it has not taken in
+    /// yet. A task waiting in the ready queue counts twice (queued and live), a parked one once.
     ///
     /// # Panics
     /// When there is no loop `index`.
