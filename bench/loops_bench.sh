@@ -13,7 +13,8 @@
 #  2. CPU-bound requests: ~50 us of hashing per 64-byte request, 100 connections, server
 #     free to use both cores: round trips per second, simul 1 vs 2 loops (and hand-off),
 #     tokio multi_thread (2 workers), 2 x tokio current_thread on SO_REUSEPORT.
-#  3. Cross-loop spawn round trip and channel throughput vs tokio (simul-bench rows).
+#  3. Cross-loop spawn round trip (both sides pinned to two CPUs, and to one) and channel
+#     throughput vs tokio (simul-bench rows).
 #
 # usage: bench/loops_bench.sh [SECONDS]   (default 3 per row)
 set -u
@@ -67,4 +68,4 @@ for row in "simul-1loop=simul 1" "simul-2loops=simul 2" "simul-2-handoff=simul-h
 done
 
 echo "== 3. cross-loop spawn and channel (time, lower is better)"
-"$root/target/release/simul-bench" --only cross_spawn,cross_spawn_mt,cross_channel --rt simul --rt tokio --repeat 5
+"$root/target/release/simul-bench" --only cross_spawn,cross_spawn_1cpu,cross_spawn_mt,cross_channel --rt simul --rt tokio --repeat 5

@@ -8,6 +8,29 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// The kernel's `PF_EXITING` task flag: set as a thread enters its exit, before
+/// `pthread_join` can return for it.
+const PF_EXITING: u64 = 0x4;
+
+/// The process's threads that are not exiting, as (tid, "name (state)"), from /proc. A
+/// thread that was joined can still be listed for a moment while the kernel tears it down;
+/// its `PF_EXITING` flag is set by then, so it is not counted.
+fn live_threads() -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let tid = p.file_name()?.to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(p.join("comm")).ok()?;
+            let stat = std::fs::read_to_string(p.join("stat")).ok()?;
+            // after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags ...
+            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+            let flags: u64 = fields.get(6)?.parse().ok()?;
+            (flags & PF_EXITING == 0).then(|| (tid, format!("{} ({})", comm.trim(), fields[0])))
+        })
+        .collect()
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -22,17 +45,19 @@ fn fd_targets() -> Vec<String> {
     v
 }
 
-/// Threads, waiting up to 5 s for exiting ones: a blocking-pool worker that has finished
-/// its last job is still leaving when the loop's shutdown returns.
-fn threads_settled(want: usize) -> usize {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let n = threads();
-        if n == want || std::time::Instant::now() > deadline {
-            return n;
+/// Waits until only `want` threads are left (failing after 10 s). Used only for the
+/// orphan reaper of `simul::process`, which a loop's close may start (for a killed child it
+/// could not wait for any more) and which ends on its own once it has seen every orphan
+/// reaped.
+fn reaper_gone(want: usize) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while live_threads().len() > want {
+        if std::time::Instant::now() > deadline {
+            return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
+    true
 }
 
 /// Waits (up to 10 s) until this process has no child, running or unreaped.
@@ -62,6 +87,7 @@ fn loops_leave_no_thread_or_descriptor_behind() {
     for round in 0..4 {
         let loops = simul::Loops::builder().count(4).build().unwrap();
         assert_eq!(threads(), t0 + 4, "round {round}: one thread per loop");
+        let baseline = live_threads();
         let out = loops.run(|index| async move {
             // sockets, timers and the blocking pool on every loop
             let l = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -95,10 +121,23 @@ fn loops_leave_no_thread_or_descriptor_behind() {
             no_child_left(),
             "round {round}: a child process was left behind"
         );
+        // No waiting for the set's own threads: dropping it joined every loop thread and,
+        // through each loop's shutdown, every blocking-pool thread.
+        let left: Vec<(u32, String)> = live_threads()
+            .into_iter()
+            .filter(|(tid, name)| {
+                baseline.iter().any(|(t, _)| t == tid) || name.starts_with("simul-blocking")
+            })
+            .collect();
         assert_eq!(
-            threads_settled(t0),
+            left.len(),
             t0,
-            "round {round}: threads back to baseline"
+            "round {round}: loop or pool threads left: {left:?}"
+        );
+        assert!(
+            reaper_gone(t0),
+            "round {round}: threads back to baseline: {:?}",
+            live_threads()
         );
         if round == 0 {
             (f0, before) = (open_fds(), fd_targets());

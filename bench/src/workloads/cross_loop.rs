@@ -4,10 +4,19 @@
 //!
 //! - `cross_spawn`: a task on one loop spawns a tiny task on the other loop and awaits
 //!   its result, 10k times in a row: the round-trip latency of a remote spawn (two
-//!   cross-thread hand-offs, each waking a thread that may be parked). tokio's side is the
+//!   cross-thread hand-offs, each waking a thread that is parked). tokio's side is the
 //!   same shape: two `current_thread` runtimes on two threads (I/O driver enabled, so
 //!   each parks in epoll as simul's loops do), a task on the first spawning onto the
-//!   second through its `Handle` and awaiting the `JoinHandle`.
+//!   second through its `Handle` and awaiting the `JoinHandle`. On both sides the two
+//!   threads are pinned to two CPUs (the first two the process may use), the
+//!   thread-per-core shape: every hand-off wakes a thread parked on the other CPU.
+//!   Unpinned, the kernel's placement decides the row: when it puts both threads on one
+//!   CPU, a hand-off is a context switch there (~2 µs per round trip here); when it
+//!   keeps them apart, each hand-off waits for a sleeping CPU to wake (~35 µs in this
+//!   VM), and a run lands in one mode or the other by chance, for simul and tokio alike
+//!   (25 ms vs 800 ms for 10k round trips), which made unpinned ratios meaningless.
+//! - `cross_spawn_1cpu`: the same with every thread of both sides pinned to one CPU: the
+//!   hand-off cost without a CPU wake-up.
 //! - `cross_spawn_mt`: the same simul side against `tokio::spawn` from a worker of a
 //!   2-worker `multi_thread` runtime. tokio puts such a spawn in the spawning worker's
 //!   LIFO slot, so it almost never crosses threads: the row shows what staying on one
@@ -25,6 +34,12 @@ pub const W_SPAWN: Workload = Workload {
     name: "cross_spawn",
     what: "10k remote spawn round trips between 2 threads",
     run: run_spawn,
+};
+
+pub const W_SPAWN_1CPU: Workload = Workload {
+    name: "cross_spawn_1cpu",
+    what: "10k remote spawn round trips, both threads on one CPU",
+    run: run_spawn_1cpu,
 };
 
 pub const W_SPAWN_MT: Workload = Workload {
@@ -54,9 +69,55 @@ fn simul_pair() -> simul::Loops {
         .expect("simul loops")
 }
 
-/// simul's side of both spawn rows: loop 0 spawns on loop 1 and awaits, `n` times.
-fn simul_spawn(n: usize) -> Duration {
+/// Where the two threads of a spawn row run: unpinned, or pinned to these two CPUs.
+#[derive(Clone, Copy)]
+enum Place {
+    Free,
+    Pinned(usize, usize),
+}
+
+/// The first two CPUs this process may run on, or one CPU twice.
+fn place(one_cpu: bool) -> Place {
+    let cpus = allowed_cpus();
+    match (cpus.first(), cpus.get(1)) {
+        (Some(&a), _) if one_cpu => Place::Pinned(a, a),
+        (Some(&a), Some(&b)) => Place::Pinned(a, b),
+        _ => Place::Free,
+    }
+}
+
+/// The CPUs this process may run on, in increasing order.
+fn allowed_cpus() -> Vec<usize> {
+    use rustix::thread::{sched_getaffinity, CpuSet};
+    match sched_getaffinity(None) {
+        Ok(set) => (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Binds the calling thread to `cpu`.
+fn pin_to(cpu: usize) {
+    use rustix::thread::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    set.set(cpu);
+    if let Err(e) = sched_setaffinity(None, &set) {
+        panic!("cannot pin a bench thread to CPU {cpu}: {e}");
+    }
+}
+
+/// simul's side of the spawn rows: loop 0 spawns on loop 1 and awaits, `n` times.
+fn simul_spawn(n: usize, at: Place) -> Duration {
     let loops = simul_pair();
+    if let Place::Pinned(a, b) = at {
+        for (i, cpu) in [(0, a), (1, b)] {
+            simul::run(
+                loops
+                    .handle(i)
+                    .spawn_with(move || async move { pin_to(cpu) }),
+            )
+            .unwrap();
+        }
+    }
     let t = loops.spawn_on(0, async move {
         let t0 = Instant::now();
         for i in 0..n {
@@ -76,14 +137,28 @@ fn tokio_ct() -> tokio::runtime::Runtime {
 }
 
 fn run_spawn(rt: Rt, o: &Opts) -> Option<Duration> {
-    let n = o.n(10_000);
+    spawn_row(rt, o.n(10_000), place(false))
+}
+
+fn run_spawn_1cpu(rt: Rt, o: &Opts) -> Option<Duration> {
+    spawn_row(rt, o.n(10_000), place(true))
+}
+
+fn spawn_row(rt: Rt, n: usize, at: Place) -> Option<Duration> {
+    let pin = move |second: bool| {
+        if let Place::Pinned(a, b) = at {
+            pin_to(if second { b } else { a });
+        }
+    };
     match rt {
-        Rt::Simul => Some(simul_spawn(n)),
+        Rt::Simul => Some(simul_spawn(n, at)),
         Rt::Tokio => {
-            // The second runtime runs on its own thread until told to stop.
+            // The second runtime runs on its own thread until told to stop; the first on
+            // another new thread (so pinning leaves the bench's main thread alone).
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
             let (handle_tx, handle_rx) = std::sync::mpsc::channel();
             let other = std::thread::spawn(move || {
+                pin(true);
                 let rt = tokio_ct();
                 handle_tx.send(rt.handle().clone()).unwrap();
                 rt.block_on(async move {
@@ -91,14 +166,19 @@ fn run_spawn(rt: Rt, o: &Opts) -> Option<Duration> {
                 });
             });
             let remote = handle_rx.recv().unwrap();
-            let took = tokio_ct().block_on(async move {
-                let t0 = Instant::now();
-                for i in 0..n {
-                    let back = remote.spawn(async move { i }).await.unwrap();
-                    assert_eq!(back, i);
-                }
-                t0.elapsed()
-            });
+            let took = std::thread::spawn(move || {
+                pin(false);
+                tokio_ct().block_on(async move {
+                    let t0 = Instant::now();
+                    for i in 0..n {
+                        let back = remote.spawn(async move { i }).await.unwrap();
+                        assert_eq!(back, i);
+                    }
+                    t0.elapsed()
+                })
+            })
+            .join()
+            .unwrap();
             let _ = stop_tx.send(());
             other.join().unwrap();
             Some(took)
@@ -110,7 +190,7 @@ fn run_spawn(rt: Rt, o: &Opts) -> Option<Duration> {
 fn run_spawn_mt(rt: Rt, o: &Opts) -> Option<Duration> {
     let n = o.n(10_000);
     match rt {
-        Rt::Simul => Some(simul_spawn(n)),
+        Rt::Simul => Some(simul_spawn(n, Place::Free)),
         Rt::Tokio => {
             let rt = tokio_mt();
             let (took, crossed) = rt.block_on(async move {

@@ -60,6 +60,7 @@ pub const ALL: &[Workload] = &[
     queue::W_4TO4_BOUNDED,
     lock_handoff::W,
     cross_loop::W_SPAWN,
+    cross_loop::W_SPAWN_1CPU,
     cross_loop::W_SPAWN_MT,
     cross_loop::W_CHANNEL,
 ];
