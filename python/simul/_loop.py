@@ -27,6 +27,7 @@ from typing import Any, Callable
 from . import _simul
 from ._datagram import DatagramMixin
 from ._pipes import PipesMixin
+from ._selector import WatchView
 from ._sendfile import SendfileMixin, SendfileTransportMixin
 from ._signals import SignalMixin
 from ._subprocess import SubprocessMixin
@@ -112,6 +113,12 @@ class EventLoop(  # type: ignore[misc]
         )
 
     # -- descriptors ---------------------------------------------------------------
+
+    @property
+    def _selector(self) -> WatchView:
+        """A read-only view of the ``add_reader``/``add_writer`` watches, shaped as the
+        stock loop's selector for code that asks it ``get_key`` (see ``_selector.py``)."""
+        return WatchView(self)
 
     def _ensure_fd_no_transport(self, fd: Any) -> None:
         fileno = _fileobj_to_fd(fd)

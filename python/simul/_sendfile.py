@@ -11,10 +11,17 @@ falls back to reading the file and sending it, as the stock loop does.
 ``os.sendfile`` is looked up through ``asyncio.unix_events`` as the stock loop does, so
 CPython's tests that patch it there run unchanged against this loop.
 
+``sock_sendfile``'s native path is a chain of callback steps
+(``_sock_sendfile_native_impl``, with the stock loop's arguments): each step makes one
+``os.sendfile`` call and either ends the future or arms a writer watch that runs the next
+step. No coroutine or task is involved per wait, and code that drives the step directly
+(CPython's tests do) sees what it sees on the stock loop, including the watch in
+``loop._selector``.
+
 # Invariants
 - ``sock_sendfile`` leaves the file position after the last byte sent (also when it is
   cancelled or fails midway), as the stock loop does; it does not change it when it sent
-  nothing.
+  nothing. A cancelled one drops its writer watch at once.
 - ``sendfile`` on a transport first pauses its reading and waits until its write queue is
   empty; ``write()`` raises meanwhile. The ``os.sendfile`` calls then wait on the
   transport's own write watch (``_writable``: the selector takes a descriptor once, so
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import io
 import os
 import socket
@@ -32,9 +40,10 @@ from asyncio import constants, exceptions, transports, unix_events
 from typing import Any
 
 
-def _set_ready(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _leave_file_at(fileno: int, position: int, total_sent: int) -> None:
+    """Moves the file position to ``position`` (after the last byte sent), if anything was."""
+    if total_sent > 0:
+        os.lseek(fileno, position, os.SEEK_SET)
 
 
 class SendfileTransportMixin(transports._FlowControlMixin):
@@ -72,19 +81,117 @@ class SendfileMixin:
     """``EventLoop``'s native sendfile hooks (see the module doc)."""
 
     _sendfile_lenders: dict[int, Any]
+    _sendfile_positions: dict[Any, int]
 
-    async def _sock_writable(self, sock: socket.socket) -> None:
-        lender = getattr(self, "_sendfile_lenders", {}).get(sock.fileno())
-        if lender is not None:
-            await lender._writable()
+    def __init__(self) -> None:
+        super().__init__()
+        # The transports that lent their socket to loop.sendfile, by descriptor.
+        self._sendfile_lenders = {}
+        # Where each waiting sock_sendfile has got to in its file (-1: nothing sent).
+        self._sendfile_positions = {}
+
+    def _sock_sendfile_native_impl(
+        self, fut: Any, registered_fd: int | None, sock: socket.socket, fileno: int,
+        offset: int, count: int | None, blocksize: int, total_sent: int,
+    ) -> None:
+        """One step of ``sock_sendfile``: one ``os.sendfile`` call from file position
+        ``offset`` (the next byte to send; ``total_sent`` bytes are already out), then either
+        ``fut``'s result or exception, or a wait for the socket to be writable that runs the
+        next step. ``registered_fd`` is the descriptor whose writer watch called this step
+        (``None`` on the first step). The step structure and arguments are the stock
+        loop's, so code that drives the step directly behaves the same on both loops."""
+        fd = sock.fileno()
+        if registered_fd is not None:
+            self.remove_writer(registered_fd)  # type: ignore[attr-defined]
+        if fut.cancelled():
+            _leave_file_at(fileno, offset, total_sent)
             return
-        fut = self.create_future()  # type: ignore[attr-defined]
-        self._wait_fd(sock.fileno(), True, fut, _set_ready)  # type: ignore[attr-defined]
-        await fut
+        if count:
+            blocksize = count - total_sent
+            if blocksize <= 0:
+                _leave_file_at(fileno, offset, total_sent)
+                fut.set_result(total_sent)
+                return
+        try:
+            sent = unix_events.os.sendfile(fd, fileno, offset, blocksize)
+        except (BlockingIOError, InterruptedError):
+            self._sock_sendfile_wait(fut, registered_fd, sock, fileno, offset, count, blocksize, total_sent, True)
+            return
+        except OSError as exc:
+            _leave_file_at(fileno, offset, total_sent)
+            if total_sent == 0:
+                # Not a file the kernel can send from (a pipe, a special file): asyncio
+                # falls back on plain sends.
+                fut.set_exception(exceptions.SendfileNotAvailableError("os.sendfile call failed"))
+            elif registered_fd is not None and exc.errno == errno.ENOTCONN and type(exc) is not ConnectionError:
+                # The peer went away midway: the same error on every POSIX system.
+                err = ConnectionError("socket is not connected", errno.ENOTCONN)
+                err.__cause__ = exc
+                fut.set_exception(err)
+            else:
+                fut.set_exception(exc)
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            _leave_file_at(fileno, offset, total_sent)
+            fut.set_exception(exc)
+            return
+        if sent == 0:  # the end of the file
+            _leave_file_at(fileno, offset, total_sent)
+            fut.set_result(total_sent)
+            return
+        self._sock_sendfile_wait(
+            fut, registered_fd, sock, fileno, offset + sent, count, blocksize, total_sent + sent, False
+        )
+
+    def _sock_sendfile_wait(
+        self, fut: Any, registered_fd: int | None, sock: socket.socket, fileno: int,
+        offset: int, count: int | None, blocksize: int, total_sent: int, blocked: bool,
+    ) -> None:
+        """Runs the next step of ``_sock_sendfile_native_impl`` once ``sock`` is writable
+        (``blocked``: the last call found it full).
+
+        The first wait also arranges for ``fut``'s end to drop the watch and, if ``fut`` was
+        cancelled while waiting, to leave the file position after the bytes sent (the
+        position of the latest wait is kept in ``_sendfile_positions``)."""
+        fd = sock.fileno()
+        positions = self._sendfile_positions
+        if registered_fd is None and fut not in positions:
+            fut.add_done_callback(functools.partial(self._sock_sendfile_done, fd, fileno))
+        positions[fut] = offset if total_sent else -1
+        lender = self._sendfile_lenders.get(fd)
+        if lender is not None:
+            # A transport lent its socket to loop.sendfile: the transport's own write
+            # watch tells when it is writable (the driver takes a descriptor once). That
+            # watch reports a change, so it is asked only once the socket was found full.
+            if not blocked:
+                self.call_soon(  # type: ignore[attr-defined]
+                    self._sock_sendfile_native_impl, fut, fd, sock, fileno, offset, count, blocksize, total_sent
+                )
+                return
+            lender._writable().add_done_callback(
+                lambda _w: self._sock_sendfile_native_impl(
+                    fut, fd, sock, fileno, offset, count, blocksize, total_sent
+                )
+            )
+            return
+        self.add_writer(  # type: ignore[attr-defined]
+            fd, self._sock_sendfile_native_impl, fut, fd, sock, fileno, offset, count, blocksize, total_sent
+        )
+
+    def _sock_sendfile_done(self, fd: int, fileno: int, fut: Any) -> None:
+        position = self._sendfile_positions.pop(fut, -1)
+        if not fut.cancelled():
+            return
+        if fd not in self._sendfile_lenders:
+            self.remove_writer(fd)  # type: ignore[attr-defined]
+        if position >= 0:
+            os.lseek(fileno, position, os.SEEK_SET)
 
     async def _sock_sendfile_native(self, sock: socket.socket, file: Any, offset: int, count: int | None) -> int:
         try:
-            sendfile = unix_events.os.sendfile
+            unix_events.os.sendfile
         except AttributeError:
             raise exceptions.SendfileNotAvailableError("os.sendfile() is not available")
         try:
@@ -97,33 +204,9 @@ class SendfileMixin:
             raise exceptions.SendfileNotAvailableError("not a regular file")
         if not (count or fsize):
             return 0  # an empty file
-        fd = sock.fileno()
-        total = 0
-        try:
-            while True:
-                blocksize = count - total if count else fsize
-                if blocksize <= 0:
-                    return total
-                try:
-                    sent = sendfile(fd, fileno, offset + total, blocksize)
-                except (BlockingIOError, InterruptedError):
-                    await self._sock_writable(sock)
-                    continue
-                except OSError as exc:
-                    if total == 0:
-                        # Not a file the kernel can send from (a pipe, a special
-                        # file): asyncio falls back on plain sends.
-                        raise exceptions.SendfileNotAvailableError("os.sendfile call failed")
-                    if exc.errno == errno.ENOTCONN and type(exc) is not ConnectionError:
-                        # The peer went away midway: the same error on every POSIX system.
-                        raise ConnectionError("socket is not connected", errno.ENOTCONN) from exc
-                    raise
-                if sent == 0:
-                    return total  # the end of the file
-                total += sent
-        finally:
-            if total > 0:
-                os.lseek(fileno, offset + total, os.SEEK_SET)
+        fut = self.create_future()  # type: ignore[attr-defined]
+        self._sock_sendfile_native_impl(fut, None, sock, fileno, offset, count, count or fsize, 0)
+        return await fut  # type: ignore[no-any-return]
 
     async def _sendfile_native(self, transp: Any, file: Any, offset: int, count: int | None) -> int:
         sock = transp._sock
@@ -134,8 +217,6 @@ class SendfileMixin:
         transports.pop(fd, None)  # the socket's descriptor is ours for the while
         resume_reading = transp.is_reading()
         transp.pause_reading()
-        if not hasattr(self, "_sendfile_lenders"):
-            self._sendfile_lenders = {}
         try:
             await transp._make_empty_waiter()
             self._sendfile_lenders[fd] = transp

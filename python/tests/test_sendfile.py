@@ -157,3 +157,59 @@ def test_transport_sendfile_falls_back_for_a_non_file(loop: simul.EventLoop) -> 
         await server.wait_closed()
 
     loop.run_until_complete(main())
+
+
+def test_a_cancelled_sock_sendfile_leaves_the_file_position_after_the_bytes_sent(
+    loop: simul.EventLoop, datafile: Any
+) -> None:
+    async def main() -> None:
+        a, b = socket.socketpair()
+        for s in (a, b):
+            s.setblocking(False)
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        task = asyncio.ensure_future(loop.sock_sendfile(a, datafile, 0, fallback=False))
+        while True:  # until it waits for the peer to read
+            await asyncio.sleep(0)
+            try:
+                loop._selector.get_key(a)  # type: ignore[attr-defined]
+                break
+            except KeyError:
+                pass
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(KeyError):
+            loop._selector.get_key(a)  # type: ignore[attr-defined]
+        a.close()
+        received = await asyncio.wait_for(read_all(loop, b), 30)
+        b.close()
+        assert 0 < len(received) < len(DATA)
+        assert received == DATA[: len(received)]
+        assert datafile.tell() == len(received)
+
+    loop.run_until_complete(main())
+
+
+def test_the_selector_view_reports_the_reader_and_writer_watches(loop: simul.EventLoop) -> None:
+    import selectors
+
+    a, b = socket.socketpair()
+    try:
+        view = loop._selector  # type: ignore[attr-defined]
+        with pytest.raises(KeyError):
+            view.get_key(a)
+        loop.add_reader(a, lambda: None)
+        assert view.get_key(a).events == selectors.EVENT_READ
+        assert view.get_key(a.fileno()).fd == a.fileno()
+        loop.add_writer(a, lambda: None)
+        assert view.get_key(a).events == selectors.EVENT_READ | selectors.EVENT_WRITE
+        loop.remove_reader(a)
+        assert view.get_key(a).events == selectors.EVENT_WRITE
+        loop.remove_writer(a)
+        with pytest.raises(KeyError):
+            view.get_key(a)
+        with pytest.raises(ValueError):
+            view.get_key(-1)
+    finally:
+        a.close()
+        b.close()
