@@ -34,7 +34,14 @@ class TlsMixin:
             ssl_shutdown_timeout=ssl_shutdown_timeout,
             call_connection_made=call_connection_made,
         )
-        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)  # type: ignore[attr-defined]
+        raw = self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)  # type: ignore[attr-defined]
+        # sslproto asks its socket transport for these while it has one, and forgets them
+        # when the socket closes; simul's transport may read a reply and the peer's close
+        # in one step, so keep them as a plain transport does (for as long as it lives).
+        for name in ("sockname", "peername"):
+            value = raw.get_extra_info(name)
+            if value is not None:
+                ssl_protocol._extra.setdefault(name, value)
         return ssl_protocol._app_transport
 
     async def _accept_tls(

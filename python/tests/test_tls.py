@@ -179,3 +179,44 @@ def test_a_wrong_hostname_fails_verification(loop: asyncio.AbstractEventLoop) ->
             await srv.wait_closed()
 
     loop.run_until_complete(main())
+
+
+def test_a_tls_transport_still_names_its_addresses_after_the_connection_is_lost(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A plain transport keeps ``sockname``/``peername`` once closed; so does a TLS one
+    (the stock loop's TLS transport forgets them when the socket closes, which made
+    CPython's ``test_create_ssl_connection`` depend on how fast the peer's close came)."""
+    lsock = socket.create_server(("127.0.0.1", 0))
+    ctx = tu.simple_server_sslcontext()
+
+    def serve() -> None:
+        conn, _ = lsock.accept()
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            s.sendall(b"bye")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    async def main() -> tuple[Any, Any, Any]:
+        lost = loop.create_future()
+
+        class Client(asyncio.Protocol):
+            def connection_lost(self, exc: Exception | None) -> None:
+                lost.set_result(None)
+
+        tr, _ = await loop.create_connection(
+            Client, "127.0.0.1", lsock.getsockname()[1],
+            ssl=tu.simple_client_sslcontext(), server_hostname="localhost",
+        )
+        sockname = tr.get_extra_info("sockname")
+        await asyncio.wait_for(lost, 10)
+        return sockname, tr.get_extra_info("sockname"), tr.get_extra_info("peername")
+
+    before, after, peer = loop.run_until_complete(main())
+    t.join(10)
+    server_addr = lsock.getsockname()
+    lsock.close()
+    assert before is not None and before[0] == "127.0.0.1"
+    assert after == before
+    assert peer == server_addr
