@@ -27,6 +27,7 @@ use std::task::{Context, Waker};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::{PyTraverseError, PyVisit};
 
 /// asyncio's default high-water mark (`FlowControlMixin`: 64 KiB, the low one a quarter).
 const DEFAULT_HIGH: usize = 64 * 1024;
@@ -200,6 +201,30 @@ impl TransportCore {
         self.this.borrow_mut().take();
         self.wake();
         self.waker.borrow_mut().take();
+    }
+
+    /// Reports the core's references to the cycle collector (for a transport's
+    /// `__traverse__`, only once its I/O task is gone: while it runs, the loop owns them).
+    /// A `RefCell` borrowed at the moment is skipped (the collector may run anywhere).
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.loop_)?;
+        visit.call(&self.extra)?;
+        if let Ok(p) = self.protocol.try_borrow() {
+            visit.call(&*p)?;
+        }
+        if let Ok(t) = self.this.try_borrow() {
+            visit.call(t.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// A transport's `__clear__`: drops the reference back to the Python transport,
+    /// which breaks the cycle `transport -> Rust half -> transport`.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut t) = self.this.try_borrow_mut() {
+            let old = t.take();
+            drop(old);
+        }
     }
 
     /// The state word of a `repr`: `"closed"`, `"closing"` or `None` (open).

@@ -45,6 +45,7 @@ use std::task::{Context, Poll};
 use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
 use crate::tcore::{bytes_of, TransportCore};
@@ -735,6 +736,27 @@ impl SocketTransport {
         low: Option<i64>,
     ) -> PyResult<()> {
         self.st.core.set_limits(py, high, low, self.st.pending())
+    }
+
+    /// The references the cycle collector sees: none while the I/O task holds the state
+    /// (the loop owns the transport then); all of them once it is gone (the loop closed
+    /// with the transport open), so a dropped transport and its loop are collectable.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if Rc::strong_count(&self.st) > 1 {
+            return Ok(());
+        }
+        self.st.core.traverse(&visit)?;
+        if let Ok(s) = self.st.sock.try_borrow() {
+            visit.call(s.as_ref())?;
+        }
+        visit.call(self.st.server.as_ref())?;
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if Rc::strong_count(&self.st) == 1 {
+            self.st.core.clear();
+        }
     }
 
     fn __repr__(&self) -> String {
