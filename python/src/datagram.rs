@@ -37,7 +37,7 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use pyo3::exceptions::{
     PyBlockingIOError, PyInterruptedError, PyOSError, PyTypeError, PyValueError,
@@ -46,6 +46,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 
 use crate::sys;
+use crate::tcore::TransportCore;
 
 /// Datagrams one transport receives in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -56,10 +57,9 @@ const MAX_SIZE: usize = 256 * 1024;
 const LOG_THRESHOLD_FOR_CONNLOST_WRITES: usize = 5;
 
 struct State {
-    loop_: Py<PyAny>,
+    core: TransportCore,
     sock: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
-    protocol: RefCell<Py<PyAny>>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// The remote address given to `create_datagram_endpoint` (`None`: not connected).
     address: Py<PyAny>,
@@ -78,14 +78,7 @@ struct State {
     started: Cell<bool>,
     /// Sends refused after the connection was lost (asyncio's `_conn_lost` counter).
     lost_sends: Cell<usize>,
-    write_paused: Cell<bool>,
-    high: Cell<usize>,
-    low: Cell<usize>,
     lost_scheduled: Cell<bool>,
-    lost_done: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-    extra: Py<PyDict>,
-    this: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's datagram transport (see the module doc); `simul._datagram`
@@ -105,46 +98,18 @@ enum Sent {
 
 impl State {
     fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
-    }
-
-    fn this(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.this.borrow().as_ref().map(|t| t.clone_ref(py))
+        self.core.wake();
     }
 
     fn report(&self, py: Python<'_>, message: &str, exc: &Bound<'_, PyAny>) {
-        let ctx = PyDict::new(py);
-        let res = (|| -> PyResult<()> {
-            ctx.set_item("message", message)?;
-            ctx.set_item("exception", exc)?;
-            ctx.set_item("transport", self.this(py))?;
-            ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
-            self.loop_
-                .bind(py)
-                .call_method1("call_exception_handler", (ctx,))?;
-            Ok(())
-        })();
-        if let Err(e) = res {
-            e.print(py);
-        }
+        self.core.report(py, message, Some(exc));
     }
 
     fn schedule_lost(&self, py: Python<'_>, exc: Py<PyAny>) {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        if let Some(t) = self.this(py) {
-            let res = t.bind(py).getattr("_call_connection_lost").and_then(|f| {
-                self.loop_
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
-            });
-            if let Err(e) = res {
-                e.print(py);
-            }
-        }
+        self.core.schedule_call_lost(py, exc);
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -177,7 +142,7 @@ impl State {
     }
 
     fn error_received(&self, py: Python<'_>, err: PyErr) {
-        let proto = self.protocol.borrow().clone_ref(py);
+        let proto = self.core.protocol.borrow().clone_ref(py);
         let exc = err.into_value(py);
         if let Err(e) = proto.bind(py).call_method1("error_received", (exc,)) {
             let exc = e.into_value(py);
@@ -185,25 +150,12 @@ impl State {
         }
     }
 
-    fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
-        let p = self.protocol.borrow().clone_ref(py);
-        if let Err(e) = p.bind(py).call_method0(name) {
-            self.report(py, message, e.into_value(py).bind(py));
-        }
-    }
-
     fn maybe_pause(&self, py: Python<'_>) {
-        if self.queued.get() > self.high.get() && !self.write_paused.get() {
-            self.write_paused.set(true);
-            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
-        }
+        self.core.maybe_pause(py, self.queued.get());
     }
 
     fn maybe_resume(&self, py: Python<'_>) {
-        if self.write_paused.get() && self.queued.get() <= self.low.get() {
-            self.write_paused.set(false);
-            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
-        }
+        self.core.maybe_resume(py, self.queued.get());
     }
 
     /// One send of `data` to `addr` (`send` on a connected socket).
@@ -287,7 +239,7 @@ impl State {
         };
         match res {
             Ok((data, from)) => {
-                let proto = self.protocol.borrow().clone_ref(py);
+                let proto = self.core.protocol.borrow().clone_ref(py);
                 let addr = match from {
                     Some(a) => (a.ip().to_string(), a.port())
                         .into_pyobject(py)
@@ -324,7 +276,7 @@ impl State {
         }
         match self.recvfrom.bind(py).call1((MAX_SIZE,)) {
             Ok(pair) => {
-                let proto = self.protocol.borrow().clone_ref(py);
+                let proto = self.core.protocol.borrow().clone_ref(py);
                 let res = pair
                     .cast_into::<pyo3::types::PyTuple>()
                     .map_err(PyErr::from)
@@ -363,15 +315,8 @@ impl State {
     }
 
     fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.lost_done.get() {
-            return Poll::Ready(()); // and keep no waker: it would keep the loop alive
-        }
-        {
-            let mut w = self.waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
+        if !self.core.enter(cx) {
+            return Poll::Ready(());
         }
         Python::attach(|py| {
             // Write side.
@@ -460,7 +405,7 @@ impl DatagramTransport {
         };
         Ok(DatagramTransport {
             st: Rc::new(State {
-                loop_,
+                core: TransportCore::new(loop_, protocol, extra),
                 inet4: s.getattr("family")?.extract::<i32>()? == libc::AF_INET,
                 rbuf: RefCell::new(Vec::new()),
                 recvfrom: s.getattr("recvfrom")?.unbind(),
@@ -468,7 +413,6 @@ impl DatagramTransport {
                 sendto: s.getattr("sendto")?.unbind(),
                 sock: RefCell::new(Some(sock)),
                 fd,
-                protocol: RefCell::new(protocol),
                 afd: RefCell::new(Some(afd)),
                 address,
                 connected,
@@ -477,14 +421,7 @@ impl DatagramTransport {
                 closing: Cell::new(false),
                 started: Cell::new(false),
                 lost_sends: Cell::new(0),
-                write_paused: Cell::new(false),
-                high: Cell::new(64 * 1024),
-                low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
-                lost_done: Cell::new(false),
-                waker: RefCell::new(None),
-                extra,
-                this: RefCell::new(None),
             }),
         })
     }
@@ -493,8 +430,8 @@ impl DatagramTransport {
     /// transport object the protocol sees.
     fn _start(&self, this: Py<PyAny>) {
         let st = self.st.clone();
-        *st.this.borrow_mut() = Some(this);
-        if st.lost_done.get() || st.started.replace(true) {
+        *st.core.this.borrow_mut() = Some(this);
+        if st.core.lost_done.get() || st.started.replace(true) {
             return;
         }
         let s = st.clone();
@@ -504,18 +441,16 @@ impl DatagramTransport {
     /// Calls `protocol.connection_lost(exc)`, then releases the socket.
     fn _call_connection_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
         let st = &self.st;
-        if st.lost_done.replace(true) {
+        if st.core.lost_done.replace(true) {
             return Ok(());
         }
-        let proto = st.protocol.borrow().clone_ref(py);
+        let proto = st.core.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
         }
-        st.this.borrow_mut().take();
-        st.wake();
-        st.waker.borrow_mut().take();
+        st.core.release();
         res.map(drop)
     }
 
@@ -595,18 +530,15 @@ impl DatagramTransport {
         name: &str,
         default: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.st.extra.bind(py).get_item(name)? {
-            Some(v) => Ok(v.unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
-        }
+        self.st.core.extra_info(py, name, default)
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.st.protocol.borrow().clone_ref(py)
+        self.st.core.protocol(py)
     }
 
     fn set_protocol(&self, protocol: Py<PyAny>) {
-        *self.st.protocol.borrow_mut() = protocol;
+        *self.st.core.protocol.borrow_mut() = protocol;
     }
 
     /// The payload bytes queued for sending.
@@ -615,7 +547,7 @@ impl DatagramTransport {
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
-        (self.st.low.get(), self.st.high.get())
+        self.st.core.limits()
     }
 
     #[pyo3(signature = (high = None, low = None))]
@@ -625,30 +557,13 @@ impl DatagramTransport {
         high: Option<i64>,
         low: Option<i64>,
     ) -> PyResult<()> {
-        let high = match (high, low) {
-            (Some(h), _) => h,
-            (None, Some(l)) => 4 * l,
-            (None, None) => 64 * 1024,
-        };
-        let low = low.unwrap_or(high / 4);
-        if !(high >= low && low >= 0) {
-            return Err(PyValueError::new_err(format!(
-                "high ({high}) must be >= low ({low}) must be >= 0"
-            )));
-        }
-        self.st.high.set(high as usize);
-        self.st.low.set(low as usize);
-        self.st.maybe_pause(py);
-        Ok(())
+        self.st.core.set_limits(py, high, low, self.st.queued.get())
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.st.lost_done.get() {
-            " closed"
-        } else if self.st.closing.get() {
-            " closing"
-        } else {
-            ""
+        let state = match self.st.core.state_word(self.st.closing.get()) {
+            Some(w) => format!(" {w}"),
+            None => String::new(),
         };
         format!("<DatagramTransport fd={}{}>", self.st.fd, state)
     }

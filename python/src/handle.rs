@@ -4,7 +4,10 @@
 //! A handle is a Python object that owns the callback, its arguments and the
 //! `contextvars.Context` to run it in. The entry in simul's ready queue or timer wheel is a
 //! Rust closure holding a reference to the handle; `cancel()` sets a flag the closure
-//! checks, and drops the callback at once. A timer handle also removes its entry from
+//! checks, and drops the callback at once. A one-shot handle also drops its callback once
+//! it has run (asyncio's keeps it): handles take no part in the cycle collector (that
+//! would cost every `call_soon`), so the callback must not outlive the run for a cycle
+//! through the handle to be collectable. A descriptor watcher's handle keeps it. A timer handle also removes its entry from
 //! simul's wheel at `cancel()` (O(1), through a `simul::TimerId`), so a program that arms
 //! and cancels many long timers keeps the wheel's size flat.
 //!
@@ -91,7 +94,17 @@ impl Handle {
         self.call.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The call to make (the handle keeps it, as asyncio's does, until cancelled).
+    /// After a one-shot callback ran (a context is set: not a descriptor watcher's),
+    /// drops it, so a cycle through the handle (`obj._h = loop.call_soon(obj.m)`) is
+    /// collectable although handles are invisible to the cycle collector.
+    fn ran(&self, py: Python<'_>, call: &Call) {
+        if !call.context.is_none(py) {
+            let old = self.lock().take();
+            drop(old);
+        }
+    }
+
+    /// The call to make (the handle keeps it until it ran once or was cancelled).
     fn call_for_run(&self, py: Python<'_>) -> Option<Call> {
         if self.is_cancelled() {
             return None;
@@ -126,6 +139,7 @@ pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
             glue::report_slow_callback(py, handle, &call.callback, took);
         }
     }
+    handle.get().ran(py, &call);
 }
 
 /// `context.run(callback, *args)` (or `callback(*args)` without a context).
@@ -175,7 +189,7 @@ impl Handle {
         let Some(call) = slf.get().call_for_run(py) else {
             return Ok(());
         };
-        match invoke(py, &call) {
+        let res = match invoke(py, &call) {
             Ok(()) => Ok(()),
             Err(e)
                 if e.is_instance_of::<PyKeyboardInterrupt>(py)
@@ -187,7 +201,9 @@ impl Handle {
                 glue::report_callback_error(py, slf, &call, e);
                 Ok(())
             }
-        }
+        };
+        slf.get().ran(py, &call);
+        res
     }
 
     fn __repr__(slf: &Bound<'_, Self>, py: Python<'_>) -> String {

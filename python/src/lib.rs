@@ -8,6 +8,7 @@
 //! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol` |
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
 //! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
+//! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, reporting, `connection_lost` scheduling) |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
 //! | `sys.rs` | the unsafe code: GIL release and the raw system calls |
 //!
@@ -21,6 +22,7 @@ mod glue;
 mod handle;
 mod pipe;
 mod sys;
+mod tcore;
 mod transport;
 
 use pyo3::prelude::*;

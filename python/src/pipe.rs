@@ -34,13 +34,14 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use pyo3::exceptions::{PyBrokenPipeError, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBrokenPipeError, PyOSError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::sys;
+use crate::tcore::{bytes_of, TransportCore};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -51,27 +52,19 @@ const MAX_READ: usize = 256 * 1024;
 const CONNLOST_WARN: usize = 5;
 
 struct State {
-    loop_: Py<PyAny>,
+    core: TransportCore,
     pipe: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
     writer: bool,
     /// A write pipe closes when its descriptor turns readable (pipes and sockets only).
     watch_close: bool,
-    protocol: RefCell<Py<PyAny>>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     wbuf: RefCell<Vec<u8>>,
     woff: Cell<usize>,
     closing: Cell<bool>,
     reading: Cell<bool>,
-    write_paused: Cell<bool>,
-    high: Cell<usize>,
-    low: Cell<usize>,
     conn_lost_writes: Cell<usize>,
     lost_scheduled: Cell<bool>,
-    lost_done: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-    extra: Py<PyDict>,
-    this: RefCell<Option<Py<PyAny>>>,
     rbuf: RefCell<Vec<u8>>,
 }
 
@@ -87,16 +80,14 @@ impl State {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
+        self.core.wake();
     }
 
     fn call_soon(&self, py: Python<'_>, f: Bound<'_, PyAny>, args: Vec<Py<PyAny>>) {
         let mut all = vec![f.unbind()];
         all.extend(args);
         let res = pyo3::types::PyTuple::new(py, all)
-            .and_then(|t| self.loop_.bind(py).call_method1("call_soon", t));
+            .and_then(|t| self.core.loop_.bind(py).call_method1("call_soon", t));
         if let Err(e) = res {
             e.print(py);
         }
@@ -109,16 +100,9 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
-        match this {
-            Some(t) => match t.bind(py).getattr("_call_connection_lost") {
-                Ok(f) => self.call_soon(py, f, vec![exc]),
-                Err(e) => e.print(py),
-            },
+        if !self.core.schedule_call_lost(py, exc) {
             // Closed before `_start`: `_start` schedules it.
-            None => {
-                self.lost_scheduled.set(false);
-            }
+            self.lost_scheduled.set(false);
         }
     }
 
@@ -143,50 +127,17 @@ impl State {
                     .is_ok_and(|e| e == libc::EIO)
         };
         if !quiet {
-            self.report(py, message, Some(exc.clone_ref(py)));
+            self.core.report(py, message, Some(exc.bind(py)));
         }
         self.force_close(py, exc);
     }
 
-    fn report(&self, py: Python<'_>, message: &str, exc: Option<Py<PyAny>>) {
-        let ctx = PyDict::new(py);
-        let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
-        let res = (|| -> PyResult<()> {
-            ctx.set_item("message", message)?;
-            if let Some(e) = exc {
-                ctx.set_item("exception", e)?;
-            }
-            ctx.set_item("transport", this)?;
-            ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
-            self.loop_
-                .bind(py)
-                .call_method1("call_exception_handler", (ctx,))?;
-            Ok(())
-        })();
-        if let Err(e) = res {
-            e.print(py);
-        }
-    }
-
-    fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
-        let p = self.protocol.borrow().clone_ref(py);
-        if let Err(e) = p.bind(py).call_method0(name) {
-            self.report(py, message, Some(e.into_value(py).into_any()));
-        }
-    }
-
     fn maybe_pause(&self, py: Python<'_>) {
-        if self.pending() > self.high.get() && !self.write_paused.get() {
-            self.write_paused.set(true);
-            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
-        }
+        self.core.maybe_pause(py, self.pending());
     }
 
     fn maybe_resume(&self, py: Python<'_>) {
-        if self.write_paused.get() && self.pending() <= self.low.get() {
-            self.write_paused.set(false);
-            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
-        }
+        self.core.maybe_resume(py, self.pending());
     }
 
     /// Writes queued bytes until the queue is empty (`Ok(true)`) or the pipe is full.
@@ -221,18 +172,11 @@ impl State {
     }
 
     fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.lost_done.get() {
-            return Poll::Ready(()); // and keep no waker: it would keep the loop alive
-        }
-        {
-            let mut w = self.waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
+        if !self.core.enter(cx) {
+            return Poll::Ready(());
         }
         Python::attach(|py| {
-            if self.lost_done.get() || self.afd.borrow().is_none() {
+            if self.core.lost_done.get() || self.afd.borrow().is_none() {
                 return Poll::Ready(());
             }
             if self.writer {
@@ -315,7 +259,7 @@ impl State {
                 Ok((0, _)) => {
                     self.closing.set(true);
                     self.reading.set(false);
-                    let proto = self.protocol.borrow().clone_ref(py);
+                    let proto = self.core.protocol.borrow().clone_ref(py);
                     match proto.bind(py).getattr("eof_received") {
                         Ok(f) => self.call_soon(py, f, vec![]),
                         Err(e) => e.print(py),
@@ -329,7 +273,7 @@ impl State {
                             fd.clear_read_ready(r);
                         }
                     }
-                    let proto = self.protocol.borrow().clone_ref(py);
+                    let proto = self.core.protocol.borrow().clone_ref(py);
                     if let Err(e) = proto
                         .bind(py)
                         .call_method1(pyo3::intern!(py, "data_received"), (data,))
@@ -368,20 +312,6 @@ impl State {
     }
 }
 
-fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(b.clone());
-    }
-    if data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>() {
-        let b = data.py().get_type::<PyBytes>().call1((data,))?;
-        return Ok(b.cast_into::<PyBytes>()?);
-    }
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
-    )))
-}
-
 #[pymethods]
 impl PipeTransport {
     /// `pipe` is the file object (closed with the transport), `fd` its non-blocking
@@ -402,26 +332,18 @@ impl PipeTransport {
         let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
         Ok(PipeTransport {
             st: Rc::new(State {
-                loop_,
+                core: TransportCore::new(loop_, protocol, extra),
                 pipe: RefCell::new(Some(pipe)),
                 fd,
                 writer,
                 watch_close,
-                protocol: RefCell::new(protocol),
                 afd: RefCell::new(Some(afd)),
                 wbuf: RefCell::new(Vec::new()),
                 woff: Cell::new(0),
                 closing: Cell::new(false),
                 reading: Cell::new(false),
-                write_paused: Cell::new(false),
-                high: Cell::new(64 * 1024),
-                low: Cell::new(16 * 1024),
                 conn_lost_writes: Cell::new(0),
                 lost_scheduled: Cell::new(false),
-                lost_done: Cell::new(false),
-                waker: RefCell::new(None),
-                extra,
-                this: RefCell::new(None),
                 rbuf: RefCell::new(Vec::new()),
             }),
         })
@@ -430,7 +352,7 @@ impl PipeTransport {
     /// Starts the I/O task (after `connection_made`); `this` is the Python transport.
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
-        *st.this.borrow_mut() = Some(this);
+        *st.core.this.borrow_mut() = Some(this);
         if st.closing.get() {
             if st.pending() == 0 {
                 st.schedule_lost(py, py.None());
@@ -448,18 +370,16 @@ impl PipeTransport {
     /// Calls `protocol.connection_lost(exc)`, then releases the pipe.
     fn _call_connection_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
         let st = &self.st;
-        if st.lost_done.replace(true) {
+        if st.core.lost_done.replace(true) {
             return Ok(());
         }
-        let proto = st.protocol.borrow().clone_ref(py);
+        let proto = st.core.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
         drop(st.afd.borrow_mut().take());
         if let Some(pipe) = st.pipe.borrow_mut().take() {
             let _ = pipe.bind(py).call_method0("close");
         }
-        st.this.borrow_mut().take();
-        st.wake();
-        st.waker.borrow_mut().take();
+        st.core.release();
         res.map(drop)
     }
 
@@ -561,7 +481,7 @@ impl PipeTransport {
 
     fn resume_reading(&self) {
         let st = &self.st;
-        if st.closing.get() || st.this.borrow().is_none() || st.reading.replace(true) {
+        if st.closing.get() || st.core.this.borrow().is_none() || st.reading.replace(true) {
             return;
         }
         st.wake();
@@ -574,18 +494,15 @@ impl PipeTransport {
         name: &str,
         default: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.st.extra.bind(py).get_item(name)? {
-            Some(v) => Ok(v.unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
-        }
+        self.st.core.extra_info(py, name, default)
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.st.protocol.borrow().clone_ref(py)
+        self.st.core.protocol(py)
     }
 
     fn set_protocol(&self, protocol: Py<PyAny>) {
-        *self.st.protocol.borrow_mut() = protocol;
+        *self.st.core.protocol.borrow_mut() = protocol;
     }
 
     fn get_write_buffer_size(&self) -> usize {
@@ -593,7 +510,7 @@ impl PipeTransport {
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
-        (self.st.low.get(), self.st.high.get())
+        self.st.core.limits()
     }
 
     #[pyo3(signature = (high = None, low = None))]
@@ -603,31 +520,15 @@ impl PipeTransport {
         high: Option<i64>,
         low: Option<i64>,
     ) -> PyResult<()> {
-        let high = match (high, low) {
-            (Some(h), _) => h,
-            (None, Some(l)) => 4 * l,
-            (None, None) => 64 * 1024,
-        };
-        let low = low.unwrap_or(high / 4);
-        if !(high >= low && low >= 0) {
-            return Err(PyValueError::new_err(format!(
-                "high ({high}) must be >= low ({low}) must be >= 0"
-            )));
-        }
-        self.st.high.set(high as usize);
-        self.st.low.set(low as usize);
-        self.st.maybe_pause(py);
-        Ok(())
+        self.st.core.set_limits(py, high, low, self.st.pending())
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.st.lost_done.get() {
-            "closed"
-        } else if self.st.closing.get() {
-            "closing"
-        } else {
-            "open"
-        };
+        let state = self
+            .st
+            .core
+            .state_word(self.st.closing.get())
+            .unwrap_or("open");
         format!("fd={} {}", self.st.fd, state)
     }
 }

@@ -40,13 +40,15 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::types::{PyBytes, PyDict};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
+use crate::tcore::{bytes_of, TransportCore};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -64,10 +66,9 @@ thread_local! {
 const CONNLOST_WRITES_LOG_THRESHOLD: u32 = 5;
 
 struct State {
-    loop_: Py<PyAny>,
+    core: TransportCore,
     sock: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
-    protocol: RefCell<Py<PyAny>>,
     buffered: Cell<bool>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// Queued outgoing data: the `bytes` objects as written (never copied), the first
@@ -79,22 +80,15 @@ struct State {
     reading: Cell<bool>,
     eof_written: Cell<bool>,
     eof_sent: Cell<bool>,
-    write_paused: Cell<bool>,
-    high: Cell<usize>,
-    low: Cell<usize>,
     lost_scheduled: Cell<bool>,
     /// asyncio's `_conn_lost`: 1 once `connection_lost` is scheduled, plus one per write
     /// dropped since.
     conn_lost: Cell<u32>,
-    lost_done: Cell<bool>,
     /// `loop.sendfile`'s wait for the socket to be writable (see `_writable`), and the
     /// readiness it was given, to forget when it comes back after `EAGAIN`.
     writable_waiter: RefCell<Option<Py<PyAny>>>,
     lent_ready: Cell<Option<simul::net::Readiness>>,
-    waker: RefCell<Option<Waker>>,
-    extra: Py<PyDict>,
     server: Option<Py<PyAny>>,
-    this: RefCell<Option<Py<PyAny>>>,
     /// `loop.sendfile`'s wait for an empty write queue (see `_make_empty_waiter`).
     empty_waiter: RefCell<Option<Py<PyAny>>>,
 }
@@ -112,16 +106,7 @@ impl State {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
-    }
-
-    fn call_soon(&self, py: Python<'_>, f: Bound<'_, PyAny>, arg: Py<PyAny>) -> PyResult<()> {
-        self.loop_
-            .bind(py)
-            .call_method1(pyo3::intern!(py, "call_soon"), (f, arg))?;
-        Ok(())
+        self.core.wake();
     }
 
     fn schedule_lost(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -129,16 +114,7 @@ impl State {
             return;
         }
         self.conn_lost.set(1);
-        let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
-        if let Some(t) = this {
-            let res = t
-                .bind(py)
-                .getattr("_call_connection_lost")
-                .and_then(|f| self.call_soon(py, f, exc));
-            if let Err(e) = res {
-                e.print(py);
-            }
-        }
+        self.core.schedule_call_lost(py, exc);
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -189,42 +165,9 @@ impl State {
         let exc = err.into_value(py).into_any();
         self.settle_empty_waiter(py, |py| Ok(Some(exc.clone_ref(py))));
         if !exc.bind(py).is_instance_of::<PyOSError>() {
-            let ctx = PyDict::new(py);
-            let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
-            let res = (|| -> PyResult<()> {
-                ctx.set_item("message", message)?;
-                ctx.set_item("exception", exc.bind(py))?;
-                ctx.set_item("transport", this)?;
-                ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
-                self.loop_
-                    .bind(py)
-                    .call_method1("call_exception_handler", (ctx,))?;
-                Ok(())
-            })();
-            if let Err(e) = res {
-                e.print(py);
-            }
+            self.core.report(py, message, Some(exc.bind(py)));
         }
         self.force_close(py, exc);
-    }
-
-    fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
-        let p = self.protocol.borrow().clone_ref(py);
-        if let Err(e) = p.bind(py).call_method0(name) {
-            let ctx = PyDict::new(py);
-            let this = self.this.borrow().as_ref().map(|t| t.clone_ref(py));
-            let _ = ctx.set_item("message", message);
-            let _ = ctx.set_item("exception", e.into_value(py));
-            let _ = ctx.set_item("transport", this);
-            let _ = ctx.set_item("protocol", p.bind(py));
-            if let Err(e) = self
-                .loop_
-                .bind(py)
-                .call_method1("call_exception_handler", (ctx,))
-            {
-                e.print(py);
-            }
-        }
     }
 
     /// A write to a lost connection is dropped; from asyncio's
@@ -245,17 +188,11 @@ impl State {
     }
 
     fn maybe_pause(&self, py: Python<'_>) {
-        if self.pending() > self.high.get() && !self.write_paused.get() {
-            self.write_paused.set(true);
-            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
-        }
+        self.core.maybe_pause(py, self.pending());
     }
 
     fn maybe_resume(&self, py: Python<'_>) {
-        if self.write_paused.get() && self.pending() <= self.low.get() {
-            self.write_paused.set(false);
-            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
-        }
+        self.core.maybe_resume(py, self.pending());
     }
 
     /// Sends queued bytes until the queue is empty or the kernel says `EAGAIN`.
@@ -346,18 +283,11 @@ impl State {
     }
 
     fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.lost_done.get() {
-            return Poll::Ready(()); // and keep no waker: it would keep the loop alive
-        }
-        {
-            let mut w = self.waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
+        if !self.core.enter(cx) {
+            return Poll::Ready(());
         }
         Python::attach(|py| {
-            if self.lost_done.get() {
+            if self.core.lost_done.get() {
                 return Poll::Ready(());
             }
             // loop.sendfile waits for the socket to take more.
@@ -432,7 +362,7 @@ impl State {
     }
 
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
-        let proto = self.protocol.borrow().clone_ref(py);
+        let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
             let buf = proto
                 .bind(py)
@@ -487,7 +417,7 @@ impl State {
     }
 
     fn on_eof(&self, py: Python<'_>) {
-        let proto = self.protocol.borrow().clone_ref(py);
+        let proto = self.core.protocol.borrow().clone_ref(py);
         match proto.bind(py).call_method0("eof_received") {
             Ok(keep) => {
                 if keep.is_truthy().unwrap_or(false) {
@@ -517,20 +447,6 @@ enum ReadOutcome {
     Eof,
 }
 
-fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    if let Ok(b) = data.cast::<PyBytes>() {
-        return Ok(b.clone());
-    }
-    if data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>() {
-        let b = data.py().get_type::<PyBytes>().call1((data,))?;
-        return Ok(b.cast_into::<PyBytes>()?);
-    }
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
-    )))
-}
-
 #[pymethods]
 impl SocketTransport {
     #[new]
@@ -554,10 +470,9 @@ impl SocketTransport {
         }
         Ok(SocketTransport {
             st: Rc::new(State {
-                loop_,
+                core: TransportCore::new(loop_, protocol, extra),
                 sock: RefCell::new(Some(sock)),
                 fd,
-                protocol: RefCell::new(protocol),
                 buffered: Cell::new(buffered),
                 afd: RefCell::new(Some(afd)),
                 wq: RefCell::new(VecDeque::new()),
@@ -569,18 +484,11 @@ impl SocketTransport {
                 reading: Cell::new(true),
                 eof_written: Cell::new(false),
                 eof_sent: Cell::new(false),
-                write_paused: Cell::new(false),
-                high: Cell::new(64 * 1024),
-                low: Cell::new(16 * 1024),
                 lost_scheduled: Cell::new(false),
                 conn_lost: Cell::new(0),
-                lost_done: Cell::new(false),
                 writable_waiter: RefCell::new(None),
                 lent_ready: Cell::new(None),
-                waker: RefCell::new(None),
-                extra,
                 server,
-                this: RefCell::new(None),
                 empty_waiter: RefCell::new(None),
             }),
         })
@@ -590,7 +498,7 @@ impl SocketTransport {
     /// transport object the protocol sees.
     fn _start(&self, this: Py<PyAny>) {
         let st = self.st.clone();
-        *st.this.borrow_mut() = Some(this);
+        *st.core.this.borrow_mut() = Some(this);
         if st.closing.get() {
             return;
         }
@@ -601,10 +509,10 @@ impl SocketTransport {
     /// Calls `protocol.connection_lost(exc)`, then releases the socket.
     fn _call_connection_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> PyResult<()> {
         let st = &self.st;
-        if st.lost_done.replace(true) {
+        if st.core.lost_done.replace(true) {
             return Ok(());
         }
-        let proto = st.protocol.borrow().clone_ref(py);
+        let proto = st.core.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
         st.settle_writable_waiter(py, true);
         drop(st.afd.borrow_mut().take());
@@ -614,9 +522,7 @@ impl SocketTransport {
         if let Some(s) = &st.server {
             let _ = s.bind(py).call_method0("_detach");
         }
-        st.this.borrow_mut().take();
-        st.wake();
-        st.waker.borrow_mut().take();
+        st.core.release();
         res.map(drop)
     }
 
@@ -732,14 +638,11 @@ impl SocketTransport {
         name: &str,
         default: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.st.extra.bind(py).get_item(name)? {
-            Some(v) => Ok(v.unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
-        }
+        self.st.core.extra_info(py, name, default)
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.st.protocol.borrow().clone_ref(py)
+        self.st.core.protocol(py)
     }
 
     fn set_protocol(&self, py: Python<'_>, protocol: Py<PyAny>) -> PyResult<()> {
@@ -747,7 +650,7 @@ impl SocketTransport {
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
         self.st.buffered.set(buffered);
-        *self.st.protocol.borrow_mut() = protocol;
+        *self.st.core.protocol.borrow_mut() = protocol;
         Ok(())
     }
 
@@ -758,7 +661,12 @@ impl SocketTransport {
         if st.empty_waiter.borrow().is_some() {
             return Err(PyRuntimeError::new_err("Empty waiter is already set"));
         }
-        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        let fut = st
+            .core
+            .loop_
+            .bind(py)
+            .call_method0("create_future")?
+            .unbind();
         *st.empty_waiter.borrow_mut() = Some(fut.clone_ref(py));
         if st.pending() == 0 {
             fut.bind(py).call_method1("set_result", (py.None(),))?;
@@ -772,7 +680,12 @@ impl SocketTransport {
     /// The future fails with `ConnectionError` if the transport is closed meanwhile.
     fn _writable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let st = &self.st;
-        let fut = st.loop_.bind(py).call_method0("create_future")?.unbind();
+        let fut = st
+            .core
+            .loop_
+            .bind(py)
+            .call_method0("create_future")?
+            .unbind();
         if let Some(r) = st.lent_ready.take() {
             if let Some(fd) = st.afd.borrow().as_ref() {
                 fd.clear_write_blocked(r);
@@ -795,7 +708,7 @@ impl SocketTransport {
     /// Whether the protocol's writing is paused (`pause_writing()` was called last).
     #[getter]
     fn _protocol_paused(&self) -> bool {
-        self.st.write_paused.get()
+        self.st.core.write_paused.get()
     }
 
     /// The socket (`None` once the transport is closed).
@@ -812,7 +725,7 @@ impl SocketTransport {
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
-        (self.st.low.get(), self.st.high.get())
+        self.st.core.limits()
     }
 
     #[pyo3(signature = (high = None, low = None))]
@@ -822,30 +735,34 @@ impl SocketTransport {
         high: Option<i64>,
         low: Option<i64>,
     ) -> PyResult<()> {
-        let high = match (high, low) {
-            (Some(h), _) => h,
-            (None, Some(l)) => 4 * l,
-            (None, None) => 64 * 1024,
-        };
-        let low = low.unwrap_or(high / 4);
-        if !(high >= low && low >= 0) {
-            return Err(PyValueError::new_err(format!(
-                "high ({high}) must be >= low ({low}) must be >= 0"
-            )));
+        self.st.core.set_limits(py, high, low, self.st.pending())
+    }
+
+    /// The references the cycle collector sees: none while the I/O task holds the state
+    /// (the loop owns the transport then); all of them once it is gone (the loop closed
+    /// with the transport open), so a dropped transport and its loop are collectable.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if Rc::strong_count(&self.st) > 1 {
+            return Ok(());
         }
-        self.st.high.set(high as usize);
-        self.st.low.set(low as usize);
-        self.st.maybe_pause(py);
+        self.st.core.traverse(&visit)?;
+        if let Ok(s) = self.st.sock.try_borrow() {
+            visit.call(s.as_ref())?;
+        }
+        visit.call(self.st.server.as_ref())?;
         Ok(())
     }
 
+    fn __clear__(&self) {
+        if Rc::strong_count(&self.st) == 1 {
+            self.st.core.clear();
+        }
+    }
+
     fn __repr__(&self) -> String {
-        let state = if self.st.lost_done.get() {
-            " closed"
-        } else if self.st.closing.get() {
-            " closing"
-        } else {
-            ""
+        let state = match self.st.core.state_word(self.st.closing.get()) {
+            Some(w) => format!(" {w}"),
+            None => String::new(),
         };
         format!("<SocketTransport fd={}{}>", self.st.fd, state)
     }

@@ -1,0 +1,257 @@
+//! `TransportCore`: the state and the asyncio-facing chores every transport shares.
+//!
+//! # Design
+//!
+//! `SocketTransport`, `DatagramTransport` and `PipeTransport` differ in how they move
+//! bytes, not in how they talk to asyncio. This core holds what they have in common and
+//! does it once:
+//! - the loop, the protocol (swappable with `set_protocol`), the `extra` dict, and the
+//!   Python transport object the protocol sees (`this`, set by `_start`);
+//! - the I/O task's waker ([`TransportCore::enter`] keeps it current, [`wake`] wakes it);
+//! - write flow control: the water marks and the protocol's `pause_writing` /
+//!   `resume_writing`, against the pending byte count the transport passes in;
+//! - reporting to `loop.call_exception_handler` with asyncio's context keys;
+//! - scheduling `this._call_connection_lost(exc)` through `loop.call_soon`, and letting go
+//!   of `this` and the waker once it has run ([`TransportCore::release`]).
+//!
+//! # Invariants
+//! - Once `lost_done` is set the task keeps no waker: a waker would keep the loop alive.
+//! - `this` is dropped when `connection_lost` has run: the Rust task holds the core, and
+//!   a reference back to the Python transport would be a cycle the collector cannot see.
+//!
+//! [`wake`]: TransportCore::wake
+
+use std::cell::{Cell, RefCell};
+use std::task::{Context, Waker};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::{PyTraverseError, PyVisit};
+
+/// asyncio's default high-water mark (`FlowControlMixin`: 64 KiB, the low one a quarter).
+const DEFAULT_HIGH: usize = 64 * 1024;
+
+/// What the three transports share (see the module doc).
+pub(crate) struct TransportCore {
+    pub(crate) loop_: Py<PyAny>,
+    pub(crate) protocol: RefCell<Py<PyAny>>,
+    pub(crate) extra: Py<PyDict>,
+    pub(crate) this: RefCell<Option<Py<PyAny>>>,
+    pub(crate) waker: RefCell<Option<Waker>>,
+    pub(crate) write_paused: Cell<bool>,
+    pub(crate) high: Cell<usize>,
+    pub(crate) low: Cell<usize>,
+    /// `connection_lost` has run.
+    pub(crate) lost_done: Cell<bool>,
+}
+
+impl TransportCore {
+    pub(crate) fn new(loop_: Py<PyAny>, protocol: Py<PyAny>, extra: Py<PyDict>) -> Self {
+        TransportCore {
+            loop_,
+            protocol: RefCell::new(protocol),
+            extra,
+            this: RefCell::new(None),
+            waker: RefCell::new(None),
+            write_paused: Cell::new(false),
+            high: Cell::new(DEFAULT_HIGH),
+            low: Cell::new(DEFAULT_HIGH / 4),
+            lost_done: Cell::new(false),
+        }
+    }
+
+    /// The start of each poll of the I/O task: `false` once `connection_lost` has run
+    /// (the task ends, keeping no waker); otherwise the task's waker is kept current.
+    pub(crate) fn enter(&self, cx: &Context<'_>) -> bool {
+        if self.lost_done.get() {
+            return false;
+        }
+        let mut w = self.waker.borrow_mut();
+        match w.as_ref() {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *w = Some(cx.waker().clone()),
+        }
+        true
+    }
+
+    pub(crate) fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    pub(crate) fn this(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.this.borrow().as_ref().map(|t| t.clone_ref(py))
+    }
+
+    pub(crate) fn protocol(&self, py: Python<'_>) -> Py<PyAny> {
+        self.protocol.borrow().clone_ref(py)
+    }
+
+    /// `loop.call_exception_handler({message, exception, transport, protocol})`; a
+    /// failure of the handler itself is printed.
+    pub(crate) fn report(&self, py: Python<'_>, message: &str, exc: Option<&Bound<'_, PyAny>>) {
+        let ctx = PyDict::new(py);
+        let res = (|| -> PyResult<()> {
+            ctx.set_item("message", message)?;
+            if let Some(e) = exc {
+                ctx.set_item("exception", e)?;
+            }
+            ctx.set_item("transport", self.this(py))?;
+            ctx.set_item("protocol", self.protocol.borrow().bind(py))?;
+            self.loop_
+                .bind(py)
+                .call_method1("call_exception_handler", (ctx,))?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            e.print(py);
+        }
+    }
+
+    /// Calls `protocol.<name>()`; an exception is reported with `message`.
+    pub(crate) fn protocol_call(&self, py: Python<'_>, name: &str, message: &str) {
+        let p = self.protocol(py);
+        if let Err(e) = p.bind(py).call_method0(name) {
+            self.report(py, message, Some(e.into_value(py).bind(py).as_any()));
+        }
+    }
+
+    /// `pause_writing()` once `pending` is above the high-water mark.
+    pub(crate) fn maybe_pause(&self, py: Python<'_>, pending: usize) {
+        if pending > self.high.get() && !self.write_paused.get() {
+            self.write_paused.set(true);
+            self.protocol_call(py, "pause_writing", "protocol.pause_writing() failed");
+        }
+    }
+
+    /// `resume_writing()` once paused and `pending` is at or below the low-water mark.
+    pub(crate) fn maybe_resume(&self, py: Python<'_>, pending: usize) {
+        if self.write_paused.get() && pending <= self.low.get() {
+            self.write_paused.set(false);
+            self.protocol_call(py, "resume_writing", "protocol.resume_writing() failed");
+        }
+    }
+
+    /// `get_write_buffer_limits()`: `(low, high)`.
+    pub(crate) fn limits(&self) -> (usize, usize) {
+        (self.low.get(), self.high.get())
+    }
+
+    /// `set_write_buffer_limits(high, low)` with asyncio's defaults and check
+    /// (`ValueError` unless `high >= low >= 0`); may pause the protocol at once.
+    pub(crate) fn set_limits(
+        &self,
+        py: Python<'_>,
+        high: Option<i64>,
+        low: Option<i64>,
+        pending: usize,
+    ) -> PyResult<()> {
+        let high = match (high, low) {
+            (Some(h), _) => h,
+            (None, Some(l)) => 4 * l,
+            (None, None) => DEFAULT_HIGH as i64,
+        };
+        let low = low.unwrap_or(high / 4);
+        if !(high >= low && low >= 0) {
+            return Err(PyValueError::new_err(format!(
+                "high ({high}) must be >= low ({low}) must be >= 0"
+            )));
+        }
+        self.high.set(high as usize);
+        self.low.set(low as usize);
+        self.maybe_pause(py, pending);
+        Ok(())
+    }
+
+    /// `get_extra_info(name, default)`.
+    pub(crate) fn extra_info(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match self.extra.bind(py).get_item(name)? {
+            Some(v) => Ok(v.unbind()),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
+    }
+
+    /// `loop.call_soon(this._call_connection_lost, exc)`: `false` (nothing scheduled)
+    /// when there is no `this` yet, i.e. before `_start`.
+    pub(crate) fn schedule_call_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> bool {
+        let Some(t) = self.this(py) else {
+            return false;
+        };
+        let res = t.bind(py).getattr("_call_connection_lost").and_then(|f| {
+            self.loop_
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
+        });
+        if let Err(e) = res {
+            e.print(py);
+        }
+        true
+    }
+
+    /// After `connection_lost` ran: drops `this`, wakes the task so it ends, and drops
+    /// its waker.
+    pub(crate) fn release(&self) {
+        self.this.borrow_mut().take();
+        self.wake();
+        self.waker.borrow_mut().take();
+    }
+
+    /// Reports the core's references to the cycle collector (for a transport's
+    /// `__traverse__`, only once its I/O task is gone: while it runs, the loop owns them).
+    /// A `RefCell` borrowed at the moment is skipped (the collector may run anywhere).
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.loop_)?;
+        visit.call(&self.extra)?;
+        if let Ok(p) = self.protocol.try_borrow() {
+            visit.call(&*p)?;
+        }
+        if let Ok(t) = self.this.try_borrow() {
+            visit.call(t.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// A transport's `__clear__`: drops the reference back to the Python transport,
+    /// which breaks the cycle `transport -> Rust half -> transport`.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut t) = self.this.try_borrow_mut() {
+            let old = t.take();
+            drop(old);
+        }
+    }
+
+    /// The state word of a `repr`: `"closed"`, `"closing"` or `None` (open).
+    pub(crate) fn state_word(&self, closing: bool) -> Option<&'static str> {
+        if self.lost_done.get() {
+            Some("closed")
+        } else if closing {
+            Some("closing")
+        } else {
+            None
+        }
+    }
+}
+
+/// The `bytes` a `write(data)` queues: `data` itself when it is `bytes` (never copied),
+/// a copy of a `bytearray` or `memoryview` (the caller may change it); anything else is
+/// asyncio's `TypeError`.
+pub(crate) fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if data.is_instance_of::<PyByteArray>() || data.is_instance_of::<PyMemoryView>() {
+        let b = data.py().get_type::<PyBytes>().call1((data,))?;
+        return Ok(b.cast_into::<PyBytes>()?);
+    }
+    Err(PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not {:?}",
+        data.get_type().name()?.to_string()
+    )))
+}
