@@ -125,3 +125,39 @@ pub fn run_child(name: &str, env: &[(&str, String)]) -> std::process::Output {
     }
     cmd.output().unwrap()
 }
+
+/// The numbers of this process's open descriptors.
+pub fn open_fds() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts at least `at_least` descriptors were opened since `before` and that every one
+/// of them has `FD_CLOEXEC` (a child process would not inherit it).
+pub fn assert_new_fds_cloexec(before: &[i32], at_least: usize) {
+    let new: Vec<i32> = open_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
+    assert!(
+        new.len() >= at_least,
+        "expected {at_least} new descriptors, found {new:?}"
+    );
+    for fd in new {
+        // SAFETY: F_GETFD only reads the flags of a descriptor number; one closed since the
+        // listing yields EBADF, which is skipped.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags == -1 {
+            continue;
+        }
+        assert_ne!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "descriptor {fd} is inherited by a child"
+        );
+    }
+}
