@@ -140,3 +140,45 @@ fn an_abstract_unix_socket_name_connects() {
         assert_eq!(&buf[..n], b"hi");
     });
 }
+
+#[test]
+fn unix_connect_and_bind_errors_name_the_path_and_keep_the_kind() {
+    let missing = sock_path("missing-named");
+    let taken = sock_path("taken");
+    simul::run(async {
+        let e = UnixStream::connect(&missing).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(
+            e.to_string().contains("missing-named"),
+            "names the path: {e}"
+        );
+
+        let _l = UnixListener::bind(&taken).unwrap();
+        let e = UnixListener::bind(&taken).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("taken"), "names the path: {e}");
+        let e = UnixDatagram::bind(&taken).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("taken"), "names the path: {e}");
+    });
+    std::fs::remove_file(&taken).unwrap();
+}
+
+#[test]
+fn every_unix_descriptor_is_close_on_exec() {
+    let path = sock_path("cloexec");
+    net_common::exclusive(|| {
+        let before = net_common::open_fds();
+        simul::run(async {
+            let l = UnixListener::bind(&path).unwrap();
+            let c = UnixStream::connect(&path).await.unwrap();
+            let (s, _) = l.accept().await.unwrap();
+            let pair = UnixStream::pair().unwrap();
+            let d = UnixDatagram::unbound().unwrap();
+            let dpair = UnixDatagram::pair().unwrap();
+            net_common::assert_new_fds_cloexec(&before, 8);
+            drop((l, c, s, pair, d, dpair));
+        });
+    });
+    std::fs::remove_file(&path).unwrap();
+}
