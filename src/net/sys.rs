@@ -179,8 +179,16 @@ pub(crate) fn connect(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
             len,
         )
     });
+    connect_outcome(res)
+}
+
+/// What a non-blocking `connect`'s return means: `Ok` when the connection is made or in
+/// progress. `EINPROGRESS` is in progress; so is `EINTR` (POSIX: an interrupted connect
+/// completes asynchronously, and a second call would fail with `EALREADY`). Either way
+/// the socket turns writable when it is done and `SO_ERROR` tells how it went.
+fn connect_outcome(res: io::Result<libc::c_int>) -> io::Result<()> {
     match res {
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => Ok(()),
         r => r.map(drop),
     }
 }
@@ -245,10 +253,7 @@ pub(crate) fn connect_unix(fd: &OwnedFd, path: &Path) -> io::Result<()> {
             len,
         )
     });
-    match res {
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
-        r => r.map(drop),
-    }
+    connect_outcome(res)
 }
 
 /// A connected pair of Unix-domain sockets of type `ty`, non-blocking and close-on-exec.
@@ -396,4 +401,24 @@ pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io:
     // it, so its being uninitialised does not matter.
     let n = syscall(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
     Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    #[test]
+    fn an_interrupted_non_blocking_connect_is_in_progress_not_failed() {
+        // POSIX: a connect interrupted by a signal goes on asynchronously, like EINPROGRESS;
+        // calling connect again would fail with EALREADY, so the socket's writability (and
+        // SO_ERROR) decides, as for EINPROGRESS.
+        for errno in [libc::EINPROGRESS, libc::EINTR] {
+            let r = super::connect_outcome(Err(io::Error::from_raw_os_error(errno)));
+            assert!(r.is_ok(), "errno {errno}: {r:?}");
+        }
+        assert!(super::connect_outcome(Ok(0)).is_ok());
+        let e = super::connect_outcome(Err(io::Error::from_raw_os_error(libc::ECONNREFUSED)))
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+    }
 }
