@@ -317,6 +317,74 @@ pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> 
     Ok((new, addr))
 }
 
+/// `accept(fd)` of a Unix-domain listener: the new connection, already non-blocking and
+/// close-on-exec (`accept4` on Linux, one call), and the peer's address: unnamed (a client
+/// that did not bind), a pathname, or (Linux) an abstract name.
+pub(crate) fn accept_unix(
+    fd: &impl AsRawFd,
+) -> io::Result<(OwnedFd, std::os::unix::net::SocketAddr)> {
+    // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
+    let mut addr: libc::sockaddr_un = unsafe { MaybeUninit::zeroed().assume_init() };
+    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let ptr = (&mut addr as *mut libc::sockaddr_un).cast::<libc::sockaddr>();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let new = {
+        // SAFETY: `addr` and `len` are valid for writes and `len` is the size of `addr`,
+        // so the kernel writes at most that many bytes of address into memory we own.
+        syscall(unsafe {
+            libc::accept4(
+                fd.as_raw_fd(),
+                ptr,
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        })?
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let new = {
+        // SAFETY: as above.
+        syscall(unsafe { libc::accept(fd.as_raw_fd(), ptr, &mut len) })?
+    };
+    // SAFETY: `accept` just returned this descriptor and nothing else owns it.
+    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        crate::sys::set_cloexec(&new)?;
+        crate::sys::set_nonblocking(&new, true)?;
+    }
+    Ok((new, unix_addr_of(&addr, len)?))
+}
+
+/// The address in the first `len` bytes of `addr`, as the kernel filled it in. `len` may
+/// exceed the structure (a truncated address); only the bytes inside it are read.
+fn unix_addr_of(
+    addr: &libc::sockaddr_un,
+    len: libc::socklen_t,
+) -> io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::SocketAddr as UnixAddr;
+    let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+    let n = (len as usize).saturating_sub(base).min(addr.sun_path.len());
+    let bytes: Vec<u8> = addr.sun_path[..n].iter().map(|&c| c as u8).collect();
+    match bytes.first() {
+        // No name: a client that never bound (std's empty pathname is the unnamed address).
+        None => UnixAddr::from_pathname(""),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(0) => {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            UnixAddr::from_abstract_name(&bytes[1..])
+        }
+        Some(_) => {
+            // A pathname ends at its NUL (the kernel may or may not count it in `len`).
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            UnixAddr::from_pathname(std::ffi::OsStr::from_bytes(&bytes[..end]))
+        }
+    }
+}
+
 /// The IP address in `storage`, or `None` for another family.
 fn socket_addr_of(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match libc::c_int::from(storage.ss_family) {

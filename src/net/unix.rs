@@ -145,14 +145,11 @@ impl UnixListener {
         match self
             .io
             .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
-                l.accept().map(|sa| (0usize, sa))
+                sys::accept_unix(l).map(|sa| (0usize, sa))
             }) {
-            // std's accept leaves the new connection blocking (close-on-exec is set).
-            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(
-                crate::sys::set_nonblocking(&s, true)
-                    .and_then(|()| UnixStream::from_socket(s))
-                    .map(|s| (s, a)),
-            ),
+            Poll::Ready(Ok((_, (s, a)))) => {
+                Poll::Ready(UnixStream::from_socket(s.into()).map(|s| (s, a)))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
