@@ -264,3 +264,23 @@ fn accept_reports_unnamed_pathname_and_abstract_peers() {
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&client_path).unwrap();
 }
+
+#[test]
+fn an_empty_unix_path_autobinds_and_cannot_be_connected_to() {
+    // As CPython and std: an empty address binds to a fresh kernel-chosen abstract name
+    // (Linux autobind), so two such binds both succeed; it names nothing to connect to.
+    use std::os::linux::net::SocketAddrExt;
+    net_common::check_fds(|| {
+        simul::run(async {
+            let a = UnixDatagram::bind("").unwrap();
+            let b = UnixDatagram::bind("").unwrap();
+            let (na, nb) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+            assert!(na.as_abstract_name().is_some(), "{na:?}");
+            assert_ne!(na.as_abstract_name(), nb.as_abstract_name());
+            let l = UnixListener::bind("").unwrap();
+            assert!(l.local_addr().unwrap().as_abstract_name().is_some());
+            let e = UnixStream::connect("").await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        })
+    });
+}

@@ -194,7 +194,10 @@ fn connect_outcome(res: io::Result<libc::c_int>) -> io::Result<()> {
 }
 
 /// The `sockaddr_un` for `path` and its length; a path starting with a NUL byte names an
-/// abstract socket (Linux).
+/// abstract socket (Linux). An empty path gives the bare family (length
+/// `offset_of!(sun_path)`): `bind` then picks a fresh abstract name (Linux autobind) and
+/// `connect` fails with `EINVAL`, as with std and CPython. (Counting a terminating NUL for
+/// it would name the empty abstract socket instead, one name shared by every caller.)
 fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
     use std::os::unix::ffi::OsStrExt;
     // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
@@ -202,8 +205,10 @@ fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_bytes();
     let abstract_name = bytes.first() == Some(&0);
-    // A pathname needs room for its terminating NUL; an abstract name does not have one.
-    let room = addr.sun_path.len() - usize::from(!abstract_name);
+    // A pathname needs room for its terminating NUL; an abstract name does not have one,
+    // nor does the empty path (no name at all).
+    let nul = usize::from(!abstract_name && !bytes.is_empty());
+    let room = addr.sun_path.len() - nul;
     if bytes.len() > room {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -223,7 +228,7 @@ fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)
         *dst = *src as libc::c_char;
     }
     let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-    let len = base + bytes.len() + usize::from(!abstract_name);
+    let len = base + bytes.len() + nul;
     Ok((addr, len as libc::socklen_t))
 }
 
