@@ -494,4 +494,41 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
     }
+
+    #[test]
+    fn ip_socket_addresses_round_trip_with_ipv6_flow_info_and_scope_id() {
+        use std::net::{SocketAddr, SocketAddrV6};
+        let v6 = SocketAddr::V6(SocketAddrV6::new(
+            "fe80::1:2".parse().unwrap(),
+            8443,
+            0x000a_bcde,
+            7,
+        ));
+        for addr in [v6, "192.0.2.9:53".parse().unwrap()] {
+            let (storage, len) = super::sockaddr_of(&addr);
+            let want = match addr {
+                SocketAddr::V4(_) => std::mem::size_of::<libc::sockaddr_in>(),
+                SocketAddr::V6(_) => std::mem::size_of::<libc::sockaddr_in6>(),
+            };
+            assert_eq!(len as usize, want);
+            assert_eq!(super::socket_addr_of(&storage), Some(addr));
+        }
+    }
+
+    #[test]
+    fn unix_addresses_decode_unnamed_truncated_pathname_and_abstract() {
+        use std::os::linux::net::SocketAddrExt;
+        let base = std::mem::offset_of!(libc::sockaddr_un, sun_path) as libc::socklen_t;
+        let (a, len) = super::unix_sockaddr(std::path::Path::new("/tmp/x.sock")).unwrap();
+        let got = super::unix_addr_of(&a, len).unwrap();
+        assert_eq!(got.as_pathname(), Some(std::path::Path::new("/tmp/x.sock")));
+        // A length past the structure (a truncated address) reads only the structure.
+        let got = super::unix_addr_of(&a, len + 4096).unwrap();
+        assert_eq!(got.as_pathname(), Some(std::path::Path::new("/tmp/x.sock")));
+        assert!(super::unix_addr_of(&a, base).unwrap().is_unnamed());
+        let (a, len) = super::unix_sockaddr(std::path::Path::new("\0ab")).unwrap();
+        assert_eq!(len, base + 3);
+        let got = super::unix_addr_of(&a, len).unwrap();
+        assert_eq!(got.as_abstract_name(), Some(&b"ab"[..]));
+    }
 }
