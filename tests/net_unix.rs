@@ -215,16 +215,12 @@ fn bound_client(local: &[u8], server: &std::path::Path) -> std::os::unix::net::U
     let s = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
     let (a, len) = addr_of(local);
     // SAFETY: `a` is a valid sockaddr_un whose first `len` bytes are initialised.
-    assert_eq!(
-        unsafe { libc::bind(fd, (&a as *const libc::sockaddr_un).cast(), len) },
-        0
-    );
+    let r = unsafe { libc::bind(fd, (&a as *const libc::sockaddr_un).cast(), len) };
+    assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
     let (a, len) = addr_of(server.as_os_str().as_bytes());
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { libc::connect(fd, (&a as *const libc::sockaddr_un).cast(), len) },
-        0
-    );
+    let r = unsafe { libc::connect(fd, (&a as *const libc::sockaddr_un).cast(), len) };
+    assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
     s
 }
 
