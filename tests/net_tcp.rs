@@ -360,3 +360,38 @@ fn accept_reports_the_peer_address_for_ipv4_and_ipv6() {
         }
     });
 }
+
+#[test]
+fn every_ip_socket_is_close_on_exec() {
+    net_common::exclusive(|| {
+        let before = net_common::open_fds();
+        simul::run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+            let (s, _) = l.accept().await.unwrap();
+            let u = simul::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            net_common::assert_new_fds_cloexec(&before, 4);
+            drop((l, c, s, u));
+        });
+    });
+}
+
+#[test]
+fn a_failed_bind_or_connect_closes_its_socket() {
+    net_common::check_fds(|| {
+        simul::run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let e = TcpListener::bind(addr).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::AddrInUse);
+            let e = simul::net::UdpSocket::bind("192.0.2.1:0")
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+            drop(l);
+            let e = TcpStream::connect(addr).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+            assert!(e.to_string().contains(&addr.to_string()), "names it: {e}");
+        })
+    });
+}

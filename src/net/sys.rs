@@ -179,14 +179,25 @@ pub(crate) fn connect(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
             len,
         )
     });
+    connect_outcome(res)
+}
+
+/// What a non-blocking `connect`'s return means: `Ok` when the connection is made or in
+/// progress. `EINPROGRESS` is in progress; so is `EINTR` (POSIX: an interrupted connect
+/// completes asynchronously, and a second call would fail with `EALREADY`). Either way
+/// the socket turns writable when it is done and `SO_ERROR` tells how it went.
+fn connect_outcome(res: io::Result<libc::c_int>) -> io::Result<()> {
     match res {
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EINTR)) => Ok(()),
         r => r.map(drop),
     }
 }
 
 /// The `sockaddr_un` for `path` and its length; a path starting with a NUL byte names an
-/// abstract socket (Linux).
+/// abstract socket (Linux). An empty path gives the bare family (length
+/// `offset_of!(sun_path)`): `bind` then picks a fresh abstract name (Linux autobind) and
+/// `connect` fails with `EINVAL`, as with std and CPython. (Counting a terminating NUL for
+/// it would name the empty abstract socket instead, one name shared by every caller.)
 fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
     use std::os::unix::ffi::OsStrExt;
     // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
@@ -194,8 +205,10 @@ fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_bytes();
     let abstract_name = bytes.first() == Some(&0);
-    // A pathname needs room for its terminating NUL; an abstract name does not have one.
-    let room = addr.sun_path.len() - usize::from(!abstract_name);
+    // A pathname needs room for its terminating NUL; an abstract name does not have one,
+    // nor does the empty path (no name at all).
+    let nul = usize::from(!abstract_name && !bytes.is_empty());
+    let room = addr.sun_path.len() - nul;
     if bytes.len() > room {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -215,7 +228,7 @@ fn unix_sockaddr(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)
         *dst = *src as libc::c_char;
     }
     let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-    let len = base + bytes.len() + usize::from(!abstract_name);
+    let len = base + bytes.len() + nul;
     Ok((addr, len as libc::socklen_t))
 }
 
@@ -245,10 +258,7 @@ pub(crate) fn connect_unix(fd: &OwnedFd, path: &Path) -> io::Result<()> {
             len,
         )
     });
-    match res {
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
-        r => r.map(drop),
-    }
+    connect_outcome(res)
 }
 
 /// A connected pair of Unix-domain sockets of type `ty`, non-blocking and close-on-exec.
@@ -310,6 +320,74 @@ pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> 
         )
     })?;
     Ok((new, addr))
+}
+
+/// `accept(fd)` of a Unix-domain listener: the new connection, already non-blocking and
+/// close-on-exec (`accept4` on Linux, one call), and the peer's address: unnamed (a client
+/// that did not bind), a pathname, or (Linux) an abstract name.
+pub(crate) fn accept_unix(
+    fd: &impl AsRawFd,
+) -> io::Result<(OwnedFd, std::os::unix::net::SocketAddr)> {
+    // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
+    let mut addr: libc::sockaddr_un = unsafe { MaybeUninit::zeroed().assume_init() };
+    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let ptr = (&mut addr as *mut libc::sockaddr_un).cast::<libc::sockaddr>();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let new = {
+        // SAFETY: `addr` and `len` are valid for writes and `len` is the size of `addr`,
+        // so the kernel writes at most that many bytes of address into memory we own.
+        syscall(unsafe {
+            libc::accept4(
+                fd.as_raw_fd(),
+                ptr,
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        })?
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let new = {
+        // SAFETY: as above.
+        syscall(unsafe { libc::accept(fd.as_raw_fd(), ptr, &mut len) })?
+    };
+    // SAFETY: `accept` just returned this descriptor and nothing else owns it.
+    let new = unsafe { OwnedFd::from_raw_fd(new) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        crate::sys::set_cloexec(&new)?;
+        crate::sys::set_nonblocking(&new, true)?;
+    }
+    Ok((new, unix_addr_of(&addr, len)?))
+}
+
+/// The address in the first `len` bytes of `addr`, as the kernel filled it in. `len` may
+/// exceed the structure (a truncated address); only the bytes inside it are read.
+fn unix_addr_of(
+    addr: &libc::sockaddr_un,
+    len: libc::socklen_t,
+) -> io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::SocketAddr as UnixAddr;
+    let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+    let n = (len as usize).saturating_sub(base).min(addr.sun_path.len());
+    let bytes: Vec<u8> = addr.sun_path[..n].iter().map(|&c| c as u8).collect();
+    match bytes.first() {
+        // No name: a client that never bound (std's empty pathname is the unnamed address).
+        None => UnixAddr::from_pathname(""),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(0) => {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            UnixAddr::from_abstract_name(&bytes[1..])
+        }
+        Some(_) => {
+            // A pathname ends at its NUL (the kernel may or may not count it in `len`).
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            UnixAddr::from_pathname(std::ffi::OsStr::from_bytes(&bytes[..end]))
+        }
+    }
 }
 
 /// The IP address in `storage`, or `None` for another family.
@@ -396,4 +474,61 @@ pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io:
     // it, so its being uninitialised does not matter.
     let n = syscall(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
     Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    #[test]
+    fn an_interrupted_non_blocking_connect_is_in_progress_not_failed() {
+        // POSIX: a connect interrupted by a signal goes on asynchronously, like EINPROGRESS;
+        // calling connect again would fail with EALREADY, so the socket's writability (and
+        // SO_ERROR) decides, as for EINPROGRESS.
+        for errno in [libc::EINPROGRESS, libc::EINTR] {
+            let r = super::connect_outcome(Err(io::Error::from_raw_os_error(errno)));
+            assert!(r.is_ok(), "errno {errno}: {r:?}");
+        }
+        assert!(super::connect_outcome(Ok(0)).is_ok());
+        let e = super::connect_outcome(Err(io::Error::from_raw_os_error(libc::ECONNREFUSED)))
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn ip_socket_addresses_round_trip_with_ipv6_flow_info_and_scope_id() {
+        use std::net::{SocketAddr, SocketAddrV6};
+        let v6 = SocketAddr::V6(SocketAddrV6::new(
+            "fe80::1:2".parse().unwrap(),
+            8443,
+            0x000a_bcde,
+            7,
+        ));
+        for addr in [v6, "192.0.2.9:53".parse().unwrap()] {
+            let (storage, len) = super::sockaddr_of(&addr);
+            let want = match addr {
+                SocketAddr::V4(_) => std::mem::size_of::<libc::sockaddr_in>(),
+                SocketAddr::V6(_) => std::mem::size_of::<libc::sockaddr_in6>(),
+            };
+            assert_eq!(len as usize, want);
+            assert_eq!(super::socket_addr_of(&storage), Some(addr));
+        }
+    }
+
+    #[test]
+    fn unix_addresses_decode_unnamed_truncated_pathname_and_abstract() {
+        use std::os::linux::net::SocketAddrExt;
+        let base = std::mem::offset_of!(libc::sockaddr_un, sun_path) as libc::socklen_t;
+        let (a, len) = super::unix_sockaddr(std::path::Path::new("/tmp/x.sock")).unwrap();
+        let got = super::unix_addr_of(&a, len).unwrap();
+        assert_eq!(got.as_pathname(), Some(std::path::Path::new("/tmp/x.sock")));
+        // A length past the structure (a truncated address) reads only the structure.
+        let got = super::unix_addr_of(&a, len + 4096).unwrap();
+        assert_eq!(got.as_pathname(), Some(std::path::Path::new("/tmp/x.sock")));
+        assert!(super::unix_addr_of(&a, base).unwrap().is_unnamed());
+        let (a, len) = super::unix_sockaddr(std::path::Path::new("\0ab")).unwrap();
+        assert_eq!(len, base + 3);
+        let got = super::unix_addr_of(&a, len).unwrap();
+        assert_eq!(got.as_abstract_name(), Some(&b"ab"[..]));
+    }
 }

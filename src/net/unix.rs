@@ -60,8 +60,9 @@ impl UnixListener {
     /// ```
     #[doc(alias = "create_unix_server")]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let path = path.as_ref();
         let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-        sys::bind_unix(&fd, path.as_ref())?;
+        sys::bind_unix(&fd, path).map_err(|e| PathError::wrap("bind to", path, e))?;
         // The kernel clamps this to its maximum (`somaxconn`): the backlog std and mio ask
         // for on Linux (`listen(fd, -1)`).
         sys::listen(&fd, u32::MAX)?;
@@ -144,14 +145,11 @@ impl UnixListener {
         match self
             .io
             .poll_op(cx, waiter, Direction::Read, Kind::Message, 0, |l| {
-                l.accept().map(|sa| (0usize, sa))
+                sys::accept_unix(l).map(|sa| (0usize, sa))
             }) {
-            // std's accept leaves the new connection blocking (close-on-exec is set).
-            Poll::Ready(Ok((_, (s, a)))) => Poll::Ready(
-                crate::sys::set_nonblocking(&s, true)
-                    .and_then(|()| UnixStream::from_socket(s))
-                    .map(|s| (s, a)),
-            ),
+            Poll::Ready(Ok((_, (s, a)))) => {
+                Poll::Ready(UnixStream::from_socket(s.into()).map(|s| (s, a)))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -215,10 +213,12 @@ impl UnixStream {
     #[doc(alias = "open_unix_connection")]
     #[doc(alias = "create_unix_connection")]
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let named = |e| PathError::wrap("connect to", path, e);
         let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-        sys::connect_unix(&fd, path.as_ref())?;
+        sys::connect_unix(&fd, path).map_err(named)?;
         let s = UnixStream::from_socket(std::os::unix::net::UnixStream::from(fd))?;
-        poll_fn(|cx| s.io.poll_connected(cx)).await?;
+        poll_fn(|cx| s.io.poll_connected(cx)).await.map_err(named)?;
         Ok(s)
     }
 
@@ -332,8 +332,9 @@ impl UnixDatagram {
     /// # std::fs::remove_file(&p).unwrap();
     /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let path = path.as_ref();
         let fd = sys::socket(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        sys::bind_unix(&fd, path.as_ref())?;
+        sys::bind_unix(&fd, path).map_err(|e| PathError::wrap("bind to", path, e))?;
         Self::from_socket(fd.into())
     }
 
@@ -546,5 +547,44 @@ impl fmt::Debug for UnixDatagram {
             .field("fd", &sys::raw(self.io.get()))
             .field("local_addr", &self.local_addr().ok())
             .finish()
+    }
+}
+
+/// An OS error of a `bind` or `connect`, naming the path (as asyncio's `OSError` carries
+/// its filename); the kind stays the OS error's. Errors simul makes itself (a path too
+/// long, a NUL byte) already name the path and pass through unchanged.
+#[derive(Debug)]
+struct PathError {
+    op: &'static str,
+    path: std::path::PathBuf,
+    source: io::Error,
+}
+
+impl PathError {
+    fn wrap(op: &'static str, path: &Path, source: io::Error) -> io::Error {
+        if source.raw_os_error().is_none() {
+            return source;
+        }
+        let kind = source.kind();
+        io::Error::new(
+            kind,
+            PathError {
+                op,
+                path: path.to_owned(),
+                source,
+            },
+        )
+    }
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?} failed: {}", self.op, self.path, self.source)
+    }
+}
+
+impl std::error::Error for PathError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }

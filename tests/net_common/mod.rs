@@ -13,6 +13,23 @@ pub fn fd_count() -> usize {
         .unwrap_or(0)
 }
 
+/// Open descriptors of this process and what each refers to (for failure messages).
+pub fn fd_list() -> Vec<(String, String)> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| {
+                let e = e.ok()?;
+                let target = std::fs::read_link(e.path()).ok()?;
+                Some((
+                    e.file_name().to_string_lossy().into_owned(),
+                    target.display().to_string(),
+                ))
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Runs `f` and asserts the process has as many open descriptors afterwards as before.
 pub fn check_fds<R>(f: impl FnOnce() -> R) -> R {
     let _g = FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -20,12 +37,13 @@ pub fn check_fds<R>(f: impl FnOnce() -> R) -> R {
     // created by the first `run` that watches for Ctrl-C) is not a per-test leak.
     static WARM: std::sync::Once = std::sync::Once::new();
     WARM.call_once(|| simul::run(async {}));
-    let before = fd_count();
+    let before = fd_list();
     let r = f();
-    let after = fd_count();
+    let after = fd_list();
     assert_eq!(
-        before, after,
-        "descriptors leaked: {before} before, {after} after"
+        before.len(),
+        after.len(),
+        "descriptors leaked: {before:?} before, {after:?} after"
     );
     r
 }
@@ -124,4 +142,40 @@ pub fn run_child(name: &str, env: &[(&str, String)]) -> std::process::Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
+}
+
+/// The numbers of this process's open descriptors.
+pub fn open_fds() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts at least `at_least` descriptors were opened since `before` and that every one
+/// of them has `FD_CLOEXEC` (a child process would not inherit it).
+pub fn assert_new_fds_cloexec(before: &[i32], at_least: usize) {
+    let new: Vec<i32> = open_fds()
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
+    assert!(
+        new.len() >= at_least,
+        "expected {at_least} new descriptors, found {new:?}"
+    );
+    for fd in new {
+        // SAFETY: F_GETFD only reads the flags of a descriptor number; one closed since the
+        // listing yields EBADF, which is skipped.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags == -1 {
+            continue;
+        }
+        assert_ne!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "descriptor {fd} is inherited by a child"
+        );
+    }
 }
