@@ -12,6 +12,7 @@ import socket
 import sys
 import warnings
 import weakref
+from typing import Awaitable, Callable
 
 import simul
 
@@ -98,9 +99,17 @@ class PipeProto(asyncio.Protocol):
         self.got.append(data)
 
 
-def _collected_after_close(lp: asyncio.AbstractEventLoop, refs: tuple[weakref.ref[object], ...]) -> None:
-    """Closes `lp`, drops it, collects, and checks `lp` and everything in `refs` is gone."""
-    lp.close()
+Refs = tuple[weakref.ref[object], weakref.ref[object]]
+
+
+def _collected_after_close(main: Callable[[asyncio.AbstractEventLoop], Awaitable[Refs]]) -> None:
+    """Runs `main(loop)` on a new loop, closes and drops the loop, collects, and checks
+    the loop and the objects `main` returned weak references to are gone."""
+    lp = simul.new_event_loop()
+    try:
+        refs = lp.run_until_complete(main(lp))
+    finally:
+        lp.close()
     rl = weakref.ref(lp)
     del lp
     with warnings.catch_warnings():
@@ -111,18 +120,11 @@ def _collected_after_close(lp: asyncio.AbstractEventLoop, refs: tuple[weakref.re
 
 
 def test_unclosed_datagram_transport_and_its_closed_loop_are_collected() -> None:
-    lp = simul.new_event_loop()
-
-    async def main() -> tuple[weakref.ref[object], weakref.ref[object]]:
+    async def main(lp: asyncio.AbstractEventLoop) -> Refs:
         tr, pr = await lp.create_datagram_endpoint(DgramProto, local_addr=("127.0.0.1", 0))
         return weakref.ref(tr), weakref.ref(pr)
 
-    try:
-        refs = lp.run_until_complete(main())
-    except BaseException:
-        lp.close()
-        raise
-    _collected_after_close(lp, refs)
+    _collected_after_close(main)
 
 
 def test_a_live_datagram_transport_only_the_loop_holds_survives_collection() -> None:
@@ -150,39 +152,29 @@ def test_a_live_datagram_transport_only_the_loop_holds_survives_collection() -> 
 
 
 def test_unclosed_read_pipe_transport_and_its_closed_loop_are_collected() -> None:
-    lp = simul.new_event_loop()
     r, w = os.pipe()
 
-    async def main() -> tuple[weakref.ref[object], weakref.ref[object]]:
+    async def main(lp: asyncio.AbstractEventLoop) -> Refs:
         tr, pr = await lp.connect_read_pipe(PipeProto, os.fdopen(r, "rb", buffering=0))
         return weakref.ref(tr), weakref.ref(pr)
 
     try:
-        refs = lp.run_until_complete(main())
-    except BaseException:
-        lp.close()
-        raise
+        _collected_after_close(main)
     finally:
         os.close(w)
-    _collected_after_close(lp, refs)
 
 
 def test_unclosed_write_pipe_transport_and_its_closed_loop_are_collected() -> None:
-    lp = simul.new_event_loop()
     r, w = os.pipe()
 
-    async def main() -> tuple[weakref.ref[object], weakref.ref[object]]:
+    async def main(lp: asyncio.AbstractEventLoop) -> Refs:
         tr, pr = await lp.connect_write_pipe(PipeProto, os.fdopen(w, "wb", buffering=0))
         return weakref.ref(tr), weakref.ref(pr)
 
     try:
-        refs = lp.run_until_complete(main())
-    except BaseException:
-        lp.close()
-        raise
+        _collected_after_close(main)
     finally:
         os.close(r)
-    _collected_after_close(lp, refs)
 
 
 def test_a_live_read_pipe_transport_only_the_loop_holds_survives_collection() -> None:
@@ -216,16 +208,9 @@ class SubProto(asyncio.SubprocessProtocol):
 
 
 def test_a_finished_subprocess_leaves_nothing_behind_once_the_loop_is_closed() -> None:
-    lp = simul.new_event_loop()
-
-    async def main() -> tuple[weakref.ref[object], weakref.ref[object]]:
+    async def main(lp: asyncio.AbstractEventLoop) -> Refs:
         tr, pr = await lp.subprocess_exec(SubProto, sys.executable, "-c", "pass")
         await tr._wait()  # type: ignore[attr-defined]
         return weakref.ref(tr), weakref.ref(pr)
 
-    try:
-        refs = lp.run_until_complete(main())
-    except BaseException:
-        lp.close()
-        raise
-    _collected_after_close(lp, refs)
+    _collected_after_close(main)
