@@ -30,6 +30,11 @@
 //! - `connection_lost` runs once, through `loop.call_soon`: after `close()` once the queue
 //!   is flushed, after `abort()` or a fatal error at once. Then the descriptor is
 //!   deregistered and the socket closed, in that order.
+//! - The Python transport, its Rust half and the protocol form a cycle the collector
+//!   cannot see while the I/O task holds the state (the loop owns them then, as the
+//!   stock loop's selector does); `__traverse__`/`__clear__` report and break it once
+//!   the task is gone (the `Rc` count is 1), so an unclosed transport and its closed
+//!   loop are collected.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,6 +49,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
 use crate::tcore::TransportCore;
@@ -558,6 +564,38 @@ impl DatagramTransport {
         low: Option<i64>,
     ) -> PyResult<()> {
         self.st.core.set_limits(py, high, low, self.st.queued.get())
+    }
+
+    /// The references the cycle collector sees: none while the I/O task holds the state
+    /// (the loop owns the transport then); all of them once it is gone (the loop closed
+    /// with the transport open), so a dropped transport and its loop are collectable.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let st = &self.st;
+        if Rc::strong_count(st) > 1 {
+            return Ok(());
+        }
+        st.core.traverse(&visit)?;
+        if let Ok(s) = st.sock.try_borrow() {
+            visit.call(s.as_ref())?;
+        }
+        visit.call(&st.address)?;
+        visit.call(&st.recvfrom)?;
+        visit.call(&st.send)?;
+        visit.call(&st.sendto)?;
+        if let Ok(q) = st.queue.try_borrow() {
+            for (data, addr) in q.iter() {
+                visit.call(data)?;
+                visit.call(addr)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Breaks the cycle `transport -> Rust half -> transport` once the I/O task is gone.
+    fn __clear__(&self) {
+        if Rc::strong_count(&self.st) == 1 {
+            self.st.core.clear();
+        }
     }
 
     fn __repr__(&self) -> String {

@@ -28,6 +28,11 @@
 //! pipe is `write_eof()`: `connection_lost(None)` follows the flush; `abort()` drops the
 //! queue. `connection_lost` always runs through `loop.call_soon`, then the descriptor is
 //! deregistered and the pipe object closed (in that order: the number may be reused).
+//! The Python transport, its Rust half and the protocol form a cycle the collector
+//! cannot see while the I/O task holds the state (the loop owns them then, as the
+//! stock loop's selector does); `__traverse__`/`__clear__` report and break it once
+//! the task is gone (the `Rc` count is 1), so an unclosed transport and its closed
+//! loop are collected.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -39,6 +44,7 @@ use std::task::{Context, Poll};
 use pyo3::exceptions::{PyBrokenPipeError, PyOSError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
 use crate::tcore::{bytes_of, TransportCore};
@@ -521,6 +527,27 @@ impl PipeTransport {
         low: Option<i64>,
     ) -> PyResult<()> {
         self.st.core.set_limits(py, high, low, self.st.pending())
+    }
+
+    /// The references the cycle collector sees: none while the I/O task holds the state
+    /// (the loop owns the transport then); all of them once it is gone (the loop closed
+    /// with the transport open), so a dropped transport and its loop are collectable.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if Rc::strong_count(&self.st) > 1 {
+            return Ok(());
+        }
+        self.st.core.traverse(&visit)?;
+        if let Ok(p) = self.st.pipe.try_borrow() {
+            visit.call(p.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Breaks the cycle `transport -> Rust half -> transport` once the I/O task is gone.
+    fn __clear__(&self) {
+        if Rc::strong_count(&self.st) == 1 {
+            self.st.core.clear();
+        }
     }
 
     fn __repr__(&self) -> String {
