@@ -278,17 +278,25 @@ pub(crate) fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((a, b))
 }
 
-/// `accept(fd)` of an IP listener: the new connection, already non-blocking and
-/// close-on-exec, and the peer's address.
-pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> {
-    // SAFETY: sockaddr_storage is plain old data for which all-zero bytes are valid.
-    let mut storage: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
-    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
+/// Address buffers `accept` may fill: plain old data, for which any bytes are valid.
+trait AddrBuf {}
+impl AddrBuf for libc::sockaddr_storage {}
+impl AddrBuf for libc::sockaddr_un {}
+
+/// `accept(fd)` into the caller's address buffer: the new connection, already non-blocking
+/// and close-on-exec (`accept4` on Linux, one call), and the address length the kernel
+/// reported.
+fn accept_into<A: AddrBuf>(
+    fd: &impl AsRawFd,
+    addr: &mut A,
+) -> io::Result<(OwnedFd, libc::socklen_t)> {
+    let mut len = size_of::<A>() as libc::socklen_t;
+    let ptr = (addr as *mut A).cast::<libc::sockaddr>();
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let new = {
-        // SAFETY: `storage` and `len` are valid for writes and `len` is the storage's size,
-        // so the kernel writes at most that many bytes of address into memory we own.
+        // SAFETY: `ptr` is the caller's exclusive `&mut A`, valid for writes of `len` (its
+        // size) bytes, and `A` is plain old data (`AddrBuf`), so whatever address the kernel
+        // writes there leaves a valid value.
         syscall(unsafe {
             libc::accept4(
                 fd.as_raw_fd(),
@@ -310,6 +318,15 @@ pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> 
         crate::sys::set_cloexec(&new)?;
         crate::sys::set_nonblocking(&new, true)?;
     }
+    Ok((new, len))
+}
+
+/// `accept(fd)` of an IP listener: the new connection, already non-blocking and
+/// close-on-exec, and the peer's address.
+pub(crate) fn accept_ip(fd: &impl AsRawFd) -> io::Result<(OwnedFd, SocketAddr)> {
+    // SAFETY: sockaddr_storage is plain old data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { MaybeUninit::zeroed().assume_init() };
+    let (new, _) = accept_into(fd, &mut storage)?;
     let addr = socket_addr_of(&storage).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -330,33 +347,7 @@ pub(crate) fn accept_unix(
 ) -> io::Result<(OwnedFd, std::os::unix::net::SocketAddr)> {
     // SAFETY: sockaddr_un is plain old data for which all-zero bytes are valid.
     let mut addr: libc::sockaddr_un = unsafe { MaybeUninit::zeroed().assume_init() };
-    let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    let ptr = (&mut addr as *mut libc::sockaddr_un).cast::<libc::sockaddr>();
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let new = {
-        // SAFETY: `addr` and `len` are valid for writes and `len` is the size of `addr`,
-        // so the kernel writes at most that many bytes of address into memory we own.
-        syscall(unsafe {
-            libc::accept4(
-                fd.as_raw_fd(),
-                ptr,
-                &mut len,
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        })?
-    };
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let new = {
-        // SAFETY: as above.
-        syscall(unsafe { libc::accept(fd.as_raw_fd(), ptr, &mut len) })?
-    };
-    // SAFETY: `accept` just returned this descriptor and nothing else owns it.
-    let new = unsafe { OwnedFd::from_raw_fd(new) };
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        crate::sys::set_cloexec(&new)?;
-        crate::sys::set_nonblocking(&new, true)?;
-    }
+    let (new, len) = accept_into(fd, &mut addr)?;
     Ok((new, unix_addr_of(&addr, len)?))
 }
 
