@@ -345,19 +345,21 @@ fn a_stalled_attempt_is_overtaken_by_the_next_address_after_the_stagger() {
 
 #[test]
 fn accept_reports_the_peer_address_for_ipv4_and_ipv6() {
-    simul::run(async {
-        for host in ["127.0.0.1", "::1"] {
-            let l = match TcpListener::bind((host, 0)).await {
-                Ok(l) => l,
-                Err(_) if host == "::1" => return, // no IPv6 loopback on this machine
-                Err(e) => panic!("bind {host}: {e}"),
-            };
-            let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-            let (s, peer) = l.accept().await.unwrap();
-            assert_eq!(peer, c.local_addr().unwrap(), "{host}");
-            assert_eq!(s.peer_addr().unwrap(), peer, "{host}");
-            assert_eq!(s.local_addr().unwrap(), c.peer_addr().unwrap(), "{host}");
-        }
+    net_common::check_fds(|| {
+        simul::run(async {
+            for host in ["127.0.0.1", "::1"] {
+                let l = match TcpListener::bind((host, 0)).await {
+                    Ok(l) => l,
+                    Err(_) if host == "::1" => return, // no IPv6 loopback on this machine
+                    Err(e) => panic!("bind {host}: {e}"),
+                };
+                let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+                let (s, peer) = l.accept().await.unwrap();
+                assert_eq!(peer, c.local_addr().unwrap(), "{host}");
+                assert_eq!(s.peer_addr().unwrap(), peer, "{host}");
+                assert_eq!(s.local_addr().unwrap(), c.peer_addr().unwrap(), "{host}");
+            }
+        });
     });
 }
 
