@@ -8,8 +8,9 @@
 //! moves the bytes:
 //! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
 //!   read buffer, copied into a `bytes` handed to
-//!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
-//!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
+//!   `protocol.data_received(bytes)`, or for a `BufferedProtocol` straight into the buffer
+//!   its `get_buffer` returns, then `buffer_updated` (a read that leaves room in it drained
+//!   the socket); at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
@@ -366,8 +367,35 @@ impl State {
         if self.buffered.get() {
             let buf = proto
                 .bind(py)
-                .call_method1("get_buffer", (-1,))
+                .call_method1(pyo3::intern!(py, "get_buffer"), (-1,))
                 .map_err(|e| (e, "Fatal error: protocol.get_buffer() call failed."))?;
+            if self.sock.borrow().is_none() {
+                return Ok(ReadOutcome::WouldBlock);
+            }
+            // Straight into the protocol's buffer: a read that leaves room in it drained
+            // the socket, so no second `get_buffer` and failing `recv_into` follow.
+            if let Ok(view) = pyo3::buffer::PyUntypedBuffer::get(&buf) {
+                let view_len = view.len_bytes();
+                if let Some(res) = sys::recv_into_buffer(self.fd, &view) {
+                    drop(view);
+                    return match res {
+                        Ok(0) => Ok(ReadOutcome::Eof),
+                        Ok(n) => {
+                            proto
+                                .bind(py)
+                                .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
+                                .map_err(|e| {
+                                    (e, "Fatal error: protocol.buffer_updated() call failed.")
+                                })?;
+                            Ok(ReadOutcome::Data { drained: n < view_len })
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            Ok(ReadOutcome::WouldBlock)
+                        }
+                        Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+                    };
+                }
+            }
             let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
             let Some(sock) = sock else {
                 return Ok(ReadOutcome::WouldBlock);
