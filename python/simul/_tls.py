@@ -7,14 +7,163 @@ runs over simul's Rust socket transport, which feeds it through ``get_buffer``/
 control: the user's ``ssl.SSLContext``, ``server_hostname``, ``ssl_handshake_timeout`` and
 ``ssl_shutdown_timeout`` behave exactly as on the stock loop, because it is the stock
 loop's code. ``BaseEventLoop.start_tls`` needs nothing from the loop beyond this.
+
+Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtocol``, a
+subclass whose data path (one TLS record in, one ``write()`` out, in the ``WRAPPED`` state
+with nothing queued) does in one method what ``sslproto`` does in eight, calls the
+``_ssl`` object under ``ssl.SSLObject`` directly, and stops reading records once the
+incoming BIO and the decrypted bytes are both empty instead of catching the
+``SSLWantReadError`` of one more read. Everything else (the handshake, shutdown, flow
+control across the marks, errors, partial writes) is ``sslproto``'s own code. Setting
+``SIMUL_TLS_FASTPATH=0`` in the environment runs plain ``sslproto.SSLProtocol``.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 from asyncio import constants, sslproto
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = ["TlsMixin"]
+
+
+_WRAPPED = sslproto.SSLProtocolState.WRAPPED
+_AGAIN = sslproto.SSLAgainErrors
+FASTPATH = os.environ.get("SIMUL_TLS_FASTPATH", "1") != "0"
+
+
+class _FastSSLProtocol(sslproto.SSLProtocol):
+    """``sslproto.SSLProtocol`` with the steady-state data path in fewer Python calls.
+
+    Each fast method handles only the common case and hands every other one to
+    ``sslproto``'s method of the same name, so behaviour is ``sslproto``'s.
+    """
+
+    # The ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake is done
+    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it); None otherwise.
+    _raw: Any = None
+
+    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
+        sslobj = self._sslobj
+        if handshake_exc is None and type(sslobj) is ssl.SSLObject:
+            self._raw = sslobj._sslobj  # type: ignore[attr-defined]
+        super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """One chunk from the socket: into the incoming BIO, then on by state (as
+        ``sslproto``, without the enum comparisons of the other states first)."""
+        self._incoming.write(self._ssl_buffer_view[:nbytes])
+        state = self._state
+        if state is _WRAPPED:
+            self._do_read()
+        elif state is sslproto.SSLProtocolState.DO_HANDSHAKE:
+            self._do_handshake()
+        elif state is sslproto.SSLProtocolState.FLUSHING:
+            self._do_flush()
+        elif state is sslproto.SSLProtocolState.SHUTDOWN:
+            self._do_shutdown()
+
+    def _do_read(self) -> None:
+        raw = self._raw
+        if (
+            raw is None or self._state is not _WRAPPED or self._app_reading_paused
+            or self._app_protocol_is_buffer
+        ):
+            return super()._do_read()  # type: ignore[no-any-return]
+        try:
+            self._read_records(raw)
+            if self._write_backlog:
+                self._do_write()
+            else:
+                self._send_outgoing()
+            # ``_control_ssl_reading`` only when a mark is crossed.
+            size = self._incoming.pending
+            if self._ssl_reading_paused:
+                if size <= self._incoming_low_water:
+                    self._control_ssl_reading()
+            elif size >= self._incoming_high_water:
+                self._control_ssl_reading()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _read_records(self, raw: Any) -> None:
+        """``_do_read__copied``: every decrypted record to ``data_received`` in one call,
+        then ``eof_received`` and the shutdown on the peer's close_notify. The loop ends
+        when the BIO is empty and no decrypted byte waits (the next read could only want
+        more: ``sslproto`` never writes an EOF into the incoming BIO), or on the
+        ``SSLWantReadError`` of a partial record."""
+        incoming = self._incoming
+        max_size = self.max_size
+        chunk = b"1"
+        first = None
+        rest: list[bytes] | None = None
+        try:
+            while True:
+                chunk = raw.read(max_size)
+                if not chunk:
+                    break
+                if first is None:
+                    first = chunk
+                elif rest is None:
+                    rest = [first, chunk]
+                else:
+                    rest.append(chunk)
+                if not incoming.pending and not raw.pending():
+                    break
+        except _AGAIN:
+            pass
+        if rest is not None:
+            self._app_protocol.data_received(b"".join(rest))
+        elif first is not None:
+            self._app_protocol.data_received(first)
+        if not chunk:
+            # close_notify
+            self._call_eof_received()
+            self._start_shutdown()
+
+    def _send_outgoing(self) -> None:
+        """``_process_outgoing``, with ``_control_app_writing`` only when a mark is
+        crossed."""
+        if not self._ssl_writing_paused:
+            data = self._outgoing.read()
+            if data:
+                self._transport.write(data)
+        size = self._outgoing.pending + self._write_buffer_size
+        if self._app_writing_paused:
+            if size <= self._outgoing_low_water:
+                self._control_app_writing()
+        elif size >= self._outgoing_high_water:
+            self._control_app_writing()
+
+    def _write_appdata(self, list_of_data: Sequence[Any]) -> None:
+        """One ``write()`` with nothing queued: encrypted and sent at once. A queue, another
+        state, ``writelines``' several buffers or a write OpenSSL refuses for now go
+        through ``sslproto`` (which queues them exactly as it would have)."""
+        raw = self._raw
+        if (
+            raw is None or self._state is not _WRAPPED or self._write_backlog
+            or len(list_of_data) != 1
+        ):
+            return super()._write_appdata(list_of_data)  # type: ignore[no-any-return]
+        data = list_of_data[0]
+        try:
+            try:
+                count = raw.write(data)
+            except _AGAIN:
+                self._write_backlog.append(data)
+                self._write_buffer_size += len(data)
+                self._process_outgoing()
+                return
+            size = len(data)
+            if count < size:  # a partial write: sslproto's loop writes the rest
+                self._write_backlog.append(data[count:])
+                self._write_buffer_size += size - count
+                self._do_write()
+                return
+            self._send_outgoing()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
 
 
 class TlsMixin:
@@ -28,7 +177,7 @@ class TlsMixin:
         ssl_shutdown_timeout: float = constants.SSL_SHUTDOWN_TIMEOUT,
         call_connection_made: bool = True,
     ) -> Any:
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,

@@ -374,27 +374,26 @@ impl State {
             }
             // Straight into the protocol's buffer: a read that leaves room in it drained
             // the socket, so no second `get_buffer` and failing `recv_into` follow.
-            if let Ok(view) = pyo3::buffer::PyUntypedBuffer::get(&buf) {
-                let view_len = view.len_bytes();
-                if let Some(res) = sys::recv_into_buffer(self.fd, &view) {
-                    drop(view);
-                    return match res {
-                        Ok(0) => Ok(ReadOutcome::Eof),
-                        Ok(n) => {
-                            proto
-                                .bind(py)
-                                .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
-                                .map_err(|e| {
-                                    (e, "Fatal error: protocol.buffer_updated() call failed.")
-                                })?;
-                            Ok(ReadOutcome::Data { drained: n < view_len })
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            Ok(ReadOutcome::WouldBlock)
-                        }
-                        Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
-                    };
-                }
+            let direct = pyo3::buffer::PyUntypedBuffer::get(&buf)
+                .ok()
+                .and_then(|view| {
+                    let len = view.len_bytes();
+                    sys::recv_into_buffer(self.fd, &view).map(|res| (res, len))
+                });
+            if let Some((res, len)) = direct {
+                let n = match res {
+                    Ok(0) => return Ok(ReadOutcome::Eof),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(ReadOutcome::WouldBlock)
+                    }
+                    Err(e) => return Err((PyErr::from(e), "Fatal read error on socket transport")),
+                };
+                proto
+                    .bind(py)
+                    .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
+                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
+                return Ok(ReadOutcome::Data { drained: n < len });
             }
             let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
             let Some(sock) = sock else {
