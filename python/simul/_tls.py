@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import ssl
 from asyncio import constants, sslproto
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["TlsMixin"]
 
@@ -34,7 +34,8 @@ FASTPATH = os.environ.get("SIMUL_TLS_FASTPATH", "1") != "0"
 
 
 class _FastSSLProtocol(sslproto.SSLProtocol):
-    """``sslproto.SSLProtocol`` with the steady-state data path in fewer Python calls.
+    """``sslproto.SSLProtocol`` with the steady-state data path in fewer Python calls
+    (its application transport is a ``_FastSSLTransport``).
 
     Each fast method handles only the common case and hands every other one to
     ``sslproto``'s method of the same name, so behaviour is ``sslproto``'s.
@@ -65,6 +66,13 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
             self._do_shutdown()
 
     def _do_read(self) -> None:
+        """``_do_read`` and ``_do_read__copied`` in one: every decrypted record to
+        ``data_received`` in one call (``eof_received`` and the shutdown on the peer's
+        close_notify), then what OpenSSL has to send, then the read marks.
+
+        The record loop ends when the BIO is empty and no decrypted byte waits (the next
+        read could only want more: ``sslproto`` never writes an EOF into the incoming
+        BIO), or on the ``SSLWantReadError`` of a partial record."""
         raw = self._raw
         if (
             raw is None or self._state is not _WRAPPED or self._app_reading_paused
@@ -72,13 +80,40 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         ):
             return super()._do_read()  # type: ignore[no-any-return]
         try:
-            self._read_records(raw)
+            incoming = self._incoming
+            max_size = self.max_size
+            chunk = b"1"
+            first = None
+            rest: list[bytes] | None = None
+            try:
+                while True:
+                    chunk = raw.read(max_size)
+                    if not chunk:
+                        break
+                    if first is None:
+                        first = chunk
+                    elif rest is None:
+                        rest = [first, chunk]
+                    else:
+                        rest.append(chunk)
+                    if not incoming.pending and not raw.pending():
+                        break
+            except _AGAIN:
+                pass
+            if rest is not None:
+                self._app_protocol.data_received(b"".join(rest))
+            elif first is not None:
+                self._app_protocol.data_received(first)
+            if not chunk:
+                # close_notify
+                self._call_eof_received()
+                self._start_shutdown()
             if self._write_backlog:
                 self._do_write()
             else:
                 self._send_outgoing()
             # ``_control_ssl_reading`` only when a mark is crossed.
-            size = self._incoming.pending
+            size = incoming.pending
             if self._ssl_reading_paused:
                 if size <= self._incoming_low_water:
                     self._control_ssl_reading()
@@ -87,66 +122,26 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
 
-    def _read_records(self, raw: Any) -> None:
-        """``_do_read__copied``: every decrypted record to ``data_received`` in one call,
-        then ``eof_received`` and the shutdown on the peer's close_notify. The loop ends
-        when the BIO is empty and no decrypted byte waits (the next read could only want
-        more: ``sslproto`` never writes an EOF into the incoming BIO), or on the
-        ``SSLWantReadError`` of a partial record."""
-        incoming = self._incoming
-        max_size = self.max_size
-        chunk = b"1"
-        first = None
-        rest: list[bytes] | None = None
-        try:
-            while True:
-                chunk = raw.read(max_size)
-                if not chunk:
-                    break
-                if first is None:
-                    first = chunk
-                elif rest is None:
-                    rest = [first, chunk]
-                else:
-                    rest.append(chunk)
-                if not incoming.pending and not raw.pending():
-                    break
-        except _AGAIN:
-            pass
-        if rest is not None:
-            self._app_protocol.data_received(b"".join(rest))
-        elif first is not None:
-            self._app_protocol.data_received(first)
-        if not chunk:
-            # close_notify
-            self._call_eof_received()
-            self._start_shutdown()
-
     def _send_outgoing(self) -> None:
         """``_process_outgoing``, with ``_control_app_writing`` only when a mark is
         crossed."""
-        if not self._ssl_writing_paused:
-            data = self._outgoing.read()
-            if data:
-                self._transport.write(data)
-        size = self._outgoing.pending + self._write_buffer_size
+        outgoing = self._outgoing
+        if not self._ssl_writing_paused and outgoing.pending:
+            self._transport.write(outgoing.read())
+        size = outgoing.pending + self._write_buffer_size
         if self._app_writing_paused:
             if size <= self._outgoing_low_water:
                 self._control_app_writing()
         elif size >= self._outgoing_high_water:
             self._control_app_writing()
 
-    def _write_appdata(self, list_of_data: Sequence[Any]) -> None:
-        """One ``write()`` with nothing queued: encrypted and sent at once. A queue, another
-        state, ``writelines``' several buffers or a write OpenSSL refuses for now go
-        through ``sslproto`` (which queues them exactly as it would have)."""
+    def _write_one(self, data: Any) -> None:
+        """``_write_appdata((data,))``. With nothing queued in the ``WRAPPED`` state the
+        data is encrypted and sent at once; a queue, another state or a write OpenSSL
+        refuses for now go through ``sslproto`` (which queues them as it would have)."""
         raw = self._raw
-        if (
-            raw is None or self._state is not _WRAPPED or self._write_backlog
-            or len(list_of_data) != 1
-        ):
-            return super()._write_appdata(list_of_data)  # type: ignore[no-any-return]
-        data = list_of_data[0]
+        if raw is None or self._state is not _WRAPPED or self._write_backlog:
+            return super()._write_appdata((data,))  # type: ignore[no-any-return]
         try:
             try:
                 count = raw.write(data)
@@ -161,9 +156,41 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
                 self._write_buffer_size += size - count
                 self._do_write()
                 return
-            self._send_outgoing()
+            # ``_send_outgoing``, inline: one call less per write.
+            outgoing = self._outgoing
+            if not self._ssl_writing_paused:
+                out = outgoing.read()
+                if out:
+                    self._transport.write(out)
+            size = outgoing.pending + self._write_buffer_size
+            if self._app_writing_paused:
+                if size <= self._outgoing_low_water:
+                    self._control_app_writing()
+            elif size >= self._outgoing_high_water:
+                self._control_app_writing()
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _get_app_transport(self) -> Any:
+        if self._app_transport is None:
+            if self._app_transport_created:
+                raise RuntimeError("Creating _SSLProtocolTransport twice")
+            self._app_transport = _FastSSLTransport(self._loop, self)
+            self._app_transport_created = True
+        return self._app_transport
+
+
+class _FastSSLTransport(sslproto._SSLProtocolTransport):
+    """``sslproto``'s application transport, whose ``write`` goes straight to
+    ``_FastSSLProtocol._write_one``."""
+
+    def write(self, data: Any) -> None:
+        """Write some data bytes to the transport (encrypted and sent at once when
+        nothing is queued)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data: expecting a bytes-like instance, got {type(data).__name__}")
+        if data:
+            self._ssl_protocol._write_one(data)
 
 
 class TlsMixin:
