@@ -13,9 +13,17 @@ subclass whose data path (one TLS record in, one ``write()`` out, in the ``WRAPP
 with nothing queued) does in one method what ``sslproto`` does in eight, calls the
 ``_ssl`` object under ``ssl.SSLObject`` directly, and stops reading records once the
 incoming BIO and the decrypted bytes are both empty instead of catching the
-``SSLWantReadError`` of one more read. Everything else (the handshake, shutdown, flow
-control across the marks, errors, partial writes) is ``sslproto``'s own code. Setting
-``SIMUL_TLS_FASTPATH=0`` in the environment runs plain ``sslproto.SSLProtocol``.
+``SSLWantReadError`` of one more read. Shorter still, the same path runs in Rust
+(``_simul.TlsFeed``, ``python/src/tls.rs``): simul's socket transport hands each chunk it
+receives to the feed (no ``get_buffer``/``buffer_updated``), and the application
+transport's ``write`` is the feed's. Everything else (the handshake, shutdown, flow
+control across the marks, errors, partial writes) is ``sslproto``'s own code, and the
+connection's state stays in the Python object. ``loop.start_tls`` builds a plain
+``sslproto.SSLProtocol`` (``BaseEventLoop``'s code, over whatever transport it is given).
+
+The switch: ``SIMUL_TLS_FASTPATH=0`` in the environment runs plain
+``sslproto.SSLProtocol``; ``SIMUL_TLS_FASTPATH=python`` runs ``_FastSSLProtocol`` without
+the Rust feed.
 """
 
 from __future__ import annotations
@@ -25,12 +33,18 @@ import ssl
 from asyncio import constants, sslproto
 from typing import Any
 
+from ._simul import TlsFeed
+
 __all__ = ["TlsMixin"]
 
 
 _WRAPPED = sslproto.SSLProtocolState.WRAPPED
 _AGAIN = sslproto.SSLAgainErrors
-FASTPATH = os.environ.get("SIMUL_TLS_FASTPATH", "1") != "0"
+_MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
+# ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
+# feed; anything else: ``_FastSSLProtocol`` with it.
+FASTPATH = _MODE != "0"
+NATIVE = FASTPATH and _MODE != "python"
 
 
 class _FastSSLProtocol(sslproto.SSLProtocol):
@@ -51,10 +65,21 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
             self._raw = sslobj._sslobj  # type: ignore[attr-defined]
         super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # simul's socket transport hands each chunk to this feed, and the application
+        # transport (made in ``__init__``) takes its ``write`` (``python/src/tls.rs``).
+        self._simul_tls_feed = TlsFeed(self, _WRAPPED, _AGAIN) if NATIVE else None
+        super().__init__(*args, **kwargs)
+
     def buffer_updated(self, nbytes: int) -> None:
-        """One chunk from the socket: into the incoming BIO, then on by state (as
-        ``sslproto``, without the enum comparisons of the other states first)."""
+        """One chunk from the socket (a transport other than simul's): into the incoming
+        BIO, then on by state."""
         self._incoming.write(self._ssl_buffer_view[:nbytes])
+        self._after_incoming()
+
+    def _after_incoming(self) -> None:
+        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed's way out of
+        its fast path)."""
         state = self._state
         if state is _WRAPPED:
             self._do_read()
@@ -143,19 +168,14 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         if raw is None or self._state is not _WRAPPED or self._write_backlog:
             return super()._write_appdata((data,))  # type: ignore[no-any-return]
         try:
-            try:
-                count = raw.write(data)
-            except _AGAIN:
-                self._write_backlog.append(data)
-                self._write_buffer_size += len(data)
-                self._process_outgoing()
-                return
-            size = len(data)
-            if count < size:  # a partial write: sslproto's loop writes the rest
-                self._write_backlog.append(data[count:])
-                self._write_buffer_size += size - count
-                self._do_write()
-                return
+            count = raw.write(data)
+        except BaseException as exc:
+            self._write_refused(data, exc)
+            return
+        if count < len(data):
+            self._write_partial(data, count)
+            return
+        try:
             # ``_send_outgoing``, inline: one call less per write.
             outgoing = self._outgoing
             if not self._ssl_writing_paused:
@@ -171,6 +191,30 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
 
+    def _write_refused(self, data: Any, exc: BaseException) -> None:
+        """The first ``SSLObject.write`` of ``data`` raised ``exc``: queued and retried
+        later when OpenSSL wants to read first, a fatal error otherwise (``sslproto``)."""
+        if not isinstance(exc, Exception):
+            raise exc
+        try:
+            if not isinstance(exc, _AGAIN):
+                raise exc
+            self._write_backlog.append(data)
+            self._write_buffer_size += len(data)
+            self._process_outgoing()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _write_partial(self, data: Any, count: int) -> None:
+        """OpenSSL took ``count`` bytes of ``data``: ``sslproto``'s write loop takes the
+        rest."""
+        try:
+            self._write_backlog.append(data[count:])
+            self._write_buffer_size += len(data) - count
+            self._do_write()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
     def _get_app_transport(self) -> Any:
         if self._app_transport is None:
             if self._app_transport_created:
@@ -181,8 +225,14 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
 
 
 class _FastSSLTransport(sslproto._SSLProtocolTransport):
-    """``sslproto``'s application transport, whose ``write`` goes straight to
-    ``_FastSSLProtocol._write_one``."""
+    """``sslproto``'s application transport, whose ``write`` goes straight to the
+    protocol's Rust feed (or to ``_FastSSLProtocol._write_one`` without one)."""
+
+    def __init__(self, loop: Any, ssl_protocol: Any) -> None:
+        super().__init__(loop, ssl_protocol)
+        feed = ssl_protocol._simul_tls_feed
+        if feed is not None:
+            self.write = feed.write  # type: ignore[method-assign]
 
     def write(self, data: Any) -> None:
         """Write some data bytes to the transport (encrypted and sent at once when
@@ -191,6 +241,13 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
             raise TypeError(f"data: expecting a bytes-like instance, got {type(data).__name__}")
         if data:
             self._ssl_protocol._write_one(data)
+
+    def close(self) -> None:
+        """Close the transport (``sslproto``'s); a second ``close()`` forgets the protocol,
+        and a ``write()`` after it fails as ``sslproto``'s does."""
+        super().close()
+        if self._ssl_protocol is None:
+            self.__dict__.pop("write", None)
 
 
 class TlsMixin:

@@ -50,6 +50,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
 use crate::tcore::{bytes_of, TransportCore};
+use crate::tls::{self, TlsFeed};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -71,6 +72,8 @@ struct State {
     sock: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
     buffered: Cell<bool>,
+    /// The protocol's `TlsFeed` (a `_FastSSLProtocol`): each chunk goes to it directly.
+    tls: RefCell<Option<Py<TlsFeed>>>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// Queued outgoing data: the `bytes` objects as written (never copied), the first
     /// one sent up to `woff`; `wlen` bytes in all.
@@ -363,6 +366,10 @@ impl State {
     }
 
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let tls = self.tls.borrow().as_ref().map(|t| t.clone_ref(py));
+        if let Some(tls) = tls {
+            return self.read_tls(py, &tls.borrow(py));
+        }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
             let buf = proto
@@ -443,6 +450,33 @@ impl State {
         }
     }
 
+    /// One read for a `_FastSSLProtocol`: the chunk goes to its `TlsFeed` straight from
+    /// the read buffer.
+    fn read_tls(
+        &self,
+        py: Python<'_>,
+        tls: &TlsFeed,
+    ) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
+            if rbuf.len() < MAX_READ {
+                rbuf.resize(MAX_READ, 0);
+            }
+            sys::recv(self.fd, &mut rbuf[..]).map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+        });
+        match res {
+            Ok(None) => Ok(ReadOutcome::Eof),
+            Ok(Some(data)) => {
+                let drained = data.as_bytes().len() < MAX_READ;
+                tls.feed(py, data)
+                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
+                Ok(ReadOutcome::Data { drained })
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
+            Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+        }
+    }
+
     fn on_eof(&self, py: Python<'_>) {
         let proto = self.core.protocol.borrow().clone_ref(py);
         match proto.bind(py).call_method0("eof_received") {
@@ -491,6 +525,7 @@ impl SocketTransport {
         let buffered = protocol
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+        let tls_feed = tls::feed_of(protocol.bind(py));
         let server = server.filter(|s| !s.is_none(py));
         if let Some(s) = &server {
             s.bind(py).call_method0("_attach")?;
@@ -501,6 +536,7 @@ impl SocketTransport {
                 sock: RefCell::new(Some(sock)),
                 fd,
                 buffered: Cell::new(buffered),
+                tls: RefCell::new(tls_feed),
                 afd: RefCell::new(Some(afd)),
                 wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
@@ -677,6 +713,7 @@ impl SocketTransport {
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
         self.st.buffered.set(buffered);
+        *self.st.tls.borrow_mut() = tls::feed_of(protocol.bind(py));
         *self.st.core.protocol.borrow_mut() = protocol;
         Ok(())
     }
