@@ -71,6 +71,13 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         self._simul_tls_feed = TlsFeed(self, _WRAPPED, _AGAIN) if NATIVE else None
         super().__init__(*args, **kwargs)
 
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """``sslproto``'s, then the reference to the feed goes (the feed refers back to
+        the protocol: without this the pair would wait for the cycle collector, where
+        ``sslproto`` alone is freed by its reference count)."""
+        super().connection_lost(exc)
+        self._simul_tls_feed = None
+
     def buffer_updated(self, nbytes: int) -> None:
         """One chunk from the socket (a transport other than simul's): into the incoming
         BIO, then on by state."""

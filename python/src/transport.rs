@@ -578,6 +578,7 @@ impl SocketTransport {
         let proto = st.core.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
         st.settle_writable_waiter(py, true);
+        drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
@@ -814,6 +815,9 @@ impl SocketTransport {
             visit.call(s.as_ref())?;
         }
         visit.call(self.st.server.as_ref())?;
+        if let Ok(t) = self.st.tls.try_borrow() {
+            visit.call(t.as_ref())?;
+        }
         Ok(())
     }
 
