@@ -69,7 +69,12 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         # simul's socket transport hands each chunk to this feed, and the application
         # transport (made in ``__init__``) takes its ``write`` (``python/src/tls.rs``).
         self._simul_tls_feed = TlsFeed(self, _WRAPPED, _AGAIN) if NATIVE else None
+        # sslproto's ``__init__`` zeroes a 256 KiB read buffer per connection (page faults
+        # and a memset per handshake); its ``get_buffer`` grows the buffer when asked, so
+        # start it empty: with the feed it is never asked.
+        self.max_size = 0
         super().__init__(*args, **kwargs)
+        del self.max_size  # the class's 256 KiB again, for reads
 
     def connection_lost(self, exc: BaseException | None) -> None:
         """``sslproto``'s, then the reference to the feed goes (the feed refers back to

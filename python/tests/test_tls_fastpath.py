@@ -77,17 +77,22 @@ async def finish(srv: asyncio.Server, w: asyncio.StreamWriter) -> None:
 
 
 def test_the_fast_path_is_the_one_in_use(loop: asyncio.AbstractEventLoop, mode: str) -> None:
-    async def main() -> tuple[str, bool]:
+    async def main() -> tuple[str, bool, int]:
         srv, r, w = await pair(echo)
         proto = w.transport._ssl_protocol  # type: ignore[attr-defined]
         kind = type(proto).__name__
         native = proto.__dict__.get("_simul_tls_feed") is not None
+        w.write(b"z" * 100_000)
+        assert await r.readexactly(100_000) == b"z" * 100_000
+        scratch = len(proto._ssl_buffer)
         await finish(srv, w)
-        return kind, native
+        return kind, native, scratch
 
-    kind, native = loop.run_until_complete(main())
+    kind, native, scratch = loop.run_until_complete(main())
     assert kind == ("SSLProtocol" if mode == "sslproto" else "_FastSSLProtocol")
     assert native == (mode == "native")
+    # sslproto's 256 KiB read buffer: never made when the feed takes the chunks.
+    assert scratch == (0 if mode == "native" else 256 * 1024)
 
 
 def test_small_and_large_writes_echo_byte_exact(mode: str) -> None:
