@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Child processes and TLS: simul's Python loop against the stock loop and uvloop, one run.
 
-usage: proc_tls_bench.py [--quick]
+usage: proc_tls_bench.py [--quick] [--only TEXT]
 
 Rows: spawn-and-wait of ``true`` (one at a time, and 32 in flight), TLS echo round trips
 of 1 KiB and 100 KiB over loopback, and TLS handshakes (connect, handshake, close). Each
 row runs on every loop in turn, interleaved REPEAT times (fresh loop each time, so the
 machine's load hits every loop alike); the table gives the best wall time, the parent's
 CPU time per operation, and the ratios simul/uvloop and simul/stock of CPU time (below 1:
-simul is faster). uvloop comes from PyPI (``pip install uvloop``).
+simul is faster). uvloop comes from PyPI (``pip install uvloop``). ``--only TLS`` runs
+the rows whose name holds that text. ``SIMUL_TLS_FASTPATH`` (``0``, ``python``) picks
+simul's TLS path, see ``simul/_tls.py``.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def once(factory: Callable[[], asyncio.AbstractEventLoop], work: Callable[[int],
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one repetition, a tenth of the work")
+    ap.add_argument("--only", default="", help="run only the rows whose name holds this text")
     args = ap.parse_args()
     repeat = 1 if args.quick else REPEAT
     kinds = loops()
@@ -138,6 +141,8 @@ def main() -> None:
     print(f"{'row':42}" + "".join(f"{k + ' wall':>13}{k + ' cpu/op':>16}" for k in names)
           + "  cpu simul/uvloop  cpu simul/stock")
     for row, (work, n) in ROWS.items():
+        if args.only not in row:
+            continue
         if args.quick:
             n = max(1, n // 10)
         best: dict[str, tuple[float, float]] = {k: (float("inf"), float("inf")) for k in names}

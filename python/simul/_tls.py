@@ -7,14 +7,259 @@ runs over simul's Rust socket transport, which feeds it through ``get_buffer``/
 control: the user's ``ssl.SSLContext``, ``server_hostname``, ``ssl_handshake_timeout`` and
 ``ssl_shutdown_timeout`` behave exactly as on the stock loop, because it is the stock
 loop's code. ``BaseEventLoop.start_tls`` needs nothing from the loop beyond this.
+
+Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtocol``, a
+subclass whose data path (one TLS record in, one ``write()`` out, in the ``WRAPPED`` state
+with nothing queued) does in one method what ``sslproto`` does in eight, calls the
+``_ssl`` object under ``ssl.SSLObject`` directly, and stops reading records once the
+incoming BIO and the decrypted bytes are both empty instead of catching the
+``SSLWantReadError`` of one more read. Shorter still, the same path runs in Rust
+(``_simul.TlsFeed``, ``python/src/tls.rs``): simul's socket transport hands each chunk it
+receives to the feed (no ``get_buffer``/``buffer_updated``), and the application
+transport's ``write`` is the feed's. Everything else (the handshake, shutdown, flow
+control across the marks, errors, partial writes) is ``sslproto``'s own code, and the
+connection's state stays in the Python object. ``loop.start_tls`` builds a plain
+``sslproto.SSLProtocol`` (``BaseEventLoop``'s code, over whatever transport it is given).
+
+The switch: ``SIMUL_TLS_FASTPATH=0`` in the environment runs plain
+``sslproto.SSLProtocol``; ``SIMUL_TLS_FASTPATH=python`` runs ``_FastSSLProtocol`` without
+the Rust feed.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 from asyncio import constants, sslproto
 from typing import Any
 
+from ._simul import TlsFeed
+
 __all__ = ["TlsMixin"]
+
+
+_WRAPPED = sslproto.SSLProtocolState.WRAPPED
+_AGAIN = sslproto.SSLAgainErrors
+_MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
+# ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
+# feed; anything else: ``_FastSSLProtocol`` with it.
+FASTPATH = _MODE != "0"
+NATIVE = FASTPATH and _MODE != "python"
+
+
+class _FastSSLProtocol(sslproto.SSLProtocol):
+    """``sslproto.SSLProtocol`` with the steady-state data path in fewer Python calls
+    (its application transport is a ``_FastSSLTransport``).
+
+    Each fast method handles only the common case and hands every other one to
+    ``sslproto``'s method of the same name, so behaviour is ``sslproto``'s.
+    """
+
+    # The ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake is done
+    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it); None otherwise.
+    _raw: Any = None
+
+    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
+        sslobj = self._sslobj
+        if handshake_exc is None and type(sslobj) is ssl.SSLObject:
+            self._raw = sslobj._sslobj  # type: ignore[attr-defined]
+        super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # simul's socket transport hands each chunk to this feed, and the application
+        # transport (made in ``__init__``) takes its ``write`` (``python/src/tls.rs``).
+        self._simul_tls_feed = TlsFeed(self, _WRAPPED, _AGAIN) if NATIVE else None
+        # sslproto's ``__init__`` zeroes a 256 KiB read buffer per connection (page faults
+        # and a memset per handshake); its ``get_buffer`` grows the buffer when asked, so
+        # start it empty: with the feed it is never asked.
+        self.max_size = 0
+        super().__init__(*args, **kwargs)
+        del self.max_size  # the class's 256 KiB again, for reads
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """``sslproto``'s, then the reference to the feed goes (the feed refers back to
+        the protocol: without this the pair would wait for the cycle collector, where
+        ``sslproto`` alone is freed by its reference count)."""
+        super().connection_lost(exc)
+        self._simul_tls_feed = None
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """One chunk from the socket (a transport other than simul's): into the incoming
+        BIO, then on by state."""
+        self._incoming.write(self._ssl_buffer_view[:nbytes])
+        self._after_incoming()
+
+    def _after_incoming(self) -> None:
+        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed's way out of
+        its fast path)."""
+        state = self._state
+        if state is _WRAPPED:
+            self._do_read()
+        elif state is sslproto.SSLProtocolState.DO_HANDSHAKE:
+            self._do_handshake()
+        elif state is sslproto.SSLProtocolState.FLUSHING:
+            self._do_flush()
+        elif state is sslproto.SSLProtocolState.SHUTDOWN:
+            self._do_shutdown()
+
+    def _do_read(self) -> None:
+        """``_do_read`` and ``_do_read__copied`` in one: every decrypted record to
+        ``data_received`` in one call (``eof_received`` and the shutdown on the peer's
+        close_notify), then what OpenSSL has to send, then the read marks.
+
+        The record loop ends when the BIO is empty and no decrypted byte waits (the next
+        read could only want more: ``sslproto`` never writes an EOF into the incoming
+        BIO), or on the ``SSLWantReadError`` of a partial record."""
+        raw = self._raw
+        if (
+            raw is None or self._state is not _WRAPPED or self._app_reading_paused
+            or self._app_protocol_is_buffer
+        ):
+            return super()._do_read()  # type: ignore[no-any-return]
+        try:
+            incoming = self._incoming
+            max_size = self.max_size
+            chunk = b"1"
+            first = None
+            rest: list[bytes] | None = None
+            try:
+                while True:
+                    chunk = raw.read(max_size)
+                    if not chunk:
+                        break
+                    if first is None:
+                        first = chunk
+                    elif rest is None:
+                        rest = [first, chunk]
+                    else:
+                        rest.append(chunk)
+                    if not incoming.pending and not raw.pending():
+                        break
+            except _AGAIN:
+                pass
+            if rest is not None:
+                self._app_protocol.data_received(b"".join(rest))
+            elif first is not None:
+                self._app_protocol.data_received(first)
+            if not chunk:
+                # close_notify
+                self._call_eof_received()
+                self._start_shutdown()
+            if self._write_backlog:
+                self._do_write()
+            else:
+                self._send_outgoing()
+            # ``_control_ssl_reading`` only when a mark is crossed.
+            size = incoming.pending
+            if self._ssl_reading_paused:
+                if size <= self._incoming_low_water:
+                    self._control_ssl_reading()
+            elif size >= self._incoming_high_water:
+                self._control_ssl_reading()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _send_outgoing(self) -> None:
+        """``_process_outgoing``, with ``_control_app_writing`` only when a mark is
+        crossed."""
+        outgoing = self._outgoing
+        if not self._ssl_writing_paused and outgoing.pending:
+            self._transport.write(outgoing.read())
+        size = outgoing.pending + self._write_buffer_size
+        if self._app_writing_paused:
+            if size <= self._outgoing_low_water:
+                self._control_app_writing()
+        elif size >= self._outgoing_high_water:
+            self._control_app_writing()
+
+    def _write_one(self, data: Any) -> None:
+        """``_write_appdata((data,))``. With nothing queued in the ``WRAPPED`` state the
+        data is encrypted and sent at once; a queue, another state or a write OpenSSL
+        refuses for now go through ``sslproto`` (which queues them as it would have)."""
+        raw = self._raw
+        if raw is None or self._state is not _WRAPPED or self._write_backlog:
+            return super()._write_appdata((data,))  # type: ignore[no-any-return]
+        try:
+            count = raw.write(data)
+        except BaseException as exc:
+            self._write_refused(data, exc)
+            return
+        if count < len(data):
+            self._write_partial(data, count)
+            return
+        try:
+            # ``_send_outgoing``, inline: one call less per write.
+            outgoing = self._outgoing
+            if not self._ssl_writing_paused:
+                out = outgoing.read()
+                if out:
+                    self._transport.write(out)
+            size = outgoing.pending + self._write_buffer_size
+            if self._app_writing_paused:
+                if size <= self._outgoing_low_water:
+                    self._control_app_writing()
+            elif size >= self._outgoing_high_water:
+                self._control_app_writing()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _write_refused(self, data: Any, exc: BaseException) -> None:
+        """The first ``SSLObject.write`` of ``data`` raised ``exc``: queued and retried
+        later when OpenSSL wants to read first, a fatal error otherwise (``sslproto``)."""
+        if not isinstance(exc, Exception):
+            raise exc
+        try:
+            if not isinstance(exc, _AGAIN):
+                raise exc
+            self._write_backlog.append(data)
+            self._write_buffer_size += len(data)
+            self._process_outgoing()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _write_partial(self, data: Any, count: int) -> None:
+        """OpenSSL took ``count`` bytes of ``data``: ``sslproto``'s write loop takes the
+        rest."""
+        try:
+            self._write_backlog.append(data[count:])
+            self._write_buffer_size += len(data) - count
+            self._do_write()
+        except Exception as ex:
+            self._fatal_error(ex, "Fatal error on SSL protocol")
+
+    def _get_app_transport(self) -> Any:
+        if self._app_transport is None:
+            if self._app_transport_created:
+                raise RuntimeError("Creating _SSLProtocolTransport twice")
+            self._app_transport = _FastSSLTransport(self._loop, self)
+            self._app_transport_created = True
+        return self._app_transport
+
+
+class _FastSSLTransport(sslproto._SSLProtocolTransport):
+    """``sslproto``'s application transport, whose ``write`` goes straight to the
+    protocol's Rust feed (or to ``_FastSSLProtocol._write_one`` without one)."""
+
+    def __init__(self, loop: Any, ssl_protocol: Any) -> None:
+        super().__init__(loop, ssl_protocol)
+        feed = ssl_protocol._simul_tls_feed
+        if feed is not None:
+            self.write = feed.write  # type: ignore[method-assign]
+
+    def write(self, data: Any) -> None:
+        """Write some data bytes to the transport (encrypted and sent at once when
+        nothing is queued)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data: expecting a bytes-like instance, got {type(data).__name__}")
+        if data:
+            self._ssl_protocol._write_one(data)
+
+    def close(self) -> None:
+        """Close the transport (``sslproto``'s); a second ``close()`` forgets the protocol,
+        and a ``write()`` after it fails as ``sslproto``'s does."""
+        super().close()
+        if self._ssl_protocol is None:
+            self.__dict__.pop("write", None)
 
 
 class TlsMixin:
@@ -28,7 +273,7 @@ class TlsMixin:
         ssl_shutdown_timeout: float = constants.SSL_SHUTDOWN_TIMEOUT,
         call_connection_made: bool = True,
     ) -> Any:
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,

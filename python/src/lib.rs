@@ -9,6 +9,7 @@
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
 //! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
 //! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, reporting, `connection_lost` scheduling) |
+//! | `tls.rs` | `TlsFeed`: the steady-state TLS data path of `_tls.py`'s `_FastSSLProtocol` (records in, records out) |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
 //! | `sys.rs` | the unsafe code: GIL release and the raw system calls |
 //!
@@ -23,6 +24,7 @@ mod handle;
 mod pipe;
 mod sys;
 mod tcore;
+mod tls;
 mod transport;
 
 use pyo3::prelude::*;
@@ -37,5 +39,6 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transport::SocketTransport>()?;
     m.add_class::<pipe::PipeTransport>()?;
     m.add_class::<datagram::DatagramTransport>()?;
+    m.add_class::<tls::TlsFeed>()?;
     Ok(())
 }

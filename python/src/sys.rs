@@ -52,6 +52,31 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// `recv(fd, ...)` straight into a Python buffer (a `BufferedProtocol`'s `get_buffer()`),
+/// retried on `EINTR`; `None` when the buffer is not a writable C-contiguous buffer
+/// (the caller then lets Python's `socket.recv_into` take it, errors and all).
+pub(crate) fn recv_into_buffer(
+    fd: RawFd,
+    buf: &pyo3::buffer::PyUntypedBuffer,
+) -> Option<io::Result<usize>> {
+    if buf.readonly() || !buf.is_c_contiguous() {
+        return None;
+    }
+    let len = buf.len_bytes();
+    let ptr = buf.buf_ptr();
+    Some(loop {
+        // SAFETY: `buf` holds the exporter's buffer (`PyObject_GetBuffer`) for as long as it
+        // lives: `ptr` stays valid for writes of `len` bytes (a `bytearray` cannot resize
+        // while exported), the buffer is writable and contiguous (checked above), and the
+        // GIL stays held across the call, so no Python code touches the memory meanwhile.
+        let r = unsafe { libc::recv(fd, ptr, len, 0) };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    })
+}
+
 /// `send(fd, buf, MSG_NOSIGNAL)`, retried on `EINTR`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     loop {

@@ -8,8 +8,9 @@
 //! moves the bytes:
 //! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
 //!   read buffer, copied into a `bytes` handed to
-//!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
-//!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
+//!   `protocol.data_received(bytes)`, or for a `BufferedProtocol` straight into the buffer
+//!   its `get_buffer` returns, then `buffer_updated` (a read that leaves room in it drained
+//!   the socket); at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
@@ -49,6 +50,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
 use crate::tcore::{bytes_of, TransportCore};
+use crate::tls::{self, TlsFeed};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -70,6 +72,8 @@ struct State {
     sock: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
     buffered: Cell<bool>,
+    /// The protocol's `TlsFeed` (a `_FastSSLProtocol`): each chunk goes to it directly.
+    tls: RefCell<Option<Py<TlsFeed>>>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// Queued outgoing data: the `bytes` objects as written (never copied), the first
     /// one sent up to `woff`; `wlen` bytes in all.
@@ -362,12 +366,42 @@ impl State {
     }
 
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let tls = self.tls.borrow().as_ref().map(|t| t.clone_ref(py));
+        if let Some(tls) = tls {
+            return self.read_tls(py, &tls.borrow(py));
+        }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
             let buf = proto
                 .bind(py)
-                .call_method1("get_buffer", (-1,))
+                .call_method1(pyo3::intern!(py, "get_buffer"), (-1,))
                 .map_err(|e| (e, "Fatal error: protocol.get_buffer() call failed."))?;
+            if self.sock.borrow().is_none() {
+                return Ok(ReadOutcome::WouldBlock);
+            }
+            // Straight into the protocol's buffer: a read that leaves room in it drained
+            // the socket, so no second `get_buffer` and failing `recv_into` follow.
+            let direct = pyo3::buffer::PyUntypedBuffer::get(&buf)
+                .ok()
+                .and_then(|view| {
+                    let len = view.len_bytes();
+                    sys::recv_into_buffer(self.fd, &view).map(|res| (res, len))
+                });
+            if let Some((res, len)) = direct {
+                let n = match res {
+                    Ok(0) => return Ok(ReadOutcome::Eof),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(ReadOutcome::WouldBlock)
+                    }
+                    Err(e) => return Err((PyErr::from(e), "Fatal read error on socket transport")),
+                };
+                proto
+                    .bind(py)
+                    .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
+                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
+                return Ok(ReadOutcome::Data { drained: n < len });
+            }
             let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
             let Some(sock) = sock else {
                 return Ok(ReadOutcome::WouldBlock);
@@ -409,6 +443,33 @@ impl State {
                     .bind(py)
                     .call_method1(pyo3::intern!(py, "data_received"), (data,))
                     .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
+                Ok(ReadOutcome::Data { drained })
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
+            Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+        }
+    }
+
+    /// One read for a `_FastSSLProtocol`: the chunk goes to its `TlsFeed` straight from
+    /// the read buffer.
+    fn read_tls(
+        &self,
+        py: Python<'_>,
+        tls: &TlsFeed,
+    ) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let res = READ_BUF.with(|rbuf| {
+            let mut rbuf = rbuf.borrow_mut();
+            if rbuf.len() < MAX_READ {
+                rbuf.resize(MAX_READ, 0);
+            }
+            sys::recv(self.fd, &mut rbuf[..]).map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+        });
+        match res {
+            Ok(None) => Ok(ReadOutcome::Eof),
+            Ok(Some(data)) => {
+                let drained = data.as_bytes().len() < MAX_READ;
+                tls.feed(py, data)
+                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
@@ -464,6 +525,7 @@ impl SocketTransport {
         let buffered = protocol
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+        let tls_feed = tls::feed_of(protocol.bind(py));
         let server = server.filter(|s| !s.is_none(py));
         if let Some(s) = &server {
             s.bind(py).call_method0("_attach")?;
@@ -474,6 +536,7 @@ impl SocketTransport {
                 sock: RefCell::new(Some(sock)),
                 fd,
                 buffered: Cell::new(buffered),
+                tls: RefCell::new(tls_feed),
                 afd: RefCell::new(Some(afd)),
                 wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
@@ -515,6 +578,7 @@ impl SocketTransport {
         let proto = st.core.protocol.borrow().clone_ref(py);
         let res = proto.bind(py).call_method1("connection_lost", (exc,));
         st.settle_writable_waiter(py, true);
+        drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
             let _ = sock.bind(py).call_method0("close");
@@ -650,6 +714,7 @@ impl SocketTransport {
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
         self.st.buffered.set(buffered);
+        *self.st.tls.borrow_mut() = tls::feed_of(protocol.bind(py));
         *self.st.core.protocol.borrow_mut() = protocol;
         Ok(())
     }
@@ -750,6 +815,9 @@ impl SocketTransport {
             visit.call(s.as_ref())?;
         }
         visit.call(self.st.server.as_ref())?;
+        if let Ok(t) = self.st.tls.try_borrow() {
+            visit.call(t.as_ref())?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,239 @@
+"""simul's TLS fast path (``_FastSSLProtocol`` and its Rust ``TlsFeed``) behaves as
+asyncio's ``sslproto``: each scenario runs on the stock loop and on simul in every mode of
+the ``SIMUL_TLS_FASTPATH`` switch, and the outcomes must match."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, Callable, Iterator
+
+import pytest
+from test.test_asyncio import utils as tu
+
+import simul
+import simul._tls as tls
+
+MODES = {"native": (True, True), "python": (True, False), "sslproto": (False, False)}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    saved = tls.FASTPATH, tls.NATIVE
+    tls.FASTPATH, tls.NATIVE = MODES[request.param]
+    try:
+        yield request.param
+    finally:
+        tls.FASTPATH, tls.NATIVE = saved
+
+
+def on(factory: Callable[[], asyncio.AbstractEventLoop], scenario: Callable[[], Any]) -> Any:
+    loop = factory()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(scenario())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def same_on_both(scenario: Callable[[], Any]) -> Any:
+    """The scenario's result on simul, asserted equal to the stock loop's."""
+    stock = on(asyncio.SelectorEventLoop, scenario)
+    mine = on(simul.new_event_loop, scenario)
+    assert mine == stock
+    return mine
+
+
+async def pair(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+) -> tuple[asyncio.Server, asyncio.StreamReader, asyncio.StreamWriter]:
+    srv = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+    port = srv.sockets[0].getsockname()[1]
+    r, w = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=tu.simple_client_sslcontext(), server_hostname="localhost"
+    )
+    return srv, r, w
+
+
+async def echo(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+    try:
+        while data := await r.read(1 << 16):
+            w.write(data)
+            await w.drain()
+    finally:
+        w.close()
+
+
+async def finish(srv: asyncio.Server, w: asyncio.StreamWriter) -> None:
+    w.close()
+    try:
+        await w.wait_closed()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    srv.close()
+    await srv.wait_closed()
+
+
+def test_the_fast_path_is_the_one_in_use(loop: asyncio.AbstractEventLoop, mode: str) -> None:
+    async def main() -> tuple[str, bool, int]:
+        srv, r, w = await pair(echo)
+        proto = w.transport._ssl_protocol  # type: ignore[attr-defined]
+        kind = type(proto).__name__
+        native = proto.__dict__.get("_simul_tls_feed") is not None
+        w.write(b"z" * 100_000)
+        assert await r.readexactly(100_000) == b"z" * 100_000
+        scratch = len(proto._ssl_buffer)
+        await finish(srv, w)
+        return kind, native, scratch
+
+    kind, native, scratch = loop.run_until_complete(main())
+    assert kind == ("SSLProtocol" if mode == "sslproto" else "_FastSSLProtocol")
+    assert native == (mode == "native")
+    # sslproto's 256 KiB read buffer: never made when the feed takes the chunks.
+    assert scratch == (0 if mode == "native" else 256 * 1024)
+
+
+def test_small_and_large_writes_echo_byte_exact(mode: str) -> None:
+    async def main() -> bytes:
+        srv, r, w = await pair(echo)
+        sent = bytearray()
+        for i in range(200):
+            chunk = bytes([i % 251]) * (1 + (i * 997) % 70000)
+            w.write(chunk)  # several writes queue while the raw transport is paused
+            sent += chunk
+            if i % 7 == 0:
+                w.writelines([b"ab", memoryview(b"cd"), bytearray(b"ef")])
+                sent += b"abcdef"
+        got = await r.readexactly(len(sent))
+        assert got == sent
+        await finish(srv, w)
+        return got[:64] + got[-64:]
+
+    same_on_both(main)
+
+
+def test_pause_reading_holds_data_until_resumed(mode: str) -> None:
+    async def main() -> tuple[int, bytes]:
+        ready = asyncio.get_running_loop().create_future()
+
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.transport.pause_reading()
+            ready.set_result(w)
+            await asyncio.sleep(3600)
+
+        srv, r, w = await pair(handler)
+        w.write(b"x" * 300_000)
+        sw = await ready
+        await asyncio.sleep(0.05)
+        held = len(sw.transport.get_protocol()._stream_reader._buffer)
+        sw.transport.resume_reading()
+        got = await sw.transport.get_protocol()._stream_reader.readexactly(300_000)
+        sw.close()
+        await finish(srv, w)
+        return held, got[:10]
+
+    held, head = same_on_both(main)
+    assert held < 300_000 and head == b"x" * 10
+
+
+def test_write_errors_and_writes_after_close_are_sslprotos(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> list[str]:
+        srv, r, w = await pair(echo)
+        t = w.transport
+        out: list[str] = []
+        for bad in ("text", 7, None):
+            try:
+                t.write(bad)  # type: ignore[arg-type]
+            except TypeError as exc:
+                out.append(str(exc))
+        t.write(b"")
+        t.write(b"ping")
+        out.append((await r.readexactly(4)).decode())
+        t.close()
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            for _ in range(6):
+                t.write(b"late")  # sslproto counts these, and logs from the fifth on
+        out.append(str(sum("SSL connection is closed" in m for m in caplog.messages)))
+        caplog.clear()
+        t.close()  # a second close forgets the protocol
+        try:
+            t.write(b"later")
+        except AttributeError:
+            out.append("AttributeError")
+        try:
+            await w.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    out = same_on_both(main)
+    assert out[-1] == "AttributeError"
+
+
+def test_the_peers_close_notify_ends_the_stream(mode: str) -> None:
+    async def main() -> tuple[bytes, bytes]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"bye" * 1000)
+            w.close()  # TLS shutdown: close_notify after the data
+
+        srv, r, w = await pair(handler)
+        data = await r.read()  # to EOF
+        tail = await r.read()
+        await finish(srv, w)
+        return data[:6] + bytes([len(data) % 256]), tail
+
+    data, tail = same_on_both(main)
+    assert data[:6] == b"byebye" and tail == b""
+
+
+def test_set_protocol_mid_stream_moves_the_data(mode: str) -> None:
+    async def main() -> bytes:
+        srv, r, w = await pair(echo)
+        loop = asyncio.get_running_loop()
+        got = bytearray()
+        done = loop.create_future()
+
+        class Collect(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                got.extend(data)
+                if len(got) >= 5000 and not done.done():
+                    done.set_result(None)
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                lost.set_result(None)
+
+        lost = loop.create_future()
+        w.transport.set_protocol(Collect())
+        w.write(b"y" * 5000)
+        await done
+        w.transport.close()
+        await lost  # the new protocol's, not the stream's
+        srv.close()
+        await srv.wait_closed()
+        return bytes(got)
+
+    assert same_on_both(main) == b"y" * 5000
+
+
+def test_a_closed_connections_protocol_is_freed_without_the_cycle_collector(mode: str) -> None:
+    async def main() -> bool:
+        import gc
+        import weakref
+
+        srv, r, w = await pair(echo)
+        proto = weakref.ref(w.transport._ssl_protocol)  # type: ignore[attr-defined]
+        await finish(srv, w)
+        await asyncio.sleep(0.05)
+        del r, w
+        gc.disable()
+        try:
+            await asyncio.sleep(0)
+            return proto() is None
+        finally:
+            gc.enable()
+
+    assert same_on_both(main) is True
