@@ -40,7 +40,7 @@ use crate::trace::{Tracer, TracerCell};
 pub const IO_INTERVAL: u32 = 61;
 
 pub(super) enum Runnable {
-    Task(raw::Runnable),
+    Task(raw::LocalRunnable),
     Call(Rc<dyn Callback>),
     /// The main future's turn: `run_once` returns to `run_main`, which polls it, and the
     /// rest of the batch runs after it (so main keeps its FIFO place like any task).
@@ -305,13 +305,12 @@ impl Core {
     #[inline(never)]
     fn move_injected(&self) {
         let (tasks, calls) = self.shared.take();
-        let mut ready = self.ready.borrow_mut();
         for t in tasks {
-            if let Some(tr) = &self.tracer {
-                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
+            if let Some(t) = t.accept() {
+                self.push_local(t, true);
             }
-            ready.push_back(Runnable::Task(t));
         }
+        let mut ready = self.ready.borrow_mut();
         for c in calls {
             ready.push_back(Runnable::Call(Rc::new(CallbackCell {
                 f: Cell::new(Some(c)),

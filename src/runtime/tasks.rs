@@ -78,21 +78,41 @@ pub(super) fn next_task_id() -> u64 {
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
 impl Schedule for LoopSchedule {
+    /// A counted entry: on the loop's own thread (a wake that could not be local, e.g.
+    /// while another loop runs there) it is accepted into the ready queue at once; from
+    /// anywhere else it goes through the injection queue.
     #[inline]
     fn schedule(&self, task: raw::Runnable) {
         let mut task = Some(task);
         try_with_core(|core| {
             if Arc::ptr_eq(core.shared(), &self.0) {
                 if let Some(t) = task.take() {
-                    if let Some(tr) = &core.tracer {
-                        t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
+                    if let Some(t) = t.accept() {
+                        core.push_local(t, false);
                     }
-                    core.ready.borrow_mut().push_back(Runnable::Task(t));
                 }
             }
         });
         if let Some(t) = task {
             self.0.push_task(t);
+        }
+    }
+
+    /// A wake on the owner thread: straight into the ready queue if this loop is the one
+    /// running here.
+    #[inline]
+    fn schedule_local(&self, task: raw::LocalRunnable) -> Result<(), raw::LocalRunnable> {
+        let mut task = Some(task);
+        try_with_core(|core| {
+            if Arc::ptr_eq(core.shared(), &self.0) {
+                if let Some(t) = task.take() {
+                    core.push_local(t, false);
+                }
+            }
+        });
+        match task {
+            None => Ok(()),
+            Some(t) => Err(t),
         }
     }
 }
@@ -185,11 +205,21 @@ impl Core {
         true
     }
 
+    /// Queues a task's local entry at the back of the ready queue (`remote`: the wake came
+    /// from another thread, for the trace).
+    #[inline]
+    pub(super) fn push_local(&self, t: raw::LocalRunnable, remote: bool) {
+        if let Some(tr) = &self.tracer {
+            t.with_task(|t| tr.borrow_mut().wake(t.local().id, remote));
+        }
+        self.ready.borrow_mut().push_back(Runnable::Task(t));
+    }
+
     pub(crate) fn call_soon_rc(&self, cb: Rc<dyn Callback>) {
         self.ready.borrow_mut().push_back(Runnable::Call(cb));
     }
 
-    pub(super) fn run_task(&self, task: raw::Runnable) {
+    pub(super) fn run_task(&self, task: raw::LocalRunnable) {
         let step = task.run(
             |t| {
                 let budget = self.fresh_budget();
