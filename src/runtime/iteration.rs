@@ -302,6 +302,16 @@ impl Core {
         }
     }
 
+    /// What other threads raised: work handed in, the main future woken.
+    #[inline(never)]
+    fn take_signals(&self) {
+        self.drain_inject();
+        if self.shared.signal.main_woken() && self.shared.signal.take_main() {
+            // woken from another thread
+            self.queue_main();
+        }
+    }
+
     #[inline(never)]
     fn move_injected(&self) {
         let (tasks, calls) = self.shared.take();
@@ -340,7 +350,23 @@ impl Core {
     /// One iteration (see the module doc). Returns early, mid-batch, when the main
     /// future's turn comes; the next call resumes the batch.
     pub(super) fn run_once(&self) {
-        self.spawn_time.set(None);
+        self.iteration();
+    }
+
+    /// Iterations until the main future's turn comes (`run_until_complete` then polls it
+    /// and calls this again): the same as calling [`Core::run_once`] in a loop, without a
+    /// call and a return per iteration.
+    pub(super) fn run_until_main_turn(&self) {
+        loop {
+            self.iteration();
+            if self.main_due.get() {
+                return;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn iteration(&self) {
         let mut left = match self.batch_left.take() {
             Some(n) => n,
             None => self.ready.borrow().len(),
@@ -363,15 +389,15 @@ impl Core {
                 }
             }
         }
-        self.drain_inject();
-        if self.shared.signal.main_woken() && self.shared.signal.take_main() {
-            // woken from another thread
-            self.queue_main();
+        // One load while nothing was handed in and main was not woken from elsewhere; a
+        // flag raised right after it is seen by the next iteration, and `park` refuses
+        // to block while one is up.
+        if !self.shared.signal.is_quiet() {
+            self.take_signals();
         }
         let ready = self.ready.borrow().len();
         self.shared.publish_load(ready + self.tasks.borrow().len);
-        let busy = ready != 0 || self.shared.signal.main_woken();
-        if busy {
+        if ready != 0 {
             let c = self.io_countdown.get();
             if c == 0 {
                 self.io_countdown.set(IO_INTERVAL);

@@ -98,22 +98,21 @@ impl Schedule for LoopSchedule {
         }
     }
 
-    /// A wake on the owner thread: straight into the ready queue if this loop is the one
-    /// running here.
+    /// A wake while this loop runs on the calling thread: straight into the ready queue.
+    /// Every task of a loop is spawned on the loop's thread (`Core::spawn_raw`), so the
+    /// loop running here means this is the task's owner thread, as `make` requires.
     #[inline]
-    fn schedule_local(&self, task: raw::LocalRunnable) -> Result<(), raw::LocalRunnable> {
-        let mut task = Some(task);
+    fn schedule_local(&self, make: impl FnOnce() -> Option<raw::LocalRunnable>) -> bool {
         try_with_core(|core| {
-            if Arc::ptr_eq(core.shared(), &self.0) {
-                if let Some(t) = task.take() {
-                    core.push_local(t, false);
-                }
+            if !Arc::ptr_eq(core.shared(), &self.0) {
+                return false;
             }
-        });
-        match task {
-            None => Ok(()),
-            Some(t) => Err(t),
-        }
+            if let Some(t) = make() {
+                core.push_local(t, false);
+            }
+            true
+        })
+        .unwrap_or(false)
     }
 }
 

@@ -28,7 +28,7 @@
 //!
 //! # Two kinds of queue entry
 //!
-//! A wake on the task's owner thread, while its scheduler takes local entries
+//! A wake on the task's owner thread, while its scheduler runs there
 //! ([`Schedule::schedule_local`]), makes a [`LocalRunnable`]: it holds **no** counted
 //! reference and touches no atomic. The task's `queued` flag (owner-thread, in `Local`)
 //! says one exists, so there is at most one. While the task is not complete the owner's
@@ -93,10 +93,13 @@ pub(crate) trait Schedule: Send + Sync + 'static {
     /// Queues a woken task (a counted entry, from any thread).
     fn schedule(&self, task: Runnable);
 
-    /// Queues a task woken on its owner thread, if the scheduler runs there right now;
-    /// hands the entry back otherwise (the wake then goes through [`Schedule::schedule`]).
-    fn schedule_local(&self, task: LocalRunnable) -> Result<(), LocalRunnable> {
-        Err(task)
+    /// A wake that may be local: if the scheduler runs on the task's owner thread and
+    /// right now (so the calling thread is the owner), calls `make` — there, and only
+    /// there — and queues the entry it returns, if any; returns `false` without calling
+    /// `make` otherwise (the wake then goes through [`Schedule::schedule`]).
+    fn schedule_local(&self, make: impl FnOnce() -> Option<LocalRunnable>) -> bool {
+        let _ = make;
+        false
     }
 }
 
@@ -114,8 +117,10 @@ struct VTable {
     drop_output: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Hands a new queue entry (its reference already counted) to the scheduler.
     schedule: unsafe fn(NonNull<Header>),
-    /// Offers a new local entry to the scheduler; `false` if it refused.
-    schedule_local: unsafe fn(NonNull<Header>) -> bool,
+    /// A wake through the scheduler's local path ([`Schedule::schedule_local`]): `true`
+    /// if it is dealt with (a local entry queued, or nothing to do), `false` if the wake
+    /// must go the counted way.
+    wake_local: unsafe fn(NonNull<Header>) -> bool,
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -242,7 +247,7 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static VTable {
             take_output: take_output::<F, S>,
             drop_output: drop_output::<F, S>,
             schedule: schedule::<F, S>,
-            schedule_local: schedule_local::<F, S>,
+            wake_local: wake_local::<F, S>,
             dealloc: dealloc::<F, S>,
         };
     }
@@ -345,16 +350,23 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     scheduler.schedule(Runnable { ptr });
 }
 
-unsafe fn schedule_local<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
-    // SAFETY: vtable contract; called on the owner thread (the local entry is !Send).
+unsafe fn wake_local<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: vtable contract; the scheduler is Sync (invariant 4).
     let scheduler = unsafe { &(*ptr.cast::<TaskCell<F, S>>().as_ptr()).scheduler };
-    match scheduler.schedule_local(LocalRunnable::from_ptr(ptr)) {
-        Ok(()) => true,
-        Err(refused) => {
-            drop(refused); // clears QUEUED; the task is not complete, so no reference
-            false
+    scheduler.schedule_local(|| {
+        // SAFETY: the caller's reference keeps the cell live.
+        let header = unsafe { ptr.as_ref() };
+        // The scheduler calls this on the owner thread only, so the flags are ours.
+        debug_assert!(on_owner_thread(header));
+        let flags = &header.local.flags;
+        let f = flags.get();
+        // Queued already, a counted entry on its way, or complete: nothing to do.
+        if f & QUEUED != 0 || header.state.load() & (SCHEDULED | COMPLETE) != 0 {
+            return None;
         }
-    }
+        flags.set(f | QUEUED);
+        Some(LocalRunnable::from_ptr(ptr))
+    })
 }
 
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
@@ -434,8 +446,8 @@ impl TaskRef {
 
     /// Schedules the task (through its scheduler) unless it is already queued or complete.
     pub(crate) fn wake(&self) {
-        // SAFETY: we hold a reference, and a TaskRef is only on the owner thread.
-        if unsafe { wake_local(self.ptr, self.header()) } {
+        // SAFETY: we hold a reference.
+        if unsafe { (self.header().vtable.wake_local)(self.ptr) } {
             return;
         }
         if self.header().state.schedule_with_ref() {
@@ -513,27 +525,6 @@ impl TaskRef {
         // ManuallyDrop keeps this one from releasing a reference it never took.
         ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(self.ptr)) })
     }
-}
-
-/// A wake on the owner thread: queues a local entry if the scheduler takes one now.
-/// `true` if the wake is dealt with (queued, or nothing to do: an entry is queued or on
-/// its way, or the task is complete); `false` if it must go the counted way.
-///
-/// # Safety
-/// `ptr` is `header`'s task, on which the caller holds a reference.
-#[inline]
-unsafe fn wake_local(ptr: NonNull<Header>, header: &Header) -> bool {
-    let flags = &header.local.flags;
-    let f = flags.get();
-    if f & QUEUED != 0 {
-        return true;
-    }
-    if header.state.load() & (SCHEDULED | COMPLETE) != 0 {
-        return true;
-    }
-    flags.set(f | QUEUED);
-    // SAFETY: the caller's reference keeps the cell live; owner thread.
-    unsafe { (header.vtable.schedule_local)(ptr) }
 }
 
 /// Whether the calling thread owns the task (a thread never handed a token has 0, which
@@ -884,7 +875,7 @@ unsafe fn wake_waker(data: *const ()) {
     // SAFETY: waker contract; this consumes the waker's reference.
     let (ptr, header) = unsafe { header_of(data) };
     // SAFETY: the waker's reference is held until the release below.
-    if on_owner_thread(header) && unsafe { wake_local(ptr, header) } {
+    if unsafe { (header.vtable.wake_local)(ptr) } {
         release(ptr);
         return;
     }
@@ -901,7 +892,7 @@ unsafe fn wake_by_ref_waker(data: *const ()) {
     // SAFETY: waker contract; the waker keeps its reference.
     let (ptr, header) = unsafe { header_of(data) };
     // SAFETY: the waker's reference is held.
-    if on_owner_thread(header) && unsafe { wake_local(ptr, header) } {
+    if unsafe { (header.vtable.wake_local)(ptr) } {
         return;
     }
     if header.state.schedule_with_ref() {

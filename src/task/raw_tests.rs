@@ -32,8 +32,8 @@ impl Counts {
 struct TestSchedule {
     queue: Arc<Mutex<Vec<Runnable>>>,
     counts: Arc<Counts>,
-    /// Takes local entries (into [`LOCALS`]) on the spawning thread.
-    local: bool,
+    /// Takes local entries (into [`LOCALS`]) on this thread.
+    local: Option<std::thread::ThreadId>,
 }
 
 thread_local! {
@@ -47,12 +47,14 @@ impl Schedule for TestSchedule {
         self.queue.lock().unwrap().push(task);
     }
 
-    fn schedule_local(&self, task: LocalRunnable) -> Result<(), LocalRunnable> {
-        if !self.local {
-            return Err(task);
+    fn schedule_local(&self, make: impl FnOnce() -> Option<LocalRunnable>) -> bool {
+        if self.local != Some(std::thread::current().id()) {
+            return false;
         }
-        LOCALS.with_borrow_mut(|l| l.push(task));
-        Ok(())
+        if let Some(task) = make() {
+            LOCALS.with_borrow_mut(|l| l.push(task));
+        }
+        true
     }
 }
 
@@ -96,7 +98,7 @@ impl Harness {
             TestSchedule {
                 queue: self.queue.clone(),
                 counts: self.counts.clone(),
-                local: self.local,
+                local: self.local.then(|| std::thread::current().id()),
             },
             Local::new(7, None, Location::caller(), 0),
         )
