@@ -777,6 +777,7 @@ impl LocalRunnable {
     ///
     /// # Panics
     /// If the task is already being run further up this stack.
+    #[inline]
     pub(crate) fn run<E>(
         self,
         enter: impl FnOnce(&TaskRef) -> E,
