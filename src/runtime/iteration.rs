@@ -368,6 +368,7 @@ impl Core {
 
     #[inline(always)]
     fn iteration(&self) {
+        self.spawn_time.set(None);
         let mut left = match self.batch_left.take() {
             Some(n) => n,
             None => self.ready.borrow().len(),

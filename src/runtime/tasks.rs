@@ -206,7 +206,7 @@ impl Core {
 
     /// Queues a task's local entry at the back of the ready queue (`remote`: the wake came
     /// from another thread, for the trace).
-    #[inline]
+    #[inline(always)]
     pub(super) fn push_local(&self, t: raw::LocalRunnable, remote: bool) {
         if let Some(tr) = &self.tracer {
             t.with_task(|t| tr.borrow_mut().wake(t.local().id, remote));

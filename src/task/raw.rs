@@ -283,8 +283,15 @@ unsafe fn poll<F: Future, S>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         Ok(Poll::Ready(v)) => Ok(v),
         Err(payload) => Err(TaskError::from_panic(payload)),
     };
-    // Drop the future in place before storing the output; a panicking destructor is
-    // contained too.
+    Poll::Ready(store_output(stage, out))
+}
+
+/// The end of a poll that finished: drops the future in place (a panicking destructor is
+/// contained too) and stores the output. Out of line, so the poll that returns `Pending`
+/// — every step but the last — stays small.
+#[cold]
+#[inline(never)]
+fn store_output<F: Future>(stage: &mut Stage<F>, out: Result<F::Output, TaskError>) -> TaskState {
     let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
     let out = match (out, dropped) {
         (Ok(v), Ok(())) => Ok(v),
@@ -297,7 +304,7 @@ unsafe fn poll<F: Future, S>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         TaskState::Panicked
     };
     *stage = Stage::Finished(out);
-    Poll::Ready(state)
+    state
 }
 
 unsafe fn cancel<F: Future, S>(ptr: NonNull<Header>) -> TaskState {
