@@ -219,7 +219,7 @@ impl EventLoop {
                     Err(p) => std::panic::resume_unwind(p),
                 }
             }
-            core.run_once();
+            core.run_until_main_turn();
         }
     }
 

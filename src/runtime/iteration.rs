@@ -40,7 +40,7 @@ use crate::trace::{Tracer, TracerCell};
 pub const IO_INTERVAL: u32 = 61;
 
 pub(super) enum Runnable {
-    Task(raw::Runnable),
+    Task(raw::LocalRunnable),
     Call(Rc<dyn Callback>),
     /// The main future's turn: `run_once` returns to `run_main`, which polls it, and the
     /// rest of the batch runs after it (so main keeps its FIFO place like any task).
@@ -258,6 +258,7 @@ impl Core {
         self.driver.remove(key)
     }
 
+    #[inline(never)]
     fn fire_timers(&self) {
         // Sleeps due before the batch's first callback are woken at once; from that
         // callback on, each sleep's wake-up is queued behind it (see `TimeDriver::defer`).
@@ -302,16 +303,25 @@ impl Core {
         }
     }
 
+    /// What other threads raised: work handed in, the main future woken.
+    #[inline(never)]
+    fn take_signals(&self) {
+        self.drain_inject();
+        if self.shared.signal.main_woken() && self.shared.signal.take_main() {
+            // woken from another thread
+            self.queue_main();
+        }
+    }
+
     #[inline(never)]
     fn move_injected(&self) {
         let (tasks, calls) = self.shared.take();
-        let mut ready = self.ready.borrow_mut();
         for t in tasks {
-            if let Some(tr) = &self.tracer {
-                t.with_task(|t| tr.borrow_mut().wake(t.local().id, true));
+            if let Some(t) = t.accept() {
+                self.push_local(t, true);
             }
-            ready.push_back(Runnable::Task(t));
         }
+        let mut ready = self.ready.borrow_mut();
         for c in calls {
             ready.push_back(Runnable::Call(Rc::new(CallbackCell {
                 f: Cell::new(Some(c)),
@@ -341,6 +351,23 @@ impl Core {
     /// One iteration (see the module doc). Returns early, mid-batch, when the main
     /// future's turn comes; the next call resumes the batch.
     pub(super) fn run_once(&self) {
+        self.iteration();
+    }
+
+    /// Iterations until the main future's turn comes (`run_until_complete` then polls it
+    /// and calls this again): the same as calling [`Core::run_once`] in a loop, without a
+    /// call and a return per iteration.
+    pub(super) fn run_until_main_turn(&self) {
+        loop {
+            self.iteration();
+            if self.main_due.get() {
+                return;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn iteration(&self) {
         self.spawn_time.set(None);
         let mut left = match self.batch_left.take() {
             Some(n) => n,
@@ -364,15 +391,15 @@ impl Core {
                 }
             }
         }
-        self.drain_inject();
-        if self.shared.signal.main_woken() && self.shared.signal.take_main() {
-            // woken from another thread
-            self.queue_main();
+        // One load while nothing was handed in and main was not woken from elsewhere; a
+        // flag raised right after it is seen by the next iteration, and `park` refuses
+        // to block while one is up.
+        if !self.shared.signal.is_quiet() {
+            self.take_signals();
         }
         let ready = self.ready.borrow().len();
         self.shared.publish_load(ready + self.tasks.borrow().len);
-        let busy = ready != 0 || self.shared.signal.main_woken();
-        if busy {
+        if ready != 0 {
             let c = self.io_countdown.get();
             if c == 0 {
                 self.io_countdown.set(IO_INTERVAL);
@@ -385,7 +412,11 @@ impl Core {
         } else {
             self.park();
         }
-        self.fire_timers();
+        // Inline down to one look at the wheel's length (most iterations find it empty);
+        // the firing itself is a call.
+        if self.driver.armed() != 0 {
+            self.fire_timers();
+        }
         self.spawn_time.set(None);
     }
 

@@ -56,6 +56,13 @@ impl ParkState {
         self.raise(MAIN)
     }
 
+    /// Loop side: neither `PENDING` nor `MAIN` is up (one plain load; see
+    /// [`ParkState::take_pending`] for why a flag raised just after it is not lost).
+    #[inline]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.0.load(Ordering::Acquire) & (PENDING | MAIN) == 0
+    }
+
     /// Loop side: whether work was handed in since the last call (clears the flag).
     ///
     /// Called every iteration, so the common case (nothing handed in) is a plain load:

@@ -78,22 +78,41 @@ pub(super) fn next_task_id() -> u64 {
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
 impl Schedule for LoopSchedule {
+    /// A counted entry: on the loop's own thread (a wake that could not be local, e.g.
+    /// while another loop runs there) it is accepted into the ready queue at once; from
+    /// anywhere else it goes through the injection queue.
     #[inline]
     fn schedule(&self, task: raw::Runnable) {
         let mut task = Some(task);
         try_with_core(|core| {
             if Arc::ptr_eq(core.shared(), &self.0) {
                 if let Some(t) = task.take() {
-                    if let Some(tr) = &core.tracer {
-                        t.with_task(|t| tr.borrow_mut().wake(t.local().id, false));
+                    if let Some(t) = t.accept() {
+                        core.push_local(t, false);
                     }
-                    core.ready.borrow_mut().push_back(Runnable::Task(t));
                 }
             }
         });
         if let Some(t) = task {
             self.0.push_task(t);
         }
+    }
+
+    /// A wake while this loop runs on the calling thread: straight into the ready queue.
+    /// Every task of a loop is spawned on the loop's thread (`Core::spawn_raw`), so the
+    /// loop running here means this is the task's owner thread, as `make` requires.
+    #[inline]
+    fn schedule_local(&self, make: impl FnOnce() -> Option<raw::LocalRunnable>) -> bool {
+        try_with_core(|core| {
+            if !Arc::ptr_eq(core.shared(), &self.0) {
+                return false;
+            }
+            if let Some(t) = make() {
+                core.push_local(t, false);
+            }
+            true
+        })
+        .unwrap_or(false)
     }
 }
 
@@ -185,11 +204,21 @@ impl Core {
         true
     }
 
+    /// Queues a task's local entry at the back of the ready queue (`remote`: the wake came
+    /// from another thread, for the trace).
+    #[inline(always)]
+    pub(super) fn push_local(&self, t: raw::LocalRunnable, remote: bool) {
+        if let Some(tr) = &self.tracer {
+            t.with_task(|t| tr.borrow_mut().wake(t.local().id, remote));
+        }
+        self.ready.borrow_mut().push_back(Runnable::Task(t));
+    }
+
     pub(crate) fn call_soon_rc(&self, cb: Rc<dyn Callback>) {
         self.ready.borrow_mut().push_back(Runnable::Call(cb));
     }
 
-    pub(super) fn run_task(&self, task: raw::Runnable) {
+    pub(super) fn run_task(&self, task: raw::LocalRunnable) {
         let step = task.run(
             |t| {
                 let budget = self.fresh_budget();

@@ -326,6 +326,9 @@ pub(crate) struct Local {
     /// A panic of this task was delivered elsewhere (to a `TaskGroup`): do not report it
     /// as never retrieved.
     pub(crate) panic_retrieved: Cell<bool>,
+    /// Owner-thread scheduling flags (`raw::QUEUED`, `raw::RUNNING`): kept out of the
+    /// atomic state word so a local wake and a step cost no atomic operation.
+    pub(super) flags: Cell<u8>,
 }
 
 /// What only some tasks have.
@@ -371,6 +374,7 @@ impl Local {
             detached: Cell::new(false),
             outcome: Cell::new(None),
             panic_retrieved: Cell::new(false),
+            flags: Cell::new(0),
         }
     }
 

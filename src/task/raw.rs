@@ -22,25 +22,43 @@
 //! | [`OwnedTask`] | no | the loop's registry | everything a [`TaskRef`] may; dropping it drops a future still alive |
 //! | [`JoinRef<T>`] | no | the `Task<T>` handle | take the output (typed), detach |
 //! | [`TaskRef`] | no | anyone on the owner thread | read the state and [`Local`], wake, cancel, drop the future in place |
-//! | [`Runnable`] | yes | a ready or injection queue | [`Runnable::run`], on the owner thread |
-//! | `Waker` | yes, `Sync` | anyone | wake (schedule a `Runnable`) |
+//! | [`LocalRunnable`] | no | the owner loop's ready queue | [`LocalRunnable::run`] |
+//! | [`Runnable`] | yes | an injection queue | [`Runnable::accept`] (owner thread), drop |
+//! | `Waker` | yes, `Sync` | anyone | wake (schedule a `Runnable` or a `LocalRunnable`) |
+//!
+//! # Two kinds of queue entry
+//!
+//! A wake on the task's owner thread, while its scheduler runs there
+//! ([`Schedule::schedule_local`]), makes a [`LocalRunnable`]: it holds **no** counted
+//! reference and touches no atomic. The task's `queued` flag (owner-thread, in `Local`)
+//! says one exists, so there is at most one. While the task is not complete the owner's
+//! reference (the registry's) keeps it alive; completing a task that has one queued takes
+//! a reference on the entry's behalf, which the entry drops when it is run or dropped.
+//! Any other wake makes a counted [`Runnable`] (the `SCHEDULED` bit, one reference): it
+//! may travel to the owner thread through an injection queue, where
+//! [`Runnable::accept`] turns it into a local entry (or drops it, if one is queued
+//! already or the task is complete). So a task has at most one entry in its ready queue,
+//! and a ping-pong between two tasks on one loop costs no atomic operation on either
+//! state word.
 //!
 //! # Invariants the `unsafe` blocks rely on
 //!
 //! 1. **Owner thread.** The thread that calls [`spawn`] owns the task: the future is
 //!    polled and dropped only there, the output written and dropped only there, and
 //!    [`Local`] (plain `Cell`s) touched only there. The `!Send` handles stay on it by
-//!    their type; [`Runnable::run`] checks it (a cheap per-thread token) and panics
+//!    their type; [`Runnable::accept`] checks it (a cheap per-thread token) and panics
 //!    elsewhere rather than poll a `!Send` future on the wrong thread.
-//! 2. **One access to the stage at a time.** The future is touched only while `RUNNING`
-//!    is set by [`State::start_run`], which fails if it is already set (so a destructor or
-//!    a poll can never re-enter the same task's future). The output is touched only once
-//!    `COMPLETE` is set, which happens after the future is gone.
+//! 2. **One access to the stage at a time.** The future is touched only while the
+//!    owner-thread `RUNNING` flag is set, and a run or an in-place cancel refuses to start
+//!    if it is already set (so a destructor or a poll can never re-enter the same task's
+//!    future). The output is touched only once `COMPLETE` is set, which happens after the
+//!    future is gone.
 //! 3. **Nothing `!Send` outlives the owner's handles.** A foreign thread may drop the
 //!    last reference (a `Waker` or a `Runnable`), and then frees only `Send` data: the
 //!    future is gone once the task completed, and [`OwnedTask`]'s drop completes it
 //!    (dropping the future in place, or — if it is being polled right now — marking it
-//!    `ORPHAN` so the poll drops it as soon as it returns); the output is dropped on the
+//!    `ORPHAN` and handing its reference to the poll, which drops the future as soon as it
+//!    returns); the output is dropped on the
 //!    owner thread as soon as the task is both complete and detached ([`JoinRef::detach`]);
 //!    done callbacks are only accepted before completion and cleared when it happens or
 //!    when the owner's handle goes.
@@ -57,17 +75,32 @@ use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{State, Wake};
-use super::state::{CANCEL, COMPLETE, ORPHAN, RUNNING, SCHEDULED};
+use super::state::{CANCEL, COMPLETE, ORPHAN, SCHEDULED};
+
+/// Owner-thread flag (in `Local::flags`): a [`LocalRunnable`] of the task exists.
+const QUEUED: u8 = 1 << 0;
+/// Owner-thread flag: the future is being polled or dropped.
+const RUNNING: u8 = 1 << 1;
 use super::{Callbacks, Local, TaskError, TaskState};
 
 /// Where a woken task goes: the seam between task memory and whatever runs tasks.
 ///
 /// [`Schedule::schedule`] is called on whichever thread woke the task, with the queue
 /// entry's reference; the scheduler queues it and, sooner or later, calls
-/// [`Runnable::run`] on the task's owner thread (or drops it, if it is shutting down).
+/// [`Runnable::accept`] and [`LocalRunnable::run`] on the task's owner thread (or drops it,
+/// if it is shutting down).
 pub(crate) trait Schedule: Send + Sync + 'static {
-    /// Queues a woken task.
+    /// Queues a woken task (a counted entry, from any thread).
     fn schedule(&self, task: Runnable);
+
+    /// A wake that may be local: if the scheduler runs on the task's owner thread and
+    /// right now (so the calling thread is the owner), calls `make` — there, and only
+    /// there — and queues the entry it returns, if any; returns `false` without calling
+    /// `make` otherwise (the wake then goes through [`Schedule::schedule`]).
+    fn schedule_local(&self, make: impl FnOnce() -> Option<LocalRunnable>) -> bool {
+        let _ = make;
+        false
+    }
 }
 
 /// Functions specialised for one future type and one scheduler type.
@@ -84,6 +117,10 @@ struct VTable {
     drop_output: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Hands a new queue entry (its reference already counted) to the scheduler.
     schedule: unsafe fn(NonNull<Header>),
+    /// A wake through the scheduler's local path ([`Schedule::schedule_local`]): `true`
+    /// if it is dealt with (a local entry queued, or nothing to do), `false` if the wake
+    /// must go the counted way.
+    wake_local: unsafe fn(NonNull<Header>) -> bool,
     /// Frees the allocation.
     dealloc: unsafe fn(NonNull<Header>),
 }
@@ -164,23 +201,25 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
 // Allocation.
 
 /// Allocates a task running `future` on the calling thread (its owner), scheduled by
-/// `scheduler`, already marked `SCHEDULED`. Returns the owner's handle, the join handle's
-/// and the queue entry (created together, so a spawn costs no atomic operation on the
-/// state word). The caller queues or runs the `Runnable`.
+/// `scheduler`, already queued. Returns the owner's handle, the join handle's and the
+/// (local) queue entry, created together, so a spawn costs no atomic operation on the
+/// state word. The caller queues or runs the entry.
 pub(crate) fn spawn<F, S>(
     future: F,
     scheduler: S,
     mut local: Local,
-) -> (OwnedTask, JoinRef<F::Output>, Runnable)
+) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable)
 where
     F: Future + 'static,
     S: Schedule,
 {
     local.owner = thread_token();
+    local.flags.set(QUEUED);
     let cell = Box::new(TaskCell {
         header: Header {
-            // Three references: the owner's, the join handle's and the queue entry's.
-            state: State::new_scheduled(3),
+            // Two references: the owner's and the join handle's (the local entry holds
+            // none).
+            state: State::new(2),
             vtable: vtable::<F, S>(),
             local,
         },
@@ -190,12 +229,12 @@ where
     // `header` is the first field of the repr(C) cell, so the pointers coincide.
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     (
-        OwnedTask(TaskRef::from_ptr(ptr)),
+        OwnedTask(ManuallyDrop::new(TaskRef::from_ptr(ptr))),
         JoinRef {
             task: TaskRef::from_ptr(ptr),
             _output: PhantomData,
         },
-        Runnable { ptr },
+        LocalRunnable::from_ptr(ptr),
     )
 }
 
@@ -208,6 +247,7 @@ fn vtable<F: Future + 'static, S: Schedule>() -> &'static VTable {
             take_output: take_output::<F, S>,
             drop_output: drop_output::<F, S>,
             schedule: schedule::<F, S>,
+            wake_local: wake_local::<F, S>,
             dealloc: dealloc::<F, S>,
         };
     }
@@ -243,8 +283,15 @@ unsafe fn poll<F: Future, S>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         Ok(Poll::Ready(v)) => Ok(v),
         Err(payload) => Err(TaskError::from_panic(payload)),
     };
-    // Drop the future in place before storing the output; a panicking destructor is
-    // contained too.
+    Poll::Ready(store_output(stage, out))
+}
+
+/// The end of a poll that finished: drops the future in place (a panicking destructor is
+/// contained too) and stores the output. Out of line, so the poll that returns `Pending`
+/// — every step but the last — stays small.
+#[cold]
+#[inline(never)]
+fn store_output<F: Future>(stage: &mut Stage<F>, out: Result<F::Output, TaskError>) -> TaskState {
     let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
     let out = match (out, dropped) {
         (Ok(v), Ok(())) => Ok(v),
@@ -257,7 +304,7 @@ unsafe fn poll<F: Future, S>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Poll
         TaskState::Panicked
     };
     *stage = Stage::Finished(out);
-    Poll::Ready(state)
+    state
 }
 
 unsafe fn cancel<F: Future, S>(ptr: NonNull<Header>) -> TaskState {
@@ -310,6 +357,25 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     scheduler.schedule(Runnable { ptr });
 }
 
+unsafe fn wake_local<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: vtable contract; the scheduler is Sync (invariant 4).
+    let scheduler = unsafe { &(*ptr.cast::<TaskCell<F, S>>().as_ptr()).scheduler };
+    scheduler.schedule_local(|| {
+        // SAFETY: the caller's reference keeps the cell live.
+        let header = unsafe { ptr.as_ref() };
+        // The scheduler calls this on the owner thread only, so the flags are ours.
+        debug_assert!(on_owner_thread(header));
+        let flags = &header.local.flags;
+        let f = flags.get();
+        // Queued already, a counted entry on its way, or complete: nothing to do.
+        if f & QUEUED != 0 || header.state.load() & (SCHEDULED | COMPLETE) != 0 {
+            return None;
+        }
+        flags.set(f | QUEUED);
+        Some(LocalRunnable::from_ptr(ptr))
+    })
+}
+
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the pointer came from Box::leak of a TaskCell<F, S> and this is the last
     // reference. Only Send data is left in it (invariant 3), so this is fine on any
@@ -326,10 +392,10 @@ pub(crate) struct TaskRef {
     _owner_thread: PhantomData<*const ()>,
 }
 
-/// How a run of the task ended for good (see [`Runnable::run`] and
+/// How a run of the task ended for good (see [`LocalRunnable::run`] and
 /// [`TaskRef::cancel_in_place`]): the future is gone and the task is complete.
 pub(crate) struct Done {
-    /// The task (the queue entry's reference, now on the owner thread).
+    /// The task (a reference of its own: see `finish`).
     pub(crate) task: TaskRef,
     /// How it ended.
     pub(crate) state: TaskState,
@@ -370,12 +436,14 @@ impl TaskRef {
 
     /// The future is being polled (or dropped) right now.
     pub(crate) fn is_running(&self) -> bool {
-        self.state() & RUNNING != 0
+        self.local().flags.get() & RUNNING != 0
     }
 
-    /// The task sits in a ready queue.
+    /// The task is due to run: it sits in a ready queue, or a wake from another thread is
+    /// on its way there.
     pub(crate) fn is_scheduled(&self) -> bool {
-        self.state() & SCHEDULED != 0
+        let st = self.state();
+        st & COMPLETE == 0 && (st & SCHEDULED != 0 || self.local().flags.get() & QUEUED != 0)
     }
 
     /// Whether both refer to the same task.
@@ -385,6 +453,10 @@ impl TaskRef {
 
     /// Schedules the task (through its scheduler) unless it is already queued or complete.
     pub(crate) fn wake(&self) {
+        // SAFETY: we hold a reference.
+        if unsafe { (self.header().vtable.wake_local)(self.ptr) } {
+            return;
+        }
         if self.header().state.schedule_with_ref() {
             // SAFETY: we hold a reference (the cell is live) and the new one just taken
             // goes to the queue entry.
@@ -402,16 +474,38 @@ impl TaskRef {
     /// nothing done) if the task is complete or its future is being polled or dropped
     /// right now (by this very stack, as this is the owner thread).
     pub(crate) fn cancel_in_place(&self) -> Option<Done> {
-        self.header().state.start_run().ok()?;
+        let flags = &self.local().flags;
+        if flags.get() & RUNNING != 0 || self.is_complete() {
+            return None;
+        }
+        flags.set(flags.get() | RUNNING);
         // SAFETY: live cell, owner thread, RUNNING now held (invariant 2).
         let state = unsafe { (self.header().vtable.cancel)(self.ptr) };
-        Some(self.clone().finish(state))
+        Some(finish(self.ptr, state))
     }
+}
 
-    /// Marks the task complete after its future is gone (RUNNING held by the caller), and
-    /// drops the output at once if nobody can take it any more.
-    fn finish(self, state: TaskState) -> Done {
-        self.header().state.transition_to_complete();
+/// Marks the task complete after its future is gone (RUNNING held by the caller, on the
+/// owner thread), and drops the output at once if nobody can take it any more. The
+/// returned `Done` holds a reference: the owner's, if it was handed to this run
+/// (`ORPHAN`), else a new one, taken in the same atomic step as `COMPLETE` (with one more
+/// for a local entry still queued, which drops it when it is run or dropped).
+fn finish(ptr: NonNull<Header>, state: TaskState) -> Done {
+    // SAFETY: the caller's reference (or the owner's, still held) keeps the cell live.
+    let header = unsafe { ptr.as_ref() };
+    let local = &header.local;
+    let flags = local.flags.get();
+    let handed = header.state.load() & ORPHAN != 0;
+    let refs = usize::from(!handed) + usize::from(flags & QUEUED != 0);
+    header.state.complete_with_refs(refs);
+    local.flags.set(flags & !RUNNING);
+    let task = TaskRef::from_ptr(ptr);
+    task.done(state)
+}
+
+impl TaskRef {
+    /// The rest of [`finish`]: outcome, callbacks, output.
+    fn done(self, state: TaskState) -> Done {
         let local = self.local();
         local.outcome.set(Some(state));
         // Callbacks are accepted only before completion (invariant 3): these are all.
@@ -440,6 +534,14 @@ impl TaskRef {
     }
 }
 
+/// Whether the calling thread owns the task (a thread never handed a token has 0, which
+/// is no task's owner, so this needs no lazy initialisation).
+#[inline]
+fn on_owner_thread(header: &Header) -> bool {
+    let owner = header.local.owner;
+    THREAD.with(|t| t.token.get() == owner)
+}
+
 impl Clone for TaskRef {
     fn clone(&self) -> TaskRef {
         self.header().state.ref_inc();
@@ -466,7 +568,10 @@ fn release(ptr: NonNull<Header>) {
 
 /// The owner's reference (the loop's registry holds it until the task completes).
 /// Dropping it drops a future that is still alive (invariant 3).
-pub(crate) struct OwnedTask(TaskRef);
+///
+/// While the task is not complete this reference is what keeps it alive for its local
+/// queue entry and for a run in progress (neither holds one of its own).
+pub(crate) struct OwnedTask(ManuallyDrop<TaskRef>);
 
 impl std::ops::Deref for OwnedTask {
     type Target = TaskRef;
@@ -477,14 +582,18 @@ impl std::ops::Deref for OwnedTask {
 
 impl Drop for OwnedTask {
     fn drop(&mut self) {
-        if self.0.is_complete() {
-            return;
+        if !self.0.is_complete() {
+            if let Some(done) = self.0.cancel_in_place() {
+                drop(done);
+            } else {
+                // Being polled (or dropped) by this very thread: the reference goes to
+                // that run, which drops the future when it returns and then lets go.
+                self.0.header().state.orphan();
+                return;
+            }
         }
-        match self.0.cancel_in_place() {
-            Some(done) => drop(done),
-            // Being polled by this very thread: the poll drops the future when it returns.
-            None => self.0.header().state.orphan(),
-        }
+        // SAFETY: dropped once, here; the field is not used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.0) }
     }
 }
 
@@ -557,23 +666,24 @@ impl<T> Drop for JoinRef<T> {
     }
 }
 
-/// A queue entry: one reference to a task that is due to run. `Send`, so wakes on any
-/// thread can queue it; run it (on the owner thread) or drop it.
+/// A counted queue entry: one reference to a task that is due to run (the `SCHEDULED`
+/// bit). `Send`, so wakes on any thread can queue it; on the owner thread,
+/// [`Runnable::accept`] turns it into a [`LocalRunnable`], or drop it.
 pub(crate) struct Runnable {
     ptr: NonNull<Header>,
 }
 
 // SAFETY: from a foreign thread a Runnable only touches the atomic state word and, when it
-// drops the last reference, frees Send data (invariant 3). Running it checks the thread.
+// drops the last reference, frees Send data (invariant 3). Accepting it checks the thread.
 unsafe impl Send for Runnable {}
 
-/// What [`Runnable::run`] did.
+/// What a run did.
 pub(crate) enum Step {
     /// The future returned `Pending`; the task waits for a wake.
     Pending,
     /// The task is complete now.
     Done(Done),
-    /// The task had already completed (a stale queue entry); nothing ran.
+    /// The task had already completed, or is queued already (a stale entry); nothing ran.
     Stale,
 }
 
@@ -583,83 +693,163 @@ impl Runnable {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// Whether this thread owns the task. (A thread that was never handed a token has 0,
-    /// which is no task's owner, so this needs no lazy initialisation.)
-    fn on_owner_thread(&self) -> bool {
-        let owner = self.header().local.owner;
-        THREAD.with(|t| t.token.get() == owner)
-    }
-
-    /// Runs `f` with the task if this is its owner thread.
-    pub(crate) fn with_task<R>(&self, f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
-        if !self.on_owner_thread() {
-            return None;
-        }
-        let task = ManuallyDrop::new(TaskRef::from_ptr(self.ptr));
-        Some(f(&task))
-    }
-
-    /// Runs the task one step: drops its future if it was cancelled, else polls it once,
-    /// with `enter` called right before the poll and `exit` right after (their value
-    /// passed along). While polling, [`with_current`] sees the task.
+    /// On the owner thread: takes the entry (its reference and the `SCHEDULED` bit go in
+    /// one atomic step) and returns the local entry to queue, or `None` if the task is
+    /// complete or has a local entry queued already (this wake is merged into it).
     ///
     /// # Panics
-    /// Off the task's owner thread (a scheduler bug), or if the task is already being run
-    /// further up this stack.
+    /// Off the task's owner thread (a scheduler bug).
+    pub(crate) fn accept(self) -> Option<LocalRunnable> {
+        assert!(
+            on_owner_thread(self.header()),
+            "simul: a task was run on a thread other than its loop's"
+        );
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: the entry's reference kept the cell live until the accept below.
+        let header = unsafe { ptr.as_ref() };
+        let prev = header.state.accept();
+        if prev & COMPLETE != 0 {
+            if State::was_last(prev) {
+                // SAFETY: that was the last reference; nobody else can reach the memory.
+                unsafe { (header.vtable.dealloc)(ptr) }
+            }
+            return None;
+        }
+        // Not complete: the owner's reference keeps the cell live from here on.
+        let flags = &header.local.flags;
+        if flags.get() & QUEUED != 0 {
+            return None;
+        }
+        flags.set(flags.get() | QUEUED);
+        Some(LocalRunnable::from_ptr(ptr))
+    }
+
+    /// Accepts the entry and runs it (see [`LocalRunnable::run`]); [`Step::Stale`] if
+    /// there is nothing to run.
+    #[cfg(test)]
     pub(crate) fn run<E>(
         self,
         enter: impl FnOnce(&TaskRef) -> E,
         exit: impl FnOnce(&TaskRef, E),
     ) -> Step {
-        assert!(
-            self.on_owner_thread(),
-            "simul: a task was run on a thread other than its loop's"
-        );
-        let task = TaskRef::from_ptr(ManuallyDrop::new(self).ptr);
-        let prev = match task.header().state.start_run() {
-            Ok(prev) => prev,
-            Err(prev) if prev & COMPLETE != 0 => return Step::Stale,
-            Err(_) => panic!("simul: a task was run while it was already running"),
-        };
-        let vtable = task.header().vtable;
-        if prev & CANCEL != 0 {
-            // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
-            let state = unsafe { (vtable.cancel)(task.ptr) };
-            return Step::Done(task.finish(state));
-        }
-        let waker = task.borrowed_waker();
-        let mut cx = Context::from_waker(&waker);
-        let saved = THREAD.with(|t| t.current.replace(Some(task.ptr)));
-        let cookie = enter(&task);
-        // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
-        let res = unsafe { (vtable.poll)(task.ptr, &mut cx) };
-        THREAD.with(|t| t.current.set(saved));
-        let local = task.local();
-        local.polls.set(local.polls.get().saturating_add(1));
-        exit(&task, cookie);
-        match res {
-            Poll::Pending if task.state() & ORPHAN != 0 => {
-                // The owner let go during the poll (invariant 3): drop the future now.
-                // SAFETY: as for the poll; RUNNING is still held.
-                let state = unsafe { (vtable.cancel)(task.ptr) };
-                Step::Done(task.finish(state))
-            }
-            Poll::Pending => {
-                let task = ManuallyDrop::new(task);
-                if task.header().state.idle_and_ref_dec() {
-                    // SAFETY: that was the last reference; nobody else can reach it.
-                    unsafe { (vtable.dealloc)(task.ptr) }
-                }
-                Step::Pending
-            }
-            Poll::Ready(state) => Step::Done(task.finish(state)),
+        match self.accept() {
+            Some(local) => local.run(enter, exit),
+            None => Step::Stale,
         }
     }
 }
 
 impl Drop for Runnable {
     fn drop(&mut self) {
-        release(self.ptr);
+        let header = self.header();
+        let prev = header.state.accept();
+        if State::was_last(prev) {
+            // SAFETY: that was the last reference; nobody else can reach the memory.
+            unsafe { (header.vtable.dealloc)(self.ptr) }
+        }
+    }
+}
+
+/// A local queue entry, on the owner thread (`!Send`), holding no counted reference (see
+/// the module doc): the task's `QUEUED` flag is set while it exists.
+pub(crate) struct LocalRunnable {
+    ptr: NonNull<Header>,
+    _owner_thread: PhantomData<*const ()>,
+}
+
+impl LocalRunnable {
+    fn from_ptr(ptr: NonNull<Header>) -> LocalRunnable {
+        LocalRunnable {
+            ptr,
+            _owner_thread: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the owner's reference (task not complete) or the one taken for this
+        // entry at completion keeps the allocation live while the entry exists.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Runs `f` with the task.
+    pub(crate) fn with_task<R>(&self, f: impl FnOnce(&TaskRef) -> R) -> R {
+        let task = ManuallyDrop::new(TaskRef::from_ptr(self.ptr));
+        f(&task)
+    }
+
+    /// Runs the task one step: drops its future if it was cancelled, else polls it once,
+    /// with `enter` called right before the poll and `exit` right after (their value
+    /// passed along). While polling, [`with_current`] sees the task. A step of a task
+    /// that is not complete touches no atomic (unless it completes).
+    ///
+    /// # Panics
+    /// If the task is already being run further up this stack.
+    #[inline]
+    pub(crate) fn run<E>(
+        self,
+        enter: impl FnOnce(&TaskRef) -> E,
+        exit: impl FnOnce(&TaskRef, E),
+    ) -> Step {
+        let ptr = ManuallyDrop::new(self).ptr;
+        // SAFETY: as in `header` above.
+        let header = unsafe { ptr.as_ref() };
+        let flags = &header.local.flags;
+        let f = flags.get() & !QUEUED;
+        flags.set(f);
+        let st = header.state.load();
+        if st & COMPLETE != 0 {
+            // The reference taken for this entry at completion.
+            release(ptr);
+            return Step::Stale;
+        }
+        if f & RUNNING != 0 {
+            panic!("simul: a task was run while it was already running");
+        }
+        flags.set(f | RUNNING);
+        let vtable = header.vtable;
+        if st & CANCEL != 0 {
+            // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
+            let state = unsafe { (vtable.cancel)(ptr) };
+            return Step::Done(finish(ptr, state));
+        }
+        // A borrowed handle: the owner's reference (or, once the owner lets go during the
+        // poll, the one it hands to this run) keeps the cell live.
+        let task = ManuallyDrop::new(TaskRef::from_ptr(ptr));
+        let waker = task.borrowed_waker();
+        let mut cx = Context::from_waker(&waker);
+        let saved = THREAD.with(|t| t.current.replace(Some(ptr)));
+        let cookie = enter(&task);
+        // SAFETY: live cell, owner thread, RUNNING held (invariant 2).
+        let res = unsafe { (vtable.poll)(ptr, &mut cx) };
+        THREAD.with(|t| t.current.set(saved));
+        let local = &header.local;
+        local.polls.set(local.polls.get().saturating_add(1));
+        exit(&task, cookie);
+        match res {
+            Poll::Pending if header.state.load() & ORPHAN != 0 => {
+                // The owner let go during the poll (invariant 3): drop the future now.
+                // SAFETY: as for the poll; RUNNING is still held.
+                let state = unsafe { (vtable.cancel)(ptr) };
+                Step::Done(finish(ptr, state))
+            }
+            Poll::Pending => {
+                flags.set(flags.get() & !RUNNING);
+                Step::Pending
+            }
+            Poll::Ready(state) => Step::Done(finish(ptr, state)),
+        }
+    }
+}
+
+impl Drop for LocalRunnable {
+    fn drop(&mut self) {
+        let header = self.header();
+        let flags = &header.local.flags;
+        flags.set(flags.get() & !QUEUED);
+        if header.state.load() & COMPLETE != 0 {
+            // The reference taken for this entry at completion.
+            release(self.ptr);
+        }
     }
 }
 
@@ -692,6 +882,11 @@ unsafe fn clone_waker(data: *const ()) -> RawWaker {
 unsafe fn wake_waker(data: *const ()) {
     // SAFETY: waker contract; this consumes the waker's reference.
     let (ptr, header) = unsafe { header_of(data) };
+    // SAFETY: the waker's reference is held until the release below.
+    if unsafe { (header.vtable.wake_local)(ptr) } {
+        release(ptr);
+        return;
+    }
     match header.state.schedule_consuming_ref() {
         // SAFETY: the waker's reference became the queue entry's.
         Wake::Queue => unsafe { (header.vtable.schedule)(ptr) },
@@ -704,6 +899,10 @@ unsafe fn wake_waker(data: *const ()) {
 unsafe fn wake_by_ref_waker(data: *const ()) {
     // SAFETY: waker contract; the waker keeps its reference.
     let (ptr, header) = unsafe { header_of(data) };
+    // SAFETY: the waker's reference is held.
+    if unsafe { (header.vtable.wake_local)(ptr) } {
+        return;
+    }
     if header.state.schedule_with_ref() {
         // SAFETY: the reference just taken goes to the queue entry.
         unsafe { (header.vtable.schedule)(ptr) }

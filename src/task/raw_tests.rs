@@ -32,6 +32,13 @@ impl Counts {
 struct TestSchedule {
     queue: Arc<Mutex<Vec<Runnable>>>,
     counts: Arc<Counts>,
+    /// Takes local entries (into [`LOCALS`]) on this thread.
+    local: Option<std::thread::ThreadId>,
+}
+
+thread_local! {
+    /// The local entries a `local` test scheduler took on this thread.
+    static LOCALS: RefCell<Vec<LocalRunnable>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Schedule for TestSchedule {
@@ -39,6 +46,21 @@ impl Schedule for TestSchedule {
         self.counts.queued.fetch_add(1, Ordering::SeqCst);
         self.queue.lock().unwrap().push(task);
     }
+
+    fn schedule_local(&self, make: impl FnOnce() -> Option<LocalRunnable>) -> bool {
+        if self.local != Some(std::thread::current().id()) {
+            return false;
+        }
+        if let Some(task) = make() {
+            LOCALS.with_borrow_mut(|l| l.push(task));
+        }
+        true
+    }
+}
+
+/// The oldest local entry taken on this thread.
+fn pop_local() -> Option<LocalRunnable> {
+    LOCALS.with_borrow_mut(|l| (!l.is_empty()).then(|| l.remove(0)))
 }
 
 impl Drop for TestSchedule {
@@ -50,6 +72,7 @@ impl Drop for TestSchedule {
 struct Harness {
     queue: Arc<Mutex<Vec<Runnable>>>,
     counts: Arc<Counts>,
+    local: bool,
 }
 
 impl Harness {
@@ -57,15 +80,25 @@ impl Harness {
         Harness {
             queue: Arc::default(),
             counts: Arc::default(),
+            local: false,
         }
     }
 
-    fn spawn<F: Future + 'static>(&self, f: F) -> (OwnedTask, JoinRef<F::Output>, Runnable) {
+    /// A harness whose scheduler takes local entries, as the loop does on its thread.
+    fn local() -> Harness {
+        Harness {
+            local: true,
+            ..Harness::new()
+        }
+    }
+
+    fn spawn<F: Future + 'static>(&self, f: F) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable) {
         spawn(
             f,
             TestSchedule {
                 queue: self.queue.clone(),
                 counts: self.counts.clone(),
+                local: self.local.then(|| std::thread::current().id()),
             },
             Local::new(7, None, Location::caller(), 0),
         )
@@ -85,8 +118,25 @@ impl Harness {
     }
 }
 
-fn run(r: Runnable) -> Step {
-    r.run(|_| (), |_, ()| ())
+/// Either kind of queue entry, run with no instrumentation.
+trait Entry {
+    fn step(self) -> Step;
+}
+
+impl Entry for Runnable {
+    fn step(self) -> Step {
+        self.run(|_| (), |_, ()| ())
+    }
+}
+
+impl Entry for LocalRunnable {
+    fn step(self) -> Step {
+        self.run(|_| (), |_, ()| ())
+    }
+}
+
+fn run(r: impl Entry) -> Step {
+    r.step()
 }
 
 fn done(step: Step) -> Done {
@@ -496,11 +546,13 @@ fn running_a_task_off_its_owner_thread_panics_without_polling() {
     let h = Harness::new();
     let polled = Arc::new(AtomicUsize::new(0));
     let p = polled.clone();
-    let (owner, join, r) = h.spawn(async move {
+    let (owner, join, first) = h.spawn(async move {
         p.fetch_add(1, Ordering::SeqCst);
     });
+    drop(first); // the local entry cannot leave the thread; a counted one can
+    join.wake(); // the test scheduler takes no local entries: a counted one is queued
+    let r = h.pop().unwrap();
     let res = std::thread::spawn(move || {
-        assert!(r.with_task(|_| ()).is_none());
         run(r);
     })
     .join();
@@ -576,5 +628,85 @@ fn releasing_together_with_another_task_or_before_completion_drops_each_alone() 
     drop((r_a, join_a));
     assert_eq!(h.freed(), 1);
     drop((owner_b, join_b));
+    assert_eq!(h.freed(), 2);
+}
+
+#[test]
+fn a_wake_on_the_owner_thread_queues_a_local_entry_and_the_step_touches_no_atomic() {
+    let h = Harness::local();
+    let (f, ctl) = gate(&h, 5);
+    let (owner, join, r) = h.spawn(f);
+    assert!(matches!(run(r), Step::Pending));
+    let word = join.header().state.load();
+    ctl.waker().wake_by_ref();
+    ctl.waker().wake_by_ref(); // queued already: no second entry
+    assert_eq!(h.queued(), 0, "nothing went the counted way");
+    assert!(join.is_scheduled());
+    assert_eq!(
+        join.header().state.load(),
+        word,
+        "the wake left the state word alone"
+    );
+    let entry = pop_local().expect("a local entry");
+    assert!(pop_local().is_none(), "one entry per task");
+    assert!(matches!(run(entry), Step::Pending));
+    assert_eq!(join.header().state.load(), word, "so did the step");
+    assert!(!join.is_scheduled() && !join.is_running());
+    ctl.open();
+    ctl.waker().wake(); // by value: the waker's own reference is released
+    let d = done(run(pop_local().unwrap()));
+    assert_eq!(join.take_output().unwrap().unwrap().0, 5);
+    ctl.waker.borrow_mut().take();
+    drop((d, owner, join));
+    assert_eq!(h.freed(), 1);
+}
+
+#[test]
+fn a_wake_from_another_thread_while_a_local_entry_is_queued_is_merged_into_it() {
+    let h = Harness::local();
+    let (f, ctl) = gate(&h, 1);
+    let (owner, join, r) = h.spawn(f);
+    assert!(matches!(run(r), Step::Pending));
+    ctl.waker().wake_by_ref(); // local entry
+    let w = ctl.waker();
+    std::thread::spawn(move || w.wake()).join().unwrap();
+    assert_eq!(h.queued(), 1, "the remote wake made a counted entry");
+    assert!(
+        h.pop().unwrap().accept().is_none(),
+        "merged into the local one"
+    );
+    assert!(matches!(run(pop_local().unwrap()), Step::Pending));
+    assert_eq!(join.local().polls.get(), 2, "one poll for both wakes");
+    // With no local entry queued, an accepted counted entry becomes one.
+    let w = ctl.waker();
+    std::thread::spawn(move || w.wake()).join().unwrap();
+    let local = h.pop().unwrap().accept().expect("a local entry to run");
+    assert!(matches!(run(local), Step::Pending));
+    assert_eq!(join.local().polls.get(), 3);
+    ctl.waker.borrow_mut().take();
+    drop((owner, join));
+    assert_eq!(h.freed(), 1);
+}
+
+#[test]
+fn a_task_completed_with_a_local_entry_queued_lives_until_the_entry_goes() {
+    let h = Harness::local();
+    let (owner, join, r) = h.spawn(std::future::poll_fn(|cx| {
+        cx.waker().wake_by_ref(); // a local entry, queued while it completes
+        Poll::Ready(())
+    }));
+    let d = done(run(r));
+    drop((d, owner, join));
+    assert_eq!(h.freed(), 0, "the queued entry holds the task");
+    assert!(matches!(run(pop_local().unwrap()), Step::Stale));
+    assert_eq!(h.freed(), 1);
+    // The same when the entry is dropped instead of run (a loop shutting down).
+    let (owner, join, r) = h.spawn(std::future::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        Poll::Ready(())
+    }));
+    let d = done(run(r));
+    drop((d, owner, join));
+    drop(pop_local().unwrap());
     assert_eq!(h.freed(), 2);
 }

@@ -1,21 +1,25 @@
-//! A task's state word: scheduling flags and the reference count in one atomic.
+//! A task's state word: what other threads may see and change, and the reference count,
+//! in one atomic.
 //!
 //! ```text
-//!  usize:  | refcount (bits 5..) | ORPHAN | CANCEL | COMPLETE | RUNNING | SCHEDULED |
+//!  usize:  | refcount (bits 4..) | ORPHAN | CANCEL | COMPLETE | SCHEDULED |
 //! ```
 //!
-//! * `SCHEDULED` — the task sits in a ready queue. Set by a wake that finds it clear (and
-//!   the task not complete), which takes the queue entry's reference in the same step and
-//!   enqueues it; a new task starts out scheduled. Cleared by the loop just before it
-//!   polls, so a wake during the poll enqueues the task again; after a pending poll the
-//!   loop clears `RUNNING` and drops the entry's reference in one step.
-//! * `RUNNING` — the loop is polling the future.
+//! * `SCHEDULED` — a *counted* queue entry (a `raw::Runnable`, the kind any thread can
+//!   make) exists: a wake that was not local set it, taking the entry's reference in the
+//!   same step. Cleared, with that reference dropped, in one step when the loop accepts
+//!   the entry ([`State::accept`]) or drops it. At most one counted entry exists at a time.
 //! * `COMPLETE` — the future is gone; never cleared. Wakes of a complete task do nothing.
 //! * `CANCEL` — cancellation requested; the loop drops the future instead of polling.
 //! * `ORPHAN` — the owner's reference went away while the future was being polled; the
 //!   poll drops the future as soon as it returns (set and read on the owner's thread only).
-//! * refcount — one per: registry entry, `Task` handle, `Waker`, queue entry. The thread
-//!   that drops the count to zero frees the task.
+//! * refcount — one per: registry entry, `Task` handle, `Waker`, counted queue entry. The
+//!   thread that drops the count to zero frees the task.
+//!
+//! What only the owner thread touches is not here: whether the future is being polled
+//! (`running`) and whether a *local* queue entry is in the ready queue (`queued`) are
+//! plain flags in the task's `Local` (see `raw.rs`), so a wake on the loop's own thread
+//! and the step that follows it cost no atomic operation at all.
 //!
 //! This file holds only the transitions, on an atomic that is `loom`'s under `cfg(loom)`,
 //! so the model checker explores exactly the code the runtime runs (see the loom tests at
@@ -26,18 +30,16 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The task sits in a ready queue.
+/// A counted queue entry exists.
 pub(crate) const SCHEDULED: usize = 1 << 0;
-/// The loop is polling the future.
-pub(crate) const RUNNING: usize = 1 << 1;
 /// The future is gone; the stage holds the output (or it was taken).
-pub(crate) const COMPLETE: usize = 1 << 2;
+pub(crate) const COMPLETE: usize = 1 << 1;
 /// Cancellation was requested.
-pub(crate) const CANCEL: usize = 1 << 3;
+pub(crate) const CANCEL: usize = 1 << 2;
 /// The owner's reference is gone; drop the future after the poll in progress.
-pub(crate) const ORPHAN: usize = 1 << 4;
+pub(crate) const ORPHAN: usize = 1 << 3;
 /// One reference in the refcount part of the word.
-const REF_ONE: usize = 1 << 5;
+const REF_ONE: usize = 1 << 4;
 const REF_MASK: usize = !(REF_ONE - 1);
 
 /// The state word.
@@ -53,10 +55,9 @@ pub(crate) enum Wake {
 }
 
 impl State {
-    /// A new task already in a ready queue: `SCHEDULED`, with `refs` references (the
-    /// queue entry's among them).
-    pub(crate) fn new_scheduled(refs: usize) -> State {
-        State(AtomicUsize::new(SCHEDULED | (refs * REF_ONE)))
+    /// A new task with `refs` references and no counted entry.
+    pub(crate) fn new(refs: usize) -> State {
+        State(AtomicUsize::new(refs * REF_ONE))
     }
 
     pub(crate) fn load(&self) -> usize {
@@ -79,9 +80,9 @@ impl State {
         }
     }
 
-    /// Sets `SCHEDULED` and takes one reference for the queue entry, in one step. `true`
+    /// Sets `SCHEDULED` and takes one reference for the counted entry, in one step. `true`
     /// if the caller must enqueue the task (with that reference); `false` (and no
-    /// reference taken) if it was already queued or complete.
+    /// reference taken) if a counted entry exists already or the task is complete.
     pub(crate) fn schedule_with_ref(&self) -> bool {
         self.update(|cur| {
             (cur & (SCHEDULED | COMPLETE) == 0).then_some((cur | SCHEDULED) + REF_ONE)
@@ -94,8 +95,8 @@ impl State {
         self.0.fetch_or(CANCEL, Ordering::AcqRel) & COMPLETE == 0
     }
 
-    /// Consumes one reference (a waker's) to schedule the task: if it was neither queued
-    /// nor complete, sets `SCHEDULED` and the reference becomes the queue entry's
+    /// Consumes one reference (a waker's) to schedule the task: if it had no counted entry
+    /// and was not complete, sets `SCHEDULED` and the reference becomes the entry's
     /// ([`Wake::Queue`]); otherwise the reference is dropped ([`Wake::Dropped`], with
     /// `true` if it was the last). One atomic step either way.
     pub(crate) fn schedule_consuming_ref(&self) -> Wake {
@@ -114,11 +115,19 @@ impl State {
         }
     }
 
-    /// Starts running the future (a poll, or dropping it): clears `SCHEDULED`, sets
-    /// `RUNNING`. Fails, changing nothing, if the task is complete or already running;
-    /// returns the state before either way.
-    pub(crate) fn start_run(&self) -> Result<usize, usize> {
-        self.update(|cur| (cur & (RUNNING | COMPLETE) == 0).then_some((cur & !SCHEDULED) | RUNNING))
+    /// The counted entry is taken (accepted by the loop, or dropped): clears `SCHEDULED`
+    /// and drops the entry's reference, in one step. Returns the state before; its
+    /// refcount is one if that was the last reference.
+    pub(crate) fn accept(&self) -> usize {
+        let prev = self.0.fetch_sub(SCHEDULED + REF_ONE, Ordering::AcqRel);
+        debug_assert!(prev & SCHEDULED != 0, "counted entry without SCHEDULED");
+        debug_assert!(prev & REF_MASK >= REF_ONE, "task refcount underflow");
+        prev
+    }
+
+    /// Whether a state returned by [`State::accept`] held the last reference.
+    pub(crate) fn was_last(prev: usize) -> bool {
+        prev & REF_MASK == REF_ONE
     }
 
     /// Sets `CANCEL` and `ORPHAN` (the owner's reference is gone during a poll).
@@ -126,20 +135,13 @@ impl State {
         self.0.fetch_or(CANCEL | ORPHAN, Ordering::AcqRel);
     }
 
-    /// The poll returned `Pending`: clears `RUNNING` and drops the queue entry's reference,
-    /// in one step. `true` if that was the last reference.
-    pub(crate) fn idle_and_ref_dec(&self) -> bool {
-        // Only the loop clears RUNNING, and it is set while it polls, so subtracting the
-        // bit clears it without borrowing from the bits above.
-        let prev = self.0.fetch_sub(RUNNING + REF_ONE, Ordering::AcqRel);
-        debug_assert!(prev & RUNNING != 0, "idle without a poll");
-        debug_assert!(prev & REF_MASK >= REF_ONE, "task refcount underflow");
-        prev & REF_MASK == REF_ONE
-    }
-
-    /// The future is gone for good.
-    pub(crate) fn transition_to_complete(&self) {
-        let _ = self.update(|cur| Some((cur & !(RUNNING | SCHEDULED)) | COMPLETE));
+    /// The future is gone for good: sets `COMPLETE` and takes `refs` new references, in
+    /// one step (owner thread, once).
+    pub(crate) fn complete_with_refs(&self, refs: usize) {
+        let prev = self
+            .0
+            .fetch_add(COMPLETE + refs * REF_ONE, Ordering::AcqRel);
+        debug_assert!(prev & COMPLETE == 0, "completed twice");
     }
 
     pub(crate) fn ref_inc(&self) {
@@ -166,47 +168,51 @@ mod tests {
 
     #[test]
     fn complete_ignores_wakes_and_cancel() {
-        let s = State::new_scheduled(1);
-        s.start_run().unwrap();
-        s.transition_to_complete();
+        let s = State::new(1);
+        s.complete_with_refs(0);
         assert!(!s.schedule_with_ref());
         assert!(!s.request_cancel());
-        assert_eq!(s.load() & (RUNNING | SCHEDULED), 0);
+        assert_eq!(s.load() & SCHEDULED, 0);
     }
 
     #[test]
-    fn schedule_with_ref_and_idle_release_keep_the_count() {
-        let s = State::new_scheduled(3); // registry, handle, queue entry
+    fn completing_takes_the_references_asked_for() {
+        let s = State::new(2);
+        s.complete_with_refs(2);
+        assert_eq!(s.load(), COMPLETE | (4 * REF_ONE));
+    }
+
+    #[test]
+    fn schedule_with_ref_and_accept_keep_the_count() {
+        let s = State::new(2); // registry, handle
+        assert!(s.schedule_with_ref(), "no counted entry yet: queue one");
         assert_eq!(s.load(), SCHEDULED | (3 * REF_ONE));
         assert!(
             !s.schedule_with_ref(),
             "already queued: no second entry, no ref"
         );
         assert_eq!(s.load() & REF_MASK, 3 * REF_ONE);
-        s.start_run().unwrap();
-        assert!(
-            s.schedule_with_ref(),
-            "a wake while running queues it again"
-        );
-        assert_eq!(s.load(), SCHEDULED | RUNNING | (4 * REF_ONE));
-        assert!(!s.idle_and_ref_dec());
-        assert_eq!(s.load(), SCHEDULED | (3 * REF_ONE));
-        s.start_run().unwrap();
-        s.transition_to_complete();
+        let prev = s.accept();
+        assert!(!State::was_last(prev));
+        assert_eq!(s.load(), 2 * REF_ONE);
+        assert!(s.schedule_with_ref(), "accepted: a new wake queues again");
+        s.complete_with_refs(0);
         assert!(!s.schedule_with_ref(), "complete: no entry, no ref");
-        assert_eq!(s.load() & REF_MASK, 3 * REF_ONE);
+        let prev = s.accept();
+        assert_ne!(prev & COMPLETE, 0);
+        assert_eq!(s.load() & REF_MASK, 2 * REF_ONE);
     }
 
     #[test]
-    fn idle_release_of_the_last_reference_reports_it() {
-        let s = State::new_scheduled(1);
-        s.start_run().unwrap();
-        assert!(s.idle_and_ref_dec());
+    fn accepting_the_last_reference_reports_it() {
+        let s = State::new(0);
+        assert!(s.schedule_with_ref());
+        assert!(State::was_last(s.accept()));
     }
 
     #[test]
     fn releasing_two_references_at_once_reports_the_last_drop() {
-        let s = State::new_scheduled(3);
+        let s = State::new(3);
         assert!(!s.ref_dec_by(2));
         assert_eq!(s.load() & REF_MASK, REF_ONE);
         s.ref_inc();
@@ -215,7 +221,7 @@ mod tests {
 
     #[test]
     fn refcount_reports_the_last_drop() {
-        let s = State::new_scheduled(2);
+        let s = State::new(2);
         s.ref_inc();
         assert!(!s.ref_dec());
         assert!(!s.ref_dec());
@@ -229,31 +235,29 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Wakes that take their queue reference in the scheduling step race the loop's poll
-    /// and release: every reference taken is one enqueue, and the count comes back to
-    /// the registry's once every entry has been run.
+    /// Wakes that take their entry's reference in the scheduling step race the loop
+    /// accepting the entry: every reference taken is one entry, at most one exists at a
+    /// time, and the count comes back to the registry's once every entry is accepted.
     #[test]
-    fn loom_wakes_with_ref_race_poll_and_release() {
+    fn loom_wakes_with_ref_race_accept() {
         loom::model(|| {
-            // registry + queue entry, as after spawn
-            let s = Arc::new(State::new_scheduled(2));
+            let s = Arc::new(State::new(1)); // the registry's
+            assert!(s.schedule_with_ref());
             let wakers: Vec<_> = (0..2)
                 .map(|_| {
                     let s = s.clone();
                     thread::spawn(move || usize::from(s.schedule_with_ref()))
                 })
                 .collect();
-            let prev = s.start_run().unwrap();
-            assert_eq!(prev & SCHEDULED, SCHEDULED);
-            assert!(!s.idle_and_ref_dec(), "the registry still holds one");
+            let prev = s.accept();
+            assert!(!State::was_last(prev), "the registry still holds one");
             let queued: usize = wakers.into_iter().map(|w| w.join().unwrap()).sum();
             assert!(queued <= 1);
             let st = s.load();
             assert_eq!(st & SCHEDULED != 0, queued == 1);
             assert_eq!(st & REF_MASK, (1 + queued) * REF_ONE);
             if queued == 1 {
-                s.start_run().unwrap();
-                assert!(!s.idle_and_ref_dec());
+                assert!(!State::was_last(s.accept()));
             }
             assert_eq!(s.load(), REF_ONE);
         });
@@ -264,11 +268,10 @@ mod loom_tests {
     #[test]
     fn loom_cancel_races_completion() {
         loom::model(|| {
-            let s = Arc::new(State::new_scheduled(1));
+            let s = Arc::new(State::new(1));
             let s2 = s.clone();
             let t = thread::spawn(move || s2.request_cancel());
-            s.start_run().unwrap();
-            s.transition_to_complete();
+            s.complete_with_refs(0);
             let accepted = t.join().unwrap();
             let st = s.load();
             assert_ne!(st & COMPLETE, 0);
@@ -280,7 +283,7 @@ mod loom_tests {
     #[test]
     fn loom_last_reference_freed_once() {
         loom::model(|| {
-            let s = Arc::new(State::new_scheduled(2));
+            let s = Arc::new(State::new(2));
             let s2 = s.clone();
             let t = thread::spawn(move || s2.ref_dec());
             let mine = s.ref_dec();
