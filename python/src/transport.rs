@@ -8,8 +8,10 @@
 //! moves the bytes:
 //! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
 //!   read buffer, copied into a `bytes` handed to
-//!   `protocol.data_received(bytes)`, or through `get_buffer`/`buffer_updated` for a
-//!   `BufferedProtocol`; at most [`READS_PER_STEP`] reads per step, then it yields so one
+//!   `protocol.data_received(bytes)` — or, once reads are large (the last one at least
+//!   [`DIRECT_READ_MIN`]), straight into a `bytes` sized by `FIONREAD`, saving the copy;
+//!   for a `BufferedProtocol`, straight into the buffer `get_buffer()` returns, then
+//!   `buffer_updated(n)`; at most [`READS_PER_STEP`] reads per step, then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
@@ -42,6 +44,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -54,6 +57,10 @@ use crate::tcore::{bytes_of, TransportCore};
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+/// From this size on, a read goes straight into the `bytes` handed to `data_received`
+/// (sized by `FIONREAD`, one cheap system call) instead of being copied out of the read
+/// buffer: taken when the previous read was at least this large.
+const DIRECT_READ_MIN: usize = 32 * 1024;
 thread_local! {
     /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
     /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
@@ -70,6 +77,8 @@ struct State {
     sock: RefCell<Option<Py<PyAny>>>,
     fd: RawFd,
     buffered: Cell<bool>,
+    /// The size of the last `data_received` read (see [`DIRECT_READ_MIN`]).
+    last_read: Cell<usize>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// Queued outgoing data: the `bytes` objects as written (never copied), the first
     /// one sent up to `woff`; `wlen` bytes in all.
@@ -364,22 +373,45 @@ impl State {
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
+            const GET_BUFFER_FAILED: &str = "Fatal error: protocol.get_buffer() call failed.";
             let buf = proto
                 .bind(py)
                 .call_method1("get_buffer", (-1,))
-                .map_err(|e| (e, "Fatal error: protocol.get_buffer() call failed."))?;
-            let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
-            let Some(sock) = sock else {
-                return Ok(ReadOutcome::WouldBlock);
-            };
-            let n: usize = match sock.bind(py).call_method1("recv_into", (buf,)) {
-                Ok(n) => n
-                    .extract()
-                    .map_err(|e| (e, "Fatal read error on socket transport"))?,
-                Err(e) if e.is_instance_of::<PyBlockingIOError>(py) => {
+                .map_err(|e| (e, GET_BUFFER_FAILED))?;
+            if buf.len().map_err(|e| (e, GET_BUFFER_FAILED))? == 0 {
+                let e = PyRuntimeError::new_err("get_buffer() returned an empty buffer");
+                return Err((e, GET_BUFFER_FAILED));
+            }
+            // Straight into the protocol's buffer; the export ends before
+            // `buffer_updated` (which may resize a bytearray).
+            let direct = PyBuffer::<u8>::get(&buf)
+                .ok()
+                .and_then(|pb| sys::recv_into_buffer(self.fd, &pb));
+            let n: usize = match direct {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(ReadOutcome::WouldBlock)
                 }
-                Err(e) => return Err((e, "Fatal read error on socket transport")),
+                Some(Err(e)) => {
+                    return Err((PyErr::from(e), "Fatal read error on socket transport"))
+                }
+                // Not a writable contiguous buffer: `socket.recv_into` raises asyncio's
+                // error for it.
+                None => {
+                    let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
+                    let Some(sock) = sock else {
+                        return Ok(ReadOutcome::WouldBlock);
+                    };
+                    match sock.bind(py).call_method1("recv_into", (buf,)) {
+                        Ok(n) => n
+                            .extract()
+                            .map_err(|e| (e, "Fatal read error on socket transport"))?,
+                        Err(e) if e.is_instance_of::<PyBlockingIOError>(py) => {
+                            return Ok(ReadOutcome::WouldBlock)
+                        }
+                        Err(e) => return Err((e, "Fatal read error on socket transport")),
+                    }
+                }
             };
             if n == 0 {
                 return Ok(ReadOutcome::Eof);
@@ -390,21 +422,35 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: false });
         }
-        let res = READ_BUF.with(|rbuf| {
-            let mut rbuf = rbuf.borrow_mut();
-            if rbuf.len() < MAX_READ {
-                rbuf.resize(MAX_READ, 0);
+        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
+            match sys::bytes_available(self.fd) {
+                Ok(avail) if avail >= DIRECT_READ_MIN => {
+                    Some(sys::recv_bytes(py, self.fd, avail.min(MAX_READ)))
+                }
+                _ => None,
             }
-            match sys::recv(self.fd, &mut rbuf[..]) {
-                Ok(0) => Ok(None),
-                Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
-                Err(e) => Err(e),
-            }
+        } else {
+            None
+        };
+        let res = direct.unwrap_or_else(|| {
+            READ_BUF.with(|rbuf| {
+                let mut rbuf = rbuf.borrow_mut();
+                if rbuf.len() < MAX_READ {
+                    rbuf.resize(MAX_READ, 0);
+                }
+                match sys::recv(self.fd, &mut rbuf[..]) {
+                    Ok(0) => Ok(None),
+                    Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
+                    Err(e) => Err(e),
+                }
+            })
         });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
-                let drained = data.bind(py).as_bytes().len() < MAX_READ;
+                let len = data.bind(py).as_bytes().len();
+                self.last_read.set(len);
+                let drained = len < MAX_READ;
                 proto
                     .bind(py)
                     .call_method1(pyo3::intern!(py, "data_received"), (data,))
@@ -474,6 +520,7 @@ impl SocketTransport {
                 sock: RefCell::new(Some(sock)),
                 fd,
                 buffered: Cell::new(buffered),
+                last_read: Cell::new(0),
                 afd: RefCell::new(Some(afd)),
                 wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),
