@@ -177,3 +177,48 @@ fn a_timer_armed_after_its_deadline_runs_after_earlier_due_timers() {
     lp.run_forever();
     assert_eq!(*log.borrow(), ["a", "b", "c", "late"]);
 }
+
+/// Iterations a task spinning on `yield_now` (keeping the loop busy) waits until a
+/// descriptor that became readable before it started is seen ready.
+fn spins_until_readable(lp: &simul::EventLoop) -> u32 {
+    lp.run_until_complete(async {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let fd = simul::net::AsyncFd::new(std::os::fd::AsRawFd::as_raw_fd(&a)).unwrap();
+        let seen = Rc::new(Cell::new(false));
+        let s = seen.clone();
+        let watcher = simul::spawn(async move {
+            std::future::poll_fn(|cx| fd.poll_read_ready(cx))
+                .await
+                .unwrap();
+            s.set(true);
+        });
+        simul::yield_now().await; // the watcher waits on the descriptor
+        std::io::Write::write_all(&mut &b, b"x").unwrap();
+        let mut spins = 0;
+        while !seen.get() && spins < 500 {
+            simul::yield_now().await;
+            spins += 1;
+        }
+        watcher.await.unwrap();
+        drop(a);
+        spins
+    })
+}
+
+#[test]
+fn a_busy_loop_with_io_interval_zero_sees_readiness_the_next_iterations() {
+    let lp = simul::EventLoop::new().unwrap();
+    lp.set_io_interval(0);
+    assert!(spins_until_readable(&lp) <= 2);
+}
+
+#[test]
+fn a_busy_loop_looks_at_the_selector_every_io_interval_iterations_by_default() {
+    let lp = simul::EventLoop::new().unwrap();
+    let spins = spins_until_readable(&lp);
+    assert!(
+        spins > 2 && spins <= simul::runtime::IO_INTERVAL + 2,
+        "{spins}"
+    );
+}

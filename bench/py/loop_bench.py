@@ -141,11 +141,21 @@ def echo_protocols(size: int, conns: int, rounds: int) -> Callable[[asyncio.Abst
 
 def echo_streams(size: int, conns: int, rounds: int) -> Callable[[asyncio.AbstractEventLoop, int], None]:
     def run(loop: asyncio.AbstractEventLoop, _n: int) -> None:
-        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        handlers: list[asyncio.Future[None]] = []
+
+        async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             while data := await r.read(1 << 20):
                 w.write(data)
                 await w.drain()
             w.close()
+            await w.wait_closed()
+
+        def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> asyncio.Future[None]:
+            # Kept, so the run ends only once every server side has seen its EOF: a
+            # handler still waiting when the loop closes would be destroyed pending.
+            t = asyncio.ensure_future(serve(r, w))
+            handlers.append(t)
+            return t
 
         async def client(port: int) -> None:
             r, w = await asyncio.open_connection("127.0.0.1", port)
@@ -161,6 +171,7 @@ def echo_streams(size: int, conns: int, rounds: int) -> Callable[[asyncio.Abstra
             srv = await asyncio.start_server(handle, "127.0.0.1", 0)
             port = srv.sockets[0].getsockname()[1]
             await asyncio.gather(*(client(port) for _ in range(conns)))
+            await asyncio.gather(*handlers)
             srv.close()
             await srv.wait_closed()
 
@@ -175,9 +186,9 @@ ROWS: dict[str, tuple[Callable[[asyncio.AbstractEventLoop, int], None], int]] = 
     "gather 100k tasks": (tasks_gathered, 100_000),
     "sleep(0) ping-pong 2x200k": (ping_pong, 200_000),
     "echo protocols 1 KiB (10 conns x 2k)": (echo_protocols(1024, 10, 2000), 0),
-    "echo protocols 100 KiB (10 conns x 100)": (echo_protocols(100 * 1024, 10, 100), 0),
+    "echo protocols 100 KiB (10 conns x 1k)": (echo_protocols(100 * 1024, 10, 1000), 0),
     "echo streams 1 KiB (10 conns x 2k)": (echo_streams(1024, 10, 2000), 0),
-    "echo streams 100 KiB (10 conns x 100)": (echo_streams(100 * 1024, 10, 100), 0),
+    "echo streams 100 KiB (10 conns x 1k)": (echo_streams(100 * 1024, 10, 1000), 0),
 }
 
 

@@ -1,7 +1,8 @@
 """Type stub of the Rust extension module ``simul._simul``."""
 
+import asyncio
 from contextvars import Context
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 class Handle:
     """asyncio's ``Handle``: a scheduled callback."""
@@ -31,6 +32,14 @@ class LoopCore:
     slow_callback_duration: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def get_debug(self) -> bool: ...
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: object = None,
+        context: Context | None = None,
+    ) -> asyncio.Task[Any]: ...
     def time(self) -> float: ...
     def call_soon(
         self, callback: Callable[..., object], *args: Any, context: Context | None = None
@@ -63,6 +72,7 @@ class LoopCore:
     def _check_thread(self) -> None:
         """Raises ``RuntimeError`` unless called on the thread that created the loop."""
         ...
+    def _set_io_interval(self, iterations: int) -> None: ...
     def _armed_timers(self) -> int:
         """How many timers simul's wheel holds for this loop (cancelled ones leave at once)."""
         ...

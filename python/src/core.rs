@@ -45,7 +45,8 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
@@ -141,6 +142,33 @@ impl Engine {
             None => Err(PyRuntimeError::new_err("Event loop is closed")),
         }
     }
+}
+
+/// The module `asyncio.tasks` and `asyncio.BaseEventLoop.create_task`, looked up once.
+static TASKS_MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static BASE_CREATE_TASK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `asyncio.tasks.Task`, looked up at each call as asyncio's `create_task` does.
+fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    TASKS_MODULE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio.tasks")?.into_any().unbind())
+        })?
+        .bind(py)
+        .getattr(pyo3::intern!(py, "Task"))
+}
+
+fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    BASE_CREATE_TASK
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("asyncio.base_events")?
+                    .getattr("BaseEventLoop")?
+                    .getattr("create_task")?
+                    .unbind(),
+            )
+        })
+        .map(|t| t.bind(py))
 }
 
 /// The Rust half of `simul.EventLoop` (see the module doc).
@@ -286,7 +314,7 @@ impl LoopCore {
     fn new(
         py: Python<'_>,
         _args: &Bound<'_, PyTuple>,
-        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<LoopCore> {
         let lp = simul::EventLoop::builder()
             .debug(false)
@@ -300,6 +328,9 @@ impl LoopCore {
             pending: Mutex::new(None),
             remote: Mutex::new(Some(lp.handle())),
         });
+        // asyncio's loop looks at its selector every iteration: a busy loop sees a
+        // socket's data (or its EOF) the next iteration, not dozens later.
+        lp.set_io_interval(0);
         let hook_flags = flags.clone();
         lp.set_park_hook(move |wait| {
             crate::sys::without_gil(wait);
@@ -333,6 +364,39 @@ impl LoopCore {
             epoch,
             epoch_time,
         })
+    }
+
+    /// Whether debug mode is on (asyncio's `get_debug`; every `Future` asks it).
+    fn get_debug(&self) -> bool {
+        self.flags.debug()
+    }
+
+    /// `asyncio.Task(coro, loop=self, name=name, context=context)`, as asyncio's
+    /// `create_task` makes it; with a task factory set, or in debug mode (which trims the
+    /// task's creation traceback), asyncio's own `create_task` runs.
+    #[pyo3(signature = (coro, *, name = None, context = None))]
+    fn create_task<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+        coro: Bound<'py, PyAny>,
+        name: Option<Bound<'py, PyAny>>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        this.check_closed()?;
+        let factory = slf.getattr(pyo3::intern!(py, "_task_factory"))?;
+        let kw = PyDict::new(py);
+        if let Some(n) = name.as_ref().filter(|n| !n.is_none()) {
+            kw.set_item(pyo3::intern!(py, "name"), n)?;
+        }
+        if let Some(c) = context.as_ref().filter(|c| !c.is_none()) {
+            kw.set_item(pyo3::intern!(py, "context"), c)?;
+        }
+        if factory.is_none() && !this.flags.debug() {
+            kw.set_item(pyo3::intern!(py, "loop"), slf)?;
+            return task_type(py)?.call((coro,), Some(&kw));
+        }
+        base_create_task(py)?.call((slf, coro), Some(&kw))
     }
 
     /// The loop's clock: `time.monotonic()`'s scale, in seconds.
@@ -565,6 +629,13 @@ impl LoopCore {
     /// Raises `RuntimeError` unless called on the loop's thread (see `check_thread`).
     fn _check_thread(&self, py: Python<'_>) -> PyResult<()> {
         self.check_thread(py)
+    }
+
+    /// Busy iterations between two looks at the selector (`0` by default: every
+    /// iteration, as asyncio); for benchmarks and tests comparing the two policies.
+    fn _set_io_interval(&self, py: Python<'_>, iterations: u32) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        engine.with_loop(|lp| lp.set_io_interval(iterations))
     }
 
     /// How many timers simul's wheel holds for this loop (Python timers, and the sleeps

@@ -104,6 +104,19 @@ impl Handle {
         }
     }
 
+    /// Takes out the call of a one-shot handle (one with a context: not a descriptor
+    /// watcher's) that is due to run; `None` for a cancelled or watcher's handle.
+    fn take_one_shot(&self, py: Python<'_>) -> Option<Call> {
+        if self.is_cancelled() {
+            return None;
+        }
+        let mut slot = self.lock();
+        match slot.as_ref() {
+            Some(c) if !c.context.is_none(py) => slot.take(),
+            _ => None,
+        }
+    }
+
     /// The call to make (the handle keeps it until it ran once or was cancelled).
     fn call_for_run(&self, py: Python<'_>) -> Option<Call> {
         if self.is_cancelled() {
@@ -121,6 +134,12 @@ impl Handle {
 /// Runs the callback of `handle` (see the module doc): once for a `call_soon` or timer
 /// handle, at every readiness for a descriptor watcher's.
 pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
+    if !flags.debug() {
+        if let Some(call) = handle.get().take_one_shot(py) {
+            run_taken(py, handle, call, flags);
+            return;
+        }
+    }
     let Some(call) = handle.get().call_for_run(py) else {
         return;
     };
@@ -140,6 +159,24 @@ pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
         }
     }
     handle.get().ran(py, &call);
+}
+
+/// Runs a one-shot callback taken out of its handle (no references copied, one lock); a
+/// failing one is put back for the report, which shows the handle with its callback.
+fn run_taken(py: Python<'_>, handle: &Bound<'_, Handle>, call: Call, flags: &Flags) {
+    let Err(e) = invoke(py, &call) else {
+        return;
+    };
+    if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py) {
+        flags.fail(e);
+        return;
+    }
+    let this = handle.get();
+    if !this.is_cancelled() {
+        *this.lock() = Some(call.clone_ref(py));
+    }
+    glue::report_callback_error(py, handle, &call, e);
+    this.ran(py, &call);
 }
 
 /// `context.run(callback, *args)` (or `callback(*args)` without a context).

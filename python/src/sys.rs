@@ -1,6 +1,7 @@
 //! The only unsafe code of the extension: releasing the GIL around the selector wait, and
 //! the few system calls the transports and descriptor watchers make on descriptors that
-//! Python's `socket` objects own.
+//! Python's `socket` objects own (some of them straight into Python memory: a fresh
+//! `bytes` object, a protocol's buffer).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
@@ -9,6 +10,8 @@ use std::io;
 use std::os::fd::RawFd;
 
 use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 /// Runs `wait` with the GIL released, and takes the GIL back afterwards (also if `wait`
 /// panics).
@@ -223,4 +226,48 @@ pub(crate) fn recvfrom_v4(
             }
         }
     }
+}
+
+/// How many bytes wait in `fd`'s receive queue (`ioctl(FIONREAD)`).
+pub(crate) fn bytes_available(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one `c_int` through the pointer, which points at `n`; a bad
+    // descriptor makes the call fail, never undefined behaviour.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n as *mut libc::c_int) };
+    cvt(r as isize)?;
+    Ok(n.max(0) as usize)
+}
+
+/// `recv` of up to `len` bytes straight into a new `bytes` object, without the copy out
+/// of a read buffer: `Ok(None)` at end of stream. A short read (fewer bytes than `len`)
+/// is copied into a `bytes` of its own size. `len` must not be 0.
+pub(crate) fn recv_bytes(py: Python<'_>, fd: RawFd, len: usize) -> io::Result<Option<Py<PyBytes>>> {
+    debug_assert!(len > 0);
+    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: with a null source, `PyBytes_FromStringAndSize` returns a new bytes object
+    // of `size` uninitialised bytes (or null with an exception set); the GIL is held.
+    let raw = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), size) };
+    if raw.is_null() {
+        drop(PyErr::take(py));
+        return Err(io::ErrorKind::OutOfMemory.into());
+    }
+    // SAFETY: `raw` is a new, owned reference to a bytes object.
+    let obj = unsafe { Bound::from_owned_ptr(py, raw) };
+    // SAFETY: `raw` is a bytes object of `len` bytes that nothing else references yet,
+    // so writing its contents before handing it out is allowed (its hash is not computed
+    // yet); the slice lives only while `obj` holds the object.
+    let buf =
+        unsafe { std::slice::from_raw_parts_mut(ffi::PyBytes_AsString(raw).cast::<u8>(), len) };
+    let n = recv(fd, buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n == len {
+        return Ok(Some(
+            obj.cast_into::<PyBytes>()
+                .map_err(|_| io::ErrorKind::Other)?
+                .unbind(),
+        ));
+    }
+    Ok(Some(PyBytes::new(py, &buf[..n]).unbind()))
 }

@@ -8,9 +8,12 @@
 //! moves the bytes:
 //! - reading (while `is_reading()`): up to 256 KiB per `recv` into the thread's one
 //!   read buffer, copied into a `bytes` handed to
-//!   `protocol.data_received(bytes)`, or for a `BufferedProtocol` straight into the buffer
-//!   its `get_buffer` returns, then `buffer_updated` (a read that leaves room in it drained
-//!   the socket); at most [`READS_PER_STEP`] reads per step, then it yields so one
+//!   `protocol.data_received(bytes)` — or, once reads are large (the last one at least
+//!   [`DIRECT_READ_MIN`]), straight into a `bytes` sized by `FIONREAD`, saving the copy;
+//!   for a `BufferedProtocol`, straight into the buffer `get_buffer()` returns, then
+//!   `buffer_updated(n)` (a read that leaves room in it drained the socket, so no second
+//!   `get_buffer` and failing read follow); at most [`READS_PER_STEP`] reads per step,
+//!   then it yields so one
 //!   busy connection cannot starve the loop. EOF calls `eof_received()`; unless it
 //!   returns true the transport closes.
 //! - writing: `write()` sends at once when nothing is queued; what the kernel does not
@@ -56,6 +59,10 @@ use crate::tls::{self, TlsFeed};
 const READS_PER_STEP: usize = 16;
 /// The largest read (asyncio's `max_size`).
 const MAX_READ: usize = 256 * 1024;
+/// From this size on, a read goes straight into the `bytes` handed to `data_received`
+/// (sized by `FIONREAD`, one cheap system call) instead of being copied out of the read
+/// buffer: taken when the previous read was at least this large.
+const DIRECT_READ_MIN: usize = 32 * 1024;
 thread_local! {
     /// The one read buffer of the thread's transports (as uvloop's per-loop buffer): a
     /// `recv` lands in memory the cache still holds, and is copied into the `bytes` handed
@@ -74,6 +81,8 @@ struct State {
     buffered: Cell<bool>,
     /// The protocol's `TlsFeed` (a `_FastSSLProtocol`): each chunk goes to it directly.
     tls: RefCell<Option<Py<TlsFeed>>>,
+    /// The size of the last `data_received` read (see [`DIRECT_READ_MIN`]).
+    last_read: Cell<usize>,
     afd: RefCell<Option<simul::net::AsyncFd>>,
     /// Queued outgoing data: the `bytes` objects as written (never copied), the first
     /// one sent up to `woff`; `wlen` bytes in all.
@@ -372,73 +381,93 @@ impl State {
         }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
+            const GET_BUFFER_FAILED: &str = "Fatal error: protocol.get_buffer() call failed.";
             let buf = proto
                 .bind(py)
                 .call_method1(pyo3::intern!(py, "get_buffer"), (-1,))
-                .map_err(|e| (e, "Fatal error: protocol.get_buffer() call failed."))?;
+                .map_err(|e| (e, GET_BUFFER_FAILED))?;
+            if buf.len().map_err(|e| (e, GET_BUFFER_FAILED))? == 0 {
+                let e = PyRuntimeError::new_err("get_buffer() returned an empty buffer");
+                return Err((e, GET_BUFFER_FAILED));
+            }
             if self.sock.borrow().is_none() {
                 return Ok(ReadOutcome::WouldBlock);
             }
-            // Straight into the protocol's buffer: a read that leaves room in it drained
-            // the socket, so no second `get_buffer` and failing `recv_into` follow.
+            // Straight into the protocol's buffer; the export ends before
+            // `buffer_updated` (which may resize a bytearray).
+            // The buffer's size when the read went straight into it (0 otherwise: a
+            // read through `recv_into` says nothing about what is left).
+            let mut len = 0;
             let direct = pyo3::buffer::PyUntypedBuffer::get(&buf)
                 .ok()
                 .and_then(|view| {
-                    let len = view.len_bytes();
-                    sys::recv_into_buffer(self.fd, &view).map(|res| (res, len))
+                    len = view.len_bytes();
+                    sys::recv_into_buffer(self.fd, &view)
                 });
-            if let Some((res, len)) = direct {
-                let n = match res {
-                    Ok(0) => return Ok(ReadOutcome::Eof),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Ok(ReadOutcome::WouldBlock)
-                    }
-                    Err(e) => return Err((PyErr::from(e), "Fatal read error on socket transport")),
-                };
-                proto
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
-                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
-                return Ok(ReadOutcome::Data { drained: n < len });
-            }
-            let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
-            let Some(sock) = sock else {
-                return Ok(ReadOutcome::WouldBlock);
-            };
-            let n: usize = match sock.bind(py).call_method1("recv_into", (buf,)) {
-                Ok(n) => n
-                    .extract()
-                    .map_err(|e| (e, "Fatal read error on socket transport"))?,
-                Err(e) if e.is_instance_of::<PyBlockingIOError>(py) => {
+            let n: usize = match direct {
+                Some(Ok(n)) => n,
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Ok(ReadOutcome::WouldBlock)
                 }
-                Err(e) => return Err((e, "Fatal read error on socket transport")),
+                Some(Err(e)) => {
+                    return Err((PyErr::from(e), "Fatal read error on socket transport"))
+                }
+                // Not a writable contiguous buffer: `socket.recv_into` raises asyncio's
+                // error for it.
+                None => {
+                    let sock = self.sock.borrow().as_ref().map(|s| s.clone_ref(py));
+                    let Some(sock) = sock else {
+                        return Ok(ReadOutcome::WouldBlock);
+                    };
+                    match sock.bind(py).call_method1("recv_into", (buf,)) {
+                        Ok(n) => n
+                            .extract()
+                            .map_err(|e| (e, "Fatal read error on socket transport"))?,
+                        Err(e) if e.is_instance_of::<PyBlockingIOError>(py) => {
+                            return Ok(ReadOutcome::WouldBlock)
+                        }
+                        Err(e) => return Err((e, "Fatal read error on socket transport")),
+                    }
+                }
             };
             if n == 0 {
                 return Ok(ReadOutcome::Eof);
             }
             proto
                 .bind(py)
-                .call_method1("buffer_updated", (n,))
+                .call_method1(pyo3::intern!(py, "buffer_updated"), (n,))
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
-            return Ok(ReadOutcome::Data { drained: false });
+            return Ok(ReadOutcome::Data { drained: n < len });
         }
-        let res = READ_BUF.with(|rbuf| {
-            let mut rbuf = rbuf.borrow_mut();
-            if rbuf.len() < MAX_READ {
-                rbuf.resize(MAX_READ, 0);
+        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
+            match sys::bytes_available(self.fd) {
+                Ok(avail) if avail >= DIRECT_READ_MIN => {
+                    Some(sys::recv_bytes(py, self.fd, avail.min(MAX_READ)))
+                }
+                _ => None,
             }
-            match sys::recv(self.fd, &mut rbuf[..]) {
-                Ok(0) => Ok(None),
-                Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
-                Err(e) => Err(e),
-            }
+        } else {
+            None
+        };
+        let res = direct.unwrap_or_else(|| {
+            READ_BUF.with(|rbuf| {
+                let mut rbuf = rbuf.borrow_mut();
+                if rbuf.len() < MAX_READ {
+                    rbuf.resize(MAX_READ, 0);
+                }
+                match sys::recv(self.fd, &mut rbuf[..]) {
+                    Ok(0) => Ok(None),
+                    Ok(n) => Ok(Some(PyBytes::new(py, &rbuf[..n]).unbind())),
+                    Err(e) => Err(e),
+                }
+            })
         });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
-                let drained = data.bind(py).as_bytes().len() < MAX_READ;
+                let len = data.bind(py).as_bytes().len();
+                self.last_read.set(len);
+                let drained = len < MAX_READ;
                 proto
                     .bind(py)
                     .call_method1(pyo3::intern!(py, "data_received"), (data,))
@@ -537,6 +566,7 @@ impl SocketTransport {
                 fd,
                 buffered: Cell::new(buffered),
                 tls: RefCell::new(tls_feed),
+                last_read: Cell::new(0),
                 afd: RefCell::new(Some(afd)),
                 wq: RefCell::new(VecDeque::new()),
                 woff: Cell::new(0),

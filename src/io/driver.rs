@@ -225,6 +225,9 @@ struct Slab {
 pub(crate) struct IoShared {
     registry: mio::Registry,
     slab: Mutex<Slab>,
+    /// Registered sources (the slab's live entries), read without the lock by a busy
+    /// loop deciding whether a non-blocking poll could report anything.
+    live: AtomicUsize,
 }
 
 /// The selector, owned by the loop.
@@ -258,8 +261,15 @@ impl Driver {
                     entries: Vec::new(),
                     free: Vec::new(),
                 }),
+                live: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// Whether any descriptor is registered: without one, a non-blocking poll can report
+    /// nothing a busy loop does not learn otherwise (wake-ups come with a flag).
+    pub(crate) fn has_sources(&self) -> bool {
+        self.shared.live.load(Ordering::Relaxed) != 0
     }
 
     /// A handle that ends this driver's [`poll`](Self::poll) from any thread. One per
@@ -418,6 +428,7 @@ impl Registration {
             };
             let entry = &mut slab.entries[index as usize];
             entry.1 = Some(io.clone());
+            shared.live.fetch_add(1, Ordering::Relaxed);
             Token(((entry.0 as usize) << 32) | index as usize)
         };
         if let Err(e) = shared
@@ -597,7 +608,9 @@ fn release(shared: &IoShared, token: Token) {
     let mut slab = shared.slab.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(entry) = slab.entries.get_mut(index) {
         entry.0 = entry.0.wrapping_add(1);
-        entry.1 = None;
+        if entry.1.take().is_some() {
+            shared.live.fetch_sub(1, Ordering::Relaxed);
+        }
         slab.free.push(index as u32);
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! Invariants:
 //! - the hook runs on the loop's thread, only around the *blocking* wait, never around the
-//!   zero-timeout polls a busy loop makes every [`crate::runtime::IO_INTERVAL`] iterations;
+//!   zero-timeout polls a busy loop makes every [`crate::runtime::IO_INTERVAL`] iterations
+//!   (or as [`EventLoop::set_io_interval`] says);
 //! - the hook is handed the wait and must call it once; not calling it makes the iteration
 //!   go on without waiting (and an idle loop spin);
 //! - the hook may schedule callbacks and timers; while it runs it is taken out of the loop,
@@ -157,6 +158,23 @@ impl EventLoop {
     /// ```
     pub fn set_park_hook(&self, hook: impl FnMut(&mut dyn FnMut()) + 'static) {
         *self.core.park_hook.borrow_mut() = Some(Box::new(hook));
+    }
+
+    /// Sets how many busy iterations (ready work waiting) pass between two non-blocking
+    /// looks at the selector: [`crate::runtime::IO_INTERVAL`] by default, `0` for a look
+    /// at every iteration, as asyncio's loop does (the Python loop's choice: a task that
+    /// spins on `sleep(0)` sees its socket's data the next iteration). Either way a busy
+    /// loop with no descriptor registered makes no such system call.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// lp.set_io_interval(0);
+    /// lp.run_until_complete(async { simul::yield_now().await });
+    /// ```
+    pub fn set_io_interval(&self, iterations: u32) {
+        self.core.io_interval.set(iterations);
+        self.core.reset_io_countdown();
     }
 
     /// Removes the park hook: the loop waits in the selector directly again.

@@ -12,7 +12,9 @@
 //!    spawns) from the injection queue into the ready queue;
 //! 4. waits in the selector (`epoll_wait` through mio): not at all if something is ready
 //!    (and then only every [`IO_INTERVAL`] iterations, to keep the busy path free of
-//!    syscalls), else until the earliest timer or an external wake-up;
+//!    syscalls, and not at all while no descriptor is registered; a front end may poll
+//!    more often, `EventLoop::set_io_interval`), else until the earliest timer or an
+//!    external wake-up;
 //! 5. fires the timers whose deadline has passed, in deadline order.
 
 use std::cell::{Cell, RefCell};
@@ -95,6 +97,9 @@ pub(crate) struct Core {
     pub(super) config: Config,
     pub(super) exception_handler: RefCell<Option<ExceptionHandler>>,
     io_countdown: Cell<u32>,
+    /// Busy iterations between two non-blocking polls ([`IO_INTERVAL`] unless a front
+    /// end set it: `EventLoop::set_io_interval`).
+    pub(super) io_interval: Cell<u32>,
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
@@ -152,11 +157,17 @@ impl Core {
             config,
             exception_handler: RefCell::new(None),
             io_countdown: Cell::new(IO_INTERVAL),
+            io_interval: Cell::new(IO_INTERVAL),
             spawn_time: Cell::new(None),
             life: Cell::new(Lifecycle::Open),
             shutdown_hooks: RefCell::new(Vec::new()),
             park_hook: RefCell::new(None),
         })
+    }
+
+    /// Starts the count to the next busy poll afresh (after the interval changed).
+    pub(super) fn reset_io_countdown(&self) {
+        self.io_countdown.set(self.io_interval.get());
     }
 
     /// The part other threads see.
@@ -402,8 +413,12 @@ impl Core {
         if ready != 0 {
             let c = self.io_countdown.get();
             if c == 0 {
-                self.io_countdown.set(IO_INTERVAL);
-                self.driver.park(Some(Duration::ZERO));
+                self.io_countdown.set(self.io_interval.get());
+                // With no descriptor registered the poll could only report a wake-up,
+                // which the injection flag already tells: skip the system call.
+                if self.driver.has_io_sources() {
+                    self.driver.park(Some(Duration::ZERO));
+                }
             } else {
                 self.io_countdown.set(c - 1);
             }
@@ -444,7 +459,7 @@ impl Core {
         let t0 = self.tracer.is_some().then(Instant::now);
         self.park_io();
         self.shared.signal.after_park();
-        self.io_countdown.set(IO_INTERVAL);
+        self.io_countdown.set(self.io_interval.get());
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
             tr.borrow_mut().park(t0, t0.elapsed());
         }

@@ -71,6 +71,11 @@ impl<P> TimeDriver<P> {
         self.io.borrow().shared.clone()
     }
 
+    /// Whether any descriptor is registered with the I/O driver.
+    pub(crate) fn has_io_sources(&self) -> bool {
+        self.io.borrow().has_sources()
+    }
+
     /// The loop's clock.
     pub(crate) fn clock(&self) -> &Clock {
         &self.clock
