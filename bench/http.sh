@@ -33,7 +33,7 @@ RUNS=${RUNS:-1}
 ONLY=${ONLY:-}
 ulimit -n 65536 2>/dev/null || true
 for b in wrk h2load; do command -v $b >/dev/null || { echo "bench/http.sh: $b is not installed"; exit 1; }; done
-cargo build --release -q -p simul-bench --bin http_simul --bin http_tokio --bin tls_bench
+[ "$BIN" = target/release ] && cargo build --release -q -p simul-bench --bin http_simul --bin http_tokio --bin tls_bench
 BIN=${BIN:-target/release} # BIN=dir: other builds of the servers (say, a baseline)
 TCK=$(getconf CLK_TCK)
 
