@@ -33,8 +33,10 @@ RUNS=${RUNS:-1}
 ONLY=${ONLY:-}
 ulimit -n 65536 2>/dev/null || true
 for b in wrk h2load; do command -v $b >/dev/null || { echo "bench/http.sh: $b is not installed"; exit 1; }; done
-[ "$BIN" = target/release ] && cargo build --release -q -p simul-bench --bin http_simul --bin http_tokio --bin tls_bench
 BIN=${BIN:-target/release} # BIN=dir: other builds of the servers (say, a baseline)
+if [ "$BIN" = target/release ]; then
+    cargo build --release -q -p simul-bench --bin http_simul --bin http_tokio --bin tls_bench
+fi
 TCK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
