@@ -27,6 +27,48 @@ fn hyper_sleeps_follow_virtual_time_and_reset_rearms_them() {
 }
 
 #[test]
+fn a_hyper_deadline_after_now_ends_at_it_under_virtual_time() {
+    // hyper's header-read timeout: `sleep_until(now() + timeout)`, armed without a second
+    // clock read.
+    common::vrun(async {
+        let t0 = HyperTimer.now();
+        HyperTimer.sleep_until(t0 + Duration::from_secs(30)).await;
+        assert_eq!(simul::time() - t0, Duration::from_secs(30));
+    });
+}
+
+#[test]
+fn a_hyper_deadline_after_now_never_ends_early_on_the_real_clock() {
+    simul::run(async {
+        for _ in 0..20 {
+            let deadline = HyperTimer.now() + Duration::from_micros(300);
+            HyperTimer.sleep_until(deadline).await;
+            let now = std::time::Instant::now();
+            assert!(now >= deadline, "woke {:?} early", deadline - now);
+        }
+    });
+}
+
+#[test]
+fn a_hyper_deadline_passed_since_the_last_now_still_ends_at_once() {
+    // The remembered `now()` is stale: the deadline is after it but already past when the
+    // sleep is first polled. It must still end, at the wheel's next turn.
+    simul::run(async {
+        let deadline = HyperTimer.now() + Duration::from_millis(1);
+        std::thread::sleep(Duration::from_millis(5)); // the loop is busy past the deadline
+        let sleep = HyperTimer.sleep_until(deadline);
+        let r = simul::wait_for(Duration::from_millis(500), sleep).await;
+        assert!(r.is_ok(), "a past deadline did not end");
+        // And one before the last `now()` takes the ordinary path.
+        let now = HyperTimer.now();
+        let past = HyperTimer.sleep_until(now - Duration::from_millis(1));
+        assert!(simul::wait_for(Duration::from_millis(500), past)
+            .await
+            .is_ok());
+    });
+}
+
+#[test]
 fn hyper_sleeps_are_send_and_sync() {
     fn check<T: Send + Sync>(_: &T) {}
     common::vrun(async {

@@ -9,8 +9,10 @@
 //! is what makes that sound.
 //!
 //! Writes forward to `futures_io::AsyncWrite`, vectored when the stream has a real
-//! `writev` (sockets do), so hyper's HTTP/1 encoder sends headers and body in one call
-//! instead of copying them into one buffer.
+//! vectored write (sockets do), so hyper's HTTP/1 encoder hands over headers and body in
+//! one call instead of flattening them into its own buffer. The socket then sends a small
+//! response (at most 1 KiB) as one `send` of the joined bytes and a large one with
+//! `writev` (see `net/stream.rs`).
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -9,6 +9,15 @@
 //! its loop removes the wheel entry, and dropping it elsewhere leaves the entry to fire
 //! harmlessly.
 //!
+//! **One clock read per timeout.** hyper arms its HTTP/1 header-read timeout once per
+//! request as `sleep_until(timer.now() + timeout)`. `now` reads the clock (the real one
+//! directly, a virtual one from the loop) and remembers the reading for the thread; a
+//! `sleep_until` deadline later than that reading is known to lie ahead of the clock, so
+//! its first poll arms the wheel without reading the clock again (as `sleep(d)` does). The
+//! remembered reading may be stale or come from another loop: then the deadline may in
+//! fact be past, and the wheel fires it at its next turn — late by one turn at most, never
+//! early, because the wheel never passes the clock.
+//!
 //! [`Sleep`]: crate::time::Sleep
 
 use std::future::Future;
@@ -17,6 +26,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::time::Sleep;
+
+thread_local! {
+    /// The last instant [`HyperTimer::now`] returned on this thread: a clock reading, so a
+    /// deadline later than it is ahead of the clock it was read from.
+    static LAST_NOW: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
@@ -58,7 +73,14 @@ impl hyper::rt::Timer for HyperTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(crate::time::sleep_until(deadline)))
+        // hyper's deadlines are `now() + timeout`: one later than the last `now()` needs no
+        // second clock read to be known ahead (see the module doc).
+        let sleep = if LAST_NOW.get().is_some_and(|t| deadline > t) {
+            crate::time::sleep_until_ahead(deadline)
+        } else {
+            crate::time::sleep_until(deadline)
+        };
+        Box::pin(HyperSleep(sleep))
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
@@ -69,6 +91,13 @@ impl hyper::rt::Timer for HyperTimer {
     }
 
     fn now(&self) -> Instant {
-        crate::time::now_or_real()
+        // The real clock is read directly (the loop's real clock is `Instant::now()`); a
+        // virtual one is the loop's.
+        let now =
+            crate::runtime::try_with_core(|core| core.clock().is_virtual().then(|| core.now()))
+                .flatten()
+                .unwrap_or_else(Instant::now);
+        LAST_NOW.set(Some(now));
+        now
     }
 }

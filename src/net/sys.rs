@@ -1,7 +1,7 @@
 //! The one checked path from `simul::net` to the OS for what `std`'s socket types do not
 //! offer: socket creation non-blocking from the start with options set before `bind`, a
 //! non-blocking `connect` (TCP and Unix), `accept4` (the new connection non-blocking in
-//! the same call), `setsockopt`/`getsockopt`, and `read` into uninitialised memory (for
+//! the same call), `setsockopt`/`getsockopt`, and `recv` into uninitialised memory (for
 //! hyper's read cursor). Sockets are `std` types; switching one a caller hands in to
 //! non-blocking mode goes through `crate::sys::set_nonblocking`.
 //!
@@ -424,14 +424,16 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> libc::c_int {
     }
 }
 
-/// `read(2)` of at most `max` bytes into the spare capacity of `out`, whose length grows by
-/// what was read: a buffer grown for a large read is never zero-filled first.
+/// `recv(2)` of at most `max` bytes into the spare capacity of `out`, whose length grows by
+/// what was read: a buffer grown for a large read is never zero-filled first. (`recv`, not
+/// `read`: on a socket it is the same operation without the VFS layer's per-call checks,
+/// and it is what `std`'s sockets use.)
 pub(crate) fn read_append(fd: &impl AsRawFd, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
     let spare = out.spare_capacity_mut();
     let len = spare.len().min(max);
     // SAFETY: `spare` is memory `out` owns and we may write; the kernel writes at most
     // `len <= spare.len()` bytes into it and reads none of it.
-    let n = syscall(unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len) })?;
+    let n = syscall(unsafe { libc::recv(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len, 0) })?;
     let n = n as usize;
     // SAFETY: the kernel initialised the first `n <= len` bytes of the spare capacity, so
     // the new length covers only initialised bytes.
@@ -456,14 +458,50 @@ pub(crate) fn raw(fd: &impl AsRawFd) -> RawFd {
     fd.as_raw_fd()
 }
 
+/// `send(2)` of the bytes of `bufs` (`len` in all, at most
+/// [`COALESCE_MAX`](super::stream::COALESCE_MAX)) joined in a buffer on the stack: one
+/// plain send instead of a `writev` (see `Evented::poll_write_vectored_bytes`).
+/// `MSG_NOSIGNAL`, as `std`'s sockets send: a closed peer is an `EPIPE` error, not a signal.
+pub(crate) fn send_joined(
+    fd: &impl AsRawFd,
+    bufs: &[std::io::IoSlice<'_>],
+    len: usize,
+) -> io::Result<usize> {
+    const MAX: usize = super::stream::COALESCE_MAX;
+    let mut joined = [MaybeUninit::<u8>::uninit(); MAX];
+    assert!(len <= MAX, "send_joined: {len} bytes do not fit");
+    let mut at = 0;
+    for b in bufs {
+        let room = &mut joined[at..];
+        assert!(b.len() <= room.len(), "send_joined: more than {len} bytes");
+        // SAFETY: `room` is writable memory of at least `b.len()` bytes (checked above),
+        // `b` is readable for `b.len()` bytes, and the two do not overlap (`joined` is ours).
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), room.as_mut_ptr().cast(), b.len()) };
+        at += b.len();
+    }
+    assert_eq!(at, len, "send_joined: {at} bytes, {len} announced");
+    // SAFETY: the first `len` bytes of `joined` were written above (`at == len <= MAX`);
+    // `send` reads at most `len` bytes from the pointer and writes none.
+    let n = syscall(unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            joined.as_ptr().cast(),
+            len,
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
+    Ok(n as usize)
+}
+
 #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
-/// `read(2)` into memory that may be uninitialised: the kernel only writes to `buf`, so no
-/// zero-filling is needed first. On success the first `n` bytes of `buf` are initialised.
+/// `recv(2)` on a socket into memory that may be uninitialised: the kernel only writes to
+/// `buf`, so no zero-filling is needed first. On success the first `n` bytes of `buf` are
+/// initialised. (`recv` rather than `read`, as in [`read_append`].)
 pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     // SAFETY: `buf` is a valid, exclusively borrowed region of `buf.len()` bytes for the
-    // duration of the call; `read` writes at most that many bytes into it and never reads
+    // duration of the call; `recv` writes at most that many bytes into it and never reads
     // it, so its being uninitialised does not matter.
-    let n = syscall(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    let n = syscall(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
     Ok(n as usize)
 }
 

@@ -62,14 +62,6 @@ pub struct Sleep {
 
 impl Unpin for Sleep {}
 
-/// The current loop's time (virtual under virtual time) when called on a loop's thread,
-/// else real time: the clock for code that may run off a loop, such as hyper's
-/// `Timer::now` (the public, loop-only form is [`crate::time()`]).
-#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
-pub(crate) fn now_or_real() -> Instant {
-    crate::runtime::try_with_core(Core::now).unwrap_or_else(Instant::now)
-}
-
 /// Waits for `duration` (asyncio.sleep). `sleep(Duration::ZERO)` yields once, like
 /// [`yield_now`].
 ///
@@ -120,6 +112,18 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
         at: Some(deadline),
         state: SleepState::Init { ahead: false },
+    }
+}
+
+/// Like [`sleep_until`], for a deadline the caller knows to be later than a reading of this
+/// loop's clock (hyper's timer: `now() + timeout`). The first poll then arms it without
+/// reading the clock again, as for `sleep(d)`; if the clock has passed the deadline
+/// meanwhile, the wheel fires it at its next turn (never early).
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+pub(crate) fn sleep_until_ahead(deadline: Instant) -> Sleep {
+    Sleep {
+        at: Some(deadline),
+        state: SleepState::Init { ahead: true },
     }
 }
 
