@@ -164,6 +164,22 @@ impl<S: AsRawFd> Evented<S> {
         }
     }
 
+    /// Waits in a waiter of its own on `dir` and runs `op` as a [`Kind::Message`]
+    /// operation: the whole body of a datagram send/receive or a peek on a socket that
+    /// several tasks may share through `&self`.
+    pub(crate) async fn message_op<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R>
+    where
+        R: Transferred,
+    {
+        let mut w = self.reg.waiter(dir);
+        std::future::poll_fn(|cx| self.poll_op(cx, Some(&mut w), dir, Kind::Message, 0, &mut op))
+            .await
+    }
+
     /// Runs `op` now, without waiting (the syscall is made even if no event announced
     /// readiness, as asyncio's transports write straight away). On `WouldBlock`, clears
     /// the readiness observed before the call so the next `poll_ready` waits.

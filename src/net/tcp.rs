@@ -619,14 +619,7 @@ impl TcpStream {
     /// ```
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         // A peek leaves the data in place, so it says nothing about being drained.
-        let mut w = self.io.waiter(Direction::Read);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
-                    s.peek(buf)
-                })
-        })
-        .await
+        self.io.message_op(Direction::Read, |s| s.peek(buf)).await
     }
 }
 

@@ -6,7 +6,6 @@
 //! (the rest is lost), as with the OS call.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -130,14 +129,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let mut w = self.io.waiter(Direction::Write);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
-                    s.send(buf)
-                })
-        })
-        .await
+        self.io.message_op(Direction::Write, |s| s.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer.
@@ -155,14 +147,7 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut w = self.io.waiter(Direction::Read);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
-                    s.recv(buf)
-                })
-        })
-        .await
+        self.io.message_op(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// Sends one datagram to `target` (the first of its resolved addresses).
@@ -180,14 +165,9 @@ impl UdpSocket {
     #[doc(alias = "sock_sendto")]
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = resolve(&target).await?[0];
-        let mut w = self.io.waiter(Direction::Write);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
-                    s.send_to(buf, addr)
-                })
-        })
-        .await
+        self.io
+            .message_op(Direction::Write, |s| s.send_to(buf, addr))
+            .await
     }
 
     /// Receives one datagram and the address it came from.
@@ -206,14 +186,9 @@ impl UdpSocket {
     #[doc(alias = "recvfrom")]
     #[doc(alias = "sock_recvfrom")]
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut w = self.io.waiter(Direction::Read);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
-                    s.recv_from(buf)
-                })
-        })
-        .await
+        self.io
+            .message_op(Direction::Read, |s| s.recv_from(buf))
+            .await
     }
 
     /// Polls sending one datagram to `addr`.

@@ -419,14 +419,7 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let mut w = self.io.waiter(Direction::Write);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
-                    s.send(buf)
-                })
-        })
-        .await
+        self.io.message_op(Direction::Write, |s| s.send(buf)).await
     }
 
     /// Receives one datagram from the connected peer.
@@ -441,14 +434,7 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut w = self.io.waiter(Direction::Read);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
-                    s.recv(buf)
-                })
-        })
-        .await
+        self.io.message_op(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// Sends one datagram to the socket at `path`.
@@ -468,14 +454,9 @@ impl UnixDatagram {
     /// ```
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
-        let mut w = self.io.waiter(Direction::Write);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Write, Kind::Message, 0, |s| {
-                    s.send_to(buf, path)
-                })
-        })
-        .await
+        self.io
+            .message_op(Direction::Write, |s| s.send_to(buf, path))
+            .await
     }
 
     /// Receives one datagram and the sender's address.
@@ -491,14 +472,9 @@ impl UnixDatagram {
     /// });
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut w = self.io.waiter(Direction::Read);
-        poll_fn(|cx| {
-            self.io
-                .poll_op(cx, Some(&mut w), Direction::Read, Kind::Message, 0, |s| {
-                    s.recv_from(buf)
-                })
-        })
-        .await
+        self.io
+            .message_op(Direction::Read, |s| s.recv_from(buf))
+            .await
     }
 
     /// The local address.
