@@ -36,45 +36,33 @@ use super::{StreamReader, StreamWriter};
 use crate::net::{BindOptions, TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::task::Task;
 
-impl SocketInfo for TcpStream {
-    fn local_addr(&self) -> io::Result<SockAddr> {
-        TcpStream::local_addr(self).map(SockAddr::Inet)
-    }
-    fn peer_addr(&self) -> io::Result<SockAddr> {
-        TcpStream::peer_addr(self).map(SockAddr::Inet)
-    }
-    fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
-        Some(self.try_write(buf))
-    }
-    fn poll_read_append(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        out: &mut Vec<u8>,
-        max: usize,
-    ) -> Option<std::task::Poll<io::Result<usize>>> {
-        Some(TcpStream::poll_read_append(self, cx, out, max))
-    }
+/// `SocketInfo` for a socket type whose addresses are of one `SockAddr` variant.
+macro_rules! socket_info {
+    ($ty:ty, $variant:path) => {
+        impl SocketInfo for $ty {
+            fn local_addr(&self) -> io::Result<SockAddr> {
+                <$ty>::local_addr(self).map($variant)
+            }
+            fn peer_addr(&self) -> io::Result<SockAddr> {
+                <$ty>::peer_addr(self).map($variant)
+            }
+            fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
+                Some(self.try_write(buf))
+            }
+            fn poll_read_append(
+                &self,
+                cx: &mut Context<'_>,
+                out: &mut Vec<u8>,
+                max: usize,
+            ) -> Option<Poll<io::Result<usize>>> {
+                Some(<$ty>::poll_read_append(self, cx, out, max))
+            }
+        }
+    };
 }
 
-impl SocketInfo for UnixStream {
-    fn local_addr(&self) -> io::Result<SockAddr> {
-        UnixStream::local_addr(self).map(SockAddr::Unix)
-    }
-    fn peer_addr(&self) -> io::Result<SockAddr> {
-        UnixStream::peer_addr(self).map(SockAddr::Unix)
-    }
-    fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
-        Some(self.try_write(buf))
-    }
-    fn poll_read_append(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        out: &mut Vec<u8>,
-        max: usize,
-    ) -> Option<std::task::Poll<io::Result<usize>>> {
-        Some(UnixStream::poll_read_append(self, cx, out, max))
-    }
-}
+socket_info!(TcpStream, SockAddr::Inet);
+socket_info!(UnixStream, SockAddr::Unix);
 
 fn pair(io: Box<dyn Transport>) -> (Rc<Conn>, StreamReader, StreamWriter) {
     let conn = Conn::new(io);
