@@ -68,4 +68,4 @@ for row in "simul-1loop=simul 1" "simul-2loops=simul 2" "simul-2-handoff=simul-h
 done
 
 echo "== 3. cross-loop spawn and channel (time, lower is better)"
-"$root/target/release/simul-bench" --only cross_spawn,cross_spawn_1cpu,cross_spawn_mt,cross_channel --rt simul --rt tokio --repeat 5
+"$root/target/release/simul-bench" --only cross_spawn,cross_spawn_1cpu,cross_spawn_mt,cross_channel,cross_channel_mt --rt simul --rt tokio --repeat 5

@@ -1,5 +1,7 @@
 //! A loop parked in its selector runs work handed in from another thread at once: each
 //! hand-off ends the park (the remote side writes the loop's eventfd), never a timer.
+//! The same holds for a task parked on a `bounded_channel` fed from another loop, in both
+//! directions (an item for a waiting receiver, room for a waiting sender).
 //! Checked by counting, not by wall time: the loop's parks (through its park hook) and
 //! whether a far timer armed on it fired.
 
@@ -52,5 +54,49 @@ fn a_parked_loop_runs_injected_work_without_waiting_for_a_timer() {
     assert!(
         parked <= N + 4,
         "{parked} parks for {N} hand-offs: the loop woke without being handed work"
+    );
+}
+
+#[test]
+fn a_parked_loop_sees_channel_items_and_room_without_waiting_for_a_timer() {
+    let parks = Arc::new(AtomicUsize::new(0));
+    let counted = parks.clone();
+    // Requests into the parked loop, answers back out: capacity 1 each way, so every
+    // round trip hands an item to a waiting receiver, and the answer's send may wait for
+    // room the other side makes.
+    let (req_tx, mut req_rx) = simul::sync::bounded_channel::<usize>(1);
+    let (ans_tx, mut ans_rx) = simul::sync::bounded_channel::<usize>(1);
+    let target = std::thread::spawn(move || {
+        let lp = simul::EventLoop::new().unwrap();
+        lp.set_park_hook(move |wait| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            wait();
+        });
+        lp.run_until_complete(async move {
+            let far = simul::spawn(simul::sleep(Duration::from_secs(60)));
+            while let Some(i) = req_rx.recv().await {
+                ans_tx.send(i).await.unwrap();
+            }
+            far.is_done()
+        })
+    });
+    let served = simul::run(async move {
+        let mut served = 0;
+        for i in 0..N {
+            req_tx.send(i).await.unwrap();
+            served += usize::from(ans_rx.recv().await == Some(i));
+        }
+        served
+    });
+    let far_fired = target.join().unwrap();
+    let parked = parks.load(Ordering::Relaxed);
+    assert_eq!(served, N);
+    assert!(
+        !far_fired,
+        "the loop waited for its 60 s timer to see a channel item"
+    );
+    assert!(
+        parked <= N + 4,
+        "{parked} parks for {N} channel round trips: the loop woke without an item"
     );
 }

@@ -23,7 +23,14 @@
 //!   thread saves, not a like-for-like hand-off. The tokio side prints (to stderr) how
 //!   many of its spawns ran on another thread.
 //! - `cross_channel`: 100k items through a bounded channel (capacity 1024) from a
-//!   producer on one loop to a consumer on the other.
+//!   producer on one loop to a consumer on the other, the two threads pinned to two CPUs
+//!   as in `cross_spawn`. tokio's side is the same shape: `tokio::sync::mpsc` between two
+//!   `current_thread` runtimes (I/O enabled) on two pinned threads. Unpinned, this row too
+//!   is decided by placement: perf stat showed simul at 7.5 ms and tokio at 17 ms with
+//!   both threads on one CPU (0 migrations), and 15–64 ms for either side when the kernel
+//!   kept them apart.
+//! - `cross_channel_mt`: the old shape of the row, unpinned, tokio's side on a 2-worker
+//!   `multi_thread` runtime (where both tasks may share a worker).
 
 use std::time::{Duration, Instant};
 
@@ -50,8 +57,14 @@ pub const W_SPAWN_MT: Workload = Workload {
 
 pub const W_CHANNEL: Workload = Workload {
     name: "cross_channel",
-    what: "100k items, bounded(1024), producer/consumer on 2 threads",
+    what: "100k items, bounded(1024), producer/consumer on 2 pinned threads",
     run: run_channel,
+};
+
+pub const W_CHANNEL_MT: Workload = Workload {
+    name: "cross_channel_mt",
+    what: "100k items, bounded(1024), unpinned, tokio multi_thread",
+    run: run_channel_mt,
 };
 
 fn tokio_mt() -> tokio::runtime::Runtime {
@@ -105,9 +118,8 @@ fn pin_to(cpu: usize) {
     }
 }
 
-/// simul's side of the spawn rows: loop 0 spawns on loop 1 and awaits, `n` times.
-fn simul_spawn(n: usize, at: Place) -> Duration {
-    let loops = simul_pair();
+/// Pins loop 0 and loop 1 of `loops` to the two CPUs of `at`.
+fn pin_loops(loops: &simul::Loops, at: Place) {
     if let Place::Pinned(a, b) = at {
         for (i, cpu) in [(0, a), (1, b)] {
             simul::run(
@@ -118,6 +130,12 @@ fn simul_spawn(n: usize, at: Place) -> Duration {
             .unwrap();
         }
     }
+}
+
+/// simul's side of the spawn rows: loop 0 spawns on loop 1 and awaits, `n` times.
+fn simul_spawn(n: usize, at: Place) -> Duration {
+    let loops = simul_pair();
+    pin_loops(&loops, at);
     let t = loops.spawn_on(0, async move {
         let t0 = Instant::now();
         for i in 0..n {
@@ -218,33 +236,84 @@ fn run_spawn_mt(rt: Rt, o: &Opts) -> Option<Duration> {
     }
 }
 
+/// simul's side of the channel rows: a producer on loop 0, a consumer on loop 1.
+fn simul_channel(n: usize, at: Place) -> Duration {
+    let loops = simul_pair();
+    pin_loops(&loops, at);
+    let (tx, mut rx) = simul::sync::bounded_channel::<usize>(1024);
+    let t0 = Instant::now();
+    let producer = loops.spawn_on(0, async move {
+        for i in 0..n {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let consumer = loops.spawn_on(1, async move {
+        let mut sum = 0usize;
+        while let Some(i) = rx.recv().await {
+            sum = sum.wrapping_add(i);
+        }
+        sum
+    });
+    let sum = simul::run(async move {
+        producer.await.unwrap();
+        consumer.await.unwrap()
+    });
+    let took = t0.elapsed();
+    assert_eq!(sum, (0..n).sum::<usize>());
+    took
+}
+
 fn run_channel(rt: Rt, o: &Opts) -> Option<Duration> {
     let n = o.n(100_000);
-    match rt {
-        Rt::Simul => {
-            let loops = simul_pair();
-            let (tx, mut rx) = simul::sync::bounded_channel::<usize>(1024);
-            let t0 = Instant::now();
-            let producer = loops.spawn_on(0, async move {
-                for i in 0..n {
-                    tx.send(i).await.unwrap();
-                }
-            });
-            let consumer = loops.spawn_on(1, async move {
-                let mut sum = 0usize;
-                while let Some(i) = rx.recv().await {
-                    sum = sum.wrapping_add(i);
-                }
-                sum
-            });
-            let sum = simul::run(async move {
-                producer.await.unwrap();
-                consumer.await.unwrap()
-            });
-            let took = t0.elapsed();
-            assert_eq!(sum, (0..n).sum::<usize>());
-            Some(took)
+    let at = place(false);
+    let pin = move |second: bool| {
+        if let Place::Pinned(a, b) = at {
+            pin_to(if second { b } else { a });
         }
+    };
+    match rt {
+        Rt::Simul => Some(simul_channel(n, at)),
+        Rt::Tokio => {
+            // The consumer's runtime on one thread, the producer's on another; the time
+            // runs from the first send to the consumer's last item.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<usize>(1024);
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+            let consumer = std::thread::spawn(move || {
+                pin(true);
+                tokio_ct().block_on(async move {
+                    ready_tx.send(()).unwrap();
+                    let mut sum = 0usize;
+                    while let Some(i) = rx.recv().await {
+                        sum = sum.wrapping_add(i);
+                    }
+                    (sum, Instant::now())
+                })
+            });
+            ready_rx.recv().unwrap();
+            let t0 = std::thread::spawn(move || {
+                pin(false);
+                tokio_ct().block_on(async move {
+                    let t0 = Instant::now();
+                    for i in 0..n {
+                        tx.send(i).await.unwrap();
+                    }
+                    t0
+                })
+            })
+            .join()
+            .unwrap();
+            let (sum, end) = consumer.join().unwrap();
+            assert_eq!(sum, (0..n).sum::<usize>());
+            Some(end - t0)
+        }
+        Rt::Smol => None,
+    }
+}
+
+fn run_channel_mt(rt: Rt, o: &Opts) -> Option<Duration> {
+    let n = o.n(100_000);
+    match rt {
+        Rt::Simul => Some(simul_channel(n, Place::Free)),
         Rt::Tokio => {
             let rt = tokio_mt();
             Some(rt.block_on(async move {

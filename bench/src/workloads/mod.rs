@@ -63,4 +63,5 @@ pub const ALL: &[Workload] = &[
     cross_loop::W_SPAWN_1CPU,
     cross_loop::W_SPAWN_MT,
     cross_loop::W_CHANNEL,
+    cross_loop::W_CHANNEL_MT,
 ];
