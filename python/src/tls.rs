@@ -266,9 +266,11 @@ impl TlsFeed {
             attr(p, dict, intern!(py, "_transport"))?
                 .call_method1(intern!(py, "write"), (data,))?;
         }
-        let size = outgoing
-            .getattr(intern!(py, "pending"))?
-            .add(attr(p, dict, intern!(py, "_write_buffer_size"))?)?;
+        let size = outgoing.getattr(intern!(py, "pending"))?.add(attr(
+            p,
+            dict,
+            intern!(py, "_write_buffer_size"),
+        )?)?;
         if mark_crossed(
             p,
             dict,
