@@ -188,18 +188,7 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
             self._write_partial(data, count)
             return
         try:
-            # ``_send_outgoing``, inline: one call less per write.
-            outgoing = self._outgoing
-            if not self._ssl_writing_paused:
-                out = outgoing.read()
-                if out:
-                    self._transport.write(out)
-            size = outgoing.pending + self._write_buffer_size
-            if self._app_writing_paused:
-                if size <= self._outgoing_low_water:
-                    self._control_app_writing()
-            elif size >= self._outgoing_high_water:
-                self._control_app_writing()
+            self._send_outgoing()
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
 

@@ -35,7 +35,7 @@ use std::cell::OnceCell;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 /// The fast path of one `_FastSSLProtocol` (see the module doc).
@@ -48,16 +48,76 @@ pub struct TlsFeed {
     proto: Option<Py<PyAny>>,
     wrapped: Py<PyAny>,
     again: Py<PyAny>,
-    /// What never changes once the protocol is made, fetched on first use: the incoming
-    /// and outgoing BIOs and `max_size`; and the `_ssl` object once the handshake is done.
+    /// What never changes once the protocol is made, fetched on first use.
     fixed: OnceCell<Fixed>,
-    raw: OnceCell<Py<PyAny>>,
+    /// The `_ssl` object's methods once the handshake is done.
+    raw: OnceCell<Raw>,
 }
 
+/// The protocol's instance `__dict__`, its two BIOs (with the one bound method of each
+/// this path calls) and `max_size`.
+///
+/// The connection's state is read from the `__dict__` (one dict lookup) instead of by
+/// `getattr` (a lookup along the class's MRO first, then the dict): the names read are
+/// plain instance attributes that no class of the protocol's MRO makes a data
+/// descriptor, and a name not in the dict falls back to `getattr`, so the value is the
+/// same. Fetching `__dict__` makes CPython keep the instance's attributes in that dict
+/// from then on (where Python code reads and writes them as before).
 struct Fixed {
+    dict: Py<PyDict>,
     incoming: Py<PyAny>,
+    incoming_write: Py<PyAny>,
     outgoing: Py<PyAny>,
+    outgoing_read: Py<PyAny>,
     max_size: Py<PyAny>,
+}
+
+/// The bound methods of the `_ssl._SSLSocket` this path calls (a C type: its methods
+/// cannot be replaced, and the object is the connection's for its life).
+struct Raw {
+    read: Py<PyAny>,
+    write: Py<PyAny>,
+    pending: Py<PyAny>,
+}
+
+/// `p.<name>`: from the instance dict when the name is there, else by `getattr` (see
+/// [`Fixed`]).
+fn attr<'py>(
+    p: &Bound<'py, PyAny>,
+    dict: &Bound<'py, PyDict>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match dict.get_item(name)? {
+        Some(value) => Ok(value),
+        None => p.getattr(name),
+    }
+}
+
+/// `bool(p.<name>)`.
+fn flag(
+    p: &Bound<'_, PyAny>,
+    dict: &Bound<'_, PyDict>,
+    name: &Bound<'_, PyString>,
+) -> PyResult<bool> {
+    attr(p, dict, name)?.is_truthy()
+}
+
+/// Whether `size` has crossed the water mark a control call is due at: `size <= low`
+/// while `paused`, `size >= high` otherwise (`sslproto`'s tests before
+/// `_control_ssl_reading` and `_control_app_writing`).
+fn mark_crossed(
+    p: &Bound<'_, PyAny>,
+    dict: &Bound<'_, PyDict>,
+    size: &Bound<'_, PyAny>,
+    paused: &Bound<'_, PyString>,
+    low: &Bound<'_, PyString>,
+    high: &Bound<'_, PyString>,
+) -> PyResult<bool> {
+    if flag(p, dict, paused)? {
+        size.le(attr(p, dict, low)?)
+    } else {
+        size.ge(attr(p, dict, high)?)
+    }
 }
 
 impl TlsFeed {
@@ -70,29 +130,42 @@ impl TlsFeed {
             return Ok(f);
         }
         let py = p.py();
+        let incoming = p.getattr(intern!(py, "_incoming"))?;
+        let outgoing = p.getattr(intern!(py, "_outgoing"))?;
         let f = Fixed {
-            incoming: p.getattr(intern!(py, "_incoming"))?.unbind(),
-            outgoing: p.getattr(intern!(py, "_outgoing"))?.unbind(),
+            dict: p
+                .getattr(intern!(py, "__dict__"))?
+                .cast_into::<PyDict>()?
+                .unbind(),
+            incoming_write: incoming.getattr(intern!(py, "write"))?.unbind(),
+            incoming: incoming.unbind(),
+            outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
+            outgoing: outgoing.unbind(),
             max_size: p.getattr(intern!(py, "max_size"))?.unbind(),
         };
         Ok(self.fixed.get_or_init(|| f))
     }
 
-    /// The `_ssl` object when the fast path applies: handshake done, `WRAPPED`.
-    fn raw<'py>(&self, p: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// The `_ssl` object's methods when the fast path applies: handshake done, `WRAPPED`.
+    fn raw(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<Option<&Raw>> {
         let py = p.py();
+        let dict = fixed.dict.bind(py);
         let raw = match self.raw.get() {
-            Some(raw) => raw.bind(py).clone(),
+            Some(raw) => raw,
             None => {
-                let raw = p.getattr(intern!(py, "_raw"))?;
+                let raw = attr(p, dict, intern!(py, "_raw"))?;
                 if raw.is_none() {
                     return Ok(None);
                 }
-                self.raw.get_or_init(|| raw.clone().unbind());
-                raw
+                let r = Raw {
+                    read: raw.getattr(intern!(py, "read"))?.unbind(),
+                    write: raw.getattr(intern!(py, "write"))?.unbind(),
+                    pending: raw.getattr(intern!(py, "pending"))?.unbind(),
+                };
+                self.raw.get_or_init(|| r)
             }
         };
-        if !p.getattr(intern!(py, "_state"))?.is(self.wrapped.bind(py)) {
+        if !attr(p, dict, intern!(py, "_state"))?.is(self.wrapped.bind(py)) {
             return Ok(None);
         }
         Ok(Some(raw))
@@ -104,14 +177,12 @@ impl TlsFeed {
             return Ok(());
         };
         let fixed = self.fixed(&p)?;
-        let incoming = fixed.incoming.bind(py);
-        incoming.call_method1(intern!(py, "write"), (data,))?;
-        let raw = match self.raw(&p)? {
+        let dict = fixed.dict.bind(py);
+        fixed.incoming_write.bind(py).call1((data,))?;
+        let raw = match self.raw(&p, fixed)? {
             Some(raw)
-                if !p.getattr(intern!(py, "_app_reading_paused"))?.is_truthy()?
-                    && !p
-                        .getattr(intern!(py, "_app_protocol_is_buffer"))?
-                        .is_truthy()? =>
+                if !flag(&p, dict, intern!(py, "_app_reading_paused"))?
+                    && !flag(&p, dict, intern!(py, "_app_protocol_is_buffer"))? =>
             {
                 raw
             }
@@ -120,23 +191,20 @@ impl TlsFeed {
                 return Ok(());
             }
         };
-        let res = self.read_records(&p, fixed, &raw);
+        let res = self.read_records(&p, fixed, raw);
         self.fatal_on_exception(&p, res)
     }
 
-    fn read_records(
-        &self,
-        p: &Bound<'_, PyAny>,
-        fixed: &Fixed,
-        raw: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn read_records(&self, p: &Bound<'_, PyAny>, fixed: &Fixed, raw: &Raw) -> PyResult<()> {
         let py = p.py();
+        let dict = fixed.dict.bind(py);
         let incoming = fixed.incoming.bind(py);
         let max_size = fixed.max_size.bind(py);
+        let read = raw.read.bind(py);
         let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
         let mut close_notify = false;
         loop {
-            let chunk = match raw.call_method1(intern!(py, "read"), (max_size,)) {
+            let chunk = match read.call1((max_size,)) {
                 Ok(c) => c,
                 Err(e) if e.is_instance(py, self.again.bind(py)) => break,
                 Err(e) => return Err(e),
@@ -147,7 +215,7 @@ impl TlsFeed {
             }
             chunks.push(chunk);
             if !incoming.getattr(intern!(py, "pending"))?.is_truthy()?
-                && !raw.call_method0(intern!(py, "pending"))?.is_truthy()?
+                && !raw.pending.bind(py).call0()?.is_truthy()?
             {
                 break;
             }
@@ -159,25 +227,27 @@ impl TlsFeed {
                 PyBytes::new(py, b"")
                     .call_method1(intern!(py, "join"), (PyList::new(py, chunks)?,))?
             };
-            p.getattr(intern!(py, "_app_protocol"))?
+            attr(p, dict, intern!(py, "_app_protocol"))?
                 .call_method1(intern!(py, "data_received"), (data,))?;
         }
         if close_notify {
             p.call_method0(intern!(py, "_call_eof_received"))?;
             p.call_method0(intern!(py, "_start_shutdown"))?;
         }
-        if p.getattr(intern!(py, "_write_backlog"))?.is_truthy()? {
+        if flag(p, dict, intern!(py, "_write_backlog"))? {
             p.call_method0(intern!(py, "_do_write"))?;
         } else {
             self.send_outgoing(p, fixed)?;
         }
         let size = incoming.getattr(intern!(py, "pending"))?;
-        let crossed = if p.getattr(intern!(py, "_ssl_reading_paused"))?.is_truthy()? {
-            size.le(p.getattr(intern!(py, "_incoming_low_water"))?)?
-        } else {
-            size.ge(p.getattr(intern!(py, "_incoming_high_water"))?)?
-        };
-        if crossed {
+        if mark_crossed(
+            p,
+            dict,
+            &size,
+            intern!(py, "_ssl_reading_paused"),
+            intern!(py, "_incoming_low_water"),
+            intern!(py, "_incoming_high_water"),
+        )? {
             p.call_method0(intern!(py, "_control_ssl_reading"))?;
         }
         Ok(())
@@ -187,23 +257,28 @@ impl TlsFeed {
     /// crossed.
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
+        let dict = fixed.dict.bind(py);
         let outgoing = fixed.outgoing.bind(py);
-        if !p.getattr(intern!(py, "_ssl_writing_paused"))?.is_truthy()?
+        if !flag(p, dict, intern!(py, "_ssl_writing_paused"))?
             && outgoing.getattr(intern!(py, "pending"))?.is_truthy()?
         {
-            let data = outgoing.call_method0(intern!(py, "read"))?;
-            p.getattr(intern!(py, "_transport"))?
+            let data = fixed.outgoing_read.bind(py).call0()?;
+            attr(p, dict, intern!(py, "_transport"))?
                 .call_method1(intern!(py, "write"), (data,))?;
         }
-        let size = outgoing
-            .getattr(intern!(py, "pending"))?
-            .add(p.getattr(intern!(py, "_write_buffer_size"))?)?;
-        let crossed = if p.getattr(intern!(py, "_app_writing_paused"))?.is_truthy()? {
-            size.le(p.getattr(intern!(py, "_outgoing_low_water"))?)?
-        } else {
-            size.ge(p.getattr(intern!(py, "_outgoing_high_water"))?)?
-        };
-        if crossed {
+        let size = outgoing.getattr(intern!(py, "pending"))?.add(attr(
+            p,
+            dict,
+            intern!(py, "_write_buffer_size"),
+        )?)?;
+        if mark_crossed(
+            p,
+            dict,
+            &size,
+            intern!(py, "_app_writing_paused"),
+            intern!(py, "_outgoing_low_water"),
+            intern!(py, "_outgoing_high_water"),
+        )? {
             p.call_method0(intern!(py, "_control_app_writing"))?;
         }
         Ok(())
@@ -257,14 +332,16 @@ impl TlsFeed {
         let Some(p) = self.proto(py) else {
             return Ok(());
         };
-        let raw = match self.raw(&p)? {
-            Some(raw) if !p.getattr(intern!(py, "_write_backlog"))?.is_truthy()? => raw,
+        let fixed = self.fixed(&p)?;
+        let dict = fixed.dict.bind(py);
+        let raw = match self.raw(&p, fixed)? {
+            Some(raw) if !flag(&p, dict, intern!(py, "_write_backlog"))? => raw,
             _ => {
                 p.call_method1(intern!(py, "_write_one"), (data,))?;
                 return Ok(());
             }
         };
-        let count = match raw.call_method1(intern!(py, "write"), (data,)) {
+        let count = match raw.write.bind(py).call1((data,)) {
             Ok(c) => c,
             Err(e) => {
                 p.call_method1(intern!(py, "_write_refused"), (data, e.value(py)))?;
@@ -275,9 +352,7 @@ impl TlsFeed {
             p.call_method1(intern!(py, "_write_partial"), (data, count))?;
             return Ok(());
         }
-        let res = self
-            .fixed(&p)
-            .and_then(|fixed| self.send_outgoing(&p, fixed));
+        let res = self.send_outgoing(&p, fixed);
         self.fatal_on_exception(&p, res)
     }
 
@@ -286,11 +361,18 @@ impl TlsFeed {
         visit.call(&self.wrapped)?;
         visit.call(&self.again)?;
         if let Some(f) = self.fixed.get() {
+            visit.call(&f.dict)?;
             visit.call(&f.incoming)?;
+            visit.call(&f.incoming_write)?;
             visit.call(&f.outgoing)?;
+            visit.call(&f.outgoing_read)?;
             visit.call(&f.max_size)?;
         }
-        visit.call(self.raw.get())?;
+        if let Some(r) = self.raw.get() {
+            visit.call(&r.read)?;
+            visit.call(&r.write)?;
+            visit.call(&r.pending)?;
+        }
         Ok(())
     }
 
