@@ -271,3 +271,41 @@ pub(crate) fn recv_bytes(py: Python<'_>, fd: RawFd, len: usize) -> io::Result<Op
     }
     Ok(Some(PyBytes::new(py, &buf[..n]).unbind()))
 }
+
+// `contextvars`' C entry points: exported by every CPython 3.x, declared in
+// `cpython/context.h`, outside the limited API that pyo3's `abi3` bindings cover.
+extern "C" {
+    fn PyContext_Enter(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+    fn PyContext_Exit(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+}
+
+/// `context.run(callback, *args)` without building `Context.run`'s argument tuple:
+/// enters `context`, calls `callback` with the `args` tuple as it is, and exits, as
+/// `Context.run` does in C. A `context` that is not a `contextvars.Context` raises
+/// `TypeError`; one already entered (on any thread) raises `RuntimeError`, both from
+/// `PyContext_Enter`, as `Context.run` does.
+pub(crate) fn run_in_context(
+    context: &Bound<'_, PyAny>,
+    callback: &Bound<'_, PyAny>,
+    args: &Bound<'_, pyo3::types::PyTuple>,
+) -> PyResult<()> {
+    let py = context.py();
+    let ctx = context.as_ptr();
+    // SAFETY: the GIL is held (`Bound` proves it) and `ctx` is a live object;
+    // `PyContext_Enter` type-checks it and returns -1 with an exception set on failure.
+    if unsafe { PyContext_Enter(ctx) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `callback` and `args` are live (a tuple: `Bound<PyTuple>`); a null
+    // `kwargs` means none. The result is a new reference or null with an exception set.
+    let res = unsafe { ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+    // SAFETY: taking the new reference (if any) at once, so it is released on every path.
+    let res = unsafe { Bound::from_owned_ptr_or_err(py, res) };
+    // SAFETY: `ctx` is the context entered above on this thread, still alive (`context`
+    // borrows it); exiting it once is `PyContext_Enter`'s contract. It fails only if the
+    // callback left the context in another state (then an exception is set).
+    if unsafe { PyContext_Exit(ctx) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    res.map(drop)
+}
