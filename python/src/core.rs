@@ -257,6 +257,37 @@ impl LoopCore {
         })
     }
 
+    /// `call_soon`'s work, for both its entry points (the pyo3 method and the raw
+    /// fastcall one `sys::install_call_soon` puts on the class).
+    pub(crate) fn schedule_soon(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, "call_soon")?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
+        let h = handle.clone_ref(py);
+        let flags = self.flags.clone();
+        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+        match &engine {
+            // Running here: simul's current loop is this one.
+            None => drop(simul::call_soon(f)),
+            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
+        }
+        Ok(handle)
+    }
+
+
     /// The `Instant` of loop time `when`; `None` beyond what the clock can represent.
     fn instant_of(&self, when: f64) -> Option<Instant> {
         let since = when - self.epoch_time;
@@ -414,24 +445,7 @@ impl LoopCore {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        let fast = self.running_here();
-        let engine = if fast { None } else { Some(self.engine(py)?) };
-        if self.flags.debug() {
-            glue::check_callback(py, &callback, "call_soon")?;
-        }
-        let call = Self::make_call(py, callback, args, context)?;
-        let handle = Py::new(py, Handle::new(call))?;
-        crate::sys::untrack_gc(handle.bind(py).as_any());
-        let h = handle.clone_ref(py);
-        let flags = self.flags.clone();
-        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
-        match &engine {
-            // Running here: simul's current loop is this one.
-            None => drop(simul::call_soon(f)),
-            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
-        }
-        Ok(handle)
+        self.schedule_soon(py, callback, args, context)
     }
 
     /// Schedules `callback(*args)` from any thread, waking the loop if it waits.

@@ -79,6 +79,38 @@ def test_context_is_used(loop: simul.EventLoop) -> None:
     assert seen == ["inner", "outer"]
 
 
+def test_call_soon_arguments_are_checked_as_asyncio_does(loop: simul.EventLoop) -> None:
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        loop.call_soon()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ctx'"):
+        loop.call_soon(print, ctx=None)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ctx'"):
+        loop.call_soon(print, context=None, ctx=None)  # type: ignore[call-arg]
+    assert str(__import__("inspect").signature(loop.call_soon)) == "(callback, *args, context=None)"
+
+
+def test_call_soon_passes_any_number_of_args_and_a_built_context_keyword(
+    loop: simul.EventLoop,
+) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    seen: list[object] = []
+    loop.call_soon(lambda *a: seen.append(a))
+    loop.call_soon(lambda *a: seen.append(a), 1)
+    loop.call_soon(lambda *a: seen.append(a), 1, "two", None, 4.0)
+    # A keyword name that is not the interned string (built at run time).
+    name = "".join(["con", "text"])
+    loop.call_soon(lambda: seen.append(var.get()), **{name: ctx})
+    loop.call_soon(lambda: seen.append(var.get()), context=None)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [(), (1,), (1, "two", None, 4.0), "inner", "outer"]
+    loop.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.call_soon(print)
+
+
 def test_callback_context_is_exited_after_it_runs_and_after_it_raises(
     loop: simul.EventLoop,
 ) -> None:
