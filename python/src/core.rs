@@ -278,7 +278,7 @@ impl LoopCore {
         crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
-        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+        let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
         match &engine {
             // Running here: simul's current loop is this one.
             None => drop(simul::call_soon(f)),
@@ -321,7 +321,7 @@ impl LoopCore {
         if let Some(at) = this.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = this.flags.clone();
-            let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+            let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
             let armed = match &engine {
                 // Running here: simul's current loop is this one.
                 None => simul::call_at(at, f).id(),
@@ -470,7 +470,7 @@ impl LoopCore {
         match remote {
             Some(r) => {
                 r.call_soon_threadsafe(move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
+                    crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags))
                 });
             }
             None => return Err(PyRuntimeError::new_err("Event loop is closed")),

@@ -272,11 +272,12 @@ pub(crate) fn recv_bytes(py: Python<'_>, fd: RawFd, len: usize) -> io::Result<Op
     Ok(Some(PyBytes::new(py, &buf[..n]).unbind()))
 }
 
-// `contextvars`' C entry points: exported by every CPython 3.x, declared in
-// `cpython/context.h`, outside the limited API that pyo3's `abi3` bindings cover.
+// C entry points exported by every CPython 3.x but outside the limited API that pyo3's
+// `abi3` bindings cover: `contextvars`' (`cpython/context.h`) and the GIL check.
 extern "C" {
     fn PyContext_Enter(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
     fn PyContext_Exit(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+    fn PyGILState_Check() -> std::os::raw::c_int;
 }
 
 /// `context.run(callback, *args)` without building `Context.run`'s argument tuple:
@@ -457,4 +458,21 @@ pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult
     // SAFETY: taking the new reference at once.
     let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr) }?;
     ty.setattr(pyo3::intern!(py, "call_soon"), descr)
+}
+
+/// Runs a loop callback's body `f` with the GIL token, without pyo3's attach bookkeeping
+/// (thread-local counters read and written twice per callback).
+///
+/// Only for the closures `LoopCore` puts into simul's ready queue and timer wheel
+/// (`call_soon`, `call_at`, `call_soon_threadsafe`): simul's loop runs those only inside
+/// `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a Python method:
+/// the GIL is held) calls; the park hook gives the GIL up only around the selector wait,
+/// where no callback runs. Dropping a closure without running it (cancel, close) does not
+/// come here.
+pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+    // SAFETY: see above: the thread holds the GIL whenever simul runs a loop callback.
+    debug_assert!(unsafe { PyGILState_Check() } == 1);
+    // SAFETY: as above; the token does not outlive `f`.
+    let py = unsafe { Python::assume_attached() };
+    f(py)
 }
