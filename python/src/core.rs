@@ -158,19 +158,6 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .getattr(pyo3::intern!(py, "Task"))
 }
 
-/// The module `asyncio.futures`, looked up once.
-static FUTURES_MODULE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// `asyncio.futures.Future`, looked up at each call as asyncio's `create_future` does.
-fn future_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    FUTURES_MODULE
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("asyncio.futures")?.into_any().unbind())
-        })?
-        .bind(py)
-        .getattr(pyo3::intern!(py, "Future"))
-}
-
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     BASE_CREATE_TASK
         .get_or_try_init(py, || {
@@ -441,15 +428,6 @@ impl LoopCore {
             return task_type(py)?.call((coro,), Some(&kw));
         }
         base_create_task(py)?.call((slf, coro), Some(&kw))
-    }
-
-    /// `asyncio.futures.Future(loop=self)`, as asyncio's `create_future` makes it (the
-    /// class looked up at each call, as there): every stream read's waiter, without a
-    /// Python frame.
-    fn create_future<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let kw = PyDict::new(py);
-        kw.set_item(pyo3::intern!(py, "loop"), slf)?;
-        future_type(py)?.call((), Some(&kw))
     }
 
     /// The loop's clock: `time.monotonic()`'s scale, in seconds.

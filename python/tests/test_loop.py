@@ -79,25 +79,6 @@ def test_context_is_used(loop: simul.EventLoop) -> None:
     assert seen == ["inner", "outer"]
 
 
-def test_create_future_makes_asyncio_futures_future_of_this_loop(
-    loop: simul.EventLoop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fut = loop.create_future()
-    assert type(fut) is asyncio.futures.Future
-    assert fut.get_loop() is loop
-    loop.call_soon(fut.set_result, 7)
-    assert loop.run_until_complete(fut) == 7
-
-    # Looked up at each call, as asyncio's own `create_future` does.
-    class MyFuture(asyncio.Future):  # type: ignore[type-arg]
-        pass
-
-    monkeypatch.setattr(asyncio.futures, "Future", MyFuture)
-    mine = loop.create_future()
-    assert type(mine) is MyFuture
-    assert mine.get_loop() is loop
-
-
 def test_call_soon_arguments_are_checked_as_asyncio_does(loop: simul.EventLoop) -> None:
     with pytest.raises(TypeError, match="missing 1 required positional argument"):
         loop.call_soon()  # type: ignore[call-arg]
