@@ -364,9 +364,11 @@ unsafe fn call_soon_args(
     use pyo3::exceptions::PyTypeError;
     use pyo3::types::PyTuple;
     let nargs = usize::try_from(nargs).unwrap_or(0);
-    // SAFETY: `slf` is a live `LoopCore` instance, borrowed for the call.
+    // SAFETY: `slf` is a live `LoopCore` instance (the method descriptor checked its
+    // type before the call), borrowed for the call.
     let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    let this = this.cast::<crate::core::LoopCore>()?;
+    // SAFETY: as above: an instance of `LoopCore` or of a subclass.
+    let this = unsafe { this.cast_unchecked::<crate::core::LoopCore>() };
     let nkw = if kwnames.is_null() {
         0
     } else {

@@ -87,6 +87,9 @@ def test_call_soon_arguments_are_checked_as_asyncio_does(loop: simul.EventLoop) 
     with pytest.raises(TypeError, match="unexpected keyword argument 'ctx'"):
         loop.call_soon(print, context=None, ctx=None)  # type: ignore[call-arg]
     assert str(__import__("inspect").signature(loop.call_soon)) == "(callback, *args, context=None)"
+    # Called through the class on something that is not a loop.
+    with pytest.raises(TypeError):
+        simul.EventLoop.call_soon(object(), print)  # type: ignore[arg-type]
 
 
 def test_call_soon_passes_any_number_of_args_and_a_built_context_keyword(
