@@ -287,7 +287,6 @@ impl LoopCore {
         Ok(handle)
     }
 
-
     /// The `Instant` of loop time `when`; `None` beyond what the clock can represent.
     fn instant_of(&self, when: f64) -> Option<Instant> {
         let since = when - self.epoch_time;

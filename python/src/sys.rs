@@ -427,8 +427,7 @@ static CONTEXT_NAME: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock:
 /// callers) or the one remembered in [`CONTEXT_NAME`], else by its characters.
 fn is_context_name(name: &Bound<'_, PyAny>) -> bool {
     let py = name.py();
-    if name.is(pyo3::intern!(py, "context")) || CONTEXT_NAME.get(py).is_some_and(|n| name.is(n))
-    {
+    if name.is(pyo3::intern!(py, "context")) || CONTEXT_NAME.get(py).is_some_and(|n| name.is(n)) {
         return true;
     }
     let Ok(s) = name.cast::<pyo3::types::PyString>() else {
