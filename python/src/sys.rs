@@ -376,11 +376,11 @@ unsafe fn call_soon_args(
         let names = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
         names.cast::<PyTuple>()?.len()
     };
-    // SAFETY: `args` holds `nargs + nkw` live borrowed references (see above); an empty
-    // vector may be a dangling pointer, which a zero-length slice never reads.
+    // An empty vector may be a dangling pointer: no slice is made of it.
     let all: &[*mut ffi::PyObject] = if nargs + nkw == 0 {
         &[]
     } else {
+        // SAFETY: `args` holds `nargs + nkw` live borrowed references (see above).
         unsafe { std::slice::from_raw_parts(args, nargs + nkw) }
     };
     let Some((&cb, rest)) = all[..nargs].split_first() else {
@@ -408,11 +408,12 @@ unsafe fn call_soon_args(
     let tuple = if rest.is_empty() {
         PyTuple::empty(py)
     } else {
-        // SAFETY: each entry is a live borrowed reference; the tuple takes new ones.
         PyTuple::new(
             py,
-            rest.iter()
-                .map(|&p| unsafe { pyo3::Borrowed::from_ptr(py, p) }),
+            rest.iter().map(|&p| {
+                // SAFETY: each entry is a live borrowed reference; the tuple takes new ones.
+                unsafe { pyo3::Borrowed::from_ptr(py, p) }
+            }),
         )?
     };
     this.get().schedule_soon(py, callback, tuple, context)
@@ -465,11 +466,12 @@ pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult
 /// (thread-local counters read and written twice per callback).
 ///
 /// Only for the closures `LoopCore` puts into simul's ready queue and timer wheel
-/// (`call_soon`, `call_at`, `call_soon_threadsafe`): simul's loop runs those only inside
-/// `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a Python method:
-/// the GIL is held) calls; the park hook gives the GIL up only around the selector wait,
-/// where no callback runs. Dropping a closure without running it (cancel, close) does not
-/// come here.
+/// (`call_soon`, `call_at`, `call_soon_threadsafe`) and the polls of the tasks the
+/// transports and descriptor watchers spawn: simul's loop runs callbacks and polls tasks
+/// only inside `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a
+/// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
+/// selector wait, where nothing runs. Dropping a closure or a task without running it
+/// (cancel, close) does not come here.
 pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
     // SAFETY: see above: the thread holds the GIL whenever simul runs a loop callback.
     debug_assert!(unsafe { PyGILState_Check() } == 1);
