@@ -257,6 +257,36 @@ impl LoopCore {
         })
     }
 
+    /// `call_soon`'s work, for both its entry points (the pyo3 method and the raw
+    /// fastcall one `sys::install_call_soon` puts on the class).
+    pub(crate) fn schedule_soon(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+
+        let fast = self.running_here();
+        let engine = if fast { None } else { Some(self.engine(py)?) };
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, "call_soon")?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
+        let h = handle.clone_ref(py);
+        let flags = self.flags.clone();
+        let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
+        match &engine {
+            // Running here: simul's current loop is this one.
+            None => drop(simul::call_soon(f)),
+            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
+        }
+        Ok(handle)
+    }
+
     /// The `Instant` of loop time `when`; `None` beyond what the clock can represent.
     fn instant_of(&self, when: f64) -> Option<Instant> {
         let since = when - self.epoch_time;
@@ -290,7 +320,7 @@ impl LoopCore {
         if let Some(at) = this.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = this.flags.clone();
-            let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
+            let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
             let armed = match &engine {
                 // Running here: simul's current loop is this one.
                 None => simul::call_at(at, f).id(),
@@ -414,24 +444,7 @@ impl LoopCore {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        let fast = self.running_here();
-        let engine = if fast { None } else { Some(self.engine(py)?) };
-        if self.flags.debug() {
-            glue::check_callback(py, &callback, "call_soon")?;
-        }
-        let call = Self::make_call(py, callback, args, context)?;
-        let handle = Py::new(py, Handle::new(call))?;
-        crate::sys::untrack_gc(handle.bind(py).as_any());
-        let h = handle.clone_ref(py);
-        let flags = self.flags.clone();
-        let f = move || Python::attach(|py| handle::run(py, h.bind(py), &flags));
-        match &engine {
-            // Running here: simul's current loop is this one.
-            None => drop(simul::call_soon(f)),
-            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
-        }
-        Ok(handle)
+        self.schedule_soon(py, callback, args, context)
     }
 
     /// Schedules `callback(*args)` from any thread, waking the loop if it waits.
@@ -456,7 +469,7 @@ impl LoopCore {
         match remote {
             Some(r) => {
                 r.call_soon_threadsafe(move || {
-                    Python::attach(|py| handle::run(py, h.bind(py), &flags))
+                    crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags))
                 });
             }
             None => return Err(PyRuntimeError::new_err("Event loop is closed")),

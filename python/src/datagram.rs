@@ -324,7 +324,7 @@ impl State {
         if !self.core.enter(cx) {
             return Poll::Ready(());
         }
-        Python::attach(|py| {
+        crate::sys::in_loop_callback(|py| {
             // Write side.
             while !self.queue.borrow().is_empty() && !self.lost_scheduled.get() {
                 let ready = match self.afd.borrow().as_ref() {

@@ -70,7 +70,7 @@ impl FdEntry {
                 _ => *w = Some(cx.waker().clone()),
             }
         }
-        Python::attach(|py| {
+        crate::sys::in_loop_callback(|py| {
             let mut again = false;
             for write in [false, true] {
                 let h = self.slot(write).borrow().as_ref().map(|h| h.clone_ref(py));

@@ -9,7 +9,6 @@ use crate::handle::{Call, Handle};
 
 struct Glue {
     copy_context: Py<PyAny>,
-    context_run: Py<PyAny>,
     check_callback: Py<PyAny>,
     callback_source: Py<PyAny>,
     report_callback_error: Py<PyAny>,
@@ -27,11 +26,6 @@ fn glue(py: Python<'_>) -> PyResult<&Glue> {
         let types = py.import("types")?;
         Ok(Glue {
             copy_context: get("copy_context")?,
-            context_run: py
-                .import("contextvars")?
-                .getattr("Context")?
-                .getattr("run")?
-                .unbind(),
             check_callback: get("check_callback")?,
             callback_source: get("callback_source")?,
             report_callback_error: get("report_callback_error")?,
@@ -48,11 +42,6 @@ fn glue(py: Python<'_>) -> PyResult<&Glue> {
 /// `contextvars.copy_context()`.
 pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(glue(py)?.copy_context.bind(py).call0()?.unbind())
-}
-
-/// `contextvars.Context.run`, called as `run(context, callback, *args)`.
-pub(crate) fn context_run(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    Ok(glue(py)?.context_run.bind(py))
 }
 
 /// asyncio's `_check_callback`: `TypeError` for a coroutine (function) or a non-callable.

@@ -187,21 +187,7 @@ fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
         call.callback.bind(py).call1(args)?;
         return Ok(());
     }
-    let run = glue::context_run(py)?;
-    let (ctx, cb) = (call.context.bind(py), call.callback.bind(py));
-    match args.len() {
-        0 => run.call1((ctx, cb))?,
-        1 => run.call1((ctx, cb, args.get_item(0)?))?,
-        2 => run.call1((ctx, cb, args.get_item(0)?, args.get_item(1)?))?,
-        n => {
-            let mut v = Vec::with_capacity(n + 2);
-            v.push(ctx.clone());
-            v.push(cb.clone());
-            v.extend(args.iter());
-            run.call1(PyTuple::new(py, v)?)?
-        }
-    };
-    Ok(())
+    crate::sys::run_in_context(call.context.bind(py), call.callback.bind(py), args)
 }
 
 #[pymethods]

@@ -271,3 +271,211 @@ pub(crate) fn recv_bytes(py: Python<'_>, fd: RawFd, len: usize) -> io::Result<Op
     }
     Ok(Some(PyBytes::new(py, &buf[..n]).unbind()))
 }
+
+// C entry points exported by every CPython 3.x but outside the limited API that pyo3's
+// `abi3` bindings cover: `contextvars`' (`cpython/context.h`) and the GIL check.
+extern "C" {
+    fn PyContext_Enter(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+    fn PyContext_Exit(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+    fn PyGILState_Check() -> std::os::raw::c_int;
+}
+
+/// `context.run(callback, *args)` without building `Context.run`'s argument tuple:
+/// enters `context`, calls `callback` with the `args` tuple as it is, and exits, as
+/// `Context.run` does in C. A `context` that is not a `contextvars.Context` raises
+/// `TypeError`; one already entered (on any thread) raises `RuntimeError`, both from
+/// `PyContext_Enter`, as `Context.run` does.
+pub(crate) fn run_in_context(
+    context: &Bound<'_, PyAny>,
+    callback: &Bound<'_, PyAny>,
+    args: &Bound<'_, pyo3::types::PyTuple>,
+) -> PyResult<()> {
+    let py = context.py();
+    let ctx = context.as_ptr();
+    // SAFETY: the GIL is held (`Bound` proves it) and `ctx` is a live object;
+    // `PyContext_Enter` type-checks it and returns -1 with an exception set on failure.
+    if unsafe { PyContext_Enter(ctx) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `callback` and `args` are live (a tuple: `Bound<PyTuple>`); a null
+    // `kwargs` means none. The result is a new reference or null with an exception set.
+    let res = unsafe { ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+    // SAFETY: taking the new reference (if any) at once, so it is released on every path.
+    let res = unsafe { Bound::from_owned_ptr_or_err(py, res) };
+    // SAFETY: `ctx` is the context entered above on this thread, still alive (`context`
+    // borrows it); exiting it once is `PyContext_Enter`'s contract. It fails only if the
+    // callback left the context in another state (then an exception is set).
+    if unsafe { PyContext_Exit(ctx) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    res.map(drop)
+}
+
+/// `LoopCore.call_soon(callback, *args, context=None)` as a raw `METH_FASTCALL |
+/// METH_KEYWORDS` method: the hottest call of every asyncio program (each task step, each
+/// future's done callback goes through it), where pyo3's general argument parser cost a
+/// third of the call. This one reads the positional arguments straight from the vector
+/// and matches the one keyword by identity with the interned name first.
+///
+/// # Safety
+/// Called by CPython only, through the method descriptor `install_call_soon` makes: the
+/// GIL is held, `slf` is an instance of `LoopCore` (the descriptor checks it), `args`
+/// holds `nargs` positional arguments followed by one value per name in `kwnames` (a tuple
+/// of strings, or null).
+unsafe extern "C" fn call_soon_fastcall(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the argument vector's contract (see above): `nargs` positional entries
+        // and one per keyword name, each a live borrowed reference for the call.
+        unsafe { call_soon_args(py, slf, args, nargs, kwnames) }
+    }));
+    let res = match res {
+        Ok(r) => r,
+        Err(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "call_soon panicked",
+        )),
+    };
+    match res {
+        Ok(h) => h.into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// The parsing half of [`call_soon_fastcall`].
+///
+/// # Safety
+/// As [`call_soon_fastcall`].
+unsafe fn call_soon_args(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Py<crate::handle::Handle>> {
+    use pyo3::exceptions::PyTypeError;
+    use pyo3::types::PyTuple;
+    let nargs = usize::try_from(nargs).unwrap_or(0);
+    // SAFETY: `slf` is a live `LoopCore` instance (the method descriptor checked its
+    // type before the call), borrowed for the call.
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: as above: an instance of `LoopCore` or of a subclass.
+    let this = unsafe { this.cast_unchecked::<crate::core::LoopCore>() };
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: a non-null `kwnames` is a live tuple of strings.
+        let names = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
+        names.cast::<PyTuple>()?.len()
+    };
+    // An empty vector may be a dangling pointer: no slice is made of it.
+    let all: &[*mut ffi::PyObject] = if nargs + nkw == 0 {
+        &[]
+    } else {
+        // SAFETY: `args` holds `nargs + nkw` live borrowed references (see above).
+        unsafe { std::slice::from_raw_parts(args, nargs + nkw) }
+    };
+    let Some((&cb, rest)) = all[..nargs].split_first() else {
+        return Err(PyTypeError::new_err(
+            "call_soon() missing 1 required positional argument: 'callback'",
+        ));
+    };
+    let mut context = None;
+    if nkw > 0 {
+        // SAFETY: checked non-null above (`nkw > 0`); a live tuple of strings.
+        let names = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
+        let names = names.cast_into::<PyTuple>()?;
+        for (i, name) in names.iter().enumerate() {
+            if !is_context_name(&name) {
+                return Err(PyTypeError::new_err(format!(
+                    "call_soon() got an unexpected keyword argument '{name}'"
+                )));
+            }
+            // SAFETY: the value of keyword `i` follows the positional arguments.
+            context = Some(unsafe { Bound::from_borrowed_ptr(py, all[nargs + i]) });
+        }
+    }
+    // SAFETY: `cb` is a live borrowed reference (the first positional argument).
+    let callback = unsafe { Bound::from_borrowed_ptr(py, cb) };
+    let tuple = if rest.is_empty() {
+        PyTuple::empty(py)
+    } else {
+        PyTuple::new(
+            py,
+            rest.iter().map(|&p| {
+                // SAFETY: each entry is a live borrowed reference; the tuple takes new ones.
+                unsafe { pyo3::Borrowed::from_ptr(py, p) }
+            }),
+        )?
+    };
+    this.get().schedule_soon(py, callback, tuple, context)
+}
+
+/// The other string object spelled `context` that callers pass as a keyword name (C
+/// code's static one: `_asyncio`'s tasks and futures), kept alive so its address stays
+/// its own.
+static CONTEXT_NAME: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+
+/// Whether keyword name `name` is `context`: by identity with the interned name (Python
+/// callers) or the one remembered in [`CONTEXT_NAME`], else by its characters.
+fn is_context_name(name: &Bound<'_, PyAny>) -> bool {
+    let py = name.py();
+    if name.is(pyo3::intern!(py, "context")) || CONTEXT_NAME.get(py).is_some_and(|n| name.is(n)) {
+        return true;
+    }
+    let Ok(s) = name.cast::<pyo3::types::PyString>() else {
+        return false;
+    };
+    if s.to_str().ok() != Some("context") {
+        return false;
+    }
+    let _ = CONTEXT_NAME.get_or_init(py, || name.clone().unbind());
+    true
+}
+
+/// Replaces `LoopCore.call_soon` (pyo3's method) by [`call_soon_fastcall`], which takes
+/// the same arguments and does the same work, with a cheaper argument parser.
+pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    let py = ty.py();
+    // The method table entry must outlive the type: leaked once per module init.
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: c"call_soon".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: call_soon_fastcall,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: c"call_soon($self, callback, *args, context=None)\n--\n\nSchedules `callback(*args)` for the next iteration; returns an `asyncio.Handle`-like\nhandle.".as_ptr(),
+    }));
+    // SAFETY: `ty` is a live type object (the GIL is held: `Bound`), and `def` lives
+    // forever; the result is a new reference or null with an exception set.
+    let descr = unsafe { ffi::PyDescr_NewMethod(ty.as_ptr().cast(), def) };
+    // SAFETY: taking the new reference at once.
+    let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr) }?;
+    ty.setattr(pyo3::intern!(py, "call_soon"), descr)
+}
+
+/// Runs a loop callback's body `f` with the GIL token, without pyo3's attach bookkeeping
+/// (thread-local counters read and written twice per callback).
+///
+/// Only for the closures `LoopCore` puts into simul's ready queue and timer wheel
+/// (`call_soon`, `call_at`, `call_soon_threadsafe`) and the polls of the tasks the
+/// transports and descriptor watchers spawn: simul's loop runs callbacks and polls tasks
+/// only inside `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a
+/// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
+/// selector wait, where nothing runs. Dropping a closure or a task without running it
+/// (cancel, close) does not come here.
+pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+    // SAFETY: see above: the thread holds the GIL whenever simul runs a loop callback.
+    debug_assert!(unsafe { PyGILState_Check() } == 1);
+    // SAFETY: as above; the token does not outlive `f`.
+    let py = unsafe { Python::assume_attached() };
+    f(py)
+}

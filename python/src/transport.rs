@@ -299,7 +299,7 @@ impl State {
         if !self.core.enter(cx) {
             return Poll::Ready(());
         }
-        Python::attach(|py| {
+        crate::sys::in_loop_callback(|py| {
             if self.core.lost_done.get() {
                 return Poll::Ready(());
             }

@@ -79,6 +79,93 @@ def test_context_is_used(loop: simul.EventLoop) -> None:
     assert seen == ["inner", "outer"]
 
 
+def test_call_soon_arguments_are_checked_as_asyncio_does(loop: simul.EventLoop) -> None:
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        loop.call_soon()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ctx'"):
+        loop.call_soon(print, ctx=None)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ctx'"):
+        loop.call_soon(print, context=None, ctx=None)  # type: ignore[call-arg]
+    assert str(__import__("inspect").signature(loop.call_soon)) == "(callback, *args, context=None)"
+    # Called through the class on something that is not a loop.
+    with pytest.raises(TypeError):
+        simul.EventLoop.call_soon(object(), print)  # type: ignore[arg-type]
+
+
+def test_call_soon_passes_any_number_of_args_and_a_built_context_keyword(
+    loop: simul.EventLoop,
+) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    seen: list[object] = []
+    loop.call_soon(lambda *a: seen.append(a))
+    loop.call_soon(lambda *a: seen.append(a), 1)
+    loop.call_soon(lambda *a: seen.append(a), 1, "two", None, 4.0)
+    # A keyword name that is not the interned string (built at run time).
+    name = "".join(["con", "text"])
+    loop.call_soon(lambda: seen.append(var.get()), **{name: ctx})
+    loop.call_soon(lambda: seen.append(var.get()), context=None)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [(), (1,), (1, "two", None, 4.0), "inner", "outer"]
+    loop.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.call_soon(print)
+
+
+def test_callback_context_is_exited_after_it_runs_and_after_it_raises(
+    loop: simul.EventLoop,
+) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+    ctx = contextvars.copy_context()
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda lp, c: errors.append(c))
+    seen: list[str] = []
+
+    def set_and_raise() -> None:
+        var.set("inner")
+        raise ValueError("boom")
+
+    loop.call_soon(set_and_raise, context=ctx)
+    # Entering the same context again works only if the first run exited it.
+    loop.call_soon(lambda a, b, c: seen.append(f"{var.get()} {a}{b}{c}"), 1, 2, 3, context=ctx)
+    loop.call_soon(lambda: seen.append(var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert [type(e["exception"]) for e in errors] == [ValueError]
+    assert seen == ["inner 123", "outer"]
+    assert ctx[var] == "inner"
+
+
+def test_callback_in_an_entered_context_reports_runtime_error(loop: simul.EventLoop) -> None:
+    ctx = contextvars.copy_context()
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda lp, c: errors.append(c))
+    ran: list[int] = []
+
+    def inner() -> None:
+        loop.call_soon(ran.append, 1, context=ctx)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+
+    # The stock loop: `ctx.run` of a context already entered raises RuntimeError.
+    ctx.run(inner)
+    assert ran == []
+    assert [type(e["exception"]) for e in errors] == [RuntimeError]
+
+
+def test_callback_with_a_non_context_reports_type_error(loop: simul.EventLoop) -> None:
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda lp, c: errors.append(c))
+    ran: list[int] = []
+    loop.call_soon(ran.append, 1, context=object())
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert ran == []
+    assert [type(e["exception"]) for e in errors] == [TypeError]
+
+
 def test_stop_before_run_forever_runs_one_iteration(loop: simul.EventLoop) -> None:
     out: list[int] = []
     loop.call_soon(out.append, 1)
