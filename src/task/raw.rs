@@ -215,17 +215,25 @@ where
 {
     local.owner = thread_token();
     local.flags.set(QUEUED);
-    let cell = Box::new(TaskCell {
-        header: Header {
+    // Written field by field into the allocation: `Box::new(TaskCell { .. })` builds the
+    // cell on the stack first and copies it (as large as the future) into the heap.
+    let mut cell = Box::<TaskCell<F, S>>::new_uninit();
+    let p = cell.as_mut_ptr();
+    // SAFETY: `p` points to an allocation with the cell's layout; each field is written
+    // exactly once, through raw pointers (no reference to uninitialised memory), and
+    // every field is written before `assume_init`.
+    let cell = unsafe {
+        std::ptr::addr_of_mut!((*p).header).write(Header {
             // Two references: the owner's and the join handle's (the local entry holds
             // none).
             state: State::new(2),
             vtable: vtable::<F, S>(),
             local,
-        },
-        scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
+        });
+        std::ptr::addr_of_mut!((*p).scheduler).write(scheduler);
+        std::ptr::addr_of_mut!((*p).stage).write(UnsafeCell::new(Stage::Running(future)));
+        cell.assume_init()
+    };
     // `header` is the first field of the repr(C) cell, so the pointers coincide.
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     (
@@ -327,10 +335,14 @@ unsafe fn cancel<F: Future, S>(ptr: NonNull<Header>) -> TaskState {
 unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: vtable contract (COMPLETE checked by the caller).
     let stage = unsafe { stage::<F, S>(ptr) };
-    if let Stage::Finished(_) = stage {
-        let Stage::Finished(out) = std::mem::replace(stage, Stage::Consumed) else {
-            unreachable!()
-        };
+    if let Stage::Finished(out) = stage {
+        // Moved out field by field, not by `mem::replace` of the whole stage (as large as
+        // the future: a `memcpy` of all of it per join).
+        // SAFETY: `out` is read bitwise and its place overwritten at once, without a drop
+        // in between or of the old value, so the output is owned exactly once.
+        let out = unsafe { std::ptr::read(out) };
+        // SAFETY: see above; `stage` is a valid, exclusive place.
+        unsafe { std::ptr::write(stage, Stage::Consumed) };
         // SAFETY: the caller (`JoinRef<F::Output>`) passes a pointer to its own
         // `Option<Result<F::Output, TaskError>>`.
         unsafe { *(dst as *mut Option<Result<F::Output, TaskError>>) = Some(out) };
@@ -340,14 +352,16 @@ unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
 unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) -> Option<String> {
     // SAFETY: vtable contract (COMPLETE checked by the caller).
     let stage = unsafe { stage::<F, S>(ptr) };
-    match std::mem::replace(stage, Stage::Consumed) {
+    // In place, never `mem::replace`: the stage is as large as the future, and moving it
+    // out to drop a small output would copy all of it (one `memcpy` per detached task).
+    let unread = match stage {
         Stage::Finished(Err(TaskError::Panicked(p))) => Some(p.message_unread().to_string()),
-        other => {
-            // Dropping a user value may panic; keep the loop alive.
-            let _ = catch_unwind(AssertUnwindSafe(|| drop(other)));
-            None
-        }
-    }
+        _ => None,
+    };
+    // Dropping a user value may panic; keep the loop alive (the assignment happens even
+    // then, as in `store_output`).
+    let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    unread
 }
 
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
