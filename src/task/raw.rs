@@ -204,6 +204,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
 /// `scheduler`, already queued. Returns the owner's handle, the join handle's and the
 /// (local) queue entry, created together, so a spawn costs no atomic operation on the
 /// state word. The caller queues or runs the entry.
+#[inline]
 pub(crate) fn spawn<F, S>(
     future: F,
     scheduler: S,
