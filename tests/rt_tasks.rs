@@ -427,3 +427,18 @@ fn an_awaited_output_of_a_large_task_is_moved_out_once() {
     });
     assert_eq!(drops.get(), 1);
 }
+
+#[test]
+fn a_future_spawned_outside_a_loop_is_dropped_once_with_the_panic() {
+    let drops = Rc::new(Cell::new(0));
+    let guard = DropCounter(drops.clone());
+    let pad = [1u8; 4096];
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        drop(simul::spawn(async move {
+            let _g = guard;
+            std::hint::black_box(pad);
+        }));
+    }));
+    assert!(spawned.is_err(), "spawn outside a loop panics");
+    assert_eq!(drops.get(), 1, "the future was dropped exactly once");
+}

@@ -68,7 +68,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -200,13 +200,61 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
 // ---------------------------------------------------------------------------------------
 // Allocation.
 
+/// A task's allocation with only its future in it: the first half of [`spawn`], done
+/// where the future is made (before `with_core`), so the future is copied once, into the
+/// heap, rather than once per call it is handed through on its way to the allocation (a
+/// `memcpy` of the whole future each: hyper's HTTP/2 stream future is large).
+pub(crate) struct Unstarted<F: Future, S> {
+    /// The stage is initialised; the header and scheduler are not, until [`spawn`].
+    cell: Box<MaybeUninit<TaskCell<F, S>>>,
+}
+
+impl<F: Future, S> Unstarted<F, S> {
+    #[inline]
+    pub(crate) fn new(future: F) -> Unstarted<F, S> {
+        let mut cell = Box::<TaskCell<F, S>>::new_uninit();
+        let p = cell.as_mut_ptr();
+        // SAFETY: `p` points to an allocation with the cell's layout; the stage is written
+        // through a raw pointer (no reference to uninitialised memory), once.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).stage).write(UnsafeCell::new(Stage::Running(future)))
+        };
+        Unstarted { cell }
+    }
+}
+
+impl<F: Future, S> Drop for Unstarted<F, S> {
+    fn drop(&mut self) {
+        // Never spawned (say, no loop to spawn on): the future goes, the allocation is
+        // freed by the box (`MaybeUninit` drops nothing else).
+        let p = self.cell.as_mut_ptr();
+        // SAFETY: the stage is initialised (`new`), and dropped once, here.
+        unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*p).stage)) };
+    }
+}
+
 /// Allocates a task running `future` on the calling thread (its owner), scheduled by
 /// `scheduler`, already queued. Returns the owner's handle, the join handle's and the
 /// (local) queue entry, created together, so a spawn costs no atomic operation on the
-/// state word. The caller queues or runs the entry.
-#[inline]
+/// state word. The caller queues or runs the entry. (The loop spawns through
+/// [`spawn_unstarted`]; this is the one-step form its unit tests use.)
+#[cfg(test)]
 pub(crate) fn spawn<F, S>(
     future: F,
+    scheduler: S,
+    local: Local,
+) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    spawn_unstarted(Unstarted::new(future), scheduler, local)
+}
+
+/// [`spawn`] for a future already in its allocation.
+#[inline]
+pub(crate) fn spawn_unstarted<F, S>(
+    unstarted: Unstarted<F, S>,
     scheduler: S,
     mut local: Local,
 ) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable)
@@ -216,13 +264,15 @@ where
 {
     local.owner = thread_token();
     local.flags.set(QUEUED);
-    // Written field by field into the allocation: `Box::new(TaskCell { .. })` builds the
-    // cell on the stack first and copies it (as large as the future) into the heap.
-    let mut cell = Box::<TaskCell<F, S>>::new_uninit();
+    // Out of the guard without running its drop (the stage now belongs to the task).
+    let unstarted = ManuallyDrop::new(unstarted);
+    // SAFETY: read once from a `ManuallyDrop` that is never used again, so the box has
+    // exactly one owner.
+    let mut cell = unsafe { std::ptr::read(&unstarted.cell) };
     let p = cell.as_mut_ptr();
-    // SAFETY: `p` points to an allocation with the cell's layout; each field is written
-    // exactly once, through raw pointers (no reference to uninitialised memory), and
-    // every field is written before `assume_init`.
+    // SAFETY: `p` points to the cell's allocation, whose stage `Unstarted::new` wrote;
+    // the header and the scheduler are written here, once each, through raw pointers,
+    // so every field is initialised before `assume_init`.
     let cell = unsafe {
         std::ptr::addr_of_mut!((*p).header).write(Header {
             // Two references: the owner's and the join handle's (the local entry holds
@@ -232,7 +282,6 @@ where
             local,
         });
         std::ptr::addr_of_mut!((*p).scheduler).write(scheduler);
-        std::ptr::addr_of_mut!((*p).stage).write(UnsafeCell::new(Stage::Running(future)));
         cell.assume_init()
     };
     // `header` is the first field of the repr(C) cell, so the pointers coincide.
