@@ -43,8 +43,8 @@
 //!
 //! # Invariants the `unsafe` blocks rely on
 //!
-//! 1. **Owner thread.** The thread that calls [`spawn`] owns the task: the future is
-//!    polled and dropped only there, the output written and dropped only there, and
+//! 1. **Owner thread.** The thread that calls [`spawn_unstarted`] owns the task: the
+//!    future is polled and dropped only there, the output written and dropped only there, and
 //!    [`Local`] (plain `Cell`s) touched only there. The `!Send` handles stay on it by
 //!    their type; [`Runnable::accept`] checks it (a cheap per-thread token) and panics
 //!    elsewhere rather than poll a `!Send` future on the wrong thread.
@@ -200,12 +200,13 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
 // ---------------------------------------------------------------------------------------
 // Allocation.
 
-/// A task's allocation with only its future in it: the first half of [`spawn`], done
+/// A task's allocation with only its future in it: the first half of a spawn, done
 /// where the future is made (before `with_core`), so the future is copied once, into the
 /// heap, rather than once per call it is handed through on its way to the allocation (a
 /// `memcpy` of the whole future each: hyper's HTTP/2 stream future is large).
 pub(crate) struct Unstarted<F: Future, S> {
-    /// The stage is initialised; the header and scheduler are not, until [`spawn`].
+    /// The stage is initialised; the header and scheduler are not, until
+    /// [`spawn_unstarted`].
     cell: Box<MaybeUninit<TaskCell<F, S>>>,
 }
 
@@ -251,7 +252,8 @@ where
     spawn_unstarted(Unstarted::new(future), scheduler, local)
 }
 
-/// [`spawn`] for a future already in its allocation.
+/// Completes a spawn of a future already in its allocation ([`Unstarted`]): see `spawn`,
+/// the one-step form.
 #[inline]
 pub(crate) fn spawn_unstarted<F, S>(
     unstarted: Unstarted<F, S>,
