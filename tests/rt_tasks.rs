@@ -372,3 +372,73 @@ fn event_loop_reuse_between_runs() {
     lp.close();
     assert!(bg.is_cancelled());
 }
+
+/// Panics when dropped (after counting the drop).
+struct PanicOnDrop(Rc<Cell<u32>>);
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        panic!("output destructor panics");
+    }
+}
+
+#[test]
+fn a_detached_tasks_output_is_dropped_once_even_when_its_destructor_panics() {
+    let (plain, panicky) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let (p, q) = (plain.clone(), panicky.clone());
+    let after = simul::run(async move {
+        // Large futures (the output is dropped in place, not moved out with the stage).
+        let pad = [7u8; 4096];
+        drop(simul::spawn(async move {
+            simul::yield_now().await;
+            std::hint::black_box(&pad);
+            DropCounter(p)
+        }));
+        drop(simul::spawn(async move {
+            simul::yield_now().await;
+            std::hint::black_box(&pad);
+            PanicOnDrop(q)
+        }));
+        for _ in 0..3 {
+            simul::yield_now().await;
+        }
+        // The loop survived the panicking destructor and still runs tasks.
+        simul::spawn(async { 41 + 1 }).await.unwrap()
+    });
+    assert_eq!(after, 42);
+    assert_eq!(plain.get(), 1);
+    assert_eq!(panicky.get(), 1);
+}
+
+#[test]
+fn an_awaited_output_of_a_large_task_is_moved_out_once() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    simul::run(async move {
+        let pad = [3u8; 4096];
+        let t = simul::spawn(async move {
+            simul::yield_now().await;
+            (DropCounter(d), std::hint::black_box(pad)[4095])
+        });
+        let (counter, last) = t.await.unwrap();
+        assert_eq!(last, 3);
+        assert_eq!(counter.0.get(), 0, "the output is not dropped by the join");
+        drop(counter);
+    });
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn a_future_spawned_outside_a_loop_is_dropped_once_with_the_panic() {
+    let drops = Rc::new(Cell::new(0));
+    let guard = DropCounter(drops.clone());
+    let pad = [1u8; 4096];
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        drop(simul::spawn(async move {
+            let _g = guard;
+            std::hint::black_box(pad);
+        }));
+    }));
+    assert!(spawned.is_err(), "spawn outside a loop panics");
+    assert_eq!(drops.get(), 1, "the future was dropped exactly once");
+}

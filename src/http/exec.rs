@@ -33,10 +33,11 @@ pub struct LocalExecutor;
 impl<F> hyper::rt::Executor<F> for LocalExecutor
 where
     F: Future + 'static,
+    F::Output: 'static,
 {
     fn execute(&self, fut: F) {
-        drop(crate::spawn(async move {
-            fut.await;
-        }));
+        // Spawned as is: wrapping it in `async move { fut.await; }` would build a second
+        // future around it, one more copy of hyper's (large) stream future per request.
+        drop(crate::spawn(fut));
     }
 }

@@ -90,3 +90,4 @@ pub(crate) use inject::Shared;
 pub(crate) use iteration::Core;
 use iteration::Runnable;
 pub use iteration::IO_INTERVAL;
+pub(crate) use tasks::NewTask;

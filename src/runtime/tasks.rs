@@ -77,6 +77,10 @@ pub(super) fn next_task_id() -> u64 {
 /// or a cross-thread wake path that already takes a shared lock for another reason.
 pub(crate) struct LoopSchedule(Arc<Shared>);
 
+/// A task allocation made ahead of the spawn, with its future in place (see
+/// [`raw::Unstarted`]).
+pub(crate) type NewTask<F> = raw::Unstarted<F, LoopSchedule>;
+
 impl Schedule for LoopSchedule {
     /// A counted entry: on the loop's own thread (a wake that could not be local, e.g.
     /// while another loop runs there) it is accepted into the ready queue at once; from
@@ -127,6 +131,21 @@ impl Core {
     where
         F: Future + 'static,
     {
+        self.spawn_unstarted(raw::Unstarted::new(future), name, location, eager)
+    }
+
+    /// [`Core::spawn_raw`] for a future already in its task allocation ([`NewTask`]), so
+    /// it is not copied again on its way here.
+    pub(crate) fn spawn_unstarted<F>(
+        &self,
+        future: NewTask<F>,
+        name: Option<String>,
+        location: &'static Location<'static>,
+        eager: bool,
+    ) -> raw::JoinRef<F::Output>
+    where
+        F: Future + 'static,
+    {
         let id = next_task_id();
         let created = match self.spawn_time.get() {
             Some(t) => t,
@@ -136,7 +155,7 @@ impl Core {
                 t
             }
         };
-        let (registry_ref, handle_ref, queue_ref) = raw::spawn(
+        let (registry_ref, handle_ref, queue_ref) = raw::spawn_unstarted(
             future,
             LoopSchedule(self.shared().clone()),
             Local::new(id, name, location, created),

@@ -968,8 +968,9 @@ impl TaskBuilder {
         F::Output: 'static,
     {
         let location = Location::caller();
+        let future = runtime::NewTask::new(future); // into the heap once, here
         runtime::with_core("spawn", |core| {
-            Task::from_raw(core.spawn_raw(future, self.name, location, self.eager))
+            Task::from_raw(core.spawn_unstarted(future, self.name, location, self.eager))
         })
     }
 }
@@ -999,8 +1000,9 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
+    let future = runtime::NewTask::new(future); // into the heap once, here
     runtime::with_core("spawn", |core| {
-        Task::from_raw(core.spawn_raw(future, None, location, false))
+        Task::from_raw(core.spawn_unstarted(future, None, location, false))
     })
 }
 

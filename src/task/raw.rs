@@ -43,8 +43,8 @@
 //!
 //! # Invariants the `unsafe` blocks rely on
 //!
-//! 1. **Owner thread.** The thread that calls [`spawn`] owns the task: the future is
-//!    polled and dropped only there, the output written and dropped only there, and
+//! 1. **Owner thread.** The thread that calls [`spawn_unstarted`] owns the task: the
+//!    future is polled and dropped only there, the output written and dropped only there, and
 //!    [`Local`] (plain `Cell`s) touched only there. The `!Send` handles stay on it by
 //!    their type; [`Runnable::accept`] checks it (a cheap per-thread token) and panics
 //!    elsewhere rather than poll a `!Send` future on the wrong thread.
@@ -68,7 +68,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -200,12 +200,63 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
 // ---------------------------------------------------------------------------------------
 // Allocation.
 
+/// A task's allocation with only its future in it: the first half of a spawn, done
+/// where the future is made (before `with_core`), so the future is copied once, into the
+/// heap, rather than once per call it is handed through on its way to the allocation (a
+/// `memcpy` of the whole future each: hyper's HTTP/2 stream future is large).
+pub(crate) struct Unstarted<F: Future, S> {
+    /// The stage is initialised; the header and scheduler are not, until
+    /// [`spawn_unstarted`].
+    cell: Box<MaybeUninit<TaskCell<F, S>>>,
+}
+
+impl<F: Future, S> Unstarted<F, S> {
+    #[inline]
+    pub(crate) fn new(future: F) -> Unstarted<F, S> {
+        let mut cell = Box::<TaskCell<F, S>>::new_uninit();
+        let p = cell.as_mut_ptr();
+        // SAFETY: `p` points to an allocation with the cell's layout; the stage is written
+        // through a raw pointer (no reference to uninitialised memory), once.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).stage).write(UnsafeCell::new(Stage::Running(future)))
+        };
+        Unstarted { cell }
+    }
+}
+
+impl<F: Future, S> Drop for Unstarted<F, S> {
+    fn drop(&mut self) {
+        // Never spawned (say, no loop to spawn on): the future goes, the allocation is
+        // freed by the box (`MaybeUninit` drops nothing else).
+        let p = self.cell.as_mut_ptr();
+        // SAFETY: the stage is initialised (`new`), and dropped once, here.
+        unsafe { std::ptr::drop_in_place(std::ptr::addr_of_mut!((*p).stage)) };
+    }
+}
+
 /// Allocates a task running `future` on the calling thread (its owner), scheduled by
 /// `scheduler`, already queued. Returns the owner's handle, the join handle's and the
 /// (local) queue entry, created together, so a spawn costs no atomic operation on the
-/// state word. The caller queues or runs the entry.
+/// state word. The caller queues or runs the entry. (The loop spawns through
+/// [`spawn_unstarted`]; this is the one-step form its unit tests use.)
+#[cfg(test)]
 pub(crate) fn spawn<F, S>(
     future: F,
+    scheduler: S,
+    local: Local,
+) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable)
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    spawn_unstarted(Unstarted::new(future), scheduler, local)
+}
+
+/// Completes a spawn of a future already in its allocation ([`Unstarted`]): see `spawn`,
+/// the one-step form.
+#[inline]
+pub(crate) fn spawn_unstarted<F, S>(
+    unstarted: Unstarted<F, S>,
     scheduler: S,
     mut local: Local,
 ) -> (OwnedTask, JoinRef<F::Output>, LocalRunnable)
@@ -215,17 +266,26 @@ where
 {
     local.owner = thread_token();
     local.flags.set(QUEUED);
-    let cell = Box::new(TaskCell {
-        header: Header {
+    // Out of the guard without running its drop (the stage now belongs to the task).
+    let unstarted = ManuallyDrop::new(unstarted);
+    // SAFETY: read once from a `ManuallyDrop` that is never used again, so the box has
+    // exactly one owner.
+    let mut cell = unsafe { std::ptr::read(&unstarted.cell) };
+    let p = cell.as_mut_ptr();
+    // SAFETY: `p` points to the cell's allocation, whose stage `Unstarted::new` wrote;
+    // the header and the scheduler are written here, once each, through raw pointers,
+    // so every field is initialised before `assume_init`.
+    let cell = unsafe {
+        std::ptr::addr_of_mut!((*p).header).write(Header {
             // Two references: the owner's and the join handle's (the local entry holds
             // none).
             state: State::new(2),
             vtable: vtable::<F, S>(),
             local,
-        },
-        scheduler,
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
+        });
+        std::ptr::addr_of_mut!((*p).scheduler).write(scheduler);
+        cell.assume_init()
+    };
     // `header` is the first field of the repr(C) cell, so the pointers coincide.
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     (
@@ -327,10 +387,14 @@ unsafe fn cancel<F: Future, S>(ptr: NonNull<Header>) -> TaskState {
 unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: vtable contract (COMPLETE checked by the caller).
     let stage = unsafe { stage::<F, S>(ptr) };
-    if let Stage::Finished(_) = stage {
-        let Stage::Finished(out) = std::mem::replace(stage, Stage::Consumed) else {
-            unreachable!()
-        };
+    if let Stage::Finished(out) = stage {
+        // Moved out field by field, not by `mem::replace` of the whole stage (as large as
+        // the future: a `memcpy` of all of it per join).
+        // SAFETY: `out` is read bitwise and its place overwritten at once, without a drop
+        // in between or of the old value, so the output is owned exactly once.
+        let out = unsafe { std::ptr::read(out) };
+        // SAFETY: see above; `stage` is a valid, exclusive place.
+        unsafe { std::ptr::write(stage, Stage::Consumed) };
         // SAFETY: the caller (`JoinRef<F::Output>`) passes a pointer to its own
         // `Option<Result<F::Output, TaskError>>`.
         unsafe { *(dst as *mut Option<Result<F::Output, TaskError>>) = Some(out) };
@@ -340,14 +404,16 @@ unsafe fn take_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut ()) {
 unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) -> Option<String> {
     // SAFETY: vtable contract (COMPLETE checked by the caller).
     let stage = unsafe { stage::<F, S>(ptr) };
-    match std::mem::replace(stage, Stage::Consumed) {
+    // In place, never `mem::replace`: the stage is as large as the future, and moving it
+    // out to drop a small output would copy all of it (one `memcpy` per detached task).
+    let unread = match stage {
         Stage::Finished(Err(TaskError::Panicked(p))) => Some(p.message_unread().to_string()),
-        other => {
-            // Dropping a user value may panic; keep the loop alive.
-            let _ = catch_unwind(AssertUnwindSafe(|| drop(other)));
-            None
-        }
-    }
+        _ => None,
+    };
+    // Dropping a user value may panic; keep the loop alive (the assignment happens even
+    // then, as in `store_output`).
+    let _ = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+    unread
 }
 
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
