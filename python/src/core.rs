@@ -639,6 +639,13 @@ impl LoopCore {
         self.remove_watch(py, fd, true)
     }
 
+    /// Tells the watcher of `fd` that the reading (or writing) callback now running found
+    /// the descriptor drained (its last call gave `EAGAIN`): the watcher then waits for the
+    /// next event without asking the kernel (`poll(2)`) whether `fd` is still ready.
+    fn _watch_drained(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<()> {
+        self.mark_drained(py, fd, write)
+    }
+
     /// Raises `RuntimeError` unless called on the loop's thread (see `check_thread`).
     fn _check_thread(&self, py: Python<'_>) -> PyResult<()> {
         self.check_thread(py)

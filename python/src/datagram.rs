@@ -115,7 +115,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        self.core.schedule_call_lost(py, exc);
+        let _ = self.core.schedule_call_lost(py, exc);
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {

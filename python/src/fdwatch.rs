@@ -13,7 +13,7 @@
 //! Removing the last callback of a descriptor deregisters it at once (so the descriptor
 //! may be closed, or watched again, right away) and cancels its task.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -35,6 +35,10 @@ pub(crate) struct FdEntry {
     writer: RefCell<Option<Py<Handle>>>,
     /// The watcher task's waker, to make it poll a direction added later.
     waker: RefCell<Option<Waker>>,
+    /// Set by `_watch_drained` while a callback runs (to its direction, `write`): it saw
+    /// `EAGAIN`, so no `poll(2)`
+    /// needs to say the direction is no longer ready.
+    drained: Cell<Option<bool>>,
     flags: Arc<Flags>,
 }
 
@@ -90,6 +94,7 @@ impl FdEntry {
                     }
                 };
                 let Poll::Ready(Ok(r)) = ready else { continue };
+                self.drained.set(None);
                 handle::run(py, h.bind(py), &self.flags);
                 // The callback may have removed this watcher or closed the descriptor.
                 let fd = self.fd.borrow();
@@ -97,7 +102,9 @@ impl FdEntry {
                     // Not ready, not in error, not hung up (poll(2) reports those two
                     // whatever it is asked): forget all of `r`, the error state included,
                     // or a socket whose ICMP error was read would run its callback forever.
-                    if !sys::ready_now(self.raw, write) {
+                    // A callback that saw EAGAIN said so (`_watch_drained`): no probe.
+                    if self.drained.replace(None) == Some(write) || !sys::ready_now(self.raw, write)
+                    {
                         if write {
                             fd.clear_write_blocked(r);
                         } else {
@@ -155,6 +162,7 @@ impl LoopCore {
                 reader: RefCell::new(None),
                 writer: RefCell::new(None),
                 waker: RefCell::new(None),
+                drained: Cell::new(None),
                 flags,
             }))
         })??;
@@ -188,6 +196,21 @@ impl LoopCore {
             }
         }
         Ok(had)
+    }
+}
+
+impl LoopCore {
+    /// See `_watch_drained`: a watch of `fd` in direction `write` not being watched is
+    /// no error (the callback may have removed it).
+    pub(crate) fn mark_drained(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let fds = engine.fds.borrow();
+        if let Some(w) = fds.get(&fd) {
+            if w.entry.has(write) {
+                w.entry.drained.set(Some(write));
+            }
+        }
+        Ok(())
     }
 }
 

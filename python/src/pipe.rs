@@ -106,7 +106,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        if !self.core.schedule_call_lost(py, exc) {
+        if self.core.schedule_call_lost(py, exc).is_err() {
             // Closed before `_start`: `_start` schedules it.
             self.lost_scheduled.set(false);
         }
