@@ -372,8 +372,10 @@ class EventLoop(  # type: ignore[misc]
     def _sock_connect_ready(self, fut: asyncio.Future[Any], sock: socket.socket, address: Any) -> None:
         """The connect watch's callback. Once the connect has an outcome the watch ends here
         rather than in ``fut``'s done callback: the watcher then has no ``poll(2)`` to make
-        for a direction nobody waits on, and the descriptor is free for the transport at
-        once. (This handle runs only while it is ``fut``'s, so the watch is ours to end.)"""
+        for a direction nobody waits on. A connected socket's registration is handed on to
+        the transport that takes it over next (``_hand_over_writer``), saving a
+        deregistration and a registration. (This handle runs only while it is ``fut``'s,
+        so the watch is ours to end.)"""
         if fut.done():
             return
         try:
@@ -388,7 +390,7 @@ class EventLoop(  # type: ignore[misc]
             self._remove_writer(sock.fileno())
             fut.set_exception(exc)
         else:
-            self._remove_writer(sock.fileno())
+            self._hand_over_writer(sock.fileno(), sock)
             fut.set_result(None)
 
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:

@@ -556,7 +556,7 @@ impl SocketTransport {
         server: Option<Py<PyAny>>,
     ) -> PyResult<SocketTransport> {
         let fd: RawFd = sock.bind(py).call_method0("fileno")?.extract()?;
-        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, Some(sock.bind(py)))?;
         let buffered = protocol
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
