@@ -168,3 +168,90 @@ def test_accept_burst_of_100_connections_all_served(loop: simul.EventLoop) -> No
 
     replies = loop.run_until_complete(main())
     assert sorted(int(r) for r in replies) == list(range(1, n + 2))
+
+
+async def _connected_socket(loop: simul.EventLoop, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    return sock
+
+
+def _listener() -> tuple[socket.socket, int]:
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(8)
+    return lsn, lsn.getsockname()[1]
+
+
+def test_watch_of_a_reused_number_survives_the_connect_watch_before_it(loop: simul.EventLoop) -> None:
+    lsn, port = _listener()
+
+    async def main() -> bytes:
+        sock = await _connected_socket(loop, port)
+        n = sock.fileno()
+        sock.close()  # never made a transport; its number is free again
+        kept = []
+        while True:  # new descriptors take the lowest free number: find `n` again
+            a, b = pair()
+            if a.fileno() == n:
+                break
+            kept.append((a, b))
+        got = loop.create_future()
+        loop.add_reader(a, lambda: got.done() or got.set_result(a.recv(10)))
+        b.send(b"ping")
+        data = await asyncio.wait_for(got, 5)
+        loop.remove_reader(a)
+        for x, y in [*kept, (a, b)]:
+            x.close()
+            y.close()
+        return data
+
+    assert loop.run_until_complete(main()) == b"ping"
+    lsn.close()
+
+
+def test_connected_socket_used_with_sock_recv_instead_of_a_transport(loop: simul.EventLoop) -> None:
+    lsn, port = _listener()
+
+    async def main() -> bytes:
+        sock = await _connected_socket(loop, port)
+        other = await _connected_socket(loop, port)  # replaces the first one's spare
+        peer, _ = lsn.accept()
+        peer.sendall(b"to the first")
+        data = await asyncio.wait_for(loop.sock_recv(sock, 100), 5)
+        peer.close()
+        sock.close()
+        other.close()
+        return data
+
+    assert loop.run_until_complete(main()) == b"to the first"
+    lsn.close()
+
+
+def test_connected_socket_dropped_unclosed_is_not_kept_open(loop: simul.EventLoop) -> None:
+    import gc
+    import os
+    import warnings
+    import weakref
+
+    lsn, port = _listener()
+
+    async def main() -> None:
+        sock = await _connected_socket(loop, port)
+        n = sock.fileno()
+        ref = weakref.ref(sock)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            del sock
+            gc.collect()
+        assert ref() is None
+        try:
+            os.fstat(n)
+        except OSError:
+            pass
+        else:
+            raise AssertionError(f"descriptor {n} of the dropped socket is still open")
+
+    loop.run_until_complete(main())
+    lsn.close()
