@@ -100,3 +100,36 @@ fn a_clear_after_a_short_read_keeps_a_hang_up_seen_alongside() {
         assert_eq!(a.read(&mut buf).unwrap(), 0);
     });
 }
+
+#[test]
+fn forget_closed_leaves_the_watch_of_a_reused_descriptor_number_alone() {
+    simul::run(async {
+        let (a, _peer_a) = UnixStream::pair().unwrap();
+        let n = a.as_raw_fd();
+        let old = simul::net::AsyncFd::new(n).unwrap();
+        drop(a); // the kernel drops it from epoll; `old` still names number `n`
+                 // New descriptors take the lowest free numbers: open pairs until one end is `n`.
+        let mut spare = Vec::new();
+        let (b, mut peer_b) = loop {
+            let (x, y) = UnixStream::pair().unwrap();
+            if x.as_raw_fd() == n {
+                break (x, y);
+            }
+            if y.as_raw_fd() == n {
+                break (y, x);
+            }
+            assert!(spare.len() < 1000, "descriptor number {n} never came back");
+            spare.push((x, y));
+        };
+        b.set_nonblocking(true).unwrap();
+        let new = simul::net::AsyncFd::new(n).unwrap();
+        old.forget_closed();
+        peer_b.write_all(b"x").unwrap();
+        simul::wait_for(Duration::from_secs(5), new.readable())
+            .await
+            .expect("the new watch survives")
+            .unwrap();
+        let mut buf = [0u8; 1];
+        (&b).read_exact(&mut buf).unwrap();
+    });
+}

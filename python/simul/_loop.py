@@ -210,7 +210,11 @@ class EventLoop(  # type: ignore[misc]
             try:
                 conn, addr = sock.accept()
                 conn.setblocking(False)
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            except BlockingIOError:
+                # The backlog is empty: the watcher need not ask the kernel again.
+                self._watch_drained(sock.fileno(), False)
+                return
+            except (InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
@@ -366,6 +370,12 @@ class EventLoop(  # type: ignore[misc]
             fut = None  # type: ignore[assignment]  # break the traceback cycle
 
     def _sock_connect_ready(self, fut: asyncio.Future[Any], sock: socket.socket, address: Any) -> None:
+        """The connect watch's callback. Once the connect has an outcome the watch ends here
+        rather than in ``fut``'s done callback: the watcher then has no ``poll(2)`` to make
+        for a direction nobody waits on. A connected socket's registration is handed on to
+        the transport that takes it over next (``_hand_over_writer``), saving a
+        deregistration and a registration. (This handle runs only while it is ``fut``'s,
+        so the watch is ours to end.)"""
         if fut.done():
             return
         try:
@@ -377,8 +387,10 @@ class EventLoop(  # type: ignore[misc]
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
+            self._remove_writer(sock.fileno())
             fut.set_exception(exc)
         else:
+            self._hand_over_writer(sock.fileno(), sock)
             fut.set_result(None)
 
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:

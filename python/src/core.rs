@@ -127,6 +127,9 @@ pub struct Engine {
     running: Cell<bool>,
     stop_pending: Cell<bool>,
     pub(crate) fds: RefCell<HashMap<RawFd, FdWatch>>,
+    /// A finished connect watch's registration, for the socket's transport (see
+    /// `fdwatch::Spare`).
+    pub(crate) spare: RefCell<Option<crate::fdwatch::Spare>>,
 }
 
 /// A watched descriptor: its entry and the task that runs its callbacks.
@@ -380,6 +383,7 @@ impl LoopCore {
                 running: Cell::new(false),
                 stop_pending: Cell::new(false),
                 fds: RefCell::new(HashMap::new()),
+                spare: RefCell::new(None),
             },
         )?;
         Ok(LoopCore {
@@ -565,6 +569,7 @@ impl LoopCore {
             w.entry.release();
             w.task.cancel();
         }
+        crate::fdwatch::discard_any_spare(py, &engine);
         let lp = engine.lp.borrow_mut().take();
         drop(engine);
         drop(lp);
@@ -637,6 +642,25 @@ impl LoopCore {
     /// Stops watching `fd` for writing; whether it was watched.
     fn _remove_writer(&self, py: Python<'_>, fd: RawFd) -> PyResult<bool> {
         self.remove_watch(py, fd, true)
+    }
+
+    /// Tells the watcher of `fd` that the reading (or writing) callback now running found
+    /// the descriptor drained (its last call gave `EAGAIN`): the watcher then waits for the
+    /// next event without asking the kernel (`poll(2)`) whether `fd` is still ready.
+    fn _watch_drained(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<()> {
+        self.mark_drained(py, fd, write)
+    }
+
+    /// Ends the connect watch (the writer) of `fd`, whose socket is `sock`, handing its
+    /// registration on to the transport that takes `sock` over next (see
+    /// `fdwatch::Spare`).
+    fn _hand_over_writer(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        sock: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.hand_over_writer(py, fd, sock)
     }
 
     /// Raises `RuntimeError` unless called on the loop's thread (see `check_thread`).

@@ -115,7 +115,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        self.core.schedule_call_lost(py, exc);
+        let _ = self.core.schedule_call_lost(py, exc);
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -404,7 +404,7 @@ impl DatagramTransport {
     ) -> PyResult<DatagramTransport> {
         let s = sock.bind(py);
         let fd: RawFd = s.call_method0("fileno")?.extract()?;
-        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, None)?;
         let connected = match extra.bind(py).get_item("peername")? {
             Some(p) => p.is_truthy()?,
             None => false,

@@ -13,7 +13,7 @@
 //! Removing the last callback of a descriptor deregisters it at once (so the descriptor
 //! may be closed, or watched again, right away) and cancels its task.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyTuple, PyWeakrefMethods, PyWeakrefReference};
 
-use crate::core::{FdWatch, Flags, LoopCore};
+use crate::core::{Engine, FdWatch, Flags, LoopCore};
 use crate::handle::{self, Call, Handle};
 use crate::sys;
 
@@ -35,6 +35,10 @@ pub(crate) struct FdEntry {
     writer: RefCell<Option<Py<Handle>>>,
     /// The watcher task's waker, to make it poll a direction added later.
     waker: RefCell<Option<Waker>>,
+    /// Set by `_watch_drained` while a callback runs (to its direction, `write`): it saw
+    /// `EAGAIN`, so no `poll(2)`
+    /// needs to say the direction is no longer ready.
+    drained: Cell<Option<bool>>,
     flags: Arc<Flags>,
 }
 
@@ -56,7 +60,16 @@ impl FdEntry {
 
     /// Deregisters the descriptor and drops both callbacks.
     pub(crate) fn release(&self) {
-        drop(self.fd.borrow_mut().take());
+        drop(self.take_fd());
+        self.drop_callbacks();
+    }
+
+    /// The registration, taken out: the watcher task ends at its next poll.
+    fn take_fd(&self) -> Option<simul::net::AsyncFd> {
+        self.fd.borrow_mut().take()
+    }
+
+    fn drop_callbacks(&self) {
         drop(self.reader.borrow_mut().take());
         drop(self.writer.borrow_mut().take());
         drop(self.waker.borrow_mut().take());
@@ -90,6 +103,7 @@ impl FdEntry {
                     }
                 };
                 let Poll::Ready(Ok(r)) = ready else { continue };
+                self.drained.set(None);
                 handle::run(py, h.bind(py), &self.flags);
                 // The callback may have removed this watcher or closed the descriptor.
                 let fd = self.fd.borrow();
@@ -97,7 +111,9 @@ impl FdEntry {
                     // Not ready, not in error, not hung up (poll(2) reports those two
                     // whatever it is asked): forget all of `r`, the error state included,
                     // or a socket whose ICMP error was read would run its callback forever.
-                    if !sys::ready_now(self.raw, write) {
+                    // A callback that saw EAGAIN said so (`_watch_drained`): no probe.
+                    if self.drained.replace(None) == Some(write) || !sys::ready_now(self.raw, write)
+                    {
                         if write {
                             fd.clear_write_blocked(r);
                         } else {
@@ -146,6 +162,7 @@ impl LoopCore {
             w.task_waker();
             return Ok(handle);
         }
+        discard_spare(py, &engine, fd);
         let flags = self.flags.clone();
         let entry = engine.with_loop(|lp| -> PyResult<Rc<FdEntry>> {
             let afd = simul::net::AsyncFd::with_loop(lp, fd).map_err(PyErr::from)?;
@@ -155,6 +172,7 @@ impl LoopCore {
                 reader: RefCell::new(None),
                 writer: RefCell::new(None),
                 waker: RefCell::new(None),
+                drained: Cell::new(None),
                 flags,
             }))
         })??;
@@ -188,6 +206,138 @@ impl LoopCore {
             }
         }
         Ok(had)
+    }
+}
+
+/// A registration kept after the connect watch of `sock` ended (`_hand_over_writer`), for
+/// the transport about to take the socket over: it is handed on instead of deregistered
+/// and registered again (two `epoll_ctl` calls saved). At most one per loop; any other
+/// registration of the same descriptor number through this extension discards it first.
+pub(crate) struct Spare {
+    fd: RawFd,
+    /// The socket, weakly: a spare must not keep a dropped socket open.
+    sock: Py<PyWeakrefReference>,
+    afd: simul::net::AsyncFd,
+}
+
+impl Spare {
+    /// Whether `sock` is the socket this spare was kept for, still open on `fd`.
+    fn is_for(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> bool {
+        self.sock.bind(py).upgrade().is_some_and(|s| s.is(sock)) && self.still_open(py)
+    }
+
+    fn still_open(&self, py: Python<'_>) -> bool {
+        let Some(s) = self.sock.bind(py).upgrade() else {
+            return false;
+        };
+        s.call_method0("fileno")
+            .and_then(|f| f.extract::<RawFd>())
+            .is_ok_and(|f| f == self.fd)
+    }
+
+    /// Ends the registration: deregisters it while the socket is open on `fd`; once the
+    /// socket was closed, the number may name another descriptor, whose registration a
+    /// deregistration by number would end, so it is only forgotten.
+    fn discard(self, py: Python<'_>) {
+        if self.still_open(py) {
+            drop(self.afd);
+        } else {
+            self.afd.forget_closed();
+        }
+    }
+}
+
+/// Drops the loop's spare registration if it is for descriptor number `fd` (see
+/// [`Spare`]); before any new registration of `fd`.
+pub(crate) fn discard_spare(py: Python<'_>, engine: &Engine, fd: RawFd) {
+    let spare = engine.spare.borrow_mut().take_if(|s| s.fd == fd);
+    if let Some(s) = spare {
+        s.discard(py);
+    }
+}
+
+/// Drops the loop's spare registration, whatever its descriptor (at `close()`).
+pub(crate) fn discard_any_spare(py: Python<'_>, engine: &Engine) {
+    let spare = engine.spare.borrow_mut().take();
+    if let Some(s) = spare {
+        s.discard(py);
+    }
+}
+
+/// Watches the socket `sock` (descriptor `fd`) of a transport made on `loop_`: with the
+/// registration its connect watch left (see [`Spare`]) when there is one, else a new one.
+pub(crate) fn register_transport(
+    py: Python<'_>,
+    loop_: &Bound<'_, PyAny>,
+    fd: RawFd,
+    sock: Option<&Bound<'_, PyAny>>,
+) -> PyResult<simul::net::AsyncFd> {
+    if let Ok(core) = loop_.cast::<LoopCore>() {
+        if let Ok(engine) = core.get().engine(py) {
+            let spare = engine.spare.borrow_mut().take_if(|s| s.fd == fd);
+            if let Some(s) = spare {
+                if sock.is_some_and(|k| s.is_for(py, k)) {
+                    return Ok(s.afd);
+                }
+                s.discard(py);
+            }
+        }
+    }
+    simul::net::AsyncFd::new(fd).map_err(PyErr::from)
+}
+
+impl LoopCore {
+    /// Ends the writer watch of `fd` (the connect watch of `sock`, whose connect is done);
+    /// when no reader watches `fd` either, its registration is kept as the loop's spare for
+    /// the transport that takes `sock` over (see [`Spare`]) rather than deregistered.
+    pub(crate) fn hand_over_writer(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        sock: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let mut fds = engine.fds.borrow_mut();
+        let Some(w) = fds.get(&fd) else {
+            return Ok(());
+        };
+        if let Some(h) = w.entry.writer.borrow_mut().take() {
+            h.get().cancel_quietly();
+        }
+        if w.entry.reader.borrow().is_some() {
+            return Ok(()); // the reader's watch goes on
+        }
+        let Some(w) = fds.remove(&fd) else {
+            return Ok(());
+        };
+        drop(fds);
+        let afd = w.entry.take_fd();
+        w.entry.drop_callbacks();
+        w.task.cancel();
+        let Some(afd) = afd else { return Ok(()) };
+        let spare = Spare {
+            fd,
+            sock: PyWeakrefReference::new(sock)?.unbind(),
+            afd,
+        };
+        let old = engine.spare.borrow_mut().replace(spare);
+        if let Some(old) = old {
+            old.discard(py);
+        }
+        Ok(())
+    }
+
+    /// See `_watch_drained`: a watch of `fd` in direction `write` not being watched is
+    /// no error (the callback may have removed it).
+    pub(crate) fn mark_drained(&self, py: Python<'_>, fd: RawFd, write: bool) -> PyResult<()> {
+        let engine = self.engine(py)?;
+        let fds = engine.fds.borrow();
+        if let Some(w) = fds.get(&fd) {
+            if w.entry.has(write) {
+                w.entry.drained.set(Some(write));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -106,7 +106,7 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        if !self.core.schedule_call_lost(py, exc) {
+        if self.core.schedule_call_lost(py, exc).is_err() {
             // Closed before `_start`: `_start` schedules it.
             self.lost_scheduled.set(false);
         }
@@ -326,7 +326,9 @@ impl PipeTransport {
     /// end is readable when input arrives).
     #[new]
     #[pyo3(signature = (loop_, pipe, fd, protocol, extra, writer, watch_close = true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         loop_: Py<PyAny>,
         pipe: Py<PyAny>,
         fd: RawFd,
@@ -335,7 +337,7 @@ impl PipeTransport {
         writer: bool,
         watch_close: bool,
     ) -> PyResult<PipeTransport> {
-        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, None)?;
         Ok(PipeTransport {
             st: Rc::new(State {
                 core: TransportCore::new(loop_, protocol, extra),

@@ -178,11 +178,15 @@ impl TransportCore {
         }
     }
 
-    /// `loop.call_soon(this._call_connection_lost, exc)`: `false` (nothing scheduled)
-    /// when there is no `this` yet, i.e. before `_start`.
-    pub(crate) fn schedule_call_lost(&self, py: Python<'_>, exc: Py<PyAny>) -> bool {
+    /// `loop.call_soon(this._call_connection_lost, exc)`; `Err(exc)` (nothing scheduled,
+    /// the argument handed back) when there is no `this` yet, i.e. before `_start`.
+    pub(crate) fn schedule_call_lost(
+        &self,
+        py: Python<'_>,
+        exc: Py<PyAny>,
+    ) -> Result<(), Py<PyAny>> {
         let Some(t) = self.this(py) else {
-            return false;
+            return Err(exc);
         };
         let res = t.bind(py).getattr("_call_connection_lost").and_then(|f| {
             self.loop_
@@ -192,7 +196,7 @@ impl TransportCore {
         if let Err(e) = res {
             e.print(py);
         }
-        true
+        Ok(())
     }
 
     /// After `connection_lost` ran: drops `this`, wakes the task so it ends, and drops

@@ -104,6 +104,9 @@ struct State {
     server: Option<Py<PyAny>>,
     /// `loop.sendfile`'s wait for an empty write queue (see `_make_empty_waiter`).
     empty_waiter: RefCell<Option<Py<PyAny>>>,
+    /// `connection_lost`'s argument when the transport was lost before `_start` (closed
+    /// or aborted in `connection_made`): `_start` schedules the call.
+    lost_deferred: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's socket transport (see the module doc); `simul._loop`
@@ -127,7 +130,10 @@ impl State {
             return;
         }
         self.conn_lost.set(1);
-        self.core.schedule_call_lost(py, exc);
+        if let Err(exc) = self.core.schedule_call_lost(py, exc) {
+            // Closed before `_start` (in `connection_made`): `_start` schedules it.
+            *self.lost_deferred.borrow_mut() = Some(exc);
+        }
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -550,7 +556,7 @@ impl SocketTransport {
         server: Option<Py<PyAny>>,
     ) -> PyResult<SocketTransport> {
         let fd: RawFd = sock.bind(py).call_method0("fileno")?.extract()?;
-        let afd = simul::net::AsyncFd::new(fd).map_err(PyErr::from)?;
+        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, Some(sock.bind(py)))?;
         let buffered = protocol
             .bind(py)
             .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
@@ -583,18 +589,24 @@ impl SocketTransport {
                 lent_ready: Cell::new(None),
                 server,
                 empty_waiter: RefCell::new(None),
+                lost_deferred: RefCell::new(None),
             }),
         })
     }
 
     /// Starts the I/O task and reading (after `connection_made`); `this` is the Python
     /// transport object the protocol sees.
-    fn _start(&self, this: Py<PyAny>) {
+    fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
-        if st.closing.get() {
+        let deferred = st.lost_deferred.borrow_mut().take();
+        if let Some(exc) = deferred {
+            // Lost in `connection_made`: nothing left to send or read.
+            let _ = st.core.schedule_call_lost(py, exc);
             return;
         }
+        // Closed in `connection_made` with data still queued: the task flushes it (it
+        // reads no more), then schedules `connection_lost`.
         let s = st.clone();
         drop(simul::spawn(async move { poll_fn(|cx| s.poll(cx)).await }));
     }

@@ -304,3 +304,56 @@ def test_ten_thousand_concurrent_connections_byte_exact(loop: simul.EventLoop) -
 
     out = loop.run_until_complete(main())
     assert out.split()[-1] == str(n)
+
+
+def _serve_closing_in_connection_made(loop: simul.EventLoop, payload: bytes, abort: bool) -> tuple[bytes, list[object]]:
+    """A server whose protocol writes `payload` and closes (or aborts) inside
+    `connection_made`; what a plain client socket reads to EOF, and the lost calls."""
+    lost: list[object] = []
+
+    class CloseAtOnce(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            transport.write(payload)
+            transport.abort() if abort else transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            lost.append(exc)
+
+    async def main() -> bytes:
+        srv = await loop.create_server(CloseAtOnce, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        c = socket.create_connection(("127.0.0.1", port))
+        c.setblocking(False)
+        out = b""
+        try:
+            while chunk := await asyncio.wait_for(loop.sock_recv(c, 1 << 16), 5):
+                out += chunk
+        except ConnectionResetError:
+            pass
+        await asyncio.sleep(0)
+        c.close()
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    return loop.run_until_complete(main()), lost
+
+
+def test_transport_closed_in_connection_made_loses_the_connection(loop: simul.EventLoop) -> None:
+    got, lost = _serve_closing_in_connection_made(loop, b"bye", abort=False)
+    assert got == b"bye"
+    assert lost == [None]
+
+
+def test_transport_closed_in_connection_made_flushes_queued_data_first(loop: simul.EventLoop) -> None:
+    payload = os.urandom(8 << 20)  # more than the socket buffers take at once
+    got, lost = _serve_closing_in_connection_made(loop, payload, abort=False)
+    assert got == payload
+    assert lost == [None]
+
+
+def test_transport_aborted_in_connection_made_loses_the_connection(loop: simul.EventLoop) -> None:
+    got, lost = _serve_closing_in_connection_made(loop, b"", abort=True)
+    assert got == b""
+    assert lost == [None]

@@ -168,6 +168,26 @@ impl AsyncFd {
         self.fd
     }
 
+    /// Ends the watch of a descriptor that was closed meanwhile, without telling the
+    /// selector: the kernel dropped it from epoll at the close, and its number may name
+    /// another descriptor by now, maybe watched too, whose watch a deregistration by
+    /// number would end. (Dropping an `AsyncFd` deregisters its number.)
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::os::fd::AsRawFd;
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let watch = simul::net::AsyncFd::with_loop(&lp, a.as_raw_fd()).unwrap();
+    /// drop(a);
+    /// watch.forget_closed();
+    /// ```
+    pub fn forget_closed(mut self) {
+        // No descriptor is -1: the deregistration in `drop` fails with EBADF and touches
+        // nothing; the registration's slot is freed as for any drop.
+        self.fd = -1;
+    }
+
     /// Ready once the descriptor is readable (or at EOF, or in error); registers the task's
     /// waker otherwise.
     ///
