@@ -466,7 +466,8 @@ pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult
 /// (thread-local counters read and written twice per callback).
 ///
 /// Only for the closures `LoopCore` puts into simul's ready queue and timer wheel
-/// (`call_soon`, `call_at`, `call_soon_threadsafe`) and the polls of the tasks the
+/// (`call_soon`, `call_at`, `call_soon_threadsafe`), `call_soon`'s [`SoonEntry`], and the
+/// polls of the tasks the
 /// transports and descriptor watchers spawn: simul's loop runs callbacks and polls tasks
 /// only inside `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a
 /// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
