@@ -6,6 +6,12 @@
 //! and the user's handle: cancelling drops the closure at once and marks the cell, so a
 //! queue entry that is reached later does nothing. A callback that panics is reported to
 //! the loop's exception handler and never unwinds into the loop.
+//!
+//! [`call_soon_thin`] (hidden: for embedders) is the allocation-free variant for a caller
+//! whose callback is one pointer it already reference-counts (the Python face's `Handle`):
+//! the ready queue holds that pointer and a `'static` vtable (`Runnable::Thin`, no larger
+//! than the other entries), and the callback's own object does what the cell does here
+//! (knowing whether it was cancelled). Its unsafe half is `ThinCall` in `task/raw.rs`.
 
 use std::cell::Cell;
 use std::fmt;
