@@ -77,6 +77,8 @@ pub use io::fault::faults_enabled;
 pub use io::BUDGET;
 pub use loops::{Loops, LoopsBuilder};
 pub use runner::run;
+#[doc(hidden)]
+pub use runtime::call_soon_thin;
 pub use runtime::{
     call_at, call_later, call_soon, time, Builder, CallbackHandle, EventLoop, ExceptionContext,
     ExceptionKind, LoopHandle, RemoteTask, TimerHandle, TimerId,
@@ -91,6 +93,8 @@ pub use sync::{
     Barrier, BoundedSemaphore, BrokenBarrier, Condition, Event, LifoQueue, Lock, PriorityQueue,
     Promise, PromiseError, Queue, QueueShutDown, Semaphore,
 };
+#[doc(hidden)]
+pub use task::raw::ThinCallback;
 pub use task::{
     all_tasks, current_task, spawn, CancelOnDrop, GroupClosed, GroupError, GroupHandle, GroupTask,
     PanicPayload, SharedTask, Task, TaskBuilder, TaskError, TaskGroup, TaskInfo, TaskState,

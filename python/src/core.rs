@@ -89,6 +89,18 @@ impl Flags {
         self.remote.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Flags of no loop: defaults, nothing to wake.
+    fn detached() -> Flags {
+        Flags {
+            debug: AtomicBool::new(false),
+            slow: AtomicU64::new(0.1f64.to_bits()),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            pending: Mutex::new(None),
+            remote: Mutex::new(None),
+        }
+    }
+
     fn take_pending(&self) -> Option<PyErr> {
         self.pending
             .lock()
@@ -105,12 +117,48 @@ thread_local! {
     static RUNNING: Cell<*const Flags> = const { Cell::new(std::ptr::null()) };
 }
 
+thread_local! {
+    /// The flags of the loop whose queued callbacks may run on this thread now: set while
+    /// `_run` runs the loop and while `_close_core` shuts it down (simul's shutdown runs
+    /// the callbacks still queued). `call_soon`'s queue entries carry only their handle
+    /// (`sys::SoonEntry`) and read their loop's flags here when they run.
+    static CALLBACK_FLAGS: RefCell<Option<Arc<Flags>>> = const { RefCell::new(None) };
+}
+
+/// The flags of the loop running callbacks on this thread (see `CALLBACK_FLAGS`); outside
+/// one (not expected: simul runs callbacks only in `run_forever` and at shutdown), a
+/// loop's defaults, so the callback still runs and reports as in a loop without debug.
+pub(crate) fn callback_flags() -> Arc<Flags> {
+    CALLBACK_FLAGS
+        .with(|f| f.borrow().clone())
+        .unwrap_or_else(|| Arc::new(Flags::detached()))
+}
+
+/// Makes `flags` the callback flags of this thread until dropped (also on a panic).
+struct CallbackScope(Option<Arc<Flags>>);
+
+impl CallbackScope {
+    fn enter(flags: &Arc<Flags>) -> CallbackScope {
+        CallbackScope(CALLBACK_FLAGS.with(|f| f.borrow_mut().replace(flags.clone())))
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        // The `Arc` it replaces is dropped after the borrow ends.
+        let ours = CALLBACK_FLAGS.with(|f| std::mem::replace(&mut *f.borrow_mut(), prev));
+        drop(ours);
+    }
+}
+
 /// Marks `flags`' loop as running on this thread until dropped (also on a panic).
-struct RunningHere(*const Flags);
+struct RunningHere(*const Flags, #[allow(dead_code)] CallbackScope);
 
 impl RunningHere {
     fn enter(flags: &Arc<Flags>) -> RunningHere {
-        RunningHere(RUNNING.with(|r| r.replace(Arc::as_ptr(flags))))
+        let scope = CallbackScope::enter(flags);
+        RunningHere(RUNNING.with(|r| r.replace(Arc::as_ptr(flags))), scope)
     }
 }
 
@@ -280,12 +328,16 @@ impl LoopCore {
         let handle = Py::new(py, Handle::new(call))?;
         crate::sys::untrack_gc(handle.bind(py).as_any());
         let h = handle.clone_ref(py);
-        let flags = self.flags.clone();
-        let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
         match &engine {
-            // Running here: simul's current loop is this one.
-            None => drop(simul::call_soon(f)),
-            Some(engine) => drop(engine.with_loop(|lp| lp.call_soon(f))?),
+            // Running here: simul's current loop is this one, and runs the entry (one
+            // pointer, no allocation) with this loop's flags current.
+            None => simul::call_soon_thin(crate::sys::SoonEntry::new(h)),
+            Some(engine) => {
+                let flags = self.flags.clone();
+                let f =
+                    move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
+                drop(engine.with_loop(|lp| lp.call_soon(f))?)
+            }
         }
         Ok(handle)
     }
@@ -572,7 +624,10 @@ impl LoopCore {
         crate::fdwatch::discard_any_spare(py, &engine);
         let lp = engine.lp.borrow_mut().take();
         drop(engine);
+        // Shutdown runs the callbacks still queued: with this loop's flags.
+        let scope = CallbackScope::enter(&self.flags);
         drop(lp);
+        drop(scope);
         let remote = self.flags.remote().take();
         drop(remote);
         let e = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -466,7 +466,8 @@ pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult
 /// (thread-local counters read and written twice per callback).
 ///
 /// Only for the closures `LoopCore` puts into simul's ready queue and timer wheel
-/// (`call_soon`, `call_at`, `call_soon_threadsafe`) and the polls of the tasks the
+/// (`call_soon`, `call_at`, `call_soon_threadsafe`), `call_soon`'s [`SoonEntry`], and the
+/// polls of the tasks the
 /// transports and descriptor watchers spawn: simul's loop runs callbacks and polls tasks
 /// only inside `EventLoop::run_forever`, on the loop's thread, which `LoopCore._run` (a
 /// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
@@ -478,4 +479,55 @@ pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
     // SAFETY: as above; the token does not outlive `f`.
     let py = unsafe { Python::assume_attached() };
     f(py)
+}
+
+/// `call_soon`'s entry in simul's ready queue: the handle's reference itself, one
+/// pointer, so simul queues it with no allocation of its own (`simul::call_soon_thin`).
+/// Running it runs the handle (which knows whether it was cancelled) with the flags of
+/// the loop running callbacks (`core::callback_flags`); dropping it unrun (the loop shut
+/// down) releases the reference.
+pub(crate) struct SoonEntry(std::ptr::NonNull<ffi::PyObject>);
+
+impl SoonEntry {
+    pub(crate) fn new(handle: Py<crate::handle::Handle>) -> SoonEntry {
+        let ptr = handle.into_ptr();
+        SoonEntry(std::ptr::NonNull::new(ptr).expect("a Python object pointer is not null"))
+    }
+}
+
+// SAFETY: `into_ptr` gives up the entry's strong reference to the pointer (the entry is
+// forgotten, not dropped), and `from_ptr` wraps that pointer again, owning the reference
+// once more; simul calls `from_ptr` once per `into_ptr`.
+unsafe impl simul::ThinCallback for SoonEntry {
+    fn into_ptr(self) -> std::ptr::NonNull<()> {
+        std::mem::ManuallyDrop::new(self).0.cast()
+    }
+
+    unsafe fn from_ptr(ptr: std::ptr::NonNull<()>) -> SoonEntry {
+        SoonEntry(ptr.cast())
+    }
+
+    fn run(self) {
+        let ptr = std::mem::ManuallyDrop::new(self).0;
+        in_loop_callback(|py| {
+            // SAFETY: `ptr` is the strong reference `new` took from a `Py<Handle>` (so the
+            // object is a `Handle`), and `ManuallyDrop` hands it to this `Bound` alone.
+            let h = unsafe {
+                Bound::from_owned_ptr(py, ptr.as_ptr())
+                    .cast_into_unchecked::<crate::handle::Handle>()
+            };
+            crate::handle::run(py, &h, &crate::core::callback_flags());
+        })
+    }
+}
+
+impl Drop for SoonEntry {
+    fn drop(&mut self) {
+        // Cold: a loop closed with the entry queued (the GIL is held there; `attach` only
+        // makes sure of it).
+        Python::attach(|py| {
+            // SAFETY: the entry owns this strong reference (see `run`), released once here.
+            drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, self.0.as_ptr()) });
+        });
+    }
 }

@@ -6,6 +6,12 @@
 //! and the user's handle: cancelling drops the closure at once and marks the cell, so a
 //! queue entry that is reached later does nothing. A callback that panics is reported to
 //! the loop's exception handler and never unwinds into the loop.
+//!
+//! [`call_soon_thin`] (hidden: for embedders) is the allocation-free variant for a caller
+//! whose callback is one pointer it already reference-counts (the Python face's `Handle`):
+//! the ready queue holds that pointer and a `'static` vtable (`Runnable::Thin`, no larger
+//! than the other entries), and the callback's own object does what the cell does here
+//! (knowing whether it was cancelled). Its unsafe half is `ThinCall` in `task/raw.rs`.
 
 use std::cell::Cell;
 use std::fmt;
@@ -64,6 +70,39 @@ impl Core {
             ));
         }
     }
+
+    /// Runs a thin entry; a panic is reported as `run_callback` reports one.
+    pub(super) fn run_thin(&self, cb: crate::task::raw::ThinCall) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
+            let msg = crate::task::panic_message(&*p);
+            self.call_exception_handler(&ExceptionContext::new(
+                ExceptionKind::CallbackPanicked,
+                format!("Exception in callback: {msg}"),
+                None,
+            ));
+        }
+    }
+}
+
+/// Schedules a [`ThinCallback`](crate::ThinCallback) on the current loop: like
+/// [`call_soon`], but the queue entry is the callback's own pointer, so nothing is
+/// allocated, and there is no handle (the caller's object is its own handle: it decides
+/// in [`run`](crate::ThinCallback::run) whether it was cancelled). Runs in FIFO
+/// order with `call_soon` callbacks and task steps; a panic is reported to the exception
+/// handler; if the loop shuts down first, the callback is dropped unrun (once).
+///
+/// For embedders that already own a reference-counted object per callback (the Python
+/// face's `Handle`); everyone else wants [`call_soon`].
+///
+/// # Panics
+/// Outside a running loop.
+#[doc(hidden)]
+pub fn call_soon_thin<T: crate::task::raw::ThinCallback>(cb: T) {
+    with_core("call_soon", |core| {
+        core.ready
+            .borrow_mut()
+            .push_back(super::Runnable::Thin(crate::task::raw::ThinCall::new(cb)))
+    })
 }
 
 /// A scheduled `call_soon` callback (asyncio's `Handle`); [`CallbackHandle::cancel`] keeps

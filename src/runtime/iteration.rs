@@ -44,6 +44,8 @@ pub const IO_INTERVAL: u32 = 61;
 pub(super) enum Runnable {
     Task(raw::LocalRunnable),
     Call(Rc<dyn Callback>),
+    /// A callback that owns no allocation of its own (`call_soon_thin`).
+    Thin(raw::ThinCall),
     /// The main future's turn: `run_once` returns to `run_main`, which polls it, and the
     /// rest of the batch runs after it (so main keeps its FIFO place like any task).
     Main,
@@ -392,6 +394,7 @@ impl Core {
             match item {
                 Runnable::Task(t) => self.run_task(t),
                 Runnable::Call(cb) => self.run_callback(cb),
+                Runnable::Thin(cb) => self.run_thin(cb),
                 Runnable::Main => {
                     self.main_queued.set(false);
                     if self.main.borrow().is_some() {
@@ -463,5 +466,45 @@ impl Core {
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
             tr.borrow_mut().park(t0, t0.elapsed());
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod thin_tests {
+    use super::Runnable;
+    use crate::task::raw::thin_probe::{Counts, Probe};
+    use std::rc::Rc;
+
+    #[test]
+    fn thin_variant_keeps_the_queue_entry_three_words() {
+        assert_eq!(
+            std::mem::size_of::<Runnable>(),
+            3 * std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn thin_entries_run_once_in_fifo_order_with_call_soon() {
+        let counts = Rc::new(Counts::default());
+        let c = counts.clone();
+        crate::run(async move {
+            let probe = |tag| Probe {
+                counts: c.clone(),
+                tag,
+                panics: tag == 2,
+            };
+            crate::call_soon_thin(probe(1));
+            let c2 = c.clone();
+            drop(crate::call_soon(move || c2.order.borrow_mut().push(10)));
+            // A panicking one is reported, dropped once, and the loop goes on.
+            crate::call_soon_thin(probe(2));
+            crate::call_soon_thin(probe(3));
+            assert_eq!(c.runs.get(), 0);
+            crate::yield_now().await;
+            crate::yield_now().await;
+        });
+        assert_eq!(*counts.order.borrow(), vec![1, 10, 2, 3]);
+        assert_eq!(counts.runs.get(), 3);
+        assert_eq!(counts.drops.get(), 3);
     }
 }

@@ -74,6 +74,8 @@ mod tasks;
 
 pub use builder::Builder;
 pub(crate) use builder::Config;
+#[doc(hidden)]
+pub use callback::call_soon_thin;
 #[allow(deprecated)]
 pub use callback::Handle;
 pub(crate) use callback::TimerPayload;

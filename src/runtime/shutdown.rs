@@ -79,8 +79,10 @@ impl Core {
             // Run what cancellation scheduled (done callbacks), but no task steps.
             let pending: Vec<Runnable> = self.ready.borrow_mut().drain(..).collect();
             for r in pending {
-                if let Runnable::Call(cb) = r {
-                    self.run_callback(cb);
+                match r {
+                    Runnable::Call(cb) => self.run_callback(cb),
+                    Runnable::Thin(cb) => self.run_thin(cb),
+                    _ => {}
                 }
             }
             if !progress {
@@ -142,5 +144,47 @@ mod tests {
         });
         lp.close();
         assert_eq!(ran.get(), 11);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod thin_tests {
+    use super::super::context::with_core;
+    use super::super::EventLoop;
+    use crate::task::raw::thin_probe::{Counts, Probe};
+    use std::rc::Rc;
+
+    fn probe(counts: &Rc<Counts>, tag: u32) -> Probe {
+        Probe {
+            counts: counts.clone(),
+            tag,
+            panics: false,
+        }
+    }
+
+    #[test]
+    fn thin_entry_left_queued_at_shutdown_is_dropped_once_unrun() {
+        let counts = Rc::new(Counts::default());
+        let lp = EventLoop::new().unwrap();
+        let c = counts.clone();
+        // A hook runs after the cancellation rounds (which run queued callbacks), so what
+        // it queues is still in the ready queue when shutdown drops the leftovers.
+        lp.core.add_shutdown_hook(move || {
+            with_core("test", |_| crate::call_soon_thin(probe(&c, 1)));
+        });
+        lp.close();
+        assert_eq!(counts.runs.get(), 0);
+        assert_eq!(counts.drops.get(), 1);
+    }
+
+    #[test]
+    fn thin_entry_queued_before_close_runs_in_the_cancel_round_once() {
+        let counts = Rc::new(Counts::default());
+        let lp = EventLoop::new().unwrap();
+        let c = counts.clone();
+        lp.run_until_complete(async move { crate::call_soon_thin(probe(&c, 1)) });
+        lp.close();
+        assert_eq!(counts.runs.get(), 1);
+        assert_eq!(counts.drops.get(), 1);
     }
 }

@@ -988,3 +988,143 @@ mod tests;
 #[cfg(all(test, loom))]
 #[path = "raw_loom.rs"]
 mod loom_tests;
+
+// ---------------------------------------------------------------------------------------
+// Thin callback entries
+// ---------------------------------------------------------------------------------------
+
+/// A callback that is one pointer to something its caller already reference-counts, so
+/// the loop can queue it without an allocation of its own (see [`crate::call_soon_thin`]).
+///
+/// Not for general use (`call_soon` is): it exists for embedders such as the Python face,
+/// whose `Handle` object is allocated anyway and whose reference is the whole callback.
+///
+/// # Safety
+/// [`ThinCallback::into_ptr`] hands the value's ownership to the pointer it returns, and
+/// [`ThinCallback::from_ptr`] given that pointer (once) must give back an equal owner: the
+/// loop calls `from_ptr` exactly once per `into_ptr`, on the thread that queued it, then
+/// runs or drops the value it gets.
+#[doc(hidden)]
+pub unsafe trait ThinCallback: 'static {
+    /// Gives up ownership of `self` to a non-null pointer.
+    fn into_ptr(self) -> NonNull<()>;
+    /// Takes ownership back from a pointer [`ThinCallback::into_ptr`] returned.
+    ///
+    /// # Safety
+    /// `ptr` came from `into_ptr` of this type and has not been taken back yet.
+    unsafe fn from_ptr(ptr: NonNull<()>) -> Self;
+    /// Runs the callback (on the loop's thread, inside its iteration).
+    fn run(self);
+}
+
+/// The two functions a thin entry needs, monomorphised for its [`ThinCallback`] type.
+struct ThinVTable {
+    run: unsafe fn(NonNull<()>),
+    drop: unsafe fn(NonNull<()>),
+}
+
+struct ThinVTableOf<T>(PhantomData<T>);
+
+impl<T: ThinCallback> ThinVTableOf<T> {
+    const VTABLE: ThinVTable = ThinVTable {
+        run: thin_run::<T>,
+        drop: thin_drop::<T>,
+    };
+}
+
+/// # Safety
+/// `ptr` came from `T::into_ptr` and is taken back here once.
+unsafe fn thin_run<T: ThinCallback>(ptr: NonNull<()>) {
+    // SAFETY: the caller's contract: `ptr` is `T`'s and not taken back yet.
+    unsafe { T::from_ptr(ptr) }.run();
+}
+
+/// # Safety
+/// As [`thin_run`].
+unsafe fn thin_drop<T: ThinCallback>(ptr: NonNull<()>) {
+    // SAFETY: the caller's contract: `ptr` is `T`'s and not taken back yet.
+    drop(unsafe { T::from_ptr(ptr) });
+}
+
+/// A ready-queue entry for a [`ThinCallback`]: its pointer and a `'static` vtable, two
+/// words, no allocation. It owns the callback: running it consumes it, dropping it (a
+/// loop that shuts down with it queued) drops the callback, so either happens once.
+///
+/// `!Send`: the callback is taken back on the thread that queued it.
+pub(crate) struct ThinCall {
+    vtable: &'static ThinVTable,
+    ptr: NonNull<()>,
+}
+
+impl ThinCall {
+    pub(crate) fn new<T: ThinCallback>(cb: T) -> ThinCall {
+        ThinCall {
+            vtable: &ThinVTableOf::<T>::VTABLE,
+            ptr: cb.into_ptr(),
+        }
+    }
+
+    /// Runs the callback (a panic unwinds out of here, the callback dropped on the way).
+    pub(crate) fn run(self) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `ptr` came from the vtable's type's `into_ptr` (`new` pairs them), and
+        // `ManuallyDrop` keeps `Drop` from taking it back a second time.
+        unsafe { (this.vtable.run)(this.ptr) }
+    }
+}
+
+impl Drop for ThinCall {
+    fn drop(&mut self) {
+        // SAFETY: as in `run`: the pointer is the vtable type's, and a `ThinCall` is either
+        // run (which skips this) or dropped, once.
+        unsafe { (self.vtable.drop)(self.ptr) }
+    }
+}
+
+/// A [`ThinCallback`] for tests: an `Rc` of counters (runs, drops) that records its run
+/// and its drop, so a test can check each entry is released exactly once.
+#[cfg(test)]
+pub(crate) mod thin_probe {
+    use std::cell::Cell;
+    use std::ptr::NonNull;
+    use std::rc::Rc;
+
+    #[derive(Default)]
+    pub(crate) struct Counts {
+        pub(crate) runs: Cell<u32>,
+        pub(crate) drops: Cell<u32>,
+        /// Appended to by each run (its tag), for order checks.
+        pub(crate) order: std::cell::RefCell<Vec<u32>>,
+    }
+
+    pub(crate) struct Probe {
+        pub(crate) counts: Rc<Counts>,
+        pub(crate) tag: u32,
+        pub(crate) panics: bool,
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.counts.drops.set(self.counts.drops.get() + 1);
+        }
+    }
+
+    // SAFETY: `into_ptr` moves the probe into a `Box` and gives up the box; `from_ptr`
+    // takes that box back, once per `into_ptr` (the trait's contract on the caller).
+    unsafe impl super::ThinCallback for Probe {
+        fn into_ptr(self) -> NonNull<()> {
+            NonNull::from(Box::leak(Box::new(self))).cast()
+        }
+        unsafe fn from_ptr(ptr: NonNull<()>) -> Self {
+            // SAFETY: `ptr` is a leaked `Box<Probe>` not taken back yet (caller's contract).
+            *unsafe { Box::from_raw(ptr.cast::<Probe>().as_ptr()) }
+        }
+        fn run(self) {
+            self.counts.runs.set(self.counts.runs.get() + 1);
+            self.counts.order.borrow_mut().push(self.tag);
+            if self.panics {
+                panic!("probe {} panics", self.tag);
+            }
+        }
+    }
+}
