@@ -308,6 +308,25 @@ impl LoopCore {
         })
     }
 
+    /// The `Handle` of a `call_soon*` (`what`, for debug mode's check of the callback),
+    /// out of the cycle collector's sight (see `handle.rs`).
+    fn new_handle(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        what: &str,
+    ) -> PyResult<Py<Handle>> {
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, what)?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = Py::new(py, Handle::new(call))?;
+        crate::sys::untrack_gc(handle.bind(py).as_any());
+        Ok(handle)
+    }
+
     /// `call_soon`'s work, for both its entry points (the pyo3 method and the raw
     /// fastcall one `sys::install_call_soon` puts on the class).
     pub(crate) fn schedule_soon(
@@ -321,12 +340,7 @@ impl LoopCore {
 
         let fast = self.running_here();
         let engine = if fast { None } else { Some(self.engine(py)?) };
-        if self.flags.debug() {
-            glue::check_callback(py, &callback, "call_soon")?;
-        }
-        let call = Self::make_call(py, callback, args, context)?;
-        let handle = Py::new(py, Handle::new(call))?;
-        crate::sys::untrack_gc(handle.bind(py).as_any());
+        let handle = self.new_handle(py, callback, args, context, "call_soon")?;
         let h = handle.clone_ref(py);
         match &engine {
             // Running here: simul's current loop is this one, and runs the entry (one
@@ -513,12 +527,7 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
-        if self.flags.debug() {
-            glue::check_callback(py, &callback, "call_soon_threadsafe")?;
-        }
-        let call = Self::make_call(py, callback, args, context)?;
-        let handle = Py::new(py, Handle::new(call))?;
-        crate::sys::untrack_gc(handle.bind(py).as_any());
+        let handle = self.new_handle(py, callback, args, context, "call_soon_threadsafe")?;
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
         let remote = self.flags.remote().clone();

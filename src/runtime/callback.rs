@@ -61,19 +61,18 @@ impl Core {
         if cb.is_cancelled() {
             return;
         }
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
-            let msg = crate::task::panic_message(&*p);
-            self.call_exception_handler(&ExceptionContext::new(
-                ExceptionKind::CallbackPanicked,
-                format!("Exception in callback: {msg}"),
-                None,
-            ));
-        }
+        self.run_guarded(|| cb.run());
     }
 
     /// Runs a thin entry; a panic is reported as `run_callback` reports one.
     pub(super) fn run_thin(&self, cb: crate::task::raw::ThinCall) {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb.run())) {
+        self.run_guarded(|| cb.run());
+    }
+
+    /// Runs a callback; a panic goes to the exception handler, and the loop goes on.
+    #[inline]
+    fn run_guarded(&self, f: impl FnOnce()) {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
             let msg = crate::task::panic_message(&*p);
             self.call_exception_handler(&ExceptionContext::new(
                 ExceptionKind::CallbackPanicked,
