@@ -85,6 +85,9 @@ struct State {
     /// Sends refused after the connection was lost (asyncio's `_conn_lost` counter).
     lost_sends: Cell<usize>,
     lost_scheduled: Cell<bool>,
+    /// `connection_lost`'s argument when the transport was lost before `_start` (closed
+    /// or aborted in `connection_made`): `_start` schedules the call.
+    lost_deferred: RefCell<Option<Py<PyAny>>>,
 }
 
 /// The Rust half of asyncio's datagram transport (see the module doc); `simul._datagram`
@@ -115,7 +118,10 @@ impl State {
         if self.lost_scheduled.replace(true) {
             return;
         }
-        let _ = self.core.schedule_call_lost(py, exc);
+        if let Err(exc) = self.core.schedule_call_lost(py, exc) {
+            // Lost before `_start` (in `connection_made`): `_start` schedules it.
+            *self.lost_deferred.borrow_mut() = Some(exc);
+        }
     }
 
     fn force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
@@ -428,15 +434,22 @@ impl DatagramTransport {
                 started: Cell::new(false),
                 lost_sends: Cell::new(0),
                 lost_scheduled: Cell::new(false),
+                lost_deferred: RefCell::new(None),
             }),
         })
     }
 
     /// Starts the I/O task and reading (after `connection_made`); `this` is the Python
     /// transport object the protocol sees.
-    fn _start(&self, this: Py<PyAny>) {
+    fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        let deferred = st.lost_deferred.borrow_mut().take();
+        if let Some(exc) = deferred {
+            // Lost in `connection_made`: nothing left to send or read.
+            let _ = st.core.schedule_call_lost(py, exc);
+            return;
+        }
         if st.core.lost_done.get() || st.started.replace(true) {
             return;
         }

@@ -339,3 +339,41 @@ def test_reuse_port_and_broadcast_options(loop: simul.EventLoop) -> None:
         await asyncio.sleep(0)
 
     loop.run_until_complete(main())
+
+
+@pytest.mark.parametrize("how", ["close", "abort", "sendto then close"])
+def test_a_transport_closed_in_connection_made_reports_connection_lost(
+    loop: simul.EventLoop, how: str
+) -> None:
+    """Closing (or aborting) the transport inside `connection_made` still ends with
+    `connection_lost` and a closed socket, and a datagram sent before `close` is flushed."""
+
+    async def main() -> None:
+        peer = Recorder()
+        pt, _ = await loop.create_datagram_endpoint(lambda: peer, local_addr=("127.0.0.1", 0))
+        addr = pt.get_extra_info("sockname")
+
+        class Quick(Recorder):
+            def connection_made(self, transport: Any) -> None:
+                super().connection_made(transport)
+                if how == "abort":
+                    transport.abort()
+                else:
+                    if how == "sendto then close":
+                        transport.sendto(b"last words", addr)
+                    transport.close()
+
+        proto = Quick()
+        t, _ = await loop.create_datagram_endpoint(lambda: proto, local_addr=("127.0.0.1", 0))
+        await asyncio.wait_for(proto.closed.wait(), 5)
+        assert proto.lost == [None]
+        assert t.is_closing()
+        sock = t.get_extra_info("socket")
+        assert sock is None or sock.fileno() == -1, "the socket is closed"
+        if how == "sendto then close":
+            await asyncio.wait_for(peer.got.wait(), 5)
+            assert peer.datagrams[0][0] == b"last words"
+        pt.close()
+        await asyncio.wait_for(peer.closed.wait(), 5)
+
+    loop.run_until_complete(main())
