@@ -4,14 +4,14 @@
 //! |---|---|
 //! | `core.rs` | `LoopCore`: call_soon/call_at/time/stop/run on simul's loop core, the GIL released while parked |
 //! | `handle.rs` | `Handle`, `TimerHandle`, and running a Python callback as asyncio does |
-//! | `fdwatch.rs` | `add_reader`/`add_writer`: level-triggered callbacks on the edge-triggered selector |
+//! | `fdwatch.rs` | `add_reader`/`add_writer`: level-triggered callbacks on the edge-triggered selector; the connect watch's spare registration handed to the transport |
 //! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol` |
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
 //! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
 //! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, reporting, `connection_lost` scheduling) |
 //! | `tls.rs` | `TlsFeed`: the steady-state TLS data path of `_tls.py`'s `_FastSSLProtocol` (records in, records out) |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
-//! | `sys.rs` | the unsafe code: GIL release and the raw system calls |
+//! | `sys.rs` | the unsafe code: GIL release, the raw system calls, `call_soon` as a raw fastcall method, a callback run inside `PyContext_Enter`/`Exit`, and `SoonEntry` (a `Handle` queued as a thin engine entry, no Rust allocation) |
 //!
 //! The Python package (`simul/`) builds `simul.EventLoop` from `LoopCore` and asyncio's
 //! `BaseEventLoop`; see `core.rs` for the design.

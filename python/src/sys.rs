@@ -1,7 +1,10 @@
-//! The only unsafe code of the extension: releasing the GIL around the selector wait, and
-//! the few system calls the transports and descriptor watchers make on descriptors that
+//! The only unsafe code of the extension: releasing the GIL around the selector wait, the
+//! few system calls the transports and descriptor watchers make on descriptors that
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
-//! `bytes` object, a protocol's buffer).
+//! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
+//! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
+//! (C functions outside the 3.11 limited API, declared here), and `SoonEntry`, the
+//! `Handle` reference queued as a thin engine entry.
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
