@@ -383,7 +383,7 @@ impl State {
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
         let tls = self.tls.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(tls) = tls {
-            return self.read_tls(py, &tls.borrow(py));
+            return self.read_tls(py, tls.bind(py));
         }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
@@ -490,7 +490,7 @@ impl State {
     fn read_tls(
         &self,
         py: Python<'_>,
-        tls: &TlsFeed,
+        tls: &Bound<'_, TlsFeed>,
     ) -> Result<ReadOutcome, (PyErr, &'static str)> {
         let res = READ_BUF.with(|rbuf| {
             let mut rbuf = rbuf.borrow_mut();
@@ -503,7 +503,7 @@ impl State {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
                 let drained = data.as_bytes().len() < MAX_READ;
-                tls.feed(py, data)
+                TlsFeed::feed(tls, data)
                     .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
             }
