@@ -492,17 +492,34 @@ impl State {
         py: Python<'_>,
         tls: &Bound<'_, TlsFeed>,
     ) -> Result<ReadOutcome, (PyErr, &'static str)> {
-        let res = READ_BUF.with(|rbuf| {
-            let mut rbuf = rbuf.borrow_mut();
-            if rbuf.len() < MAX_READ {
-                rbuf.resize(MAX_READ, 0);
+        // Large reads straight into a `bytes` sized by `FIONREAD`, as for `data_received`.
+        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
+            match sys::bytes_available(self.fd) {
+                Ok(avail) if avail >= DIRECT_READ_MIN => Some(
+                    sys::recv_bytes(py, self.fd, avail.min(MAX_READ))
+                        .map(|d| d.map(|d| d.into_bound(py))),
+                ),
+                _ => None,
             }
-            sys::recv(self.fd, &mut rbuf[..]).map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+        } else {
+            None
+        };
+        let res = direct.unwrap_or_else(|| {
+            READ_BUF.with(|rbuf| {
+                let mut rbuf = rbuf.borrow_mut();
+                if rbuf.len() < MAX_READ {
+                    rbuf.resize(MAX_READ, 0);
+                }
+                sys::recv(self.fd, &mut rbuf[..])
+                    .map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+            })
         });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
-                let drained = data.as_bytes().len() < MAX_READ;
+                let len = data.as_bytes().len();
+                self.last_read.set(len);
+                let drained = len < MAX_READ;
                 TlsFeed::feed(tls, data)
                     .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
