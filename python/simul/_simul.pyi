@@ -159,8 +159,24 @@ class PipeTransport:
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
 
 class TlsFeed:
-    """The steady-state TLS data path of ``simul._tls._FastSSLProtocol`` (records in from
-    simul's socket transport, ``write`` out), everything else left to ``sslproto``."""
+    """The base class of ``simul._tls._FastSSLProtocol``: its steady-state TLS data path
+    (records in from simul's socket transport, ``_simul_write`` out), everything else
+    left to ``sslproto``, and the connection's hot state as Rust fields."""
 
-    def __init__(self, protocol: Any, wrapped: Any, again: Any) -> None: ...
-    def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def _simul_write(self, data: bytes | bytearray | memoryview) -> None: ...
+    _simul_tls_native: bool
+    _state: Any
+    _app_protocol: Any
+    _transport: Any
+    _write_backlog: Any
+    _write_buffer_size: int
+    _app_reading_paused: bool
+    _app_protocol_is_buffer: bool
+    _ssl_reading_paused: bool
+    _ssl_writing_paused: bool
+    _app_writing_paused: bool
+    _incoming_high_water: Any
+    _incoming_low_water: Any
+    _outgoing_high_water: Any
+    _outgoing_low_water: Any

@@ -47,9 +47,11 @@ FASTPATH = _MODE != "0"
 NATIVE = FASTPATH and _MODE != "python"
 
 
-class _FastSSLProtocol(sslproto.SSLProtocol):
+class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     """``sslproto.SSLProtocol`` with the steady-state data path in fewer Python calls
-    (its application transport is a ``_FastSSLTransport``).
+    (its application transport is a ``_FastSSLTransport``). ``TlsFeed`` holds the
+    connection's hot state (``_state``, the flags, the water marks) in Rust fields that
+    ``sslproto``'s code reads and writes by name.
 
     Each fast method handles only the common case and hands every other one to
     ``sslproto``'s method of the same name, so behaviour is ``sslproto``'s.
@@ -66,22 +68,16 @@ class _FastSSLProtocol(sslproto.SSLProtocol):
         super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # simul's socket transport hands each chunk to this feed, and the application
-        # transport (made in ``__init__``) takes its ``write`` (``python/src/tls.rs``).
-        self._simul_tls_feed = TlsFeed(self, _WRAPPED, _AGAIN) if NATIVE else None
+        # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
+        # application transport (made in ``__init__``) takes ``_simul_write`` as its
+        # ``write`` (``python/src/tls.rs``).
+        self._simul_tls_native = NATIVE
         # sslproto's ``__init__`` zeroes a 256 KiB read buffer per connection (page faults
         # and a memset per handshake); its ``get_buffer`` grows the buffer when asked, so
         # start it empty: with the feed it is never asked.
         self.max_size = 0
         super().__init__(*args, **kwargs)
         del self.max_size  # the class's 256 KiB again, for reads
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        """``sslproto``'s, then the reference to the feed goes (the feed refers back to
-        the protocol: without this the pair would wait for the cycle collector, where
-        ``sslproto`` alone is freed by its reference count)."""
-        super().connection_lost(exc)
-        self._simul_tls_feed = None
 
     def buffer_updated(self, nbytes: int) -> None:
         """One chunk from the socket (a transport other than simul's): into the incoming
@@ -231,9 +227,8 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
 
     def __init__(self, loop: Any, ssl_protocol: Any) -> None:
         super().__init__(loop, ssl_protocol)
-        feed = ssl_protocol._simul_tls_feed
-        if feed is not None:
-            self.write = feed.write  # type: ignore[method-assign]
+        if ssl_protocol._simul_tls_native:
+            self.write = ssl_protocol._simul_write  # type: ignore[method-assign]
 
     def write(self, data: Any) -> None:
         """Write some data bytes to the transport (encrypted and sent at once when

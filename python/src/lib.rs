@@ -9,7 +9,7 @@
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
 //! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
 //! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, reporting, `connection_lost` scheduling) |
-//! | `tls.rs` | `TlsFeed`: the steady-state TLS data path of `_tls.py`'s `_FastSSLProtocol` (records in, records out) |
+//! | `tls.rs` | `TlsFeed`: the base class of `_tls.py`'s `_FastSSLProtocol`: its steady-state TLS data path (records in, records out) and hot state |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
 //! | `sys.rs` | the unsafe code: GIL release, the raw system calls, `call_soon` as a raw fastcall method, a callback run inside `PyContext_Enter`/`Exit`, and `SoonEntry` (a `Handle` queued as a thin engine entry, no Rust allocation) |
 //!

@@ -6,7 +6,7 @@
 //! `_FastSSLProtocol` is that class with its hot path shortened, and this object is the
 //! shortest form of the same path: no Python frame between the socket and the user's
 //! protocol.
-//! - **In**: `SocketTransport` sees the protocol's `_simul_tls_feed` and hands each chunk
+//! - **In**: `SocketTransport` sees a `TlsFeed` protocol with `_simul_tls_native` set and hands each chunk
 //!   it receives to [`TlsFeed::feed`] instead of `get_buffer`/`buffer_updated`. The chunk
 //!   goes into the incoming BIO; in the `WRAPPED` state, with application reading on and
 //!   a copying (non-buffered) application protocol, the records are decrypted here
@@ -26,45 +26,118 @@
 //!
 //! Errors are `sslproto`'s: an `Exception` raised on the way goes to the protocol's
 //! `_fatal_error(exc, "Fatal error on SSL protocol")`; a `BaseException` propagates.
-//! The state of the connection (`_state`, the queues, the flags and marks) stays in the
-//! Python object, read on each call, so `sslproto`'s own code and this path can take
-//! turns on the same connection.
+//!
+//! `TlsFeed` is a base class of `_FastSSLProtocol` (`class _FastSSLProtocol(TlsFeed,
+//! sslproto.SSLProtocol)`), and the connection's hot state lives in its Rust fields:
+//! `_state`, `_app_protocol`, `_transport`, `_write_backlog`, `_write_buffer_size`, the
+//! four pause flags and `_app_protocol_is_buffer`, and the four water marks are data
+//! descriptors of the class, so `sslproto`'s own Python code reads and writes them by
+//! name as before (and takes turns with this path on the same connection), while this
+//! path reads a field where it would look a name up in the instance dict. The fields
+//! keep the objects Python stores (a water mark that is not an `int` is compared as
+//! Python compares it); the flags are stored as their truth value, the write buffer
+//! size as an `int`.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-/// The fast path of one `_FastSSLProtocol` (see the module doc).
-///
-/// ```python
-/// feed = _simul.TlsFeed(protocol, sslproto.SSLProtocolState.WRAPPED, sslproto.SSLAgainErrors)
-/// ```
-#[pyclass(unsendable, module = "simul._simul")]
-pub struct TlsFeed {
-    proto: Option<Py<PyAny>>,
+/// `sslproto.SSLProtocolState.WRAPPED` and `sslproto.SSLAgainErrors`.
+struct Consts {
     wrapped: Py<PyAny>,
     again: Py<PyAny>,
+}
+
+static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
+
+fn consts(py: Python<'_>) -> PyResult<&Consts> {
+    CONSTS.get_or_try_init(py, || {
+        let m = py.import("asyncio.sslproto")?;
+        Ok(Consts {
+            wrapped: m.getattr("SSLProtocolState")?.getattr("WRAPPED")?.unbind(),
+            again: m.getattr("SSLAgainErrors")?.unbind(),
+        })
+    })
+}
+
+/// A water mark: the object Python stored, and its value when it is an `int` that fits.
+struct Mark {
+    obj: RefCell<Py<PyAny>>,
+    int: Cell<Option<i64>>,
+}
+
+impl Mark {
+    fn new(py: Python<'_>) -> Self {
+        Mark {
+            obj: RefCell::new(0i64.into_pyobject(py).expect("int").into_any().unbind()),
+            int: Cell::new(Some(0)),
+        }
+    }
+
+    fn get(&self, py: Python<'_>) -> Py<PyAny> {
+        self.obj.borrow().clone_ref(py)
+    }
+
+    fn set(&self, value: &Bound<'_, PyAny>) {
+        let int = value
+            .is_exact_instance_of::<pyo3::types::PyInt>()
+            .then(|| value.extract::<i64>().ok())
+            .flatten();
+        self.int.set(int);
+        drop(self.obj.replace(value.clone().unbind()));
+    }
+
+    /// `size <= self` (`le`) or `size >= self`.
+    fn cmp(&self, py: Python<'_>, size: i64, le: bool) -> PyResult<bool> {
+        if let Some(m) = self.int.get() {
+            return Ok(if le { size <= m } else { size >= m });
+        }
+        let mark = self.get(py);
+        let size = size.into_pyobject(py)?;
+        if le {
+            size.le(mark.bind(py))
+        } else {
+            size.ge(mark.bind(py))
+        }
+    }
+}
+
+/// The fast path of one `_FastSSLProtocol`, and a base class of it (see the module doc).
+#[pyclass(subclass, unsendable, module = "simul._simul")]
+pub struct TlsFeed {
+    /// Whether simul's socket transport hands its chunks to [`TlsFeed::feed`]
+    /// (`_simul_tls_native`, set by `_FastSSLProtocol.__init__`).
+    native: Cell<bool>,
+    state: RefCell<Py<PyAny>>,
+    /// `_state is SSLProtocolState.WRAPPED`.
+    wrapped: Cell<bool>,
+    app_protocol: RefCell<Py<PyAny>>,
+    transport: RefCell<Py<PyAny>>,
+    write_backlog: RefCell<Py<PyAny>>,
+    write_buffer_size: Cell<i64>,
+    app_reading_paused: Cell<bool>,
+    app_protocol_is_buffer: Cell<bool>,
+    ssl_reading_paused: Cell<bool>,
+    ssl_writing_paused: Cell<bool>,
+    app_writing_paused: Cell<bool>,
+    incoming_high_water: Mark,
+    incoming_low_water: Mark,
+    outgoing_high_water: Mark,
+    outgoing_low_water: Mark,
     /// What never changes once the protocol is made, fetched on first use.
     fixed: OnceCell<Fixed>,
     /// The `_ssl` object's methods once the handshake is done.
     raw: OnceCell<Raw>,
 }
 
-/// The protocol's instance `__dict__`, its two BIOs (with the one bound method of each
-/// this path calls) and `max_size`.
-///
-/// The connection's state is read from the `__dict__` (one dict lookup) instead of by
-/// `getattr` (a lookup along the class's MRO first, then the dict): the names read are
-/// plain instance attributes that no class of the protocol's MRO makes a data
-/// descriptor, and a name not in the dict falls back to `getattr`, so the value is the
-/// same. Fetching `__dict__` makes CPython keep the instance's attributes in that dict
-/// from then on (where Python code reads and writes them as before).
+/// The protocol's two BIOs (with the one bound method of each this path calls) and
+/// `max_size`.
 struct Fixed {
-    dict: Py<PyDict>,
     incoming: Py<PyAny>,
     incoming_write: Py<PyAny>,
     outgoing: Py<PyAny>,
@@ -80,51 +153,29 @@ struct Raw {
     pending: Py<PyAny>,
 }
 
-/// `p.<name>`: from the instance dict when the name is there, else by `getattr` (see
-/// [`Fixed`]).
-fn attr<'py>(
-    p: &Bound<'py, PyAny>,
-    dict: &Bound<'py, PyDict>,
-    name: &Bound<'py, PyString>,
-) -> PyResult<Bound<'py, PyAny>> {
-    match dict.get_item(name)? {
-        Some(value) => Ok(value),
-        None => p.getattr(name),
-    }
-}
-
-/// `bool(p.<name>)`.
-fn flag(
-    p: &Bound<'_, PyAny>,
-    dict: &Bound<'_, PyDict>,
-    name: &Bound<'_, PyString>,
-) -> PyResult<bool> {
-    attr(p, dict, name)?.is_truthy()
+/// `bio.pending`.
+fn pending(bio: &Bound<'_, PyAny>) -> PyResult<i64> {
+    bio.getattr(intern!(bio.py(), "pending"))?.extract()
 }
 
 /// Whether `size` has crossed the water mark a control call is due at: `size <= low`
 /// while `paused`, `size >= high` otherwise (`sslproto`'s tests before
 /// `_control_ssl_reading` and `_control_app_writing`).
 fn mark_crossed(
-    p: &Bound<'_, PyAny>,
-    dict: &Bound<'_, PyDict>,
-    size: &Bound<'_, PyAny>,
-    paused: &Bound<'_, PyString>,
-    low: &Bound<'_, PyString>,
-    high: &Bound<'_, PyString>,
+    py: Python<'_>,
+    size: i64,
+    paused: bool,
+    low: &Mark,
+    high: &Mark,
 ) -> PyResult<bool> {
-    if flag(p, dict, paused)? {
-        size.le(attr(p, dict, low)?)
+    if paused {
+        low.cmp(py, size, true)
     } else {
-        size.ge(attr(p, dict, high)?)
+        high.cmp(py, size, false)
     }
 }
 
 impl TlsFeed {
-    fn proto<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        self.proto.as_ref().map(|p| p.bind(py).clone())
-    }
-
     fn fixed(&self, p: &Bound<'_, PyAny>) -> PyResult<&Fixed> {
         if let Some(f) = self.fixed.get() {
             return Ok(f);
@@ -133,10 +184,6 @@ impl TlsFeed {
         let incoming = p.getattr(intern!(py, "_incoming"))?;
         let outgoing = p.getattr(intern!(py, "_outgoing"))?;
         let f = Fixed {
-            dict: p
-                .getattr(intern!(py, "__dict__"))?
-                .cast_into::<PyDict>()?
-                .unbind(),
             incoming_write: incoming.getattr(intern!(py, "write"))?.unbind(),
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
@@ -147,13 +194,12 @@ impl TlsFeed {
     }
 
     /// The `_ssl` object's methods when the fast path applies: handshake done, `WRAPPED`.
-    fn raw(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<Option<&Raw>> {
+    fn raw(&self, p: &Bound<'_, PyAny>) -> PyResult<Option<&Raw>> {
         let py = p.py();
-        let dict = fixed.dict.bind(py);
         let raw = match self.raw.get() {
             Some(raw) => raw,
             None => {
-                let raw = attr(p, dict, intern!(py, "_raw"))?;
+                let raw = p.getattr(intern!(py, "_raw"))?;
                 if raw.is_none() {
                     return Ok(None);
                 }
@@ -165,25 +211,26 @@ impl TlsFeed {
                 self.raw.get_or_init(|| r)
             }
         };
-        if !attr(p, dict, intern!(py, "_state"))?.is(self.wrapped.bind(py)) {
+        if !self.wrapped.get() {
             return Ok(None);
         }
         Ok(Some(raw))
     }
 
+    fn write_backlog_nonempty(&self, py: Python<'_>) -> PyResult<bool> {
+        let backlog = self.write_backlog.borrow().clone_ref(py);
+        backlog.bind(py).is_truthy()
+    }
+
     /// A chunk from the socket (see the module doc, "In").
-    pub(crate) fn feed(&self, py: Python<'_>, data: Bound<'_, PyBytes>) -> PyResult<()> {
-        let Some(p) = self.proto(py) else {
-            return Ok(());
-        };
-        let fixed = self.fixed(&p)?;
-        let dict = fixed.dict.bind(py);
+    pub(crate) fn feed(slf: &Bound<'_, TlsFeed>, data: Bound<'_, PyBytes>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
         fixed.incoming_write.bind(py).call1((data,))?;
-        let raw = match self.raw(&p, fixed)? {
-            Some(raw)
-                if !flag(&p, dict, intern!(py, "_app_reading_paused"))?
-                    && !flag(&p, dict, intern!(py, "_app_protocol_is_buffer"))? =>
-            {
+        let raw = match this.raw(p)? {
+            Some(raw) if !this.app_reading_paused.get() && !this.app_protocol_is_buffer.get() => {
                 raw
             }
             _ => {
@@ -191,22 +238,22 @@ impl TlsFeed {
                 return Ok(());
             }
         };
-        let res = self.read_records(&p, fixed, raw);
-        self.fatal_on_exception(&p, res)
+        let res = this.read_records(p, fixed, raw);
+        this.fatal_on_exception(p, res)
     }
 
     fn read_records(&self, p: &Bound<'_, PyAny>, fixed: &Fixed, raw: &Raw) -> PyResult<()> {
         let py = p.py();
-        let dict = fixed.dict.bind(py);
         let incoming = fixed.incoming.bind(py);
         let max_size = fixed.max_size.bind(py);
         let read = raw.read.bind(py);
+        let again = consts(py)?.again.bind(py);
         let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
         let mut close_notify = false;
         loop {
             let chunk = match read.call1((max_size,)) {
                 Ok(c) => c,
-                Err(e) if e.is_instance(py, self.again.bind(py)) => break,
+                Err(e) if e.is_instance(py, again) => break,
                 Err(e) => return Err(e),
             };
             if !chunk.is_truthy()? {
@@ -214,9 +261,7 @@ impl TlsFeed {
                 break;
             }
             chunks.push(chunk);
-            if !incoming.getattr(intern!(py, "pending"))?.is_truthy()?
-                && !raw.pending.bind(py).call0()?.is_truthy()?
-            {
+            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
                 break;
             }
         }
@@ -227,26 +272,26 @@ impl TlsFeed {
                 PyBytes::new(py, b"")
                     .call_method1(intern!(py, "join"), (PyList::new(py, chunks)?,))?
             };
-            attr(p, dict, intern!(py, "_app_protocol"))?
+            let app = self.app_protocol.borrow().clone_ref(py);
+            app.bind(py)
                 .call_method1(intern!(py, "data_received"), (data,))?;
         }
         if close_notify {
             p.call_method0(intern!(py, "_call_eof_received"))?;
             p.call_method0(intern!(py, "_start_shutdown"))?;
         }
-        if flag(p, dict, intern!(py, "_write_backlog"))? {
+        if self.write_backlog_nonempty(py)? {
             p.call_method0(intern!(py, "_do_write"))?;
         } else {
             self.send_outgoing(p, fixed)?;
         }
-        let size = incoming.getattr(intern!(py, "pending"))?;
+        let size = pending(incoming)?;
         if mark_crossed(
-            p,
-            dict,
-            &size,
-            intern!(py, "_ssl_reading_paused"),
-            intern!(py, "_incoming_low_water"),
-            intern!(py, "_incoming_high_water"),
+            py,
+            size,
+            self.ssl_reading_paused.get(),
+            &self.incoming_low_water,
+            &self.incoming_high_water,
         )? {
             p.call_method0(intern!(py, "_control_ssl_reading"))?;
         }
@@ -257,27 +302,21 @@ impl TlsFeed {
     /// crossed.
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
-        let dict = fixed.dict.bind(py);
         let outgoing = fixed.outgoing.bind(py);
-        if !flag(p, dict, intern!(py, "_ssl_writing_paused"))?
-            && outgoing.getattr(intern!(py, "pending"))?.is_truthy()?
-        {
+        if !self.ssl_writing_paused.get() && pending(outgoing)? != 0 {
             let data = fixed.outgoing_read.bind(py).call0()?;
-            attr(p, dict, intern!(py, "_transport"))?
+            let transport = self.transport.borrow().clone_ref(py);
+            transport
+                .bind(py)
                 .call_method1(intern!(py, "write"), (data,))?;
         }
-        let size = outgoing.getattr(intern!(py, "pending"))?.add(attr(
-            p,
-            dict,
-            intern!(py, "_write_buffer_size"),
-        )?)?;
+        let size = pending(outgoing)? + self.write_buffer_size.get();
         if mark_crossed(
-            p,
-            dict,
-            &size,
-            intern!(py, "_app_writing_paused"),
-            intern!(py, "_outgoing_low_water"),
-            intern!(py, "_outgoing_high_water"),
+            py,
+            size,
+            self.app_writing_paused.get(),
+            &self.outgoing_low_water,
+            &self.outgoing_high_water,
         )? {
             p.call_method0(intern!(py, "_control_app_writing"))?;
         }
@@ -300,23 +339,131 @@ impl TlsFeed {
     }
 }
 
-#[pymethods]
-impl TlsFeed {
-    /// The fast path for `protocol` (a `_FastSSLProtocol`); `wrapped` is
-    /// `sslproto.SSLProtocolState.WRAPPED`, `again` is `sslproto.SSLAgainErrors`.
+/// The methods of `TlsFeed`, with a getter and a setter for each field: objects kept
+/// as Python stored them, flags stored as their truth value, water marks (see [`Mark`]).
+macro_rules! tls_methods {
+    (
+        objects { $($o:ident: $oget:ident, $oset:ident, $oname:literal;)* }
+        flags { $($f:ident: $fget:ident, $fset:ident, $fname:literal;)* }
+        marks { $($m:ident: $mget:ident, $mset:ident, $mname:literal;)* }
+        $($rest:tt)*
+    ) => {
+        #[pymethods]
+        impl TlsFeed {
+            $(
+                #[getter($oname)]
+                fn $oget(&self, py: Python<'_>) -> Py<PyAny> {
+                    self.$o.borrow().clone_ref(py)
+                }
+
+                #[setter($oname)]
+                fn $oset(&self, value: Py<PyAny>) {
+                    drop(self.$o.replace(value));
+                }
+            )*
+            $(
+                #[getter($fname)]
+                fn $fget(&self) -> bool {
+                    self.$f.get()
+                }
+
+                #[setter($fname)]
+                fn $fset(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+                    self.$f.set(value.is_truthy()?);
+                    Ok(())
+                }
+            )*
+            $(
+                #[getter($mname)]
+                fn $mget(&self, py: Python<'_>) -> Py<PyAny> {
+                    self.$m.get(py)
+                }
+
+                #[setter($mname)]
+                fn $mset(&self, value: &Bound<'_, PyAny>) {
+                    self.$m.set(value);
+                }
+            )*
+            $($rest)*
+        }
+    };
+}
+
+tls_methods! {
+    objects {
+        app_protocol: get_app_protocol, set_app_protocol, "_app_protocol";
+        transport: get_transport, set_transport, "_transport";
+        write_backlog: get_write_backlog, set_write_backlog, "_write_backlog";
+    }
+    flags {
+        native: get_native, set_native, "_simul_tls_native";
+        app_reading_paused: get_app_reading_paused, set_app_reading_paused, "_app_reading_paused";
+        app_protocol_is_buffer: get_app_protocol_is_buffer, set_app_protocol_is_buffer, "_app_protocol_is_buffer";
+        ssl_reading_paused: get_ssl_reading_paused, set_ssl_reading_paused, "_ssl_reading_paused";
+        ssl_writing_paused: get_ssl_writing_paused, set_ssl_writing_paused, "_ssl_writing_paused";
+        app_writing_paused: get_app_writing_paused, set_app_writing_paused, "_app_writing_paused";
+    }
+    marks {
+        incoming_high_water: get_incoming_high_water, set_incoming_high_water, "_incoming_high_water";
+        incoming_low_water: get_incoming_low_water, set_incoming_low_water, "_incoming_low_water";
+        outgoing_high_water: get_outgoing_high_water, set_outgoing_high_water, "_outgoing_high_water";
+        outgoing_low_water: get_outgoing_low_water, set_outgoing_low_water, "_outgoing_low_water";
+    }
+    /// The fields' defaults; `sslproto.SSLProtocol.__init__` (which takes the arguments)
+    /// sets them.
     #[new]
-    fn new(protocol: Py<PyAny>, wrapped: Py<PyAny>, again: Py<PyAny>) -> Self {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyAny>>,
+    ) -> Self {
         TlsFeed {
-            proto: Some(protocol),
-            wrapped,
-            again,
+            native: Cell::new(false),
+            state: RefCell::new(py.None()),
+            wrapped: Cell::new(false),
+            app_protocol: RefCell::new(py.None()),
+            transport: RefCell::new(py.None()),
+            write_backlog: RefCell::new(py.None()),
+            write_buffer_size: Cell::new(0),
+            app_reading_paused: Cell::new(false),
+            app_protocol_is_buffer: Cell::new(false),
+            ssl_reading_paused: Cell::new(false),
+            ssl_writing_paused: Cell::new(false),
+            app_writing_paused: Cell::new(false),
+            incoming_high_water: Mark::new(py),
+            incoming_low_water: Mark::new(py),
+            outgoing_high_water: Mark::new(py),
+            outgoing_low_water: Mark::new(py),
             fixed: OnceCell::new(),
             raw: OnceCell::new(),
         }
     }
 
+    #[getter(_state)]
+    fn get_state(&self, py: Python<'_>) -> Py<PyAny> {
+        self.state.borrow().clone_ref(py)
+    }
+
+    #[setter(_state)]
+    fn set_state(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        self.wrapped.set(value.is(consts(value.py())?.wrapped.bind(value.py())));
+        drop(self.state.replace(value.unbind()));
+        Ok(())
+    }
+
+    #[getter(_write_buffer_size)]
+    fn get_write_buffer_size(&self) -> i64 {
+        self.write_buffer_size.get()
+    }
+
+    #[setter(_write_buffer_size)]
+    fn set_write_buffer_size(&self, value: i64) {
+        self.write_buffer_size.set(value);
+    }
+
     /// The application transport's `write(data)` (see the module doc, "Out").
-    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn _simul_write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         if !(data.is_instance_of::<PyBytes>()
             || data.is_instance_of::<PyByteArray>()
             || data.is_instance_of::<PyMemoryView>())
@@ -329,13 +476,12 @@ impl TlsFeed {
         if !data.is_truthy()? {
             return Ok(());
         }
-        let Some(p) = self.proto(py) else {
-            return Ok(());
-        };
-        let fixed = self.fixed(&p)?;
-        let dict = fixed.dict.bind(py);
-        let raw = match self.raw(&p, fixed)? {
-            Some(raw) if !flag(&p, dict, intern!(py, "_write_backlog"))? => raw,
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
+        let raw = match this.raw(p)? {
+            Some(raw) if !this.write_backlog_nonempty(py)? => raw,
             _ => {
                 p.call_method1(intern!(py, "_write_one"), (data,))?;
                 return Ok(());
@@ -352,16 +498,26 @@ impl TlsFeed {
             p.call_method1(intern!(py, "_write_partial"), (data, count))?;
             return Ok(());
         }
-        let res = self.send_outgoing(&p, fixed);
-        self.fatal_on_exception(&p, res)
+        let res = this.send_outgoing(p, fixed);
+        this.fatal_on_exception(p, res)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.proto)?;
-        visit.call(&self.wrapped)?;
-        visit.call(&self.again)?;
+        for cell in [
+            &self.state,
+            &self.app_protocol,
+            &self.transport,
+            &self.write_backlog,
+            &self.incoming_high_water.obj,
+            &self.incoming_low_water.obj,
+            &self.outgoing_high_water.obj,
+            &self.outgoing_low_water.obj,
+        ] {
+            if let Ok(obj) = cell.try_borrow() {
+                visit.call(&*obj)?;
+            }
+        }
         if let Some(f) = self.fixed.get() {
-            visit.call(&f.dict)?;
             visit.call(&f.incoming)?;
             visit.call(&f.incoming_write)?;
             visit.call(&f.outgoing)?;
@@ -377,16 +533,24 @@ impl TlsFeed {
     }
 
     fn __clear__(&mut self) {
-        self.proto = None;
+        Python::attach(|py| {
+            for cell in [
+                &self.app_protocol,
+                &self.transport,
+                &self.write_backlog,
+            ] {
+                drop(cell.replace(py.None()));
+            }
+        });
         self.fixed = OnceCell::new();
         self.raw = OnceCell::new();
     }
 }
 
-/// The `TlsFeed` of a protocol that has one (`protocol._simul_tls_feed`).
+/// The protocol itself when it is a `TlsFeed` whose chunks simul's socket transport
+/// hands to [`TlsFeed::feed`] (`_simul_tls_native`).
 pub(crate) fn feed_of(protocol: &Bound<'_, PyAny>) -> Option<Py<TlsFeed>> {
-    let feed = protocol
-        .getattr(intern!(protocol.py(), "_simul_tls_feed"))
-        .ok()?;
-    feed.cast_into::<TlsFeed>().ok().map(Bound::unbind)
+    let feed = protocol.cast::<TlsFeed>().ok()?;
+    let native = feed.try_borrow().ok()?.native.get();
+    native.then(|| feed.clone().unbind())
 }

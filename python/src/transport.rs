@@ -383,7 +383,7 @@ impl State {
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
         let tls = self.tls.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(tls) = tls {
-            return self.read_tls(py, &tls.borrow(py));
+            return self.read_tls(py, tls.bind(py));
         }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
@@ -490,20 +490,37 @@ impl State {
     fn read_tls(
         &self,
         py: Python<'_>,
-        tls: &TlsFeed,
+        tls: &Bound<'_, TlsFeed>,
     ) -> Result<ReadOutcome, (PyErr, &'static str)> {
-        let res = READ_BUF.with(|rbuf| {
-            let mut rbuf = rbuf.borrow_mut();
-            if rbuf.len() < MAX_READ {
-                rbuf.resize(MAX_READ, 0);
+        // Large reads straight into a `bytes` sized by `FIONREAD`, as for `data_received`.
+        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
+            match sys::bytes_available(self.fd) {
+                Ok(avail) if avail >= DIRECT_READ_MIN => Some(
+                    sys::recv_bytes(py, self.fd, avail.min(MAX_READ))
+                        .map(|d| d.map(|d| d.into_bound(py))),
+                ),
+                _ => None,
             }
-            sys::recv(self.fd, &mut rbuf[..]).map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+        } else {
+            None
+        };
+        let res = direct.unwrap_or_else(|| {
+            READ_BUF.with(|rbuf| {
+                let mut rbuf = rbuf.borrow_mut();
+                if rbuf.len() < MAX_READ {
+                    rbuf.resize(MAX_READ, 0);
+                }
+                sys::recv(self.fd, &mut rbuf[..])
+                    .map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+            })
         });
         match res {
             Ok(None) => Ok(ReadOutcome::Eof),
             Ok(Some(data)) => {
-                let drained = data.as_bytes().len() < MAX_READ;
-                tls.feed(py, data)
+                let len = data.as_bytes().len();
+                self.last_read.set(len);
+                let drained = len < MAX_READ;
+                TlsFeed::feed(tls, data)
                     .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
             }

@@ -81,7 +81,7 @@ def test_the_fast_path_is_the_one_in_use(loop: asyncio.AbstractEventLoop, mode: 
         srv, r, w = await pair(echo)
         proto = w.transport._ssl_protocol  # type: ignore[attr-defined]
         kind = type(proto).__name__
-        native = proto.__dict__.get("_simul_tls_feed") is not None
+        native = getattr(proto, "_simul_tls_native", False)
         w.write(b"z" * 100_000)
         assert await r.readexactly(100_000) == b"z" * 100_000
         scratch = len(proto._ssl_buffer)
@@ -237,3 +237,27 @@ def test_a_closed_connections_protocol_is_freed_without_the_cycle_collector(mode
             gc.enable()
 
     assert same_on_both(main) is True
+
+
+def test_water_marks_and_flags_set_by_name_are_the_ones_the_path_reads(mode: str) -> None:
+    """sslproto's code sets the connection's state by name (``TlsFeed``'s fields in the
+    fast modes): int and float write marks, the write-paused flag they drive, and the
+    data flowing again once the peer reads."""
+
+    async def main() -> list[Any]:
+        srv, r, w = await pair(echo)
+        seen: list[Any] = []
+        for high in (4096, 8192.0):
+            w.transport.set_write_buffer_limits(high=high)
+            seen.append(w.transport.get_write_buffer_limits())
+            w.write(b"q" * 20_000)
+            seen.append(w.transport.get_write_buffer_size() > 0)
+            await w.drain()
+            assert await r.readexactly(20_000) == b"q" * 20_000
+            seen.append(w.transport._ssl_protocol._app_writing_paused)  # type: ignore[attr-defined]
+        seen.append(w.transport._ssl_protocol._state.name)  # type: ignore[attr-defined]
+        await finish(srv, w)
+        return seen
+
+    seen = same_on_both(main)
+    assert seen[0] == (1024, 4096) and seen[3] == (2048.0, 8192.0) and seen[-1] == "WRAPPED"
