@@ -209,6 +209,28 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .getattr(pyo3::intern!(py, "Task"))
 }
 
+/// The namespace of the module `asyncio.futures`, looked up once.
+static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+/// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
+/// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
+/// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
+/// frame.
+pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = loop_.py();
+    let ns = FUTURES_DICT.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("asyncio.futures")?.dict().unbind())
+    })?;
+    let Some(class) = ns.bind(py).get_item(pyo3::intern!(py, "Future"))? else {
+        return Err(pyo3::exceptions::PyAttributeError::new_err(
+            "module 'asyncio.futures' has no attribute 'Future'",
+        ));
+    };
+    let kw = PyDict::new(py);
+    kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
+    class.call((), Some(&kw))
+}
+
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     BASE_CREATE_TASK
         .get_or_try_init(py, || {
@@ -328,7 +350,7 @@ impl LoopCore {
     }
 
     /// `call_soon`'s work, for both its entry points (the pyo3 method and the raw
-    /// fastcall one `sys::install_call_soon` puts on the class).
+    /// fastcall one `sys::install_loop_methods` puts on the class).
     pub(crate) fn schedule_soon(
         &self,
         py: Python<'_>,

@@ -33,7 +33,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::LoopCore>()?;
-    sys::install_call_soon(&m.py().get_type::<core::LoopCore>())?;
+    sys::install_loop_methods(&m.py().get_type::<core::LoopCore>())?;
     m.add_class::<core::Engine>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;

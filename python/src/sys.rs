@@ -321,7 +321,7 @@ pub(crate) fn run_in_context(
 /// and matches the one keyword by identity with the interned name first.
 ///
 /// # Safety
-/// Called by CPython only, through the method descriptor `install_call_soon` makes: the
+/// Called by CPython only, through the method descriptor `install_loop_methods` makes: the
 /// GIL is held, `slf` is an instance of `LoopCore` (the descriptor checks it), `args`
 /// holds `nargs` positional arguments followed by one value per name in `kwnames` (a tuple
 /// of strings, or null).
@@ -444,25 +444,116 @@ fn is_context_name(name: &Bound<'_, PyAny>) -> bool {
     true
 }
 
-/// Replaces `LoopCore.call_soon` (pyo3's method) by [`call_soon_fastcall`], which takes
-/// the same arguments and does the same work, with a cheaper argument parser.
-pub(crate) fn install_call_soon(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+/// Puts the raw method `def` (leaked: a method table entry must outlive its type) on the
+/// type `ty` under `def.ml_name`, in place of any method of that name pyo3 made.
+fn install_method(
+    ty: &Bound<'_, pyo3::types::PyType>,
+    name: &str,
+    def: ffi::PyMethodDef,
+) -> PyResult<()> {
     let py = ty.py();
-    // The method table entry must outlive the type: leaked once per module init.
-    let def = Box::leak(Box::new(ffi::PyMethodDef {
-        ml_name: c"call_soon".as_ptr(),
-        ml_meth: ffi::PyMethodDefPointer {
-            PyCFunctionFastWithKeywords: call_soon_fastcall,
-        },
-        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-        ml_doc: c"call_soon($self, callback, *args, context=None)\n--\n\nSchedules `callback(*args)` for the next iteration; returns an `asyncio.Handle`-like\nhandle.".as_ptr(),
-    }));
+    let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(def));
     // SAFETY: `ty` is a live type object (the GIL is held: `Bound`), and `def` lives
     // forever; the result is a new reference or null with an exception set.
     let descr = unsafe { ffi::PyDescr_NewMethod(ty.as_ptr().cast(), def) };
     // SAFETY: taking the new reference at once.
     let descr = unsafe { Bound::from_owned_ptr_or_err(py, descr) }?;
-    ty.setattr(pyo3::intern!(py, "call_soon"), descr)
+    ty.setattr(name, descr)
+}
+
+/// Replaces `LoopCore.call_soon` (pyo3's method) by [`call_soon_fastcall`], which takes
+/// the same arguments and does the same work, with a cheaper argument parser; and puts
+/// `get_debug` and `create_future` on the class as raw `METH_NOARGS` methods (every
+/// `Future` and `Task` asks the loop's `get_debug`, every stream read waits on a
+/// `create_future`), without pyo3's call bookkeeping.
+pub(crate) fn install_loop_methods(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    install_method(
+        ty,
+        "call_soon",
+        ffi::PyMethodDef {
+            ml_name: c"call_soon".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: call_soon_fastcall,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: c"call_soon($self, callback, *args, context=None)\n--\n\nSchedules `callback(*args)` for the next iteration; returns an `asyncio.Handle`-like\nhandle.".as_ptr(),
+        },
+    )?;
+    install_method(
+        ty,
+        "get_debug",
+        ffi::PyMethodDef {
+            ml_name: c"get_debug".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunction: get_debug_noargs,
+            },
+            ml_flags: ffi::METH_NOARGS,
+            ml_doc: c"get_debug($self)\n--\n\nWhether debug mode is on.".as_ptr(),
+        },
+    )?;
+    install_method(
+        ty,
+        "create_future",
+        ffi::PyMethodDef {
+            ml_name: c"create_future".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunction: create_future_noargs,
+            },
+            ml_flags: ffi::METH_NOARGS,
+            ml_doc: c"create_future($self)\n--\n\n`asyncio.futures.Future(loop=self)`, as asyncio's `create_future` makes it.".as_ptr(),
+        },
+    )
+}
+
+/// `LoopCore.get_debug()` as a raw `METH_NOARGS` method (see [`install_loop_methods`]).
+///
+/// # Safety
+/// Called by CPython only, through the method descriptor `install_loop_methods` makes: the
+/// GIL is held and `slf` is an instance of `LoopCore` (the descriptor checks it).
+unsafe extern "C" fn get_debug_noargs(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is a live `LoopCore` instance (or a subclass's), borrowed for the call.
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: as above: the descriptor checked the type.
+    let this = unsafe { this.cast_unchecked::<crate::core::LoopCore>() };
+    pyo3::types::PyBool::new(py, this.get().flags.debug())
+        .to_owned()
+        .into_ptr()
+}
+
+/// `LoopCore.create_future()` as a raw `METH_NOARGS` method (see
+/// [`install_loop_methods`] and `core::new_future`).
+///
+/// # Safety
+/// As [`get_debug_noargs`].
+unsafe extern "C" fn create_future_noargs(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is a live object, borrowed for the call.
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::core::new_future(&this)
+    }));
+    let res = match res {
+        Ok(r) => r,
+        Err(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "create_future panicked",
+        )),
+    };
+    match res {
+        Ok(f) => f.into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
 }
 
 /// Runs a loop callback's body `f` with the GIL token, without pyo3's attach bookkeeping

@@ -79,6 +79,42 @@ def test_context_is_used(loop: simul.EventLoop) -> None:
     assert seen == ["inner", "outer"]
 
 
+def test_create_future_makes_asyncio_futures_future_of_this_loop(
+    loop: simul.EventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fut = loop.create_future()
+    assert type(fut) is asyncio.futures.Future
+    assert fut.get_loop() is loop
+    loop.call_soon(fut.set_result, 7)
+    assert loop.run_until_complete(fut) == 7
+
+    # Looked up at each call, as asyncio's own `create_future` does.
+    class MyFuture(asyncio.Future):  # type: ignore[type-arg]
+        pass
+
+    monkeypatch.setattr(asyncio.futures, "Future", MyFuture)
+    mine = loop.create_future()
+    assert type(mine) is MyFuture
+    assert mine.get_loop() is loop
+
+
+def test_create_future_and_get_debug_take_no_arguments(loop: simul.EventLoop) -> None:
+    with pytest.raises(TypeError):
+        loop.create_future(1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        loop.get_debug(1)  # type: ignore[call-arg]
+
+
+def test_get_debug_follows_set_debug(loop: simul.EventLoop) -> None:
+    assert loop.get_debug() is False
+    loop.set_debug(True)
+    assert loop.get_debug() is True
+    fut = loop.create_future()
+    assert fut._source_traceback  # a Future of a loop in debug mode records its origin
+    loop.set_debug(False)
+    assert loop.get_debug() is False
+
+
 def test_call_soon_arguments_are_checked_as_asyncio_does(loop: simul.EventLoop) -> None:
     with pytest.raises(TypeError, match="missing 1 required positional argument"):
         loop.call_soon()  # type: ignore[call-arg]
