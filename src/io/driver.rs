@@ -204,13 +204,17 @@ impl ScheduledIo {
         }
     }
 
-    /// Takes the wakers interested in `bits` into `out` (woken later, outside the slab
-    /// lock, so a waker that drops a registration cannot deadlock the driver).
-    fn take_wakers(&self, bits: usize, out: &mut Vec<Waker>) {
+    /// Moves the entries interested in `bits` into `out` (woken later, outside the slab
+    /// lock, so a waker that drops a registration cannot deadlock the driver). A list is
+    /// moved whole (`append`: one copy, its capacity stays for the next wait).
+    fn take_wakers(&self, bits: usize, out: &mut Vec<Entry>) {
         let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.mask() != 0 {
-                out.extend(ws.list(dir).drain(..).map(|e| e.waker));
+                let list = ws.list(dir);
+                if !list.is_empty() {
+                    out.append(list);
+                }
             }
         }
     }
@@ -234,8 +238,9 @@ pub(crate) struct IoShared {
 pub(crate) struct Driver {
     poll: mio::Poll,
     events: Events,
-    /// Wakers collected under the slab lock, woken after it is released (reused buffer).
-    to_wake: Vec<Waker>,
+    /// Wait entries collected under the slab lock, woken after it is released (reused
+    /// buffer).
+    to_wake: Vec<Entry>,
     timer: TimerFd,
     pub(crate) shared: Arc<IoShared>,
 }
@@ -330,8 +335,8 @@ impl Driver {
             io.take_wakers(bits, &mut self.to_wake);
         }
         drop(slab);
-        for w in self.to_wake.drain(..) {
-            w.wake();
+        for e in self.to_wake.drain(..) {
+            e.waker.wake();
         }
         Ok(true)
     }
@@ -443,6 +448,7 @@ impl Registration {
 
     /// Current readiness for `dir`, or registers the task as an anonymous waiter (one
     /// entry per task, see the module doc) and returns `Pending`.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -460,6 +466,8 @@ impl Registration {
         }
     }
 
+    /// The ready case inline (a load and a test), the wait out of line.
+    #[inline]
     fn poll_ready_keyed(
         &self,
         cx: &mut Context<'_>,
@@ -469,6 +477,13 @@ impl Registration {
         if let Some(ev) = self.readiness(dir) {
             return Poll::Ready(Ok(ev));
         }
+        self.wait(cx, dir, key)
+    }
+
+    /// `dir` was not ready: stores the waker (see [`Registration::poll_ready`]), then
+    /// looks at readiness again.
+    #[inline(never)]
+    fn wait(&self, cx: &mut Context<'_>, dir: Direction, key: u64) -> Poll<io::Result<ReadyEvent>> {
         let inserted = {
             let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
             let list = ws.list(dir);
@@ -523,6 +538,7 @@ impl Registration {
     }
 
     /// Current readiness for `dir` without registering a waker (`None` if not ready).
+    #[inline]
     pub(crate) fn readiness(&self, dir: Direction) -> Option<ReadyEvent> {
         let cur = self.io.readiness.load(Ordering::Acquire);
         (cur & dir.mask() != 0).then_some(ReadyEvent {
