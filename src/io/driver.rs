@@ -42,6 +42,9 @@
 //! - Anonymous polls (the `poll_*` methods and `futures_io` traits, which have nowhere to
 //!   keep a key) are deduplicated by `Waker::will_wake`: one entry per task, kept until the
 //!   next event on that direction or until the source is dropped.
+//! - A direction's first waiter is kept inline in its [`ScheduledIo`] (one task per
+//!   direction is the common case), so waiting and waking touch no heap buffer of their
+//!   own; the rest spill into a `Vec`.
 //!
 //! No count of waiting operations is kept: virtual time does not depend on I/O waits
 //! (`time::driver` says when the clock jumps).
@@ -163,16 +166,79 @@ struct Entry {
 
 const ANONYMOUS: u64 = 0;
 
+/// The waiters of one direction. The first is kept inline: one task per direction is the
+/// common case (a connection's own task), and then waiting and waking touch no heap
+/// buffer of their own. Order is not kept (removal may move the last entry forward).
+#[derive(Default)]
+struct List {
+    first: Option<Entry>,
+    /// The others; never holds an entry while `first` is empty.
+    more: Vec<Entry>,
+}
+
+impl List {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn find_mut(&mut self, pred: impl Fn(&Entry) -> bool) -> Option<&mut Entry> {
+        match &mut self.first {
+            Some(e) if pred(e) => Some(e),
+            Some(_) => self.more.iter_mut().find(|e| pred(e)),
+            None => None,
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        if self.first.is_none() {
+            self.first = Some(e);
+        } else {
+            self.more.push(e);
+        }
+    }
+
+    /// Takes out the first entry `pred` picks.
+    fn remove(&mut self, pred: impl Fn(&Entry) -> bool) -> Option<Entry> {
+        match &self.first {
+            Some(e) if pred(e) => {
+                let next = self.more.pop();
+                std::mem::replace(&mut self.first, next)
+            }
+            Some(_) => {
+                let i = self.more.iter().position(pred)?;
+                Some(self.more.swap_remove(i))
+            }
+            None => None,
+        }
+    }
+
+    /// Moves every entry onto the end of `out` (the spill buffer keeps its capacity).
+    fn move_into(&mut self, out: &mut Vec<Entry>) {
+        if let Some(e) = self.first.take() {
+            out.push(e);
+            if !self.more.is_empty() {
+                out.append(&mut self.more);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+}
+
 #[derive(Default)]
 struct Waiters {
-    read: Vec<Entry>,
-    write: Vec<Entry>,
+    read: List,
+    write: List,
     /// The last key handed to a [`Waiter`] of this source.
     last_key: u64,
 }
 
 impl Waiters {
-    fn list(&mut self, dir: Direction) -> &mut Vec<Entry> {
+    fn list(&mut self, dir: Direction) -> &mut List {
         match dir {
             Direction::Read => &mut self.read,
             Direction::Write => &mut self.write,
@@ -205,16 +271,12 @@ impl ScheduledIo {
     }
 
     /// Moves the entries interested in `bits` into `out` (woken later, outside the slab
-    /// lock, so a waker that drops a registration cannot deadlock the driver). A list is
-    /// moved whole (`append`: one copy, its capacity stays for the next wait).
+    /// lock, so a waker that drops a registration cannot deadlock the driver).
     fn take_wakers(&self, bits: usize, out: &mut Vec<Entry>) {
         let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.mask() != 0 {
-                let list = ws.list(dir);
-                if !list.is_empty() {
-                    out.append(list);
-                }
+                ws.list(dir).move_into(out);
             }
         }
     }
@@ -488,10 +550,9 @@ impl Registration {
             let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
             let list = ws.list(dir);
             let found = if key == ANONYMOUS {
-                list.iter_mut()
-                    .find(|e| e.key == ANONYMOUS && e.waker.will_wake(cx.waker()))
+                list.find_mut(|e| e.key == ANONYMOUS && e.waker.will_wake(cx.waker()))
             } else {
-                list.iter_mut().find(|e| e.key == key)
+                list.find_mut(|e| e.key == key)
             };
             match found {
                 Some(e) => {
@@ -529,9 +590,7 @@ impl Registration {
     /// Removes the first entry of `dir`'s list that `pred` picks, if it is still there.
     fn remove(&self, dir: Direction, pred: impl Fn(&Entry) -> bool) {
         let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        let list = ws.list(dir);
-        if let Some(i) = list.iter().position(pred) {
-            let entry = list.swap_remove(i);
+        if let Some(entry) = ws.list(dir).remove(pred) {
             drop(ws);
             drop(entry); // a waker's drop may run arbitrary code: not under the lock
         }
