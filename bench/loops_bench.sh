@@ -8,6 +8,8 @@
 #     gets the same placement: all of the server's threads on cpu0, so the 2-thread shapes
 #     (simul's 2 loops, tokio's mt2 and 2 x current_thread) time-share one CPU. On a
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
+#     every shape runs RUNS times, interleaved (each run goes over every row once), and
+#     the row gives the median and the spread (max - min, in % of the median); and
 #     1b. counts what each 2-thread shape does per round trip (bench/echo_counts.sh:
 #     system calls and context switches, which load does not blur), 1,000 x 4 KiB.
 #  2. CPU-bound requests: ~50 us of hashing per 64-byte request, 100 connections, server
@@ -21,7 +23,7 @@
 #     throughput vs tokio (simul-bench rows).
 #
 # usage: bench/loops_bench.sh [SECONDS]   (default 3 per row)
-#        RUNS=5 bench/loops_bench.sh      (runs per shape of section 2, default 3)
+#        RUNS=5 bench/loops_bench.sh      (runs per shape of sections 1 and 2, default 3)
 #        ONLY=2 bench/loops_bench.sh      (only the sections named: 1, 2 and/or 3)
 #        PIPE=16 bench/loops_bench.sh     (pipelined requests per message in 2b, default 8)
 set -u
@@ -52,15 +54,32 @@ T=$root/target/release/examples/tcp_echo
 only=${ONLY:-123}
 if [[ $only == *1* ]]; then
 echo "== 1. echo: server CPU per round trip (lower is better)"
+echo "   ($runs runs per shape, interleaved: median, and the spread min-max in % of it)"
+declare -A echo_res
+echo_shapes=("floor=$tmp/limit_epoll" "simul-1loop=$T" "simul-2loops=$T --loops 2"
+             "tokio-mt2=$E tokio-mt 2" "tokio-2xct-rp=$E tokio-rp 2")
+for run in $(seq "$runs"); do
+  for conns in 100 1000; do
+    for size in 64 4096; do
+      # one echo_cpu.sh call per run and shape runs every server once, in turn
+      while read -r name _ us _; do
+        echo_res["$conns $size $name"]+="$us
+"
+      done < <($prio bash "$shared/echo_cpu.sh" "$conns" "$size" "$secs" "${echo_shapes[@]}")
+    done
+  done
+done
 for conns in 100 1000; do
   for size in 64 4096; do
-    echo "-- $conns connections, $size B"
-    $prio bash "$shared/echo_cpu.sh" "$conns" "$size" "$secs" \
-      floor="$tmp/limit_epoll" \
-      simul-1loop="$T" \
-      simul-2loops="$T --loops 2" \
-      tokio-mt2="$E tokio-mt 2" \
-      tokio-2xct-rp="$E tokio-rp 2"
+    echo "-- $conns connections, $size B: server-cpu-us/rt"
+    for row in "${echo_shapes[@]}"; do
+      name=${row%%=*}
+      printf "%s" "${echo_res["$conns $size $name"]:-}" | sort -g | awk -v n="$name" '
+        { v[NR] = $1 }
+        END { m = v[int((NR + 1) / 2)]
+              printf "%-14s median %6.2f  spread %5.1f%%  (runs:", n, m, (m > 0 ? (v[NR] - v[1]) / m * 100 : 0)
+              for (i = 1; i <= NR; i++) printf " %s", v[i]; print ")" }'
+    done
   done
 done
 

@@ -42,6 +42,9 @@
 //! - Anonymous polls (the `poll_*` methods and `futures_io` traits, which have nowhere to
 //!   keep a key) are deduplicated by `Waker::will_wake`: one entry per task, kept until the
 //!   next event on that direction or until the source is dropped.
+//! - A direction's first waiter is kept inline in its [`ScheduledIo`] (one task per
+//!   direction is the common case), so waiting and waking touch no heap buffer of their
+//!   own; the rest spill into a `Vec`.
 //!
 //! No count of waiting operations is kept: virtual time does not depend on I/O waits
 //! (`time::driver` says when the clock jumps).
@@ -163,16 +166,79 @@ struct Entry {
 
 const ANONYMOUS: u64 = 0;
 
+/// The waiters of one direction. The first is kept inline: one task per direction is the
+/// common case (a connection's own task), and then waiting and waking touch no heap
+/// buffer of their own. Order is not kept (removal may move the last entry forward).
+#[derive(Default)]
+struct List {
+    first: Option<Entry>,
+    /// The others; never holds an entry while `first` is empty.
+    more: Vec<Entry>,
+}
+
+impl List {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn find_mut(&mut self, pred: impl Fn(&Entry) -> bool) -> Option<&mut Entry> {
+        match &mut self.first {
+            Some(e) if pred(e) => Some(e),
+            Some(_) => self.more.iter_mut().find(|e| pred(e)),
+            None => None,
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        if self.first.is_none() {
+            self.first = Some(e);
+        } else {
+            self.more.push(e);
+        }
+    }
+
+    /// Takes out the first entry `pred` picks.
+    fn remove(&mut self, pred: impl Fn(&Entry) -> bool) -> Option<Entry> {
+        match &self.first {
+            Some(e) if pred(e) => {
+                let next = self.more.pop();
+                std::mem::replace(&mut self.first, next)
+            }
+            Some(_) => {
+                let i = self.more.iter().position(pred)?;
+                Some(self.more.swap_remove(i))
+            }
+            None => None,
+        }
+    }
+
+    /// Moves every entry onto the end of `out` (the spill buffer keeps its capacity).
+    fn move_into(&mut self, out: &mut Vec<Entry>) {
+        if let Some(e) = self.first.take() {
+            out.push(e);
+            if !self.more.is_empty() {
+                out.append(&mut self.more);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+}
+
 #[derive(Default)]
 struct Waiters {
-    read: Vec<Entry>,
-    write: Vec<Entry>,
+    read: List,
+    write: List,
     /// The last key handed to a [`Waiter`] of this source.
     last_key: u64,
 }
 
 impl Waiters {
-    fn list(&mut self, dir: Direction) -> &mut Vec<Entry> {
+    fn list(&mut self, dir: Direction) -> &mut List {
         match dir {
             Direction::Read => &mut self.read,
             Direction::Write => &mut self.write,
@@ -204,13 +270,13 @@ impl ScheduledIo {
         }
     }
 
-    /// Takes the wakers interested in `bits` into `out` (woken later, outside the slab
+    /// Moves the entries interested in `bits` into `out` (woken later, outside the slab
     /// lock, so a waker that drops a registration cannot deadlock the driver).
-    fn take_wakers(&self, bits: usize, out: &mut Vec<Waker>) {
+    fn take_wakers(&self, bits: usize, out: &mut Vec<Entry>) {
         let mut ws = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.mask() != 0 {
-                out.extend(ws.list(dir).drain(..).map(|e| e.waker));
+                ws.list(dir).move_into(out);
             }
         }
     }
@@ -234,8 +300,9 @@ pub(crate) struct IoShared {
 pub(crate) struct Driver {
     poll: mio::Poll,
     events: Events,
-    /// Wakers collected under the slab lock, woken after it is released (reused buffer).
-    to_wake: Vec<Waker>,
+    /// Wait entries collected under the slab lock, woken after it is released (reused
+    /// buffer).
+    to_wake: Vec<Entry>,
     timer: TimerFd,
     pub(crate) shared: Arc<IoShared>,
 }
@@ -330,8 +397,8 @@ impl Driver {
             io.take_wakers(bits, &mut self.to_wake);
         }
         drop(slab);
-        for w in self.to_wake.drain(..) {
-            w.wake();
+        for e in self.to_wake.drain(..) {
+            e.waker.wake();
         }
         Ok(true)
     }
@@ -443,6 +510,7 @@ impl Registration {
 
     /// Current readiness for `dir`, or registers the task as an anonymous waiter (one
     /// entry per task, see the module doc) and returns `Pending`.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
@@ -460,6 +528,8 @@ impl Registration {
         }
     }
 
+    /// The ready case inline (a load and a test), the wait out of line.
+    #[inline]
     fn poll_ready_keyed(
         &self,
         cx: &mut Context<'_>,
@@ -469,14 +539,20 @@ impl Registration {
         if let Some(ev) = self.readiness(dir) {
             return Poll::Ready(Ok(ev));
         }
+        self.wait(cx, dir, key)
+    }
+
+    /// `dir` was not ready: stores the waker (see [`Registration::poll_ready`]), then
+    /// looks at readiness again.
+    #[inline(never)]
+    fn wait(&self, cx: &mut Context<'_>, dir: Direction, key: u64) -> Poll<io::Result<ReadyEvent>> {
         let inserted = {
             let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
             let list = ws.list(dir);
             let found = if key == ANONYMOUS {
-                list.iter_mut()
-                    .find(|e| e.key == ANONYMOUS && e.waker.will_wake(cx.waker()))
+                list.find_mut(|e| e.key == ANONYMOUS && e.waker.will_wake(cx.waker()))
             } else {
-                list.iter_mut().find(|e| e.key == key)
+                list.find_mut(|e| e.key == key)
             };
             match found {
                 Some(e) => {
@@ -514,15 +590,14 @@ impl Registration {
     /// Removes the first entry of `dir`'s list that `pred` picks, if it is still there.
     fn remove(&self, dir: Direction, pred: impl Fn(&Entry) -> bool) {
         let mut ws = self.io.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        let list = ws.list(dir);
-        if let Some(i) = list.iter().position(pred) {
-            let entry = list.swap_remove(i);
+        if let Some(entry) = ws.list(dir).remove(pred) {
             drop(ws);
             drop(entry); // a waker's drop may run arbitrary code: not under the lock
         }
     }
 
     /// Current readiness for `dir` without registering a waker (`None` if not ready).
+    #[inline]
     pub(crate) fn readiness(&self, dir: Direction) -> Option<ReadyEvent> {
         let cur = self.io.readiness.load(Ordering::Acquire);
         (cur & dir.mask() != 0).then_some(ReadyEvent {

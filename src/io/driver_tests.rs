@@ -105,3 +105,36 @@ fn the_unparker_ends_a_poll_from_another_thread() {
     t.join().unwrap();
     drop(unparker);
 }
+
+#[test]
+fn a_wait_list_keeps_every_entry_whichever_is_removed_and_moves_them_all_out() {
+    use super::{Entry, List};
+    let entry = |key| Entry {
+        key,
+        waker: counting_waker().1,
+    };
+    let mut list = List::default();
+    assert!(list.is_empty());
+    for key in 1..=4 {
+        list.push(entry(key));
+    }
+    assert_eq!(list.len(), 4);
+    // The inline first entry goes: the spill buffer's last one takes its place.
+    assert_eq!(list.remove(|e| e.key == 1).map(|e| e.key), Some(1));
+    // One in the spill buffer goes.
+    assert_eq!(list.remove(|e| e.key == 3).map(|e| e.key), Some(3));
+    assert!(list.remove(|e| e.key == 3).is_none(), "removed once");
+    assert_eq!(list.len(), 2);
+    assert!(list.find_mut(|e| e.key == 2).is_some());
+    assert!(list.find_mut(|e| e.key == 4).is_some());
+    let mut out = Vec::new();
+    list.move_into(&mut out);
+    let mut keys: Vec<u64> = out.iter().map(|e| e.key).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, [2, 4]);
+    assert!(list.is_empty() && list.len() == 0);
+    // Emptied, it takes entries again from the inline slot.
+    list.push(entry(5));
+    assert_eq!(list.remove(|e| e.key == 5).map(|e| e.key), Some(5));
+    assert!(list.is_empty());
+}
