@@ -132,7 +132,8 @@ fn a_wait_list_keeps_every_entry_whichever_is_removed_and_moves_them_all_out() {
     let mut keys: Vec<u64> = out.iter().map(|e| e.key).collect();
     keys.sort_unstable();
     assert_eq!(keys, [2, 4]);
-    assert!(list.is_empty() && list.len() == 0);
+    assert!(list.is_empty());
+    assert_eq!(list.len(), 0, "no entry left in the spill buffer");
     // Emptied, it takes entries again from the inline slot.
     list.push(entry(5));
     assert_eq!(list.remove(|e| e.key == 5).map(|e| e.key), Some(5));
