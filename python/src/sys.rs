@@ -4,7 +4,8 @@
 //! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here), and `SoonEntry`, the
-//! `Handle` reference queued as a thin engine entry.
+//! `Handle` reference queued as a thin engine entry; and `get_debug`/`create_future` as
+//! raw `METH_NOARGS` methods (every `Future` asks the first, every stream wait the second).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
