@@ -445,17 +445,7 @@ impl State {
                 .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
             return Ok(ReadOutcome::Data { drained: n < len });
         }
-        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
-            match sys::bytes_available(self.fd) {
-                Ok(avail) if avail >= DIRECT_READ_MIN => {
-                    Some(sys::recv_bytes(py, self.fd, avail.min(MAX_READ)))
-                }
-                _ => None,
-            }
-        } else {
-            None
-        };
-        let res = direct.unwrap_or_else(|| {
+        let res = self.read_direct(py).unwrap_or_else(|| {
             READ_BUF.with(|rbuf| {
                 let mut rbuf = rbuf.borrow_mut();
                 if rbuf.len() < MAX_READ {
@@ -485,6 +475,21 @@ impl State {
         }
     }
 
+    /// A large read straight into a `bytes` sized by `FIONREAD` (no copy out of the read
+    /// buffer): when the last read was at least `DIRECT_READ_MIN` and as much is waiting
+    /// now; `None` when the read should go through the shared read buffer instead.
+    fn read_direct(&self, py: Python<'_>) -> Option<io::Result<Option<Py<PyBytes>>>> {
+        if self.last_read.get() < DIRECT_READ_MIN {
+            return None;
+        }
+        match sys::bytes_available(self.fd) {
+            Ok(avail) if avail >= DIRECT_READ_MIN => {
+                Some(sys::recv_bytes(py, self.fd, avail.min(MAX_READ)))
+            }
+            _ => None,
+        }
+    }
+
     /// One read for a `_FastSSLProtocol`: the chunk goes to its `TlsFeed` straight from
     /// the read buffer.
     fn read_tls(
@@ -492,18 +497,9 @@ impl State {
         py: Python<'_>,
         tls: &Bound<'_, TlsFeed>,
     ) -> Result<ReadOutcome, (PyErr, &'static str)> {
-        // Large reads straight into a `bytes` sized by `FIONREAD`, as for `data_received`.
-        let direct = if self.last_read.get() >= DIRECT_READ_MIN {
-            match sys::bytes_available(self.fd) {
-                Ok(avail) if avail >= DIRECT_READ_MIN => Some(
-                    sys::recv_bytes(py, self.fd, avail.min(MAX_READ))
-                        .map(|d| d.map(|d| d.into_bound(py))),
-                ),
-                _ => None,
-            }
-        } else {
-            None
-        };
+        let direct = self
+            .read_direct(py)
+            .map(|r| r.map(|d| d.map(|d| d.into_bound(py))));
         let res = direct.unwrap_or_else(|| {
             READ_BUF.with(|rbuf| {
                 let mut rbuf = rbuf.borrow_mut();
