@@ -13,8 +13,14 @@
 //!   (`_ssl._SSLSocket.read` until the BIO and the decrypted bytes are both empty, or the
 //!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call;
 //!   the peer's close_notify calls the protocol's `_call_eof_received` and
-//!   `_start_shutdown`. Any other state goes to the protocol's `_after_incoming` (which
-//!   is `sslproto`'s `buffer_updated` after its BIO write).
+//!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
+//!   here (`_do_handshake`, below). Any other state goes to the protocol's
+//!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
+//! - **Handshake**: `_do_handshake` and `_process_outgoing` are methods of this class, so
+//!   they replace `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own
+//!   code calls them: the same steps and outcomes (`_on_handshake_complete(None)` or
+//!   `(ssl_error)`, what OpenSSL has to send on `SSLWantReadError`, any other exception
+//!   raised), without their Python frames or `ssl.SSLObject.do_handshake`'s.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
 //!   queued in the `WRAPPED` state the data is encrypted and the record sent on the raw
 //!   transport at once; anything else (a queue, another state, a write OpenSSL refuses
@@ -47,10 +53,14 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-/// `sslproto.SSLProtocolState.WRAPPED` and `sslproto.SSLAgainErrors`.
+/// `sslproto.SSLProtocolState.WRAPPED` and `.DO_HANDSHAKE`, `sslproto.SSLAgainErrors`,
+/// `ssl.SSLError` and `ssl.SSLObject`.
 struct Consts {
     wrapped: Py<PyAny>,
+    do_handshake: Py<PyAny>,
     again: Py<PyAny>,
+    ssl_error: Py<PyAny>,
+    ssl_object: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -58,9 +68,14 @@ static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
 fn consts(py: Python<'_>) -> PyResult<&Consts> {
     CONSTS.get_or_try_init(py, || {
         let m = py.import("asyncio.sslproto")?;
+        let ssl = py.import("ssl")?;
+        let states = m.getattr("SSLProtocolState")?;
         Ok(Consts {
-            wrapped: m.getattr("SSLProtocolState")?.getattr("WRAPPED")?.unbind(),
+            wrapped: states.getattr("WRAPPED")?.unbind(),
+            do_handshake: states.getattr("DO_HANDSHAKE")?.unbind(),
             again: m.getattr("SSLAgainErrors")?.unbind(),
+            ssl_error: ssl.getattr("SSLError")?.unbind(),
+            ssl_object: ssl.getattr("SSLObject")?.unbind(),
         })
     })
 }
@@ -116,6 +131,8 @@ pub struct TlsFeed {
     state: RefCell<Py<PyAny>>,
     /// `_state is SSLProtocolState.WRAPPED`.
     wrapped: Cell<bool>,
+    /// `_state is SSLProtocolState.DO_HANDSHAKE`.
+    handshaking: Cell<bool>,
     app_protocol: RefCell<Py<PyAny>>,
     transport: RefCell<Py<PyAny>>,
     write_backlog: RefCell<Py<PyAny>>,
@@ -233,6 +250,7 @@ impl TlsFeed {
             Some(raw) if !this.app_reading_paused.get() && !this.app_protocol_is_buffer.get() => {
                 raw
             }
+            None if this.handshaking.get() => return this.do_handshake(p, fixed),
             _ => {
                 p.call_method0(intern!(py, "_after_incoming"))?;
                 return Ok(());
@@ -299,7 +317,7 @@ impl TlsFeed {
     }
 
     /// `sslproto`'s `_process_outgoing`, with `_control_app_writing` only when a mark is
-    /// crossed.
+    /// crossed (the only case where it does anything).
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
         let outgoing = fixed.outgoing.bind(py);
@@ -319,6 +337,35 @@ impl TlsFeed {
             &self.outgoing_high_water,
         )? {
             p.call_method0(intern!(py, "_control_app_writing"))?;
+        }
+        Ok(())
+    }
+
+    /// `sslproto`'s `_do_handshake`: one handshake step; on `SSLWantReadError` (or
+    /// `SSLWantWriteError`) what OpenSSL has to send goes out, and its outcome otherwise
+    /// (`None` or the `ssl.SSLError`) goes to `_on_handshake_complete`. Any other exception
+    /// propagates, as from `sslproto`'s. A plain `ssl.SSLObject`'s `do_handshake` only
+    /// forwards to its `_ssl` object's, which is called directly.
+    fn do_handshake(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
+        let py = p.py();
+        let c = consts(py)?;
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        let res = if sslobj.get_type().is(c.ssl_object.bind(py)) {
+            sslobj
+                .getattr(intern!(py, "_sslobj"))?
+                .call_method0(intern!(py, "do_handshake"))
+        } else {
+            sslobj.call_method0(intern!(py, "do_handshake"))
+        };
+        match res {
+            Ok(_) => {
+                p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
+            }
+            Err(e) if e.is_instance(py, c.again.bind(py)) => self.send_outgoing(p, fixed)?,
+            Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
+                p.call_method1(intern!(py, "_on_handshake_complete"), (e.value(py),))?;
+            }
+            Err(e) => return Err(e),
         }
         Ok(())
     }
@@ -422,6 +469,7 @@ tls_methods! {
             native: Cell::new(false),
             state: RefCell::new(py.None()),
             wrapped: Cell::new(false),
+            handshaking: Cell::new(false),
             app_protocol: RefCell::new(py.None()),
             transport: RefCell::new(py.None()),
             write_backlog: RefCell::new(py.None()),
@@ -447,7 +495,9 @@ tls_methods! {
 
     #[setter(_state)]
     fn set_state(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
-        self.wrapped.set(value.is(consts(value.py())?.wrapped.bind(value.py())));
+        let c = consts(value.py())?;
+        self.wrapped.set(value.is(c.wrapped.bind(value.py())));
+        self.handshaking.set(value.is(c.do_handshake.bind(value.py())));
         drop(self.state.replace(value.unbind()));
         Ok(())
     }
@@ -460,6 +510,22 @@ tls_methods! {
     #[setter(_write_buffer_size)]
     fn set_write_buffer_size(&self, value: i64) {
         self.write_buffer_size.set(value);
+    }
+
+    /// `sslproto.SSLProtocol._do_handshake`, in Rust (see [`TlsFeed::do_handshake`]).
+    fn _do_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
+        this.do_handshake(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol._process_outgoing`, in Rust (see [`TlsFeed::send_outgoing`]).
+    fn _process_outgoing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
+        this.send_outgoing(p, fixed)
     }
 
     /// The application transport's `write(data)` (see the module doc, "Out").

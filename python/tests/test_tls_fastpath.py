@@ -261,3 +261,124 @@ def test_water_marks_and_flags_set_by_name_are_the_ones_the_path_reads(mode: str
 
     seen = same_on_both(main)
     assert seen[0] == (1024, 4096) and seen[3] == (2048.0, 8192.0) and seen[-1] == "WRAPPED"
+
+
+class Recorder(asyncio.Protocol):
+    """Records its callbacks, as names (the exception's type for ``connection_lost``)."""
+
+    def __init__(self, events: list[Any], side: str) -> None:
+        self.events = events
+        self.side = side
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.events.append((self.side, "made", transport.get_extra_info("cipher") is not None))
+
+    def data_received(self, data: bytes) -> None:
+        self.events.append((self.side, "data", data))
+        if self.side == "server":
+            self.transport.write(data.upper())
+
+    def eof_received(self) -> None:
+        self.events.append((self.side, "eof"))
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.events.append((self.side, "lost", type(exc).__name__))
+
+
+def test_protocol_callbacks_come_in_the_stock_order_on_both_sides(mode: str) -> None:
+    """connection_made only once the handshake is done (with the cipher known), then
+    data, then the close: on the client and on the server, in the stock loop's order."""
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        server_lost = loop.create_future()
+
+        class Server(Recorder):
+            def connection_lost(self, exc: BaseException | None) -> None:
+                super().connection_lost(exc)
+                server_lost.set_result(None)
+
+        srv = await loop.create_server(lambda: Server(events, "server"), "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        tr, proto = await loop.create_connection(
+            lambda: Recorder(events, "client"), "127.0.0.1", port,
+            ssl=tu.simple_client_sslcontext(), server_hostname="localhost",
+        )
+        events.append(("client", "returned"))
+        tr.write(b"ping")
+        for _ in range(1000):
+            if ("client", "data", b"PING") in events:
+                break
+            await asyncio.sleep(0.001)
+        tr.close()
+        await asyncio.wait_for(server_lost, 5)
+        srv.close()
+        await srv.wait_closed()
+        # The server's connection_made may come before or after the client's return: only
+        # each side's own order is the stock loop's promise.
+        return [[e for e in events if e[0] == side] for side in ("client", "server")]
+
+    assert same_on_both(main) == [
+        [("client", "made", True), ("client", "returned"), ("client", "data", b"PING"),
+         ("client", "eof"), ("client", "lost", "NoneType")],
+        [("server", "made", True), ("server", "data", b"ping"), ("server", "eof"),
+         ("server", "lost", "NoneType")],
+    ]
+
+
+def test_a_failed_handshake_raises_as_stock_and_the_server_protocol_never_starts(mode: str) -> None:
+    """A client that rejects the server's certificate: create_connection raises the
+    verification error, the client protocol sees nothing, the server protocol is made but
+    gets no callback (its connection_made waits for the handshake), as on the stock loop."""
+
+    async def main() -> tuple[str, list[Any]]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        made = []
+
+        def server() -> Recorder:
+            made.append(1)
+            return Recorder(events, "server")
+
+        srv = await loop.create_server(server, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        ctx = ssl.create_default_context(cafile=tu.ONLYCERT)
+        try:
+            await loop.create_connection(lambda: Recorder(events, "client"), "127.0.0.1", port,
+                                         ssl=ctx, server_hostname="wrong.example")
+            raised = "nothing"
+        except Exception as exc:
+            raised = type(exc).__name__
+        for _ in range(1000):
+            if srv._active_count == 0 and made:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.001)
+        srv.close()
+        await srv.wait_closed()
+        return raised, [len(made), *events]
+
+    assert same_on_both(main) == ("SSLCertVerificationError", [1])
+
+
+def test_a_server_side_handshake_times_out_and_drops_the_connection(mode: str) -> None:
+    """A client that connects and never speaks TLS: the server's ssl_handshake_timeout
+    closes the connection (the client reads EOF) and its protocol never starts."""
+
+    async def main() -> tuple[bytes, list[Any]]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        srv = await loop.create_server(lambda: Recorder(events, "server"), "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext(), ssl_handshake_timeout=0.2)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        got = await asyncio.wait_for(r.read(), 5)
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+        return got, events
+
+    assert same_on_both(main) == (b"", [])
