@@ -16,11 +16,14 @@
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
 //!   here (`_do_handshake`, below). Any other state goes to the protocol's
 //!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
-//! - **Handshake**: `_do_handshake` and `_process_outgoing` are methods of this class, so
-//!   they replace `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own
-//!   code calls them: the same steps and outcomes (`_on_handshake_complete(None)` or
-//!   `(ssl_error)`, what OpenSSL has to send on `SSLWantReadError`, any other exception
-//!   raised), without their Python frames or `ssl.SSLObject.do_handshake`'s.
+//! - **Handshake and shutdown**: `_do_handshake`, `_do_shutdown`, `_process_outgoing`,
+//!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
+//!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
+//!   them: the same steps and outcomes (`_on_handshake_complete(None)` or
+//!   `(ssl_error)`, likewise `_on_shutdown_complete`, what OpenSSL has to send on
+//!   `SSLWantReadError`, any other exception raised, the same allowed state transitions
+//!   and `RuntimeError`), without their Python frames or those of `ssl.SSLObject`'s
+//!   forwarding `do_handshake`/`unwrap`.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
 //!   queued in the `WRAPPED` state the data is encrypted and the record sent on the raw
 //!   transport at once; anything else (a queue, another state, a write OpenSSL refuses
@@ -53,11 +56,14 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-/// `sslproto.SSLProtocolState.WRAPPED` and `.DO_HANDSHAKE`, `sslproto.SSLAgainErrors`,
-/// `ssl.SSLError` and `ssl.SSLObject`.
+/// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
+/// and `ssl.SSLObject`.
 struct Consts {
-    wrapped: Py<PyAny>,
+    unwrapped: Py<PyAny>,
     do_handshake: Py<PyAny>,
+    wrapped: Py<PyAny>,
+    flushing: Py<PyAny>,
+    shutdown: Py<PyAny>,
     again: Py<PyAny>,
     ssl_error: Py<PyAny>,
     ssl_object: Py<PyAny>,
@@ -71,8 +77,11 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
         let ssl = py.import("ssl")?;
         let states = m.getattr("SSLProtocolState")?;
         Ok(Consts {
-            wrapped: states.getattr("WRAPPED")?.unbind(),
+            unwrapped: states.getattr("UNWRAPPED")?.unbind(),
             do_handshake: states.getattr("DO_HANDSHAKE")?.unbind(),
+            wrapped: states.getattr("WRAPPED")?.unbind(),
+            flushing: states.getattr("FLUSHING")?.unbind(),
+            shutdown: states.getattr("SHUTDOWN")?.unbind(),
             again: m.getattr("SSLAgainErrors")?.unbind(),
             ssl_error: ssl.getattr("SSLError")?.unbind(),
             ssl_object: ssl.getattr("SSLObject")?.unbind(),
@@ -349,15 +358,8 @@ impl TlsFeed {
     fn do_handshake(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
         let c = consts(py)?;
-        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
-        let res = if sslobj.get_type().is(c.ssl_object.bind(py)) {
-            sslobj
-                .getattr(intern!(py, "_sslobj"))?
-                .call_method0(intern!(py, "do_handshake"))
-        } else {
-            sslobj.call_method0(intern!(py, "do_handshake"))
-        };
-        match res {
+        let name = intern!(py, "do_handshake");
+        match Self::sslobj_call(p, name, name) {
             Ok(_) => {
                 p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
             }
@@ -368,6 +370,25 @@ impl TlsFeed {
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// The object whose method `name` to call for `self._sslobj.name()`: a plain
+    /// `ssl.SSLObject`'s `do_handshake` and `unwrap` only forward to its `_ssl` object's
+    /// `do_handshake` and `shutdown`, which are called directly.
+    fn sslobj_call<'py>(
+        p: &Bound<'py, PyAny>,
+        name: &Bound<'py, pyo3::types::PyString>,
+        raw_name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = p.py();
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
+            sslobj
+                .getattr(intern!(py, "_sslobj"))?
+                .call_method0(raw_name)
+        } else {
+            sslobj.call_method0(name)
+        }
     }
 
     /// `sslproto`'s `except Exception as ex: self._fatal_error(ex, ...)`.
@@ -518,6 +539,86 @@ tls_methods! {
         let p = slf.as_any();
         let fixed = this.fixed(p)?;
         this.do_handshake(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol._set_state`: the transitions it allows (to `UNWRAPPED` from
+    /// any state, and `UNWRAPPED` → `DO_HANDSHAKE` → `WRAPPED` → `FLUSHING` →
+    /// `SHUTDOWN`), its `RuntimeError` for any other.
+    fn _set_state(&self, new_state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = new_state.py();
+        let c = consts(py)?;
+        let old = self.state.borrow().clone_ref(py);
+        let old = old.bind(py);
+        let is = |a: &Bound<'_, PyAny>, b: &Py<PyAny>| a.is(b.bind(py));
+        let allowed = is(new_state, &c.unwrapped)
+            || (is(old, &c.unwrapped) && is(new_state, &c.do_handshake))
+            || (is(old, &c.do_handshake) && is(new_state, &c.wrapped))
+            || (is(old, &c.wrapped) && is(new_state, &c.flushing))
+            || (is(old, &c.flushing) && is(new_state, &c.shutdown));
+        if !allowed {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "cannot switch state from {} to {}",
+                old.str()?,
+                new_state.str()?
+            )));
+        }
+        self.set_state(new_state.clone())
+    }
+
+    /// `sslproto.SSLProtocol._wakeup_waiter`: the waiter (if any, and not cancelled) gets
+    /// `exc` or `None`, and is forgotten.
+    #[pyo3(signature = (exc=None))]
+    fn _wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let waiter = p.getattr(intern!(py, "_waiter"))?;
+        if waiter.is_none() {
+            return Ok(());
+        }
+        if !waiter.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+            match exc {
+                Some(exc) if !exc.is_none() => {
+                    waiter.call_method1(intern!(py, "set_exception"), (exc,))?;
+                }
+                _ => {
+                    waiter.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                }
+            }
+        }
+        p.setattr(intern!(py, "_waiter"), py.None())
+    }
+
+    /// `sslproto.SSLProtocol._do_shutdown`: one step of the TLS shutdown (none when the
+    /// peer's close_notify came first), then what OpenSSL has to send; when it is done,
+    /// `_call_eof_received` and `_on_shutdown_complete(None)`; an `ssl.SSLError` goes to
+    /// `_on_shutdown_complete(exc)`; any other exception propagates.
+    fn _do_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
+            Ok(py.None().into_bound(py))
+        } else {
+            Self::sslobj_call(p, intern!(py, "unwrap"), intern!(py, "shutdown"))
+        };
+        match res {
+            Ok(_) => {
+                let fixed = this.fixed(p)?;
+                this.send_outgoing(p, fixed)?;
+                p.call_method0(intern!(py, "_call_eof_received"))?;
+                p.call_method1(intern!(py, "_on_shutdown_complete"), (py.None(),))?;
+            }
+            Err(e) if e.is_instance(py, c.again.bind(py)) => {
+                let fixed = this.fixed(p)?;
+                this.send_outgoing(p, fixed)?;
+            }
+            Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
+                p.call_method1(intern!(py, "_on_shutdown_complete"), (e.value(py),))?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// `sslproto.SSLProtocol._process_outgoing`, in Rust (see [`TlsFeed::send_outgoing`]).

@@ -382,3 +382,26 @@ def test_a_server_side_handshake_times_out_and_drops_the_connection(mode: str) -
         return got, events
 
     assert same_on_both(main) == (b"", [])
+
+
+def test_state_transitions_are_sslprotos(loop: asyncio.AbstractEventLoop) -> None:
+    """``TlsFeed._set_state`` allows what ``sslproto``'s allows, and refuses the rest
+    with the same ``RuntimeError``."""
+    from asyncio import sslproto
+
+    states = list(sslproto.SSLProtocolState)
+
+    def outcomes(cls: Any) -> list[Any]:
+        out = []
+        for old in states:
+            for new in states:
+                proto = cls(loop, asyncio.Protocol(), tu.simple_client_sslcontext(), None)
+                proto._state = old
+                try:
+                    proto._set_state(new)
+                    out.append(("ok", proto._state))
+                except RuntimeError as exc:
+                    out.append(("refused", str(exc), proto._state))
+        return out
+
+    assert outcomes(tls._FastSSLProtocol) == outcomes(sslproto.SSLProtocol)
