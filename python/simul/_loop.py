@@ -456,8 +456,7 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
         super().__init__(extra, loop)
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
-        for name in self._METHODS:
-            setattr(self, name, getattr(core, name))
+        core._bind_methods(self, self._METHODS)
 
     def __repr__(self) -> str:
         return repr(self._core).replace("SocketTransport", type(self).__name__, 1)
