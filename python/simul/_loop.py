@@ -249,9 +249,7 @@ class EventLoop(  # type: ignore[misc]
                     return
                 raise
             if sslcontext is not None:
-                self.create_task(
-                    self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
-                )
+                self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
                 continue
             try:
                 protocol = protocol_factory()

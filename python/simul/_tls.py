@@ -28,6 +28,8 @@ the Rust feed.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import ssl
 from asyncio import constants, sslproto
@@ -273,13 +275,28 @@ class TlsMixin:
                 ssl_protocol._extra.setdefault(name, value)
         return ssl_protocol._app_transport
 
-    async def _accept_tls(
+    def _accept_tls(
         self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
         ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
     ) -> None:
         """Serves one accepted connection of a TLS server: the handshake runs before the
         protocol sees ``connection_made``; a failed handshake closes the connection (and
-        is reported to the exception handler in debug mode, as the stock loop does)."""
+        is reported to the exception handler in debug mode, as the stock loop does).
+
+        The stock loop runs this as a task (its ``_accept_connection2``); here it runs at
+        once, in a copy of the context as a task would (so what the protocol factory sets
+        in it stays with the connection), and the handshake's outcome arrives by the
+        waiter's done callback, one step after the waiter is set, as the task's
+        ``await`` would resume."""
+        contextvars.copy_context().run(
+            self._accept_tls_start, protocol_factory, conn, addr, sslcontext, server,
+            ssl_handshake_timeout, ssl_shutdown_timeout,
+        )
+
+    def _accept_tls_start(
+        self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
+        ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
+    ) -> None:
         protocol = None
         transport = None
         try:
@@ -291,22 +308,35 @@ class TlsMixin:
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout,
             )
-            try:
-                await waiter
-            except BaseException:
-                transport.close()
-                waiter = None  # no reference cycle through the exception
-                raise
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            if self._debug:  # type: ignore[attr-defined]
-                context: dict[str, Any] = {
-                    "message": "Error on transport creation for incoming connection",
-                    "exception": exc,
-                }
-                if protocol is not None:
-                    context["protocol"] = protocol
-                if transport is not None:
-                    context["transport"] = transport
-                self.call_exception_handler(context)  # type: ignore[attr-defined]
+            self._accept_tls_failed(exc, protocol, transport)
+            return
+        waiter.add_done_callback(
+            lambda w: self._accept_tls_done(w, protocol, transport)
+        )
+
+    def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:
+        if waiter.cancelled():
+            exc: BaseException = asyncio.CancelledError()
+        else:
+            exc = waiter.exception()
+            if exc is None:
+                return
+        transport.close()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            raise exc
+        self._accept_tls_failed(exc, protocol, transport)
+
+    def _accept_tls_failed(self, exc: BaseException, protocol: Any, transport: Any) -> None:
+        if self._debug:  # type: ignore[attr-defined]
+            context: dict[str, Any] = {
+                "message": "Error on transport creation for incoming connection",
+                "exception": exc,
+            }
+            if protocol is not None:
+                context["protocol"] = protocol
+            if transport is not None:
+                context["transport"] = transport
+            self.call_exception_handler(context)  # type: ignore[attr-defined]

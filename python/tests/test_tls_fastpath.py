@@ -405,3 +405,83 @@ def test_state_transitions_are_sslprotos(loop: asyncio.AbstractEventLoop) -> Non
         return out
 
     assert outcomes(tls._FastSSLProtocol) == outcomes(sslproto.SSLProtocol)
+
+
+def test_each_accepted_tls_connection_runs_in_its_own_context(mode: str) -> None:
+    """What a server's protocol factory sets in a context variable does not leak into the
+    next connection's (the stock loop runs each accept in a task, so in a copy of the
+    context). (Which context the protocol's callbacks run in is another matter: on the
+    stock loop the one the transport was made in, on simul not yet, so it is not
+    compared here.)"""
+    import contextvars
+
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        seen: list[Any] = []
+        lost = [loop.create_future() for _ in range(3)]
+        count = iter(range(1, 4))
+
+        class Server(asyncio.Protocol):
+            def __init__(self) -> None:
+                self.before = var.get()
+                self.n = next(count)
+                var.set(self.n)
+
+            def connection_made(self, transport: Any) -> None:
+                seen.append((self.n, self.before))
+                transport.close()
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                lost[self.n - 1].set_result(None)
+
+        srv = await loop.create_server(Server, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        for _ in range(3):
+            tr, _ = await loop.create_connection(
+                asyncio.Protocol, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                server_hostname="localhost",
+            )
+            tr.close()
+        await asyncio.wait_for(asyncio.gather(*lost), 5)
+        srv.close()
+        await srv.wait_closed()
+        return sorted(seen)
+
+    assert same_on_both(main) == [(1, 0), (2, 0), (3, 0)]
+
+
+def test_a_failed_server_handshake_is_reported_in_debug_mode(mode: str) -> None:
+    """A client that sends garbage instead of a ClientHello: in debug mode the server
+    reports the error to the exception handler with the stock loop's message and closes
+    the connection."""
+
+    async def main() -> tuple[list[Any], bytes]:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        reported: list[Any] = []
+        done = loop.create_future()
+
+        def handler(_loop: Any, context: dict[str, Any]) -> None:
+            reported.append((context["message"], type(context["exception"]).__name__,
+                             "protocol" in context, "transport" in context))
+            if not done.done():
+                done.set_result(None)
+
+        loop.set_exception_handler(handler)
+        srv = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"this is not a TLS record\r\n" * 4)
+        await asyncio.wait_for(done, 5)
+        got = await asyncio.wait_for(r.read(), 5)
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+        return reported, got[:0]
+
+    assert same_on_both(main) == (
+        [("Error on transport creation for incoming connection", "SSLError", True, True)], b""
+    )
