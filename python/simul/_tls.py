@@ -60,14 +60,9 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     """
 
     # The ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake is done
-    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it); None otherwise.
+    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it; set by
+    # ``TlsFeed._on_handshake_complete``); None otherwise.
     _raw: Any = None
-
-    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
-        sslobj = self._sslobj
-        if handshake_exc is None and type(sslobj) is ssl.SSLObject:
-            self._raw = sslobj._sslobj  # type: ignore[attr-defined]
-        super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the

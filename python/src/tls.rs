@@ -16,14 +16,17 @@
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
 //!   here (`_do_handshake`, below). Any other state goes to the protocol's
 //!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
-//! - **Handshake and shutdown**: `_do_handshake`, `_do_shutdown`, `_process_outgoing`,
+//! - **Handshake and shutdown**: `_do_handshake`, `_on_handshake_complete` (its success
+//!   path; a failure, debug mode or an `SSLObject` subclass go to `sslproto`'s),
+//!   `_call_eof_received`, `_do_flush`, `_do_shutdown`, `_process_outgoing`,
 //!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
 //!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
 //!   them: the same steps and outcomes (`_on_handshake_complete(None)` or
 //!   `(ssl_error)`, likewise `_on_shutdown_complete`, what OpenSSL has to send on
 //!   `SSLWantReadError`, any other exception raised, the same allowed state transitions
-//!   and `RuntimeError`), without their Python frames or those of `ssl.SSLObject`'s
-//!   forwarding `do_handshake`/`unwrap`.
+//!   and `RuntimeError`, the same log and `_fatal_error` messages), without their Python
+//!   frames or those of `ssl.SSLObject`'s forwarding methods (`do_handshake`, `unwrap`,
+//!   `getpeercert`, `cipher`, `compression`), which are called on its `_ssl` object.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
 //!   queued in the `WRAPPED` state the data is encrypted and the record sent on the raw
 //!   transport at once; anything else (a queue, another state, a write OpenSSL refuses
@@ -53,7 +56,7 @@ use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 /// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
@@ -67,6 +70,15 @@ struct Consts {
     again: Py<PyAny>,
     ssl_error: Py<PyAny>,
     ssl_object: Py<PyAny>,
+    certificate_error: Py<PyAny>,
+    /// `sslproto.AppProtocolState.STATE_INIT` and `.STATE_CON_MADE`.
+    app_init: Py<PyAny>,
+    app_con_made: Py<PyAny>,
+    app_eof: Py<PyAny>,
+    /// `asyncio.log.logger`.
+    logger: Py<PyAny>,
+    /// `sslproto.SSLProtocol._on_handshake_complete`, for the cases this path hands on.
+    on_handshake_complete: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -85,6 +97,24 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
             again: m.getattr("SSLAgainErrors")?.unbind(),
             ssl_error: ssl.getattr("SSLError")?.unbind(),
             ssl_object: ssl.getattr("SSLObject")?.unbind(),
+            certificate_error: ssl.getattr("CertificateError")?.unbind(),
+            app_init: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_INIT")?
+                .unbind(),
+            app_con_made: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_CON_MADE")?
+                .unbind(),
+            app_eof: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_EOF")?
+                .unbind(),
+            logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
+            on_handshake_complete: m
+                .getattr("SSLProtocol")?
+                .getattr("_on_handshake_complete")?
+                .unbind(),
         })
     })
 }
@@ -619,6 +649,136 @@ tls_methods! {
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// `sslproto.SSLProtocol._on_handshake_complete`, and `_raw` (the `_ssl` object under
+    /// a plain `ssl.SSLObject`) kept once the handshake is done. A handshake that failed,
+    /// debug mode (which logs the handshake's time) or an `SSLObject` subclass go to
+    /// `sslproto`'s method; the rest is its success path: the timeout cancelled, the
+    /// state `WRAPPED`, the peer's certificate, cipher and compression (a failure there
+    /// is `sslproto`'s "SSL handshake failed": state `UNWRAPPED`, `_fatal_error`, the
+    /// waiter woken with it), the extra info, `connection_made` once, the waiter woken,
+    /// then the first read.
+    fn _on_handshake_complete(slf: &Bound<'_, Self>, handshake_exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        let plain = sslobj.get_type().is(c.ssl_object.bind(py));
+        let raw = if plain {
+            Some(sslobj.getattr(intern!(py, "_sslobj"))?)
+        } else {
+            None
+        };
+        let debug = p
+            .getattr(intern!(py, "_loop"))?
+            .call_method0(intern!(py, "get_debug"))?
+            .is_truthy()?;
+        let raw = match raw {
+            Some(raw) if handshake_exc.is_none() && !debug => raw,
+            raw => {
+                if let (Some(raw), true) = (raw, handshake_exc.is_none()) {
+                    p.setattr(intern!(py, "_raw"), raw)?;
+                }
+                c.on_handshake_complete.bind(py).call1((p, handshake_exc))?;
+                return Ok(());
+            }
+        };
+        p.setattr(intern!(py, "_raw"), &raw)?;
+        let handle = p.getattr(intern!(py, "_handshake_timeout_handle"))?;
+        if !handle.is_none() {
+            handle.call_method0(intern!(py, "cancel"))?;
+            p.setattr(intern!(py, "_handshake_timeout_handle"), py.None())?;
+        }
+        let this = slf.borrow();
+        let peercert = this
+            ._set_state(c.wrapped.bind(py))
+            .and_then(|()| raw.call_method1(intern!(py, "getpeercert"), (false,)));
+        let peercert = match peercert {
+            Ok(cert) => cert,
+            Err(e) if e.is_instance_of::<PyException>(py) => {
+                this._set_state(c.unwrapped.bind(py))?;
+                let exc = e.value(py);
+                let msg = if exc.is_instance(c.certificate_error.bind(py))? {
+                    "SSL handshake failed on verifying the certificate"
+                } else {
+                    "SSL handshake failed"
+                };
+                p.call_method1(intern!(py, "_fatal_error"), (exc, msg))?;
+                drop(this);
+                return Self::_wakeup_waiter(slf, Some(exc));
+            }
+            Err(e) => return Err(e),
+        };
+        let extra = p.getattr(intern!(py, "_extra"))?;
+        let cipher = raw.call_method0(intern!(py, "cipher"))?;
+        let compression = raw.call_method0(intern!(py, "compression"))?;
+        let kw = PyDict::new(py);
+        kw.set_item(intern!(py, "peercert"), peercert)?;
+        kw.set_item(intern!(py, "cipher"), cipher)?;
+        kw.set_item(intern!(py, "compression"), compression)?;
+        kw.set_item(intern!(py, "ssl_object"), &sslobj)?;
+        extra.call_method(intern!(py, "update"), (), Some(&kw))?;
+        if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
+            p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
+            let transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            let app = this.app_protocol.borrow().clone_ref(py);
+            drop(this);
+            app.bind(py)
+                .call_method1(intern!(py, "connection_made"), (transport,))?;
+        } else {
+            drop(this);
+        }
+        Self::_wakeup_waiter(slf, None)?;
+        p.call_method0(intern!(py, "_do_read"))?;
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol._call_eof_received`: the application protocol's
+    /// `eof_received` once, after `connection_made` (a true return is logged as having no
+    /// effect); what it raises, but `KeyboardInterrupt` and `SystemExit`, goes to
+    /// `_fatal_error`.
+    fn _call_eof_received(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let res = (|| -> PyResult<()> {
+            if p.getattr(intern!(py, "_app_state"))?.is(c.app_con_made.bind(py)) {
+                p.setattr(intern!(py, "_app_state"), c.app_eof.bind(py))?;
+                let app = slf.borrow().app_protocol.borrow().clone_ref(py);
+                let keep_open = app.bind(py).call_method0(intern!(py, "eof_received"))?;
+                if keep_open.is_truthy()? {
+                    c.logger.bind(py).call_method1(
+                        intern!(py, "warning"),
+                        ("returning true from eof_received() has no effect when using ssl",),
+                    )?;
+                }
+            }
+            Ok(())
+        })();
+        match res {
+            Err(e)
+                if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+                    && !e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) =>
+            {
+                p.call_method1(
+                    intern!(py, "_fatal_error"),
+                    (e.value(py), "Error calling eof_received()"),
+                )?;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// `sslproto.SSLProtocol._do_flush`: what is left to read, state `SHUTDOWN`, then the
+    /// shutdown's first step.
+    fn _do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        p.call_method0(intern!(py, "_do_read"))?;
+        slf.borrow()._set_state(consts(py)?.shutdown.bind(py))?;
+        Self::_do_shutdown(slf)
     }
 
     /// `sslproto.SSLProtocol._process_outgoing`, in Rust (see [`TlsFeed::send_outgoing`]).

@@ -485,3 +485,64 @@ def test_a_failed_server_handshake_is_reported_in_debug_mode(mode: str) -> None:
     assert same_on_both(main) == (
         [("Error on transport creation for incoming connection", "SSLError", True, True)], b""
     )
+
+
+def test_eof_received_returning_true_or_raising_is_handled_as_stock(mode: str) -> None:
+    """The peer's close_notify reaches ``eof_received`` once; a true return is logged
+    as having no effect, an exception goes to the exception handler as sslproto's
+    ``Error calling eof_received()``; either way the connection is then lost."""
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    async def main(behaviour: str) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        lost = loop.create_future()
+        loop.set_exception_handler(lambda _l, ctx: events.append(("handler", ctx["message"])))
+
+        class Client(asyncio.Protocol):
+            def eof_received(self) -> bool:
+                events.append("eof")
+                if behaviour == "raise":
+                    raise ValueError("boom")
+                return True
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                events.append(("lost", type(exc).__name__))
+                lost.set_result(None)
+
+        async def close_at_once(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.close()
+
+        srv = await asyncio.start_server(close_at_once, "127.0.0.1", 0,
+                                         ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        await loop.create_connection(Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                                     server_hostname="localhost")
+        await asyncio.wait_for(lost, 5)
+        srv.close()
+        await srv.wait_closed()
+        return events
+
+    log = logging.getLogger("asyncio")
+    for behaviour, expected in (
+        ("true", ["eof", ("lost", "NoneType")]),
+        ("raise", ["eof", ("handler", "Error calling eof_received()"), ("lost", "ValueError")]),
+    ):
+        handler = Records()
+        log.addHandler(handler)
+        try:
+            assert same_on_both(lambda: main(behaviour)) == expected
+        finally:
+            log.removeHandler(handler)
+        warned = [m for m in handler.messages if "eof_received" in m]
+        assert warned == (
+            ["returning true from eof_received() has no effect when using ssl"] * 2
+            if behaviour == "true" else []
+        )
