@@ -9,21 +9,26 @@ control: the user's ``ssl.SSLContext``, ``server_hostname``, ``ssl_handshake_tim
 loop's code. ``BaseEventLoop.start_tls`` needs nothing from the loop beyond this.
 
 Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtocol``, a
-subclass whose data path (one TLS record in, one ``write()`` out, in the ``WRAPPED`` state
-with nothing queued) does in one method what ``sslproto`` does in eight, calls the
-``_ssl`` object under ``ssl.SSLObject`` directly, and stops reading records once the
-incoming BIO and the decrypted bytes are both empty instead of catching the
-``SSLWantReadError`` of one more read. Shorter still, the same path runs in Rust
-(``_simul.TlsFeed``, ``python/src/tls.rs``): simul's socket transport hands each chunk it
-receives to the feed (no ``get_buffer``/``buffer_updated``), and the application
-transport's ``write`` is the feed's. Everything else (the handshake, shutdown, flow
-control across the marks, errors, partial writes) is ``sslproto``'s own code, and the
-connection's state stays in the Python object. ``loop.start_tls`` builds a plain
-``sslproto.SSLProtocol`` (``BaseEventLoop``'s code, over whatever transport it is given).
+subclass of ``sslproto.SSLProtocol`` and of the Rust ``_simul.TlsFeed``
+(``python/src/tls.rs``), which comes first in its MRO: the connection's hot state lives in
+Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` replaces
+``sslproto``'s handshake, read, shutdown and outgoing steps (``_do_handshake``,
+``_on_handshake_complete``'s success path, ``_do_read``, ``_do_flush``, ``_do_shutdown``,
+``_call_eof_received``, ``_process_outgoing``, ``_set_state``, ``_wakeup_waiter``) with
+the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
+object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted
+bytes are both empty instead of catching the ``SSLWantReadError`` of one more read. With
+the feed on, simul's socket transport hands each chunk it receives to ``TlsFeed.feed``
+(no ``get_buffer``/``buffer_updated``), and the application transport's ``write`` is the
+feed's; without it, this module's ``buffer_updated`` and ``_write_one`` are the way in
+and out. Everything else (flow control across the marks, errors, partial writes, a failed
+handshake) is ``sslproto``'s own code, and the connection's state stays in the Python
+object. ``loop.start_tls`` builds a plain ``sslproto.SSLProtocol`` (``BaseEventLoop``'s
+code, over whatever transport it is given).
 
 The switch: ``SIMUL_TLS_FASTPATH=0`` in the environment runs plain
 ``sslproto.SSLProtocol``; ``SIMUL_TLS_FASTPATH=python`` runs ``_FastSSLProtocol`` without
-the Rust feed.
+the Rust feed (chunks in through ``buffer_updated``, writes through ``_write_one``).
 """
 
 from __future__ import annotations
@@ -94,63 +99,6 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
             self._do_flush()
         elif state is sslproto.SSLProtocolState.SHUTDOWN:
             self._do_shutdown()
-
-    def _do_read(self) -> None:
-        """``_do_read`` and ``_do_read__copied`` in one: every decrypted record to
-        ``data_received`` in one call (``eof_received`` and the shutdown on the peer's
-        close_notify), then what OpenSSL has to send, then the read marks.
-
-        The record loop ends when the BIO is empty and no decrypted byte waits (the next
-        read could only want more: ``sslproto`` never writes an EOF into the incoming
-        BIO), or on the ``SSLWantReadError`` of a partial record."""
-        raw = self._raw
-        if (
-            raw is None or self._state is not _WRAPPED or self._app_reading_paused
-            or self._app_protocol_is_buffer
-        ):
-            return super()._do_read()  # type: ignore[no-any-return]
-        try:
-            incoming = self._incoming
-            max_size = self.max_size
-            chunk = b"1"
-            first = None
-            rest: list[bytes] | None = None
-            try:
-                while True:
-                    chunk = raw.read(max_size)
-                    if not chunk:
-                        break
-                    if first is None:
-                        first = chunk
-                    elif rest is None:
-                        rest = [first, chunk]
-                    else:
-                        rest.append(chunk)
-                    if not incoming.pending and not raw.pending():
-                        break
-            except _AGAIN:
-                pass
-            if rest is not None:
-                self._app_protocol.data_received(b"".join(rest))
-            elif first is not None:
-                self._app_protocol.data_received(first)
-            if not chunk:
-                # close_notify
-                self._call_eof_received()
-                self._start_shutdown()
-            if self._write_backlog:
-                self._do_write()
-            else:
-                self._send_outgoing()
-            # ``_control_ssl_reading`` only when a mark is crossed.
-            size = incoming.pending
-            if self._ssl_reading_paused:
-                if size <= self._incoming_low_water:
-                    self._control_ssl_reading()
-            elif size >= self._incoming_high_water:
-                self._control_ssl_reading()
-        except Exception as ex:
-            self._fatal_error(ex, "Fatal error on SSL protocol")
 
     def _send_outgoing(self) -> None:
         """``_process_outgoing``, with ``_control_app_writing`` only when a mark is

@@ -77,8 +77,10 @@ struct Consts {
     app_eof: Py<PyAny>,
     /// `asyncio.log.logger`.
     logger: Py<PyAny>,
-    /// `sslproto.SSLProtocol._on_handshake_complete`, for the cases this path hands on.
+    /// `sslproto.SSLProtocol._on_handshake_complete` and `._do_read`, for the cases this
+    /// path hands on.
     on_handshake_complete: Py<PyAny>,
+    do_read: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -115,6 +117,7 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
                 .getattr("SSLProtocol")?
                 .getattr("_on_handshake_complete")?
                 .unbind(),
+            do_read: m.getattr("SSLProtocol")?.getattr("_do_read")?.unbind(),
         })
     })
 }
@@ -172,6 +175,8 @@ pub struct TlsFeed {
     wrapped: Cell<bool>,
     /// `_state is SSLProtocolState.DO_HANDSHAKE`.
     handshaking: Cell<bool>,
+    /// `_state is SSLProtocolState.FLUSHING`.
+    flushing: Cell<bool>,
     app_protocol: RefCell<Py<PyAny>>,
     transport: RefCell<Py<PyAny>>,
     write_backlog: RefCell<Py<PyAny>>,
@@ -251,6 +256,14 @@ impl TlsFeed {
 
     /// The `_ssl` object's methods when the fast path applies: handshake done, `WRAPPED`.
     fn raw(&self, p: &Bound<'_, PyAny>) -> PyResult<Option<&Raw>> {
+        if !self.wrapped.get() {
+            return Ok(None);
+        }
+        self.raw_methods(p)
+    }
+
+    /// The `_ssl` object's methods once the handshake is done, whatever the state.
+    fn raw_methods(&self, p: &Bound<'_, PyAny>) -> PyResult<Option<&Raw>> {
         let py = p.py();
         let raw = match self.raw.get() {
             Some(raw) => raw,
@@ -267,9 +280,6 @@ impl TlsFeed {
                 self.raw.get_or_init(|| r)
             }
         };
-        if !self.wrapped.get() {
-            return Ok(None);
-        }
         Ok(Some(raw))
     }
 
@@ -521,6 +531,7 @@ tls_methods! {
             state: RefCell::new(py.None()),
             wrapped: Cell::new(false),
             handshaking: Cell::new(false),
+            flushing: Cell::new(false),
             app_protocol: RefCell::new(py.None()),
             transport: RefCell::new(py.None()),
             write_backlog: RefCell::new(py.None()),
@@ -549,6 +560,7 @@ tls_methods! {
         let c = consts(value.py())?;
         self.wrapped.set(value.is(c.wrapped.bind(value.py())));
         self.handshaking.set(value.is(c.do_handshake.bind(value.py())));
+        self.flushing.set(value.is(c.flushing.bind(value.py())));
         drop(self.state.replace(value.unbind()));
         Ok(())
     }
@@ -769,6 +781,30 @@ tls_methods! {
             }
             other => other,
         }
+    }
+
+    /// `sslproto.SSLProtocol._do_read` (with `_do_read__copied`): in the `WRAPPED` and
+    /// `FLUSHING` states, application reading on, a copying application protocol and
+    /// the handshake done on a plain `ssl.SSLObject`, every decrypted record to
+    /// `data_received` in one call, then what OpenSSL has to send, then the read marks
+    /// (`read_records`, as for a chunk from the socket); any other case is `sslproto`'s.
+    fn _do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        if (this.wrapped.get() || this.flushing.get())
+            && !this.app_reading_paused.get()
+            && !this.app_protocol_is_buffer.get()
+        {
+            if let Some(raw) = this.raw_methods(p)? {
+                let fixed = this.fixed(p)?;
+                let res = this.read_records(p, fixed, raw);
+                return this.fatal_on_exception(p, res);
+            }
+        }
+        drop(this);
+        consts(py)?.do_read.bind(py).call1((p,))?;
+        Ok(())
     }
 
     /// `sslproto.SSLProtocol._do_flush`: what is left to read, state `SHUTDOWN`, then the
