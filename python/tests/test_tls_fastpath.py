@@ -546,3 +546,41 @@ def test_eof_received_returning_true_or_raising_is_handled_as_stock(mode: str) -
             ["returning true from eof_received() has no effect when using ssl"] * 2
             if behaviour == "true" else []
         )
+
+
+def test_a_debug_mode_handshake_logs_as_stock_and_disarms_its_timeout(mode: str) -> None:
+    """In debug mode the handshake is logged and timed as sslproto does; in either mode
+    its timeout is disarmed once it is done."""
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    async def main(debug: bool) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(debug)
+        srv, r, w = await pair(echo)
+        proto = w.transport._ssl_protocol  # type: ignore[attr-defined]
+        out = [proto._handshake_timeout_handle, proto._handshake_start_time is None]
+        await finish(srv, w)
+        return out
+
+    log = logging.getLogger("asyncio")
+    for debug in (False, True):
+        handler = Records()
+        old_level = log.level
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        try:
+            assert same_on_both(lambda: main(debug)) == [None, not debug]
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(old_level)
+        took = [m for m in handler.messages if "SSL handshake took" in m]
+        started = [m for m in handler.messages if "starts SSL handshake" in m]
+        # two connections (client and server) on each of the two loops
+        assert (len(started), len(took)) == ((4, 4) if debug else (0, 0))
