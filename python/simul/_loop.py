@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import _socket
 import socket
 import sys
 import threading
@@ -34,6 +35,12 @@ from ._subprocess import SubprocessMixin
 from ._tls import TlsMixin
 
 __all__ = ["EventLoop", "EventLoopPolicy"]
+
+# A ``socket.socket``'s family and type as plain ints: its ``family``/``type`` properties
+# convert them to enums in three Python calls each, on every connection's setup path.
+_RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
+_RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
+_INET = (socket.AF_INET, socket.AF_INET6)
 
 
 class EventLoop(  # type: ignore[misc]
@@ -170,7 +177,14 @@ class EventLoop(  # type: ignore[misc]
                 info["peername"] = sock.getpeername()
             except OSError:
                 info["peername"] = None
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        if type(sock) is socket.socket:
+            # ``base_events._set_nodelay``, on the raw ints.
+            if (
+                _RAW_FAMILY(sock) in _INET and _RAW_TYPE(sock) == socket.SOCK_STREAM
+                and sock.proto == socket.IPPROTO_TCP
+            ):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        elif sock.family in _INET and sock.type == socket.SOCK_STREAM:
             base_events._set_nodelay(sock)
         transport = SocketTransport(self, sock, protocol, info, server)
         self._transports[sock.fileno()] = transport
@@ -206,9 +220,15 @@ class EventLoop(  # type: ignore[misc]
         ssl_handshake_timeout: Any = None,
         ssl_shutdown_timeout: Any = None,
     ) -> None:
+        # ``socket.accept``, on the listening socket's raw family and type.
+        plain = type(sock) is socket.socket
         for _ in range(backlog):
             try:
-                conn, addr = sock.accept()
+                if plain:
+                    fd, addr = sock._accept()  # type: ignore[attr-defined]
+                    conn = socket.socket(_RAW_FAMILY(sock), _RAW_TYPE(sock), sock.proto, fileno=fd)
+                else:
+                    conn, addr = sock.accept()
                 conn.setblocking(False)
             except BlockingIOError:
                 # The backlog is empty: the watcher need not ask the kernel again.
@@ -229,9 +249,7 @@ class EventLoop(  # type: ignore[misc]
                     return
                 raise
             if sslcontext is not None:
-                self.create_task(
-                    self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
-                )
+                self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
                 continue
             try:
                 protocol = protocol_factory()
@@ -346,11 +364,13 @@ class EventLoop(  # type: ignore[misc]
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
         """Connects the non-blocking ``sock`` to ``address``."""
         self._check_sock(sock)
-        if sock.family == socket.AF_INET or (
-            base_events._HAS_IPv6 and sock.family == socket.AF_INET6
-        ):
+        if type(sock) is socket.socket:
+            family, kind = _RAW_FAMILY(sock), _RAW_TYPE(sock)
+        else:
+            family, kind = sock.family, sock.type
+        if family == socket.AF_INET or (base_events._HAS_IPv6 and family == socket.AF_INET6):
             resolved = await self._ensure_resolved(
-                address, family=sock.family, type=sock.type, proto=sock.proto, loop=self
+                address, family=family, type=kind, proto=sock.proto, loop=self
             )
             _, _, _, _, address = resolved[0]
         fut = self.create_future()
@@ -434,8 +454,7 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
         super().__init__(extra, loop)
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
-        for name in self._METHODS:
-            setattr(self, name, getattr(core, name))
+        core._bind_methods(self, self._METHODS)
 
     def __repr__(self) -> str:
         return repr(self._core).replace("SocketTransport", type(self).__name__, 1)

@@ -9,25 +9,32 @@ control: the user's ``ssl.SSLContext``, ``server_hostname``, ``ssl_handshake_tim
 loop's code. ``BaseEventLoop.start_tls`` needs nothing from the loop beyond this.
 
 Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtocol``, a
-subclass whose data path (one TLS record in, one ``write()`` out, in the ``WRAPPED`` state
-with nothing queued) does in one method what ``sslproto`` does in eight, calls the
-``_ssl`` object under ``ssl.SSLObject`` directly, and stops reading records once the
-incoming BIO and the decrypted bytes are both empty instead of catching the
-``SSLWantReadError`` of one more read. Shorter still, the same path runs in Rust
-(``_simul.TlsFeed``, ``python/src/tls.rs``): simul's socket transport hands each chunk it
-receives to the feed (no ``get_buffer``/``buffer_updated``), and the application
-transport's ``write`` is the feed's. Everything else (the handshake, shutdown, flow
-control across the marks, errors, partial writes) is ``sslproto``'s own code, and the
-connection's state stays in the Python object. ``loop.start_tls`` builds a plain
-``sslproto.SSLProtocol`` (``BaseEventLoop``'s code, over whatever transport it is given).
+subclass of ``sslproto.SSLProtocol`` and of the Rust ``_simul.TlsFeed``
+(``python/src/tls.rs``), which comes first in its MRO: the connection's hot state lives in
+Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` replaces
+``sslproto``'s handshake, read, shutdown and outgoing steps (``_do_handshake``,
+``_on_handshake_complete``'s success path, ``_do_read``, ``_do_flush``, ``_do_shutdown``,
+``_call_eof_received``, ``_process_outgoing``, ``_set_state``, ``_wakeup_waiter``) with
+the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
+object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted
+bytes are both empty instead of catching the ``SSLWantReadError`` of one more read. With
+the feed on, simul's socket transport hands each chunk it receives to ``TlsFeed.feed``
+(no ``get_buffer``/``buffer_updated``), and the application transport's ``write`` is the
+feed's; without it, this module's ``buffer_updated`` and ``_write_one`` are the way in
+and out. Everything else (flow control across the marks, errors, partial writes, a failed
+handshake) is ``sslproto``'s own code, and the connection's state stays in the Python
+object. ``loop.start_tls`` builds a plain ``sslproto.SSLProtocol`` (``BaseEventLoop``'s
+code, over whatever transport it is given).
 
 The switch: ``SIMUL_TLS_FASTPATH=0`` in the environment runs plain
 ``sslproto.SSLProtocol``; ``SIMUL_TLS_FASTPATH=python`` runs ``_FastSSLProtocol`` without
-the Rust feed.
+the Rust feed (chunks in through ``buffer_updated``, writes through ``_write_one``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import ssl
 from asyncio import constants, sslproto
@@ -58,14 +65,9 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     """
 
     # The ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake is done
-    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it); None otherwise.
+    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it; set by
+    # ``TlsFeed._on_handshake_complete``); None otherwise.
     _raw: Any = None
-
-    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
-        sslobj = self._sslobj
-        if handshake_exc is None and type(sslobj) is ssl.SSLObject:
-            self._raw = sslobj._sslobj  # type: ignore[attr-defined]
-        super()._on_handshake_complete(handshake_exc)  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
@@ -97,63 +99,6 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
             self._do_flush()
         elif state is sslproto.SSLProtocolState.SHUTDOWN:
             self._do_shutdown()
-
-    def _do_read(self) -> None:
-        """``_do_read`` and ``_do_read__copied`` in one: every decrypted record to
-        ``data_received`` in one call (``eof_received`` and the shutdown on the peer's
-        close_notify), then what OpenSSL has to send, then the read marks.
-
-        The record loop ends when the BIO is empty and no decrypted byte waits (the next
-        read could only want more: ``sslproto`` never writes an EOF into the incoming
-        BIO), or on the ``SSLWantReadError`` of a partial record."""
-        raw = self._raw
-        if (
-            raw is None or self._state is not _WRAPPED or self._app_reading_paused
-            or self._app_protocol_is_buffer
-        ):
-            return super()._do_read()  # type: ignore[no-any-return]
-        try:
-            incoming = self._incoming
-            max_size = self.max_size
-            chunk = b"1"
-            first = None
-            rest: list[bytes] | None = None
-            try:
-                while True:
-                    chunk = raw.read(max_size)
-                    if not chunk:
-                        break
-                    if first is None:
-                        first = chunk
-                    elif rest is None:
-                        rest = [first, chunk]
-                    else:
-                        rest.append(chunk)
-                    if not incoming.pending and not raw.pending():
-                        break
-            except _AGAIN:
-                pass
-            if rest is not None:
-                self._app_protocol.data_received(b"".join(rest))
-            elif first is not None:
-                self._app_protocol.data_received(first)
-            if not chunk:
-                # close_notify
-                self._call_eof_received()
-                self._start_shutdown()
-            if self._write_backlog:
-                self._do_write()
-            else:
-                self._send_outgoing()
-            # ``_control_ssl_reading`` only when a mark is crossed.
-            size = incoming.pending
-            if self._ssl_reading_paused:
-                if size <= self._incoming_low_water:
-                    self._control_ssl_reading()
-            elif size >= self._incoming_high_water:
-                self._control_ssl_reading()
-        except Exception as ex:
-            self._fatal_error(ex, "Fatal error on SSL protocol")
 
     def _send_outgoing(self) -> None:
         """``_process_outgoing``, with ``_control_app_writing`` only when a mark is
@@ -273,13 +218,28 @@ class TlsMixin:
                 ssl_protocol._extra.setdefault(name, value)
         return ssl_protocol._app_transport
 
-    async def _accept_tls(
+    def _accept_tls(
         self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
         ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
     ) -> None:
         """Serves one accepted connection of a TLS server: the handshake runs before the
         protocol sees ``connection_made``; a failed handshake closes the connection (and
-        is reported to the exception handler in debug mode, as the stock loop does)."""
+        is reported to the exception handler in debug mode, as the stock loop does).
+
+        The stock loop runs this as a task (its ``_accept_connection2``); here it runs at
+        once, in a copy of the context as a task would (so what the protocol factory sets
+        in it stays with the connection), and the handshake's outcome arrives by the
+        waiter's done callback, one step after the waiter is set, as the task's
+        ``await`` would resume."""
+        contextvars.copy_context().run(
+            self._accept_tls_start, protocol_factory, conn, addr, sslcontext, server,
+            ssl_handshake_timeout, ssl_shutdown_timeout,
+        )
+
+    def _accept_tls_start(
+        self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
+        ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
+    ) -> None:
         protocol = None
         transport = None
         try:
@@ -291,22 +251,35 @@ class TlsMixin:
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout,
             )
-            try:
-                await waiter
-            except BaseException:
-                transport.close()
-                waiter = None  # no reference cycle through the exception
-                raise
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            if self._debug:  # type: ignore[attr-defined]
-                context: dict[str, Any] = {
-                    "message": "Error on transport creation for incoming connection",
-                    "exception": exc,
-                }
-                if protocol is not None:
-                    context["protocol"] = protocol
-                if transport is not None:
-                    context["transport"] = transport
-                self.call_exception_handler(context)  # type: ignore[attr-defined]
+            self._accept_tls_failed(exc, protocol, transport)
+            return
+        waiter.add_done_callback(
+            lambda w: self._accept_tls_done(w, protocol, transport)
+        )
+
+    def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:
+        if waiter.cancelled():
+            exc: BaseException = asyncio.CancelledError()
+        else:
+            exc = waiter.exception()
+            if exc is None:
+                return
+        transport.close()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            raise exc
+        self._accept_tls_failed(exc, protocol, transport)
+
+    def _accept_tls_failed(self, exc: BaseException, protocol: Any, transport: Any) -> None:
+        if self._debug:  # type: ignore[attr-defined]
+            context: dict[str, Any] = {
+                "message": "Error on transport creation for incoming connection",
+                "exception": exc,
+            }
+            if protocol is not None:
+                context["protocol"] = protocol
+            if transport is not None:
+                context["transport"] = transport
+            self.call_exception_handler(context)  # type: ignore[attr-defined]

@@ -13,8 +13,20 @@
 //!   (`_ssl._SSLSocket.read` until the BIO and the decrypted bytes are both empty, or the
 //!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call;
 //!   the peer's close_notify calls the protocol's `_call_eof_received` and
-//!   `_start_shutdown`. Any other state goes to the protocol's `_after_incoming` (which
-//!   is `sslproto`'s `buffer_updated` after its BIO write).
+//!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
+//!   here (`_do_handshake`, below). Any other state goes to the protocol's
+//!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
+//! - **Handshake and shutdown**: `_do_handshake`, `_on_handshake_complete` (its success
+//!   path; a failure, debug mode or an `SSLObject` subclass go to `sslproto`'s),
+//!   `_call_eof_received`, `_do_flush`, `_do_shutdown`, `_process_outgoing`,
+//!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
+//!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
+//!   them: the same steps and outcomes (`_on_handshake_complete(None)` or
+//!   `(ssl_error)`, likewise `_on_shutdown_complete`, what OpenSSL has to send on
+//!   `SSLWantReadError`, any other exception raised, the same allowed state transitions
+//!   and `RuntimeError`, the same log and `_fatal_error` messages), without their Python
+//!   frames or those of `ssl.SSLObject`'s forwarding methods (`do_handshake`, `unwrap`,
+//!   `getpeercert`, `cipher`, `compression`), which are called on its `_ssl` object.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
 //!   queued in the `WRAPPED` state the data is encrypted and the record sent on the raw
 //!   transport at once; anything else (a queue, another state, a write OpenSSL refuses
@@ -44,13 +56,31 @@ use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-/// `sslproto.SSLProtocolState.WRAPPED` and `sslproto.SSLAgainErrors`.
+/// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
+/// and `ssl.SSLObject`.
 struct Consts {
+    unwrapped: Py<PyAny>,
+    do_handshake: Py<PyAny>,
     wrapped: Py<PyAny>,
+    flushing: Py<PyAny>,
+    shutdown: Py<PyAny>,
     again: Py<PyAny>,
+    ssl_error: Py<PyAny>,
+    ssl_object: Py<PyAny>,
+    certificate_error: Py<PyAny>,
+    /// `sslproto.AppProtocolState.STATE_INIT` and `.STATE_CON_MADE`.
+    app_init: Py<PyAny>,
+    app_con_made: Py<PyAny>,
+    app_eof: Py<PyAny>,
+    /// `asyncio.log.logger`.
+    logger: Py<PyAny>,
+    /// `sslproto.SSLProtocol._on_handshake_complete` and `._do_read`, for the cases this
+    /// path hands on.
+    on_handshake_complete: Py<PyAny>,
+    do_read: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -58,9 +88,36 @@ static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
 fn consts(py: Python<'_>) -> PyResult<&Consts> {
     CONSTS.get_or_try_init(py, || {
         let m = py.import("asyncio.sslproto")?;
+        let ssl = py.import("ssl")?;
+        let states = m.getattr("SSLProtocolState")?;
         Ok(Consts {
-            wrapped: m.getattr("SSLProtocolState")?.getattr("WRAPPED")?.unbind(),
+            unwrapped: states.getattr("UNWRAPPED")?.unbind(),
+            do_handshake: states.getattr("DO_HANDSHAKE")?.unbind(),
+            wrapped: states.getattr("WRAPPED")?.unbind(),
+            flushing: states.getattr("FLUSHING")?.unbind(),
+            shutdown: states.getattr("SHUTDOWN")?.unbind(),
             again: m.getattr("SSLAgainErrors")?.unbind(),
+            ssl_error: ssl.getattr("SSLError")?.unbind(),
+            ssl_object: ssl.getattr("SSLObject")?.unbind(),
+            certificate_error: ssl.getattr("CertificateError")?.unbind(),
+            app_init: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_INIT")?
+                .unbind(),
+            app_con_made: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_CON_MADE")?
+                .unbind(),
+            app_eof: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_EOF")?
+                .unbind(),
+            logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
+            on_handshake_complete: m
+                .getattr("SSLProtocol")?
+                .getattr("_on_handshake_complete")?
+                .unbind(),
+            do_read: m.getattr("SSLProtocol")?.getattr("_do_read")?.unbind(),
         })
     })
 }
@@ -116,6 +173,10 @@ pub struct TlsFeed {
     state: RefCell<Py<PyAny>>,
     /// `_state is SSLProtocolState.WRAPPED`.
     wrapped: Cell<bool>,
+    /// `_state is SSLProtocolState.DO_HANDSHAKE`.
+    handshaking: Cell<bool>,
+    /// `_state is SSLProtocolState.FLUSHING`.
+    flushing: Cell<bool>,
     app_protocol: RefCell<Py<PyAny>>,
     transport: RefCell<Py<PyAny>>,
     write_backlog: RefCell<Py<PyAny>>,
@@ -195,6 +256,14 @@ impl TlsFeed {
 
     /// The `_ssl` object's methods when the fast path applies: handshake done, `WRAPPED`.
     fn raw(&self, p: &Bound<'_, PyAny>) -> PyResult<Option<&Raw>> {
+        if !self.wrapped.get() {
+            return Ok(None);
+        }
+        self.raw_methods(p)
+    }
+
+    /// The `_ssl` object's methods once the handshake is done, whatever the state.
+    fn raw_methods(&self, p: &Bound<'_, PyAny>) -> PyResult<Option<&Raw>> {
         let py = p.py();
         let raw = match self.raw.get() {
             Some(raw) => raw,
@@ -211,9 +280,6 @@ impl TlsFeed {
                 self.raw.get_or_init(|| r)
             }
         };
-        if !self.wrapped.get() {
-            return Ok(None);
-        }
         Ok(Some(raw))
     }
 
@@ -233,6 +299,7 @@ impl TlsFeed {
             Some(raw) if !this.app_reading_paused.get() && !this.app_protocol_is_buffer.get() => {
                 raw
             }
+            None if this.handshaking.get() => return this.do_handshake(p, fixed),
             _ => {
                 p.call_method0(intern!(py, "_after_incoming"))?;
                 return Ok(());
@@ -299,7 +366,7 @@ impl TlsFeed {
     }
 
     /// `sslproto`'s `_process_outgoing`, with `_control_app_writing` only when a mark is
-    /// crossed.
+    /// crossed (the only case where it does anything).
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
         let outgoing = fixed.outgoing.bind(py);
@@ -321,6 +388,47 @@ impl TlsFeed {
             p.call_method0(intern!(py, "_control_app_writing"))?;
         }
         Ok(())
+    }
+
+    /// `sslproto`'s `_do_handshake`: one handshake step; on `SSLWantReadError` (or
+    /// `SSLWantWriteError`) what OpenSSL has to send goes out, and its outcome otherwise
+    /// (`None` or the `ssl.SSLError`) goes to `_on_handshake_complete`. Any other exception
+    /// propagates, as from `sslproto`'s. A plain `ssl.SSLObject`'s `do_handshake` only
+    /// forwards to its `_ssl` object's, which is called directly.
+    fn do_handshake(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
+        let py = p.py();
+        let c = consts(py)?;
+        let name = intern!(py, "do_handshake");
+        match Self::sslobj_call(p, name, name) {
+            Ok(_) => {
+                p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
+            }
+            Err(e) if e.is_instance(py, c.again.bind(py)) => self.send_outgoing(p, fixed)?,
+            Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
+                p.call_method1(intern!(py, "_on_handshake_complete"), (e.value(py),))?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// The object whose method `name` to call for `self._sslobj.name()`: a plain
+    /// `ssl.SSLObject`'s `do_handshake` and `unwrap` only forward to its `_ssl` object's
+    /// `do_handshake` and `shutdown`, which are called directly.
+    fn sslobj_call<'py>(
+        p: &Bound<'py, PyAny>,
+        name: &Bound<'py, pyo3::types::PyString>,
+        raw_name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = p.py();
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
+            sslobj
+                .getattr(intern!(py, "_sslobj"))?
+                .call_method0(raw_name)
+        } else {
+            sslobj.call_method0(name)
+        }
     }
 
     /// `sslproto`'s `except Exception as ex: self._fatal_error(ex, ...)`.
@@ -422,6 +530,8 @@ tls_methods! {
             native: Cell::new(false),
             state: RefCell::new(py.None()),
             wrapped: Cell::new(false),
+            handshaking: Cell::new(false),
+            flushing: Cell::new(false),
             app_protocol: RefCell::new(py.None()),
             transport: RefCell::new(py.None()),
             write_backlog: RefCell::new(py.None()),
@@ -447,7 +557,10 @@ tls_methods! {
 
     #[setter(_state)]
     fn set_state(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
-        self.wrapped.set(value.is(consts(value.py())?.wrapped.bind(value.py())));
+        let c = consts(value.py())?;
+        self.wrapped.set(value.is(c.wrapped.bind(value.py())));
+        self.handshaking.set(value.is(c.do_handshake.bind(value.py())));
+        self.flushing.set(value.is(c.flushing.bind(value.py())));
         drop(self.state.replace(value.unbind()));
         Ok(())
     }
@@ -460,6 +573,256 @@ tls_methods! {
     #[setter(_write_buffer_size)]
     fn set_write_buffer_size(&self, value: i64) {
         self.write_buffer_size.set(value);
+    }
+
+    /// `sslproto.SSLProtocol._do_handshake`, in Rust (see [`TlsFeed::do_handshake`]).
+    fn _do_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
+        this.do_handshake(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol._set_state`: the transitions it allows (to `UNWRAPPED` from
+    /// any state, and `UNWRAPPED` → `DO_HANDSHAKE` → `WRAPPED` → `FLUSHING` →
+    /// `SHUTDOWN`), its `RuntimeError` for any other.
+    fn _set_state(&self, new_state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = new_state.py();
+        let c = consts(py)?;
+        let old = self.state.borrow().clone_ref(py);
+        let old = old.bind(py);
+        let is = |a: &Bound<'_, PyAny>, b: &Py<PyAny>| a.is(b.bind(py));
+        let allowed = is(new_state, &c.unwrapped)
+            || (is(old, &c.unwrapped) && is(new_state, &c.do_handshake))
+            || (is(old, &c.do_handshake) && is(new_state, &c.wrapped))
+            || (is(old, &c.wrapped) && is(new_state, &c.flushing))
+            || (is(old, &c.flushing) && is(new_state, &c.shutdown));
+        if !allowed {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "cannot switch state from {} to {}",
+                old.str()?,
+                new_state.str()?
+            )));
+        }
+        self.set_state(new_state.clone())
+    }
+
+    /// `sslproto.SSLProtocol._wakeup_waiter`: the waiter (if any, and not cancelled) gets
+    /// `exc` or `None`, and is forgotten.
+    #[pyo3(signature = (exc=None))]
+    fn _wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let waiter = p.getattr(intern!(py, "_waiter"))?;
+        if waiter.is_none() {
+            return Ok(());
+        }
+        if !waiter.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+            match exc {
+                Some(exc) if !exc.is_none() => {
+                    waiter.call_method1(intern!(py, "set_exception"), (exc,))?;
+                }
+                _ => {
+                    waiter.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                }
+            }
+        }
+        p.setattr(intern!(py, "_waiter"), py.None())
+    }
+
+    /// `sslproto.SSLProtocol._do_shutdown`: one step of the TLS shutdown (none when the
+    /// peer's close_notify came first), then what OpenSSL has to send; when it is done,
+    /// `_call_eof_received` and `_on_shutdown_complete(None)`; an `ssl.SSLError` goes to
+    /// `_on_shutdown_complete(exc)`; any other exception propagates.
+    fn _do_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
+            Ok(py.None().into_bound(py))
+        } else {
+            Self::sslobj_call(p, intern!(py, "unwrap"), intern!(py, "shutdown"))
+        };
+        match res {
+            Ok(_) => {
+                let fixed = this.fixed(p)?;
+                this.send_outgoing(p, fixed)?;
+                p.call_method0(intern!(py, "_call_eof_received"))?;
+                p.call_method1(intern!(py, "_on_shutdown_complete"), (py.None(),))?;
+            }
+            Err(e) if e.is_instance(py, c.again.bind(py)) => {
+                let fixed = this.fixed(p)?;
+                this.send_outgoing(p, fixed)?;
+            }
+            Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
+                p.call_method1(intern!(py, "_on_shutdown_complete"), (e.value(py),))?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol._on_handshake_complete`, and `_raw` (the `_ssl` object under
+    /// a plain `ssl.SSLObject`) kept once the handshake is done. A handshake that failed,
+    /// debug mode (which logs the handshake's time) or an `SSLObject` subclass go to
+    /// `sslproto`'s method; the rest is its success path: the timeout cancelled, the
+    /// state `WRAPPED`, the peer's certificate, cipher and compression (a failure there
+    /// is `sslproto`'s "SSL handshake failed": state `UNWRAPPED`, `_fatal_error`, the
+    /// waiter woken with it), the extra info, `connection_made` once, the waiter woken,
+    /// then the first read.
+    fn _on_handshake_complete(slf: &Bound<'_, Self>, handshake_exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        let plain = sslobj.get_type().is(c.ssl_object.bind(py));
+        let raw = if plain {
+            Some(sslobj.getattr(intern!(py, "_sslobj"))?)
+        } else {
+            None
+        };
+        let debug = p
+            .getattr(intern!(py, "_loop"))?
+            .call_method0(intern!(py, "get_debug"))?
+            .is_truthy()?;
+        let raw = match raw {
+            Some(raw) if handshake_exc.is_none() && !debug => raw,
+            raw => {
+                if let (Some(raw), true) = (raw, handshake_exc.is_none()) {
+                    p.setattr(intern!(py, "_raw"), raw)?;
+                }
+                c.on_handshake_complete.bind(py).call1((p, handshake_exc))?;
+                return Ok(());
+            }
+        };
+        p.setattr(intern!(py, "_raw"), &raw)?;
+        let handle = p.getattr(intern!(py, "_handshake_timeout_handle"))?;
+        if !handle.is_none() {
+            handle.call_method0(intern!(py, "cancel"))?;
+            p.setattr(intern!(py, "_handshake_timeout_handle"), py.None())?;
+        }
+        let this = slf.borrow();
+        let peercert = this
+            ._set_state(c.wrapped.bind(py))
+            .and_then(|()| raw.call_method1(intern!(py, "getpeercert"), (false,)));
+        let peercert = match peercert {
+            Ok(cert) => cert,
+            Err(e) if e.is_instance_of::<PyException>(py) => {
+                this._set_state(c.unwrapped.bind(py))?;
+                let exc = e.value(py);
+                let msg = if exc.is_instance(c.certificate_error.bind(py))? {
+                    "SSL handshake failed on verifying the certificate"
+                } else {
+                    "SSL handshake failed"
+                };
+                p.call_method1(intern!(py, "_fatal_error"), (exc, msg))?;
+                drop(this);
+                return Self::_wakeup_waiter(slf, Some(exc));
+            }
+            Err(e) => return Err(e),
+        };
+        let extra = p.getattr(intern!(py, "_extra"))?;
+        let cipher = raw.call_method0(intern!(py, "cipher"))?;
+        let compression = raw.call_method0(intern!(py, "compression"))?;
+        let kw = PyDict::new(py);
+        kw.set_item(intern!(py, "peercert"), peercert)?;
+        kw.set_item(intern!(py, "cipher"), cipher)?;
+        kw.set_item(intern!(py, "compression"), compression)?;
+        kw.set_item(intern!(py, "ssl_object"), &sslobj)?;
+        extra.call_method(intern!(py, "update"), (), Some(&kw))?;
+        if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
+            p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
+            let transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            let app = this.app_protocol.borrow().clone_ref(py);
+            drop(this);
+            app.bind(py)
+                .call_method1(intern!(py, "connection_made"), (transport,))?;
+        } else {
+            drop(this);
+        }
+        Self::_wakeup_waiter(slf, None)?;
+        p.call_method0(intern!(py, "_do_read"))?;
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol._call_eof_received`: the application protocol's
+    /// `eof_received` once, after `connection_made` (a true return is logged as having no
+    /// effect); what it raises, but `KeyboardInterrupt` and `SystemExit`, goes to
+    /// `_fatal_error`.
+    fn _call_eof_received(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let res = (|| -> PyResult<()> {
+            if p.getattr(intern!(py, "_app_state"))?.is(c.app_con_made.bind(py)) {
+                p.setattr(intern!(py, "_app_state"), c.app_eof.bind(py))?;
+                let app = slf.borrow().app_protocol.borrow().clone_ref(py);
+                let keep_open = app.bind(py).call_method0(intern!(py, "eof_received"))?;
+                if keep_open.is_truthy()? {
+                    c.logger.bind(py).call_method1(
+                        intern!(py, "warning"),
+                        ("returning true from eof_received() has no effect when using ssl",),
+                    )?;
+                }
+            }
+            Ok(())
+        })();
+        match res {
+            Err(e)
+                if !e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+                    && !e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) =>
+            {
+                p.call_method1(
+                    intern!(py, "_fatal_error"),
+                    (e.value(py), "Error calling eof_received()"),
+                )?;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// `sslproto.SSLProtocol._do_read` (with `_do_read__copied`): in the `WRAPPED` and
+    /// `FLUSHING` states, application reading on, a copying application protocol and
+    /// the handshake done on a plain `ssl.SSLObject`, every decrypted record to
+    /// `data_received` in one call, then what OpenSSL has to send, then the read marks
+    /// (`read_records`, as for a chunk from the socket); any other case is `sslproto`'s.
+    fn _do_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let p = slf.as_any();
+        if (this.wrapped.get() || this.flushing.get())
+            && !this.app_reading_paused.get()
+            && !this.app_protocol_is_buffer.get()
+        {
+            if let Some(raw) = this.raw_methods(p)? {
+                let fixed = this.fixed(p)?;
+                let res = this.read_records(p, fixed, raw);
+                return this.fatal_on_exception(p, res);
+            }
+        }
+        drop(this);
+        consts(py)?.do_read.bind(py).call1((p,))?;
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol._do_flush`: what is left to read, state `SHUTDOWN`, then the
+    /// shutdown's first step.
+    fn _do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        p.call_method0(intern!(py, "_do_read"))?;
+        slf.borrow()._set_state(consts(py)?.shutdown.bind(py))?;
+        Self::_do_shutdown(slf)
+    }
+
+    /// `sslproto.SSLProtocol._process_outgoing`, in Rust (see [`TlsFeed::send_outgoing`]).
+    fn _process_outgoing(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.borrow();
+        let p = slf.as_any();
+        let fixed = this.fixed(p)?;
+        this.send_outgoing(p, fixed)
     }
 
     /// The application transport's `write(data)` (see the module doc, "Out").

@@ -48,7 +48,7 @@ use std::task::{Context, Poll};
 
 use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
@@ -605,6 +605,20 @@ impl SocketTransport {
                 lost_deferred: RefCell::new(None),
             }),
         })
+    }
+
+    /// `setattr(target, name, getattr(self, name))` for each of `names`: the Python
+    /// transport's methods are this core's, bound once (`_loop.py`'s `SocketTransport`).
+    fn _bind_methods(
+        slf: &Bound<'_, Self>,
+        target: &Bound<'_, PyAny>,
+        names: &Bound<'_, PyTuple>,
+    ) -> PyResult<()> {
+        for name in names.iter() {
+            let name = name.cast_into::<PyString>()?;
+            target.setattr(&name, slf.as_any().getattr(&name)?)?;
+        }
+        Ok(())
     }
 
     /// Starts the I/O task and reading (after `connection_made`); `this` is the Python

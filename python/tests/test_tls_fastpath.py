@@ -261,3 +261,326 @@ def test_water_marks_and_flags_set_by_name_are_the_ones_the_path_reads(mode: str
 
     seen = same_on_both(main)
     assert seen[0] == (1024, 4096) and seen[3] == (2048.0, 8192.0) and seen[-1] == "WRAPPED"
+
+
+class Recorder(asyncio.Protocol):
+    """Records its callbacks, as names (the exception's type for ``connection_lost``)."""
+
+    def __init__(self, events: list[Any], side: str) -> None:
+        self.events = events
+        self.side = side
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.events.append((self.side, "made", transport.get_extra_info("cipher") is not None))
+
+    def data_received(self, data: bytes) -> None:
+        self.events.append((self.side, "data", data))
+        if self.side == "server":
+            self.transport.write(data.upper())
+
+    def eof_received(self) -> None:
+        self.events.append((self.side, "eof"))
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.events.append((self.side, "lost", type(exc).__name__))
+
+
+def test_protocol_callbacks_come_in_the_stock_order_on_both_sides(mode: str) -> None:
+    """connection_made only once the handshake is done (with the cipher known), then
+    data, then the close: on the client and on the server, in the stock loop's order."""
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        server_lost = loop.create_future()
+
+        class Server(Recorder):
+            def connection_lost(self, exc: BaseException | None) -> None:
+                super().connection_lost(exc)
+                server_lost.set_result(None)
+
+        srv = await loop.create_server(lambda: Server(events, "server"), "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        tr, proto = await loop.create_connection(
+            lambda: Recorder(events, "client"), "127.0.0.1", port,
+            ssl=tu.simple_client_sslcontext(), server_hostname="localhost",
+        )
+        events.append(("client", "returned"))
+        tr.write(b"ping")
+        for _ in range(1000):
+            if ("client", "data", b"PING") in events:
+                break
+            await asyncio.sleep(0.001)
+        tr.close()
+        await asyncio.wait_for(server_lost, 5)
+        srv.close()
+        await srv.wait_closed()
+        # The server's connection_made may come before or after the client's return: only
+        # each side's own order is the stock loop's promise.
+        return [[e for e in events if e[0] == side] for side in ("client", "server")]
+
+    assert same_on_both(main) == [
+        [("client", "made", True), ("client", "returned"), ("client", "data", b"PING"),
+         ("client", "eof"), ("client", "lost", "NoneType")],
+        [("server", "made", True), ("server", "data", b"ping"), ("server", "eof"),
+         ("server", "lost", "NoneType")],
+    ]
+
+
+def test_a_failed_handshake_raises_as_stock_and_the_server_protocol_never_starts(mode: str) -> None:
+    """A client that rejects the server's certificate: create_connection raises the
+    verification error, the client protocol sees nothing, the server protocol is made but
+    gets no callback (its connection_made waits for the handshake), as on the stock loop."""
+
+    async def main() -> tuple[str, list[Any]]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        made = []
+
+        def server() -> Recorder:
+            made.append(1)
+            return Recorder(events, "server")
+
+        srv = await loop.create_server(server, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        ctx = ssl.create_default_context(cafile=tu.ONLYCERT)
+        try:
+            await loop.create_connection(lambda: Recorder(events, "client"), "127.0.0.1", port,
+                                         ssl=ctx, server_hostname="wrong.example")
+            raised = "nothing"
+        except Exception as exc:
+            raised = type(exc).__name__
+        for _ in range(1000):
+            if srv._active_count == 0 and made:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.001)
+        srv.close()
+        await srv.wait_closed()
+        return raised, [len(made), *events]
+
+    assert same_on_both(main) == ("SSLCertVerificationError", [1])
+
+
+def test_a_server_side_handshake_times_out_and_drops_the_connection(mode: str) -> None:
+    """A client that connects and never speaks TLS: the server's ssl_handshake_timeout
+    closes the connection (the client reads EOF) and its protocol never starts."""
+
+    async def main() -> tuple[bytes, list[Any]]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        srv = await loop.create_server(lambda: Recorder(events, "server"), "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext(), ssl_handshake_timeout=0.2)
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        got = await asyncio.wait_for(r.read(), 5)
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+        return got, events
+
+    assert same_on_both(main) == (b"", [])
+
+
+def test_state_transitions_are_sslprotos(loop: asyncio.AbstractEventLoop) -> None:
+    """``TlsFeed._set_state`` allows what ``sslproto``'s allows, and refuses the rest
+    with the same ``RuntimeError``."""
+    from asyncio import sslproto
+
+    states = list(sslproto.SSLProtocolState)
+
+    def outcomes(cls: Any) -> list[Any]:
+        out = []
+        for old in states:
+            for new in states:
+                proto = cls(loop, asyncio.Protocol(), tu.simple_client_sslcontext(), None)
+                proto._state = old
+                try:
+                    proto._set_state(new)
+                    out.append(("ok", proto._state))
+                except RuntimeError as exc:
+                    out.append(("refused", str(exc), proto._state))
+        return out
+
+    assert outcomes(tls._FastSSLProtocol) == outcomes(sslproto.SSLProtocol)
+
+
+def test_each_accepted_tls_connection_runs_in_its_own_context(mode: str) -> None:
+    """What a server's protocol factory sets in a context variable does not leak into the
+    next connection's (the stock loop runs each accept in a task, so in a copy of the
+    context). (Which context the protocol's callbacks run in is another matter: on the
+    stock loop the one the transport was made in, on simul not yet, so it is not
+    compared here.)"""
+    import contextvars
+
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        seen: list[Any] = []
+        lost = [loop.create_future() for _ in range(3)]
+        count = iter(range(1, 4))
+
+        class Server(asyncio.Protocol):
+            def __init__(self) -> None:
+                self.before = var.get()
+                self.n = next(count)
+                var.set(self.n)
+
+            def connection_made(self, transport: Any) -> None:
+                seen.append((self.n, self.before))
+                transport.close()
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                lost[self.n - 1].set_result(None)
+
+        srv = await loop.create_server(Server, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        for _ in range(3):
+            tr, _ = await loop.create_connection(
+                asyncio.Protocol, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                server_hostname="localhost",
+            )
+            tr.close()
+        await asyncio.wait_for(asyncio.gather(*lost), 5)
+        srv.close()
+        await srv.wait_closed()
+        return sorted(seen)
+
+    assert same_on_both(main) == [(1, 0), (2, 0), (3, 0)]
+
+
+def test_a_failed_server_handshake_is_reported_in_debug_mode(mode: str) -> None:
+    """A client that sends garbage instead of a ClientHello: in debug mode the server
+    reports the error to the exception handler with the stock loop's message and closes
+    the connection."""
+
+    async def main() -> tuple[list[Any], bytes]:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        reported: list[Any] = []
+        done = loop.create_future()
+
+        def handler(_loop: Any, context: dict[str, Any]) -> None:
+            reported.append((context["message"], type(context["exception"]).__name__,
+                             "protocol" in context, "transport" in context))
+            if not done.done():
+                done.set_result(None)
+
+        loop.set_exception_handler(handler)
+        srv = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0,
+                                       ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"this is not a TLS record\r\n" * 4)
+        await asyncio.wait_for(done, 5)
+        got = await asyncio.wait_for(r.read(), 5)
+        w.close()
+        srv.close()
+        await srv.wait_closed()
+        return reported, got[:0]
+
+    assert same_on_both(main) == (
+        [("Error on transport creation for incoming connection", "SSLError", True, True)], b""
+    )
+
+
+def test_eof_received_returning_true_or_raising_is_handled_as_stock(mode: str) -> None:
+    """The peer's close_notify reaches ``eof_received`` once; a true return is logged
+    as having no effect, an exception goes to the exception handler as sslproto's
+    ``Error calling eof_received()``; either way the connection is then lost."""
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    async def main(behaviour: str) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        events: list[Any] = []
+        lost = loop.create_future()
+        loop.set_exception_handler(lambda _l, ctx: events.append(("handler", ctx["message"])))
+
+        class Client(asyncio.Protocol):
+            def eof_received(self) -> bool:
+                events.append("eof")
+                if behaviour == "raise":
+                    raise ValueError("boom")
+                return True
+
+            def connection_lost(self, exc: BaseException | None) -> None:
+                events.append(("lost", type(exc).__name__))
+                lost.set_result(None)
+
+        async def close_at_once(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.close()
+
+        srv = await asyncio.start_server(close_at_once, "127.0.0.1", 0,
+                                         ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        await loop.create_connection(Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                                     server_hostname="localhost")
+        await asyncio.wait_for(lost, 5)
+        srv.close()
+        await srv.wait_closed()
+        return events
+
+    log = logging.getLogger("asyncio")
+    for behaviour, expected in (
+        ("true", ["eof", ("lost", "NoneType")]),
+        ("raise", ["eof", ("handler", "Error calling eof_received()"), ("lost", "ValueError")]),
+    ):
+        handler = Records()
+        log.addHandler(handler)
+        try:
+            assert same_on_both(lambda: main(behaviour)) == expected
+        finally:
+            log.removeHandler(handler)
+        warned = [m for m in handler.messages if "eof_received" in m]
+        assert warned == (
+            ["returning true from eof_received() has no effect when using ssl"] * 2
+            if behaviour == "true" else []
+        )
+
+
+def test_a_debug_mode_handshake_logs_as_stock_and_disarms_its_timeout(mode: str) -> None:
+    """In debug mode the handshake is logged and timed as sslproto does; in either mode
+    its timeout is disarmed once it is done."""
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    async def main(debug: bool) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(debug)
+        srv, r, w = await pair(echo)
+        proto = w.transport._ssl_protocol  # type: ignore[attr-defined]
+        out = [proto._handshake_timeout_handle, proto._handshake_start_time is None]
+        await finish(srv, w)
+        return out
+
+    log = logging.getLogger("asyncio")
+    for debug in (False, True):
+        handler = Records()
+        old_level = log.level
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+        try:
+            assert same_on_both(lambda: main(debug)) == [None, not debug]
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(old_level)
+        took = [m for m in handler.messages if "SSL handshake took" in m]
+        started = [m for m in handler.messages if "starts SSL handshake" in m]
+        # two connections (client and server) on each of the two loops
+        assert (len(started), len(took)) == ((4, 4) if debug else (0, 0))
