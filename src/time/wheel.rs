@@ -244,6 +244,10 @@ impl<P> Wheel<P> {
     }
 
     fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        // An empty wheel (the common idle park) answers without scanning the levels.
+        if self.len == 0 {
+            return None;
+        }
         for level in 0..LEVELS {
             let occ = self.occupied[level];
             if occ == 0 {
@@ -335,6 +339,27 @@ mod tests {
 
     fn ms(n: u64) -> u64 {
         n * 1_000_000
+    }
+
+    #[test]
+    fn next_tick_follows_the_armed_count() {
+        let mut w: Wheel<u32> = Wheel::new();
+        assert_eq!(w.next_tick(), None);
+        let a = w.insert(ms(3), 1);
+        let b = w.insert(ms(900), 2);
+        assert_eq!(
+            w.next_tick().map(|t| t <= ns_to_tick_ceil(ms(3))),
+            Some(true)
+        );
+        assert_eq!(w.remove(a), Some(1));
+        assert!(w.next_tick().is_some(), "one timer is still armed");
+        assert_eq!(w.remove(b), Some(2));
+        assert_eq!(w.next_tick(), None);
+        w.insert(ms(1), 3);
+        let fired = w.advance(ns_to_tick_ceil(ms(1)));
+        assert_eq!(fired.len(), 1);
+        w.recycle(fired);
+        assert_eq!(w.next_tick(), None, "fired timers are not counted");
     }
 
     #[test]
