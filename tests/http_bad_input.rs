@@ -94,6 +94,43 @@ fn a_slowloris_client_is_cut_off_after_the_header_read_timeout() {
 }
 
 #[test]
+fn a_slowloris_second_request_is_cut_off_a_full_timeout_after_the_first_response() {
+    // The connection's header-read timer, armed at connect for the first request, is taken
+    // over by the second request's and moved later in place: the second head still gets
+    // the whole timeout from when the server started reading it, not what the first one's
+    // deadline left (which would hang up ~50 ms after the response here).
+    let s = TestServer::start(Options {
+        header_read_timeout: Some(Duration::from_millis(300)),
+        ..Options::default()
+    });
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // The first head comes slowly, but in time: its timer starts with its first line.
+    c.write_all(b"GET /json HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    c.write_all(b"Host: x\r\n\r\n").unwrap();
+    let mut first = Vec::new();
+    while !String::from_utf8_lossy(&first).ends_with(r#"{"message":"Hello, World!"}"#) {
+        let mut buf = [0u8; 512];
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first response");
+        first.extend_from_slice(&buf[..n]);
+    }
+    let answered = Instant::now();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap(); // ... and never the end
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out); // returns once the server hangs up
+    let waited = answered.elapsed();
+    assert!(!String::from_utf8_lossy(&out).contains("200 OK"));
+    assert!(
+        waited >= Duration::from_millis(280),
+        "cut off {waited:?} after the first response"
+    );
+    assert!(waited < Duration::from_secs(30), "the server did hang up");
+    get_ok(s.port);
+}
+
+#[test]
 fn clients_vanishing_mid_response_cost_only_their_connection() {
     let s = TestServer::start(Options::default());
     for _ in 0..20 {

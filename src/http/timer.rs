@@ -5,9 +5,17 @@
 //! and the loop's identity — plain data, no `Rc` (the wheel entry holds the waker, and
 //! lives on the loop). So the hyper sleep is a simul sleep in a box: arming and firing go
 //! through the wheel exactly as [`crate::sleep`] does (O(1), no allocation per fire), and
-//! `reset` re-arms it in place. A sleep is armed on the loop that polls it; dropping it on
-//! its loop removes the wheel entry, and dropping it elsewhere leaves the entry to fire
-//! harmlessly.
+//! `reset` to a later deadline moves it in place. A sleep is armed on the loop that polls
+//! it; dropping it on its loop hands its wheel entry to the next sleep armed there in the
+//! same iteration, or disarms it at the iteration's end (see `crate::time`), and dropping
+//! it elsewhere leaves the entry to fire harmlessly.
+//!
+//! **One wheel entry per connection.** hyper drops a connection's header-read sleep once
+//! the request head is in and, after the response, arms the next request's in the same
+//! poll of the connection's task: the new sleep takes over the dropped one's entry and
+//! moves its deadline later in place, so a keep-alive request costs no wheel unlink and
+//! insert. The timeout is still exact: a client that sends no complete head within it is
+//! cut off at it, never before.
 //!
 //! **One clock read per timeout.** hyper arms its HTTP/1 header-read timeout once per
 //! request as `sleep_until(timer.now() + timeout)`. `now` reads the clock (the real one

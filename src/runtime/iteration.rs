@@ -263,7 +263,7 @@ impl Core {
 
     /// How many timers the wheel holds.
     pub(crate) fn armed_timers(&self) -> usize {
-        self.driver.armed()
+        self.driver.armed_for_use()
     }
 
     /// Disarms a timer of this loop.
@@ -405,6 +405,9 @@ impl Core {
                 }
             }
         }
+        // A sleep's timer kept for re-use by this batch's tasks is disarmed before the
+        // park and the firing (see `TimeDriver::retire`).
+        self.driver.drop_spare();
         // One load while nothing was handed in and main was not woken from elsewhere; a
         // flag raised right after it is seen by the next iteration, and `park` refuses
         // to block while one is up.

@@ -46,6 +46,9 @@ pub(crate) struct TimeDriver<P> {
     deferred_floor: Cell<u64>,
     /// and the wakers of sleeps polled meanwhile, woken when the last one is delivered.
     deferred_waiters: RefCell<Vec<std::task::Waker>>,
+    /// The spare (see [`TimeDriver::retire`]): the still armed timer of a sleep dropped
+    /// during this iteration's tasks, for the next sleep armed to take over.
+    spare: Cell<Option<TimerKey>>,
 }
 
 impl<P> TimeDriver<P> {
@@ -58,6 +61,7 @@ impl<P> TimeDriver<P> {
             deferred_left: Cell::new(0),
             deferred_floor: Cell::new(u64::MAX),
             deferred_waiters: RefCell::new(Vec::new()),
+            spare: Cell::new(None),
         })
     }
 
@@ -101,9 +105,51 @@ impl<P> TimeDriver<P> {
         self.wheel.borrow_mut().remove(key)
     }
 
-    /// How many timers the wheel holds.
+    /// How many timers the wheel holds (the spare included).
     pub(crate) fn armed(&self) -> usize {
         self.wheel.borrow().len()
+    }
+
+    /// How many timers are armed for someone: the wheel's, less the spare.
+    pub(crate) fn armed_for_use(&self) -> usize {
+        self.armed() - usize::from(self.spare.get().is_some())
+    }
+
+    /// A sleep was dropped with its timer `key` still armed: instead of disarming it, keep
+    /// it as the spare, which the next sleep armed on this loop takes over by moving its
+    /// deadline later in place ([`Wheel::postpone`]) — no unlink and no insert. A task
+    /// that waits with a timeout in a loop (hyper's header-read timeout: drop the request's
+    /// sleep, arm the next one's) then re-uses one entry. One spare at most: a previous one
+    /// is disarmed. The spare never outlives the iteration ([`TimeDriver::drop_spare`]
+    /// before the park and the firing), so it never fires, never holds the virtual clock's
+    /// next jump, and keeps no task alive.
+    pub(crate) fn retire(&self, key: TimerKey) {
+        if let Some(old) = self.spare.replace(Some(key)) {
+            let payload = self.wheel.borrow_mut().remove(old);
+            drop(payload); // outside the borrow: a waker's drop may drop a task
+        }
+    }
+
+    /// Takes the spare, if any (its key may be stale if the wheel was drained).
+    pub(crate) fn take_spare(&self) -> Option<TimerKey> {
+        self.spare.take()
+    }
+
+    /// Disarms the spare, if any: the end of an iteration's tasks. Inlined down to one
+    /// load.
+    #[inline]
+    pub(crate) fn drop_spare(&self) {
+        if self.spare.get().is_some() {
+            self.drop_spare_now();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_spare_now(&self) {
+        if let Some(key) = self.spare.take() {
+            let payload = self.wheel.borrow_mut().remove(key);
+            drop(payload);
+        }
     }
 
     /// Work outside the loop started: the virtual clock holds until [`Self::release`].
@@ -230,6 +276,7 @@ impl<P> TimeDriver<P> {
     /// Disarms every timer, returning their payloads (dropped by the caller, outside any
     /// borrow of the wheel).
     pub(crate) fn drain_timers(&self) -> Vec<P> {
+        self.spare.set(None);
         self.wheel.borrow_mut().drain()
     }
 }

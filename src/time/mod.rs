@@ -6,6 +6,15 @@
 //! timers fire in deadline order, equal deadlines in the order they were armed. A deadline
 //! too far to represent (`Duration::MAX`) simply never fires.
 //!
+//! A sleep dropped while armed does not unlink its timer at once: the entry becomes the
+//! loop's *spare*, and the next sleep armed during the same iteration's tasks, if its
+//! deadline is not earlier, takes it over by moving the deadline later in place (the wheel
+//! re-links it when its old slot comes up; see `Wheel::postpone`). That is the shape of a
+//! timeout re-armed per request (hyper's header-read timeout): one entry per connection,
+//! no unlink and insert per request. A spare not taken is disarmed before the loop parks
+//! or fires timers, so it never fires, never moves the virtual clock and is not counted by
+//! `EventLoop::armed_timers`. [`Sleep::reset`] to a later deadline moves it in place too.
+//!
 //! A [`Sleep`] whose deadline has already passed when it is first polled still yields once,
 //! as asyncio's `sleep(0)` does, so a loop of zero sleeps cannot starve other tasks.
 
@@ -161,6 +170,22 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
+        // Armed here and moved later (a timeout pushed back): moved in place.
+        if let SleepState::Armed { key, loop_id } = self.state {
+            let moved = crate::runtime::try_with_core(|core| {
+                if loop_id_of(core) != loop_id {
+                    return None;
+                }
+                let ns = core.clock().ns_of(deadline);
+                let key = core.timers().wheel().postpone(key, ns).map(|(k, _)| k);
+                key
+            });
+            if let Some(Some(key)) = moved {
+                self.at = Some(deadline);
+                self.state = SleepState::Armed { key, loop_id };
+                return;
+            }
+        }
         self.disarm();
         self.at = Some(deadline);
         self.state = SleepState::Init { ahead: false };
@@ -243,7 +268,7 @@ impl Sleep {
                     return Poll::Pending;
                 }
                 // Ahead of the wheel, so its tick is exact and `has_fired` applies.
-                let key = core.add_timer(at, TimerPayload::Wake(cx.waker().clone()));
+                let key = arm(core, at, cx.waker());
                 self.state = SleepState::Armed {
                     key,
                     loop_id: loop_id_of(core),
@@ -252,6 +277,29 @@ impl Sleep {
             }
         }
     }
+}
+
+/// Arms a sleep's timer at `at` (ns, ahead of the wheel): by taking over the spare a sleep
+/// dropped during this iteration left (see `TimeDriver::retire`) when its deadline is not
+/// later than `at`, else anew.
+fn arm(core: &Core, at: u64, waker: &std::task::Waker) -> TimerKey {
+    let timers = core.timers();
+    if let Some(spare) = timers.take_spare() {
+        let mut wheel = timers.wheel();
+        let old = match wheel.postpone(spare, at) {
+            Some((key, TimerPayload::Wake(w))) => {
+                let old = (!w.will_wake(waker)).then(|| std::mem::replace(w, waker.clone()));
+                drop(wheel);
+                drop(old); // outside the borrow: a waker's drop may drop a task
+                return key;
+            }
+            Some((_, TimerPayload::Call(_))) => unreachable!("the spare is a sleep's"),
+            None => wheel.remove(spare),
+        };
+        drop(wheel);
+        drop(old);
+    }
+    core.add_timer(at, TimerPayload::Wake(waker.clone()))
 }
 
 /// The loop's number, as a sleep remembers it (a timer key is only meaningful on the wheel
@@ -277,7 +325,16 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        self.disarm();
+        // Still armed on its loop: the timer becomes the loop's spare, for the next sleep
+        // armed in this iteration to take over (see `TimeDriver::retire`). Dropped
+        // elsewhere, the entry is left to fire harmlessly.
+        if let SleepState::Armed { key, loop_id } = self.state {
+            crate::runtime::try_with_core(|core| {
+                if loop_id_of(core) == loop_id {
+                    core.timers().retire(key);
+                }
+            });
+        }
     }
 }
 

@@ -32,6 +32,11 @@
 //! confused, and equal deadlines armed 2^31 arms or more apart could fire out of arming
 //! order.
 //!
+//! A timer's deadline can be moved later in place ([`Wheel::postpone`]): the entry stays
+//! in the slot it is linked in, which comes up at or before the new deadline, and is then
+//! re-linked by that deadline like any cascaded timer (a timer never fires early; one
+//! postponed entry costs at most one extra re-link per slot it passes through).
+//!
 //! Fired timers are collected in slot order and must come out by exact deadline and, for
 //! equal deadlines, by arming order, so firing order is deadline order even within one
 //! tick. Slots are FIFO and a cascade moves a slot's timers down in list order, so a
@@ -172,6 +177,35 @@ impl<P> Wheel<P> {
     pub(crate) fn payload_mut(&mut self, key: TimerKey) -> Option<&mut P> {
         match self.entries.get_mut(key.index as usize) {
             Some(e) if e.seq == key.seq => e.payload.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Moves an armed timer to `deadline` (ns), no earlier than its own, without touching
+    /// its slot list: it stays where it is linked, and when the wheel reaches that slot it
+    /// is re-linked by its new deadline, as a cascade re-links a far timer. Its slot's tick
+    /// is at or before the new deadline's, so it still never fires early, and an armed
+    /// timer's tick lies after `elapsed`, so the new one does too (its tick stays exact,
+    /// and [`Wheel::has_fired`] applies). It takes a new arming number, returned in its new
+    /// key (the old key goes stale), so equal deadlines still fire in arming order. `None`,
+    /// and nothing changes, if the key is stale or `deadline` is earlier; otherwise the new
+    /// key and the timer's payload.
+    pub(crate) fn postpone(&mut self, key: TimerKey, deadline: u64) -> Option<(TimerKey, &mut P)> {
+        let seq = self.seq;
+        match self.entries.get_mut(key.index as usize) {
+            Some(e) if e.seq == key.seq && e.deadline <= deadline => {
+                let payload = e.payload.as_mut()?;
+                e.deadline = deadline;
+                e.seq = seq;
+                self.seq = seq.wrapping_add(1);
+                Some((
+                    TimerKey {
+                        index: key.index,
+                        seq,
+                    },
+                    payload,
+                ))
+            }
             _ => None,
         }
     }

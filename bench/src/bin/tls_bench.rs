@@ -7,7 +7,8 @@
 //! leave whatever the socket buffers still hold undecrypted, and credit a runtime for
 //! running the reader less often.
 //!
-//! usage: `tls_bench [HANDSHAKES [MIB]]` (default 2000 handshakes, 512 MiB).
+//! usage: `tls_bench [HANDSHAKES [MIB]]` (default 2000 handshakes, 512 MiB); with
+//! `TLS_ONLY=simul` or `TLS_ONLY=tokio`, that side's rows alone, once (for strace/callgrind).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -203,6 +204,19 @@ fn main() {
     let handshakes = args.next().unwrap_or(2000);
     let mib = args.next().unwrap_or(512);
     let c = certs();
+    // `TLS_ONLY=simul` or `TLS_ONLY=tokio`: that side's rows only, once, no warm-up and no
+    // table (for strace and callgrind counts, taken as differences of two sizes).
+    match std::env::var("TLS_ONLY").as_deref() {
+        Ok("simul") => {
+            simul_rows(&c, handshakes, mib);
+            return;
+        }
+        Ok("tokio") => {
+            tokio_rows(&c, handshakes, mib);
+            return;
+        }
+        _ => {}
+    }
     // Warm up both (page faults, first-use costs), then measure alternately.
     simul_rows(&c, 50, 16);
     tokio_rows(&c, 50, 16);
