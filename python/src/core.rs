@@ -212,10 +212,15 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The namespace of the module `asyncio.futures`, looked up once.
 static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
+/// `asyncio.events._get_running_loop`, looked up once.
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
 /// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
 /// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
-/// frame.
+/// frame. When `loop_` is this thread's running loop, the future is made as `Future()`,
+/// which finds that same loop itself (`Future` without a loop takes the running one
+/// first), saving the keyword dict.
 pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = loop_.py();
     let ns = FUTURES_DICT.get_or_try_init(py, || {
@@ -226,6 +231,12 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
             "module 'asyncio.futures' has no attribute 'Future'",
         ));
     };
+    let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("asyncio.events")?.getattr("_get_running_loop")?.unbind())
+    })?;
+    if running.bind(py).call0()?.is(loop_) {
+        return class.call0();
+    }
     let kw = PyDict::new(py);
     kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
     class.call((), Some(&kw))

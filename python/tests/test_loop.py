@@ -98,6 +98,29 @@ def test_create_future_makes_asyncio_futures_future_of_this_loop(
     assert mine.get_loop() is loop
 
 
+def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
+    # Inside the running loop the future is made without a loop argument (it finds the
+    # running loop itself); outside it, or for another loop, with one: always the loop
+    # asked.
+    other = simul.new_event_loop()
+    try:
+        assert other.create_future().get_loop() is other
+
+        async def main() -> tuple[object, object, bool]:
+            mine = loop.create_future()
+            theirs = other.create_future()
+            mine.set_result(1)
+            await mine
+            return mine.get_loop(), theirs.get_loop(), theirs.done()
+
+        mine_loop, their_loop, their_done = loop.run_until_complete(main())
+        assert mine_loop is loop
+        assert their_loop is other
+        assert their_done is False
+    finally:
+        other.close()
+
+
 def test_create_future_and_get_debug_take_no_arguments(loop: simul.EventLoop) -> None:
     with pytest.raises(TypeError):
         loop.create_future(1)  # type: ignore[call-arg]
