@@ -232,7 +232,11 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
         ));
     };
     let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("asyncio.events")?.getattr("_get_running_loop")?.unbind())
+        Ok::<_, PyErr>(
+            py.import("asyncio.events")?
+                .getattr("_get_running_loop")?
+                .unbind(),
+        )
     })?;
     if running.bind(py).call0()?.is(loop_) {
         return class.call0();

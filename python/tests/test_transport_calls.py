@@ -116,3 +116,12 @@ def test_is_closing_false_while_open_true_after_close_and_after_abort() -> None:
     got = on_both(script)
     assert got["simul"][:3] == got["stock"][:3] == [False, True, True]
     assert got["simul"][3][0] == got["stock"][3][0] == "TypeError"
+
+
+@pytest.mark.parametrize("name", ["write", "is_closing"])
+def test_the_raw_methods_are_the_rust_transports_own(name: str) -> None:
+    # Bound once into each Python transport from the Rust class's method descriptors.
+    descr = getattr(simul._simul.SocketTransport, name)
+    assert type(descr).__name__ == "method_descriptor"
+    with pytest.raises(TypeError):
+        descr(object(), b"x") if name == "write" else descr(object())
