@@ -62,6 +62,13 @@ class EventLoop(  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # Bound once: asyncio's C futures and tasks get ``loop.call_soon`` as an attribute
+        # (a new bound method per call otherwise) and ask ``get_debug`` at every future.
+        # The loop's dict then holds the loop (a cycle); ``close`` unbinds them again.
+        for name in self._BOUND:
+            setattr(self, name, getattr(_simul.LoopCore, name).__get__(self))
+
+    _BOUND = ("call_soon", "get_debug")
 
     # -- running ---------------------------------------------------------------
 
@@ -101,6 +108,14 @@ class EventLoop(  # type: ignore[misc]
         self._check_thread()
         super().close()
         self._close_core()
+        self._unbind()
+
+    def _unbind(self) -> None:
+        """Drops the methods ``__init__`` bound into the instance (unless replaced since),
+        so a closed loop is freed without the cycle collector."""
+        for name in self._BOUND:
+            if self.__dict__.get(name) == getattr(_simul.LoopCore, name).__get__(self):
+                del self.__dict__[name]
 
     def set_debug(self, enabled: bool) -> None:
         """Turns debug mode on or off (slow-callback warnings, thread checks)."""

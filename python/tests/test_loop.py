@@ -121,6 +121,51 @@ def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop)
         other.close()
 
 
+def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    assert lp.call_soon is lp.call_soon  # one bound method, kept in the instance
+    assert lp.get_debug is lp.get_debug
+    ran: list[int] = []
+    lp.call_soon(ran.append, 1)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    assert ran == [1] and lp.get_debug() is False
+    lp.close()
+    assert "call_soon" not in vars(lp) and "get_debug" not in vars(lp)
+    with pytest.raises(RuntimeError, match="closed"):
+        lp.call_soon(ran.append, 2)
+    # A closed loop is freed at once, without the cycle collector.
+    ref = weakref.ref(lp)
+    gc.disable()
+    try:
+        del lp
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_a_replaced_call_soon_survives_close_and_an_unclosed_loop_is_collected() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    marker = object()
+    lp.get_debug = marker  # type: ignore[method-assign, assignment]
+    lp.close()
+    assert vars(lp)["get_debug"] is marker
+    del lp
+
+    unclosed = simul.new_event_loop()
+    ref = weakref.ref(unclosed)
+    del unclosed
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        gc.collect()
+    assert ref() is None
+
+
 def test_create_future_and_get_debug_take_no_arguments(loop: simul.EventLoop) -> None:
     with pytest.raises(TypeError):
         loop.create_future(1)  # type: ignore[call-arg]
