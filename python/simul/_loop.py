@@ -432,17 +432,23 @@ class EventLoop(  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
+_SOCKET_TRANSPORT_METHODS = (
+    "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
+    "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
+    "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
+    "set_write_buffer_limits", "_call_connection_lost", "_force_close",
+)
+
+
 class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
     (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
-    frame."""
+    frame. They are kept in slots, not in the instance dict: a slot is a data descriptor
+    of the class, which attribute lookup takes without probing the dict (the instance
+    still has one, as the stock loop's transports do, for attributes set on it)."""
 
-    _METHODS = (
-        "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
-        "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
-        "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
-        "set_write_buffer_limits", "_call_connection_lost", "_force_close",
-    )
+    _METHODS = _SOCKET_TRANSPORT_METHODS
+    __slots__ = _SOCKET_TRANSPORT_METHODS + ("_core",)
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:

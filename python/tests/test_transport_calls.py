@@ -125,3 +125,18 @@ def test_the_raw_methods_are_the_rust_transports_own(name: str) -> None:
     assert type(descr).__name__ == "method_descriptor"
     with pytest.raises(TypeError):
         descr(object(), b"x") if name == "write" else descr(object())
+
+
+def test_transport_methods_live_in_slots_and_other_attributes_still_set() -> None:
+    import weakref
+
+    async def script(tr: Any, peer: socket.socket) -> Any:
+        tr.note = "mine"  # the stock loop's transports take attributes; so do simul's
+        ref = weakref.ref(tr)
+        return ("write" in vars(tr), tr.note, ref() is tr, isinstance(tr, asyncio.Transport))
+
+    got = on_both(script)
+    assert got["stock"] == (False, "mine", True, True)
+    assert got["simul"] == got["stock"]
+    bound = simul._loop.SocketTransport.__dict__["write"]
+    assert type(bound).__name__ == "member_descriptor"  # a slot: no instance-dict probe
