@@ -121,6 +121,38 @@ def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop)
         other.close()
 
 
+def test_create_task_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
+    # Inside the running loop a plain task is made without a loop argument (it finds the
+    # running loop itself); otherwise with one: always the loop asked, name and context
+    # kept.
+    other = simul.new_event_loop()
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def value() -> str:
+        return var.get()
+
+    try:
+        early = loop.create_task(value())
+        assert early.get_loop() is loop
+
+        async def main() -> tuple[object, ...]:
+            mine = loop.create_task(value())
+            named = loop.create_task(value(), name="n1")
+            ctx = contextvars.copy_context()
+            ctx.run(var.set, "in ctx")
+            with_ctx = loop.create_task(value(), context=ctx)
+            theirs = other.create_task(value())
+            got = (await mine, await named, await with_ctx, await early)
+            return mine.get_loop(), named.get_name(), theirs.get_loop(), got, theirs
+
+        mine_loop, name, their_loop, got, theirs = loop.run_until_complete(main())
+        assert mine_loop is loop and name == "n1" and their_loop is other
+        assert got == ("unset", "unset", "in ctx", "unset")
+        assert other.run_until_complete(theirs) == "unset"  # type: ignore[arg-type]
+    finally:
+        other.close()
+
+
 def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
     import gc
     import weakref
