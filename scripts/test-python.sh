@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 VENV="${SIMUL_VENV:-target/pyvenv}"
+# Absolute, so the steps below may change directory (SIMUL_VENV may be either).
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
@@ -17,5 +19,5 @@ fi
 "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps ./python
 cd python
 # Run from tests/ so `import simul` finds the installed package, not the source tree.
-(cd tests && "../../$VENV/bin/python" -m pytest -q -p no:cacheprovider .)
-"../$VENV/bin/python" stdlib_tests/run.py --check stdlib_tests/expected.json
+(cd tests && "$VENV/bin/python" -m pytest -q -p no:cacheprovider .)
+"$VENV/bin/python" stdlib_tests/run.py --check stdlib_tests/expected.json

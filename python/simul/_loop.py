@@ -69,6 +69,13 @@ class EventLoop(  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # Bound once: asyncio's C futures and tasks get ``loop.call_soon`` as an attribute
+        # (a new bound method per call otherwise) and ask ``get_debug`` at every future.
+        # The loop's dict then holds the loop (a cycle); ``close`` unbinds them again.
+        for name in self._BOUND:
+            setattr(self, name, getattr(_simul.LoopCore, name).__get__(self))
+
+    _BOUND = ("call_soon", "get_debug")
 
     # -- running ---------------------------------------------------------------
 
@@ -108,6 +115,14 @@ class EventLoop(  # type: ignore[misc]
         self._check_thread()
         super().close()
         self._close_core()
+        self._unbind()
+
+    def _unbind(self) -> None:
+        """Drops the methods ``__init__`` bound into the instance (unless replaced since),
+        so a closed loop is freed without the cycle collector."""
+        for name in self._BOUND:
+            if self.__dict__.get(name) == getattr(_simul.LoopCore, name).__get__(self):
+                del self.__dict__[name]
 
     def set_debug(self, enabled: bool) -> None:
         """Turns debug mode on or off (slow-callback warnings, thread checks)."""
@@ -437,17 +452,23 @@ class EventLoop(  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
+_SOCKET_TRANSPORT_METHODS = (
+    "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
+    "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
+    "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
+    "set_write_buffer_limits", "_call_connection_lost", "_force_close",
+)
+
+
 class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
     (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
-    frame."""
+    frame. They are kept in slots, not in the instance dict: a slot is a data descriptor
+    of the class, which attribute lookup takes without probing the dict (the instance
+    still has one, as the stock loop's transports do, for attributes set on it)."""
 
-    _METHODS = (
-        "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
-        "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
-        "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
-        "set_write_buffer_limits", "_call_connection_lost", "_force_close",
-    )
+    _METHODS = _SOCKET_TRANSPORT_METHODS
+    __slots__ = _SOCKET_TRANSPORT_METHODS + ("_core",)
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:

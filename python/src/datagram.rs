@@ -390,9 +390,10 @@ fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {
     {
         return Ok(());
     }
+    // asyncio's wording: the type's name as `repr` shows it.
     Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
+        "data argument must be a bytes-like object, not {}",
+        data.get_type().name()?.repr()?
     )))
 }
 

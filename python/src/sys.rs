@@ -4,8 +4,10 @@
 //! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here), and `SoonEntry`, the
-//! `Handle` reference queued as a thin engine entry; and `get_debug`/`create_future` as
-//! raw `METH_NOARGS` methods (every `Future` asks the first, every stream wait the second).
+//! `Handle` reference queued as a thin engine entry; `get_debug`/`create_future` as raw
+//! `METH_NOARGS` methods (every `Future` asks the first, every stream wait the second);
+//! and the socket transport's `write`/`is_closing` as raw methods (every stream write
+//! calls both).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
@@ -539,22 +541,179 @@ unsafe extern "C" fn create_future_noargs(
     let py = unsafe { Python::assume_attached() };
     // SAFETY: `slf` is a live object, borrowed for the call.
     let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::core::new_future(&this)
-    }));
-    let res = match res {
+    raw_return(py, "create_future", || {
+        crate::core::new_future(&this).map(Bound::unbind)
+    })
+}
+
+/// Runs a raw method's body `f` and hands its outcome to CPython: a new reference, or
+/// null with the exception set (a panic becomes a `RuntimeError` naming the method `what`,
+/// with the panic's message when it has one, as pyo3's methods report it).
+fn raw_return(
+    py: Python<'_>,
+    what: &str,
+    f: impl FnOnce() -> PyResult<Py<PyAny>>,
+) -> *mut ffi::PyObject {
+    let res = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "create_future panicked",
-        )),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned());
+            Err(pyo3::exceptions::PyRuntimeError::new_err(match msg {
+                Some(m) => format!("{what} panicked: {m}"),
+                None => format!("{what} panicked"),
+            }))
+        }
     };
     match res {
-        Ok(f) => f.into_ptr(),
+        Ok(r) => r.into_ptr(),
         Err(e) => {
             e.restore(py);
             std::ptr::null_mut()
         }
     }
+}
+
+/// Puts `write` (`METH_FASTCALL | METH_KEYWORDS`) and `is_closing` (`METH_NOARGS`) on the Rust `SocketTransport`
+/// class as raw methods in place of pyo3's: every stream write calls both (`write`, then
+/// `drain`'s `is_closing`), and pyo3's trampoline and argument parser cost more than the
+/// work. The Python wrapper binds them once per transport (`simul._loop.SocketTransport`),
+/// so a call is a plain C call of a bound builtin.
+pub(crate) fn install_transport_methods(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    install_method(
+        ty,
+        "write",
+        ffi::PyMethodDef {
+            ml_name: c"write".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: transport_write_fastcall,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: c"write($self, data)\n--\n\nQueues `data` for sending (sends at once when nothing is queued).".as_ptr(),
+        },
+    )?;
+    install_method(
+        ty,
+        "is_closing",
+        ffi::PyMethodDef {
+            ml_name: c"is_closing".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunction: transport_is_closing_noargs,
+            },
+            ml_flags: ffi::METH_NOARGS,
+            ml_doc: c"is_closing($self)\n--\n\nWhether the transport is closing or closed."
+                .as_ptr(),
+        },
+    )
+}
+
+/// `SocketTransport.write(data)` as a raw `METH_FASTCALL | METH_KEYWORDS` method (see
+/// [`install_transport_methods`]): `data` by position or by name, as the stock loop's
+/// Python `write(self, data)` takes it.
+///
+/// # Safety
+/// Called by CPython only, through the method descriptor `install_transport_methods`
+/// makes: the GIL is held, `slf` is an instance of `SocketTransport` (the descriptor
+/// checks it), `args` holds `nargs` positional arguments followed by one value per name in
+/// `kwnames` (a tuple of strings, or null), all borrowed for the call.
+unsafe extern "C" fn transport_write_fastcall(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is a live borrowed reference (see above).
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: the descriptor checked that `slf` is a `SocketTransport`.
+    let this = unsafe { this.cast_unchecked::<crate::transport::SocketTransport>() };
+    // SAFETY: the argument vector's contract (see above).
+    let data = unsafe { one_argument(py, "write", "data", args, nargs, kwnames) };
+    raw_return(py, "write", || {
+        // `borrow` checks the thread (the class is unsendable).
+        this.borrow().write(py, &data?).map(|()| py.None())
+    })
+}
+
+/// The one argument `name` of the method `what`, given by position or by name, from a
+/// fastcall argument vector; a `TypeError` worded as Python's for any other shape.
+///
+/// # Safety
+/// `args` holds `nargs` positional arguments followed by one value per name in `kwnames`
+/// (a tuple of strings, or null), each a live reference borrowed for the call.
+unsafe fn one_argument<'py>(
+    py: Python<'py>,
+    what: &str,
+    name: &str,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3::exceptions::PyTypeError;
+    let nargs = usize::try_from(nargs).unwrap_or(0);
+    if nargs == 1 && kwnames.is_null() {
+        // SAFETY: one positional argument (see above).
+        return Ok(unsafe { Bound::from_borrowed_ptr(py, *args) });
+    }
+    let names = if kwnames.is_null() {
+        None
+    } else {
+        // SAFETY: a non-null `kwnames` is a live tuple of strings.
+        Some(unsafe { Bound::from_borrowed_ptr(py, kwnames) }.cast_into::<pyo3::types::PyTuple>()?)
+    };
+    let nkw = names.as_ref().map_or(0, |n| n.len());
+    if nargs == 1 && nkw == 0 {
+        // SAFETY: one positional argument (see above).
+        return Ok(unsafe { Bound::from_borrowed_ptr(py, *args) });
+    }
+    if nargs + nkw > 1 {
+        return Err(PyTypeError::new_err(format!(
+            "{what}() takes 1 argument ({} given)",
+            nargs + nkw
+        )));
+    }
+    let Some(names) = names.filter(|_| nkw == 1) else {
+        return Err(PyTypeError::new_err(format!(
+            "{what}() missing 1 required positional argument: '{name}'"
+        )));
+    };
+    let key = names.get_item(0)?;
+    if key.cast::<pyo3::types::PyString>()?.to_str()? != name {
+        return Err(PyTypeError::new_err(format!(
+            "{what}() got an unexpected keyword argument '{key}'"
+        )));
+    }
+    // SAFETY: the keyword's value is the vector's only entry (no positional ones).
+    Ok(unsafe { Bound::from_borrowed_ptr(py, *args) })
+}
+
+/// `SocketTransport.is_closing()` as a raw `METH_NOARGS` method (see
+/// [`install_transport_methods`]).
+///
+/// # Safety
+/// Called by CPython only, through the method descriptor `install_transport_methods`
+/// makes: the GIL is held and `slf` is an instance of `SocketTransport` (the descriptor
+/// checks it), borrowed for the call.
+unsafe extern "C" fn transport_is_closing_noargs(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is a live borrowed reference (see above).
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: the descriptor checked that `slf` is a `SocketTransport`.
+    let this = unsafe { this.cast_unchecked::<crate::transport::SocketTransport>() };
+    raw_return(py, "is_closing", || {
+        let closing = this.borrow().is_closing();
+        Ok(pyo3::types::PyBool::new(py, closing)
+            .to_owned()
+            .into_any()
+            .unbind())
+    })
 }
 
 /// Runs a loop callback's body `f` with the GIL token, without pyo3's attach bookkeeping

@@ -254,8 +254,9 @@ pub(crate) fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyB
         let b = data.py().get_type::<PyBytes>().call1((data,))?;
         return Ok(b.cast_into::<PyBytes>()?);
     }
+    // asyncio's wording: the type's name as `repr` shows it.
     Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
+        "data argument must be a bytes-like object, not {}",
+        data.get_type().name()?.repr()?
     )))
 }

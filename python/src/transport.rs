@@ -556,6 +556,63 @@ enum ReadOutcome {
     Eof,
 }
 
+impl SocketTransport {
+    /// Queues `data` for sending (sends at once when nothing is queued): the transport's
+    /// `write`, a raw `METH_O` method (`sys::install_transport_methods`).
+    pub(crate) fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let st = &self.st;
+        let b = bytes_of(data)?;
+        if st.eof_written.get() {
+            return Err(PyRuntimeError::new_err(
+                "Cannot call write() after write_eof()",
+            ));
+        }
+        if st.empty_waiter.borrow().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "unable to write; sendfile is in progress",
+            ));
+        }
+        let bytes = b.as_bytes();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
+            st.write_after_lost(py);
+            return Ok(());
+        }
+        let mut sent = 0;
+        if st.pending() == 0 {
+            match sys::send(st.fd, bytes) {
+                Ok(n) => sent = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    st.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                    return Ok(());
+                }
+            }
+            if sent == bytes.len() {
+                return Ok(());
+            }
+        }
+        if st.pending() == 0 {
+            st.woff.set(sent);
+        } else {
+            sent = 0;
+        }
+        st.wlen.set(st.wlen.get() + bytes.len() - sent);
+        st.wq.borrow_mut().push_back(b.clone().unbind());
+        st.wake();
+        st.maybe_pause(py);
+        Ok(())
+    }
+
+    /// Whether the transport is closing or closed: the transport's `is_closing`, a raw
+    /// `METH_NOARGS` method (`sys::install_transport_methods`).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.st.closing.get()
+    }
+}
+
 #[pymethods]
 impl SocketTransport {
     #[new]
@@ -659,54 +716,6 @@ impl SocketTransport {
         res.map(drop)
     }
 
-    /// Queues `data` for sending (sends at once when nothing is queued).
-    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let st = &self.st;
-        let b = bytes_of(data)?;
-        if st.eof_written.get() {
-            return Err(PyRuntimeError::new_err(
-                "Cannot call write() after write_eof()",
-            ));
-        }
-        if st.empty_waiter.borrow().is_some() {
-            return Err(PyRuntimeError::new_err(
-                "unable to write; sendfile is in progress",
-            ));
-        }
-        let bytes = b.as_bytes();
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        if st.lost_scheduled.get() || st.afd.borrow().is_none() {
-            st.write_after_lost(py);
-            return Ok(());
-        }
-        let mut sent = 0;
-        if st.pending() == 0 {
-            match sys::send(st.fd, bytes) {
-                Ok(n) => sent = n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    st.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
-                    return Ok(());
-                }
-            }
-            if sent == bytes.len() {
-                return Ok(());
-            }
-        }
-        if st.pending() == 0 {
-            st.woff.set(sent);
-        } else {
-            sent = 0;
-        }
-        st.wlen.set(st.wlen.get() + bytes.len() - sent);
-        st.wq.borrow_mut().push_back(b.clone().unbind());
-        st.wake();
-        st.maybe_pause(py);
-        Ok(())
-    }
-
     /// `write(b"".join(list_of_data))`.
     fn writelines(&self, py: Python<'_>, list: &Bound<'_, PyAny>) -> PyResult<()> {
         let joined = PyBytes::new(py, b"").call_method1("join", (list,))?;
@@ -742,10 +751,6 @@ impl SocketTransport {
     /// `sslproto` calls on a fatal TLS error).
     fn _force_close(&self, py: Python<'_>, exc: Py<PyAny>) {
         self.st.force_close(py, exc);
-    }
-
-    fn is_closing(&self) -> bool {
-        self.st.closing.get()
     }
 
     fn is_reading(&self) -> bool {

@@ -377,3 +377,28 @@ def test_a_transport_closed_in_connection_made_reports_connection_lost(
         await asyncio.wait_for(peer.closed.wait(), 5)
 
     loop.run_until_complete(main())
+
+
+def test_sendto_of_what_is_not_bytes_like_names_its_type_as_the_stock_loop() -> None:
+    def message(factory: Any) -> str:
+        lp = factory()
+        try:
+
+            async def main() -> str:
+                tr, _ = await lp.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+                try:
+                    tr.sendto("text", ("127.0.0.1", 9))
+                except TypeError as exc:
+                    return str(exc)
+                finally:
+                    tr.close()
+                    await asyncio.sleep(0)
+                return "no error"
+
+            return lp.run_until_complete(main())
+        finally:
+            lp.close()
+
+    stock = message(asyncio.SelectorEventLoop)
+    assert stock == "data argument must be a bytes-like object, not 'str'"
+    assert message(simul.new_event_loop) == stock

@@ -98,6 +98,106 @@ def test_create_future_makes_asyncio_futures_future_of_this_loop(
     assert mine.get_loop() is loop
 
 
+def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
+    # Inside the running loop the future is made without a loop argument (it finds the
+    # running loop itself); outside it, or for another loop, with one: always the loop
+    # asked.
+    other = simul.new_event_loop()
+    try:
+        assert other.create_future().get_loop() is other
+
+        async def main() -> tuple[object, object, bool]:
+            mine = loop.create_future()
+            theirs = other.create_future()
+            mine.set_result(1)
+            await mine
+            return mine.get_loop(), theirs.get_loop(), theirs.done()
+
+        mine_loop, their_loop, their_done = loop.run_until_complete(main())
+        assert mine_loop is loop
+        assert their_loop is other
+        assert their_done is False
+    finally:
+        other.close()
+
+
+def test_create_task_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
+    # Inside the running loop a plain task is made without a loop argument (it finds the
+    # running loop itself); otherwise with one: always the loop asked, name and context
+    # kept.
+    other = simul.new_event_loop()
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def value() -> str:
+        return var.get()
+
+    try:
+        early = loop.create_task(value())
+        assert early.get_loop() is loop
+
+        async def main() -> tuple[object, ...]:
+            mine = loop.create_task(value())
+            named = loop.create_task(value(), name="n1")
+            ctx = contextvars.copy_context()
+            ctx.run(var.set, "in ctx")
+            with_ctx = loop.create_task(value(), context=ctx)
+            theirs = other.create_task(value())
+            got = (await mine, await named, await with_ctx, await early)
+            return mine.get_loop(), named.get_name(), theirs.get_loop(), got, theirs
+
+        mine_loop, name, their_loop, got, theirs = loop.run_until_complete(main())
+        assert mine_loop is loop and name == "n1" and their_loop is other
+        assert got == ("unset", "unset", "in ctx", "unset")
+        assert other.run_until_complete(theirs) == "unset"  # type: ignore[arg-type]
+    finally:
+        other.close()
+
+
+def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    assert lp.call_soon is lp.call_soon  # one bound method, kept in the instance
+    assert lp.get_debug is lp.get_debug
+    ran: list[int] = []
+    lp.call_soon(ran.append, 1)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    assert ran == [1] and lp.get_debug() is False
+    lp.close()
+    assert "call_soon" not in vars(lp) and "get_debug" not in vars(lp)
+    with pytest.raises(RuntimeError, match="closed"):
+        lp.call_soon(ran.append, 2)
+    # A closed loop is freed at once, without the cycle collector.
+    ref = weakref.ref(lp)
+    gc.disable()
+    try:
+        del lp
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_a_replaced_call_soon_survives_close_and_an_unclosed_loop_is_collected() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    marker = object()
+    lp.get_debug = marker  # type: ignore[method-assign, assignment]
+    lp.close()
+    assert vars(lp)["get_debug"] is marker
+    del lp
+
+    unclosed = simul.new_event_loop()
+    ref = weakref.ref(unclosed)
+    del unclosed
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        gc.collect()
+    assert ref() is None
+
+
 def test_create_future_and_get_debug_take_no_arguments(loop: simul.EventLoop) -> None:
     with pytest.raises(TypeError):
         loop.create_future(1)  # type: ignore[call-arg]
