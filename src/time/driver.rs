@@ -146,7 +146,9 @@ impl<P> TimeDriver<P> {
 
     #[inline(never)]
     fn drop_spare_now(&self) {
-        if let Some(key) = self.spare.take() {
+        // `while`: dropping a spare's waker may drop a task whose own armed sleep then
+        // retires into the spare again; that one must not outlive the iteration either.
+        while let Some(key) = self.spare.take() {
             let payload = self.wheel.borrow_mut().remove(key);
             drop(payload);
         }
