@@ -182,15 +182,17 @@ impl State {
             return Poll::Ready(());
         }
         crate::sys::in_loop_callback(|py| {
-            if self.core.lost_done.get() || self.afd.borrow().is_none() {
-                return Poll::Ready(());
-            }
-            if self.writer {
-                self.poll_writer(py, cx);
-            } else {
-                self.poll_reader(py, cx);
-            }
-            Poll::Pending
+            self.core.in_context(py, || {
+                if self.core.lost_done.get() || self.afd.borrow().is_none() {
+                    return Poll::Ready(());
+                }
+                if self.writer {
+                    self.poll_writer(py, cx);
+                } else {
+                    self.poll_reader(py, cx);
+                }
+                Poll::Pending
+            })
         })
     }
 
@@ -361,6 +363,7 @@ impl PipeTransport {
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        st.core.capture_context(py);
         if st.closing.get() {
             if st.pending() == 0 {
                 st.schedule_lost(py, py.None());

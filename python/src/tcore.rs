@@ -12,7 +12,18 @@
 //!   `resume_writing`, against the pending byte count the transport passes in;
 //! - reporting to `loop.call_exception_handler` with asyncio's context keys;
 //! - scheduling `this._call_connection_lost(exc)` through `loop.call_soon`, and letting go
-//!   of `this` and the waker once it has run ([`TransportCore::release`]).
+//!   of `this` and the waker once it has run ([`TransportCore::release`]);
+//! - the `contextvars` context the I/O task's protocol callbacks run in
+//!   ([`TransportCore::in_context`]). On the stock loop the reads are one `add_reader`
+//!   handle made by a `call_soon` from the transport's `__init__`, so they run in one
+//!   context, a copy of the one `__init__` ran in (`connection_made`, another `call_soon`
+//!   from `__init__`, runs in another copy). Here `_start` is that `call_soon`: it takes a
+//!   copy of its own context ([`TransportCore::capture_context`]), and each step of the I/O
+//!   task enters it once around all its callbacks (`data_received`, `eof_received`,
+//!   `pause_writing`/`resume_writing`, `datagram_received`, ...), so what one callback sets
+//!   the later ones see, and a `call_soon` they make (`connection_lost` after EOF) copies
+//!   it. (The stock loop runs the write side in a handle of its own, copied where the
+//!   first blocked `write()` ran; here it shares the read side's.)
 //!
 //! # Invariants
 //! - Once `lost_done` is set the task keeps no waker: a waker would keep the loop alive.
@@ -44,6 +55,8 @@ pub(crate) struct TransportCore {
     pub(crate) low: Cell<usize>,
     /// `connection_lost` has run.
     pub(crate) lost_done: Cell<bool>,
+    /// The context of the I/O task's callbacks (see the module doc), from `_start` on.
+    pub(crate) context: RefCell<Option<Py<PyAny>>>,
 }
 
 impl TransportCore {
@@ -58,6 +71,25 @@ impl TransportCore {
             high: Cell::new(DEFAULT_HIGH),
             low: Cell::new(DEFAULT_HIGH / 4),
             lost_done: Cell::new(false),
+            context: RefCell::new(None),
+        }
+    }
+
+    /// Takes a copy of the current context as the I/O task's (from `_start`, itself a
+    /// `call_soon` from the transport's `__init__`, as the stock loop's `add_reader`).
+    pub(crate) fn capture_context(&self, py: Python<'_>) {
+        match crate::sys::copy_context(py) {
+            Ok(c) => *self.context.borrow_mut() = Some(c),
+            Err(e) => e.print(py),
+        }
+    }
+
+    /// Runs `f` (one step of the I/O task) inside the transport's context, if taken.
+    pub(crate) fn in_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
+        let ctx = self.context.borrow().as_ref().map(|c| c.clone_ref(py));
+        match ctx {
+            Some(c) => crate::sys::in_context(c.bind(py), f),
+            None => f(),
         }
     }
 
@@ -203,6 +235,7 @@ impl TransportCore {
     /// its waker.
     pub(crate) fn release(&self) {
         self.this.borrow_mut().take();
+        self.context.borrow_mut().take();
         self.wake();
         self.waker.borrow_mut().take();
     }
@@ -219,6 +252,9 @@ impl TransportCore {
         if let Ok(t) = self.this.try_borrow() {
             visit.call(t.as_ref())?;
         }
+        if let Ok(c) = self.context.try_borrow() {
+            visit.call(c.as_ref())?;
+        }
         Ok(())
     }
 
@@ -227,6 +263,10 @@ impl TransportCore {
     pub(crate) fn clear(&self) {
         if let Ok(mut t) = self.this.try_borrow_mut() {
             let old = t.take();
+            drop(old);
+        }
+        if let Ok(mut c) = self.context.try_borrow_mut() {
+            let old = c.take();
             drop(old);
         }
     }

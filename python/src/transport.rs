@@ -306,77 +306,79 @@ impl State {
             return Poll::Ready(());
         }
         crate::sys::in_loop_callback(|py| {
-            if self.core.lost_done.get() {
-                return Poll::Ready(());
-            }
-            // loop.sendfile waits for the socket to take more.
-            if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                if let Poll::Ready(Ok(r)) = ready {
-                    self.lent_ready.set(Some(r));
-                    self.settle_writable_waiter(py, false);
+            self.core.in_context(py, || {
+                if self.core.lost_done.get() {
+                    return Poll::Ready(());
                 }
-            }
-            // Write side.
-            while self.pending() > 0 && !self.lost_scheduled.get() {
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                match self.send_queued(py) {
-                    Ok(true) => self.after_flush(py),
-                    Ok(false) => {
-                        if let Some(fd) = self.afd.borrow().as_ref() {
-                            fd.clear_write_ready(r);
+                // loop.sendfile waits for the socket to take more.
+                if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+                    let ready = match self.afd.borrow().as_ref() {
+                        Some(fd) => fd.poll_write_ready(cx),
+                        None => return Poll::Ready(()),
+                    };
+                    if let Poll::Ready(Ok(r)) = ready {
+                        self.lent_ready.set(Some(r));
+                        self.settle_writable_waiter(py, false);
+                    }
+                }
+                // Write side.
+                while self.pending() > 0 && !self.lost_scheduled.get() {
+                    let ready = match self.afd.borrow().as_ref() {
+                        Some(fd) => fd.poll_write_ready(cx),
+                        None => return Poll::Ready(()),
+                    };
+                    let Poll::Ready(Ok(r)) = ready else { break };
+                    match self.send_queued(py) {
+                        Ok(true) => self.after_flush(py),
+                        Ok(false) => {
+                            if let Some(fd) = self.afd.borrow().as_ref() {
+                                fd.clear_write_ready(r);
+                            }
+                            self.maybe_resume(py);
                         }
-                        self.maybe_resume(py);
-                    }
-                    Err(e) => {
-                        self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                        Err(e) => {
+                            self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                        }
                     }
                 }
-            }
-            // Read side.
-            let mut reads = 0;
-            while self.reading.get() && !self.closing.get() {
-                if reads == READS_PER_STEP {
-                    cx.waker().wake_by_ref();
-                    break;
-                }
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_read_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                reads += 1;
-                match self.read_once(py) {
-                    Ok(ReadOutcome::Data { drained }) => {
-                        if drained {
+                // Read side.
+                let mut reads = 0;
+                while self.reading.get() && !self.closing.get() {
+                    if reads == READS_PER_STEP {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                    let ready = match self.afd.borrow().as_ref() {
+                        Some(fd) => fd.poll_read_ready(cx),
+                        None => return Poll::Ready(()),
+                    };
+                    let Poll::Ready(Ok(r)) = ready else { break };
+                    reads += 1;
+                    match self.read_once(py) {
+                        Ok(ReadOutcome::Data { drained }) => {
+                            if drained {
+                                if let Some(fd) = self.afd.borrow().as_ref() {
+                                    fd.clear_read_ready(r);
+                                }
+                            }
+                        }
+                        Ok(ReadOutcome::WouldBlock) => {
                             if let Some(fd) = self.afd.borrow().as_ref() {
                                 fd.clear_read_ready(r);
                             }
                         }
-                    }
-                    Ok(ReadOutcome::WouldBlock) => {
-                        if let Some(fd) = self.afd.borrow().as_ref() {
-                            fd.clear_read_ready(r);
+                        Ok(ReadOutcome::Eof) => {
+                            self.on_eof(py);
+                            break;
+                        }
+                        Err((e, msg)) => {
+                            self.fatal(py, e, msg);
+                            break;
                         }
                     }
-                    Ok(ReadOutcome::Eof) => {
-                        self.on_eof(py);
-                        break;
-                    }
-                    Err((e, msg)) => {
-                        self.fatal(py, e, msg);
-                        break;
-                    }
                 }
-            }
-            Poll::Pending
+                Poll::Pending
+            })
         })
     }
 
@@ -626,6 +628,7 @@ impl SocketTransport {
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        st.core.capture_context(py);
         let deferred = st.lost_deferred.borrow_mut().take();
         if let Some(exc) = deferred {
             // Lost in `connection_made`: nothing left to send or read.
