@@ -3,7 +3,8 @@
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
 //! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
-//! (C functions outside the 3.11 limited API, declared here), and `SoonEntry`, the
+//! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
+//! enter their context with them too, and take it with `PyContext_CopyCurrent`), and `SoonEntry`, the
 //! `Handle` reference queued as a thin engine entry; and `get_debug`/`create_future` as
 //! raw `METH_NOARGS` methods (every `Future` asks the first, every stream wait the second).
 //!

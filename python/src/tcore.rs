@@ -86,9 +86,11 @@ impl TransportCore {
 
     /// Runs `f` (one step of the I/O task) inside the transport's context, if taken.
     pub(crate) fn in_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
-        let ctx = self.context.borrow().as_ref().map(|c| c.clone_ref(py));
+        // A `Bound` (its drop is a plain decref), not the `RefCell`'s borrow: `f` may
+        // end the transport, which takes the context out.
+        let ctx = self.context.borrow().as_ref().map(|c| c.bind(py).clone());
         match ctx {
-            Some(c) => crate::sys::in_context(c.bind(py), f),
+            Some(c) => crate::sys::in_context(&c, f),
             None => f(),
         }
     }
