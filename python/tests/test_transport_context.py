@@ -312,3 +312,42 @@ def test_tls_client_callbacks_see_the_context_of_create_connection(any_loop: asy
     assert seen[0] == ("made", "client")
     assert seen[1] == ("data", "client")
     assert all(v == "data" for k, v in seen[2:] if k == "data")
+
+
+class FlowRecorder(Recorder):
+    def pause_writing(self) -> None:
+        self.note("pause")
+
+    def resume_writing(self) -> None:
+        self.note("resume")
+
+
+class Drain(asyncio.Protocol):
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+
+def test_write_side_callbacks_see_the_context_of_the_write_that_found_the_socket_full(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def main() -> list[tuple[str, str | None]]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Drain, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        var.set("client")
+        transport, proto = await loop.create_connection(FlowRecorder, "127.0.0.1", port)
+        transport.set_write_buffer_limits(high=4096)
+        var.set("writer")
+        transport.write(b"x" * (8 << 20))
+        var.set("closer")
+        transport.close()
+        await proto.lost
+        server.close()
+        await server.wait_closed()
+        return proto.seen
+
+    seen = any_loop.run_until_complete(main())
+    assert seen == [("made", "client"), ("pause", "writer"), ("resume", "writer"), ("lost", "writer")]
