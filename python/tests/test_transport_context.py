@@ -351,3 +351,35 @@ def test_write_side_callbacks_see_the_context_of_the_write_that_found_the_socket
 
     seen = any_loop.run_until_complete(main())
     assert seen == [("made", "client"), ("pause", "writer"), ("resume", "writer"), ("lost", "writer")]
+
+
+def test_write_pipe_callbacks_see_the_context_of_the_write_that_found_the_pipe_full(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def main() -> list[tuple[str, str | None]]:
+        loop = asyncio.get_running_loop()
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+
+        def drain() -> None:
+            try:
+                while os.read(r, 1 << 16):
+                    pass
+            except BlockingIOError:
+                pass
+
+        var.set("pipe")
+        transport, proto = await loop.connect_write_pipe(FlowRecorder, os.fdopen(w, "wb", 0))
+        transport.set_write_buffer_limits(high=4096)
+        var.set("writer")
+        transport.write(b"x" * (1 << 20))
+        var.set("closer")
+        transport.close()
+        loop.add_reader(r, drain)
+        await proto.lost
+        loop.remove_reader(r)
+        os.close(r)
+        return proto.seen
+
+    seen = any_loop.run_until_complete(main())
+    assert seen == [("made", "pipe"), ("pause", "writer"), ("resume", "writer"), ("lost", "writer")]
