@@ -310,80 +310,98 @@ impl State {
             return Poll::Ready(());
         }
         crate::sys::in_loop_callback(|py| {
-            self.core.in_context(py, || {
-                if self.core.lost_done.get() {
-                    return Poll::Ready(());
-                }
-                // loop.sendfile waits for the socket to take more.
-                if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
-                    let ready = match self.afd.borrow().as_ref() {
-                        Some(fd) => fd.poll_write_ready(cx),
-                        None => return Poll::Ready(()),
-                    };
-                    if let Poll::Ready(Ok(r)) = ready {
-                        self.lent_ready.set(Some(r));
-                        self.settle_writable_waiter(py, false);
-                    }
-                }
-                // Write side.
-                while self.pending() > 0 && !self.lost_scheduled.get() {
-                    let ready = match self.afd.borrow().as_ref() {
-                        Some(fd) => fd.poll_write_ready(cx),
-                        None => return Poll::Ready(()),
-                    };
-                    let Poll::Ready(Ok(r)) = ready else { break };
-                    match self.send_queued(py) {
-                        Ok(true) => self.after_flush(py),
-                        Ok(false) => {
-                            if let Some(fd) = self.afd.borrow().as_ref() {
-                                fd.clear_write_ready(r);
-                            }
-                            self.maybe_resume(py);
-                        }
-                        Err(e) => {
-                            self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
-                        }
-                    }
-                }
-                // Read side.
-                let mut reads = 0;
-                while self.reading.get() && !self.closing.get() {
-                    if reads == READS_PER_STEP {
-                        cx.waker().wake_by_ref();
-                        break;
-                    }
-                    let ready = match self.afd.borrow().as_ref() {
-                        Some(fd) => fd.poll_read_ready(cx),
-                        None => return Poll::Ready(()),
-                    };
-                    let Poll::Ready(Ok(r)) = ready else { break };
-                    reads += 1;
-                    match self.read_once(py) {
-                        Ok(ReadOutcome::Data { drained }) => {
-                            if drained {
-                                if let Some(fd) = self.afd.borrow().as_ref() {
-                                    fd.clear_read_ready(r);
-                                }
-                            }
-                        }
-                        Ok(ReadOutcome::WouldBlock) => {
-                            if let Some(fd) = self.afd.borrow().as_ref() {
-                                fd.clear_read_ready(r);
-                            }
-                        }
-                        Ok(ReadOutcome::Eof) => {
-                            self.on_eof(py);
-                            break;
-                        }
-                        Err((e, msg)) => {
-                            self.fatal(py, e, msg);
-                            break;
-                        }
-                    }
-                }
-                Poll::Pending
-            })
+            if self.core.lost_done.get() {
+                return Poll::Ready(());
+            }
+            let writing = self.pending() > 0 || self.writable_waiter.borrow().is_some();
+            if writing && !self.core.in_write_context(py, || self.poll_write(py, cx)) {
+                return Poll::Ready(());
+            }
+            let reading = self.reading.get() && !self.closing.get();
+            if reading && !self.core.in_context(py, || self.poll_read(py, cx)) {
+                return Poll::Ready(());
+            }
+            Poll::Pending
         })
+    }
+
+    /// The write side of a step (in the write context, see `tcore.rs`); `false` once the
+    /// watch is gone (the task ends).
+    fn poll_write(&self, py: Python<'_>, cx: &mut Context<'_>) -> bool {
+        // loop.sendfile waits for the socket to take more.
+        if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_write_ready(cx),
+                None => return false,
+            };
+            if let Poll::Ready(Ok(r)) = ready {
+                self.lent_ready.set(Some(r));
+                self.settle_writable_waiter(py, false);
+            }
+        }
+        // Write side.
+        while self.pending() > 0 && !self.lost_scheduled.get() {
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_write_ready(cx),
+                None => return false,
+            };
+            let Poll::Ready(Ok(r)) = ready else { break };
+            match self.send_queued(py) {
+                Ok(true) => self.after_flush(py),
+                Ok(false) => {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_write_ready(r);
+                    }
+                    self.maybe_resume(py);
+                }
+                Err(e) => {
+                    self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                }
+            }
+        }
+        true
+    }
+
+    /// The read side of a step (in the transport's context); `false` once the watch is
+    /// gone.
+    fn poll_read(&self, py: Python<'_>, cx: &mut Context<'_>) -> bool {
+        // Read side.
+        let mut reads = 0;
+        while self.reading.get() && !self.closing.get() {
+            if reads == READS_PER_STEP {
+                cx.waker().wake_by_ref();
+                break;
+            }
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_read_ready(cx),
+                None => return false,
+            };
+            let Poll::Ready(Ok(r)) = ready else { break };
+            reads += 1;
+            match self.read_once(py) {
+                Ok(ReadOutcome::Data { drained }) => {
+                    if drained {
+                        if let Some(fd) = self.afd.borrow().as_ref() {
+                            fd.clear_read_ready(r);
+                        }
+                    }
+                }
+                Ok(ReadOutcome::WouldBlock) => {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_read_ready(r);
+                    }
+                }
+                Ok(ReadOutcome::Eof) => {
+                    self.on_eof(py);
+                    break;
+                }
+                Err((e, msg)) => {
+                    self.fatal(py, e, msg);
+                    break;
+                }
+            }
+        }
+        true
     }
 
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
@@ -703,6 +721,9 @@ impl SocketTransport {
             }
         }
         if st.pending() == 0 {
+            // The stock loop's `add_writer` here: the write side runs in a copy of this
+            // context until the queue empties.
+            st.core.capture_write_context(py);
             st.woff.set(sent);
         } else {
             sent = 0;
