@@ -182,17 +182,15 @@ impl State {
             return Poll::Ready(());
         }
         crate::sys::in_loop_callback(|py| {
-            self.core.in_context(py, || {
-                if self.core.lost_done.get() || self.afd.borrow().is_none() {
-                    return Poll::Ready(());
-                }
-                if self.writer {
-                    self.poll_writer(py, cx);
-                } else {
-                    self.poll_reader(py, cx);
-                }
-                Poll::Pending
-            })
+            if self.core.lost_done.get() || self.afd.borrow().is_none() {
+                return Poll::Ready(());
+            }
+            if self.writer {
+                self.core.in_write_context(py, || self.poll_writer(py, cx));
+            } else {
+                self.core.in_context(py, || self.poll_reader(py, cx));
+            }
+            Poll::Pending
         })
     }
 
@@ -433,6 +431,8 @@ impl PipeTransport {
             if sent == bytes.len() {
                 return Ok(());
             }
+            // The stock loop's `add_writer` here (see `tcore.rs`).
+            st.core.capture_write_context(py);
         }
         st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
         st.wake();
