@@ -23,9 +23,11 @@
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
 //!
-//! Each step of the task runs in one `contextvars` context, copied in `_start` as the
-//! stock loop's reader handle is (see `tcore.rs`); an accepted connection is set up in a
-//! copy of its own (`_loop.py`'s `_accept_ready`), as the stock loop's task per accept.
+//! The read side of each step runs in a `contextvars` context copied in `_start`, as the
+//! stock loop's reader handle is; the write side in one copied by the `write()` that left
+//! data queued, as its writer handle (see `tcore.rs`). An accepted connection is set up
+//! in a copy of its own (`_loop.py`'s `_accept_ready`), as the stock loop's task per
+//! accept.
 //!
 //! Writes after the connection is lost are dropped; from the fifth on each logs
 //! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
