@@ -14,6 +14,7 @@ coroutines, here on the Rust descriptor watchers.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
 import _socket
 import socket
@@ -266,14 +267,20 @@ class EventLoop(  # type: ignore[misc]
             if sslcontext is not None:
                 self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
                 continue
-            try:
-                protocol = protocol_factory()
-                self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self.call_exception_handler({"message": "Error on transport creation for incoming connection", "exception": exc})
-                conn.close()
+            # Each connection is set up in a copy of the context, as the stock loop's task
+            # per accept (``_accept_connection2``): what its protocol factory sets, its
+            # callbacks see, and no other connection's.
+            contextvars.copy_context().run(self._accept_plain, protocol_factory, conn, addr, server)
+
+    def _accept_plain(self, protocol_factory: Callable[[], Any], conn: socket.socket, addr: Any, server: Any) -> None:
+        try:
+            protocol = protocol_factory()
+            self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.call_exception_handler({"message": "Error on transport creation for incoming connection", "exception": exc})
+            conn.close()
 
     def _stop_serving(self, sock: socket.socket) -> None:
         self._remove_reader(sock.fileno())

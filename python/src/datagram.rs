@@ -331,42 +331,44 @@ impl State {
             return Poll::Ready(());
         }
         crate::sys::in_loop_callback(|py| {
-            // Write side.
-            while !self.queue.borrow().is_empty() && !self.lost_scheduled.get() {
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                if self.flush(py) {
-                    self.after_flush(py);
-                } else {
-                    if let Some(fd) = self.afd.borrow().as_ref() {
-                        fd.clear_write_blocked(r);
-                    }
-                    self.maybe_resume(py);
-                }
-            }
-            // Read side.
-            let mut reads = 0;
-            while !self.closing.get() {
-                if reads == READS_PER_STEP {
-                    cx.waker().wake_by_ref();
-                    break;
-                }
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_read_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                reads += 1;
-                if !self.read_once(py) {
-                    if let Some(fd) = self.afd.borrow().as_ref() {
-                        fd.clear_read_blocked(r);
+            self.core.in_context(py, || {
+                // Write side.
+                while !self.queue.borrow().is_empty() && !self.lost_scheduled.get() {
+                    let ready = match self.afd.borrow().as_ref() {
+                        Some(fd) => fd.poll_write_ready(cx),
+                        None => return Poll::Ready(()),
+                    };
+                    let Poll::Ready(Ok(r)) = ready else { break };
+                    if self.flush(py) {
+                        self.after_flush(py);
+                    } else {
+                        if let Some(fd) = self.afd.borrow().as_ref() {
+                            fd.clear_write_blocked(r);
+                        }
+                        self.maybe_resume(py);
                     }
                 }
-            }
-            Poll::Pending
+                // Read side.
+                let mut reads = 0;
+                while !self.closing.get() {
+                    if reads == READS_PER_STEP {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                    let ready = match self.afd.borrow().as_ref() {
+                        Some(fd) => fd.poll_read_ready(cx),
+                        None => return Poll::Ready(()),
+                    };
+                    let Poll::Ready(Ok(r)) = ready else { break };
+                    reads += 1;
+                    if !self.read_once(py) {
+                        if let Some(fd) = self.afd.borrow().as_ref() {
+                            fd.clear_read_blocked(r);
+                        }
+                    }
+                }
+                Poll::Pending
+            })
         })
     }
 }
@@ -445,6 +447,7 @@ impl DatagramTransport {
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        st.core.capture_context(py);
         let deferred = st.lost_deferred.borrow_mut().take();
         if let Some(exc) = deferred {
             // Lost in `connection_made`: nothing left to send or read.

@@ -186,9 +186,9 @@ impl State {
                 return Poll::Ready(());
             }
             if self.writer {
-                self.poll_writer(py, cx);
+                self.core.in_write_context(py, || self.poll_writer(py, cx));
             } else {
-                self.poll_reader(py, cx);
+                self.core.in_context(py, || self.poll_reader(py, cx));
             }
             Poll::Pending
         })
@@ -361,6 +361,7 @@ impl PipeTransport {
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        st.core.capture_context(py);
         if st.closing.get() {
             if st.pending() == 0 {
                 st.schedule_lost(py, py.None());
@@ -430,6 +431,8 @@ impl PipeTransport {
             if sent == bytes.len() {
                 return Ok(());
             }
+            // The stock loop's `add_writer` here (see `tcore.rs`).
+            st.core.capture_write_context(py);
         }
         st.wbuf.borrow_mut().extend_from_slice(&bytes[sent..]);
         st.wake();

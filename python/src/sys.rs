@@ -3,11 +3,12 @@
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
 //! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
-//! (C functions outside the 3.11 limited API, declared here), and `SoonEntry`, the
-//! `Handle` reference queued as a thin engine entry; `get_debug`/`create_future` as raw
-//! `METH_NOARGS` methods (every `Future` asks the first, every stream wait the second);
-//! and the socket transport's `write`/`is_closing` as raw methods (every stream write
-//! calls both).
+//! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
+//! enter their context with them too, and take it with `PyContext_CopyCurrent`), and
+//! `SoonEntry`, the `Handle` reference queued as a thin engine entry; `get_debug`/
+//! `create_future` as raw `METH_NOARGS` methods (every `Future` asks the first, every
+//! stream wait the second); and the socket transport's `write`/`is_closing` as raw
+//! methods (every stream write calls both).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
@@ -283,6 +284,7 @@ pub(crate) fn recv_bytes(py: Python<'_>, fd: RawFd, len: usize) -> io::Result<Op
 extern "C" {
     fn PyContext_Enter(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
     fn PyContext_Exit(ctx: *mut ffi::PyObject) -> std::os::raw::c_int;
+    fn PyContext_CopyCurrent() -> *mut ffi::PyObject;
     fn PyGILState_Check() -> std::os::raw::c_int;
 }
 
@@ -315,6 +317,41 @@ pub(crate) fn run_in_context(
         return Err(PyErr::fetch(py));
     }
     res.map(drop)
+}
+
+/// `contextvars.copy_context()`: a new `Context` holding the current one's variables.
+pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    // SAFETY: the GIL is held (`py` proves it); the result is a new reference, or null
+    // with an exception set (out of memory).
+    let ctx = unsafe { PyContext_CopyCurrent() };
+    // SAFETY: taking that new reference (if any) at once.
+    unsafe { Bound::from_owned_ptr_or_err(py, ctx) }.map(Bound::unbind)
+}
+
+/// Runs `f` inside `context` (a `contextvars.Context`), as `Context.run` does: entered
+/// before, exited after, also if `f` panics. A context that cannot be entered (already
+/// entered: a transport's callback running its own transport's I/O, which the loop never
+/// does) is reported as unraisable and `f` runs in the current context.
+pub(crate) fn in_context<R>(context: &Bound<'_, PyAny>, f: impl FnOnce() -> R) -> R {
+    struct Exit<'a, 'py>(&'a Bound<'py, PyAny>);
+    impl Drop for Exit<'_, '_> {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` is the context entered below on this thread, still alive
+            // (borrowed); exiting it once is `PyContext_Enter`'s contract. It fails only
+            // if `f` left another context entered (then an exception is set).
+            if unsafe { PyContext_Exit(self.0.as_ptr()) } < 0 {
+                PyErr::fetch(self.0.py()).write_unraisable(self.0.py(), Some(self.0));
+            }
+        }
+    }
+    // SAFETY: the GIL is held (`Bound` proves it) and the object is live;
+    // `PyContext_Enter` type-checks it and returns -1 with an exception set on failure.
+    if unsafe { PyContext_Enter(context.as_ptr()) } < 0 {
+        PyErr::fetch(context.py()).write_unraisable(context.py(), Some(context));
+        return f();
+    }
+    let _exit = Exit(context);
+    f()
 }
 
 /// `LoopCore.call_soon(callback, *args, context=None)` as a raw `METH_FASTCALL |

@@ -12,7 +12,20 @@
 //!   `resume_writing`, against the pending byte count the transport passes in;
 //! - reporting to `loop.call_exception_handler` with asyncio's context keys;
 //! - scheduling `this._call_connection_lost(exc)` through `loop.call_soon`, and letting go
-//!   of `this` and the waker once it has run ([`TransportCore::release`]).
+//!   of `this` and the waker once it has run ([`TransportCore::release`]);
+//! - the `contextvars` context the I/O task's protocol callbacks run in
+//!   ([`TransportCore::in_context`]). On the stock loop the reads are one `add_reader`
+//!   handle made by a `call_soon` from the transport's `__init__`, so they run in one
+//!   context, a copy of the one `__init__` ran in (`connection_made`, another `call_soon`
+//!   from `__init__`, runs in another copy). Here `_start` is that `call_soon`: it takes a
+//!   copy of its own context ([`TransportCore::capture_context`]), and each step of the I/O
+//!   task enters it once around all its callbacks (`data_received`, `eof_received`,
+//!   `pause_writing`/`resume_writing`, `datagram_received`, ...), so what one callback sets
+//!   the later ones see, and a `call_soon` they make (`connection_lost` after EOF) copies
+//!   it. The write side (`resume_writing`, `connection_lost` after the last flush) runs,
+//!   as the stock loop's `add_writer` handle, in a copy of the context of the `write()`
+//!   that left data queued on an empty queue ([`TransportCore::capture_write_context`];
+//!   a transport that never calls it runs its write side in the transport's context).
 //!
 //! # Invariants
 //! - Once `lost_done` is set the task keeps no waker: a waker would keep the loop alive.
@@ -44,6 +57,10 @@ pub(crate) struct TransportCore {
     pub(crate) low: Cell<usize>,
     /// `connection_lost` has run.
     pub(crate) lost_done: Cell<bool>,
+    /// The context of the I/O task's callbacks (see the module doc), from `_start` on.
+    pub(crate) context: RefCell<Option<Py<PyAny>>>,
+    /// The write side's context: copied by the `write()` that left data queued.
+    pub(crate) write_context: RefCell<Option<Py<PyAny>>>,
 }
 
 impl TransportCore {
@@ -58,6 +75,57 @@ impl TransportCore {
             high: Cell::new(DEFAULT_HIGH),
             low: Cell::new(DEFAULT_HIGH / 4),
             lost_done: Cell::new(false),
+            context: RefCell::new(None),
+            write_context: RefCell::new(None),
+        }
+    }
+
+    /// Takes a copy of the current context as the I/O task's (from `_start`, itself a
+    /// `call_soon` from the transport's `__init__`, as the stock loop's `add_reader`).
+    pub(crate) fn capture_context(&self, py: Python<'_>) {
+        Self::capture(py, &self.context);
+    }
+
+    /// Takes a copy of the current context as the write side's (from the `write()` that
+    /// queued data on an empty queue, as the stock loop's `add_writer`).
+    pub(crate) fn capture_write_context(&self, py: Python<'_>) {
+        Self::capture(py, &self.write_context);
+    }
+
+    fn capture(py: Python<'_>, slot: &RefCell<Option<Py<PyAny>>>) {
+        match crate::sys::copy_context(py) {
+            Ok(c) => {
+                // The old context is dropped after the borrow ends (its values' finalizers
+                // may use the transport).
+                let old = slot.borrow_mut().replace(c);
+                drop(old);
+            }
+            Err(e) => e.print(py),
+        }
+    }
+
+    /// Runs `f` (the read side of a step) inside the transport's context, if taken.
+    pub(crate) fn in_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
+        Self::run_in(py, &self.context, f)
+    }
+
+    /// Runs `f` (the write side of a step) inside the write side's context, or the
+    /// transport's when no `write()` queued data (a transport that queues none).
+    pub(crate) fn in_write_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
+        if self.write_context.borrow().is_some() {
+            Self::run_in(py, &self.write_context, f)
+        } else {
+            Self::run_in(py, &self.context, f)
+        }
+    }
+
+    fn run_in<R>(py: Python<'_>, slot: &RefCell<Option<Py<PyAny>>>, f: impl FnOnce() -> R) -> R {
+        // A `Bound` (its drop is a plain decref), not the `RefCell`'s borrow: `f` may
+        // end the transport, or queue a write that replaces the context.
+        let ctx = slot.borrow().as_ref().map(|c| c.bind(py).clone());
+        match ctx {
+            Some(c) => crate::sys::in_context(&c, f),
+            None => f(),
         }
     }
 
@@ -203,6 +271,8 @@ impl TransportCore {
     /// its waker.
     pub(crate) fn release(&self) {
         self.this.borrow_mut().take();
+        self.context.borrow_mut().take();
+        self.write_context.borrow_mut().take();
         self.wake();
         self.waker.borrow_mut().take();
     }
@@ -219,6 +289,12 @@ impl TransportCore {
         if let Ok(t) = self.this.try_borrow() {
             visit.call(t.as_ref())?;
         }
+        if let Ok(c) = self.context.try_borrow() {
+            visit.call(c.as_ref())?;
+        }
+        if let Ok(c) = self.write_context.try_borrow() {
+            visit.call(c.as_ref())?;
+        }
         Ok(())
     }
 
@@ -228,6 +304,12 @@ impl TransportCore {
         if let Ok(mut t) = self.this.try_borrow_mut() {
             let old = t.take();
             drop(old);
+        }
+        for slot in [&self.context, &self.write_context] {
+            if let Ok(mut c) = slot.try_borrow_mut() {
+                let old = c.take();
+                drop(old);
+            }
         }
     }
 

@@ -23,6 +23,12 @@
 //!   water mark the protocol's `pause_writing()` is called, at or below the low one
 //!   `resume_writing()` (asyncio's defaults: 64 KiB and a quarter of it).
 //!
+//! The read side of each step runs in a `contextvars` context copied in `_start`, as the
+//! stock loop's reader handle is; the write side in one copied by the `write()` that left
+//! data queued, as its writer handle (see `tcore.rs`). An accepted connection is set up
+//! in a copy of its own (`_loop.py`'s `_accept_ready`), as the stock loop's task per
+//! accept.
+//!
 //! Writes after the connection is lost are dropped; from the fifth on each logs
 //! "socket.send() raised exception." on asyncio's logger, as the stock loop does.
 //!
@@ -309,75 +315,95 @@ impl State {
             if self.core.lost_done.get() {
                 return Poll::Ready(());
             }
-            // loop.sendfile waits for the socket to take more.
-            if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                if let Poll::Ready(Ok(r)) = ready {
-                    self.lent_ready.set(Some(r));
-                    self.settle_writable_waiter(py, false);
+            let writing = self.pending() > 0 || self.writable_waiter.borrow().is_some();
+            if writing && !self.core.in_write_context(py, || self.poll_write(py, cx)) {
+                return Poll::Ready(());
+            }
+            let reading = self.reading.get() && !self.closing.get();
+            if reading && !self.core.in_context(py, || self.poll_read(py, cx)) {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+    }
+
+    /// The write side of a step (in the write context, see `tcore.rs`); `false` once the
+    /// watch is gone (the task ends).
+    fn poll_write(&self, py: Python<'_>, cx: &mut Context<'_>) -> bool {
+        // loop.sendfile waits for the socket to take more.
+        if self.writable_waiter.borrow().is_some() && self.pending() == 0 {
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_write_ready(cx),
+                None => return false,
+            };
+            if let Poll::Ready(Ok(r)) = ready {
+                self.lent_ready.set(Some(r));
+                self.settle_writable_waiter(py, false);
+            }
+        }
+        // Write side.
+        while self.pending() > 0 && !self.lost_scheduled.get() {
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_write_ready(cx),
+                None => return false,
+            };
+            let Poll::Ready(Ok(r)) = ready else { break };
+            match self.send_queued(py) {
+                Ok(true) => self.after_flush(py),
+                Ok(false) => {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_write_ready(r);
+                    }
+                    self.maybe_resume(py);
+                }
+                Err(e) => {
+                    self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
                 }
             }
-            // Write side.
-            while self.pending() > 0 && !self.lost_scheduled.get() {
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_write_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                match self.send_queued(py) {
-                    Ok(true) => self.after_flush(py),
-                    Ok(false) => {
-                        if let Some(fd) = self.afd.borrow().as_ref() {
-                            fd.clear_write_ready(r);
-                        }
-                        self.maybe_resume(py);
-                    }
-                    Err(e) => {
-                        self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
-                    }
-                }
+        }
+        true
+    }
+
+    /// The read side of a step (in the transport's context); `false` once the watch is
+    /// gone.
+    fn poll_read(&self, py: Python<'_>, cx: &mut Context<'_>) -> bool {
+        // Read side.
+        let mut reads = 0;
+        while self.reading.get() && !self.closing.get() {
+            if reads == READS_PER_STEP {
+                cx.waker().wake_by_ref();
+                break;
             }
-            // Read side.
-            let mut reads = 0;
-            while self.reading.get() && !self.closing.get() {
-                if reads == READS_PER_STEP {
-                    cx.waker().wake_by_ref();
-                    break;
-                }
-                let ready = match self.afd.borrow().as_ref() {
-                    Some(fd) => fd.poll_read_ready(cx),
-                    None => return Poll::Ready(()),
-                };
-                let Poll::Ready(Ok(r)) = ready else { break };
-                reads += 1;
-                match self.read_once(py) {
-                    Ok(ReadOutcome::Data { drained }) => {
-                        if drained {
-                            if let Some(fd) = self.afd.borrow().as_ref() {
-                                fd.clear_read_ready(r);
-                            }
-                        }
-                    }
-                    Ok(ReadOutcome::WouldBlock) => {
+            let ready = match self.afd.borrow().as_ref() {
+                Some(fd) => fd.poll_read_ready(cx),
+                None => return false,
+            };
+            let Poll::Ready(Ok(r)) = ready else { break };
+            reads += 1;
+            match self.read_once(py) {
+                Ok(ReadOutcome::Data { drained }) => {
+                    if drained {
                         if let Some(fd) = self.afd.borrow().as_ref() {
                             fd.clear_read_ready(r);
                         }
                     }
-                    Ok(ReadOutcome::Eof) => {
-                        self.on_eof(py);
-                        break;
-                    }
-                    Err((e, msg)) => {
-                        self.fatal(py, e, msg);
-                        break;
+                }
+                Ok(ReadOutcome::WouldBlock) => {
+                    if let Some(fd) = self.afd.borrow().as_ref() {
+                        fd.clear_read_ready(r);
                     }
                 }
+                Ok(ReadOutcome::Eof) => {
+                    self.on_eof(py);
+                    break;
+                }
+                Err((e, msg)) => {
+                    self.fatal(py, e, msg);
+                    break;
+                }
             }
-            Poll::Pending
-        })
+        }
+        true
     }
 
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
@@ -595,6 +621,9 @@ impl SocketTransport {
             }
         }
         if st.pending() == 0 {
+            // The stock loop's `add_writer` here: the write side runs in a copy of this
+            // context until the queue empties.
+            st.core.capture_write_context(py);
             st.woff.set(sent);
         } else {
             sent = 0;
@@ -683,6 +712,7 @@ impl SocketTransport {
     fn _start(&self, py: Python<'_>, this: Py<PyAny>) {
         let st = self.st.clone();
         *st.core.this.borrow_mut() = Some(this);
+        st.core.capture_context(py);
         let deferred = st.lost_deferred.borrow_mut().take();
         if let Some(exc) = deferred {
             // Lost in `connection_made`: nothing left to send or read.
