@@ -358,8 +358,10 @@ def test_closed_loop_refuses_work() -> None:
 
 def test_running_loop_cannot_run_or_close_again(loop: simul.EventLoop) -> None:
     async def main() -> None:
+        coro = asyncio.sleep(0)
         with pytest.raises(RuntimeError, match="already running"):
-            loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(coro)
+        coro.close()  # refused before it was wrapped, as on the stock loop
         with pytest.raises(RuntimeError, match="Cannot close a running event loop"):
             loop.close()
 
