@@ -9,7 +9,7 @@
 //! buffer grows above `high`, cleared when it drains to `low` or below; `drain()` waits
 //! while it is set. Once the buffer is empty the flusher performs what was deferred:
 //! `eof_requested` → shut the write side down; `closing` → close the socket.
-//! `unflushed` is set when a transport that [buffers writes](Transport::buffers_writes)
+//! `unflushed` is set when a transport that buffers writes (`Transport::buffers_writes`)
 //! (TLS: rustls keeps the ciphertext a full socket did not take) has accepted bytes; an
 //! empty buffer is not the end of the flusher's work until `poll_flush` has pushed those
 //! out too, since no later write may come to carry them (the peer would wait forever).
