@@ -383,3 +383,66 @@ fn writers_left_with_buffered_data_when_the_loop_ends_are_released() {
     assert!(sink.0.borrow().dropped);
     assert_eq!(Rc::strong_count(&sink.0), 1);
 }
+
+/// A byte stream that keeps what it accepts in its own buffer until `poll_flush` (as a TLS
+/// session keeps ciphertext the socket did not take): only a flush reaches the sink.
+struct Buffering {
+    held: Vec<u8>,
+    sink: SinkIo,
+}
+
+impl AsyncWrite for Buffering {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.held.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while !this.held.is_empty() {
+            match Pin::new(&mut this.sink).poll_write(cx, &this.held) {
+                Poll::Ready(Ok(n)) => drop(this.held.drain(..n)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.as_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.sink).poll_close(cx),
+            other => other,
+        }
+    }
+}
+
+#[test]
+fn bytes_a_buffering_stream_accepted_are_flushed_without_another_write() {
+    // The sink takes 3 bytes now and the rest only once the test makes room: the flush
+    // must wait on the sink (a registered waker), not stop after the first try.
+    let sink = Sink::with_room(3);
+    let s2 = sink.clone();
+    simul::run(async move {
+        let w = StreamWriter::new(Buffering {
+            held: Vec::new(),
+            sink: SinkIo(s2.clone()),
+        });
+        w.write(b"hello world");
+        w.drain().await.unwrap();
+        simul::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(s2.data(), b"hel", "the first flush reached the sink");
+        s2.allow(100);
+        simul::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(
+            s2.data(),
+            b"hello world",
+            "the rest was flushed once the sink had room, with no further write"
+        );
+        w.close();
+        w.wait_closed().await.unwrap();
+    });
+    assert_eq!(sink.data(), b"hello world");
+}

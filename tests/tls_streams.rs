@@ -334,3 +334,132 @@ fn closing_a_tls_stream_writer_sends_close_notify() {
         server.await.unwrap();
     });
 }
+
+/// One direction of [`pipe`]: at most `PIPE_ROOM` bytes in flight, like a small socket
+/// buffer.
+#[derive(Default)]
+struct Lane {
+    data: std::collections::VecDeque<u8>,
+    reader: Option<std::task::Waker>,
+    writer: Option<std::task::Waker>,
+    closed: bool,
+}
+
+const PIPE_ROOM: usize = 4096;
+
+/// One end of an in-memory duplex byte stream whose buffers hold `PIPE_ROOM` bytes.
+struct PipeEnd {
+    rx: std::rc::Rc<std::cell::RefCell<Lane>>,
+    tx: std::rc::Rc<std::cell::RefCell<Lane>>,
+}
+
+fn pipe() -> (PipeEnd, PipeEnd) {
+    let ab = std::rc::Rc::new(std::cell::RefCell::new(Lane::default()));
+    let ba = std::rc::Rc::new(std::cell::RefCell::new(Lane::default()));
+    (
+        PipeEnd {
+            rx: ba.clone(),
+            tx: ab.clone(),
+        },
+        PipeEnd { rx: ab, tx: ba },
+    )
+}
+
+impl futures_io::AsyncRead for PipeEnd {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut lane = self.rx.borrow_mut();
+        if lane.data.is_empty() {
+            if lane.closed {
+                return std::task::Poll::Ready(Ok(0));
+            }
+            lane.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        let n = buf.len().min(lane.data.len());
+        for (dst, src) in buf.iter_mut().zip(lane.data.drain(..n)) {
+            *dst = src;
+        }
+        if let Some(w) = lane.writer.take() {
+            w.wake();
+        }
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_io::AsyncWrite for PipeEnd {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut lane = self.tx.borrow_mut();
+        let room = PIPE_ROOM - lane.data.len();
+        if room == 0 {
+            lane.writer = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        let n = room.min(buf.len());
+        lane.data.extend(&buf[..n]);
+        if let Some(w) = lane.reader.take() {
+            w.wake();
+        }
+        std::task::Poll::Ready(Ok(n))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let mut lane = self.tx.borrow_mut();
+        lane.closed = true;
+        if let Some(w) = lane.reader.take() {
+            w.wake();
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn ciphertext_the_session_still_holds_after_a_write_reaches_the_peer() {
+    // rustls takes plaintext whole and keeps the ciphertext a full socket did not take:
+    // the writer must go on flushing it without being asked (no further write). 10 kB is
+    // the write fast path alone; 300 kB goes through the flusher task.
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    simul::run(async move {
+        let (a, b) = pipe();
+        let server = simul::spawn(async move { acceptor.accept(b).await.unwrap() });
+        let tls = connector.connect("localhost", a).await.unwrap();
+        let mut server = Some(server.await.unwrap());
+        let (_r, w) = simul::stream::split(tls);
+        for n in [10_000usize, 300_000] {
+            let mut peer = server.take().unwrap();
+            let reading = simul::spawn(async move {
+                let mut got = vec![0; n];
+                peer.read_exact(&mut got).await.map(|()| (peer, got))
+            });
+            let data = pattern(n);
+            w.write(&data);
+            w.drain().await.unwrap();
+            let (peer, got) = simul::wait_for(Duration::from_secs(10), reading)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{n} bytes written and drained, but the peer never got them all")
+                })
+                .unwrap()
+                .unwrap();
+            assert!(got == data, "the {n} bytes arrived altered");
+            server = Some(peer);
+        }
+    });
+}

@@ -9,6 +9,10 @@
 //! buffer grows above `high`, cleared when it drains to `low` or below; `drain()` waits
 //! while it is set. Once the buffer is empty the flusher performs what was deferred:
 //! `eof_requested` → shut the write side down; `closing` → close the socket.
+//! `unflushed` is set when a transport that buffers writes (`Transport::buffers_writes`)
+//! (TLS: rustls keeps the ciphertext a full socket did not take) has accepted bytes; an
+//! empty buffer is not the end of the flusher's work until `poll_flush` has pushed those
+//! out too, since no later write may come to carry them (the peer would wait forever).
 //! `error` (the first write error) and `closed` are terminal: the buffer is discarded and
 //! every waiter is woken.
 
@@ -34,6 +38,8 @@ pub(crate) struct WriteState {
     pub(crate) low: usize,
     pub(crate) paused: bool,
     pub(crate) flushing: bool,
+    /// The transport accepted bytes it may still hold: flush before calling it done.
+    pub(crate) unflushed: bool,
     pub(crate) eof_requested: bool,
     pub(crate) eof_sent: bool,
     pub(crate) closing: bool,
@@ -119,6 +125,8 @@ pub(crate) fn register(ws: &mut Vec<Waker>, cx: &Context<'_>) {
 
 pub(crate) struct Conn {
     pub(crate) io: Box<dyn Transport>,
+    /// `io.buffers_writes()`, asked once.
+    pub(crate) buffers_writes: bool,
     pub(crate) wr: RefCell<WriteState>,
     /// The task waiting in a read, woken when the socket is closed under it.
     read_waker: RefCell<Option<Waker>>,
@@ -132,6 +140,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(io: Box<dyn Transport>) -> Rc<Conn> {
         Rc::new(Conn {
+            buffers_writes: io.buffers_writes(),
             io,
             wr: RefCell::new(WriteState {
                 buf: Vec::new(),
@@ -140,6 +149,7 @@ impl Conn {
                 low: DEFAULT_LOW,
                 paused: false,
                 flushing: false,
+                unflushed: false,
                 eof_requested: false,
                 eof_sent: false,
                 closing: false,
@@ -193,6 +203,7 @@ impl Conn {
                     }
                     Poll::Ready(Ok(n)) => {
                         st.consume(n);
+                        st.unflushed |= self.buffers_writes;
                         st.update_pause();
                     }
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -206,6 +217,18 @@ impl Conn {
             }
             // The buffer is empty.
             st.update_pause();
+            if st.unflushed {
+                match self.io.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => st.unflushed = false,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => {
+                        st.error = Some(StoredError::new(&e));
+                        st.terminate();
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+                continue;
+            }
             if st.closing && !st.eof_sent && self.io.close_notify() {
                 // A session layer (TLS) says goodbye before the socket closes: shut it
                 // down first (TLS `close_notify`), as asyncio's SSL transport does.

@@ -46,6 +46,9 @@ macro_rules! socket_info {
             fn peer_addr(&self) -> io::Result<SockAddr> {
                 <$ty>::peer_addr(self).map($variant)
             }
+            fn buffers_writes(&self) -> bool {
+                false
+            }
             fn try_write_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
                 Some(self.try_write(buf))
             }

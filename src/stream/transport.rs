@@ -114,6 +114,13 @@ pub(crate) trait Transport {
     /// Writes what the socket takes right now, without registering a waker (`Pending`:
     /// it takes nothing now). The write fast path.
     fn write_now(&self, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Whether bytes a write accepted can wait in a layer's own buffer until
+    /// [`poll_flush`](Self::poll_flush) (a TLS session's ciphertext the socket did not
+    /// take). `false` for simul's sockets, whose writes are on their way once accepted.
+    fn buffers_writes(&self) -> bool;
+    /// Pushes out what the byte stream still holds of accepted bytes (`Pending`: waiting
+    /// on the socket, the waker in `cx` registered).
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Shuts the write direction down (TCP FIN).
     fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Closes the byte stream now (drops the socket).
@@ -136,6 +143,10 @@ pub(crate) trait SocketInfo {
     /// Whether closing gracefully must shut down first (see `Transport::close_notify`).
     fn close_notify(&self) -> bool {
         false
+    }
+    /// See `Transport::buffers_writes`: any byte stream may, unless it says otherwise.
+    fn buffers_writes(&self) -> bool {
+        true
     }
     /// A non-registering write (`WouldBlock` when full), if the byte stream has one.
     fn try_write_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
@@ -341,6 +352,18 @@ impl<T: AsyncRead + AsyncWrite + SocketInfo + Unpin> Transport for FuturesIo<T> 
                 let mut cx = Context::from_waker(std::task::Waker::noop());
                 Pin::new(io).poll_write(&mut cx, buf)
             }
+        }
+    }
+    fn buffers_writes(&self) -> bool {
+        self.io
+            .borrow()
+            .as_ref()
+            .is_some_and(|io| io.buffers_writes())
+    }
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.io.borrow_mut().as_mut() {
+            Some(io) => Pin::new(io).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
         }
     }
     fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -115,7 +115,16 @@ impl StreamWriter {
             // Fast path: straight to the socket, no copy, no task.
             loop {
                 match self.conn.io.write_now(rest) {
-                    Poll::Ready(Ok(n)) if n == rest.len() => return,
+                    Poll::Ready(Ok(n)) if n == rest.len() => {
+                        if self.conn.buffers_writes {
+                            // The transport may hold some of it (TLS ciphertext a full
+                            // socket did not take): flush now, else in a flusher.
+                            st.unflushed = true;
+                            drop(st);
+                            self.conn.kick();
+                        }
+                        return;
+                    }
                     Poll::Ready(Ok(0)) | Poll::Pending => break,
                     Poll::Ready(Ok(n)) => rest = &rest[n..],
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -127,6 +136,7 @@ impl StreamWriter {
                 }
             }
         }
+        st.unflushed |= self.conn.buffers_writes;
         st.append(rest);
         drop(st);
         self.conn.spawn_flusher();

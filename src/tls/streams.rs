@@ -252,8 +252,8 @@ impl AsyncWrite for Layered {
     ) -> Poll<io::Result<usize>> {
         self.conn.io.poll_write(cx, buf)
     }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.conn.io.poll_flush(cx)
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.conn.io.poll_shutdown(cx)
