@@ -107,20 +107,18 @@ fn forget_closed_leaves_the_watch_of_a_reused_descriptor_number_alone() {
         let (a, _peer_a) = UnixStream::pair().unwrap();
         let n = a.as_raw_fd();
         let old = simul::net::AsyncFd::new(n).unwrap();
-        drop(a); // the kernel drops it from epoll; `old` still names number `n`
-                 // New descriptors take the lowest free numbers: open pairs until one end is `n`.
-        let mut spare = Vec::new();
-        let (b, mut peer_b) = loop {
-            let (x, y) = UnixStream::pair().unwrap();
-            if x.as_raw_fd() == n {
-                break (x, y);
-            }
-            if y.as_raw_fd() == n {
-                break (y, x);
-            }
-            assert!(spare.len() < 1000, "descriptor number {n} never came back");
-            spare.push((x, y));
-        };
+        // Number `n` now names a new descriptor: `dup2` closes `a`'s socket (the kernel
+        // drops it from epoll; `old` still names `n`) and puts another socket at `n` in one
+        // step, so no other test thread can take the number meanwhile (waiting for the
+        // lowest free number to come back raced with them).
+        let (x, mut peer_b) = UnixStream::pair().unwrap();
+        // SAFETY: both are open descriptors this test owns; `dup2` replaces `n` atomically.
+        assert_eq!(unsafe { libc::dup2(x.as_raw_fd(), n) }, n);
+        drop(x);
+        // `n` is now `b`'s: `a` must not close it again.
+        std::mem::forget(a);
+        // SAFETY: `n` is an open descriptor (just made by `dup2`) that nothing else owns.
+        let b = unsafe { <UnixStream as std::os::fd::FromRawFd>::from_raw_fd(n) };
         b.set_nonblocking(true).unwrap();
         let new = simul::net::AsyncFd::new(n).unwrap();
         old.forget_closed();
