@@ -160,6 +160,25 @@ impl EventLoop {
         *self.core.park_hook.borrow_mut() = Some(Box::new(hook));
     }
 
+    /// After a wait in the selector, lets at least `iterations` busy iterations pass before
+    /// the next non-blocking look (default `0`: only [`set_io_interval`](Self::set_io_interval)
+    /// counts). The Python loop sets `1`: the callbacks its I/O steps scheduled run before
+    /// the selector is asked again, as uvloop's (libuv's) do, which saves a zero-timeout
+    /// `epoll_wait` per I/O step of a request-response exchange; a loop kept busy without
+    /// waiting still looks every [`set_io_interval`](Self::set_io_interval) iterations.
+    ///
+    /// # Examples
+    /// ```
+    /// let lp = simul::EventLoop::new().unwrap();
+    /// lp.set_io_interval(0);
+    /// lp.set_io_rest_after_wait(1);
+    /// lp.run_until_complete(async { simul::yield_now().await });
+    /// ```
+    #[doc(hidden)]
+    pub fn set_io_rest_after_wait(&self, iterations: u32) {
+        self.core.io_rest_after_wait.set(iterations);
+    }
+
     /// Sets how many busy iterations (ready work waiting) pass between two non-blocking
     /// looks at the selector: [`crate::runtime::IO_INTERVAL`] by default, `0` for a look
     /// at every iteration, as asyncio's loop does (the Python loop's choice: a task that

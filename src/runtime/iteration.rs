@@ -102,6 +102,10 @@ pub(crate) struct Core {
     /// Busy iterations between two non-blocking polls ([`IO_INTERVAL`] unless a front
     /// end set it: `EventLoop::set_io_interval`).
     pub(super) io_interval: Cell<u32>,
+    /// Busy iterations that skip the non-blocking poll right after a wait in the selector
+    /// (`EventLoop::set_io_rest_after_wait`): the callbacks the I/O steps just scheduled
+    /// run before the next look, as libuv's do.
+    pub(super) io_rest_after_wait: Cell<u32>,
     /// Creation time shared by the tasks spawned in one stretch of running (cleared on
     /// entering and leaving each iteration), so a spawn does not read the clock each time;
     /// read from the coarse clock, so one spawn per iteration stays cheap too.
@@ -160,6 +164,7 @@ impl Core {
             exception_handler: RefCell::new(None),
             io_countdown: Cell::new(IO_INTERVAL),
             io_interval: Cell::new(IO_INTERVAL),
+            io_rest_after_wait: Cell::new(0),
             spawn_time: Cell::new(None),
             life: Cell::new(Lifecycle::Open),
             shutdown_hooks: RefCell::new(Vec::new()),
@@ -465,7 +470,8 @@ impl Core {
         let t0 = self.tracer.is_some().then(Instant::now);
         self.park_io();
         self.shared.signal.after_park();
-        self.io_countdown.set(self.io_interval.get());
+        self.io_countdown
+            .set(self.io_interval.get().max(self.io_rest_after_wait.get()));
         if let (Some(t0), Some(tr)) = (t0, &self.tracer) {
             tr.borrow_mut().park(t0, t0.elapsed());
         }
