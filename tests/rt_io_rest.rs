@@ -38,12 +38,13 @@ fn steps_before_the_second_socket_is_seen(rest: u32) -> u32 {
             async move {
                 w1.readable().await.unwrap();
                 (&b2).write_all(b"2").unwrap();
-                simul::spawn(async move {
+                // Returned in a tuple, awaited by main once the second socket was seen.
+                (simul::spawn(async move {
                     for _ in 0..10 {
                         steps.set(steps.get() + 1);
                         simul::yield_now().await;
                     }
-                })
+                }),)
             }
         });
         // The loop waits in the selector until another thread writes.
@@ -52,7 +53,7 @@ fn steps_before_the_second_socket_is_seen(rest: u32) -> u32 {
             (&b1).write_all(b"1").unwrap();
             b1
         });
-        let counter = first.await.unwrap();
+        let (counter,) = first.await.unwrap();
         let n = seen.await.unwrap();
         counter.await.unwrap();
         drop(writer.join().unwrap());
