@@ -13,7 +13,8 @@
 //! 4. waits in the selector (`epoll_wait` through mio): not at all if something is ready
 //!    (and then only every [`IO_INTERVAL`] iterations, to keep the busy path free of
 //!    syscalls, and not at all while no descriptor is registered; a front end may poll
-//!    more often, `EventLoop::set_io_interval`), else until the earliest timer or an
+//!    more often, `EventLoop::set_io_interval`, and rest for some iterations after a wait,
+//!    `EventLoop::set_io_rest_after_wait`), else until the earliest timer or an
 //!    external wake-up;
 //! 5. fires the timers whose deadline has passed, in deadline order.
 
