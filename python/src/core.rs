@@ -212,15 +212,13 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The namespace of the module `asyncio.futures`, looked up once.
 static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// `asyncio.events._get_running_loop`, looked up once.
-static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
 /// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
 /// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
-/// frame. When `loop_` is this thread's running loop, the future is made as `Future()`,
-/// which finds that same loop itself (`Future` without a loop takes the running one
-/// first), saving the keyword dict.
+/// frame. The loop is always passed by keyword, even when it is the running one: a
+/// `Future` made without a loop asks `get_running_loop`, and CPython's C version checks
+/// the process id on every call (a `getpid` system call, ~150 ns here, that callgrind's
+/// user-space counts do not show), where the keyword dict costs a few hundred instructions.
 pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = loop_.py();
     let ns = FUTURES_DICT.get_or_try_init(py, || {
@@ -231,26 +229,23 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
             "module 'asyncio.futures' has no attribute 'Future'",
         ));
     };
-    if is_running_here(loop_)? {
-        return class.call0();
+    class.call((), Some(&loop_kw(loop_)?))
+}
+
+/// `{"loop": loop_}`, the keywords of [`new_future`] and a plain task: the dict a simul
+/// loop keeps as its `_loop_kw` while it is open (`simul._loop.EventLoop.__init__`; never
+/// changed, so a call that re-enters while another uses it is harmless, and a callee
+/// taking `**kwargs` gets a copy), or a new one (a closed loop, another loop).
+fn loop_kw<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = loop_.py();
+    if let Some(kw) = loop_.getattr_opt(pyo3::intern!(py, "_loop_kw"))? {
+        if let Ok(kw) = kw.cast_into_exact::<PyDict>() {
+            return Ok(kw);
+        }
     }
     let kw = PyDict::new(py);
     kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
-    class.call((), Some(&kw))
-}
-
-/// Whether `loop_` is this thread's running loop (`asyncio.events._get_running_loop()`,
-/// which a `Future` or `Task` made without a loop takes as its own).
-fn is_running_here(loop_: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = loop_.py();
-    let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("asyncio.events")?
-                .getattr("_get_running_loop")?
-                .unbind(),
-        )
-    })?;
-    Ok(running.bind(py).call0()?.is(loop_))
+    Ok(kw)
 }
 
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
@@ -521,7 +516,8 @@ impl LoopCore {
 
     /// `asyncio.Task(coro, loop=self, name=name, context=context)`, as asyncio's
     /// `create_task` makes it; with a task factory set, or in debug mode (which trims the
-    /// task's creation traceback), asyncio's own `create_task` runs.
+    /// task's creation traceback), asyncio's own `create_task` runs. The loop is passed by
+    /// keyword even when it is the running one (see [`new_future`]: no `getpid`).
     #[pyo3(signature = (coro, *, name = None, context = None))]
     fn create_task<'py>(
         slf: &Bound<'py, Self>,
@@ -537,10 +533,8 @@ impl LoopCore {
         if plain
             && name.as_ref().is_none_or(|n| n.is_none())
             && context.as_ref().is_none_or(|c| c.is_none())
-            && is_running_here(slf.as_any())?
         {
-            // `Task(coro)` takes the running loop, this one, itself: no keyword dict.
-            return task_type(py)?.call1((coro,));
+            return task_type(py)?.call((coro,), Some(&loop_kw(slf.as_any())?));
         }
         let kw = PyDict::new(py);
         if let Some(n) = name.as_ref().filter(|n| !n.is_none()) {
