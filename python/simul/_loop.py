@@ -75,10 +75,6 @@ class EventLoop(  # type: ignore[misc]
         # The loop's dict then holds the loop (a cycle); ``close`` unbinds them again.
         for name in self._BOUND:
             setattr(self, name, getattr(_simul.LoopCore, name).__get__(self))
-        # The keywords ``create_future`` and ``create_task`` pass (``loop=self``, as
-        # asyncio's do: a C Future made without its loop asks ``get_running_loop``, a
-        # ``getpid`` system call each time), made once; ``close`` drops it too.
-        self._loop_kw = {"loop": self}
 
     _BOUND = ("call_soon", "get_debug")
 
@@ -128,7 +124,6 @@ class EventLoop(  # type: ignore[misc]
         for name in self._BOUND:
             if self.__dict__.get(name) == getattr(_simul.LoopCore, name).__get__(self):
                 del self.__dict__[name]
-        self.__dict__.pop("_loop_kw", None)
 
     def set_debug(self, enabled: bool) -> None:
         """Turns debug mode on or off (slow-callback warnings, thread checks)."""

@@ -47,6 +47,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
@@ -232,19 +233,27 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
     class.call((), Some(&loop_kw(loop_)?))
 }
 
-/// `{"loop": loop_}`, the keywords of [`new_future`] and a plain task: the dict a simul
-/// loop keeps as its `_loop_kw` while it is open (`simul._loop.EventLoop.__init__`; never
+/// `{"loop": loop_}`, the keywords of [`new_future`] and a plain task: for a simul loop
+/// the one dict its `LoopCore` keeps from the first use until `_close_core` (never
 /// changed, so a call that re-enters while another uses it is harmless, and a callee
-/// taking `**kwargs` gets a copy), or a new one (a closed loop, another loop).
+/// taking `**kwargs` gets a copy; the loop-dict-loop cycle is visited by `__traverse__`),
+/// otherwise a new one (a closed loop, another loop).
 fn loop_kw<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = loop_.py();
-    if let Some(kw) = loop_.getattr_opt(pyo3::intern!(py, "_loop_kw"))? {
-        if let Ok(kw) = kw.cast_into_exact::<PyDict>() {
-            return Ok(kw);
+    let core = loop_.cast::<LoopCore>().ok().map(|c| c.get());
+    if let Some(core) = core {
+        let kept = core.loop_kw.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kw) = kept.as_ref() {
+            return Ok(kw.bind(py).clone());
         }
     }
+    // Made with the lock released: the allocation may run the cycle collector, whose
+    // `__traverse__` takes the lock.
     let kw = PyDict::new(py);
     kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
+    if let Some(core) = core.filter(|c| !c.flags.closed.load(Ordering::Acquire)) {
+        *core.loop_kw.lock().unwrap_or_else(|e| e.into_inner()) = Some(kw.clone().unbind());
+    }
     Ok(kw)
 }
 
@@ -272,6 +281,8 @@ pub struct LoopCore {
     owner_name: String,
     epoch: Instant,
     epoch_time: f64,
+    /// `{"loop": <this loop>}` once made (see [`loop_kw`]); dropped at close.
+    loop_kw: Mutex<Option<Py<PyDict>>>,
 }
 
 impl LoopCore {
@@ -506,7 +517,29 @@ impl LoopCore {
                 .extract()?,
             epoch,
             epoch_time,
+            loop_kw: Mutex::new(None),
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Only `loop_kw` refers back to the loop. Never held across a call that could
+        // collect (see `loop_kw`), so the lock is free here unless another thread has it:
+        // then the dict is not visited, which keeps the loop alive, never frees it early.
+        if let Ok(kw) = self.loop_kw.try_lock() {
+            if let Some(kw) = kw.as_ref() {
+                visit.call(kw)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let kw = self
+            .loop_kw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(kw);
     }
 
     /// Whether debug mode is on (asyncio's `get_debug`; every `Future` asks it).
@@ -690,6 +723,12 @@ impl LoopCore {
         drop(scope);
         let remote = self.flags.remote().take();
         drop(remote);
+        let kw = self
+            .loop_kw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(kw);
         let e = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(e);
         Ok(())

@@ -205,6 +205,7 @@ def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
     lp.call_soon(lp.stop)
     lp.run_forever()
     assert ran == [1] and lp.get_debug() is False
+    lp.create_future()  # the loop keeps the `loop=` keywords from here until close
     lp.close()
     assert "call_soon" not in vars(lp) and "get_debug" not in vars(lp)
     with pytest.raises(RuntimeError, match="closed"):
@@ -233,6 +234,21 @@ def test_a_replaced_call_soon_survives_close_and_an_unclosed_loop_is_collected()
     unclosed = simul.new_event_loop()
     ref = weakref.ref(unclosed)
     del unclosed
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        gc.collect()
+    assert ref() is None
+
+
+def test_an_unclosed_loop_whose_only_cycle_is_its_kept_loop_keywords_is_collected() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    lp.create_future()
+    for name in ("call_soon", "get_debug"):  # the instance dict's own cycle, gone
+        del vars(lp)[name]
+    ref = weakref.ref(lp)
+    del lp
     with pytest.warns(ResourceWarning, match="unclosed event loop"):
         gc.collect()
     assert ref() is None
