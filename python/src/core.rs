@@ -33,6 +33,11 @@
 //! - A `SystemExit` or `KeyboardInterrupt` from a callback or a signal handler is kept in
 //!   `Flags::pending` (the first one wins) and the loop is stopped; `_run` raises it.
 //! - `stop()` before `run_forever()` makes the next run do one iteration, as asyncio does.
+//! - `create_future` and a plain `create_task` always pass `loop=` (asyncio's calls): a C
+//!   `Future` made without its loop asks `get_running_loop`, a `getpid` system call each
+//!   time. The `{"loop": loop}` dict is made once and kept in `LoopCore` until
+//!   `_close_core`; the cycle it makes is visited by `__traverse__`, so an unclosed loop
+//!   is still collected and a closed one is freed without the cycle collector.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
