@@ -2,8 +2,9 @@
 """N line round trips through asyncio streams on simul's loop, server (stream_echo.py's
 echo_lines handler) and client in one process: the callgrind probe for the transports'
 per-step cost. Run it at two N and divide the difference by the difference of N.
+``--uvloop`` runs the same on uvloop.
 
-usage: PYTHONHASHSEED=0 valgrind --tool=callgrind python echo_rounds.py N
+usage: PYTHONHASHSEED=0 valgrind --tool=callgrind python echo_rounds.py [--uvloop] N
 """
 import asyncio
 import os
@@ -30,4 +31,10 @@ async def main(n):
 
 
 if __name__ == "__main__":
-    simul.run(main(int(sys.argv[1])))
+    if sys.argv[1] == "--uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main(int(sys.argv[2])))
+    else:
+        simul.run(main(int(sys.argv[1])))

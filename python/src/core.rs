@@ -33,6 +33,11 @@
 //! - A `SystemExit` or `KeyboardInterrupt` from a callback or a signal handler is kept in
 //!   `Flags::pending` (the first one wins) and the loop is stopped; `_run` raises it.
 //! - `stop()` before `run_forever()` makes the next run do one iteration, as asyncio does.
+//! - `create_future` and a plain `create_task` always pass `loop=` (asyncio's calls): a C
+//!   `Future` made without its loop asks `get_running_loop`, a `getpid` system call each
+//!   time. The `{"loop": loop}` dict is made once and kept in `LoopCore` until
+//!   `_close_core`; the cycle it makes is visited by `__traverse__`, so an unclosed loop
+//!   is still collected and a closed one is freed without the cycle collector.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -47,6 +52,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
@@ -212,15 +218,13 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The namespace of the module `asyncio.futures`, looked up once.
 static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// `asyncio.events._get_running_loop`, looked up once.
-static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
 /// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
 /// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
-/// frame. When `loop_` is this thread's running loop, the future is made as `Future()`,
-/// which finds that same loop itself (`Future` without a loop takes the running one
-/// first), saving the keyword dict.
+/// frame. The loop is always passed by keyword, even when it is the running one: a
+/// `Future` made without a loop asks `get_running_loop`, and CPython's C version checks
+/// the process id on every call (a `getpid` system call, ~150 ns here, that callgrind's
+/// user-space counts do not show), where the keyword dict costs a few hundred instructions.
 pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = loop_.py();
     let ns = FUTURES_DICT.get_or_try_init(py, || {
@@ -231,26 +235,31 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
             "module 'asyncio.futures' has no attribute 'Future'",
         ));
     };
-    if is_running_here(loop_)? {
-        return class.call0();
-    }
-    let kw = PyDict::new(py);
-    kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
-    class.call((), Some(&kw))
+    class.call((), Some(&loop_kw(loop_)?))
 }
 
-/// Whether `loop_` is this thread's running loop (`asyncio.events._get_running_loop()`,
-/// which a `Future` or `Task` made without a loop takes as its own).
-fn is_running_here(loop_: &Bound<'_, PyAny>) -> PyResult<bool> {
+/// `{"loop": loop_}`, the keywords of [`new_future`] and a plain task: for a simul loop
+/// the one dict its `LoopCore` keeps from the first use until `_close_core` (never
+/// changed, so a call that re-enters while another uses it is harmless, and a callee
+/// taking `**kwargs` gets a copy; the loop-dict-loop cycle is visited by `__traverse__`),
+/// otherwise a new one (a closed loop, another loop).
+fn loop_kw<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = loop_.py();
-    let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("asyncio.events")?
-                .getattr("_get_running_loop")?
-                .unbind(),
-        )
-    })?;
-    Ok(running.bind(py).call0()?.is(loop_))
+    let core = loop_.cast::<LoopCore>().ok().map(|c| c.get());
+    if let Some(core) = core {
+        let kept = core.loop_kw.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(kw) = kept.as_ref() {
+            return Ok(kw.bind(py).clone());
+        }
+    }
+    // Made with the lock released: the allocation may run the cycle collector, whose
+    // `__traverse__` takes the lock.
+    let kw = PyDict::new(py);
+    kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
+    if let Some(core) = core.filter(|c| !c.flags.closed.load(Ordering::Acquire)) {
+        *core.loop_kw.lock().unwrap_or_else(|e| e.into_inner()) = Some(kw.clone().unbind());
+    }
+    Ok(kw)
 }
 
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
@@ -277,6 +286,8 @@ pub struct LoopCore {
     owner_name: String,
     epoch: Instant,
     epoch_time: f64,
+    /// `{"loop": <this loop>}` once made (see [`loop_kw`]); dropped at close.
+    loop_kw: Mutex<Option<Py<PyDict>>>,
 }
 
 impl LoopCore {
@@ -511,7 +522,29 @@ impl LoopCore {
                 .extract()?,
             epoch,
             epoch_time,
+            loop_kw: Mutex::new(None),
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Only `loop_kw` refers back to the loop. Never held across a call that could
+        // collect (see `loop_kw`), so the lock is free here unless another thread has it:
+        // then the dict is not visited, which keeps the loop alive, never frees it early.
+        if let Ok(kw) = self.loop_kw.try_lock() {
+            if let Some(kw) = kw.as_ref() {
+                visit.call(kw)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let kw = self
+            .loop_kw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(kw);
     }
 
     /// Whether debug mode is on (asyncio's `get_debug`; every `Future` asks it).
@@ -521,7 +554,8 @@ impl LoopCore {
 
     /// `asyncio.Task(coro, loop=self, name=name, context=context)`, as asyncio's
     /// `create_task` makes it; with a task factory set, or in debug mode (which trims the
-    /// task's creation traceback), asyncio's own `create_task` runs.
+    /// task's creation traceback), asyncio's own `create_task` runs. The loop is passed by
+    /// keyword even when it is the running one (see [`new_future`]: no `getpid`).
     #[pyo3(signature = (coro, *, name = None, context = None))]
     fn create_task<'py>(
         slf: &Bound<'py, Self>,
@@ -537,10 +571,8 @@ impl LoopCore {
         if plain
             && name.as_ref().is_none_or(|n| n.is_none())
             && context.as_ref().is_none_or(|c| c.is_none())
-            && is_running_here(slf.as_any())?
         {
-            // `Task(coro)` takes the running loop, this one, itself: no keyword dict.
-            return task_type(py)?.call1((coro,));
+            return task_type(py)?.call((coro,), Some(&loop_kw(slf.as_any())?));
         }
         let kw = PyDict::new(py);
         if let Some(n) = name.as_ref().filter(|n| !n.is_none()) {
@@ -696,6 +728,12 @@ impl LoopCore {
         drop(scope);
         let remote = self.flags.remote().take();
         drop(remote);
+        let kw = self
+            .loop_kw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(kw);
         let e = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(e);
         Ok(())

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -99,8 +100,7 @@ def test_create_future_makes_asyncio_futures_future_of_this_loop(
 
 
 def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
-    # Inside the running loop the future is made without a loop argument (it finds the
-    # running loop itself); outside it, or for another loop, with one: always the loop
+    # Inside the running loop or outside it, for this loop or another: always the loop
     # asked.
     other = simul.new_event_loop()
     try:
@@ -122,8 +122,7 @@ def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop)
 
 
 def test_create_task_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
-    # Inside the running loop a plain task is made without a loop argument (it finds the
-    # running loop itself); otherwise with one: always the loop asked, name and context
+    # Inside the running loop or outside it: always the loop asked, name and context
     # kept.
     other = simul.new_event_loop()
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
@@ -153,6 +152,47 @@ def test_create_task_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -
         other.close()
 
 
+@pytest.mark.parametrize("kind", ["stock", "simul"])
+def test_create_future_and_create_task_pass_the_loop_by_keyword_while_it_runs(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncio's create_future is `Future(loop=self)` and create_task `Task(coro,
+    # loop=self, ...)`, even on the running loop. Made without it, a C Future asks
+    # get_running_loop, which makes a getpid system call each time.
+    seen: list[tuple[str, object]] = []
+
+    class RecordingFuture(asyncio.Future):  # type: ignore[type-arg]
+        def __init__(self, *, loop: object = None) -> None:
+            seen.append(("future", loop))
+            super().__init__(loop=loop)  # type: ignore[arg-type]
+
+    class RecordingTask(asyncio.Task):  # type: ignore[type-arg]
+        def __init__(self, coro: Any, *, loop: object = None, **kw: Any) -> None:
+            seen.append(("task", loop))
+            super().__init__(coro, loop=loop, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncio.futures, "Future", RecordingFuture)
+    monkeypatch.setattr(asyncio.tasks, "Task", RecordingTask)
+    lp = asyncio.SelectorEventLoop() if kind == "stock" else simul.new_event_loop()
+
+    async def nothing() -> None:
+        pass
+
+    async def main() -> None:
+        fut = lp.create_future()
+        fut.set_result(None)
+        await fut
+        await lp.create_task(nothing())
+
+    try:
+        lp.run_until_complete(main())
+    finally:
+        lp.close()
+    assert lp.create_future().get_loop() is lp  # a closed loop still makes its futures
+    assert ("future", lp) in seen and ("task", lp) in seen
+    assert all(loop is lp for _, loop in seen), seen
+
+
 def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
     import gc
     import weakref
@@ -165,6 +205,7 @@ def test_call_soon_and_get_debug_are_bound_once_and_unbound_at_close() -> None:
     lp.call_soon(lp.stop)
     lp.run_forever()
     assert ran == [1] and lp.get_debug() is False
+    lp.create_future()  # the loop keeps the `loop=` keywords from here until close
     lp.close()
     assert "call_soon" not in vars(lp) and "get_debug" not in vars(lp)
     with pytest.raises(RuntimeError, match="closed"):
@@ -193,6 +234,21 @@ def test_a_replaced_call_soon_survives_close_and_an_unclosed_loop_is_collected()
     unclosed = simul.new_event_loop()
     ref = weakref.ref(unclosed)
     del unclosed
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        gc.collect()
+    assert ref() is None
+
+
+def test_an_unclosed_loop_whose_only_cycle_is_its_kept_loop_keywords_is_collected() -> None:
+    import gc
+    import weakref
+
+    lp = simul.new_event_loop()
+    lp.create_future()
+    for name in ("call_soon", "get_debug"):  # the instance dict's own cycle, gone
+        del vars(lp)[name]
+    ref = weakref.ref(lp)
+    del lp
     with pytest.warns(ResourceWarning, match="unclosed event loop"):
         gc.collect()
     assert ref() is None
