@@ -212,15 +212,12 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The namespace of the module `asyncio.futures`, looked up once.
 static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// `asyncio.events._get_running_loop`, looked up once.
-static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
 /// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
 /// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
-/// frame. When `loop_` is this thread's running loop, the future is made as `Future()`,
-/// which finds that same loop itself (`Future` without a loop takes the running one
-/// first), saving the keyword dict.
+/// frame. The loop is always named: a `Future` made without one asks for the running loop,
+/// and CPython 3.11's `_get_running_loop` makes a `getpid` system call each time, which
+/// costs more than the keyword dict.
 pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = loop_.py();
     let ns = FUTURES_DICT.get_or_try_init(py, || {
@@ -231,26 +228,9 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
             "module 'asyncio.futures' has no attribute 'Future'",
         ));
     };
-    if is_running_here(loop_)? {
-        return class.call0();
-    }
     let kw = PyDict::new(py);
     kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
     class.call((), Some(&kw))
-}
-
-/// Whether `loop_` is this thread's running loop (`asyncio.events._get_running_loop()`,
-/// which a `Future` or `Task` made without a loop takes as its own).
-fn is_running_here(loop_: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = loop_.py();
-    let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("asyncio.events")?
-                .getattr("_get_running_loop")?
-                .unbind(),
-        )
-    })?;
-    Ok(running.bind(py).call0()?.is(loop_))
 }
 
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
@@ -521,7 +501,8 @@ impl LoopCore {
 
     /// `asyncio.Task(coro, loop=self, name=name, context=context)`, as asyncio's
     /// `create_task` makes it; with a task factory set, or in debug mode (which trims the
-    /// task's creation traceback), asyncio's own `create_task` runs.
+    /// task's creation traceback), asyncio's own `create_task` runs. The loop is always
+    /// named (see `new_future`: asking for the running loop costs a system call).
     #[pyo3(signature = (coro, *, name = None, context = None))]
     fn create_task<'py>(
         slf: &Bound<'py, Self>,
@@ -533,15 +514,6 @@ impl LoopCore {
         let this = slf.get();
         this.check_closed()?;
         let factory = slf.getattr(pyo3::intern!(py, "_task_factory"))?;
-        let plain = factory.is_none() && !this.flags.debug();
-        if plain
-            && name.as_ref().is_none_or(|n| n.is_none())
-            && context.as_ref().is_none_or(|c| c.is_none())
-            && is_running_here(slf.as_any())?
-        {
-            // `Task(coro)` takes the running loop, this one, itself: no keyword dict.
-            return task_type(py)?.call1((coro,));
-        }
         let kw = PyDict::new(py);
         if let Some(n) = name.as_ref().filter(|n| !n.is_none()) {
             kw.set_item(pyo3::intern!(py, "name"), n)?;
@@ -549,7 +521,7 @@ impl LoopCore {
         if let Some(c) = context.as_ref().filter(|c| !c.is_none()) {
             kw.set_item(pyo3::intern!(py, "context"), c)?;
         }
-        if plain {
+        if factory.is_none() && !this.flags.debug() {
             kw.set_item(pyo3::intern!(py, "loop"), slf)?;
             return task_type(py)?.call((coro,), Some(&kw));
         }

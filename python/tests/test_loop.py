@@ -99,9 +99,7 @@ def test_create_future_makes_asyncio_futures_future_of_this_loop(
 
 
 def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
-    # Inside the running loop the future is made without a loop argument (it finds the
-    # running loop itself); outside it, or for another loop, with one: always the loop
-    # asked.
+    # Inside the running loop, outside it, or for another loop: always the loop asked.
     other = simul.new_event_loop()
     try:
         assert other.create_future().get_loop() is other
@@ -122,9 +120,8 @@ def test_create_future_belongs_to_its_loop_running_or_not(loop: simul.EventLoop)
 
 
 def test_create_task_belongs_to_its_loop_running_or_not(loop: simul.EventLoop) -> None:
-    # Inside the running loop a plain task is made without a loop argument (it finds the
-    # running loop itself); otherwise with one: always the loop asked, name and context
-    # kept.
+    # Inside the running loop, outside it, or for another loop: always the loop asked,
+    # name and context kept.
     other = simul.new_event_loop()
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
