@@ -50,7 +50,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
-use crate::handle::{self, Armed, Call, Handle, TimerHandle};
+use crate::handle::{self, Args, Armed, Call, Handle, TimerHandle};
 
 /// What callbacks and other threads need to know about the loop.
 pub(crate) struct Flags {
@@ -318,7 +318,7 @@ impl LoopCore {
     fn make_call(
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Call> {
         let context = match context {
@@ -327,7 +327,7 @@ impl LoopCore {
         };
         Ok(Call {
             callback: callback.unbind(),
-            args: args.unbind(),
+            args,
             context,
         })
     }
@@ -338,7 +338,7 @@ impl LoopCore {
         &self,
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
         what: &str,
     ) -> PyResult<Py<Handle>> {
@@ -357,7 +357,7 @@ impl LoopCore {
         &self,
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
@@ -406,7 +406,7 @@ impl LoopCore {
         if this.flags.debug() {
             glue::check_callback(py, &callback, method)?;
         }
-        let call = Self::make_call(py, callback, args, context)?;
+        let call = Self::make_call(py, callback, Args::Tuple(args.unbind()), context)?;
         let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
         let timer: Py<TimerHandle> = Py::new(py, init)?;
         crate::sys::untrack_gc(timer.bind(py).as_any());
@@ -543,7 +543,7 @@ impl LoopCore {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        self.schedule_soon(py, callback, args, context)
+        self.schedule_soon(py, callback, Args::Tuple(args.unbind()), context)
     }
 
     /// Schedules `callback(*args)` from any thread, waking the loop if it waits.
@@ -556,6 +556,7 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
+        let args = Args::Tuple(args.unbind());
         let handle = self.new_handle(py, callback, args, context, "call_soon_threadsafe")?;
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();

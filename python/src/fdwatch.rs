@@ -148,7 +148,7 @@ impl LoopCore {
             py,
             Handle::new(Call {
                 callback: callback.unbind(),
-                args: args.unbind(),
+                args: crate::handle::Args::Tuple(args.unbind()),
                 context: py.None(),
             }),
         )?;

@@ -62,7 +62,7 @@ pub(crate) fn callback_source(py: Python<'_>, call: &Call) -> Option<String> {
     let g = glue(py).ok()?;
     g.callback_source
         .bind(py)
-        .call1((call.callback.bind(py), call.args.bind(py)))
+        .call1((call.callback.bind(py), call.args.tuple(py).ok()?))
         .and_then(|s| s.extract::<String>())
         .ok()
 }
@@ -80,7 +80,7 @@ pub(crate) fn report_callback_error(
             .call1((
                 handle,
                 call.callback.bind(py),
-                call.args.bind(py),
+                call.args.tuple(py)?,
                 err.into_value(py),
             ))
             .map(drop)

@@ -35,8 +35,34 @@ use crate::glue;
 /// A callback with its arguments and context.
 pub(crate) struct Call {
     pub(crate) callback: Py<PyAny>,
-    pub(crate) args: Py<PyTuple>,
+    pub(crate) args: Args,
     pub(crate) context: Py<PyAny>,
+}
+
+/// A callback's positional arguments. One argument is kept on its own (a future's done
+/// callbacks, `call_soon(f, x)`): a tuple for it would be one more object the cycle
+/// collector counts and, while the handle waits in the queue, traverses. Cold paths that
+/// show the arguments (a handle's repr, an error report) make the tuple then.
+pub(crate) enum Args {
+    One(Py<PyAny>),
+    Tuple(Py<PyTuple>),
+}
+
+impl Args {
+    /// The arguments as a tuple (a new one for a single argument).
+    pub(crate) fn tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        match self {
+            Args::One(a) => PyTuple::new(py, [a.bind(py)]),
+            Args::Tuple(t) => Ok(t.bind(py).clone()),
+        }
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Args {
+        match self {
+            Args::One(a) => Args::One(a.clone_ref(py)),
+            Args::Tuple(t) => Args::Tuple(t.clone_ref(py)),
+        }
+    }
 }
 
 impl Call {
@@ -181,13 +207,12 @@ fn run_taken(py: Python<'_>, handle: &Bound<'_, Handle>, call: Call, flags: &Fla
 
 /// `context.run(callback, *args)` (or `callback(*args)` without a context).
 fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
-    let args = call.args.bind(py);
     if call.context.is_none(py) {
         // A descriptor watcher: asyncio runs those in the loop's own context.
-        call.callback.bind(py).call1(args)?;
+        call.callback.bind(py).call1(call.args.tuple(py)?)?;
         return Ok(());
     }
-    crate::sys::run_in_context(call.context.bind(py), call.callback.bind(py), args)
+    crate::sys::run_in_context(call.context.bind(py), call.callback.bind(py), &call.args)
 }
 
 #[pymethods]

@@ -289,14 +289,15 @@ extern "C" {
 }
 
 /// `context.run(callback, *args)` without building `Context.run`'s argument tuple:
-/// enters `context`, calls `callback` with the `args` tuple as it is, and exits, as
-/// `Context.run` does in C. A `context` that is not a `contextvars.Context` raises
-/// `TypeError`; one already entered (on any thread) raises `RuntimeError`, both from
-/// `PyContext_Enter`, as `Context.run` does.
+/// enters `context`, calls `callback` with the `args` tuple as it is (or with its one
+/// argument, through the vectorcall protocol, no tuple made for a callable that takes
+/// it), and exits, as `Context.run` does in C. A `context` that is not a
+/// `contextvars.Context` raises `TypeError`; one already entered (on any thread) raises
+/// `RuntimeError`, both from `PyContext_Enter`, as `Context.run` does.
 pub(crate) fn run_in_context(
     context: &Bound<'_, PyAny>,
     callback: &Bound<'_, PyAny>,
-    args: &Bound<'_, pyo3::types::PyTuple>,
+    args: &crate::handle::Args,
 ) -> PyResult<()> {
     let py = context.py();
     let ctx = context.as_ptr();
@@ -305,9 +306,23 @@ pub(crate) fn run_in_context(
     if unsafe { PyContext_Enter(ctx) } < 0 {
         return Err(PyErr::fetch(py));
     }
-    // SAFETY: `callback` and `args` are live (a tuple: `Bound<PyTuple>`); a null
-    // `kwargs` means none. The result is a new reference or null with an exception set.
-    let res = unsafe { ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+    let res = match args {
+        // SAFETY: `callback` and the tuple are live (owned by the caller's `Call`); a
+        // null `kwargs` means none. The result is a new reference or null with an
+        // exception set.
+        crate::handle::Args::Tuple(t) => unsafe {
+            ffi::PyObject_Call(callback.as_ptr(), t.as_ptr(), std::ptr::null_mut())
+        },
+        // SAFETY: `callback` and `a` are live; the argument list ends with the null
+        // pointer `PyObject_CallFunctionObjArgs` expects. Same result contract as above.
+        crate::handle::Args::One(a) => unsafe {
+            ffi::PyObject_CallFunctionObjArgs(
+                callback.as_ptr(),
+                a.as_ptr(),
+                std::ptr::null_mut::<ffi::PyObject>(),
+            )
+        },
+    };
     // SAFETY: taking the new reference (if any) at once, so it is released on every path.
     let res = unsafe { Bound::from_owned_ptr_or_err(py, res) };
     // SAFETY: `ctx` is the context entered above on this thread, still alive (`context`
@@ -448,18 +463,23 @@ unsafe fn call_soon_args(
     }
     // SAFETY: `cb` is a live borrowed reference (the first positional argument).
     let callback = unsafe { Bound::from_borrowed_ptr(py, cb) };
-    let tuple = if rest.is_empty() {
-        PyTuple::empty(py)
-    } else {
-        PyTuple::new(
-            py,
-            rest.iter().map(|&p| {
-                // SAFETY: each entry is a live borrowed reference; the tuple takes new ones.
-                unsafe { pyo3::Borrowed::from_ptr(py, p) }
-            }),
-        )?
+    let args = match rest {
+        [] => crate::handle::Args::Tuple(PyTuple::empty(py).unbind()),
+        // SAFETY: a live borrowed reference; the handle takes a new one.
+        [one] => crate::handle::Args::One(unsafe { Bound::from_borrowed_ptr(py, *one) }.unbind()),
+        _ => crate::handle::Args::Tuple(
+            PyTuple::new(
+                py,
+                rest.iter().map(|&p| {
+                    // SAFETY: each entry is a live borrowed reference; the tuple takes new
+                    // ones.
+                    unsafe { pyo3::Borrowed::from_ptr(py, p) }
+                }),
+            )?
+            .unbind(),
+        ),
     };
-    this.get().schedule_soon(py, callback, tuple, context)
+    this.get().schedule_soon(py, callback, args, context)
 }
 
 /// The other string object spelled `context` that callers pass as a keyword name (C

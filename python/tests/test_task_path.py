@@ -5,10 +5,17 @@ loop's."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import subprocess
 import sys
 import textwrap
+from typing import Any, Callable
+
+import pytest
+
+import simul
 
 
 def run_child(code: str) -> str:
@@ -56,3 +63,66 @@ def test_tasks_and_futures_are_made_without_asking_for_the_running_loop() -> Non
         """
     )
     assert int(got) < 10, f"{got} running-loop lookups for 200 tasks and 200 futures"
+
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "stock": asyncio.SelectorEventLoop,
+    "simul": simul.new_event_loop,
+}
+
+
+@pytest.fixture(params=list(LOOPS))
+def any_loop(request: Any) -> Any:
+    lp = LOOPS[request.param]()
+    try:
+        yield lp
+    finally:
+        lp.close()
+
+
+def cb_with_one(x: Any) -> None:
+    raise ValueError(x)
+
+
+def test_a_one_argument_callback_runs_in_its_context_and_shows_its_argument(any_loop: Any) -> None:
+    # `call_soon(f, x)` keeps `x` without a tuple on simul: the call, its context, the
+    # handle's repr, the error report and `_run()` are the stock loop's.
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "in ctx")
+    seen: list[tuple[Any, str]] = []
+    any_loop.call_soon(lambda x: seen.append((x, var.get())), "one", context=ctx)
+    any_loop.call_soon(lambda x: seen.append((x, var.get())), ("a", "tuple"))
+    any_loop.call_soon(lambda x: seen.append((x, var.get())), None)
+    reports: list[dict[str, Any]] = []
+    any_loop.set_exception_handler(lambda lp, c: reports.append(c))
+    h = any_loop.call_soon(cb_with_one, 7)
+    assert "cb_with_one(7)" in repr(h)
+    cancelled = any_loop.call_soon(seen.append, "cancelled")
+    cancelled.cancel()
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert seen == [("one", "in ctx"), (("a", "tuple"), "unset"), (None, "unset")]
+    assert len(reports) == 1
+    assert reports[0]["message"].startswith("Exception in callback cb_with_one(7)")
+    assert isinstance(reports[0]["exception"], ValueError)
+    assert reports[0]["exception"].args == (7,)
+    ran: list[Any] = []
+    manual = any_loop.call_soon(ran.append, "by hand")
+    manual._run()
+    manual.cancel()
+    assert ran == ["by hand"]
+
+
+def test_a_future_done_callback_gets_the_future(any_loop: Any) -> None:
+    # A done callback is scheduled as `call_soon(cb, fut, context=ctx)`: one argument.
+    got: list[Any] = []
+
+    async def main() -> None:
+        fut = any_loop.create_future()
+        fut.add_done_callback(got.append)
+        fut.set_result(3)
+        await asyncio.sleep(0)
+        assert got == [fut] and got[0].result() == 3
+
+    any_loop.run_until_complete(main())
