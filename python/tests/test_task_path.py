@@ -126,3 +126,56 @@ def test_a_future_done_callback_gets_the_future(any_loop: Any) -> None:
         assert got == [fut] and got[0].result() == 3
 
     any_loop.run_until_complete(main())
+
+
+def test_call_soon_handles_do_not_count_towards_the_next_collection() -> None:
+    # A handle takes no part in the cycle collector, and its allocation must not bring
+    # the next collection nearer either (pyo3's classes all count: the handles of
+    # 100,000 queued task steps cost a full collection of the gather benchmark).
+    import gc
+
+    loop = simul.new_event_loop()
+    ctx = contextvars.copy_context()
+    handles: list[Any] = [None] * 100
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        for i in range(100):
+            handles[i] = loop.call_soon(int, context=ctx)
+        grown = gc.get_count()[0] - before
+    finally:
+        if was:
+            gc.enable()
+    assert grown == 0
+    assert not gc.is_tracked(handles[0])
+    loop.close()
+
+
+def test_a_call_soon_handle_is_a_handle_of_one_type_that_python_cannot_make(loop: Any) -> None:
+    import gc
+    import weakref
+
+    before = loop.call_soon(int)
+
+    async def main() -> Any:
+        return loop.call_soon(int)
+
+    during = loop.run_until_complete(main())
+    assert type(before) is type(during)
+    assert type(before).__name__ == "Handle"
+    with pytest.raises(TypeError):
+        type(before)()
+    # A handle never run (the loop closed with it queued) lets its callback go.
+    class Target:
+        def m(self) -> None:
+            pass
+
+    t = Target()
+    ref = weakref.ref(t)
+    queued = loop.call_soon(t.m)
+    del t
+    assert ref() is not None
+    queued.cancel()
+    gc.collect()
+    assert ref() is None and queued.cancelled() and queued.get_context() is None
