@@ -5,7 +5,10 @@ from contextvars import Context
 from typing import Any, Callable, Coroutine
 
 class Handle:
-    """asyncio's ``Handle``: a scheduled callback."""
+    """asyncio's ``Handle``: a scheduled callback.
+
+    ``call_soon`` returns objects of a second type of the same name and methods, not a
+    subclass of this one (built without the cycle collector's flag: see ``sys.rs``)."""
 
     def cancel(self) -> None: ...
     def cancelled(self) -> bool: ...

@@ -56,7 +56,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::fdwatch::FdEntry;
 use crate::glue;
-use crate::handle::{self, Armed, Call, Handle, TimerHandle};
+use crate::handle::{self, Args, Armed, Call, Handle, TimerHandle};
 
 /// What callbacks and other threads need to know about the loop.
 pub(crate) struct Flags {
@@ -349,7 +349,7 @@ impl LoopCore {
     fn make_call(
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Call> {
         let context = match context {
@@ -358,7 +358,7 @@ impl LoopCore {
         };
         Ok(Call {
             callback: callback.unbind(),
-            args: args.unbind(),
+            args,
             context,
         })
     }
@@ -369,7 +369,7 @@ impl LoopCore {
         &self,
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
         what: &str,
     ) -> PyResult<Py<Handle>> {
@@ -383,19 +383,24 @@ impl LoopCore {
     }
 
     /// `call_soon`'s work, for both its entry points (the pyo3 method and the raw
-    /// fastcall one `sys::install_loop_methods` puts on the class).
+    /// fastcall one `sys::install_loop_methods` puts on the class). The handle is of
+    /// `call_soon`'s own type (`sys::new_soon_handle`: not counted by the cycle collector).
     pub(crate) fn schedule_soon(
         &self,
         py: Python<'_>,
         callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
+        args: Args,
         context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Handle>> {
+    ) -> PyResult<Py<PyAny>> {
         self.check_closed()?;
 
         let fast = self.running_here();
         let engine = if fast { None } else { Some(self.engine(py)?) };
-        let handle = self.new_handle(py, callback, args, context, "call_soon")?;
+        if self.flags.debug() {
+            glue::check_callback(py, &callback, "call_soon")?;
+        }
+        let call = Self::make_call(py, callback, args, context)?;
+        let handle = crate::sys::new_soon_handle(py, call)?;
         let h = handle.clone_ref(py);
         match &engine {
             // Running here: simul's current loop is this one, and runs the entry (one
@@ -403,8 +408,9 @@ impl LoopCore {
             None => simul::call_soon_thin(crate::sys::SoonEntry::new(h)),
             Some(engine) => {
                 let flags = self.flags.clone();
-                let f =
-                    move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
+                let f = move || {
+                    crate::sys::in_loop_callback(|py| crate::sys::run_soon(py, h.bind(py), &flags))
+                };
                 drop(engine.with_loop(|lp| lp.call_soon(f))?)
             }
         }
@@ -437,14 +443,15 @@ impl LoopCore {
         if this.flags.debug() {
             glue::check_callback(py, &callback, method)?;
         }
-        let call = Self::make_call(py, callback, args, context)?;
+        let call = Self::make_call(py, callback, Args::Tuple(args.unbind()), context)?;
         let init = PyClassInitializer::from(Handle::new(call)).add_subclass(TimerHandle::new(when));
         let timer: Py<TimerHandle> = Py::new(py, init)?;
         crate::sys::untrack_gc(timer.bind(py).as_any());
         if let Some(at) = this.instant_of(when) {
             let h: Py<Handle> = timer.bind(py).clone().into_super().unbind();
             let flags = this.flags.clone();
-            let f = move || crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags));
+            let f =
+                move || crate::sys::in_loop_callback(|py| handle::run_py(py, h.bind(py), &flags));
             let armed = match &engine {
                 // Running here: simul's current loop is this one.
                 None => simul::call_at(at, f).id(),
@@ -602,8 +609,8 @@ impl LoopCore {
         callback: Bound<'_, PyAny>,
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        self.schedule_soon(py, callback, args, context)
+    ) -> PyResult<Py<PyAny>> {
+        self.schedule_soon(py, callback, Args::Tuple(args.unbind()), context)
     }
 
     /// Schedules `callback(*args)` from any thread, waking the loop if it waits.
@@ -616,6 +623,7 @@ impl LoopCore {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
+        let args = Args::Tuple(args.unbind());
         let handle = self.new_handle(py, callback, args, context, "call_soon_threadsafe")?;
         let h = handle.clone_ref(py);
         let flags = self.flags.clone();
@@ -623,7 +631,7 @@ impl LoopCore {
         match remote {
             Some(r) => {
                 r.call_soon_threadsafe(move || {
-                    crate::sys::in_loop_callback(|py| handle::run(py, h.bind(py), &flags))
+                    crate::sys::in_loop_callback(|py| handle::run_py(py, h.bind(py), &flags))
                 });
             }
             None => return Err(PyRuntimeError::new_err("Event loop is closed")),

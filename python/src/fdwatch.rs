@@ -104,7 +104,7 @@ impl FdEntry {
                 };
                 let Poll::Ready(Ok(r)) = ready else { continue };
                 self.drained.set(None);
-                handle::run(py, h.bind(py), &self.flags);
+                handle::run_py(py, h.bind(py), &self.flags);
                 // The callback may have removed this watcher or closed the descriptor.
                 let fd = self.fd.borrow();
                 if let Some(fd) = fd.as_ref() {
@@ -148,7 +148,7 @@ impl LoopCore {
             py,
             Handle::new(Call {
                 callback: callback.unbind(),
-                args: args.unbind(),
+                args: crate::handle::Args::Tuple(args.unbind()),
                 context: py.None(),
             }),
         )?;

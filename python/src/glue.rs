@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::handle::{Call, Handle};
+use crate::handle::Call;
 
 struct Glue {
     copy_context: Py<PyAny>,
@@ -62,7 +62,7 @@ pub(crate) fn callback_source(py: Python<'_>, call: &Call) -> Option<String> {
     let g = glue(py).ok()?;
     g.callback_source
         .bind(py)
-        .call1((call.callback.bind(py), call.args.bind(py)))
+        .call1((call.callback.bind(py), call.args.tuple(py).ok()?))
         .and_then(|s| s.extract::<String>())
         .ok()
 }
@@ -70,7 +70,7 @@ pub(crate) fn callback_source(py: Python<'_>, call: &Call) -> Option<String> {
 /// Reports a callback's exception through the loop's exception handler.
 pub(crate) fn report_callback_error(
     py: Python<'_>,
-    handle: &Bound<'_, Handle>,
+    handle: &Bound<'_, PyAny>,
     call: &Call,
     err: PyErr,
 ) {
@@ -80,7 +80,7 @@ pub(crate) fn report_callback_error(
             .call1((
                 handle,
                 call.callback.bind(py),
-                call.args.bind(py),
+                call.args.tuple(py)?,
                 err.into_value(py),
             ))
             .map(drop)
@@ -94,7 +94,7 @@ pub(crate) fn report_callback_error(
 /// Debug mode: logs a callback slower than `slow_callback_duration`.
 pub(crate) fn report_slow_callback(
     py: Python<'_>,
-    handle: &Bound<'_, Handle>,
+    handle: &Bound<'_, PyAny>,
     callback: &Py<PyAny>,
     took: f64,
 ) {

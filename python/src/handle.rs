@@ -11,7 +11,15 @@
 //! simul's wheel at `cancel()` (O(1), through a `simul::TimerId`), so a program that arms
 //! and cancels many long timers keeps the wheel's size flat.
 //!
-//! Running a callback follows asyncio's `Handle._run`: `context.run(callback, *args)`;
+//! The Rust [`Handle`] lives in one of two Python objects. `call_soon`'s handles are of a
+//! type of their own built in `sys.rs` (`sys::new_soon_handle`, also named `Handle`),
+//! which is not a GC type, so that making one does not count towards the cycle
+//! collector's next collection (pyo3 makes every class a GC type). The pyo3 class
+//! [`Handle`] serves the others (`call_soon_threadsafe`, descriptor watchers, and
+//! [`TimerHandle`], which extends it). Both have the same methods, over the same code.
+//!
+//! Running a callback follows asyncio's `Handle._run`: `context.run(callback, *args)`
+//! (a single argument is kept without a tuple, [`Args`]);
 //! `SystemExit` and `KeyboardInterrupt` stop the loop and are raised out of
 //! `run_forever`; any other exception goes to the loop's exception handler, and the loop
 //! goes on. In debug mode a callback that takes `slow_callback_duration` or longer is
@@ -35,8 +43,34 @@ use crate::glue;
 /// A callback with its arguments and context.
 pub(crate) struct Call {
     pub(crate) callback: Py<PyAny>,
-    pub(crate) args: Py<PyTuple>,
+    pub(crate) args: Args,
     pub(crate) context: Py<PyAny>,
+}
+
+/// A callback's positional arguments. One argument is kept on its own (a future's done
+/// callbacks, `call_soon(f, x)`): a tuple for it would be one more object the cycle
+/// collector counts and, while the handle waits in the queue, traverses. Cold paths that
+/// show the arguments (a handle's repr, an error report) make the tuple then.
+pub(crate) enum Args {
+    One(Py<PyAny>),
+    Tuple(Py<PyTuple>),
+}
+
+impl Args {
+    /// The arguments as a tuple (a new one for a single argument).
+    pub(crate) fn tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        match self {
+            Args::One(a) => PyTuple::new(py, [a.bind(py)]),
+            Args::Tuple(t) => Ok(t.bind(py).clone()),
+        }
+    }
+
+    fn clone_ref(&self, py: Python<'_>) -> Args {
+        match self {
+            Args::One(a) => Args::One(a.clone_ref(py)),
+            Args::Tuple(t) => Args::Tuple(t.clone_ref(py)),
+        }
+    }
 }
 
 impl Call {
@@ -86,6 +120,14 @@ impl Handle {
         drop(old);
     }
 
+    /// Takes the call out (the handle's object is being freed: no lock needed).
+    pub(crate) fn take_call_mut(&mut self) -> Option<Call> {
+        self.call
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
@@ -132,15 +174,17 @@ impl Handle {
 }
 
 /// Runs the callback of `handle` (see the module doc): once for a `call_soon` or timer
-/// handle, at every readiness for a descriptor watcher's.
-pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
+/// handle, at every readiness for a descriptor watcher's. `obj` is the Python object the
+/// handle lives in (a pyo3 `Handle`, or `call_soon`'s own type, `sys::new_soon_handle`),
+/// shown in error reports.
+pub(crate) fn run(py: Python<'_>, this: &Handle, obj: &Bound<'_, PyAny>, flags: &Flags) {
     if !flags.debug() {
-        if let Some(call) = handle.get().take_one_shot(py) {
-            run_taken(py, handle, call, flags);
+        if let Some(call) = this.take_one_shot(py) {
+            run_taken(py, this, obj, call, flags);
             return;
         }
     }
-    let Some(call) = handle.get().call_for_run(py) else {
+    let Some(call) = this.call_for_run(py) else {
         return;
     };
     let t0 = flags.debug().then(Instant::now);
@@ -149,21 +193,26 @@ pub(crate) fn run(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
         if e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py) {
             flags.fail(e);
         } else {
-            glue::report_callback_error(py, handle, &call, e);
+            glue::report_callback_error(py, obj, &call, e);
         }
     }
     if let Some(t0) = t0 {
         let took = t0.elapsed().as_secs_f64();
         if took >= flags.slow_callback_duration() {
-            glue::report_slow_callback(py, handle, &call.callback, took);
+            glue::report_slow_callback(py, obj, &call.callback, took);
         }
     }
-    handle.get().ran(py, &call);
+    this.ran(py, &call);
+}
+
+/// [`run`] for a pyo3 `Handle` (or `TimerHandle`).
+pub(crate) fn run_py(py: Python<'_>, handle: &Bound<'_, Handle>, flags: &Flags) {
+    run(py, handle.get(), handle.as_any(), flags);
 }
 
 /// Runs a one-shot callback taken out of its handle (no references copied, one lock); a
 /// failing one is put back for the report, which shows the handle with its callback.
-fn run_taken(py: Python<'_>, handle: &Bound<'_, Handle>, call: Call, flags: &Flags) {
+fn run_taken(py: Python<'_>, this: &Handle, obj: &Bound<'_, PyAny>, call: Call, flags: &Flags) {
     let Err(e) = invoke(py, &call) else {
         return;
     };
@@ -171,45 +220,42 @@ fn run_taken(py: Python<'_>, handle: &Bound<'_, Handle>, call: Call, flags: &Fla
         flags.fail(e);
         return;
     }
-    let this = handle.get();
     if !this.is_cancelled() {
         *this.lock() = Some(call.clone_ref(py));
     }
-    glue::report_callback_error(py, handle, &call, e);
+    glue::report_callback_error(py, obj, &call, e);
     this.ran(py, &call);
 }
 
 /// `context.run(callback, *args)` (or `callback(*args)` without a context).
 fn invoke(py: Python<'_>, call: &Call) -> PyResult<()> {
-    let args = call.args.bind(py);
     if call.context.is_none(py) {
         // A descriptor watcher: asyncio runs those in the loop's own context.
-        call.callback.bind(py).call1(args)?;
+        call.callback.bind(py).call1(call.args.tuple(py)?)?;
         return Ok(());
     }
-    crate::sys::run_in_context(call.context.bind(py), call.callback.bind(py), args)
+    crate::sys::run_in_context(call.context.bind(py), call.callback.bind(py), &call.args)
 }
 
-#[pymethods]
 impl Handle {
-    /// Keeps the callback from running (if it has not run yet) and drops it.
-    fn cancel(&self) {
-        self.cancel_quietly();
-    }
-
-    /// Whether `cancel()` was called.
-    fn cancelled(&self) -> bool {
+    /// `cancelled()`.
+    pub(crate) fn cancelled_py(&self) -> bool {
         self.is_cancelled()
     }
 
-    /// The `contextvars.Context` the callback runs in (`None` once it is gone).
-    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.lock().as_ref().map(|c| c.context.clone_ref(py))
+    /// `get_context()`: the `contextvars.Context` the callback runs in (`None` once it is
+    /// gone).
+    pub(crate) fn context_py(&self, py: Python<'_>) -> Py<PyAny> {
+        self.lock()
+            .as_ref()
+            .map(|c| c.context.clone_ref(py))
+            .unwrap_or_else(|| py.None())
     }
 
-    /// Runs the callback now, as the loop would (asyncio's `Handle._run`).
-    fn _run(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
-        let Some(call) = slf.get().call_for_run(py) else {
+    /// `_run()`: runs the callback now, as the loop would (asyncio's `Handle._run`); `obj`
+    /// is the handle's Python object, for the error report.
+    pub(crate) fn run_by_hand(&self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Some(call) = self.call_for_run(py) else {
             return Ok(());
         };
         let res = match invoke(py, &call) {
@@ -221,31 +267,60 @@ impl Handle {
                 Err(e)
             }
             Err(e) => {
-                glue::report_callback_error(py, slf, &call, e);
+                glue::report_callback_error(py, obj, &call, e);
                 Ok(())
             }
         };
-        slf.get().ran(py, &call);
+        self.ran(py, &call);
         res
     }
 
-    fn __repr__(slf: &Bound<'_, Self>, py: Python<'_>) -> String {
-        let this = slf.get();
-        let mut parts = vec![slf
+    /// The repr: `<Handle cancelled when=... cb(args) at file:line>`, named after the
+    /// type of `obj`, the handle's Python object (`when` for a timer handle).
+    pub(crate) fn repr(&self, py: Python<'_>, obj: &Bound<'_, PyAny>, when: Option<f64>) -> String {
+        let mut parts = vec![obj
             .get_type()
             .name()
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "Handle".into())];
-        if this.is_cancelled() {
+        if self.is_cancelled() {
             parts.push("cancelled".into());
         }
-        if let Ok(t) = slf.cast::<TimerHandle>() {
-            parts.push(format!("when={}", t.get().when));
+        if let Some(when) = when {
+            parts.push(format!("when={when}"));
         }
-        if let Some(src) = this.source(py) {
+        if let Some(src) = self.source(py) {
             parts.push(src);
         }
         format!("<{}>", parts.join(" "))
+    }
+}
+
+#[pymethods]
+impl Handle {
+    /// Keeps the callback from running (if it has not run yet) and drops it.
+    fn cancel(&self) {
+        self.cancel_quietly();
+    }
+
+    /// Whether `cancel()` was called.
+    fn cancelled(&self) -> bool {
+        self.cancelled_py()
+    }
+
+    /// The `contextvars.Context` the callback runs in (`None` once it is gone).
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context_py(py)
+    }
+
+    /// Runs the callback now, as the loop would (asyncio's `Handle._run`).
+    fn _run(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<()> {
+        slf.get().run_by_hand(py, slf.as_any())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>, py: Python<'_>) -> String {
+        let when = slf.cast::<TimerHandle>().ok().map(|t| t.get().when);
+        slf.get().repr(py, slf.as_any(), when)
     }
 }
 

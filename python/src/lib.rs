@@ -36,6 +36,7 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sys::install_loop_methods(&m.py().get_type::<core::LoopCore>())?;
     m.add_class::<core::Engine>()?;
     m.add_class::<handle::Handle>()?;
+    sys::install_soon_type(m.py())?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::SocketTransport>()?;
     sys::install_transport_methods(&m.py().get_type::<transport::SocketTransport>())?;

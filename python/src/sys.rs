@@ -8,7 +8,8 @@
 //! `SoonEntry`, the `Handle` reference queued as a thin engine entry; `get_debug`/
 //! `create_future` as raw `METH_NOARGS` methods (every `Future` asks the first, every
 //! stream wait the second); and the socket transport's `write`/`is_closing` as raw
-//! methods (every stream write calls both).
+//! methods (every stream write calls both); and `call_soon`'s handle type, built by hand
+//! as a type the cycle collector does not count (`SoonObject`).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
@@ -289,14 +290,15 @@ extern "C" {
 }
 
 /// `context.run(callback, *args)` without building `Context.run`'s argument tuple:
-/// enters `context`, calls `callback` with the `args` tuple as it is, and exits, as
-/// `Context.run` does in C. A `context` that is not a `contextvars.Context` raises
-/// `TypeError`; one already entered (on any thread) raises `RuntimeError`, both from
-/// `PyContext_Enter`, as `Context.run` does.
+/// enters `context`, calls `callback` with the `args` tuple as it is (or with its one
+/// argument, through the vectorcall protocol, no tuple made for a callable that takes
+/// it), and exits, as `Context.run` does in C. A `context` that is not a
+/// `contextvars.Context` raises `TypeError`; one already entered (on any thread) raises
+/// `RuntimeError`, both from `PyContext_Enter`, as `Context.run` does.
 pub(crate) fn run_in_context(
     context: &Bound<'_, PyAny>,
     callback: &Bound<'_, PyAny>,
-    args: &Bound<'_, pyo3::types::PyTuple>,
+    args: &crate::handle::Args,
 ) -> PyResult<()> {
     let py = context.py();
     let ctx = context.as_ptr();
@@ -305,9 +307,23 @@ pub(crate) fn run_in_context(
     if unsafe { PyContext_Enter(ctx) } < 0 {
         return Err(PyErr::fetch(py));
     }
-    // SAFETY: `callback` and `args` are live (a tuple: `Bound<PyTuple>`); a null
-    // `kwargs` means none. The result is a new reference or null with an exception set.
-    let res = unsafe { ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+    let res = match args {
+        // SAFETY: `callback` and the tuple are live (owned by the caller's `Call`); a
+        // null `kwargs` means none. The result is a new reference or null with an
+        // exception set.
+        crate::handle::Args::Tuple(t) => unsafe {
+            ffi::PyObject_Call(callback.as_ptr(), t.as_ptr(), std::ptr::null_mut())
+        },
+        // SAFETY: `callback` and `a` are live; the argument list ends with the null
+        // pointer `PyObject_CallFunctionObjArgs` expects. Same result contract as above.
+        crate::handle::Args::One(a) => unsafe {
+            ffi::PyObject_CallFunctionObjArgs(
+                callback.as_ptr(),
+                a.as_ptr(),
+                std::ptr::null_mut::<ffi::PyObject>(),
+            )
+        },
+    };
     // SAFETY: taking the new reference (if any) at once, so it is released on every path.
     let res = unsafe { Bound::from_owned_ptr_or_err(py, res) };
     // SAFETY: `ctx` is the context entered above on this thread, still alive (`context`
@@ -403,7 +419,7 @@ unsafe fn call_soon_args(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> PyResult<Py<crate::handle::Handle>> {
+) -> PyResult<Py<PyAny>> {
     use pyo3::exceptions::PyTypeError;
     use pyo3::types::PyTuple;
     let nargs = usize::try_from(nargs).unwrap_or(0);
@@ -448,18 +464,23 @@ unsafe fn call_soon_args(
     }
     // SAFETY: `cb` is a live borrowed reference (the first positional argument).
     let callback = unsafe { Bound::from_borrowed_ptr(py, cb) };
-    let tuple = if rest.is_empty() {
-        PyTuple::empty(py)
-    } else {
-        PyTuple::new(
-            py,
-            rest.iter().map(|&p| {
-                // SAFETY: each entry is a live borrowed reference; the tuple takes new ones.
-                unsafe { pyo3::Borrowed::from_ptr(py, p) }
-            }),
-        )?
+    let args = match rest {
+        [] => crate::handle::Args::Tuple(PyTuple::empty(py).unbind()),
+        // SAFETY: a live borrowed reference; the handle takes a new one.
+        [one] => crate::handle::Args::One(unsafe { Bound::from_borrowed_ptr(py, *one) }.unbind()),
+        _ => crate::handle::Args::Tuple(
+            PyTuple::new(
+                py,
+                rest.iter().map(|&p| {
+                    // SAFETY: each entry is a live borrowed reference; the tuple takes new
+                    // ones.
+                    unsafe { pyo3::Borrowed::from_ptr(py, p) }
+                }),
+            )?
+            .unbind(),
+        ),
     };
-    this.get().schedule_soon(py, callback, tuple, context)
+    this.get().schedule_soon(py, callback, args, context)
 }
 
 /// The other string object spelled `context` that callers pass as a keyword name (C
@@ -772,15 +793,16 @@ pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
     f(py)
 }
 
-/// `call_soon`'s entry in simul's ready queue: the handle's reference itself, one
-/// pointer, so simul queues it with no allocation of its own (`simul::call_soon_thin`).
-/// Running it runs the handle (which knows whether it was cancelled) with the flags of
-/// the loop running callbacks (`core::callback_flags`); dropping it unrun (the loop shut
-/// down) releases the reference.
+/// `call_soon`'s entry in simul's ready queue: the handle object's reference itself (a
+/// [`SoonObject`]), one pointer, so simul queues it with no allocation of its own
+/// (`simul::call_soon_thin`). Running it runs the handle (which knows whether it was
+/// cancelled) with the flags of the loop running callbacks (`core::callback_flags`);
+/// dropping it unrun (the loop shut down) releases the reference.
 pub(crate) struct SoonEntry(std::ptr::NonNull<ffi::PyObject>);
 
 impl SoonEntry {
-    pub(crate) fn new(handle: Py<crate::handle::Handle>) -> SoonEntry {
+    /// The entry of `handle`, a handle object from [`new_soon_handle`].
+    pub(crate) fn new(handle: Py<PyAny>) -> SoonEntry {
         let ptr = handle.into_ptr();
         SoonEntry(std::ptr::NonNull::new(ptr).expect("a Python object pointer is not null"))
     }
@@ -801,13 +823,13 @@ unsafe impl simul::ThinCallback for SoonEntry {
     fn run(self) {
         let ptr = std::mem::ManuallyDrop::new(self).0;
         in_loop_callback(|py| {
-            // SAFETY: `ptr` is the strong reference `new` took from a `Py<Handle>` (so the
-            // object is a `Handle`), and `ManuallyDrop` hands it to this `Bound` alone.
-            let h = unsafe {
-                Bound::from_owned_ptr(py, ptr.as_ptr())
-                    .cast_into_unchecked::<crate::handle::Handle>()
-            };
-            crate::handle::run(py, &h, &crate::core::callback_flags());
+            // SAFETY: `ptr` is the strong reference `new` took from a handle object, and
+            // `ManuallyDrop` hands it to this `Bound` alone.
+            let obj = unsafe { Bound::from_owned_ptr(py, ptr.as_ptr()) };
+            // SAFETY: `new`'s objects are `SoonObject`s (made by `new_soon_handle`: the
+            // only caller is `LoopCore::schedule_soon`), alive while `obj` holds them.
+            let h = unsafe { soon_handle_unchecked(ptr.as_ptr()) };
+            crate::handle::run(py, h, &obj, &crate::core::callback_flags());
         })
     }
 }
@@ -820,5 +842,276 @@ impl Drop for SoonEntry {
             // SAFETY: the entry owns this strong reference (see `run`), released once here.
             drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, self.0.as_ptr()) });
         });
+    }
+}
+
+/// `call_soon`'s handle object: a [`Handle`](crate::handle::Handle) in a Python object of
+/// a type of its own, built here without `Py_TPFLAGS_HAVE_GC` (pyo3 gives every class
+/// that flag). Handles take no part in the cycle collector (see `handle.rs`), but an
+/// object of a GC type still counts as an allocation towards the collector's next
+/// collection: with 100,000 tasks' steps queued, their handles alone brought on a seventh
+/// of the young collections, and with them one of the full ones that walk every live
+/// object. This type's objects do not count. The type is named `Handle`, as asyncio's,
+/// and has the methods of the pyo3 `Handle` (`cancel`, `cancelled`, `get_context`,
+/// `_run`, the repr); it cannot be instantiated from Python.
+#[repr(C)]
+struct SoonObject {
+    ob_base: ffi::PyObject,
+    handle: crate::handle::Handle,
+}
+
+static SOON_TYPE: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+
+/// Builds `call_soon`'s handle type (see [`SoonObject`]); once, at module set-up.
+pub(crate) fn install_soon_type(py: Python<'_>) -> PyResult<()> {
+    let def =
+        |name: &'static std::ffi::CStr,
+         f: unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyObject) -> *mut ffi::PyObject,
+         doc: &'static std::ffi::CStr| ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunction: f },
+            ml_flags: ffi::METH_NOARGS,
+            ml_doc: doc.as_ptr(),
+        };
+    // Leaked: a type's method table and slots must outlive it (it lives until exit).
+    let methods: &'static mut [ffi::PyMethodDef; 5] = Box::leak(Box::new([
+        def(
+            c"cancel",
+            soon_cancel,
+            c"Keeps the callback from running (if it has not run yet) and drops it.",
+        ),
+        def(
+            c"cancelled",
+            soon_cancelled,
+            c"Whether `cancel()` was called.",
+        ),
+        def(
+            c"get_context",
+            soon_get_context,
+            c"The `contextvars.Context` the callback runs in (`None` once it is gone).",
+        ),
+        def(
+            c"_run",
+            soon_run_by_hand,
+            c"Runs the callback now, as the loop would (asyncio's `Handle._run`).",
+        ),
+        ffi::PyMethodDef::zeroed(),
+    ]));
+    let slots: &'static mut [ffi::PyType_Slot; 5] = Box::leak(Box::new([
+        ffi::PyType_Slot {
+            slot: ffi::Py_tp_dealloc,
+            pfunc: soon_dealloc as *mut std::ffi::c_void,
+        },
+        ffi::PyType_Slot {
+            slot: ffi::Py_tp_repr,
+            pfunc: soon_repr as *mut std::ffi::c_void,
+        },
+        ffi::PyType_Slot {
+            slot: ffi::Py_tp_methods,
+            pfunc: methods.as_mut_ptr().cast(),
+        },
+        ffi::PyType_Slot {
+            slot: ffi::Py_tp_doc,
+            pfunc: c"asyncio's `Handle`: a callback scheduled by `call_soon`."
+                .as_ptr()
+                .cast_mut()
+                .cast(),
+        },
+        ffi::PyType_Slot {
+            slot: 0,
+            pfunc: std::ptr::null_mut(),
+        },
+    ]));
+    let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+        name: c"simul._simul.Handle".as_ptr(),
+        basicsize: std::mem::size_of::<SoonObject>() as std::os::raw::c_int,
+        itemsize: 0,
+        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION)
+            as std::os::raw::c_uint,
+        slots: slots.as_mut_ptr(),
+    }));
+    // SAFETY: `spec` and everything it points to live forever (leaked above); the GIL is
+    // held (`py`). The result is a new reference to the type, or null with an exception.
+    let ty = unsafe { ffi::PyType_FromSpec(spec) };
+    // SAFETY: taking that new reference (if any) at once.
+    let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty) }?;
+    let ty = ty.cast_into::<pyo3::types::PyType>()?;
+    let _ = SOON_TYPE.set(py, ty.unbind());
+    Ok(())
+}
+
+/// A new `call_soon` handle object holding `call`.
+pub(crate) fn new_soon_handle(py: Python<'_>, call: crate::handle::Call) -> PyResult<Py<PyAny>> {
+    let Some(ty) = SOON_TYPE.get(py) else {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "simul's handle type is not set up",
+        ));
+    };
+    // SAFETY: `ty` is the live type `install_soon_type` built, whose instances are
+    // `SoonObject`s (`basicsize`); `PyType_GenericAlloc` returns a zeroed object with its
+    // header set (a new reference), or null with an exception set.
+    let obj = unsafe { ffi::PyType_GenericAlloc(ty.as_ptr().cast(), 0) };
+    if obj.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `obj` is a fresh `SoonObject` whose `handle` field is zeroed memory, not a
+    // value: it is written once here, without dropping the zeroes.
+    unsafe {
+        std::ptr::addr_of_mut!((*obj.cast::<SoonObject>()).handle)
+            .write(crate::handle::Handle::new(call));
+    }
+    // SAFETY: `obj` is the new reference taken above.
+    Ok(unsafe { Bound::from_owned_ptr(py, obj) }.unbind())
+}
+
+/// The handle inside `obj`, when `obj` is a `call_soon` handle object.
+pub(crate) fn soon_handle<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a crate::handle::Handle> {
+    let ty = SOON_TYPE.get(obj.py())?;
+    if !obj.get_type().is(ty.bind(obj.py())) {
+        return None;
+    }
+    // SAFETY: the object is a `SoonObject` (its type is exactly the one built for them),
+    // alive for as long as `obj` borrows it; its `handle` was written at creation.
+    Some(unsafe { soon_handle_unchecked(obj.as_ptr()) })
+}
+
+/// # Safety
+/// `obj` must be a live `SoonObject`, and stay alive for `'a`.
+unsafe fn soon_handle_unchecked<'a>(obj: *mut ffi::PyObject) -> &'a crate::handle::Handle {
+    // SAFETY: as the caller promises; `handle` is initialised and only read through `&`.
+    unsafe { &(*obj.cast::<SoonObject>()).handle }
+}
+
+/// Runs a `call_soon` handle object `obj` (see `handle::run`); another object is ignored.
+pub(crate) fn run_soon(py: Python<'_>, obj: &Bound<'_, PyAny>, flags: &crate::core::Flags) {
+    if let Some(h) = soon_handle(obj) {
+        crate::handle::run(py, h, obj, flags);
+    }
+}
+
+/// `tp_dealloc` of the `call_soon` handle type.
+///
+/// # Safety
+/// Called by CPython only, with the GIL held, for a `SoonObject` whose count dropped to
+/// zero.
+unsafe extern "C" fn soon_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: `obj` is a dying `SoonObject` (see above), ours alone now.
+    let this = unsafe { &mut (*obj.cast::<SoonObject>()).handle };
+    // The callback's references (still there if it never ran) are released straight with
+    // `Py_DECREF`: pyo3 would defer them, not knowing the GIL is held here.
+    if let Some(call) = this.take_call_mut() {
+        let args = match call.args {
+            crate::handle::Args::One(a) => a.into_ptr(),
+            crate::handle::Args::Tuple(t) => t.into_ptr(),
+        };
+        for p in [call.callback.into_ptr(), args, call.context.into_ptr()] {
+            // SAFETY: each is a strong reference the handle owned, released once.
+            unsafe { ffi::Py_DECREF(p) };
+        }
+    }
+    // SAFETY: the handle holds no Python reference any more; dropped once, in place.
+    unsafe { std::ptr::drop_in_place(this) };
+    // SAFETY: `obj`'s type is a heap type: its `tp_free` frees the object's memory, and
+    // the instance's reference to its type is released after (as CPython's own heap
+    // types' deallocators do).
+    unsafe {
+        let ty = ffi::Py_TYPE(obj);
+        let free = ffi::PyType_GetSlot(ty, ffi::Py_tp_free);
+        if !free.is_null() {
+            let free: ffi::freefunc = std::mem::transmute(free);
+            free(obj.cast());
+        }
+        ffi::Py_DECREF(ty.cast());
+    }
+}
+
+/// Runs `f` on the `call_soon` handle `slf` (a method of its type), attached to the
+/// interpreter as pyo3 expects, and hands its outcome to CPython.
+///
+/// # Safety
+/// `slf` is a live `SoonObject` borrowed for the call (the method descriptor checked its
+/// type), and the GIL is held.
+unsafe fn soon_method(
+    slf: *mut ffi::PyObject,
+    what: &str,
+    f: impl FnOnce(Python<'_>, &crate::handle::Handle, &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>,
+) -> *mut ffi::PyObject {
+    Python::attach(|py| {
+        // SAFETY: as the caller promises.
+        let obj = unsafe { Bound::from_borrowed_ptr(py, slf) };
+        // SAFETY: as the caller promises: a live `SoonObject`, alive while `obj` is.
+        let this = unsafe { soon_handle_unchecked(slf) };
+        raw_return(py, what, || f(py, this, &obj))
+    })
+}
+
+/// # Safety
+/// A `METH_NOARGS` method of the `call_soon` handle type (see [`soon_method`]).
+unsafe extern "C" fn soon_cancel(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: see above.
+    unsafe {
+        soon_method(slf, "cancel", |py, h, _| {
+            h.cancel_quietly();
+            Ok(py.None())
+        })
+    }
+}
+
+/// # Safety
+/// As [`soon_cancel`].
+unsafe extern "C" fn soon_cancelled(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: see above.
+    unsafe {
+        soon_method(slf, "cancelled", |py, h, _| {
+            Ok(pyo3::types::PyBool::new(py, h.cancelled_py())
+                .to_owned()
+                .into_any()
+                .unbind())
+        })
+    }
+}
+
+/// # Safety
+/// As [`soon_cancel`].
+unsafe extern "C" fn soon_get_context(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: see above.
+    unsafe { soon_method(slf, "get_context", |py, h, _| Ok(h.context_py(py))) }
+}
+
+/// # Safety
+/// As [`soon_cancel`].
+unsafe extern "C" fn soon_run_by_hand(
+    slf: *mut ffi::PyObject,
+    _args: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: see above.
+    unsafe {
+        soon_method(slf, "_run", |py, h, obj| {
+            h.run_by_hand(py, obj).map(|()| py.None())
+        })
+    }
+}
+
+/// `tp_repr` of the `call_soon` handle type.
+///
+/// # Safety
+/// Called by CPython only, with the GIL held, for a live `SoonObject`.
+unsafe extern "C" fn soon_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: see above.
+    unsafe {
+        soon_method(slf, "__repr__", |py, h, obj| {
+            Ok(pyo3::types::PyString::new(py, &h.repr(py, obj, None))
+                .into_any()
+                .unbind())
+        })
     }
 }
