@@ -15,7 +15,10 @@
 //! - operations on sockets shared through `&self` (datagrams, accepts, peeks) wait through
 //!   a [`Waiter`] of their own, so several tasks can wait at once and each is woken; the
 //!   `poll_*` methods wait anonymously (one entry per task; see [`crate::io::driver`]);
-//! - every completed operation spends one unit of the task's cooperative budget.
+//! - every completed operation spends one unit of the task's cooperative budget;
+//! - an accepted connection starts out assumed readable and writable
+//!   ([`Evented::new_accepted`]): its first operation tries the socket, and a wrong guess
+//!   is one `WouldBlock` that clears it as above.
 //!
 //! # Ownership
 //!
@@ -55,6 +58,15 @@ impl<S: AsRawFd> Evented<S> {
             source: Some(source),
             reg,
         })
+    }
+
+    /// Registers `source`, a connection just accepted, for reading and writing, assumed
+    /// ready both ways (see [`Registration::assume_ready`]): its first read takes the bytes
+    /// the peer already sent without waiting for the selector's first event.
+    pub(crate) fn new_accepted(source: S) -> io::Result<Evented<S>> {
+        let e = Evented::new(source, Interest::READABLE | Interest::WRITABLE)?;
+        e.reg.assume_ready(Interest::READABLE | Interest::WRITABLE);
+        Ok(e)
     }
 
     /// Deregisters the source from the loop and hands it back (to move it to another loop

@@ -218,7 +218,8 @@ impl TcpListener {
                 sys::accept_ip(l).map(|(s, a)| (0usize, (s, a)))
             }) {
             Poll::Ready(Ok((_, (s, a)))) => {
-                Poll::Ready(TcpStream::from_socket(std::net::TcpStream::from(s)).map(|s| (s, a)))
+                let io = Evented::new_accepted(std::net::TcpStream::from(s));
+                Poll::Ready(io.map(|io| (TcpStream { io }, a)))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
