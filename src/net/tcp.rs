@@ -458,6 +458,15 @@ impl TcpStream {
         Self::from_socket(stream)
     }
 
+    /// Adopts a connection accepted on another loop ([`TcpListener::accept_std`], already
+    /// non-blocking) as [`TcpListener::accept`] registers its own: assumed ready both
+    /// ways, so its first read takes the bytes already queued.
+    pub(crate) fn from_accepted_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Evented::new_accepted(stream)?,
+        })
+    }
+
     /// Detaches the stream from this loop and returns it as a `std` stream (in
     /// non-blocking mode), to move to another loop or thread, where
     /// [`from_std`](Self::from_std) adopts it — how a connection accepted on one loop is
