@@ -247,3 +247,49 @@ fn hand_off_outside_a_set_is_a_clear_panic() {
     });
     assert!(msg.contains("outside a loop of a simul::Loops"), "{msg}");
 }
+
+#[test]
+fn a_handed_off_connection_reads_bytes_already_queued_without_waiting_for_the_selector() {
+    if simul::faults_enabled() {
+        return; // an injected "not ready" makes the first poll pending by design
+    }
+    let loops = simul::Loops::builder().count(2).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let acceptor = loops.handle(0).spawn_with(move || async move {
+        let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tx.send(listener.local_addr().unwrap()).unwrap();
+        // Blocks this loop (it has nothing else to do) until the request is queued.
+        go_rx.recv().unwrap();
+        simul::loops::serve_handoff(listener, |mut stream| async move {
+            let mut buf = [0u8; 8];
+            let mut read = Box::pin(stream.read(&mut buf));
+            // One poll: ready at once, since the request was queued before the accept.
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
+            })
+            .await;
+            drop(read);
+            let answer = match first {
+                std::task::Poll::Ready(Ok(n)) if buf[..n] == *b"ping" => b'y',
+                _ => b'n',
+            };
+            let _ = stream.write_all(&[answer]).await;
+        })
+        .await
+    });
+    let addr = rx.recv().unwrap();
+    // The request is queued before the accepting loop looks at the listener.
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut c, b"ping").unwrap();
+    go_tx.send(()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = [0u8; 1];
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(
+        b[0], b'y',
+        "the handed-off stream's first read waited for an event"
+    );
+    acceptor.cancel();
+    assert!(simul::run(acceptor).unwrap_err().is_cancelled());
+}

@@ -397,3 +397,39 @@ fn a_failed_bind_or_connect_closes_its_socket() {
         })
     });
 }
+
+/// Polls `fut` once and returns what that one poll gave (no wait in the selector between).
+async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
+}
+
+#[test]
+fn an_accepted_stream_reads_bytes_already_queued_without_waiting_for_the_selector() {
+    if simul::faults_enabled() {
+        return; // an injected "not ready" makes the first poll pending by design
+    }
+    net_common::check_fds(|| {
+        simul::run(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            // The peer's first bytes are queued before the accept (loopback delivers a
+            // write before it returns), as a client's request usually is.
+            let mut c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            std::io::Write::write_all(&mut c, b"hello").unwrap();
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 16];
+            let first = poll_once(&mut Box::pin(s.read(&mut buf))).await;
+            assert!(
+                matches!(first, std::task::Poll::Ready(Ok(5))),
+                "the first read waited for an event: {first:?}"
+            );
+            assert_eq!(&buf[..5], b"hello");
+            // Nothing more is queued: the next read waits (readiness was a guess, and
+            // the EAGAIN it met cleared it), and still gets the bytes sent later.
+            let mut later = Box::pin(s.read(&mut buf));
+            assert!(poll_once(&mut later).await.is_pending());
+            std::io::Write::write_all(&mut c, b"more").unwrap();
+            assert_eq!(later.await.unwrap(), 4);
+            assert_eq!(&buf[..4], b"more");
+        })
+    });
+}

@@ -280,3 +280,32 @@ fn an_empty_unix_path_autobinds_and_cannot_be_connected_to() {
         })
     });
 }
+
+#[test]
+fn an_accepted_unix_stream_reads_bytes_already_queued_without_waiting_for_the_selector() {
+    if simul::faults_enabled() {
+        return; // an injected "not ready" makes the first poll pending by design
+    }
+    let path = sock_path("accepted-ready");
+    net_common::check_fds(|| {
+        simul::run(async {
+            let l = UnixListener::bind(&path).unwrap();
+            let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            std::io::Write::write_all(&mut c, b"hello").unwrap();
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 16];
+            let mut read = Box::pin(s.read(&mut buf));
+            let first = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
+            })
+            .await;
+            assert!(
+                matches!(first, std::task::Poll::Ready(Ok(5))),
+                "the first read waited for an event: {first:?}"
+            );
+            drop(read);
+            assert_eq!(&buf[..5], b"hello");
+        })
+    });
+    std::fs::remove_file(&path).unwrap();
+}

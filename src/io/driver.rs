@@ -21,6 +21,14 @@
 //! readiness it acted on only if the tick is still the one it observed: a newer event that
 //! arrived meanwhile is never lost ("stale events never clear newer ones").
 //!
+//! A source whose state is known when it is registered may be marked ready without an
+//! event ([`Registration::assume_ready`]): an accepted connection is writable and usually
+//! already holds the peer's first bytes, so its first read and write try the socket
+//! instead of waiting a whole selector round for the first edge (under load that edge
+//! queues behind every other connection's). A wrong guess costs one `WouldBlock`, which
+//! clears the guess like any observed readiness (the guess bumps the tick as an event
+//! does, so the usual rule holds).
+//!
 //! A `WouldBlock` proves the source is not ready in that direction *now*, so it clears
 //! every bit of the direction it observed: the plain readable/writable bit, and the closed
 //! and error bits too. Keeping those sticky would make a source whose error has been
@@ -597,6 +605,20 @@ impl Registration {
             drop(ws);
             drop(entry); // a waker's drop may run arbitrary code: not under the lock
         }
+    }
+
+    /// Marks the directions of `interest` ready without an event from the selector (see
+    /// the module doc): for a source known to be ready when it is registered. Readiness
+    /// may thus be a false positive; the operation that meets `WouldBlock` clears it.
+    pub(crate) fn assume_ready(&self, interest: Interest) {
+        let mut bits = 0;
+        if interest.read {
+            bits |= READABLE;
+        }
+        if interest.write {
+            bits |= WRITABLE;
+        }
+        self.io.set_readiness(bits);
     }
 
     /// Current readiness for `dir` without registering a waker (`None` if not ready).

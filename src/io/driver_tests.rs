@@ -71,6 +71,47 @@ fn a_plain_pipe_registered_by_descriptor_wakes_its_waiter_and_reports_readiness(
 }
 
 #[test]
+fn assumed_readiness_is_a_guess_that_one_would_block_clears_and_an_event_restores() {
+    use std::os::fd::AsRawFd;
+    let mut driver = Driver::new().unwrap();
+    let (rx, tx) = crate::sys::pipe().unwrap();
+    let (mut rx, mut tx) = (std::fs::File::from(rx), std::fs::File::from(tx));
+    let mut reg =
+        Registration::new_in(driver.shared.clone(), rx.as_raw_fd(), Interest::READABLE).unwrap();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+
+    // Assumed ready: the first poll is ready without any event, in that direction only.
+    reg.assume_ready(Interest::READABLE);
+    assert!(reg.readiness(Direction::Write).is_none());
+    let ev = match reg.poll_ready(&mut cx, Direction::Read) {
+        Poll::Ready(Ok(ev)) => ev,
+        other => panic!("assumed readable, got {other:?}"),
+    };
+    // A wrong guess: the read says EAGAIN and clearing what it saw makes the task wait.
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        rx.read(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    reg.clear_readiness(ev, Direction::Read);
+    assert!(reg.poll_ready(&mut cx, Direction::Read).is_pending());
+    // The real event still comes and wakes the waiter.
+    tx.write_all(b"x").unwrap();
+    assert!(driver.poll(Some(Duration::from_secs(5))).unwrap());
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(reg.poll_ready(&mut cx, Direction::Read).is_ready());
+
+    // A guess made after an event never hides it: a stale clear (the event's tick) leaves
+    // the newer readiness in place.
+    let seen = reg.readiness(Direction::Read).unwrap();
+    reg.assume_ready(Interest::READABLE);
+    reg.clear_readiness(seen, Direction::Read);
+    assert!(reg.readiness(Direction::Read).is_some());
+    reg.deregister(rx.as_raw_fd()).unwrap();
+}
+
+#[test]
 fn a_deregistered_descriptor_gets_no_more_events() {
     use std::os::fd::AsRawFd;
     let mut driver = Driver::new().unwrap();

@@ -10,7 +10,9 @@
 //! without being registered on the acceptor's loop, travels in the closure of a remote
 //! spawn, and is registered once, by the loop that serves it — so a hand-off costs the
 //! remote spawn (one injection-queue push, and a wake-up if that loop was parked), not an
-//! extra pair of `epoll_ctl` calls.
+//! extra pair of `epoll_ctl` calls. It is registered as a local accept's is, assumed
+//! readable and writable, so its first read takes the request already queued without
+//! waiting a selector round for the first event.
 
 use std::future::Future;
 use std::io;
@@ -78,7 +80,7 @@ where
             target,
             Some(format!("connection from {peer}")),
             move || async move {
-                match TcpStream::from_std(stream) {
+                match TcpStream::from_accepted_std(stream) {
                     Ok(s) => handler(s).await,
                     Err(e) => eprintln!(
                         "simul::loops::serve_handoff: cannot adopt the connection from {peer}: {e}"

@@ -15,7 +15,10 @@
 //! - operations on sockets shared through `&self` (datagrams, accepts, peeks) wait through
 //!   a [`Waiter`] of their own, so several tasks can wait at once and each is woken; the
 //!   `poll_*` methods wait anonymously (one entry per task; see [`crate::io::driver`]);
-//! - every completed operation spends one unit of the task's cooperative budget.
+//! - every completed operation spends one unit of the task's cooperative budget;
+//! - an accepted connection starts out assumed readable and writable
+//!   ([`Evented::new_accepted`]): its first operation tries the socket, and a wrong guess
+//!   is one `WouldBlock` that clears it as above.
 //!
 //! # Ownership
 //!
@@ -29,7 +32,9 @@ use std::task::{Context, Poll};
 
 use crate::io::driver::Interest;
 
-use crate::io::driver::{Direction, ReadyEvent, Registration, Waiter, ERROR, WRITE_CLOSED};
+use crate::io::driver::{
+    Direction, ReadyEvent, Registration, Waiter, ERROR, WRITABLE, WRITE_CLOSED,
+};
 use crate::io::fault::{self, Fault};
 
 /// How an operation's success bears on readiness.
@@ -55,6 +60,15 @@ impl<S: AsRawFd> Evented<S> {
             source: Some(source),
             reg,
         })
+    }
+
+    /// Registers `source`, a connection just accepted, for reading and writing, assumed
+    /// ready both ways (see [`Registration::assume_ready`]): its first read takes the bytes
+    /// the peer already sent without waiting for the selector's first event.
+    pub(crate) fn new_accepted(source: S) -> io::Result<Evented<S>> {
+        let e = Evented::new(source, Interest::READABLE | Interest::WRITABLE)?;
+        e.reg.assume_ready(Interest::READABLE | Interest::WRITABLE);
+        Ok(e)
     }
 
     /// Deregisters the source from the loop and hands it back (to move it to another loop
@@ -205,7 +219,8 @@ impl<S: AsRawFd> Evented<S> {
 pub(crate) trait Connecting: std::os::fd::AsRawFd {
     /// `SO_ERROR`: the connect's failure, if it failed.
     fn take_error(&self) -> io::Result<Option<io::Error>>;
-    /// `Ok` once connected (`getpeername` succeeds), `NotConnected` while in progress.
+    /// `Ok` once connected (`getpeername` succeeds), `NotConnected` while in progress
+    /// (asked only when the writable event does not settle it: see `poll_connected`).
     fn check_connected(&self) -> io::Result<()>;
 }
 
@@ -230,6 +245,13 @@ impl Connecting for std::os::unix::net::UnixStream {
 impl<S: Connecting> Evented<S> {
     /// Ready once a non-blocking connect has finished, with its outcome. A writable
     /// event without a connection (and without error or hang-up) is spurious: wait again.
+    ///
+    /// On Linux a plain writable event (no error, no hang-up) with `SO_ERROR` clear *is*
+    /// the connection: the kernel reports a TCP socket writable only once it has left
+    /// `SYN_SENT` (`tcp_poll`), and a Unix connect never stays in progress. So there the
+    /// `getpeername` of [`Connecting::check_connected`] runs only when the event leaves
+    /// the outcome open (an error or hang-up bit with no error code); elsewhere it always
+    /// runs, as mio documents for kqueue.
     pub(crate) fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             let ev = match self.poll_ready(cx, Direction::Write) {
@@ -239,6 +261,11 @@ impl<S: Connecting> Evented<S> {
             };
             if let Some(e) = self.get().take_error()? {
                 return Poll::Ready(Err(e));
+            }
+            if cfg!(any(target_os = "linux", target_os = "android"))
+                && ev.ready & (WRITABLE | ERROR | WRITE_CLOSED) == WRITABLE
+            {
+                return Poll::Ready(Ok(()));
             }
             match self.get().check_connected() {
                 Ok(()) => return Poll::Ready(Ok(())),

@@ -218,7 +218,8 @@ impl TcpListener {
                 sys::accept_ip(l).map(|(s, a)| (0usize, (s, a)))
             }) {
             Poll::Ready(Ok((_, (s, a)))) => {
-                Poll::Ready(TcpStream::from_socket(std::net::TcpStream::from(s)).map(|s| (s, a)))
+                let io = Evented::new_accepted(std::net::TcpStream::from(s));
+                Poll::Ready(io.map(|io| (TcpStream { io }, a)))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -455,6 +456,15 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         crate::sys::set_nonblocking(&stream, true)?;
         Self::from_socket(stream)
+    }
+
+    /// Adopts a connection accepted on another loop ([`TcpListener::accept_std`], already
+    /// non-blocking) as [`TcpListener::accept`] registers its own: assumed ready both
+    /// ways, so its first read takes the bytes already queued.
+    pub(crate) fn from_accepted_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Evented::new_accepted(stream)?,
+        })
     }
 
     /// Detaches the stream from this loop and returns it as a `std` stream (in

@@ -148,7 +148,8 @@ impl UnixListener {
                 sys::accept_unix(l).map(|sa| (0usize, sa))
             }) {
             Poll::Ready(Ok((_, (s, a)))) => {
-                Poll::Ready(UnixStream::from_socket(s.into()).map(|s| (s, a)))
+                let io = Evented::new_accepted(std::os::unix::net::UnixStream::from(s));
+                Poll::Ready(io.map(|io| (UnixStream { io }, a)))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
