@@ -212,15 +212,12 @@ fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// The namespace of the module `asyncio.futures`, looked up once.
 static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
-/// `asyncio.events._get_running_loop`, looked up once.
-static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `asyncio.futures.Future(loop=loop_)`, as asyncio's `create_future` makes it (the class
 /// looked up in the module's namespace at each call, as there): `LoopCore.create_future`,
 /// a raw method (`sys::install_loop_methods`), so a stream read's waiter costs no Python
-/// frame. When `loop_` is this thread's running loop, the future is made as `Future()`,
-/// which finds that same loop itself (`Future` without a loop takes the running one
-/// first), saving the keyword dict.
+/// frame. Always with `loop=`: a `Future()` finds the running loop itself, but on
+/// CPython 3.11 each such look-up (`get_running_loop`) is a `getpid` system call, far
+/// dearer than the keyword dict.
 pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = loop_.py();
     let ns = FUTURES_DICT.get_or_try_init(py, || {
@@ -231,26 +228,9 @@ pub(crate) fn new_future<'py>(loop_: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
             "module 'asyncio.futures' has no attribute 'Future'",
         ));
     };
-    if is_running_here(loop_)? {
-        return class.call0();
-    }
     let kw = PyDict::new(py);
     kw.set_item(pyo3::intern!(py, "loop"), loop_)?;
     class.call((), Some(&kw))
-}
-
-/// Whether `loop_` is this thread's running loop (`asyncio.events._get_running_loop()`,
-/// which a `Future` or `Task` made without a loop takes as its own).
-fn is_running_here(loop_: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = loop_.py();
-    let running = GET_RUNNING_LOOP.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("asyncio.events")?
-                .getattr("_get_running_loop")?
-                .unbind(),
-        )
-    })?;
-    Ok(running.bind(py).call0()?.is(loop_))
 }
 
 fn base_create_task(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
@@ -534,14 +514,6 @@ impl LoopCore {
         this.check_closed()?;
         let factory = slf.getattr(pyo3::intern!(py, "_task_factory"))?;
         let plain = factory.is_none() && !this.flags.debug();
-        if plain
-            && name.as_ref().is_none_or(|n| n.is_none())
-            && context.as_ref().is_none_or(|c| c.is_none())
-            && is_running_here(slf.as_any())?
-        {
-            // `Task(coro)` takes the running loop, this one, itself: no keyword dict.
-            return task_type(py)?.call1((coro,));
-        }
         let kw = PyDict::new(py);
         if let Some(n) = name.as_ref().filter(|n| !n.is_none()) {
             kw.set_item(pyo3::intern!(py, "name"), n)?;
