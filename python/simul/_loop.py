@@ -42,6 +42,7 @@ __all__ = ["EventLoop", "EventLoopPolicy"]
 _RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
 _RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
 _INET = (socket.AF_INET, socket.AF_INET6)
+_IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
 class EventLoop(  # type: ignore[misc]
@@ -178,6 +179,85 @@ class EventLoop(  # type: ignore[misc]
         return self._remove_writer(_fileobj_to_fd(fd))
 
     # -- transports -------------------------------------------------------------------
+
+    async def create_connection(  # type: ignore[override]
+        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, *,
+        ssl: Any = None, family: int = 0, proto: int = 0, flags: int = 0, sock: Any = None,
+        local_addr: Any = None, server_hostname: Any = None, ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None, happy_eyeballs_delay: Any = None, interleave: Any = None,
+        **more: Any,
+    ) -> Any:
+        """``BaseEventLoop.create_connection``; to a numeric host (one address, nothing to
+        resolve) with no ``sock``, ``local_addr`` or happy eyeballs, its steps run here in
+        one frame: the same checks, socket, connect, transport and errors, without the
+        resolver and ``sock_connect`` rounds, and the socket made non-blocking once."""
+        info = None
+        if (
+            sock is None and local_addr is None and happy_eyeballs_delay is None
+            and interleave is None and not more and host and port is not None
+            and (ssl or (server_hostname is None and ssl_handshake_timeout is None
+                         and ssl_shutdown_timeout is None))
+        ):
+            info = _IPADDR_INFO(host, port, family, socket.SOCK_STREAM, proto)
+        if info is None:
+            return await super().create_connection(  # type: ignore[misc]
+                protocol_factory, host, port, ssl=ssl, family=family, proto=proto, flags=flags,
+                sock=sock, local_addr=local_addr, server_hostname=server_hostname,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+                happy_eyeballs_delay=happy_eyeballs_delay, interleave=interleave, **more,
+            )
+        if server_hostname is None and ssl:
+            server_hostname = host
+        # ``_connect_sock`` and ``sock_connect`` (whose ``_ensure_resolved`` of a numeric
+        # address gives it back as it is).
+        sock_family, sock_type, sock_proto, _, address = info
+        sock = None
+        try:
+            sock = socket.socket(family=sock_family, type=sock_type, proto=sock_proto)
+            sock.setblocking(False)
+            fut = self.create_future()
+            try:
+                sock.connect(address)
+            except (BlockingIOError, InterruptedError):
+                fd = sock.fileno()
+                self._ensure_fd_no_transport(fd)
+                handle = self._add_writer(fd, self._sock_connect_ready, (fut, sock, address))
+                try:
+                    await fut
+                finally:
+                    # ``_wait_fd``'s done callback: the watch ends with ``fut`` (if a
+                    # cancel came before the connect's outcome).
+                    if not handle.cancelled() and not self.is_closed():
+                        self._remove_writer(fd)
+            fut = None  # type: ignore[assignment]  # break the traceback cycle
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        # ``_create_connection_transport``, for a socket already non-blocking.
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        if ssl:
+            sslcontext = None if isinstance(ssl, bool) else ssl
+            transport = self._make_ssl_transport(
+                sock, protocol, sslcontext, waiter, server_side=False,
+                server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+            )
+        else:
+            transport = self._make_socket_transport(sock, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self._debug:
+            base_events.logger.debug(
+                "%r connected to %s:%r: (%r, %r)",
+                transport.get_extra_info("socket"), host, port, transport, protocol,
+            )
+        return transport, protocol
 
     def _make_socket_transport(
         self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
