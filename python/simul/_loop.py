@@ -345,7 +345,11 @@ class EventLoop(  # type: ignore[misc]
                     return
                 raise
             if sslcontext is not None:
-                self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
+                # ``_accept_tls``, in one frame less.
+                contextvars.copy_context().run(
+                    self._accept_tls_start, protocol_factory, conn, addr, sslcontext, server,
+                    ssl_handshake_timeout, ssl_shutdown_timeout,
+                )
                 continue
             # Each connection is set up in a copy of the context, as the stock loop's task
             # per accept (``_accept_connection2``): what its protocol factory sets, its
@@ -559,7 +563,13 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
-        super().__init__(extra, loop)
+        # ``_FlowControlMixin.__init__`` (and ``BaseTransport``'s), whose fields are set
+        # here rather than in its three Python frames; ``_protocol_paused`` is the Rust
+        # core's (``SendfileTransportMixin``), and so are the limits the methods use.
+        self._extra = extra
+        self._loop = loop
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         core._bind_methods(self, self._METHODS)

@@ -12,9 +12,11 @@ Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtoc
 subclass of ``sslproto.SSLProtocol`` and of the Rust ``_simul.TlsFeed``
 (``python/src/tls.rs``), which comes first in its MRO: the connection's hot state lives in
 Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` replaces
-``sslproto``'s handshake, read, shutdown and outgoing steps (``_do_handshake``,
-``_on_handshake_complete``'s success path, ``_do_read``, ``_do_flush``, ``_do_shutdown``,
-``_call_eof_received``, ``_process_outgoing``, ``_set_state``, ``_wakeup_waiter``) with
+``sslproto``'s handshake, read, shutdown and outgoing steps (``connection_made``,
+``_start_handshake``, ``_do_handshake``, ``_on_handshake_complete``'s success path,
+``_do_read``, ``_start_shutdown``, ``_do_flush``, ``_do_shutdown``,
+``_on_shutdown_complete``, ``_call_eof_received``, ``_process_outgoing``, ``_set_state``,
+``_wakeup_waiter``) with
 the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
 object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted
 bytes are both empty instead of catching the ``SSLWantReadError`` of one more read. With
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import os
 import ssl
 from asyncio import constants, sslproto
@@ -240,6 +243,8 @@ class TlsMixin:
         self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
         ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
     ) -> None:
+        """``_accept_tls`` in the connection's own context (``_accept_ready`` calls it
+        so, saving a frame)."""
         protocol = None
         transport = None
         try:
@@ -257,7 +262,7 @@ class TlsMixin:
             self._accept_tls_failed(exc, protocol, transport)
             return
         waiter.add_done_callback(
-            lambda w: self._accept_tls_done(w, protocol, transport)
+            functools.partial(self._accept_tls_done, protocol=protocol, transport=transport)
         )
 
     def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:

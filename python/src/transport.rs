@@ -642,6 +642,35 @@ impl SocketTransport {
     }
 }
 
+/// `socket.socket` and `_socket.socket.close`, looked up once.
+static SOCKET_CLOSE: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> = pyo3::sync::PyOnceLock::new();
+
+/// `sock.close()`. For a plain `socket.socket` these are the steps of its Python `close`
+/// and `_real_close` (`_closed` set; the descriptor closed by `_socket.socket.close`
+/// unless a `makefile()` object still holds it), without their two frames; a subclass's
+/// own `close` is called.
+pub(crate) fn close_socket(sock: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = sock.py();
+    let (class, close) = SOCKET_CLOSE.get_or_try_init(py, || {
+        Ok::<_, PyErr>((
+            py.import("socket")?.getattr("socket")?.unbind(),
+            py.import("_socket")?
+                .getattr("socket")?
+                .getattr("close")?
+                .unbind(),
+        ))
+    })?;
+    if !sock.get_type().is(class.bind(py)) {
+        return sock.call_method0(pyo3::intern!(py, "close")).map(drop);
+    }
+    sock.setattr(pyo3::intern!(py, "_closed"), true)?;
+    let refs = sock.getattr(pyo3::intern!(py, "_io_refs"))?;
+    if refs.le(0)? {
+        close.bind(py).call1((sock,))?;
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl SocketTransport {
     #[new]
@@ -737,7 +766,7 @@ impl SocketTransport {
         drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
-            let _ = sock.bind(py).call_method0("close");
+            let _ = close_socket(sock.bind(py));
         }
         if let Some(s) = &st.server {
             let _ = s.bind(py).call_method0("_detach");

@@ -158,3 +158,48 @@ def test_debug_mode_reports_the_connection(
         any_loop.run_until_complete(main())
     assert any(f"connected to 127.0.0.1:{port}: (" in m for m in caplog.messages)
     lsn.close()
+
+
+def _closed_transport_socket(lp: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    async def main() -> None:
+        tr, _ = await lp.create_connection(asyncio.Protocol, sock=sock)
+        tr.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    lp.run_until_complete(main())
+
+
+def test_closed_transport_closes_its_socket_object(any_loop: asyncio.AbstractEventLoop) -> None:
+    a, b = socket.socketpair()
+    _closed_transport_socket(any_loop, a)
+    assert a._closed and a.fileno() == -1  # type: ignore[attr-defined]
+    b.close()
+
+
+def test_a_makefile_object_keeps_the_descriptor_until_it_closes(any_loop: asyncio.AbstractEventLoop) -> None:
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    f = a.makefile("rb")
+    _closed_transport_socket(any_loop, a)
+    assert a._closed  # type: ignore[attr-defined]
+    os.fstat(fd)  # still open: socket.close leaves it to the file
+    f.close()
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    b.close()
+
+
+def test_a_socket_subclass_close_is_called(any_loop: asyncio.AbstractEventLoop) -> None:
+    calls: list[str] = []
+
+    class Sock(socket.socket):
+        def close(self) -> None:
+            calls.append("close")
+            super().close()
+
+    a, b = socket.socketpair()
+    mine = Sock(a.family, a.type, a.proto, fileno=a.detach())
+    _closed_transport_socket(any_loop, mine)
+    assert calls == ["close"] and mine.fileno() == -1
+    b.close()

@@ -357,3 +357,23 @@ def test_transport_aborted_in_connection_made_loses_the_connection(loop: simul.E
     got, lost = _serve_closing_in_connection_made(loop, b"", abort=True)
     assert got == b""
     assert lost == [None]
+
+
+def test_socket_transport_has_the_flow_control_mixins_fields(loop: simul.EventLoop) -> None:
+    """``_FlowControlMixin`` code (asyncio's ``sendfile`` fallback, user code reading the
+    stock transport's fields) finds them on simul's socket transport as on the stock one."""
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        tr, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+        assert isinstance(tr, asyncio.transports._FlowControlMixin)
+        assert tr._loop is loop
+        assert tr._extra["socket"].fileno() == a.fileno()
+        assert (tr._high_water, tr._low_water) == (64 * 1024, 16 * 1024)
+        assert tr._protocol_paused is False
+        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        tr.close()
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    b.close()
