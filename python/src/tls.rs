@@ -16,8 +16,10 @@
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
 //!   here (`_do_handshake`, below). Any other state goes to the protocol's
 //!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
-//! - **Handshake and shutdown**: `_do_handshake`, `_on_handshake_complete` (its success
+//! - **Handshake and shutdown**: `connection_made`, `_start_handshake` (debug mode goes
+//!   to `sslproto`'s), `_do_handshake`, `_on_handshake_complete` (its success
 //!   path; a failure, debug mode or an `SSLObject` subclass go to `sslproto`'s),
+//!   `_start_shutdown`, `_on_shutdown_complete`,
 //!   `_call_eof_received`, `_do_flush`, `_do_shutdown`, `_process_outgoing`,
 //!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
 //!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
@@ -81,6 +83,8 @@ struct Consts {
     /// path hands on.
     on_handshake_complete: Py<PyAny>,
     do_read: Py<PyAny>,
+    /// `sslproto.SSLProtocol._start_handshake`, for debug mode.
+    start_handshake: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -118,6 +122,10 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
                 .getattr("_on_handshake_complete")?
                 .unbind(),
             do_read: m.getattr("SSLProtocol")?.getattr("_do_read")?.unbind(),
+            start_handshake: m
+                .getattr("SSLProtocol")?
+                .getattr("_start_handshake")?
+                .unbind(),
         })
     })
 }
@@ -823,6 +831,107 @@ tls_methods! {
         let p = slf.as_any();
         let fixed = this.fixed(p)?;
         this.send_outgoing(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol.connection_made`: the raw transport kept, then
+    /// `_start_handshake`.
+    fn connection_made(slf: &Bound<'_, Self>, transport: Py<PyAny>) -> PyResult<()> {
+        drop(slf.borrow().transport.replace(transport));
+        Self::_start_handshake(slf)
+    }
+
+    /// `sslproto.SSLProtocol._start_handshake`: state `DO_HANDSHAKE`, the handshake
+    /// timeout armed, the first handshake step. Debug mode (which logs the start and
+    /// keeps its time) is `sslproto`'s method. The timer calls the bound
+    /// `_check_handshake_timeout` where `sslproto` wraps the same call in a lambda.
+    fn _start_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let loop_ = p.getattr(intern!(py, "_loop"))?;
+        if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
+            c.start_handshake.bind(py).call1((p,))?;
+            return Ok(());
+        }
+        p.setattr(intern!(py, "_handshake_start_time"), py.None())?;
+        let this = slf.borrow();
+        this._set_state(c.do_handshake.bind(py))?;
+        let handle = loop_.call_method1(
+            intern!(py, "call_later"),
+            (
+                p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
+                p.getattr(intern!(py, "_check_handshake_timeout"))?,
+            ),
+        )?;
+        p.setattr(intern!(py, "_handshake_timeout_handle"), handle)?;
+        let fixed = this.fixed(p)?;
+        this.do_handshake(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol._start_shutdown`: nothing once flushing, shut down or
+    /// unwrapped; the application transport marked closed; during the handshake
+    /// `_abort()`, otherwise state `FLUSHING`, the shutdown timeout armed (the bound
+    /// `_check_shutdown_timeout`, as for the handshake's) and `_do_flush`.
+    fn _start_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let this = slf.borrow();
+        {
+            let state = this.state.borrow();
+            let state = state.bind(py);
+            if state.is(c.flushing.bind(py))
+                || state.is(c.shutdown.bind(py))
+                || state.is(c.unwrapped.bind(py))
+            {
+                return Ok(());
+            }
+        }
+        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        if !app_transport.is_none() {
+            app_transport.setattr(intern!(py, "_closed"), true)?;
+        }
+        if this.handshaking.get() {
+            drop(this);
+            p.call_method0(intern!(py, "_abort"))?;
+            return Ok(());
+        }
+        this._set_state(c.flushing.bind(py))?;
+        let handle = p.getattr(intern!(py, "_loop"))?.call_method1(
+            intern!(py, "call_later"),
+            (
+                p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
+                p.getattr(intern!(py, "_check_shutdown_timeout"))?,
+            ),
+        )?;
+        p.setattr(intern!(py, "_shutdown_timeout_handle"), handle)?;
+        drop(this);
+        Self::_do_flush(slf)
+    }
+
+    /// `sslproto.SSLProtocol._on_shutdown_complete`: the shutdown timeout cancelled; an
+    /// error to `_fatal_error`, otherwise the raw transport's `close` scheduled.
+    fn _on_shutdown_complete(slf: &Bound<'_, Self>, shutdown_exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let handle = p.getattr(intern!(py, "_shutdown_timeout_handle"))?;
+        if !handle.is_none() {
+            handle.call_method0(intern!(py, "cancel"))?;
+            p.setattr(intern!(py, "_shutdown_timeout_handle"), py.None())?;
+        }
+        if shutdown_exc.is_truthy()? {
+            p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
+        } else {
+            let close = slf
+                .borrow()
+                .transport
+                .borrow()
+                .bind(py)
+                .getattr(intern!(py, "close"))?;
+            p.getattr(intern!(py, "_loop"))?
+                .call_method1(intern!(py, "call_soon"), (close,))?;
+        }
+        Ok(())
     }
 
     /// The application transport's `write(data)` (see the module doc, "Out").

@@ -591,3 +591,82 @@ def test_a_debug_mode_handshake_logs_as_stock_and_disarms_its_timeout(mode: str)
         started = [m for m in handler.messages if "starts SSL handshake" in m]
         # two connections (client and server) on each of the two loops
         assert (len(started), len(took)) == ((4, 4) if debug else (0, 0))
+
+
+def test_a_client_side_handshake_times_out_with_sslprotos_error(mode: str) -> None:
+    """A server that accepts and never answers the ClientHello: the client's
+    ssl_handshake_timeout aborts the connection with sslproto's ConnectionAbortedError."""
+
+    async def main() -> tuple[str, str, bool]:
+        loop = asyncio.get_running_loop()
+        held: list[asyncio.StreamWriter] = []
+
+        async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            held.append(w)
+
+        srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        t0 = loop.time()
+        try:
+            await asyncio.open_connection("127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                                          server_hostname="localhost", ssl_handshake_timeout=0.2)
+        except ConnectionAbortedError as exc:
+            err = (type(exc).__name__, str(exc))
+        waited = loop.time() - t0
+        for w in held:
+            w.close()
+        srv.close()
+        await srv.wait_closed()
+        return err[0], err[1], 0.15 < waited < 3
+
+    assert same_on_both(main) == (
+        "ConnectionAbortedError",
+        "SSL handshake is taking longer than 0.2 seconds: aborting the connection",
+        True,
+    )
+
+
+def test_a_peer_that_never_answers_close_notify_hits_the_shutdown_timeout(mode: str) -> None:
+    """The client closes; the server (a plain TCP reader handing the bytes to its own
+    ``ssl.SSLObject``) completes the handshake but never sends its close_notify: the
+    client's ssl_shutdown_timeout ends the connection with a TimeoutError."""
+
+    async def main() -> tuple[str, bool]:
+        loop = asyncio.get_running_loop()
+        sctx = tu.simple_server_sslcontext()
+
+        class Server(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                self.tr = transport
+                self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                self.obj = sctx.wrap_bio(self.inc, self.out, server_side=True)
+
+            def data_received(self, data: bytes) -> None:
+                self.inc.write(data)
+                try:
+                    self.obj.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+                self.tr.write(self.out.read())  # the handshake, then nothing
+
+        lost = loop.create_future()
+
+        class Client(asyncio.Protocol):
+            def connection_lost(self, exc: Any) -> None:
+                lost.set_result(exc)
+
+        srv = await loop.create_server(Server, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(
+            Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+            server_hostname="localhost", ssl_shutdown_timeout=0.2,
+        )
+        t0 = loop.time()
+        tr.close()
+        exc = await asyncio.wait_for(lost, 5)
+        waited = loop.time() - t0
+        srv.close()
+        await srv.wait_closed()
+        return type(exc).__name__, 0.15 < waited < 3
+
+    assert same_on_both(main) == ("TimeoutError", True)
