@@ -50,6 +50,8 @@ __all__ = ["TlsMixin"]
 
 _WRAPPED = sslproto.SSLProtocolState.WRAPPED
 _AGAIN = sslproto.SSLAgainErrors
+_READ_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_READ * 1024
+_WRITE_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE * 1024
 _MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
 # ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
 # feed; anything else: ``_FastSSLProtocol`` with it.
@@ -160,6 +162,22 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
 
+    def _set_read_buffer_limits(self, high: Any = None, low: Any = None) -> None:
+        """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
+        if high is None and low is None:
+            self._incoming_high_water = _READ_HIGH
+            self._incoming_low_water = _READ_HIGH // 4
+        else:
+            super()._set_read_buffer_limits(high, low)
+
+    def _set_write_buffer_limits(self, high: Any = None, low: Any = None) -> None:
+        """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
+        if high is None and low is None:
+            self._outgoing_high_water = _WRITE_HIGH
+            self._outgoing_low_water = _WRITE_HIGH // 4
+        else:
+            super()._set_write_buffer_limits(high, low)
+
     def _get_app_transport(self) -> Any:
         if self._app_transport is None:
             if self._app_transport_created:
@@ -174,9 +192,24 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
     protocol's Rust feed (or to ``_FastSSLProtocol._write_one`` without one)."""
 
     def __init__(self, loop: Any, ssl_protocol: Any) -> None:
-        super().__init__(loop, ssl_protocol)
+        # ``sslproto._SSLProtocolTransport.__init__``'s three fields, without its frame.
+        self._loop = loop
+        self._ssl_protocol = ssl_protocol
+        self._closed = False
         if ssl_protocol._simul_tls_native:
             self.write = ssl_protocol._simul_write  # type: ignore[method-assign]
+
+    def get_extra_info(self, name: Any, default: Any = None) -> Any:
+        """Get optional transport information (``sslproto``'s ``get_extra_info`` and
+        ``SSLProtocol._get_extra_info`` in one frame)."""
+        protocol = self._ssl_protocol
+        extra = protocol._extra
+        if name in extra:
+            return extra[name]
+        transport = protocol._transport
+        if transport is not None:
+            return transport.get_extra_info(name, default)
+        return default
 
     def write(self, data: Any) -> None:
         """Write some data bytes to the transport (encrypted and sent at once when
@@ -189,8 +222,11 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
     def close(self) -> None:
         """Close the transport (``sslproto``'s); a second ``close()`` forgets the protocol,
         and a ``write()`` after it fails as ``sslproto``'s does."""
-        super().close()
-        if self._ssl_protocol is None:
+        if not self._closed:
+            self._closed = True
+            self._ssl_protocol._start_shutdown()
+        else:
+            self._ssl_protocol = None
             self.__dict__.pop("write", None)
 
 

@@ -741,7 +741,11 @@ tls_methods! {
         extra.call_method(intern!(py, "update"), (), Some(&kw))?;
         if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
             p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
-            let transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            // `_get_app_transport()`: the one `__init__` made, unless it is gone.
+            let mut transport = p.getattr(intern!(py, "_app_transport"))?;
+            if transport.is_none() {
+                transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            }
             let app = this.app_protocol.borrow().clone_ref(py);
             drop(this);
             app.bind(py)

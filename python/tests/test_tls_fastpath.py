@@ -670,3 +670,47 @@ def test_a_peer_that_never_answers_close_notify_hits_the_shutdown_timeout(mode: 
         return type(exc).__name__, 0.15 < waited < 3
 
     assert same_on_both(main) == ("TimeoutError", True)
+
+
+def test_buffer_limits_extra_info_and_closing_are_sslprotos(mode: str) -> None:
+    """The application transport's defaults and set limits (on both directions), its
+    extra info (the handshake's, the socket's, a default; after the close, only the
+    handshake's) and ``is_closing`` across two closes, as ``sslproto``'s."""
+
+    async def main() -> list[Any]:
+        srv, r, w = await pair(echo)
+        t = w.transport
+        p = t._ssl_protocol  # type: ignore[attr-defined]
+        out: list[Any] = [
+            t.get_write_buffer_limits(),
+            (p._incoming_low_water, p._incoming_high_water),
+        ]
+        t.set_write_buffer_limits(high=1000)
+        p._set_read_buffer_limits(low=100)
+        out += [t.get_write_buffer_limits(), (p._incoming_low_water, p._incoming_high_water)]
+        t.set_write_buffer_limits()
+        out.append(t.get_write_buffer_limits())
+        for name in ("cipher", "peername", "socket", "nope"):
+            out.append(t.get_extra_info(name, "default") is not None)
+        out.append(t.get_extra_info("nope", "default"))
+        out.append(t.is_closing())
+        t.close()
+        out.append(t.is_closing())
+        try:
+            await w.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        out.append(t.get_extra_info("cipher") is not None)
+        out.append(t.get_extra_info("socket", "gone"))
+        t.close()  # the second close forgets the protocol
+        out.append(t.is_closing())
+        try:
+            t.get_extra_info("cipher")
+        except AttributeError:
+            out.append("AttributeError")
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    out = same_on_both(main)
+    assert out[0] == (128 * 1024, 512 * 1024) and out[-1] == "AttributeError"
