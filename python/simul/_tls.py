@@ -15,7 +15,7 @@ Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` r
 ``sslproto``'s handshake, read, shutdown and outgoing steps (``connection_made``,
 ``_start_handshake``, ``_do_handshake``, ``_on_handshake_complete``'s success path,
 ``_do_read``, ``_start_shutdown``, ``_do_flush``, ``_do_shutdown``,
-``_on_shutdown_complete``, ``_call_eof_received``, ``_process_outgoing``, ``_set_state``,
+``_on_shutdown_complete``, ``connection_lost``, ``_call_eof_received``, ``_process_outgoing``, ``_set_state``,
 ``_wakeup_waiter``) with
 the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
 object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted

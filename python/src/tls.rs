@@ -14,12 +14,13 @@
 //!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call;
 //!   the peer's close_notify calls the protocol's `_call_eof_received` and
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
-//!   here (`_do_handshake`, below). Any other state goes to the protocol's
-//!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
+//!   here (`_do_handshake`, below). Any other state goes on as `sslproto`'s
+//!   `buffer_updated` after its BIO write does (`_do_read`, `_do_flush`, `_do_shutdown`
+//!   or nothing, by state; `_FastSSLProtocol._after_incoming` in Python).
 //! - **Handshake and shutdown**: `connection_made`, `_start_handshake` (debug mode goes
 //!   to `sslproto`'s), `_do_handshake`, `_on_handshake_complete` (its success
 //!   path; a failure, debug mode or an `SSLObject` subclass go to `sslproto`'s),
-//!   `_start_shutdown`, `_on_shutdown_complete`,
+//!   `_start_shutdown`, `_on_shutdown_complete`, `connection_lost`,
 //!   `_call_eof_received`, `_do_flush`, `_do_shutdown`, `_process_outgoing`,
 //!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
 //!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
@@ -77,6 +78,7 @@ struct Consts {
     app_init: Py<PyAny>,
     app_con_made: Py<PyAny>,
     app_eof: Py<PyAny>,
+    app_con_lost: Py<PyAny>,
     /// `asyncio.log.logger`.
     logger: Py<PyAny>,
     /// `sslproto.SSLProtocol._on_handshake_complete` and `._do_read`, for the cases this
@@ -115,6 +117,10 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
             app_eof: m
                 .getattr("AppProtocolState")?
                 .getattr("STATE_EOF")?
+                .unbind(),
+            app_con_lost: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_CON_LOST")?
                 .unbind(),
             logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
             on_handshake_complete: m
@@ -309,7 +315,22 @@ impl TlsFeed {
             }
             None if this.handshaking.get() => return this.do_handshake(p, fixed),
             _ => {
-                p.call_method0(intern!(py, "_after_incoming"))?;
+                // `_FastSSLProtocol._after_incoming` (`sslproto`'s `buffer_updated` after
+                // its BIO write): on by state.
+                let c = consts(py)?;
+                let step = if this.wrapped.get() {
+                    Some(intern!(py, "_do_read"))
+                } else if this.flushing.get() {
+                    Some(intern!(py, "_do_flush"))
+                } else if this.state.borrow().bind(py).is(c.shutdown.bind(py)) {
+                    Some(intern!(py, "_do_shutdown"))
+                } else {
+                    None
+                };
+                drop(this);
+                if let Some(step) = step {
+                    p.call_method0(step)?;
+                }
                 return Ok(());
             }
         };
@@ -934,6 +955,54 @@ tls_methods! {
                 .getattr(intern!(py, "close"))?;
             p.getattr(intern!(py, "_loop"))?
                 .call_method1(intern!(py, "call_soon"), (close,))?;
+        }
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol.connection_lost`: the write backlog and what OpenSSL had to
+    /// send dropped, `_conn_lost` counted, the application transport marked closed; once
+    /// past the handshake, a started application protocol's `connection_lost(exc)`
+    /// scheduled; state `UNWRAPPED`, the transports and the application protocol
+    /// forgotten, the waiter woken with `exc`, both timeouts cancelled.
+    fn connection_lost(slf: &Bound<'_, Self>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let this = slf.borrow();
+        let backlog = this.write_backlog.borrow().clone_ref(py);
+        backlog.bind(py).call_method0(intern!(py, "clear"))?;
+        this.fixed(p)?.outgoing_read.bind(py).call0()?;
+        let lost = p.getattr(intern!(py, "_conn_lost"))?.add(1)?;
+        p.setattr(intern!(py, "_conn_lost"), lost)?;
+        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        if !app_transport.is_none() {
+            app_transport.setattr(intern!(py, "_closed"), true)?;
+        }
+        if !this.handshaking.get() {
+            let app_state = p.getattr(intern!(py, "_app_state"))?;
+            if app_state.is(c.app_con_made.bind(py)) || app_state.is(c.app_eof.bind(py)) {
+                p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
+                let app = this.app_protocol.borrow().clone_ref(py);
+                let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
+                p.getattr(intern!(py, "_loop"))?
+                    .call_method1(intern!(py, "call_soon"), (cb, exc))?;
+            }
+        }
+        this._set_state(c.unwrapped.bind(py))?;
+        drop(this.transport.replace(py.None()));
+        p.setattr(intern!(py, "_app_transport"), py.None())?;
+        drop(this.app_protocol.replace(py.None()));
+        drop(this);
+        Self::_wakeup_waiter(slf, Some(exc))?;
+        for name in [
+            intern!(py, "_shutdown_timeout_handle"),
+            intern!(py, "_handshake_timeout_handle"),
+        ] {
+            let handle = p.getattr(name)?;
+            if handle.is_truthy()? {
+                handle.call_method0(intern!(py, "cancel"))?;
+                p.setattr(name, py.None())?;
+            }
         }
         Ok(())
     }

@@ -714,3 +714,49 @@ def test_buffer_limits_extra_info_and_closing_are_sslprotos(mode: str) -> None:
 
     out = same_on_both(main)
     assert out[0] == (128 * 1024, 512 * 1024) and out[-1] == "AttributeError"
+
+
+def test_a_lost_connection_is_handled_as_sslprotos(mode: str) -> None:
+    """The server drops the raw connection mid-stream: the client's protocol gets
+    ``connection_lost`` once, after ``eof_received``, and the TLS protocol has counted the
+    loss and forgotten its transports and application protocol, as ``sslproto``."""
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        raws: list[Any] = []
+        events: list[Any] = []
+        lost = loop.create_future()
+
+        async def grab(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            raws.append(w.transport._ssl_protocol._transport)  # type: ignore[attr-defined]
+            w.write(b"hello")
+
+        class Client(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                events.append("made")
+
+            def data_received(self, data: bytes) -> None:
+                events.append(data)
+                raws[0].abort()
+
+            def eof_received(self) -> None:
+                events.append("eof")
+
+            def connection_lost(self, exc: Any) -> None:
+                events.append(("lost", type(exc).__name__))
+                lost.set_result(None)
+
+        srv = await asyncio.start_server(grab, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(
+            Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(), server_hostname="localhost"
+        )
+        p = tr._ssl_protocol  # type: ignore[attr-defined]
+        await asyncio.wait_for(lost, 5)
+        out = [events, p._conn_lost, p._transport, p._app_protocol, p._app_transport,
+               str(p._state), tr.is_closing()]
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    same_on_both(main)
