@@ -8,7 +8,9 @@ supplies asyncio's own cold-path code unchanged: ``run_until_complete``,
 ``create_task`` and the task factory, the exception handler, executors, ``getaddrinfo``,
 ``shutdown_asyncgens``. This module adds what the stock loop keeps in its selector
 classes: descriptor callbacks (``add_reader``/``add_writer``) and the ``sock_*``
-coroutines, here on the Rust descriptor watchers.
+coroutines, here on the Rust descriptor watchers; and one shortened ``BaseEventLoop`` path,
+``create_connection`` to a numeric host, whose steps (``_connect_sock``, ``sock_connect``,
+``_create_connection_transport``) run in its own frame with the same checks and errors.
 """
 
 from __future__ import annotations

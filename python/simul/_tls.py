@@ -93,8 +93,8 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         self._after_incoming()
 
     def _after_incoming(self) -> None:
-        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed's way out of
-        its fast path)."""
+        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed takes the
+        same steps itself, in ``TlsFeed.feed``)."""
         state = self._state
         if state is _WRAPPED:
             self._do_read()
