@@ -545,23 +545,32 @@ class EventLoop(  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
-_SOCKET_TRANSPORT_METHODS = (
-    "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
-    "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
-    "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
-    "set_write_buffer_limits", "_call_connection_lost", "_force_close",
+# The transport's methods a connection calls on its way (``sslproto`` and the streams
+# included), bound once per transport; the others are looked up on the core at each
+# access (``_simul.CoreMethod``), so a connection that never calls them never binds them.
+_SOCKET_TRANSPORT_BOUND = (
+    "write", "writelines", "close", "is_closing", "pause_reading", "resume_reading",
+    "get_extra_info", "get_write_buffer_size", "_call_connection_lost",
 )
+_SOCKET_TRANSPORT_LOOKED_UP = (
+    "write_eof", "can_write_eof", "abort", "is_reading", "get_protocol", "set_protocol",
+    "get_write_buffer_limits", "set_write_buffer_limits", "_force_close",
+)
+_SOCKET_TRANSPORT_METHODS = _SOCKET_TRANSPORT_BOUND + _SOCKET_TRANSPORT_LOOKED_UP
 
 
 class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
-    (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
-    frame. They are kept in slots, not in the instance dict: a slot is a data descriptor
-    of the class, which attribute lookup takes without probing the dict (the instance
-    still has one, as the stock loop's transports do, for attributes set on it)."""
+    (``_simul.SocketTransport``), so a call costs no Python frame. The ones a connection
+    calls on its way are bound once per transport and kept in slots, not in the instance
+    dict: a slot is a data descriptor of the class, which attribute lookup takes without
+    probing the dict (the instance still has one, as the stock loop's transports do, for
+    attributes set on it). The others are ``_simul.CoreMethod`` descriptors of the class,
+    which look the method up on the core at each access (binding all 18 per transport
+    cost more than a TLS handshake's connection ever calls)."""
 
-    _METHODS = _SOCKET_TRANSPORT_METHODS
-    __slots__ = _SOCKET_TRANSPORT_METHODS + ("_core",)
+    _METHODS = _SOCKET_TRANSPORT_BOUND
+    __slots__ = _SOCKET_TRANSPORT_BOUND + ("_core",)
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
@@ -578,6 +587,11 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
 
     def __repr__(self) -> str:
         return repr(self._core).replace("SocketTransport", type(self).__name__, 1)
+
+
+for _name in _SOCKET_TRANSPORT_LOOKED_UP:
+    setattr(SocketTransport, _name, _simul.CoreMethod(_name))
+del _name
 
 
 class EventLoopPolicy(events.BaseDefaultEventLoopPolicy if sys.platform == "win32" else asyncio.DefaultEventLoopPolicy):  # type: ignore[misc]

@@ -38,6 +38,7 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::SocketTransport>()?;
+    m.add_class::<transport::CoreMethod>()?;
     sys::install_transport_methods(&m.py().get_type::<transport::SocketTransport>())?;
     m.add_class::<pipe::PipeTransport>()?;
     m.add_class::<datagram::DatagramTransport>()?;

@@ -968,3 +968,42 @@ impl SocketTransport {
         format!("<SocketTransport fd={}{}>", self.st.fd, state)
     }
 }
+
+/// A method of a transport's Rust core that the Python transport class does not bind
+/// per transport (`_loop.py`'s `SocketTransport`, for the methods a connection seldom
+/// calls): on an instance, `getattr(instance._core, name)`, looked up at each access, as
+/// a plain method is (no Python frame); on the class, the descriptor itself. It defines
+/// no `__set__`, so an attribute set on the instance shadows it, as it would a method.
+#[pyclass(module = "simul._simul", frozen)]
+pub struct CoreMethod {
+    name: Py<PyString>,
+}
+
+#[pymethods]
+impl CoreMethod {
+    #[new]
+    fn new(name: Bound<'_, PyString>) -> Self {
+        CoreMethod {
+            name: name.unbind(),
+        }
+    }
+
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match instance {
+            Some(obj) if !obj.is_none() => Ok(obj
+                .getattr(pyo3::intern!(py, "_core"))?
+                .getattr(slf.get().name.bind(py))?
+                .unbind()),
+            _ => Ok(slf.clone().into_any().unbind()),
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<core method {}>", self.name.bind(py))
+    }
+}
