@@ -17,7 +17,8 @@ Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` r
 ``_do_read``, ``_start_shutdown``, ``_do_flush``, ``_do_shutdown``,
 ``_on_shutdown_complete``, ``connection_lost``, ``_call_eof_received``, ``_process_outgoing``, ``_set_state``,
 ``_wakeup_waiter``) with
-the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
+the same steps and outcomes in fewer Python frames (and ``_FastSSLProtocol.__init__`` runs
+``sslproto``'s ``__init__`` steps, with the application transport's, in one frame); the record loop calls the ``_ssl``
 object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted
 bytes are both empty instead of catching the ``SSLWantReadError`` of one more read. With
 the feed on, simul's socket transport hands each chunk it receives to ``TlsFeed.feed``
@@ -36,6 +37,7 @@ the Rust feed (chunks in through ``buffer_updated``, writes through ``_write_one
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import functools
 import os
@@ -52,6 +54,12 @@ _WRAPPED = sslproto.SSLProtocolState.WRAPPED
 _AGAIN = sslproto.SSLAgainErrors
 _READ_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_READ * 1024
 _WRITE_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE * 1024
+_READ_LOW = _READ_HIGH // 4
+_WRITE_LOW = _WRITE_HIGH // 4
+_UNWRAPPED = sslproto.SSLProtocolState.UNWRAPPED
+_STATE_INIT = sslproto.AppProtocolState.STATE_INIT
+_STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
+_NEW = object.__new__
 _MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
 # ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
 # feed; anything else: ``_FastSSLProtocol`` with it.
@@ -74,17 +82,80 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     # ``TlsFeed._on_handshake_complete``); None otherwise.
     _raw: Any = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, loop: Any, app_protocol: Any, sslcontext: Any, waiter: Any,
+        server_side: bool = False, server_hostname: Any = None,
+        call_connection_made: bool = True, ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None,
+    ) -> None:
+        """``sslproto.SSLProtocol.__init__``, its steps in this one frame: its
+        ``_set_app_protocol``, the default buffer limits and ``_get_app_transport`` (with
+        ``_FastSSLTransport.__init__``) inlined; the ``TlsFeed`` fields whose defaults are
+        the values it sets (the flags, ``_write_buffer_size``, ``_transport``) are left
+        as they are."""
         # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
-        # application transport (made in ``__init__``) takes ``_simul_write`` as its
-        # ``write`` (``python/src/tls.rs``).
+        # application transport takes ``_simul_write`` as its ``write``
+        # (``python/src/tls.rs``).
         self._simul_tls_native = NATIVE
-        # sslproto's ``__init__`` zeroes a 256 KiB read buffer per connection (page faults
-        # and a memset per handshake); its ``get_buffer`` grows the buffer when asked, so
-        # start it empty: with the feed it is never asked.
-        self.max_size = 0
-        super().__init__(*args, **kwargs)
-        del self.max_size  # the class's 256 KiB again, for reads
+        # sslproto zeroes a 256 KiB read buffer per connection (page faults and a memset
+        # per handshake); its ``get_buffer`` grows the buffer when asked, so start it
+        # empty: with the feed it is never asked.
+        self._ssl_buffer = buffer = bytearray()
+        self._ssl_buffer_view = memoryview(buffer)
+        if ssl_handshake_timeout is None:
+            ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
+        elif ssl_handshake_timeout <= 0:
+            raise ValueError(
+                f"ssl_handshake_timeout should be a positive number, got {ssl_handshake_timeout}"
+            )
+        if ssl_shutdown_timeout is None:
+            ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
+        elif ssl_shutdown_timeout <= 0:
+            raise ValueError(
+                f"ssl_shutdown_timeout should be a positive number, got {ssl_shutdown_timeout}"
+            )
+        if not sslcontext:
+            sslcontext = sslproto._create_transport_context(server_side, server_hostname)
+        self._server_side = server_side
+        if server_hostname and not server_side:
+            self._server_hostname = server_hostname
+        else:
+            server_hostname = self._server_hostname = None
+        self._sslcontext = sslcontext
+        self._extra = {"sslcontext": sslcontext}
+        self._write_backlog = collections.deque()
+        self._waiter = waiter
+        self._loop = loop
+        # ``_set_app_protocol``.
+        self._app_protocol = app_protocol
+        if hasattr(app_protocol, "get_buffer") and isinstance(app_protocol, asyncio.BufferedProtocol):
+            self._app_protocol_get_buffer = app_protocol.get_buffer
+            self._app_protocol_buffer_updated = app_protocol.buffer_updated
+            self._app_protocol_is_buffer = True
+        self._ssl_handshake_timeout = ssl_handshake_timeout
+        self._ssl_shutdown_timeout = ssl_shutdown_timeout
+        self._incoming = incoming = ssl.MemoryBIO()
+        self._outgoing = outgoing = ssl.MemoryBIO()
+        self._state = _UNWRAPPED
+        self._conn_lost = 0
+        self._app_state = _STATE_INIT if call_connection_made else _STATE_CON_MADE
+        self._sslobj = sslcontext.wrap_bio(
+            incoming, outgoing, server_side=server_side, server_hostname=server_hostname
+        )
+        self._incoming_high_water = _READ_HIGH
+        self._incoming_low_water = _READ_LOW
+        self._eof_received = False
+        self._outgoing_high_water = _WRITE_HIGH
+        self._outgoing_low_water = _WRITE_LOW
+        # ``_get_app_transport``.
+        transport = _NEW(_FastSSLTransport)
+        transport._loop = loop
+        transport._ssl_protocol = self
+        transport._closed = False
+        if NATIVE:
+            transport.write = self._simul_write
+        self._app_transport = transport
+        self._app_transport_created = True
 
     def buffer_updated(self, nbytes: int) -> None:
         """One chunk from the socket (a transport other than simul's): into the incoming
@@ -166,7 +237,7 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
         if high is None and low is None:
             self._incoming_high_water = _READ_HIGH
-            self._incoming_low_water = _READ_HIGH // 4
+            self._incoming_low_water = _READ_LOW
         else:
             super()._set_read_buffer_limits(high, low)
 
@@ -174,7 +245,7 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
         if high is None and low is None:
             self._outgoing_high_water = _WRITE_HIGH
-            self._outgoing_low_water = _WRITE_HIGH // 4
+            self._outgoing_low_water = _WRITE_LOW
         else:
             super()._set_write_buffer_limits(high, low)
 

@@ -760,3 +760,48 @@ def test_a_lost_connection_is_handled_as_sslprotos(mode: str) -> None:
         return out
 
     same_on_both(main)
+
+
+@pytest.mark.parametrize("server_side", [False, True])
+@pytest.mark.parametrize("buffered", [False, True])
+def test_a_new_protocols_fields_are_sslprotos(loop: asyncio.AbstractEventLoop, server_side: bool, buffered: bool) -> None:
+    """``_FastSSLProtocol.__init__`` (sslproto's steps in one frame) leaves the protocol,
+    its SSL object and its application transport as ``sslproto.SSLProtocol.__init__``
+    does, and refuses the same timeouts."""
+    ctx = tu.simple_server_sslcontext() if server_side else tu.simple_client_sslcontext()
+    app = asyncio.BufferedProtocol() if buffered else asyncio.Protocol()
+    waiter = loop.create_future()
+    args = (loop, app, ctx, waiter, server_side, "localhost")
+    kw: dict[str, Any] = {"ssl_handshake_timeout": 7.0}
+    fast, stock = tls._FastSSLProtocol(*args, **kw), asyncio.sslproto.SSLProtocol(*args, **kw)
+    fields = (
+        "_server_side", "_server_hostname", "_sslcontext", "_extra", "_write_buffer_size",
+        "_waiter", "_loop", "_app_protocol", "_app_protocol_is_buffer", "_app_transport_created",
+        "_transport", "_ssl_handshake_timeout", "_ssl_shutdown_timeout", "_state", "_conn_lost",
+        "_app_state", "_ssl_writing_paused", "_app_reading_paused", "_ssl_reading_paused",
+        "_incoming_high_water", "_incoming_low_water", "_eof_received", "_app_writing_paused",
+        "_outgoing_high_water", "_outgoing_low_water",
+    )
+    for name in fields:
+        assert getattr(fast, name) == getattr(stock, name), name
+    assert list(fast._write_backlog) == list(stock._write_backlog) == []
+    assert type(fast._incoming) is type(fast._outgoing) is ssl.MemoryBIO
+    assert (fast._sslobj.server_side, fast._sslobj.server_hostname) == (
+        stock._sslobj.server_side, stock._sslobj.server_hostname)
+    assert fast._sslobj.context is ctx
+    if buffered:
+        assert fast._app_protocol_get_buffer == app.get_buffer
+        assert fast._app_protocol_buffer_updated == app.buffer_updated
+    else:
+        assert not hasattr(fast, "_app_protocol_get_buffer")
+    tr = fast._app_transport
+    assert isinstance(tr, tls._FastSSLTransport)
+    assert (tr._loop, tr._ssl_protocol, tr._closed) == (loop, fast, False)
+    assert fast._get_app_transport() is tr
+    assert len(fast._ssl_buffer_view) == 0
+    with pytest.raises(ValueError, match="ssl_handshake_timeout should be a positive number, got 0"):
+        tls._FastSSLProtocol(*args, ssl_handshake_timeout=0)
+    with pytest.raises(ValueError, match="ssl_shutdown_timeout should be a positive number, got -1"):
+        tls._FastSSLProtocol(*args, ssl_shutdown_timeout=-1)
+    fast._app_transport.close()
+    stock._app_transport.close()
