@@ -43,6 +43,7 @@ __all__ = ["EventLoop", "EventLoopPolicy"]
 # convert them to enums in three Python calls each, on every connection's setup path.
 _RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
 _RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
+_NEW = object.__new__
 _INET = (socket.AF_INET, socket.AF_INET6)
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
@@ -223,7 +224,10 @@ class EventLoop(  # type: ignore[misc]
                 sock.connect(address)
             except (BlockingIOError, InterruptedError):
                 fd = sock.fileno()
-                self._ensure_fd_no_transport(fd)
+                # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
+                transport = self._transports.get(fd)
+                if transport is not None and not transport.is_closing():
+                    raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
                 handle = self._add_writer(fd, self._sock_connect_ready, (fut, sock, address))
                 try:
                     await fut
@@ -284,7 +288,15 @@ class EventLoop(  # type: ignore[misc]
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         elif sock.family in _INET and sock.type == socket.SOCK_STREAM:
             base_events._set_nodelay(sock)
-        transport = SocketTransport(self, sock, protocol, info, server)
+        # ``SocketTransport(self, sock, protocol, info, server)``, its ``__init__``'s steps
+        # here.
+        transport = _NEW(SocketTransport)
+        transport._extra = info
+        transport._loop = self
+        transport._high_water = 64 * 1024
+        transport._low_water = 16 * 1024
+        core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
+        core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
         self._transports[sock.fileno()] = transport
         self.call_soon(protocol.connection_made, transport)
         self.call_soon(transport._core._start, transport)
@@ -574,6 +586,7 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
+        # (``EventLoop._make_socket_transport`` takes these steps itself.)
         # ``_FlowControlMixin.__init__`` (and ``BaseTransport``'s), whose fields are set
         # here rather than in its three Python frames; ``_protocol_paused`` is the Rust
         # core's (``SendfileTransportMixin``), and so are the limits the methods use.
