@@ -723,7 +723,8 @@ impl SocketTransport {
     }
 
     /// `setattr(target, name, getattr(self, name))` for each of `names`: the Python
-    /// transport's methods are this core's, bound once (`_loop.py`'s `SocketTransport`).
+    /// transport's hot methods are this core's, bound once (`_loop.py`'s
+    /// `SocketTransport`; the others are [`CoreMethod`] descriptors).
     fn _bind_methods(
         slf: &Bound<'_, Self>,
         target: &Bound<'_, PyAny>,
