@@ -8,7 +8,9 @@ supplies asyncio's own cold-path code unchanged: ``run_until_complete``,
 ``create_task`` and the task factory, the exception handler, executors, ``getaddrinfo``,
 ``shutdown_asyncgens``. This module adds what the stock loop keeps in its selector
 classes: descriptor callbacks (``add_reader``/``add_writer``) and the ``sock_*``
-coroutines, here on the Rust descriptor watchers.
+coroutines, here on the Rust descriptor watchers; and one shortened ``BaseEventLoop`` path,
+``create_connection`` to a numeric host, whose steps (``_connect_sock``, ``sock_connect``,
+``_create_connection_transport``) run in its own frame with the same checks and errors.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ __all__ = ["EventLoop", "EventLoopPolicy"]
 # convert them to enums in three Python calls each, on every connection's setup path.
 _RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
 _RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
+_NEW = object.__new__
 _INET = (socket.AF_INET, socket.AF_INET6)
+_IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
 class EventLoop(  # type: ignore[misc]
@@ -179,6 +183,88 @@ class EventLoop(  # type: ignore[misc]
 
     # -- transports -------------------------------------------------------------------
 
+    async def create_connection(  # type: ignore[override]
+        self, protocol_factory: Callable[[], Any], host: Any = None, port: Any = None, *,
+        ssl: Any = None, family: int = 0, proto: int = 0, flags: int = 0, sock: Any = None,
+        local_addr: Any = None, server_hostname: Any = None, ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None, happy_eyeballs_delay: Any = None, interleave: Any = None,
+        **more: Any,
+    ) -> Any:
+        """``BaseEventLoop.create_connection``; to a numeric host (one address, nothing to
+        resolve) with no ``sock``, ``local_addr`` or happy eyeballs, its steps run here in
+        one frame: the same checks, socket, connect, transport and errors, without the
+        resolver and ``sock_connect`` rounds, and the socket made non-blocking once."""
+        info = None
+        if (
+            sock is None and local_addr is None and happy_eyeballs_delay is None
+            and interleave is None and not more and host and port is not None
+            and (ssl or (server_hostname is None and ssl_handshake_timeout is None
+                         and ssl_shutdown_timeout is None))
+        ):
+            info = _IPADDR_INFO(host, port, family, socket.SOCK_STREAM, proto)
+        if info is None:
+            return await super().create_connection(  # type: ignore[misc]
+                protocol_factory, host, port, ssl=ssl, family=family, proto=proto, flags=flags,
+                sock=sock, local_addr=local_addr, server_hostname=server_hostname,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+                happy_eyeballs_delay=happy_eyeballs_delay, interleave=interleave, **more,
+            )
+        if server_hostname is None and ssl:
+            server_hostname = host
+        # ``_connect_sock`` and ``sock_connect`` (whose ``_ensure_resolved`` of a numeric
+        # address gives it back as it is).
+        sock_family, sock_type, sock_proto, _, address = info
+        sock = None
+        try:
+            sock = socket.socket(family=sock_family, type=sock_type, proto=sock_proto)
+            sock.setblocking(False)
+            fut = self.create_future()
+            try:
+                sock.connect(address)
+            except (BlockingIOError, InterruptedError):
+                fd = sock.fileno()
+                # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
+                transport = self._transports.get(fd)
+                if transport is not None and not transport.is_closing():
+                    raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+                handle = self._add_writer(fd, self._sock_connect_ready, (fut, sock, address))
+                try:
+                    await fut
+                finally:
+                    # ``_wait_fd``'s done callback: the watch ends with ``fut`` (if a
+                    # cancel came before the connect's outcome).
+                    if not handle.cancelled() and not self.is_closed():
+                        self._remove_writer(fd)
+            fut = None  # type: ignore[assignment]  # break the traceback cycle
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        # ``_create_connection_transport``, for a socket already non-blocking.
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        if ssl:
+            sslcontext = None if isinstance(ssl, bool) else ssl
+            transport = self._make_ssl_transport(
+                sock, protocol, sslcontext, waiter, server_side=False,
+                server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
+            )
+        else:
+            transport = self._make_socket_transport(sock, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self._debug:
+            base_events.logger.debug(
+                "%r connected to %s:%r: (%r, %r)",
+                transport.get_extra_info("socket"), host, port, transport, protocol,
+            )
+        return transport, protocol
+
     def _make_socket_transport(
         self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
     ) -> Any:
@@ -202,7 +288,15 @@ class EventLoop(  # type: ignore[misc]
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         elif sock.family in _INET and sock.type == socket.SOCK_STREAM:
             base_events._set_nodelay(sock)
-        transport = SocketTransport(self, sock, protocol, info, server)
+        # ``SocketTransport(self, sock, protocol, info, server)``, its ``__init__``'s steps
+        # here.
+        transport = _NEW(SocketTransport)
+        transport._extra = info
+        transport._loop = self
+        transport._high_water = 64 * 1024
+        transport._low_water = 16 * 1024
+        core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
+        core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
         self._transports[sock.fileno()] = transport
         self.call_soon(protocol.connection_made, transport)
         self.call_soon(transport._core._start, transport)
@@ -265,7 +359,11 @@ class EventLoop(  # type: ignore[misc]
                     return
                 raise
             if sslcontext is not None:
-                self._accept_tls(protocol_factory, conn, addr, sslcontext, server, ssl_handshake_timeout, ssl_shutdown_timeout)
+                # ``_accept_tls``, in one frame less.
+                contextvars.copy_context().run(
+                    self._accept_tls_start, protocol_factory, conn, addr, sslcontext, server,
+                    ssl_handshake_timeout, ssl_shutdown_timeout,
+                )
                 continue
             # Each connection is set up in a copy of the context, as the stock loop's task
             # per accept (``_accept_connection2``): what its protocol factory sets, its
@@ -459,33 +557,54 @@ class EventLoop(  # type: ignore[misc]
             fut.set_result((conn, address))
 
 
-_SOCKET_TRANSPORT_METHODS = (
-    "write", "writelines", "write_eof", "can_write_eof", "close", "abort", "is_closing",
-    "is_reading", "pause_reading", "resume_reading", "get_extra_info", "get_protocol",
-    "set_protocol", "get_write_buffer_size", "get_write_buffer_limits",
-    "set_write_buffer_limits", "_call_connection_lost", "_force_close",
+# The transport's methods a connection calls on its way (``sslproto`` and the streams
+# included), bound once per transport; the others are looked up on the core at each
+# access (``_simul.CoreMethod``), so a connection that never calls them never binds them.
+_SOCKET_TRANSPORT_BOUND = (
+    "write", "writelines", "close", "is_closing", "pause_reading", "resume_reading",
+    "get_extra_info", "get_write_buffer_size", "_call_connection_lost",
 )
+_SOCKET_TRANSPORT_LOOKED_UP = (
+    "write_eof", "can_write_eof", "abort", "is_reading", "get_protocol", "set_protocol",
+    "get_write_buffer_limits", "set_write_buffer_limits", "_force_close",
+)
+_SOCKET_TRANSPORT_METHODS = _SOCKET_TRANSPORT_BOUND + _SOCKET_TRANSPORT_LOOKED_UP
 
 
 class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     """asyncio's TCP/Unix stream transport; its methods are those of the Rust core
-    (``_simul.SocketTransport``), bound once per transport, so a call costs no Python
-    frame. They are kept in slots, not in the instance dict: a slot is a data descriptor
-    of the class, which attribute lookup takes without probing the dict (the instance
-    still has one, as the stock loop's transports do, for attributes set on it)."""
+    (``_simul.SocketTransport``), so a call costs no Python frame. The ones a connection
+    calls on its way are bound once per transport and kept in slots, not in the instance
+    dict: a slot is a data descriptor of the class, which attribute lookup takes without
+    probing the dict (the instance still has one, as the stock loop's transports do, for
+    attributes set on it). The others are ``_simul.CoreMethod`` descriptors of the class,
+    which look the method up on the core at each access (binding all 18 per transport
+    cost more than a TLS handshake's connection ever calls)."""
 
-    _METHODS = _SOCKET_TRANSPORT_METHODS
-    __slots__ = _SOCKET_TRANSPORT_METHODS + ("_core",)
+    _METHODS = _SOCKET_TRANSPORT_BOUND
+    __slots__ = _SOCKET_TRANSPORT_BOUND + ("_core",)
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
-        super().__init__(extra, loop)
+        # (``EventLoop._make_socket_transport`` takes these steps itself.)
+        # ``_FlowControlMixin.__init__`` (and ``BaseTransport``'s), whose fields are set
+        # here rather than in its three Python frames; ``_protocol_paused`` is the Rust
+        # core's (``SendfileTransportMixin``), and so are the limits the methods use.
+        self._extra = extra
+        self._loop = loop
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         core._bind_methods(self, self._METHODS)
 
     def __repr__(self) -> str:
         return repr(self._core).replace("SocketTransport", type(self).__name__, 1)
+
+
+for _name in _SOCKET_TRANSPORT_LOOKED_UP:
+    setattr(SocketTransport, _name, _simul.CoreMethod(_name))
+del _name
 
 
 class EventLoopPolicy(events.BaseDefaultEventLoopPolicy if sys.platform == "win32" else asyncio.DefaultEventLoopPolicy):  # type: ignore[misc]

@@ -83,6 +83,13 @@ class LoopCore:
         """How many timers simul's wheel holds for this loop (cancelled ones leave at once)."""
         ...
 
+class CoreMethod:
+    """A method of a transport's Rust core, looked up on ``instance._core`` at each
+    access (the descriptor itself on the class)."""
+
+    def __init__(self, name: str) -> None: ...
+    def __get__(self, instance: Any, owner: Any = None) -> Any: ...
+
 class SocketTransport:
     """The Rust half of asyncio's socket transport (TCP and Unix streams); ``simul._loop``
     wraps it in a class deriving from ``asyncio.Transport``."""

@@ -12,10 +12,13 @@ Connections made by ``create_connection``/``create_server`` run ``_FastSSLProtoc
 subclass of ``sslproto.SSLProtocol`` and of the Rust ``_simul.TlsFeed``
 (``python/src/tls.rs``), which comes first in its MRO: the connection's hot state lives in
 Rust fields that ``sslproto``'s code reads and writes by name, and ``TlsFeed`` replaces
-``sslproto``'s handshake, read, shutdown and outgoing steps (``_do_handshake``,
-``_on_handshake_complete``'s success path, ``_do_read``, ``_do_flush``, ``_do_shutdown``,
-``_call_eof_received``, ``_process_outgoing``, ``_set_state``, ``_wakeup_waiter``) with
-the same steps and outcomes in fewer Python frames; the record loop calls the ``_ssl``
+``sslproto``'s handshake, read, shutdown and outgoing steps (``connection_made``,
+``_start_handshake``, ``_do_handshake``, ``_on_handshake_complete``'s success path,
+``_do_read``, ``_start_shutdown``, ``_do_flush``, ``_do_shutdown``,
+``_on_shutdown_complete``, ``connection_lost``, ``_call_eof_received``, ``_process_outgoing``, ``_set_state``,
+``_wakeup_waiter``) with
+the same steps and outcomes in fewer Python frames (and ``_FastSSLProtocol.__init__`` runs
+``sslproto``'s ``__init__`` steps, with the application transport's, in one frame); the record loop calls the ``_ssl``
 object under ``ssl.SSLObject`` directly and stops once the incoming BIO and the decrypted
 bytes are both empty instead of catching the ``SSLWantReadError`` of one more read. With
 the feed on, simul's socket transport hands each chunk it receives to ``TlsFeed.feed``
@@ -34,7 +37,9 @@ the Rust feed (chunks in through ``buffer_updated``, writes through ``_write_one
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
+import functools
 import os
 import ssl
 from asyncio import constants, sslproto
@@ -47,6 +52,14 @@ __all__ = ["TlsMixin"]
 
 _WRAPPED = sslproto.SSLProtocolState.WRAPPED
 _AGAIN = sslproto.SSLAgainErrors
+_READ_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_READ * 1024
+_WRITE_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE * 1024
+_READ_LOW = _READ_HIGH // 4
+_WRITE_LOW = _WRITE_HIGH // 4
+_UNWRAPPED = sslproto.SSLProtocolState.UNWRAPPED
+_STATE_INIT = sslproto.AppProtocolState.STATE_INIT
+_STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
+_NEW = object.__new__
 _MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
 # ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
 # feed; anything else: ``_FastSSLProtocol`` with it.
@@ -69,17 +82,80 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     # ``TlsFeed._on_handshake_complete``); None otherwise.
     _raw: Any = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, loop: Any, app_protocol: Any, sslcontext: Any, waiter: Any,
+        server_side: bool = False, server_hostname: Any = None,
+        call_connection_made: bool = True, ssl_handshake_timeout: Any = None,
+        ssl_shutdown_timeout: Any = None,
+    ) -> None:
+        """``sslproto.SSLProtocol.__init__``, its steps in this one frame: its
+        ``_set_app_protocol``, the default buffer limits and ``_get_app_transport`` (with
+        ``_FastSSLTransport.__init__``) inlined; the ``TlsFeed`` fields whose defaults are
+        the values it sets (the flags, ``_write_buffer_size``, ``_transport``) are left
+        as they are."""
         # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
-        # application transport (made in ``__init__``) takes ``_simul_write`` as its
-        # ``write`` (``python/src/tls.rs``).
+        # application transport takes ``_simul_write`` as its ``write``
+        # (``python/src/tls.rs``).
         self._simul_tls_native = NATIVE
-        # sslproto's ``__init__`` zeroes a 256 KiB read buffer per connection (page faults
-        # and a memset per handshake); its ``get_buffer`` grows the buffer when asked, so
-        # start it empty: with the feed it is never asked.
-        self.max_size = 0
-        super().__init__(*args, **kwargs)
-        del self.max_size  # the class's 256 KiB again, for reads
+        # sslproto zeroes a 256 KiB read buffer per connection (page faults and a memset
+        # per handshake); its ``get_buffer`` grows the buffer when asked, so start it
+        # empty: with the feed it is never asked.
+        self._ssl_buffer = buffer = bytearray()
+        self._ssl_buffer_view = memoryview(buffer)
+        if ssl_handshake_timeout is None:
+            ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
+        elif ssl_handshake_timeout <= 0:
+            raise ValueError(
+                f"ssl_handshake_timeout should be a positive number, got {ssl_handshake_timeout}"
+            )
+        if ssl_shutdown_timeout is None:
+            ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
+        elif ssl_shutdown_timeout <= 0:
+            raise ValueError(
+                f"ssl_shutdown_timeout should be a positive number, got {ssl_shutdown_timeout}"
+            )
+        if not sslcontext:
+            sslcontext = sslproto._create_transport_context(server_side, server_hostname)
+        self._server_side = server_side
+        if server_hostname and not server_side:
+            self._server_hostname = server_hostname
+        else:
+            server_hostname = self._server_hostname = None
+        self._sslcontext = sslcontext
+        self._extra = {"sslcontext": sslcontext}
+        self._write_backlog = collections.deque()
+        self._waiter = waiter
+        self._loop = loop
+        # ``_set_app_protocol``.
+        self._app_protocol = app_protocol
+        if hasattr(app_protocol, "get_buffer") and isinstance(app_protocol, asyncio.BufferedProtocol):
+            self._app_protocol_get_buffer = app_protocol.get_buffer
+            self._app_protocol_buffer_updated = app_protocol.buffer_updated
+            self._app_protocol_is_buffer = True
+        self._ssl_handshake_timeout = ssl_handshake_timeout
+        self._ssl_shutdown_timeout = ssl_shutdown_timeout
+        self._incoming = incoming = ssl.MemoryBIO()
+        self._outgoing = outgoing = ssl.MemoryBIO()
+        self._state = _UNWRAPPED
+        self._conn_lost = 0
+        self._app_state = _STATE_INIT if call_connection_made else _STATE_CON_MADE
+        self._sslobj = sslcontext.wrap_bio(
+            incoming, outgoing, server_side=server_side, server_hostname=server_hostname
+        )
+        self._incoming_high_water = _READ_HIGH
+        self._incoming_low_water = _READ_LOW
+        self._eof_received = False
+        self._outgoing_high_water = _WRITE_HIGH
+        self._outgoing_low_water = _WRITE_LOW
+        # ``_get_app_transport``.
+        transport = _NEW(_FastSSLTransport)
+        transport._loop = loop
+        transport._ssl_protocol = self
+        transport._closed = False
+        if NATIVE:
+            transport.write = self._simul_write
+        self._app_transport = transport
+        self._app_transport_created = True
 
     def buffer_updated(self, nbytes: int) -> None:
         """One chunk from the socket (a transport other than simul's): into the incoming
@@ -88,8 +164,8 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         self._after_incoming()
 
     def _after_incoming(self) -> None:
-        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed's way out of
-        its fast path)."""
+        """``sslproto``'s ``buffer_updated`` after its BIO write (the Rust feed takes the
+        same steps itself, in ``TlsFeed.feed``)."""
         state = self._state
         if state is _WRAPPED:
             self._do_read()
@@ -157,6 +233,22 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
         except Exception as ex:
             self._fatal_error(ex, "Fatal error on SSL protocol")
 
+    def _set_read_buffer_limits(self, high: Any = None, low: Any = None) -> None:
+        """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
+        if high is None and low is None:
+            self._incoming_high_water = _READ_HIGH
+            self._incoming_low_water = _READ_LOW
+        else:
+            super()._set_read_buffer_limits(high, low)
+
+    def _set_write_buffer_limits(self, high: Any = None, low: Any = None) -> None:
+        """``sslproto``'s, with its defaults set without ``add_flowcontrol_defaults``."""
+        if high is None and low is None:
+            self._outgoing_high_water = _WRITE_HIGH
+            self._outgoing_low_water = _WRITE_LOW
+        else:
+            super()._set_write_buffer_limits(high, low)
+
     def _get_app_transport(self) -> Any:
         if self._app_transport is None:
             if self._app_transport_created:
@@ -171,9 +263,24 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
     protocol's Rust feed (or to ``_FastSSLProtocol._write_one`` without one)."""
 
     def __init__(self, loop: Any, ssl_protocol: Any) -> None:
-        super().__init__(loop, ssl_protocol)
+        # ``sslproto._SSLProtocolTransport.__init__``'s three fields, without its frame.
+        self._loop = loop
+        self._ssl_protocol = ssl_protocol
+        self._closed = False
         if ssl_protocol._simul_tls_native:
             self.write = ssl_protocol._simul_write  # type: ignore[method-assign]
+
+    def get_extra_info(self, name: Any, default: Any = None) -> Any:
+        """Get optional transport information (``sslproto``'s ``get_extra_info`` and
+        ``SSLProtocol._get_extra_info`` in one frame)."""
+        protocol = self._ssl_protocol
+        extra = protocol._extra
+        if name in extra:
+            return extra[name]
+        transport = protocol._transport
+        if transport is not None:
+            return transport.get_extra_info(name, default)
+        return default
 
     def write(self, data: Any) -> None:
         """Write some data bytes to the transport (encrypted and sent at once when
@@ -186,8 +293,11 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
     def close(self) -> None:
         """Close the transport (``sslproto``'s); a second ``close()`` forgets the protocol,
         and a ``write()`` after it fails as ``sslproto``'s does."""
-        super().close()
-        if self._ssl_protocol is None:
+        if not self._closed:
+            self._closed = True
+            self._ssl_protocol._start_shutdown()
+        else:
+            self._ssl_protocol = None
             self.__dict__.pop("write", None)
 
 
@@ -240,6 +350,8 @@ class TlsMixin:
         self, protocol_factory: Any, conn: Any, addr: Any, sslcontext: Any, server: Any,
         ssl_handshake_timeout: Any, ssl_shutdown_timeout: Any,
     ) -> None:
+        """``_accept_tls`` in the connection's own context (``_accept_ready`` calls it
+        so, saving a frame)."""
         protocol = None
         transport = None
         try:
@@ -257,7 +369,7 @@ class TlsMixin:
             self._accept_tls_failed(exc, protocol, transport)
             return
         waiter.add_done_callback(
-            lambda w: self._accept_tls_done(w, protocol, transport)
+            functools.partial(self._accept_tls_done, protocol=protocol, transport=transport)
         )
 
     def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:

@@ -5,7 +5,7 @@
 //! | `core.rs` | `LoopCore`: call_soon/call_at/time/stop/run on simul's loop core, the GIL released while parked |
 //! | `handle.rs` | `Handle`, `TimerHandle`, and running a Python callback as asyncio does |
 //! | `fdwatch.rs` | `add_reader`/`add_writer`: level-triggered callbacks on the edge-triggered selector; the connect watch's spare registration handed to the transport |
-//! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol` |
+//! | `transport.rs` | `SocketTransport`: TCP and Unix stream transports, flow control, `BufferedProtocol`; `CoreMethod`, the descriptor of its seldom-called methods on the Python transport |
 //! | `datagram.rs` | `DatagramTransport`: UDP and Unix datagram transports, queued sends, `error_received` |
 //! | `pipe.rs` | `PipeTransport`: read and write pipe transports (`connect_*_pipe`, child pipes) |
 //! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, reporting, `connection_lost` scheduling, the `contextvars` context the protocol callbacks run in) |
@@ -39,6 +39,7 @@ fn _simul(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sys::install_soon_type(m.py())?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::SocketTransport>()?;
+    m.add_class::<transport::CoreMethod>()?;
     sys::install_transport_methods(&m.py().get_type::<transport::SocketTransport>())?;
     m.add_class::<pipe::PipeTransport>()?;
     m.add_class::<datagram::DatagramTransport>()?;

@@ -14,10 +14,13 @@
 //!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call;
 //!   the peer's close_notify calls the protocol's `_call_eof_received` and
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
-//!   here (`_do_handshake`, below). Any other state goes to the protocol's
-//!   `_after_incoming` (which is `sslproto`'s `buffer_updated` after its BIO write).
-//! - **Handshake and shutdown**: `_do_handshake`, `_on_handshake_complete` (its success
+//!   here (`_do_handshake`, below). Any other state goes on as `sslproto`'s
+//!   `buffer_updated` after its BIO write does (`_do_read`, `_do_flush`, `_do_shutdown`
+//!   or nothing, by state; `_FastSSLProtocol._after_incoming` in Python).
+//! - **Handshake and shutdown**: `connection_made`, `_start_handshake` (debug mode goes
+//!   to `sslproto`'s), `_do_handshake`, `_on_handshake_complete` (its success
 //!   path; a failure, debug mode or an `SSLObject` subclass go to `sslproto`'s),
+//!   `_start_shutdown`, `_on_shutdown_complete`, `connection_lost`,
 //!   `_call_eof_received`, `_do_flush`, `_do_shutdown`, `_process_outgoing`,
 //!   `_set_state` and `_wakeup_waiter` are methods of this class, so they replace
 //!   `sslproto`'s (which comes after it in the MRO) wherever `sslproto`'s own code calls
@@ -75,12 +78,15 @@ struct Consts {
     app_init: Py<PyAny>,
     app_con_made: Py<PyAny>,
     app_eof: Py<PyAny>,
+    app_con_lost: Py<PyAny>,
     /// `asyncio.log.logger`.
     logger: Py<PyAny>,
     /// `sslproto.SSLProtocol._on_handshake_complete` and `._do_read`, for the cases this
     /// path hands on.
     on_handshake_complete: Py<PyAny>,
     do_read: Py<PyAny>,
+    /// `sslproto.SSLProtocol._start_handshake`, for debug mode.
+    start_handshake: Py<PyAny>,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -112,12 +118,20 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
                 .getattr("AppProtocolState")?
                 .getattr("STATE_EOF")?
                 .unbind(),
+            app_con_lost: m
+                .getattr("AppProtocolState")?
+                .getattr("STATE_CON_LOST")?
+                .unbind(),
             logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
             on_handshake_complete: m
                 .getattr("SSLProtocol")?
                 .getattr("_on_handshake_complete")?
                 .unbind(),
             do_read: m.getattr("SSLProtocol")?.getattr("_do_read")?.unbind(),
+            start_handshake: m
+                .getattr("SSLProtocol")?
+                .getattr("_start_handshake")?
+                .unbind(),
         })
     })
 }
@@ -301,7 +315,22 @@ impl TlsFeed {
             }
             None if this.handshaking.get() => return this.do_handshake(p, fixed),
             _ => {
-                p.call_method0(intern!(py, "_after_incoming"))?;
+                // `_FastSSLProtocol._after_incoming` (`sslproto`'s `buffer_updated` after
+                // its BIO write): on by state.
+                let c = consts(py)?;
+                let step = if this.wrapped.get() {
+                    Some(intern!(py, "_do_read"))
+                } else if this.flushing.get() {
+                    Some(intern!(py, "_do_flush"))
+                } else if this.state.borrow().bind(py).is(c.shutdown.bind(py)) {
+                    Some(intern!(py, "_do_shutdown"))
+                } else {
+                    None
+                };
+                drop(this);
+                if let Some(step) = step {
+                    p.call_method0(step)?;
+                }
                 return Ok(());
             }
         };
@@ -733,7 +762,11 @@ tls_methods! {
         extra.call_method(intern!(py, "update"), (), Some(&kw))?;
         if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
             p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
-            let transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            // `_get_app_transport()`: the one `__init__` made, unless it is gone.
+            let mut transport = p.getattr(intern!(py, "_app_transport"))?;
+            if transport.is_none() {
+                transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+            }
             let app = this.app_protocol.borrow().clone_ref(py);
             drop(this);
             app.bind(py)
@@ -823,6 +856,155 @@ tls_methods! {
         let p = slf.as_any();
         let fixed = this.fixed(p)?;
         this.send_outgoing(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol.connection_made`: the raw transport kept, then
+    /// `_start_handshake`.
+    fn connection_made(slf: &Bound<'_, Self>, transport: Py<PyAny>) -> PyResult<()> {
+        drop(slf.borrow().transport.replace(transport));
+        Self::_start_handshake(slf)
+    }
+
+    /// `sslproto.SSLProtocol._start_handshake`: state `DO_HANDSHAKE`, the handshake
+    /// timeout armed, the first handshake step. Debug mode (which logs the start and
+    /// keeps its time) is `sslproto`'s method. The timer calls the bound
+    /// `_check_handshake_timeout` where `sslproto` wraps the same call in a lambda.
+    fn _start_handshake(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let loop_ = p.getattr(intern!(py, "_loop"))?;
+        if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
+            c.start_handshake.bind(py).call1((p,))?;
+            return Ok(());
+        }
+        p.setattr(intern!(py, "_handshake_start_time"), py.None())?;
+        let this = slf.borrow();
+        this._set_state(c.do_handshake.bind(py))?;
+        let handle = loop_.call_method1(
+            intern!(py, "call_later"),
+            (
+                p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
+                p.getattr(intern!(py, "_check_handshake_timeout"))?,
+            ),
+        )?;
+        p.setattr(intern!(py, "_handshake_timeout_handle"), handle)?;
+        let fixed = this.fixed(p)?;
+        this.do_handshake(p, fixed)
+    }
+
+    /// `sslproto.SSLProtocol._start_shutdown`: nothing once flushing, shut down or
+    /// unwrapped; the application transport marked closed; during the handshake
+    /// `_abort()`, otherwise state `FLUSHING`, the shutdown timeout armed (the bound
+    /// `_check_shutdown_timeout`, as for the handshake's) and `_do_flush`.
+    fn _start_shutdown(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let this = slf.borrow();
+        {
+            let state = this.state.borrow();
+            let state = state.bind(py);
+            if state.is(c.flushing.bind(py))
+                || state.is(c.shutdown.bind(py))
+                || state.is(c.unwrapped.bind(py))
+            {
+                return Ok(());
+            }
+        }
+        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        if !app_transport.is_none() {
+            app_transport.setattr(intern!(py, "_closed"), true)?;
+        }
+        if this.handshaking.get() {
+            drop(this);
+            p.call_method0(intern!(py, "_abort"))?;
+            return Ok(());
+        }
+        this._set_state(c.flushing.bind(py))?;
+        let handle = p.getattr(intern!(py, "_loop"))?.call_method1(
+            intern!(py, "call_later"),
+            (
+                p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
+                p.getattr(intern!(py, "_check_shutdown_timeout"))?,
+            ),
+        )?;
+        p.setattr(intern!(py, "_shutdown_timeout_handle"), handle)?;
+        drop(this);
+        Self::_do_flush(slf)
+    }
+
+    /// `sslproto.SSLProtocol._on_shutdown_complete`: the shutdown timeout cancelled; an
+    /// error to `_fatal_error`, otherwise the raw transport's `close` scheduled.
+    fn _on_shutdown_complete(slf: &Bound<'_, Self>, shutdown_exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let handle = p.getattr(intern!(py, "_shutdown_timeout_handle"))?;
+        if !handle.is_none() {
+            handle.call_method0(intern!(py, "cancel"))?;
+            p.setattr(intern!(py, "_shutdown_timeout_handle"), py.None())?;
+        }
+        if shutdown_exc.is_truthy()? {
+            p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
+        } else {
+            let close = slf
+                .borrow()
+                .transport
+                .borrow()
+                .bind(py)
+                .getattr(intern!(py, "close"))?;
+            p.getattr(intern!(py, "_loop"))?
+                .call_method1(intern!(py, "call_soon"), (close,))?;
+        }
+        Ok(())
+    }
+
+    /// `sslproto.SSLProtocol.connection_lost`: the write backlog and what OpenSSL had to
+    /// send dropped, `_conn_lost` counted, the application transport marked closed; once
+    /// past the handshake, a started application protocol's `connection_lost(exc)`
+    /// scheduled; state `UNWRAPPED`, the transports and the application protocol
+    /// forgotten, the waiter woken with `exc`, both timeouts cancelled.
+    fn connection_lost(slf: &Bound<'_, Self>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let p = slf.as_any();
+        let c = consts(py)?;
+        let this = slf.borrow();
+        let backlog = this.write_backlog.borrow().clone_ref(py);
+        backlog.bind(py).call_method0(intern!(py, "clear"))?;
+        this.fixed(p)?.outgoing_read.bind(py).call0()?;
+        let lost = p.getattr(intern!(py, "_conn_lost"))?.add(1)?;
+        p.setattr(intern!(py, "_conn_lost"), lost)?;
+        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        if !app_transport.is_none() {
+            app_transport.setattr(intern!(py, "_closed"), true)?;
+        }
+        if !this.handshaking.get() {
+            let app_state = p.getattr(intern!(py, "_app_state"))?;
+            if app_state.is(c.app_con_made.bind(py)) || app_state.is(c.app_eof.bind(py)) {
+                p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
+                let app = this.app_protocol.borrow().clone_ref(py);
+                let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
+                p.getattr(intern!(py, "_loop"))?
+                    .call_method1(intern!(py, "call_soon"), (cb, exc))?;
+            }
+        }
+        this._set_state(c.unwrapped.bind(py))?;
+        drop(this.transport.replace(py.None()));
+        p.setattr(intern!(py, "_app_transport"), py.None())?;
+        drop(this.app_protocol.replace(py.None()));
+        drop(this);
+        Self::_wakeup_waiter(slf, Some(exc))?;
+        for name in [
+            intern!(py, "_shutdown_timeout_handle"),
+            intern!(py, "_handshake_timeout_handle"),
+        ] {
+            let handle = p.getattr(name)?;
+            if handle.is_truthy()? {
+                handle.call_method0(intern!(py, "cancel"))?;
+                p.setattr(name, py.None())?;
+            }
+        }
+        Ok(())
     }
 
     /// The application transport's `write(data)` (see the module doc, "Out").

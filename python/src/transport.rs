@@ -642,6 +642,35 @@ impl SocketTransport {
     }
 }
 
+/// `socket.socket` and `_socket.socket.close`, looked up once.
+static SOCKET_CLOSE: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> = pyo3::sync::PyOnceLock::new();
+
+/// `sock.close()`. For a plain `socket.socket` these are the steps of its Python `close`
+/// and `_real_close` (`_closed` set; the descriptor closed by `_socket.socket.close`
+/// unless a `makefile()` object still holds it), without their two frames; a subclass's
+/// own `close` is called.
+pub(crate) fn close_socket(sock: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = sock.py();
+    let (class, close) = SOCKET_CLOSE.get_or_try_init(py, || {
+        Ok::<_, PyErr>((
+            py.import("socket")?.getattr("socket")?.unbind(),
+            py.import("_socket")?
+                .getattr("socket")?
+                .getattr("close")?
+                .unbind(),
+        ))
+    })?;
+    if !sock.get_type().is(class.bind(py)) {
+        return sock.call_method0(pyo3::intern!(py, "close")).map(drop);
+    }
+    sock.setattr(pyo3::intern!(py, "_closed"), true)?;
+    let refs = sock.getattr(pyo3::intern!(py, "_io_refs"))?;
+    if refs.le(0)? {
+        close.bind(py).call1((sock,))?;
+    }
+    Ok(())
+}
+
 #[pymethods]
 impl SocketTransport {
     #[new]
@@ -694,7 +723,8 @@ impl SocketTransport {
     }
 
     /// `setattr(target, name, getattr(self, name))` for each of `names`: the Python
-    /// transport's methods are this core's, bound once (`_loop.py`'s `SocketTransport`).
+    /// transport's hot methods are this core's, bound once (`_loop.py`'s
+    /// `SocketTransport`; the others are [`CoreMethod`] descriptors).
     fn _bind_methods(
         slf: &Bound<'_, Self>,
         target: &Bound<'_, PyAny>,
@@ -737,7 +767,7 @@ impl SocketTransport {
         drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
         if let Some(sock) = st.sock.borrow_mut().take() {
-            let _ = sock.bind(py).call_method0("close");
+            let _ = close_socket(sock.bind(py));
         }
         if let Some(s) = &st.server {
             let _ = s.bind(py).call_method0("_detach");
@@ -937,5 +967,44 @@ impl SocketTransport {
             None => String::new(),
         };
         format!("<SocketTransport fd={}{}>", self.st.fd, state)
+    }
+}
+
+/// A method of a transport's Rust core that the Python transport class does not bind
+/// per transport (`_loop.py`'s `SocketTransport`, for the methods a connection seldom
+/// calls): on an instance, `getattr(instance._core, name)`, looked up at each access, as
+/// a plain method is (no Python frame); on the class, the descriptor itself. It defines
+/// no `__set__`, so an attribute set on the instance shadows it, as it would a method.
+#[pyclass(module = "simul._simul", frozen)]
+pub struct CoreMethod {
+    name: Py<PyString>,
+}
+
+#[pymethods]
+impl CoreMethod {
+    #[new]
+    fn new(name: Bound<'_, PyString>) -> Self {
+        CoreMethod {
+            name: name.unbind(),
+        }
+    }
+
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match instance {
+            Some(obj) if !obj.is_none() => Ok(obj
+                .getattr(pyo3::intern!(py, "_core"))?
+                .getattr(slf.get().name.bind(py))?
+                .unbind()),
+            _ => Ok(slf.clone().into_any().unbind()),
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<core method {}>", self.name.bind(py))
     }
 }

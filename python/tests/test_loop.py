@@ -545,3 +545,39 @@ def test_ctrl_c_interrupts_a_waiting_loop() -> None:
     assert p.returncode == 3
     assert "interrupted" in out
     assert time.monotonic() - t0 < 10  # promptly, not after the 30 s sleep
+
+
+def test_the_running_loops_futures_and_tasks_are_given_their_loop(
+    loop: simul.EventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``create_future``/``create_task`` on the running loop pass ``loop=``, as asyncio's
+    do: a ``Future`` or ``Task`` made without one asks ``get_event_loop()``, and on
+    CPython 3.11 each such question is a ``getpid`` system call (two with the check of
+    whether this loop is the running one)."""
+    made: list[tuple[str, object]] = []
+
+    class MyFuture(asyncio.Future):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(("future", kwargs.get("loop")))
+            super().__init__(*args, **kwargs)
+
+    class MyTask(asyncio.Task):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(("task", kwargs.get("loop")))
+            super().__init__(*args, **kwargs)
+
+    async def nothing() -> None:
+        pass
+
+    async def main() -> None:
+        monkeypatch.setattr(asyncio.futures, "Future", MyFuture)
+        monkeypatch.setattr(asyncio.tasks, "Task", MyTask)
+        fut = loop.create_future()
+        task = loop.create_task(nothing())
+        monkeypatch.undo()
+        fut.set_result(None)
+        await fut
+        await task
+
+    loop.run_until_complete(main())
+    assert made == [("future", loop), ("task", loop)]

@@ -591,3 +591,217 @@ def test_a_debug_mode_handshake_logs_as_stock_and_disarms_its_timeout(mode: str)
         started = [m for m in handler.messages if "starts SSL handshake" in m]
         # two connections (client and server) on each of the two loops
         assert (len(started), len(took)) == ((4, 4) if debug else (0, 0))
+
+
+def test_a_client_side_handshake_times_out_with_sslprotos_error(mode: str) -> None:
+    """A server that accepts and never answers the ClientHello: the client's
+    ssl_handshake_timeout aborts the connection with sslproto's ConnectionAbortedError."""
+
+    async def main() -> tuple[str, str, bool]:
+        loop = asyncio.get_running_loop()
+        held: list[asyncio.StreamWriter] = []
+
+        async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            held.append(w)
+
+        srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        t0 = loop.time()
+        try:
+            await asyncio.open_connection("127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+                                          server_hostname="localhost", ssl_handshake_timeout=0.2)
+        except ConnectionAbortedError as exc:
+            err = (type(exc).__name__, str(exc))
+        waited = loop.time() - t0
+        for w in held:
+            w.close()
+        srv.close()
+        await srv.wait_closed()
+        return err[0], err[1], 0.15 < waited < 3
+
+    assert same_on_both(main) == (
+        "ConnectionAbortedError",
+        "SSL handshake is taking longer than 0.2 seconds: aborting the connection",
+        True,
+    )
+
+
+def test_a_peer_that_never_answers_close_notify_hits_the_shutdown_timeout(mode: str) -> None:
+    """The client closes; the server (a plain TCP reader handing the bytes to its own
+    ``ssl.SSLObject``) completes the handshake but never sends its close_notify: the
+    client's ssl_shutdown_timeout ends the connection with a TimeoutError."""
+
+    async def main() -> tuple[str, bool]:
+        loop = asyncio.get_running_loop()
+        sctx = tu.simple_server_sslcontext()
+
+        class Server(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                self.tr = transport
+                self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                self.obj = sctx.wrap_bio(self.inc, self.out, server_side=True)
+
+            def data_received(self, data: bytes) -> None:
+                self.inc.write(data)
+                try:
+                    self.obj.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+                self.tr.write(self.out.read())  # the handshake, then nothing
+
+        lost = loop.create_future()
+
+        class Client(asyncio.Protocol):
+            def connection_lost(self, exc: Any) -> None:
+                lost.set_result(exc)
+
+        srv = await loop.create_server(Server, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(
+            Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(),
+            server_hostname="localhost", ssl_shutdown_timeout=0.2,
+        )
+        t0 = loop.time()
+        tr.close()
+        exc = await asyncio.wait_for(lost, 5)
+        waited = loop.time() - t0
+        srv.close()
+        await srv.wait_closed()
+        return type(exc).__name__, 0.15 < waited < 3
+
+    assert same_on_both(main) == ("TimeoutError", True)
+
+
+def test_buffer_limits_extra_info_and_closing_are_sslprotos(mode: str) -> None:
+    """The application transport's defaults and set limits (on both directions), its
+    extra info (the handshake's, the socket's, a default; after the close, only the
+    handshake's) and ``is_closing`` across two closes, as ``sslproto``'s."""
+
+    async def main() -> list[Any]:
+        srv, r, w = await pair(echo)
+        t = w.transport
+        p = t._ssl_protocol  # type: ignore[attr-defined]
+        out: list[Any] = [
+            t.get_write_buffer_limits(),
+            (p._incoming_low_water, p._incoming_high_water),
+        ]
+        t.set_write_buffer_limits(high=1000)
+        p._set_read_buffer_limits(low=100)
+        out += [t.get_write_buffer_limits(), (p._incoming_low_water, p._incoming_high_water)]
+        t.set_write_buffer_limits()
+        out.append(t.get_write_buffer_limits())
+        for name in ("cipher", "peername", "socket", "nope"):
+            out.append(t.get_extra_info(name, "default") is not None)
+        out.append(t.get_extra_info("nope", "default"))
+        out.append(t.is_closing())
+        t.close()
+        out.append(t.is_closing())
+        try:
+            await w.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        out.append(t.get_extra_info("cipher") is not None)
+        out.append(t.get_extra_info("socket", "gone"))
+        t.close()  # the second close forgets the protocol
+        out.append(t.is_closing())
+        try:
+            t.get_extra_info("cipher")
+        except AttributeError:
+            out.append("AttributeError")
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    out = same_on_both(main)
+    assert out[0] == (128 * 1024, 512 * 1024) and out[-1] == "AttributeError"
+
+
+def test_a_lost_connection_is_handled_as_sslprotos(mode: str) -> None:
+    """The server drops the raw connection mid-stream: the client's protocol gets
+    ``connection_lost`` once, after ``eof_received``, and the TLS protocol has counted the
+    loss and forgotten its transports and application protocol, as ``sslproto``."""
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        raws: list[Any] = []
+        events: list[Any] = []
+        lost = loop.create_future()
+
+        async def grab(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            raws.append(w.transport._ssl_protocol._transport)  # type: ignore[attr-defined]
+            w.write(b"hello")
+
+        class Client(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                events.append("made")
+
+            def data_received(self, data: bytes) -> None:
+                events.append(data)
+                raws[0].abort()
+
+            def eof_received(self) -> None:
+                events.append("eof")
+
+            def connection_lost(self, exc: Any) -> None:
+                events.append(("lost", type(exc).__name__))
+                lost.set_result(None)
+
+        srv = await asyncio.start_server(grab, "127.0.0.1", 0, ssl=tu.simple_server_sslcontext())
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await loop.create_connection(
+            Client, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(), server_hostname="localhost"
+        )
+        p = tr._ssl_protocol  # type: ignore[attr-defined]
+        await asyncio.wait_for(lost, 5)
+        out = [events, p._conn_lost, p._transport, p._app_protocol, p._app_transport,
+               str(p._state), tr.is_closing()]
+        srv.close()
+        await srv.wait_closed()
+        return out
+
+    same_on_both(main)
+
+
+@pytest.mark.parametrize("server_side", [False, True])
+@pytest.mark.parametrize("buffered", [False, True])
+def test_a_new_protocols_fields_are_sslprotos(loop: asyncio.AbstractEventLoop, server_side: bool, buffered: bool) -> None:
+    """``_FastSSLProtocol.__init__`` (sslproto's steps in one frame) leaves the protocol,
+    its SSL object and its application transport as ``sslproto.SSLProtocol.__init__``
+    does, and refuses the same timeouts."""
+    ctx = tu.simple_server_sslcontext() if server_side else tu.simple_client_sslcontext()
+    app = asyncio.BufferedProtocol() if buffered else asyncio.Protocol()
+    waiter = loop.create_future()
+    args = (loop, app, ctx, waiter, server_side, "localhost")
+    kw: dict[str, Any] = {"ssl_handshake_timeout": 7.0}
+    fast, stock = tls._FastSSLProtocol(*args, **kw), asyncio.sslproto.SSLProtocol(*args, **kw)
+    fields = (
+        "_server_side", "_server_hostname", "_sslcontext", "_extra", "_write_buffer_size",
+        "_waiter", "_loop", "_app_protocol", "_app_protocol_is_buffer", "_app_transport_created",
+        "_transport", "_ssl_handshake_timeout", "_ssl_shutdown_timeout", "_state", "_conn_lost",
+        "_app_state", "_ssl_writing_paused", "_app_reading_paused", "_ssl_reading_paused",
+        "_incoming_high_water", "_incoming_low_water", "_eof_received", "_app_writing_paused",
+        "_outgoing_high_water", "_outgoing_low_water",
+    )
+    for name in fields:
+        assert getattr(fast, name) == getattr(stock, name), name
+    assert list(fast._write_backlog) == list(stock._write_backlog) == []
+    assert type(fast._incoming) is type(fast._outgoing) is ssl.MemoryBIO
+    assert (fast._sslobj.server_side, fast._sslobj.server_hostname) == (
+        stock._sslobj.server_side, stock._sslobj.server_hostname)
+    assert fast._sslobj.context is ctx
+    if buffered:
+        assert fast._app_protocol_get_buffer == app.get_buffer
+        assert fast._app_protocol_buffer_updated == app.buffer_updated
+    else:
+        assert not hasattr(fast, "_app_protocol_get_buffer")
+    tr = fast._app_transport
+    assert isinstance(tr, tls._FastSSLTransport)
+    assert (tr._loop, tr._ssl_protocol, tr._closed) == (loop, fast, False)
+    assert fast._get_app_transport() is tr
+    assert len(fast._ssl_buffer_view) == 0
+    with pytest.raises(ValueError, match="ssl_handshake_timeout should be a positive number, got 0"):
+        tls._FastSSLProtocol(*args, ssl_handshake_timeout=0)
+    with pytest.raises(ValueError, match="ssl_shutdown_timeout should be a positive number, got -1"):
+        tls._FastSSLProtocol(*args, ssl_shutdown_timeout=-1)
+    fast._app_transport.close()
+    stock._app_transport.close()

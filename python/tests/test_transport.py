@@ -357,3 +357,61 @@ def test_transport_aborted_in_connection_made_loses_the_connection(loop: simul.E
     got, lost = _serve_closing_in_connection_made(loop, b"", abort=True)
     assert got == b""
     assert lost == [None]
+
+
+def test_socket_transport_has_the_flow_control_mixins_fields(loop: simul.EventLoop) -> None:
+    """``_FlowControlMixin`` code (asyncio's ``sendfile`` fallback, user code reading the
+    stock transport's fields) finds them on simul's socket transport as on the stock one."""
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        tr, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+        assert isinstance(tr, asyncio.transports._FlowControlMixin)
+        assert tr._loop is loop
+        assert tr._extra["socket"].fileno() == a.fileno()
+        assert (tr._high_water, tr._low_water) == (64 * 1024, 16 * 1024)
+        assert tr._protocol_paused is False
+        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        tr.close()
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    b.close()
+
+
+def test_socket_transport_methods_are_the_cores_bound_or_looked_up(loop: simul.EventLoop) -> None:
+    """Every transport method is its Rust core's: the hot ones bound once per transport,
+    the others looked up on the core at each access (so a connection that never calls
+    them never binds them); both behave as the core's own method."""
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        tr, proto = await loop.create_connection(asyncio.Protocol, sock=a)
+        core = tr._core
+        for name in simul._loop._SOCKET_TRANSPORT_METHODS:
+            m = getattr(tr, name)
+            assert m.__self__ is core, name
+            assert m == getattr(core, name), name
+        assert tr.is_reading() is True
+        tr.pause_reading()
+        assert tr.is_reading() is False
+        tr.resume_reading()
+        assert tr.get_protocol() is proto
+        other = asyncio.Protocol()
+        tr.set_protocol(other)
+        assert tr.get_protocol() is other
+        tr.set_protocol(proto)
+        tr.set_write_buffer_limits(high=4096)
+        assert tr.get_write_buffer_limits() == (1024, 4096)
+        assert tr.get_write_buffer_size() == 0
+        assert tr.can_write_eof() is True
+        tr.write(b"x")
+        tr.write_eof()
+        assert b.recv(10) == b"x"
+        assert b.recv(10) == b""
+        tr.abort()
+        await asyncio.sleep(0)
+        assert tr.is_closing()
+
+    loop.run_until_complete(main())
+    b.close()
