@@ -37,8 +37,8 @@ where
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |mut s| {
-            s.read(buf)
+        self.poll_op(cx, None, Direction::Read, Kind::Stream, len, |s| {
+            super::sys::recv(s, buf)
         })
     }
 
@@ -108,14 +108,9 @@ where
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(
-            cx,
-            None,
-            Direction::Write,
-            Kind::Stream,
-            buf.len(),
-            |mut s| s.write(buf),
-        )
+        self.poll_op(cx, None, Direction::Write, Kind::Stream, buf.len(), |s| {
+            super::sys::send(s, buf)
+        })
     }
 
     /// Writes from several buffers in one call. A small write (at most [`COALESCE_MAX`]
@@ -143,7 +138,7 @@ where
         }
         self.poll_op(cx, None, Direction::Write, Kind::Stream, len, |mut s| {
             if nonempty == 1 {
-                s.write(only)
+                super::sys::send(s, only)
             } else if len <= COALESCE_MAX {
                 super::sys::send_joined(s, bufs, len)
             } else {
@@ -156,7 +151,7 @@ where
         let short = fault::short(buf.len());
         let buf = &mut buf[..short];
         let len = buf.len();
-        self.try_op_stream(Direction::Read, len, |mut s| s.read(buf))
+        self.try_op_stream(Direction::Read, len, |s| super::sys::recv(s, buf))
     }
 
     pub(crate) fn try_read_vectored_bytes(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
@@ -166,7 +161,7 @@ where
 
     pub(crate) fn try_write_bytes(&self, buf: &[u8]) -> io::Result<usize> {
         let buf = &buf[..fault::short(buf.len())];
-        self.try_op_stream(Direction::Write, buf.len(), |mut s| s.write(buf))
+        self.try_op_stream(Direction::Write, buf.len(), |s| super::sys::send(s, buf))
     }
 
     pub(crate) fn try_write_vectored_bytes(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

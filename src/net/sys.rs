@@ -1,8 +1,10 @@
 //! The one checked path from `simul::net` to the OS for what `std`'s socket types do not
 //! offer: socket creation non-blocking from the start with options set before `bind`, a
 //! non-blocking `connect` (TCP and Unix), `accept4` (the new connection non-blocking in
-//! the same call), `setsockopt`/`getsockopt`, and `recv` into uninitialised memory (for
-//! hyper's read cursor). Sockets are `std` types; switching one a caller hands in to
+//! the same call), `setsockopt`/`getsockopt`, `recv` into uninitialised memory (for
+//! hyper's read cursor), and the streams' `recv`/`send` themselves, as plain system calls
+//! on Linux: libc's wrappers are thread cancellation points, which cost ~50 instructions a
+//! call in any process with a second thread (see `raw_recv`). Sockets are `std` types; switching one a caller hands in to
 //! non-blocking mode goes through `crate::sys::set_nonblocking`.
 //!
 //! Every `libc` call of the module lives here, each in its own small function with its
@@ -424,6 +426,117 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> libc::c_int {
     }
 }
 
+/// `recv(fd, ptr, len, flags)` as a plain system call.
+///
+/// Not through libc's `recv`: glibc's socket wrappers are thread cancellation points, and
+/// in a process with more than one thread (every `Loops` set, every program with a
+/// blocking pool thread) each call then pays `__pthread_enable_asynccancel` and
+/// `__pthread_disable_asynccancel` around the system call, ~50 instructions, as much as
+/// the rest of an echo round trip's user-space work on the socket. simul never cancels a
+/// thread, so its stream reads and writes go to the kernel through `syscall(2)`, which is
+/// no cancellation point and costs the same whatever the thread count.
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes for the duration of the call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+unsafe fn raw_recv(
+    fd: RawFd,
+    ptr: *mut libc::c_void,
+    len: usize,
+    flags: libc::c_int,
+) -> libc::c_long {
+    // SAFETY: recvfrom(fd, ptr, len, flags, NULL, NULL) is recv(2); the caller vouches for
+    // `ptr`/`len`; every argument is passed as a full register-width value.
+    unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            libc::c_long::from(fd),
+            ptr,
+            len,
+            libc::c_long::from(flags),
+            std::ptr::null_mut::<libc::sockaddr>(),
+            std::ptr::null_mut::<libc::socklen_t>(),
+        )
+    }
+}
+
+/// `recv(fd, ptr, len, flags)` (elsewhere libc's wrapper: see the Linux one).
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes for the duration of the call.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[inline]
+unsafe fn raw_recv(fd: RawFd, ptr: *mut libc::c_void, len: usize, flags: libc::c_int) -> isize {
+    // SAFETY: the caller vouches for `ptr`/`len`.
+    unsafe { libc::recv(fd, ptr, len, flags) }
+}
+
+/// `send(fd, ptr, len, flags)` as a plain system call (see [`raw_recv`] for why).
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes for the duration of the call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+unsafe fn raw_send(
+    fd: RawFd,
+    ptr: *const libc::c_void,
+    len: usize,
+    flags: libc::c_int,
+) -> libc::c_long {
+    // SAFETY: sendto(fd, ptr, len, flags, NULL, 0) is send(2); the caller vouches for
+    // `ptr`/`len`; every argument is passed as a full register-width value.
+    unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            libc::c_long::from(fd),
+            ptr,
+            len,
+            libc::c_long::from(flags),
+            std::ptr::null::<libc::sockaddr>(),
+            0 as libc::c_long,
+        )
+    }
+}
+
+/// `send(fd, ptr, len, flags)` (elsewhere libc's wrapper).
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes for the duration of the call.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[inline]
+unsafe fn raw_send(fd: RawFd, ptr: *const libc::c_void, len: usize, flags: libc::c_int) -> isize {
+    // SAFETY: the caller vouches for `ptr`/`len`.
+    unsafe { libc::send(fd, ptr, len, flags) }
+}
+
+/// `recv(2)` on a stream socket into `buf` (what `std`'s `read` on a socket does, without
+/// the cancellation-point cost of libc's wrapper: see [`raw_recv`]).
+#[inline]
+pub(crate) fn recv(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is exclusively borrowed memory of `buf.len()` bytes; the kernel writes
+    // at most that many bytes into it.
+    let n = syscall(unsafe { raw_recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
+/// `send(2)` of `buf` with `MSG_NOSIGNAL`, as `std`'s sockets send (a closed peer is an
+/// `EPIPE` error, not a signal), without the cancellation-point cost of libc's wrapper.
+#[inline]
+pub(crate) fn send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is readable for `buf.len()` bytes; the kernel reads at most that many
+    // and writes none.
+    let n = syscall(unsafe {
+        raw_send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
+    Ok(n as usize)
+}
+
 /// `recv(2)` of at most `max` bytes into the spare capacity of `out`, whose length grows by
 /// what was read: a buffer grown for a large read is never zero-filled first. (`recv`, not
 /// `read`: on a socket it is the same operation without the VFS layer's per-call checks,
@@ -433,7 +546,7 @@ pub(crate) fn read_append(fd: &impl AsRawFd, out: &mut Vec<u8>, max: usize) -> i
     let len = spare.len().min(max);
     // SAFETY: `spare` is memory `out` owns and we may write; the kernel writes at most
     // `len <= spare.len()` bytes into it and reads none of it.
-    let n = syscall(unsafe { libc::recv(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len, 0) })?;
+    let n = syscall(unsafe { raw_recv(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len, 0) })?;
     let n = n as usize;
     // SAFETY: the kernel initialised the first `n <= len` bytes of the spare capacity, so
     // the new length covers only initialised bytes.
@@ -483,7 +596,7 @@ pub(crate) fn send_joined(
     // SAFETY: the first `len` bytes of `joined` were written above (`at == len <= MAX`);
     // `send` reads at most `len` bytes from the pointer and writes none.
     let n = syscall(unsafe {
-        libc::send(
+        raw_send(
             fd.as_raw_fd(),
             joined.as_ptr().cast(),
             len,
@@ -501,13 +614,36 @@ pub(crate) fn read_uninit(fd: &impl AsRawFd, buf: &mut [MaybeUninit<u8>]) -> io:
     // SAFETY: `buf` is a valid, exclusively borrowed region of `buf.len()` bytes for the
     // duration of the call; `recv` writes at most that many bytes into it and never reads
     // it, so its being uninitialised does not matter.
-    let n = syscall(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    let n = syscall(unsafe { raw_recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })?;
     Ok(n as usize)
 }
 
 #[cfg(test)]
 mod tests {
     use std::io;
+
+    #[test]
+    fn plain_recv_and_send_move_bytes_and_report_errors_as_std_does() {
+        use std::os::unix::net::UnixStream;
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 8];
+        // Nothing to read on a non-blocking socket: EAGAIN, as `WouldBlock`.
+        let e = super::recv(&b, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(super::send(&a, b"ping").unwrap(), 4);
+        assert_eq!(super::recv(&b, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"ping");
+        // The peer gone: a read sees end of stream, a write fails with EPIPE (MSG_NOSIGNAL:
+        // an error, not a signal).
+        drop(a);
+        assert_eq!(super::recv(&b, &mut buf).unwrap(), 0);
+        let e = super::send(&b, b"late").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        // A bad descriptor is EBADF from the kernel, not a crash.
+        let e = super::recv(&-1, &mut buf).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+    }
 
     #[test]
     fn an_interrupted_non_blocking_connect_is_in_progress_not_failed() {
