@@ -4,9 +4,10 @@
 //!
 //! `simul.EventLoop` (Python, `simul/_loop.py`) derives from `LoopCore` first and from
 //! asyncio's `BaseEventLoop` second, so the hot methods (`call_soon`, `call_later`,
-//! `call_at`, `call_soon_threadsafe`, `time`, `stop`) are these Rust methods, while
-//! asyncio's own code supplies the cold ones (`create_task`, `run_until_complete`, the
-//! exception handler, executors, `getaddrinfo`, `create_connection`'s address logic).
+//! `call_at`, `call_soon_threadsafe`, `time`, `stop`, `create_future`, and `create_task`
+//! without a task factory or debug mode) are these Rust methods, while asyncio's own code
+//! supplies the cold ones (`run_until_complete`, the exception handler, executors,
+//! `getaddrinfo`, `create_connection`'s address logic).
 //!
 //! There is no second engine: a Python callback is a closure in simul's ready queue, a
 //! Python timer an entry in simul's timer wheel, and `run_forever` is simul's
