@@ -292,6 +292,17 @@ pub struct LoopCore {
 }
 
 impl LoopCore {
+    /// Drops the kept `{"loop": ...}` dict (see [`loop_kw`]), outside the lock: its drop
+    /// may free the loop's last other reference and run arbitrary code.
+    fn drop_loop_kw(&self) {
+        let kw = self
+            .loop_kw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(kw);
+    }
+
     /// The engine, on the loop's own thread.
     pub(crate) fn engine<'py>(&self, py: Python<'py>) -> PyResult<PyRef<'py, Engine>> {
         self.check_thread(py)?;
@@ -547,12 +558,7 @@ impl LoopCore {
     }
 
     fn __clear__(&self) {
-        let kw = self
-            .loop_kw
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(kw);
+        self.drop_loop_kw();
     }
 
     /// Whether debug mode is on (asyncio's `get_debug`; every `Future` asks it).
@@ -737,12 +743,7 @@ impl LoopCore {
         drop(scope);
         let remote = self.flags.remote().take();
         drop(remote);
-        let kw = self
-            .loop_kw
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(kw);
+        self.drop_loop_kw();
         let e = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(e);
         Ok(())
