@@ -58,7 +58,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::{bytes_of, TransportCore};
+use crate::tcore::{bytes_of, Flushed, TransportCore, WriteSide};
 use crate::tls::{self, TlsFeed};
 
 /// Reads one transport makes in one task step before it yields.
@@ -341,27 +341,7 @@ impl State {
                 self.settle_writable_waiter(py, false);
             }
         }
-        // Write side.
-        while self.pending() > 0 && !self.lost_scheduled.get() {
-            let ready = match self.afd.borrow().as_ref() {
-                Some(fd) => fd.poll_write_ready(cx),
-                None => return false,
-            };
-            let Poll::Ready(Ok(r)) = ready else { break };
-            match self.send_queued(py) {
-                Ok(true) => self.after_flush(py),
-                Ok(false) => {
-                    if let Some(fd) = self.afd.borrow().as_ref() {
-                        fd.clear_write_ready(r);
-                    }
-                    self.maybe_resume(py);
-                }
-                Err(e) => {
-                    self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
-                }
-            }
-        }
-        true
+        crate::tcore::poll_write_side(self, py, cx)
     }
 
     /// The read side of a step (in the transport's context); `false` once the watch is
@@ -573,6 +553,39 @@ impl State {
         if self.pending() == 0 {
             self.schedule_lost(py, py.None());
         }
+    }
+}
+
+impl WriteSide for State {
+    fn watch(&self) -> &RefCell<Option<simul::net::AsyncFd>> {
+        &self.afd
+    }
+
+    fn wants_write(&self) -> bool {
+        self.pending() > 0 && !self.lost_scheduled.get()
+    }
+
+    fn flush(&self, py: Python<'_>) -> Flushed {
+        match self.send_queued(py) {
+            Ok(true) => Flushed::All,
+            Ok(false) => Flushed::Blocked,
+            Err(e) => {
+                self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                Flushed::Failed
+            }
+        }
+    }
+
+    fn flushed(&self, py: Python<'_>) {
+        self.after_flush(py);
+    }
+
+    fn core(&self) -> &TransportCore {
+        &self.core
+    }
+
+    fn queued(&self) -> usize {
+        self.pending()
     }
 }
 
@@ -860,12 +873,7 @@ impl SocketTransport {
         if st.empty_waiter.borrow().is_some() {
             return Err(PyRuntimeError::new_err("Empty waiter is already set"));
         }
-        let fut = st
-            .core
-            .loop_
-            .bind(py)
-            .call_method0("create_future")?
-            .unbind();
+        let fut = st.core.create_future(py)?;
         *st.empty_waiter.borrow_mut() = Some(fut.clone_ref(py));
         if st.pending() == 0 {
             fut.bind(py).call_method1("set_result", (py.None(),))?;
@@ -879,12 +887,7 @@ impl SocketTransport {
     /// The future fails with `ConnectionError` if the transport is closed meanwhile.
     fn _writable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let st = &self.st;
-        let fut = st
-            .core
-            .loop_
-            .bind(py)
-            .call_method0("create_future")?
-            .unbind();
+        let fut = st.core.create_future(py)?;
         if let Some(r) = st.lent_ready.take() {
             if let Some(fd) = st.afd.borrow().as_ref() {
                 fd.clear_write_blocked(r);
