@@ -79,12 +79,52 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
 mod raw {
     use std::os::fd::RawFd;
 
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(all(
+        any(target_os = "linux", target_os = "android"),
+        not(target_arch = "x86_64")
+    ))]
     #[inline(always)]
     unsafe fn call6(nr: libc::c_long, a: [libc::c_long; 6]) -> isize {
         // SAFETY: the callers below pass the arguments of system call `nr` in its order,
         // each widened to a full register; the memory contract is theirs (see above).
         unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) as isize }
+    }
+
+    /// On x86-64 the `syscall` instruction itself (libc's `syscall` function only moves
+    /// the registers around it); a failure (`-4095..=-1`) is stored in `errno` and
+    /// returned as `-1`, libc's contract.
+    #[cfg(all(
+        any(target_os = "linux", target_os = "android"),
+        target_arch = "x86_64"
+    ))]
+    #[inline(always)]
+    unsafe fn call6(nr: libc::c_long, a: [libc::c_long; 6]) -> isize {
+        let ret: isize;
+        // SAFETY: the x86-64 Linux system call convention: number in rax, arguments in
+        // rdi, rsi, rdx, r10, r8, r9, result in rax, rcx and r11 clobbered, the user stack
+        // untouched; memory may be read and written (no `nomem`), as the kernel does
+        // through the callers' pointers, whose contract is theirs (see above).
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as isize => ret,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        if (-4095..0).contains(&ret) {
+            // SAFETY: `__errno_location` returns this thread's `errno`, valid to write.
+            unsafe { *libc::__errno_location() = -ret as libc::c_int };
+            return -1;
+        }
+        ret
     }
 
     /// `recvfrom(fd, ptr, len, flags, addr, alen)` (`recv` with null `addr`/`alen`).
