@@ -52,7 +52,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::TransportCore;
+use crate::tcore::{os_error, TransportCore};
 
 /// Datagrams one transport receives in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -178,7 +178,7 @@ impl State {
                     Ok(_) => Sent::Done,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::WouldBlock,
                     Err(e) => {
-                        self.error_received(py, os_error(py, &e));
+                        self.error_received(py, os_error(py, e));
                         Sent::Failed
                     }
                 };
@@ -281,7 +281,7 @@ impl State {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) => {
-                self.error_received(py, os_error(py, &e));
+                self.error_received(py, os_error(py, e));
                 true
             }
         }
@@ -387,18 +387,6 @@ impl crate::tcore::WriteSide for State {
     fn queued(&self) -> usize {
         self.queued.get()
     }
-}
-
-/// The `OSError` the `socket` module raises for `e` (`OSError(errno, strerror)`, which
-/// Python turns into its subclass, e.g. `ConnectionRefusedError`).
-fn os_error(py: Python<'_>, e: &io::Error) -> PyErr {
-    let made = (|| -> PyResult<PyErr> {
-        let code = e.raw_os_error().unwrap_or(0);
-        let msg = py.import("os")?.getattr("strerror")?.call1((code,))?;
-        let exc = py.get_type::<PyOSError>().call1((code, msg))?;
-        Ok(PyErr::from_value(exc))
-    })();
-    made.unwrap_or_else(|err| err)
 }
 
 fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {

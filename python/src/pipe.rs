@@ -47,7 +47,7 @@ use pyo3::types::{PyBytes, PyDict};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::{bytes_of, Flushed, TransportCore, WriteSide};
+use crate::tcore::{bytes_of, os_error, Flushed, TransportCore, WriteSide};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -272,7 +272,7 @@ impl State {
                     }
                 }
                 Err(e) => {
-                    self.fatal(py, PyErr::from(e), "Fatal read error on pipe transport");
+                    self.fatal(py, os_error(py, e), "Fatal read error on pipe transport");
                     break;
                 }
             }
@@ -311,7 +311,7 @@ impl WriteSide for State {
             Ok(false) => Flushed::Blocked,
             Err(e) => {
                 self.conn_lost_writes.set(self.conn_lost_writes.get() + 1);
-                self.fatal(py, PyErr::from(e), "Fatal write error on pipe transport");
+                self.fatal(py, os_error(py, e), "Fatal write error on pipe transport");
                 Flushed::Failed
             }
         }
@@ -439,7 +439,7 @@ impl PipeTransport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     st.conn_lost_writes.set(st.conn_lost_writes.get() + 1);
-                    st.fatal(py, PyErr::from(e), "Fatal write error on pipe transport");
+                    st.fatal(py, os_error(py, e), "Fatal write error on pipe transport");
                     return Ok(());
                 }
             }

@@ -72,7 +72,10 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
 /// ~50 instructions. The extension never cancels a thread (nor does CPython), so the
 /// calls go straight to the kernel, which costs the same whatever the thread count. The
 /// result contract is libc's: `-1` with `errno` set on failure (`libc::syscall` sets it),
-/// so [`cvt`] reads the error as before. Elsewhere they are libc's wrappers.
+/// so [`cvt`] reads the error as before. On x86-64 the call is the `syscall` instruction
+/// itself (libc's `syscall` function only moves registers: ~11 instructions a call, which
+/// made the plain call dearer than libc's wrapper in a single-threaded process); on other
+/// Linux targets libc's `syscall`; elsewhere libc's wrappers.
 ///
 /// Each function is `unsafe` with the contract of the call it stands for: the pointers
 /// describe memory valid for the call (writable where the kernel writes).

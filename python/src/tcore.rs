@@ -351,6 +351,24 @@ pub(crate) fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyB
     )))
 }
 
+/// The exception for the OS error `e`, as Python's `socket` and `os` functions raise it:
+/// `OSError(errno, strerror)`, which Python turns into its subclass (`BrokenPipeError`,
+/// `ConnectionResetError`, ...) with `errno` and `strerror` set, as the stock loop's
+/// transports pass it on. An error that carries no errno keeps pyo3's conversion.
+pub(crate) fn os_error(py: Python<'_>, e: std::io::Error) -> PyErr {
+    let Some(code) = e.raw_os_error() else {
+        return PyErr::from(e);
+    };
+    let made = (|| -> PyResult<PyErr> {
+        let msg = py.import("os")?.getattr("strerror")?.call1((code,))?;
+        let exc = py
+            .get_type::<pyo3::exceptions::PyOSError>()
+            .call1((code, msg))?;
+        Ok(PyErr::from_value(exc))
+    })();
+    made.unwrap_or_else(|err| err)
+}
+
 /// What one flush of a transport's write queue did (see [`WriteSide`]).
 pub(crate) enum Flushed {
     /// The queue is empty.

@@ -58,7 +58,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::{bytes_of, Flushed, TransportCore, WriteSide};
+use crate::tcore::{bytes_of, os_error, Flushed, TransportCore, WriteSide};
 use crate::tls::{self, TlsFeed};
 
 /// Reads one transport makes in one task step before it yields.
@@ -422,7 +422,7 @@ impl State {
                     return Ok(ReadOutcome::WouldBlock)
                 }
                 Some(Err(e)) => {
-                    return Err((PyErr::from(e), "Fatal read error on socket transport"))
+                    return Err((os_error(py, e), "Fatal read error on socket transport"))
                 }
                 // Not a writable contiguous buffer: `socket.recv_into` raises asyncio's
                 // error for it.
@@ -477,7 +477,7 @@ impl State {
                 Ok(ReadOutcome::Data { drained })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
-            Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+            Err(e) => Err((os_error(py, e), "Fatal read error on socket transport")),
         }
     }
 
@@ -527,7 +527,7 @@ impl State {
                 Ok(ReadOutcome::Data { drained })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
-            Err(e) => Err((PyErr::from(e), "Fatal read error on socket transport")),
+            Err(e) => Err((os_error(py, e), "Fatal read error on socket transport")),
         }
     }
 
@@ -570,7 +570,7 @@ impl WriteSide for State {
             Ok(true) => Flushed::All,
             Ok(false) => Flushed::Blocked,
             Err(e) => {
-                self.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                self.fatal(py, os_error(py, e), "Fatal write error on socket transport");
                 Flushed::Failed
             }
         }
@@ -625,7 +625,7 @@ impl SocketTransport {
                 Ok(n) => sent = n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
-                    st.fatal(py, PyErr::from(e), "Fatal write error on socket transport");
+                    st.fatal(py, os_error(py, e), "Fatal write error on socket transport");
                     return Ok(());
                 }
             }

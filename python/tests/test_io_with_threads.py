@@ -197,3 +197,44 @@ def test_datagram_transport_moves_datagrams_and_reports_refusal_with_a_second_th
         t2.close()
 
     loop.run_until_complete(main())
+
+
+def test_transport_errors_carry_errno_and_strerror_as_on_the_stock_loop(
+    loop: simul.EventLoop,
+) -> None:
+    """A transport's OS error is `OSError(errno, strerror)`, as the stock loop's (from
+    `socket.recv`/`os.write`) is: `exc.errno` is set, not just the class."""
+
+    async def main() -> None:
+        # A socket transport's read meets a reset: ECONNRESET.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        t, p = await loop.create_connection(Recorder, *listener.getsockname())
+        peer, _ = listener.accept()
+        listener.close()
+        reset(peer)
+        exc = await asyncio.wait_for(p.lost, 10)
+        assert isinstance(exc, ConnectionResetError), exc
+        assert (exc.errno, exc.strerror) == (errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+
+        # A socket transport's send to a gone peer: EPIPE (or a reset).
+        a, b = socket.socketpair()
+        t, p = await loop.create_connection(Recorder, sock=a)
+        b.close()
+        t.write(b"late")
+        exc = await asyncio.wait_for(p.lost, 10)
+        assert exc.errno in (errno.EPIPE, errno.ECONNRESET), exc
+        assert exc.strerror == os.strerror(exc.errno)
+
+        # A write pipe's write(2) to a gone reader: EPIPE.
+        r, w = os.pipe()
+        wp = Recorder()
+        wt, _ = await loop.connect_write_pipe(lambda: wp, os.fdopen(w, "wb", 0))
+        os.close(r)
+        wt.write(b"nobody reads")
+        exc = await asyncio.wait_for(wp.lost, 10)
+        assert isinstance(exc, BrokenPipeError), exc
+        assert (exc.errno, exc.strerror) == (errno.EPIPE, os.strerror(errno.EPIPE))
+
+    loop.run_until_complete(main())
