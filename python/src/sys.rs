@@ -922,6 +922,7 @@ unsafe extern "C" fn transport_is_closing_noargs(
 /// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
 /// selector wait, where nothing runs. Dropping a closure or a task without running it
 /// (cancel, close) does not come here.
+#[inline(always)]
 pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
     // SAFETY: see above: the thread holds the GIL whenever simul runs a loop callback.
     debug_assert!(unsafe { PyGILState_Check() } == 1);

@@ -108,12 +108,14 @@ impl TransportCore {
     }
 
     /// Runs `f` (the read side of a step) inside the transport's context, if taken.
+    #[inline(always)]
     pub(crate) fn in_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
         Self::run_in(py, &self.context, f)
     }
 
     /// Runs `f` (the write side of a step) inside the write side's context, or the
     /// transport's when no `write()` queued data (a transport that queues none).
+    #[inline(always)]
     pub(crate) fn in_write_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
         if self.write_context.borrow().is_some() {
             Self::run_in(py, &self.write_context, f)
@@ -355,6 +357,10 @@ pub(crate) fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyB
 /// `OSError(errno, strerror)`, which Python turns into its subclass (`BrokenPipeError`,
 /// `ConnectionResetError`, ...) with `errno` and `strerror` set, as the stock loop's
 /// transports pass it on. An error that carries no errno keeps pyo3's conversion.
+/// Cold and never inlined: only the transports' error paths call it, and it stays out of
+/// their hot I/O step.
+#[cold]
+#[inline(never)]
 pub(crate) fn os_error(py: Python<'_>, e: std::io::Error) -> PyErr {
     let Some(code) = e.raw_os_error() else {
         return PyErr::from(e);
