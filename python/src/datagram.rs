@@ -52,7 +52,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::TransportCore;
+use crate::tcore::{os_error, TransportCore};
 
 /// Datagrams one transport receives in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -178,7 +178,7 @@ impl State {
                     Ok(_) => Sent::Done,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::WouldBlock,
                     Err(e) => {
-                        self.error_received(py, os_error(py, &e));
+                        self.error_received(py, os_error(py, e));
                         Sent::Failed
                     }
                 };
@@ -210,7 +210,7 @@ impl State {
 
     /// Sends queued datagrams until the queue is empty or the kernel says `EAGAIN`
     /// (`false`).
-    fn flush(&self, py: Python<'_>) -> bool {
+    fn send_queued(&self, py: Python<'_>) -> bool {
         loop {
             let front = self.queue.borrow_mut().pop_front();
             let Some((data, addr)) = front else {
@@ -239,6 +239,19 @@ impl State {
         }
     }
 
+    /// The outcome of a `datagram_received` call: as on the stock loop, the protocol's
+    /// exception is reported and the transport goes on receiving.
+    fn received(&self, py: Python<'_>, res: PyResult<Bound<'_, PyAny>>) {
+        if let Err(e) = res {
+            let exc = e.into_value(py);
+            self.report(
+                py,
+                "protocol.datagram_received() call failed.",
+                exc.bind(py),
+            );
+        }
+    }
+
     /// One `recvfrom` on an IPv4 socket (see `inet4`); as `read_once`.
     fn read_once_v4(&self, py: Python<'_>) -> bool {
         let res = {
@@ -263,19 +276,12 @@ impl State {
                         .bind(py)
                         .call_method1(pyo3::intern!(py, "datagram_received"), (data, addr))
                 });
-                if let Err(e) = res {
-                    let exc = e.into_value(py);
-                    self.report(
-                        py,
-                        "protocol.datagram_received() call failed.",
-                        exc.bind(py),
-                    );
-                }
+                self.received(py, res);
                 true
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) => {
-                self.error_received(py, os_error(py, &e));
+                self.error_received(py, os_error(py, e));
                 true
             }
         }
@@ -297,16 +303,7 @@ impl State {
                             .bind(py)
                             .call_method1(pyo3::intern!(py, "datagram_received"), t)
                     });
-                // As on the stock loop, the protocol's exception is reported and the
-                // transport goes on receiving.
-                if let Err(e) = res {
-                    let exc = e.into_value(py);
-                    self.report(
-                        py,
-                        "protocol.datagram_received() call failed.",
-                        exc.bind(py),
-                    );
-                }
+                self.received(py, res);
                 true
             }
             Err(e)
@@ -332,21 +329,8 @@ impl State {
         }
         crate::sys::in_loop_callback(|py| {
             self.core.in_context(py, || {
-                // Write side.
-                while !self.queue.borrow().is_empty() && !self.lost_scheduled.get() {
-                    let ready = match self.afd.borrow().as_ref() {
-                        Some(fd) => fd.poll_write_ready(cx),
-                        None => return Poll::Ready(()),
-                    };
-                    let Poll::Ready(Ok(r)) = ready else { break };
-                    if self.flush(py) {
-                        self.after_flush(py);
-                    } else {
-                        if let Some(fd) = self.afd.borrow().as_ref() {
-                            fd.clear_write_blocked(r);
-                        }
-                        self.maybe_resume(py);
-                    }
+                if !crate::tcore::poll_write_side(self, py, cx) {
+                    return Poll::Ready(());
                 }
                 // Read side.
                 let mut reads = 0;
@@ -373,16 +357,36 @@ impl State {
     }
 }
 
-/// The `OSError` the `socket` module raises for `e` (`OSError(errno, strerror)`, which
-/// Python turns into its subclass, e.g. `ConnectionRefusedError`).
-fn os_error(py: Python<'_>, e: &io::Error) -> PyErr {
-    let made = (|| -> PyResult<PyErr> {
-        let code = e.raw_os_error().unwrap_or(0);
-        let msg = py.import("os")?.getattr("strerror")?.call1((code,))?;
-        let exc = py.get_type::<PyOSError>().call1((code, msg))?;
-        Ok(PyErr::from_value(exc))
-    })();
-    made.unwrap_or_else(|err| err)
+impl crate::tcore::WriteSide for State {
+    const FORGET_ERROR: bool = true;
+
+    fn watch(&self) -> &RefCell<Option<simul::net::AsyncFd>> {
+        &self.afd
+    }
+
+    fn wants_write(&self) -> bool {
+        !self.queue.borrow().is_empty() && !self.lost_scheduled.get()
+    }
+
+    fn flush(&self, py: Python<'_>) -> crate::tcore::Flushed {
+        if self.send_queued(py) {
+            crate::tcore::Flushed::All
+        } else {
+            crate::tcore::Flushed::Blocked
+        }
+    }
+
+    fn flushed(&self, py: Python<'_>) {
+        self.after_flush(py);
+    }
+
+    fn core(&self) -> &TransportCore {
+        &self.core
+    }
+
+    fn queued(&self) -> usize {
+        self.queued.get()
+    }
 }
 
 fn check_bytes_like(data: &Bound<'_, PyAny>) -> PyResult<()> {

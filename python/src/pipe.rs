@@ -47,7 +47,7 @@ use pyo3::types::{PyBytes, PyDict};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::sys;
-use crate::tcore::{bytes_of, TransportCore};
+use crate::tcore::{bytes_of, os_error, Flushed, TransportCore, WriteSide};
 
 /// Reads one transport makes in one task step before it yields.
 const READS_PER_STEP: usize = 16;
@@ -195,30 +195,8 @@ impl State {
     }
 
     fn poll_writer(&self, py: Python<'_>, cx: &mut Context<'_>) {
-        while self.pending() > 0 && !self.lost_scheduled.get() {
-            let ready = match self.afd.borrow().as_ref() {
-                Some(fd) => fd.poll_write_ready(cx),
-                None => return,
-            };
-            let Poll::Ready(Ok(r)) = ready else { break };
-            match self.write_queued() {
-                Ok(true) => {
-                    self.maybe_resume(py);
-                    if self.closing.get() {
-                        self.schedule_lost(py, py.None());
-                    }
-                }
-                Ok(false) => {
-                    if let Some(fd) = self.afd.borrow().as_ref() {
-                        fd.clear_write_ready(r);
-                    }
-                    self.maybe_resume(py);
-                }
-                Err(e) => {
-                    self.conn_lost_writes.set(self.conn_lost_writes.get() + 1);
-                    self.fatal(py, PyErr::from(e), "Fatal write error on pipe transport");
-                }
-            }
+        if !crate::tcore::poll_write_side(self, py, cx) {
+            return;
         }
         if self.lost_scheduled.get() || !self.watch_close {
             return;
@@ -294,7 +272,7 @@ impl State {
                     }
                 }
                 Err(e) => {
-                    self.fatal(py, PyErr::from(e), "Fatal read error on pipe transport");
+                    self.fatal(py, os_error(py, e), "Fatal read error on pipe transport");
                     break;
                 }
             }
@@ -315,6 +293,43 @@ impl State {
                 e.print(py);
             }
         }
+    }
+}
+
+impl WriteSide for State {
+    fn watch(&self) -> &RefCell<Option<simul::net::AsyncFd>> {
+        &self.afd
+    }
+
+    fn wants_write(&self) -> bool {
+        self.pending() > 0 && !self.lost_scheduled.get()
+    }
+
+    fn flush(&self, py: Python<'_>) -> Flushed {
+        match self.write_queued() {
+            Ok(true) => Flushed::All,
+            Ok(false) => Flushed::Blocked,
+            Err(e) => {
+                self.conn_lost_writes.set(self.conn_lost_writes.get() + 1);
+                self.fatal(py, os_error(py, e), "Fatal write error on pipe transport");
+                Flushed::Failed
+            }
+        }
+    }
+
+    fn flushed(&self, py: Python<'_>) {
+        self.maybe_resume(py);
+        if self.closing.get() {
+            self.schedule_lost(py, py.None());
+        }
+    }
+
+    fn core(&self) -> &TransportCore {
+        &self.core
+    }
+
+    fn queued(&self) -> usize {
+        self.pending()
     }
 }
 
@@ -424,7 +439,7 @@ impl PipeTransport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     st.conn_lost_writes.set(st.conn_lost_writes.get() + 1);
-                    st.fatal(py, PyErr::from(e), "Fatal write error on pipe transport");
+                    st.fatal(py, os_error(py, e), "Fatal write error on pipe transport");
                     return Ok(());
                 }
             }

@@ -1,7 +1,8 @@
 //! The only unsafe code of the extension: releasing the GIL around the selector wait, the
 //! few system calls the transports and descriptor watchers make on descriptors that
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
-//! `bytes` object, a protocol's buffer), and the hot path of `call_soon`: a raw
+//! `bytes` object, a protocol's buffer; the I/O ones as plain `syscall(2)`s on Linux,
+//! not libc's cancellation-point wrappers: see `raw`), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
 //! enter their context with them too, and take it with `PyContext_CopyCurrent`), and
@@ -50,17 +51,182 @@ fn cvt(ret: isize) -> io::Result<usize> {
     }
 }
 
-/// `recv(fd, buf)`, retried on `EINTR`.
-pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+/// Runs the system call `call` (a `-1`/`errno` result) until it is not interrupted by a
+/// signal (`EINTR`): the retry every I/O call of this file makes.
+#[inline(always)]
+fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     loop {
-        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
-        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
-        let r = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-        match cvt(r) {
+        match cvt(call()) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
     }
+}
+
+/// The I/O system calls as plain `syscall(2)`s on Linux.
+///
+/// Not through libc's wrappers: glibc's `recv`, `send`, `read`, `write`, `sendmsg` and
+/// `recvfrom` are thread cancellation points, and in a process with a second thread (any
+/// `run_in_executor` or `to_thread` call starts one) each call then pays
+/// `__pthread_enable_asynccancel`/`__pthread_disable_asynccancel` around the system call,
+/// ~50 instructions. The extension never cancels a thread (nor does CPython), so the
+/// calls go straight to the kernel, which costs the same whatever the thread count. The
+/// result contract is libc's: `-1` with `errno` set on failure (`libc::syscall` sets it),
+/// so [`cvt`] reads the error as before. On x86-64 the call is the `syscall` instruction
+/// itself (libc's `syscall` function only moves registers: ~11 instructions a call, which
+/// made the plain call dearer than libc's wrapper in a single-threaded process); on other
+/// Linux targets libc's `syscall`; elsewhere libc's wrappers.
+///
+/// Each function is `unsafe` with the contract of the call it stands for: the pointers
+/// describe memory valid for the call (writable where the kernel writes).
+mod raw {
+    use std::os::fd::RawFd;
+
+    #[cfg(all(
+        any(target_os = "linux", target_os = "android"),
+        not(target_arch = "x86_64")
+    ))]
+    #[inline(always)]
+    unsafe fn call6(nr: libc::c_long, a: [libc::c_long; 6]) -> isize {
+        // SAFETY: the callers below pass the arguments of system call `nr` in its order,
+        // each widened to a full register; the memory contract is theirs (see above).
+        unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) as isize }
+    }
+
+    /// On x86-64 the `syscall` instruction itself (libc's `syscall` function only moves
+    /// the registers around it); a failure (`-4095..=-1`) is stored in `errno` and
+    /// returned as `-1`, libc's contract.
+    #[cfg(all(
+        any(target_os = "linux", target_os = "android"),
+        target_arch = "x86_64"
+    ))]
+    #[inline(always)]
+    unsafe fn call6(nr: libc::c_long, a: [libc::c_long; 6]) -> isize {
+        let ret: isize;
+        // SAFETY: the x86-64 Linux system call convention: number in rax, arguments in
+        // rdi, rsi, rdx, r10, r8, r9, result in rax, rcx and r11 clobbered, the user stack
+        // untouched; memory may be read and written (no `nomem`), as the kernel does
+        // through the callers' pointers, whose contract is theirs (see above).
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as isize => ret,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        if (-4095..0).contains(&ret) {
+            // SAFETY: `__errno_location` returns this thread's `errno`, valid to write.
+            unsafe { *libc::__errno_location() = -ret as libc::c_int };
+            return -1;
+        }
+        ret
+    }
+
+    /// `recvfrom(fd, ptr, len, flags, addr, alen)` (`recv` with null `addr`/`alen`).
+    #[inline(always)]
+    pub(super) unsafe fn recvfrom(
+        fd: RawFd,
+        ptr: *mut libc::c_void,
+        len: usize,
+        flags: libc::c_int,
+        addr: *mut libc::sockaddr,
+        alen: *mut libc::socklen_t,
+    ) -> isize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: recvfrom(2)'s arguments in order; the caller vouches for the memory.
+        return unsafe {
+            call6(
+                libc::SYS_recvfrom,
+                [
+                    fd.into(),
+                    ptr as _,
+                    len as _,
+                    flags.into(),
+                    addr as _,
+                    alen as _,
+                ],
+            )
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        // SAFETY: the caller vouches for the memory.
+        return unsafe { libc::recvfrom(fd, ptr, len, flags, addr, alen) };
+    }
+
+    /// `send(fd, ptr, len, flags)`.
+    #[inline(always)]
+    pub(super) unsafe fn send(
+        fd: RawFd,
+        ptr: *const libc::c_void,
+        len: usize,
+        flags: libc::c_int,
+    ) -> isize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: sendto(fd, ptr, len, flags, NULL, 0) is send(2); the caller vouches for
+        // the memory.
+        return unsafe {
+            call6(
+                libc::SYS_sendto,
+                [fd.into(), ptr as _, len as _, flags.into(), 0, 0],
+            )
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        // SAFETY: the caller vouches for the memory.
+        return unsafe { libc::send(fd, ptr, len, flags) };
+    }
+
+    /// `sendmsg(fd, msg, flags)`.
+    #[inline(always)]
+    pub(super) unsafe fn sendmsg(fd: RawFd, msg: *const libc::msghdr, flags: libc::c_int) -> isize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: sendmsg(2)'s arguments in order; the caller vouches for `msg`.
+        return unsafe {
+            call6(
+                libc::SYS_sendmsg,
+                [fd.into(), msg as _, flags.into(), 0, 0, 0],
+            )
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        // SAFETY: the caller vouches for `msg`.
+        return unsafe { libc::sendmsg(fd, msg, flags) };
+    }
+
+    /// `read(fd, ptr, len)`.
+    #[inline(always)]
+    pub(super) unsafe fn read(fd: RawFd, ptr: *mut libc::c_void, len: usize) -> isize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: read(2)'s arguments in order; the caller vouches for the memory.
+        return unsafe { call6(libc::SYS_read, [fd.into(), ptr as _, len as _, 0, 0, 0]) };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        // SAFETY: the caller vouches for the memory.
+        return unsafe { libc::read(fd, ptr, len) };
+    }
+
+    /// `write(fd, ptr, len)`.
+    #[inline(always)]
+    pub(super) unsafe fn write(fd: RawFd, ptr: *const libc::c_void, len: usize) -> isize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: write(2)'s arguments in order; the caller vouches for the memory.
+        return unsafe { call6(libc::SYS_write, [fd.into(), ptr as _, len as _, 0, 0, 0]) };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        // SAFETY: the caller vouches for the memory.
+        return unsafe { libc::write(fd, ptr, len) };
+    }
+}
+
+/// `recv(fd, buf)`, retried on `EINTR`.
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    // SAFETY: `buf` is a valid writable region of `len` bytes for the call; a bad
+    // descriptor makes the call fail with EBADF, never undefined behaviour.
+    retry(|| unsafe { raw::recvfrom(fd, ptr, len, 0, std::ptr::null_mut(), std::ptr::null_mut()) })
 }
 
 /// `recv(fd, ...)` straight into a Python buffer (a `BufferedProtocol`'s `get_buffer()`),
@@ -75,30 +241,21 @@ pub(crate) fn recv_into_buffer(
     }
     let len = buf.len_bytes();
     let ptr = buf.buf_ptr();
-    Some(loop {
-        // SAFETY: `buf` holds the exporter's buffer (`PyObject_GetBuffer`) for as long as it
-        // lives: `ptr` stays valid for writes of `len` bytes (a `bytearray` cannot resize
-        // while exported), the buffer is writable and contiguous (checked above), and the
-        // GIL stays held across the call, so no Python code touches the memory meanwhile.
-        let r = unsafe { libc::recv(fd, ptr, len, 0) };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other,
-        }
-    })
+    // SAFETY: `buf` holds the exporter's buffer (`PyObject_GetBuffer`) for as long as it
+    // lives: `ptr` stays valid for writes of `len` bytes (a `bytearray` cannot resize
+    // while exported), the buffer is writable and contiguous (checked above), and the
+    // GIL stays held across the call, so no Python code touches the memory meanwhile.
+    Some(retry(|| unsafe {
+        raw::recvfrom(fd, ptr, len, 0, std::ptr::null_mut(), std::ptr::null_mut())
+    }))
 }
 
 /// `send(fd, buf, MSG_NOSIGNAL)`, retried on `EINTR`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes; MSG_NOSIGNAL turns a
-        // broken pipe into EPIPE instead of SIGPIPE.
-        let r = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    let (ptr, len) = (buf.as_ptr().cast(), buf.len());
+    // SAFETY: `buf` is valid for reads of `len` bytes; MSG_NOSIGNAL turns a broken pipe
+    // into EPIPE instead of SIGPIPE.
+    retry(|| unsafe { raw::send(fd, ptr, len, libc::MSG_NOSIGNAL) })
 }
 
 /// `shutdown(fd, SHUT_WR)`.
@@ -125,28 +282,18 @@ pub(crate) fn ready_now(fd: RawFd, write: bool) -> bool {
 /// `read(fd, buf)`, retried on `EINTR`: the pipe transports' read (pipes and character
 /// devices have no `recv`).
 pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call; a
-        // bad descriptor makes the call fail with EBADF, never undefined behaviour.
-        let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    // SAFETY: `buf` is a valid writable region of `len` bytes for the call; a bad
+    // descriptor makes the call fail with EBADF, never undefined behaviour.
+    retry(|| unsafe { raw::read(fd, ptr, len) })
 }
 
 /// `write(fd, buf)`, retried on `EINTR`. A pipe whose reader is gone gives `EPIPE`:
 /// Python ignores `SIGPIPE` at start-up, as the stock loop relies on too.
 pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
-        let r = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    let (ptr, len) = (buf.as_ptr().cast(), buf.len());
+    // SAFETY: `buf` is valid for reads of `len` bytes for the call.
+    retry(|| unsafe { raw::write(fd, ptr, len) })
 }
 
 /// Takes `obj` out of the cycle collector's lists.
@@ -186,16 +333,10 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
     msg.msg_iovlen = k as _;
-    loop {
-        // SAFETY: `msg` points at `k` iovecs, each describing a live slice of `bufs`
-        // valid for reads for the call (the kernel only reads through them);
-        // MSG_NOSIGNAL turns a broken pipe into EPIPE instead of SIGPIPE.
-        let r = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
+    // SAFETY: `msg` points at `k` iovecs, each describing a live slice of `bufs` valid
+    // for reads for the call (the kernel only reads through them); MSG_NOSIGNAL turns a
+    // broken pipe into EPIPE instead of SIGPIPE.
+    retry(|| unsafe { raw::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
 }
 
 /// `recvfrom(fd, buf)` on an IPv4 datagram socket, retried on `EINTR`: the byte count
@@ -204,36 +345,31 @@ pub(crate) fn recvfrom_v4(
     fd: RawFd,
     buf: &mut [u8],
 ) -> io::Result<(usize, Option<std::net::SocketAddrV4>)> {
-    loop {
-        // SAFETY: all-zero bytes are a valid `sockaddr_in` (plain integers).
-        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    // SAFETY: all-zero bytes are a valid `sockaddr_in` (plain integers).
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let (ptr, cap) = (buf.as_mut_ptr().cast(), buf.len());
+    let n = retry(|| {
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `addr` and `len`
-        // describe a writable `sockaddr_in`, which the kernel fills up to `len` bytes.
-        let r = unsafe {
-            libc::recvfrom(
+        // SAFETY: `buf` is valid for writes of `cap` bytes; `addr` and `len` describe a
+        // writable `sockaddr_in`, which the kernel fills up to `len` bytes.
+        unsafe {
+            raw::recvfrom(
                 fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
+                ptr,
+                cap,
                 0,
                 (&mut addr as *mut libc::sockaddr_in).cast(),
                 &mut len,
             )
-        };
-        match cvt(r) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-            Ok(n) => {
-                let from = (addr.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
-                    std::net::SocketAddrV4::new(
-                        u32::from_be(addr.sin_addr.s_addr).into(),
-                        u16::from_be(addr.sin_port),
-                    )
-                });
-                return Ok((n, from));
-            }
         }
-    }
+    })?;
+    let from = (addr.sin_family == libc::AF_INET as libc::sa_family_t).then(|| {
+        std::net::SocketAddrV4::new(
+            u32::from_be(addr.sin_addr.s_addr).into(),
+            u16::from_be(addr.sin_port),
+        )
+    });
+    Ok((n, from))
 }
 
 /// How many bytes wait in `fd`'s receive queue (`ioctl(FIONREAD)`).
@@ -370,6 +506,24 @@ pub(crate) fn in_context<R>(context: &Bound<'_, PyAny>, f: impl FnOnce() -> R) -
     f()
 }
 
+/// The receiver of a raw method of the pyo3 class `T` (`LoopCore`, `SocketTransport`), as
+/// CPython hands it to the `extern "C"` entry points below: the one preamble they share.
+///
+/// # Safety
+/// Called only from such an entry point, which CPython calls through the method descriptor
+/// [`install_method`] made on `T`'s type: the GIL is held (so the token is sound for the
+/// call) and the descriptor checked that `slf` is an instance of `T` (or of a subclass),
+/// a live reference borrowed for the call, which the returned `Bound` does not outlive.
+#[inline(always)]
+unsafe fn slf_as<'py, T: pyo3::PyClass>(slf: *mut ffi::PyObject) -> (Python<'py>, Bound<'py, T>) {
+    // SAFETY: CPython holds the GIL across a method call (see above).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `slf` is a live borrowed reference (see above).
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: the descriptor checked the type (see above).
+    (py, unsafe { this.cast_into_unchecked::<T>() })
+}
+
 /// `LoopCore.call_soon(callback, *args, context=None)` as a raw `METH_FASTCALL |
 /// METH_KEYWORDS` method: the hottest call of every asyncio program (each task step, each
 /// future's done callback goes through it), where pyo3's general argument parser cost a
@@ -423,11 +577,8 @@ unsafe fn call_soon_args(
     use pyo3::exceptions::PyTypeError;
     use pyo3::types::PyTuple;
     let nargs = usize::try_from(nargs).unwrap_or(0);
-    // SAFETY: `slf` is a live `LoopCore` instance (the method descriptor checked its
-    // type before the call), borrowed for the call.
-    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    // SAFETY: as above: an instance of `LoopCore` or of a subclass.
-    let this = unsafe { this.cast_unchecked::<crate::core::LoopCore>() };
+    // SAFETY: `slf` is `call_soon_fastcall`'s receiver, a `LoopCore` (see above).
+    let (_, this) = unsafe { slf_as::<crate::core::LoopCore>(slf) };
     let nkw = if kwnames.is_null() {
         0
     } else {
@@ -575,12 +726,8 @@ unsafe extern "C" fn get_debug_noargs(
     slf: *mut ffi::PyObject,
     _args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython holds the GIL across a method call (see above).
-    let py = unsafe { Python::assume_attached() };
-    // SAFETY: `slf` is a live `LoopCore` instance (or a subclass's), borrowed for the call.
-    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    // SAFETY: as above: the descriptor checked the type.
-    let this = unsafe { this.cast_unchecked::<crate::core::LoopCore>() };
+    // SAFETY: a raw method of `LoopCore` called by CPython (see above).
+    let (py, this) = unsafe { slf_as::<crate::core::LoopCore>(slf) };
     pyo3::types::PyBool::new(py, this.get().flags.debug())
         .to_owned()
         .into_ptr()
@@ -595,12 +742,10 @@ unsafe extern "C" fn create_future_noargs(
     slf: *mut ffi::PyObject,
     _args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython holds the GIL across a method call (see above).
-    let py = unsafe { Python::assume_attached() };
-    // SAFETY: `slf` is a live object, borrowed for the call.
-    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: a raw method of `LoopCore` called by CPython (see above).
+    let (py, this) = unsafe { slf_as::<crate::core::LoopCore>(slf) };
     raw_return(py, "create_future", || {
-        crate::core::new_future(&this).map(Bound::unbind)
+        crate::core::new_future(this.as_any()).map(Bound::unbind)
     })
 }
 
@@ -682,12 +827,8 @@ unsafe extern "C" fn transport_write_fastcall(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython holds the GIL across a method call (see above).
-    let py = unsafe { Python::assume_attached() };
-    // SAFETY: `slf` is a live borrowed reference (see above).
-    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    // SAFETY: the descriptor checked that `slf` is a `SocketTransport`.
-    let this = unsafe { this.cast_unchecked::<crate::transport::SocketTransport>() };
+    // SAFETY: a raw method of `SocketTransport` called by CPython (see above).
+    let (py, this) = unsafe { slf_as::<crate::transport::SocketTransport>(slf) };
     // SAFETY: the argument vector's contract (see above).
     let data = unsafe { one_argument(py, "write", "data", args, nargs, kwnames) };
     raw_return(py, "write", || {
@@ -759,12 +900,8 @@ unsafe extern "C" fn transport_is_closing_noargs(
     slf: *mut ffi::PyObject,
     _args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython holds the GIL across a method call (see above).
-    let py = unsafe { Python::assume_attached() };
-    // SAFETY: `slf` is a live borrowed reference (see above).
-    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    // SAFETY: the descriptor checked that `slf` is a `SocketTransport`.
-    let this = unsafe { this.cast_unchecked::<crate::transport::SocketTransport>() };
+    // SAFETY: a raw method of `SocketTransport` called by CPython (see above).
+    let (py, this) = unsafe { slf_as::<crate::transport::SocketTransport>(slf) };
     raw_return(py, "is_closing", || {
         let closing = this.borrow().is_closing();
         Ok(pyo3::types::PyBool::new(py, closing)
@@ -785,6 +922,7 @@ unsafe extern "C" fn transport_is_closing_noargs(
 /// Python method: the GIL is held) calls; the park hook gives the GIL up only around the
 /// selector wait, where nothing runs. Dropping a closure or a task without running it
 /// (cancel, close) does not come here.
+#[inline(always)]
 pub(crate) fn in_loop_callback<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
     // SAFETY: see above: the thread holds the GIL whenever simul runs a loop callback.
     debug_assert!(unsafe { PyGILState_Check() } == 1);

@@ -10,6 +10,9 @@
 //! - the I/O task's waker ([`TransportCore::enter`] keeps it current, [`wake`] wakes it);
 //! - write flow control: the water marks and the protocol's `pause_writing` /
 //!   `resume_writing`, against the pending byte count the transport passes in;
+//! - the write side of every I/O step ([`poll_write_side`]): flush while the descriptor
+//!   is writable, forget the readiness the kernel refused, flow control after; each
+//!   transport only says how it flushes its queue ([`WriteSide`]);
 //! - reporting to `loop.call_exception_handler` with asyncio's context keys;
 //! - scheduling `this._call_connection_lost(exc)` through `loop.call_soon`, and letting go
 //!   of `this` and the waker once it has run ([`TransportCore::release`]);
@@ -105,12 +108,14 @@ impl TransportCore {
     }
 
     /// Runs `f` (the read side of a step) inside the transport's context, if taken.
+    #[inline(always)]
     pub(crate) fn in_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
         Self::run_in(py, &self.context, f)
     }
 
     /// Runs `f` (the write side of a step) inside the write side's context, or the
     /// transport's when no `write()` queued data (a transport that queues none).
+    #[inline(always)]
     pub(crate) fn in_write_context<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
         if self.write_context.borrow().is_some() {
             Self::run_in(py, &self.write_context, f)
@@ -147,6 +152,11 @@ impl TransportCore {
         if let Some(w) = self.waker.borrow().as_ref() {
             w.wake_by_ref();
         }
+    }
+
+    /// `loop.create_future()`.
+    pub(crate) fn create_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.loop_.bind(py).call_method0("create_future")?.unbind())
     }
 
     pub(crate) fn this(&self, py: Python<'_>) -> Option<Py<PyAny>> {
@@ -341,4 +351,102 @@ pub(crate) fn bytes_of<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyB
         "data argument must be a bytes-like object, not {}",
         data.get_type().name()?.repr()?
     )))
+}
+
+/// The exception for the OS error `e`, as Python's `socket` and `os` functions raise it:
+/// `OSError(errno, strerror)`, which Python turns into its subclass (`BrokenPipeError`,
+/// `ConnectionResetError`, ...) with `errno` and `strerror` set, as the stock loop's
+/// transports pass it on. An error that carries no errno keeps pyo3's conversion.
+/// Cold and never inlined: only the transports' error paths call it, and it stays out of
+/// their hot I/O step.
+#[cold]
+#[inline(never)]
+pub(crate) fn os_error(py: Python<'_>, e: std::io::Error) -> PyErr {
+    let Some(code) = e.raw_os_error() else {
+        return PyErr::from(e);
+    };
+    let made = (|| -> PyResult<PyErr> {
+        let msg = py.import("os")?.getattr("strerror")?.call1((code,))?;
+        let exc = py
+            .get_type::<pyo3::exceptions::PyOSError>()
+            .call1((code, msg))?;
+        Ok(PyErr::from_value(exc))
+    })();
+    made.unwrap_or_else(|err| err)
+}
+
+/// What one flush of a transport's write queue did (see [`WriteSide`]).
+pub(crate) enum Flushed {
+    /// The queue is empty.
+    All,
+    /// The kernel took no more (`EAGAIN`): the rest waits for the next writable event.
+    Blocked,
+    /// A fatal error, already handled (the transport is closing, its queue dropped).
+    Failed,
+}
+
+/// A transport's write side as [`poll_write_side`] drives it: the one loop of the
+/// socket, datagram and pipe transports' I/O steps that flushes their queue whenever the
+/// descriptor is writable.
+pub(crate) trait WriteSide {
+    /// After `EAGAIN`, also forget a pending error on the descriptor (a datagram socket's
+    /// errors go to `error_received`, not to the write).
+    const FORGET_ERROR: bool = false;
+
+    /// The descriptor's watch (`None` once the transport let it go).
+    fn watch(&self) -> &RefCell<Option<simul::net::AsyncFd>>;
+
+    /// Whether bytes wait to be written and the connection is not lost.
+    fn wants_write(&self) -> bool;
+
+    /// Writes queued bytes until the queue is empty or the kernel takes no more.
+    fn flush(&self, py: Python<'_>) -> Flushed;
+
+    /// The queue emptied: `resume_writing` at or below the low mark, and what the
+    /// transport does once flushed (close, shut down its write side...).
+    fn flushed(&self, py: Python<'_>);
+
+    /// The transport's shared core (for flow control).
+    fn core(&self) -> &TransportCore;
+
+    /// The bytes queued (the flow-control count).
+    fn queued(&self) -> usize;
+
+    /// The kernel took part of the queue: `resume_writing` at or below the low mark.
+    fn blocked(&self, py: Python<'_>) {
+        self.core().maybe_resume(py, self.queued());
+    }
+}
+
+/// Flushes `side`'s queue while it wants to write and its descriptor is writable,
+/// clearing the readiness the kernel refused; `false` when the watch is gone.
+pub(crate) fn poll_write_side<W: WriteSide>(
+    side: &W,
+    py: Python<'_>,
+    cx: &mut Context<'_>,
+) -> bool {
+    while side.wants_write() {
+        let ready = match side.watch().borrow().as_ref() {
+            Some(fd) => fd.poll_write_ready(cx),
+            None => return false,
+        };
+        let std::task::Poll::Ready(Ok(r)) = ready else {
+            break;
+        };
+        match side.flush(py) {
+            Flushed::All => side.flushed(py),
+            Flushed::Blocked => {
+                if let Some(fd) = side.watch().borrow().as_ref() {
+                    if W::FORGET_ERROR {
+                        fd.clear_write_blocked(r);
+                    } else {
+                        fd.clear_write_ready(r);
+                    }
+                }
+                side.blocked(py);
+            }
+            Flushed::Failed => {}
+        }
+    }
+    true
 }
