@@ -11,6 +11,11 @@
 # the shape starts up front (tokio multi_thread starts workers lazily: its counts may be
 # partial, marked by a thread count below the shape's).
 #
+# One run is one sample: how many epoll_waits (and blocking ones) a round trip costs
+# depends on whether the server or the load generator is the faster side, which the
+# machine's load shifts from run to run. bench/echo_batches.sh splits the count into
+# per-request calls and waits, over several interleaved runs.
+#
 # usage: bench/echo_counts.sh CONNS SIZE SECONDS name='server command' ...
 # example: bench/echo_counts.sh 1000 4096 3 s2='target/release/examples/tcp_echo --loops 2' \
 #            rp='target/release/loops_echo tokio-rp 2'
