@@ -16,7 +16,8 @@
 # blocks) nearly once per round trip whatever it is written in: compare shapes by
 # sys/rt - wait/rt (the per-request calls) and by rt/wait together with rt/s, not by
 # sys/rt alone. Each round runs the shapes in a rotated order, so drift in the machine's
-# load spreads over all of them. Placement as in echo_counts.sh (server cpu0, load
+# load spreads over all of them. Counts cover the load generator's whole run, as in
+# echo_counts.sh (which says why). Placement as in echo_counts.sh (server cpu0, load
 # generator cpu1); on a shared machine run it under `nice -n -20` so that other programs
 # do not starve the load generator (which changes the regime, see above).
 #
@@ -47,12 +48,12 @@ for r in $(seq 0 $((rounds - 1))); do
     pid=$!
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait \
-      -p "$pid" -o "$res.perf" sleep "$secs" >/dev/null 2>&1 &
+      -p "$pid" -o "$res.perf" >/dev/null 2>&1 &
     perf_pid=$!
     x0=$(ctxt "$pid")
     out=$(taskset -c 1 "$tmp/loadgen" 127.0.0.1 "$port" "$conns" "$size" "$secs" 2>&1 | tail -1)
     x1=$(ctxt "$pid")
-    wait "$perf_pid"
+    kill -INT "$perf_pid"; wait "$perf_pid"
     rts=$(echo "$out" | awk '{print $2}')
     awk -F, -v r="$rts" -v t="$secs" -v n="$name" -v a="$x0" -v b="$x1" '
       { v[$3] = $1 }
