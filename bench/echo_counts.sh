@@ -9,9 +9,9 @@
 # use both CPUs (the load generator stays on cpu1, so the server's second thread competes
 # with it). perf counts from the server's first accepted connection until the load
 # generator exits, the window the CPU figure covers too: the load generator's own window
-# (its rt/s) starts only once every connection is up, which takes seconds when a listener's
-# backlog overflows (tokio multi_thread listens with a backlog of 128), so a fixed-length
-# count would miss most of the run. The connections' set-up (accept, epoll_ctl,
+# (its rt/s) starts only once every connection is up, which takes seconds of SYN retries
+# when a listener's backlog overflows (tokio's `TcpListener::bind` listens with 128), so a
+# fixed-length count would miss most of the run. The connections' set-up (accept, epoll_ctl,
 # setsockopt: a few calls per connection) is thus in the counts, a few hundredths per
 # round trip at 1,000 connections.
 #
