@@ -7,9 +7,18 @@
 # echo_cpu.sh, every server thread runs on cpu0 and the load generator on cpu1, so a
 # 2-loop (or 2-runtime) server time-shares one CPU; `SPREAD=1` lets the server's threads
 # use both CPUs (the load generator stays on cpu1, so the server's second thread competes
-# with it). perf attaches once the first connection is accepted, so it sees every thread
-# the shape starts up front (tokio multi_thread starts workers lazily: its counts may be
-# partial, marked by a thread count below the shape's).
+# with it). perf counts from the server's first accepted connection until the load
+# generator exits, the window the CPU figure covers too: the load generator's own window
+# (its rt/s) starts only once every connection is up, which takes seconds of SYN retries
+# when a listener's backlog overflows (tokio's `TcpListener::bind` listens with 128), so a
+# fixed-length count would miss most of the run. The connections' set-up (accept, epoll_ctl,
+# setsockopt: a few calls per connection) is thus in the counts, a few hundredths per
+# round trip at 1,000 connections.
+#
+# One run is one sample: how many epoll_waits (and blocking ones) a round trip costs
+# depends on whether the server or the load generator is the faster side, which the
+# machine's load shifts from run to run. bench/echo_batches.sh splits the count into
+# per-request calls and waits, over several interleaved runs.
 #
 # usage: bench/echo_counts.sh CONNS SIZE SECONDS name='server command' ...
 # example: bench/echo_counts.sh 1000 4096 3 s2='target/release/examples/tcp_echo --loops 2' \
@@ -33,11 +42,11 @@ for s in "$@"; do
   threads=$(ls /proc/$pid/task | wc -l)
   c0=$(cat /proc/$pid/task/*/schedstat 2>/dev/null | awk '{s+=$1} END {print s+0}')
   perf stat -x, -e context-switches,raw_syscalls:sys_enter -p "$pid" -o "$tmp/echo_counts.$$" \
-    sleep "$secs" >/dev/null 2>&1 &
+    >/dev/null 2>&1 &
   perf_pid=$!
   out=$(taskset -c 1 "$tmp/loadgen" 127.0.0.1 "$port" "$conns" "$size" "$secs" 2>&1 | tail -1)
   c1=$(cat /proc/$pid/task/*/schedstat 2>/dev/null | awk '{s+=$1} END {print s+0}')
-  wait "$perf_pid"
+  kill -INT "$perf_pid"; wait "$perf_pid"
   rts=$(echo "$out" | awk '{print $2}')
   awk -F, -v r="$rts" -v t="$secs" -v n="$name" -v a="$c0" -v b="$c1" -v th="$threads" '
     { v[$3] = $1 }

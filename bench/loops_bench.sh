@@ -10,8 +10,11 @@
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
 #     every shape runs RUNS times, interleaved (each run goes over every row once), and
 #     the row gives the median and the spread (max - min, in % of the median); and
-#     1b. counts what each 2-thread shape does per round trip (bench/echo_counts.sh:
-#     system calls and context switches, which load does not blur), 1,000 x 4 KiB.
+#     1b. counts what each 2-thread shape does per round trip (bench/echo_batches.sh:
+#     system calls, epoll_waits and the round trips one wait brings, context switches;
+#     RUNS interleaved runs, medians), 1,000 x 4 KiB. In that row the load generator
+#     is the bottleneck (measured: it keeps its CPU ~95% busy, the servers ~75%), so every
+#     server, the bare-epoll floor too, waits about once per one or two round trips.
 #  2. CPU-bound requests: ~50 us of hashing per 64-byte request, 100 connections, server
 #     free to use both cores: requests per second, simul 1 vs 2 loops (and hand-off),
 #     tokio multi_thread (2 workers), 2 x tokio current_thread on SO_REUSEPORT; RUNS runs
@@ -83,8 +86,8 @@ for conns in 100 1000; do
   done
 done
 
-echo "== 1b. echo: system calls and context switches per round trip"
-$prio bash "$here/echo_counts.sh" 1000 4096 "$secs" \
+echo "== 1b. echo: system calls and context switches per round trip ($runs runs, medians)"
+$prio bash "$here/echo_batches.sh" 1000 4096 "$secs" "$runs" \
   floor="$tmp/limit_epoll" \
   simul-2loops="$T --loops 2" \
   simul-2loops-le="$E simul 2" \

@@ -11,8 +11,9 @@
 //! connection handler: one 64 KiB buffer per connection, read, then `ROUNDS` rounds of
 //! FNV-1a hashing over what was read (0 by default: a plain echo; the CPU-bound request
 //! workload passes enough rounds for ~50 µs per 64-byte request), then write it all back.
-//! `TCP_NODELAY` on every connection, as in `limit_epoll.c`. For `shared/bench/echo_cpu.sh`
-//! and `bench/loops_bench.sh`.
+//! `TCP_NODELAY` on every connection, as in `limit_epoll.c`; every listener has a backlog of
+//! 1024, as simul's `TcpListener::bind` gives (so 1,000 connects do not overflow one). For
+//! `shared/bench/echo_cpu.sh` and `bench/loops_bench.sh`.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -142,7 +143,12 @@ fn tokio_mt(addr: SocketAddr, n: usize, rounds: u32) {
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        let l = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        // The backlog of every other shape (`TcpListener::bind` would listen with 128, and
+        // 1,000 connects would then overflow it and stall for seconds in SYN retries).
+        let s = tokio::net::TcpSocket::new_v4().expect("socket");
+        s.set_reuseaddr(true).expect("SO_REUSEADDR");
+        s.bind(addr).expect("bind");
+        let l = s.listen(1024).expect("listen");
         tokio_accept(l, rounds).await
     });
 }
