@@ -12,6 +12,11 @@
 //! methods (every stream write calls both); and `call_soon`'s handle type, built by hand
 //! as a type the cycle collector does not count (`SoonObject`).
 //!
+//! The TLS feed's memory views, at the end: a chunk of the read buffer lent to
+//! `ssl.MemoryBIO.write` (`BioWriter`), and a `bytes` object filled in place by
+//! `_ssl._SSLSocket.read` and cut to size with `_PyBytes_Resize` (`NewBytes`, outside the
+//! limited API too).
+//!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
 
@@ -1251,5 +1256,188 @@ unsafe extern "C" fn soon_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
                 .into_any()
                 .unbind())
         })
+    }
+}
+
+/// `ssl.MemoryBIO`, for [`BioWriter::new`]'s type check.
+static MEMORY_BIO: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+
+/// A BIO's bound `write`, called with bytes lent rather than copied when it can be.
+pub(crate) struct BioWriter {
+    write: Py<PyAny>,
+    /// `bio` is exactly an `ssl.MemoryBIO`.
+    lend: bool,
+}
+
+impl BioWriter {
+    /// The smallest chunk lent: below it a `bytes` copy costs less than the view's two
+    /// objects (callgrind, 1 KiB TLS echo).
+    const LEND_MIN: usize = 16 * 1024;
+
+    pub(crate) fn new(bio: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = bio.py();
+        let memory_bio = MEMORY_BIO.get_or_try_init(py, || {
+            py.import("ssl")?
+                .getattr("MemoryBIO")?
+                .cast_into::<pyo3::types::PyType>()
+                .map(Bound::unbind)
+                .map_err(PyErr::from)
+        })?;
+        Ok(BioWriter {
+            write: bio.getattr(pyo3::intern!(py, "write"))?.unbind(),
+            lend: bio.get_type().is(memory_bio.bind(py)),
+        })
+    }
+
+    /// The bound method, for the cycle collector.
+    pub(crate) fn method(&self) -> &Py<PyAny> {
+        &self.write
+    }
+
+    /// `bio.write(data)`: from [`BioWriter::LEND_MIN`] bytes on, an `ssl.MemoryBIO`
+    /// reads `data` through a read-only `memoryview` of it that is released before this
+    /// returns (no `bytes` made); anything else is given a `bytes` copy.
+    pub(crate) fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        let write = self.write.bind(py);
+        if !self.lend || data.len() < Self::LEND_MIN {
+            write.call1((PyBytes::new(py, data),))?;
+            return Ok(());
+        }
+        let len = ffi::Py_ssize_t::try_from(data.len())
+            .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("chunk too large"))?;
+        // SAFETY: the view reads `len` bytes from `data`, which outlives it: `write` is
+        // `MemoryBIO.write` (bound in `new` from an object of exactly that type, which
+        // cannot be subclassed nor its instances' methods replaced), a C method that
+        // copies the bytes into the BIO and releases its buffer before returning; the view
+        // is released (or freed) below, so nothing reads through it once this returns.
+        // Read-only (`PyBUF_READ`): nothing writes through the `*mut` the call takes.
+        let raw = unsafe {
+            ffi::PyMemoryView_FromMemory(data.as_ptr().cast_mut().cast(), len, ffi::PyBUF_READ)
+        };
+        // SAFETY: a new reference, or null with an exception set; the GIL is held.
+        let view = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
+        let res = write.call1((&view,));
+        // Freed with its last reference (which releases it); kept elsewhere, released.
+        // SAFETY: reads the reference count of a live object; the GIL is held.
+        if unsafe { ffi::Py_REFCNT(view.as_ptr()) } > 1 {
+            view.call_method0(pyo3::intern!(py, "release"))?;
+        }
+        res.map(drop)
+    }
+}
+
+extern "C" {
+    // `cpython/bytesobject.h`: shrinks (or grows) a `bytes` object nothing else references
+    // yet, in place when the allocator can; on failure frees it, sets `*bytes` to null and
+    // raises. Exported by every CPython 3.x (`_ssl`'s `read` ends with it).
+    fn _PyBytes_Resize(
+        bytes: *mut *mut ffi::PyObject,
+        newsize: ffi::Py_ssize_t,
+    ) -> std::os::raw::c_int;
+}
+
+/// A `bytes` object being filled in place, which nothing else references until
+/// [`NewBytes::finish`] hands it out: made with room for `cap` bytes, filled from the start
+/// by [`NewBytes::fill_with`] calls, and cut to the filled size at the end.
+pub(crate) struct NewBytes<'py> {
+    /// The object (`None` once leaked, see `fill_with`).
+    obj: Option<Bound<'py, PyAny>>,
+    len: usize,
+    cap: usize,
+}
+
+impl<'py> NewBytes<'py> {
+    pub(crate) fn with_capacity(py: Python<'py>, cap: usize) -> PyResult<Self> {
+        let size = ffi::Py_ssize_t::try_from(cap.max(1))
+            .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("bytes too large"))?;
+        // SAFETY: with a null source, `PyBytes_FromStringAndSize` returns a new bytes object
+        // of `size` uninitialised bytes (or null with an exception set); the GIL is held.
+        let raw = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), size) };
+        // SAFETY: a new reference, or null with an exception set.
+        let obj = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
+        Ok(NewBytes {
+            obj: Some(obj),
+            len: 0,
+            cap: cap.max(1),
+        })
+    }
+
+    /// Room left.
+    pub(crate) fn spare(&self) -> usize {
+        self.cap - self.len
+    }
+
+    /// Calls `fill` with a writable `memoryview` of the [`spare`](Self::spare) bytes not
+    /// filled yet; `fill` returns how many it wrote at the view's start (more than the
+    /// view holds is an error), and those count as filled. `fill` must not keep an
+    /// export of the view: when it does, the view cannot be released, and the object is
+    /// leaked (never freed under it) and the call fails.
+    pub(crate) fn fill_with(
+        &mut self,
+        fill: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<usize>,
+    ) -> PyResult<usize> {
+        let Some(obj) = self.obj.as_ref() else {
+            return Err(pyo3::exceptions::PyBufferError::new_err("bytes leaked"));
+        };
+        let py = obj.py();
+        let spare = self.spare();
+        // SAFETY: `obj` is a bytes object of `cap` bytes, `len <= cap`: the view covers
+        // its last `spare` bytes, inside the object, which `self` keeps alive until the
+        // view is gone or released below. Nothing else references the object, so writing
+        // its contents is allowed (its hash is not computed yet; `_PyBytes_Resize` resets
+        // it anyway). `spare` fits a `Py_ssize_t`, as `cap` does.
+        let raw = unsafe {
+            let start = ffi::PyBytes_AsString(obj.as_ptr()).add(self.len);
+            ffi::PyMemoryView_FromMemory(start, spare as ffi::Py_ssize_t, ffi::PyBUF_WRITE)
+        };
+        // SAFETY: a new reference, or null with an exception set; the GIL is held.
+        let view = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
+        let res = fill(&view);
+        // SAFETY: reads the reference count of a live object; the GIL is held.
+        if unsafe { ffi::Py_REFCNT(view.as_ptr()) } > 1 {
+            // Kept somewhere: released, so that nothing reaches the object through it.
+            if let Err(e) = view.call_method0(pyo3::intern!(py, "release")) {
+                // Still exported: the memory must outlive the export.
+                if let Some(obj) = self.obj.take() {
+                    std::mem::forget(obj);
+                }
+                return Err(e);
+            }
+        }
+        drop(view);
+        let n = res?;
+        if n > spare {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "more bytes written than the buffer holds",
+            ));
+        }
+        self.len += n;
+        Ok(n)
+    }
+
+    /// The object, cut to the bytes filled; `None` if none were.
+    pub(crate) fn finish(mut self) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let Some(obj) = self.obj.take() else {
+            return Err(pyo3::exceptions::PyBufferError::new_err("bytes leaked"));
+        };
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let py = obj.py();
+        if self.len < self.cap {
+            let mut raw = obj.into_ptr();
+            // SAFETY: `raw` is the one reference to a bytes object nothing else has seen
+            // (every view of it is gone or released, see `fill_with`), as `_PyBytes_Resize`
+            // requires; it takes the reference and puts the resized object's (or null, with
+            // the object freed and an exception set) in its place. `len < cap` fits.
+            let r = unsafe { _PyBytes_Resize(&mut raw, self.len as ffi::Py_ssize_t) };
+            if r != 0 {
+                return Err(PyErr::fetch(py));
+            }
+            // SAFETY: `raw` is an owned reference to the resized bytes object.
+            let obj = unsafe { Bound::from_owned_ptr(py, raw) };
+            return Ok(Some(obj.cast_into::<PyBytes>()?));
+        }
+        Ok(Some(obj.cast_into::<PyBytes>()?))
     }
 }

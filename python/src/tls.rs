@@ -7,11 +7,15 @@
 //! shortest form of the same path: no Python frame between the socket and the user's
 //! protocol.
 //! - **In**: `SocketTransport` sees a `TlsFeed` protocol with `_simul_tls_native` set and hands each chunk
-//!   it receives to [`TlsFeed::feed`] instead of `get_buffer`/`buffer_updated`. The chunk
-//!   goes into the incoming BIO; in the `WRAPPED` state, with application reading on and
+//!   it receives to [`TlsFeed::feed`] instead of `get_buffer`/`buffer_updated`, as a slice
+//!   of its read buffer. The chunk goes into the incoming BIO (a large one lent through a
+//!   `memoryview`, `sys::BioWriter`, a small one copied into a `bytes`); in the `WRAPPED` state, with application reading on and
 //!   a copying (non-buffered) application protocol, the records are decrypted here
 //!   (`_ssl._SSLSocket.read` until the BIO and the decrypted bytes are both empty, or the
-//!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call;
+//!   `SSLWantReadError` of a partial record) and handed to `data_received` in one call:
+//!   a chunk of more than one record is decrypted straight into one `bytes` sized to hold
+//!   it (`read(0, view)` on a writable view of it, then cut to size: no chunk per record
+//!   and no join, `sys::NewBytes`), a smaller one by `read(max_size)`;
 //!   the peer's close_notify calls the protocol's `_call_eof_received` and
 //!   `_start_shutdown`. In the `DO_HANDSHAKE` state the chunk drives one handshake step
 //!   here (`_do_handshake`, below). Any other state goes on as `sslproto`'s
@@ -62,6 +66,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::sys::NewBytes;
+
 /// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
 /// and `ssl.SSLObject`.
 struct Consts {
@@ -90,6 +96,13 @@ struct Consts {
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
+
+/// The most application data one TLS record carries (2^14 bytes, RFC 8446 5.1).
+const MAX_RECORD: usize = 16 * 1024;
+/// One full TLS 1.3 record on the wire: its header and 2^14 + 256 bytes (RFC 8446 5.2).
+/// More ciphertext than this waiting means several records (`TlsFeed::read_records`
+/// picks its way by it; both ways are exact, whatever the records' sizes).
+const MAX_RECORD_CIPHERTEXT: usize = 5 + MAX_RECORD + 256;
 
 fn consts(py: Python<'_>) -> PyResult<&Consts> {
     CONSTS.get_or_try_init(py, || {
@@ -214,7 +227,7 @@ pub struct TlsFeed {
 /// `max_size`.
 struct Fixed {
     incoming: Py<PyAny>,
-    incoming_write: Py<PyAny>,
+    incoming_write: crate::sys::BioWriter,
     outgoing: Py<PyAny>,
     outgoing_read: Py<PyAny>,
     max_size: Py<PyAny>,
@@ -259,7 +272,7 @@ impl TlsFeed {
         let incoming = p.getattr(intern!(py, "_incoming"))?;
         let outgoing = p.getattr(intern!(py, "_outgoing"))?;
         let f = Fixed {
-            incoming_write: incoming.getattr(intern!(py, "write"))?.unbind(),
+            incoming_write: crate::sys::BioWriter::new(&incoming)?,
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
             outgoing: outgoing.unbind(),
@@ -302,13 +315,14 @@ impl TlsFeed {
         backlog.bind(py).is_truthy()
     }
 
-    /// A chunk from the socket (see the module doc, "In").
-    pub(crate) fn feed(slf: &Bound<'_, TlsFeed>, data: Bound<'_, PyBytes>) -> PyResult<()> {
+    /// A chunk from the socket (see the module doc, "In"); `data` is only read during the
+    /// BIO write, the call's first step.
+    pub(crate) fn feed(slf: &Bound<'_, TlsFeed>, data: &[u8]) -> PyResult<()> {
         let py = slf.py();
         let this = slf.borrow();
         let p = slf.as_any();
         let fixed = this.fixed(p)?;
-        fixed.incoming_write.bind(py).call1((data,))?;
+        fixed.incoming_write.write(py, data)?;
         let raw = match this.raw(p)? {
             Some(raw) if !this.app_reading_paused.get() && !this.app_protocol_is_buffer.get() => {
                 raw
@@ -334,40 +348,39 @@ impl TlsFeed {
                 return Ok(());
             }
         };
-        let res = this.read_records(p, fixed, raw);
+        let res = this.read_records(p, fixed, raw, Some(data.len()));
         this.fatal_on_exception(p, res)
     }
 
-    fn read_records(&self, p: &Bound<'_, PyAny>, fixed: &Fixed, raw: &Raw) -> PyResult<()> {
+    /// The records in the incoming BIO to the application protocol, then what OpenSSL
+    /// has to send, then the read marks; `fed`: the size of the chunk just written into
+    /// the BIO, if that is what this follows.
+    fn read_records(
+        &self,
+        p: &Bound<'_, PyAny>,
+        fixed: &Fixed,
+        raw: &Raw,
+        fed: Option<usize>,
+    ) -> PyResult<()> {
         let py = p.py();
         let incoming = fixed.incoming.bind(py);
-        let max_size = fixed.max_size.bind(py);
-        let read = raw.read.bind(py);
-        let again = consts(py)?.again.bind(py);
-        let mut chunks: Vec<Bound<'_, PyAny>> = Vec::new();
-        let mut close_notify = false;
-        loop {
-            let chunk = match read.call1((max_size,)) {
-                Ok(c) => c,
-                Err(e) if e.is_instance(py, again) => break,
-                Err(e) => return Err(e),
+        // The BIO is drained after each chunk but in rare cases (an error, a change of
+        // state), so the chunk's size tells how much waits without asking the BIO; a
+        // wrong guess would only pick the slower way.
+        let waiting = match fed {
+            Some(n) => n,
+            None => usize::try_from(pending(incoming)?).unwrap_or(0),
+        };
+        let (data, close_notify) = if waiting > MAX_RECORD_CIPHERTEXT {
+            let waiting = match fed {
+                Some(_) => usize::try_from(pending(incoming)?).unwrap_or(0),
+                None => waiting,
             };
-            if !chunk.is_truthy()? {
-                close_notify = true;
-                break;
-            }
-            chunks.push(chunk);
-            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
-                break;
-            }
-        }
-        if !chunks.is_empty() {
-            let data = if chunks.len() == 1 {
-                chunks.pop().expect("one chunk")
-            } else {
-                PyBytes::new(py, b"")
-                    .call_method1(intern!(py, "join"), (PyList::new(py, chunks)?,))?
-            };
+            self.read_into_one(incoming, raw, waiting)?
+        } else {
+            self.read_chunks(incoming, fixed, raw)?
+        };
+        if let Some(data) = data {
             let app = self.app_protocol.borrow().clone_ref(py);
             app.bind(py)
                 .call_method1(intern!(py, "data_received"), (data,))?;
@@ -392,6 +405,97 @@ impl TlsFeed {
             p.call_method0(intern!(py, "_control_ssl_reading"))?;
         }
         Ok(())
+    }
+
+    /// The records in the incoming BIO, decrypted (`_ssl._SSLSocket.read` until the BIO
+    /// and the decrypted bytes are both empty, or `SSLWantReadError`) into one chunk per
+    /// record, joined when there are several; and whether the peer's close_notify came.
+    fn read_chunks<'py>(
+        &self,
+        incoming: &Bound<'py, PyAny>,
+        fixed: &Fixed,
+        raw: &Raw,
+    ) -> PyResult<(Option<Bound<'py, PyAny>>, bool)> {
+        let py = incoming.py();
+        let max_size = fixed.max_size.bind(py);
+        let read = raw.read.bind(py);
+        let again = consts(py)?.again.bind(py);
+        let mut chunks: Vec<Bound<'py, PyAny>> = Vec::new();
+        let mut close_notify = false;
+        loop {
+            let chunk = match read.call1((max_size,)) {
+                Ok(c) => c,
+                Err(e) if e.is_instance(py, again) => break,
+                Err(e) => return Err(e),
+            };
+            if !chunk.is_truthy()? {
+                close_notify = true;
+                break;
+            }
+            chunks.push(chunk);
+            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+                break;
+            }
+        }
+        let data = match chunks.len() {
+            0 => None,
+            1 => chunks.pop(),
+            _ => Some(
+                PyBytes::new(py, b"")
+                    .call_method1(intern!(py, "join"), (PyList::new(py, chunks)?,))?,
+            ),
+        };
+        Ok((data, close_notify))
+    }
+
+    /// As [`TlsFeed::read_chunks`], for `waiting` bytes of ciphertext (more than one
+    /// record): the records are decrypted straight into one `bytes` (`read(0, view)`:
+    /// no chunk per record, no join), sized to hold all there is (no more than the
+    /// ciphertext, plus the rest of one record OpenSSL may have begun to read or hold
+    /// decrypted already) and cut to its size.
+    fn read_into_one<'py>(
+        &self,
+        incoming: &Bound<'py, PyAny>,
+        raw: &Raw,
+        waiting: usize,
+    ) -> PyResult<(Option<Bound<'py, PyAny>>, bool)> {
+        let py = incoming.py();
+        let read = raw.read.bind(py);
+        let again = consts(py)?.again.bind(py);
+        let cap = waiting + MAX_RECORD;
+        let mut out = NewBytes::with_capacity(py, cap)?;
+        // Full ones, should that size ever be too small.
+        let mut full: Vec<Bound<'py, PyBytes>> = Vec::new();
+        let mut close_notify = false;
+        let zero = 0i32.into_pyobject(py)?;
+        loop {
+            if out.spare() == 0 {
+                let next = NewBytes::with_capacity(py, cap)?;
+                full.extend(std::mem::replace(&mut out, next).finish()?);
+            }
+            let n = match out.fill_with(|view| read.call1((&zero, view))?.extract::<usize>()) {
+                Ok(n) => n,
+                Err(e) if e.is_instance(py, again) => break,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                close_notify = true;
+                break;
+            }
+            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+                break;
+            }
+        }
+        full.extend(out.finish()?);
+        let data = match full.len() {
+            0 => None,
+            1 => full.pop().map(Bound::into_any),
+            _ => Some(
+                PyBytes::new(py, b"")
+                    .call_method1(intern!(py, "join"), (PyList::new(py, full)?,))?,
+            ),
+        };
+        Ok((data, close_notify))
     }
 
     /// `sslproto`'s `_process_outgoing`, with `_control_app_writing` only when a mark is
@@ -831,7 +935,7 @@ tls_methods! {
         {
             if let Some(raw) = this.raw_methods(p)? {
                 let fixed = this.fixed(p)?;
-                let res = this.read_records(p, fixed, raw);
+                let res = this.read_records(p, fixed, raw, None);
                 return this.fatal_on_exception(p, res);
             }
         }
@@ -1064,7 +1168,7 @@ tls_methods! {
         }
         if let Some(f) = self.fixed.get() {
             visit.call(&f.incoming)?;
-            visit.call(&f.incoming_write)?;
+            visit.call(f.incoming_write.method())?;
             visit.call(&f.outgoing)?;
             visit.call(&f.outgoing_read)?;
             visit.call(&f.max_size)?;

@@ -10,6 +10,8 @@
 //!   read buffer, copied into a `bytes` handed to
 //!   `protocol.data_received(bytes)` — or, once reads are large (the last one at least
 //!   [`DIRECT_READ_MIN`]), straight into a `bytes` sized by `FIONREAD`, saving the copy;
+//!   for a `_FastSSLProtocol` with its Rust feed, into the read buffer and from there
+//!   into its incoming BIO through a `memoryview` (`TlsFeed::feed`, no `bytes` made);
 //!   for a `BufferedProtocol`, straight into the buffer `get_buffer()` returns, then
 //!   `buffer_updated(n)` (a read that leaves room in it drained the socket, so no second
 //!   `get_buffer` and failing read follow); at most [`READS_PER_STEP`] reads per step,
@@ -393,7 +395,7 @@ impl State {
     fn read_once(&self, py: Python<'_>) -> Result<ReadOutcome, (PyErr, &'static str)> {
         let tls = self.tls.borrow().as_ref().map(|t| t.clone_ref(py));
         if let Some(tls) = tls {
-            return self.read_tls(py, tls.bind(py));
+            return self.read_tls(tls.bind(py));
         }
         let proto = self.core.protocol.borrow().clone_ref(py);
         if self.buffered.get() {
@@ -500,36 +502,36 @@ impl State {
         }
     }
 
-    /// One read for a `_FastSSLProtocol`: the chunk goes to its `TlsFeed` straight from
-    /// the read buffer.
-    fn read_tls(
-        &self,
-        py: Python<'_>,
-        tls: &Bound<'_, TlsFeed>,
-    ) -> Result<ReadOutcome, (PyErr, &'static str)> {
-        let direct = self
-            .read_direct(py)
-            .map(|r| r.map(|d| d.map(|d| d.into_bound(py))));
-        let res = direct.unwrap_or_else(|| {
-            READ_BUF.with(|rbuf| {
-                let mut rbuf = rbuf.borrow_mut();
-                if rbuf.len() < MAX_READ {
-                    rbuf.resize(MAX_READ, 0);
-                }
-                sys::recv(self.fd, &mut rbuf[..])
-                    .map(|n| (n > 0).then(|| PyBytes::new(py, &rbuf[..n])))
+    /// One read for a `_FastSSLProtocol`: into the thread's read buffer (whatever the
+    /// size: no `bytes` is made, so no `FIONREAD`), handed from there to its
+    /// `TlsFeed::feed`, which writes it into its incoming BIO.
+    fn read_tls(&self, tls: &Bound<'_, TlsFeed>) -> Result<ReadOutcome, (PyErr, &'static str)> {
+        let fed: io::Result<PyResult<usize>> = READ_BUF.with(|rbuf| {
+            // The buffer is held through the feed, which runs the protocols' callbacks:
+            // another read cannot start meanwhile on this thread (its loop is running
+            // this one), but it would get a buffer of its own.
+            let mut own = Vec::new();
+            let mut shared = rbuf.try_borrow_mut();
+            let buf = match shared.as_deref_mut() {
+                Ok(buf) => buf,
+                Err(_) => &mut own,
+            };
+            if buf.len() < MAX_READ {
+                buf.resize(MAX_READ, 0);
+            }
+            let n = sys::recv(self.fd, &mut buf[..])?;
+            Ok(if n == 0 {
+                Ok(0)
+            } else {
+                TlsFeed::feed(tls, &buf[..n]).map(|()| n)
             })
         });
-        match res {
-            Ok(None) => Ok(ReadOutcome::Eof),
-            Ok(Some(data)) => {
-                let len = data.as_bytes().len();
-                self.last_read.set(len);
-                let drained = len < MAX_READ;
-                TlsFeed::feed(tls, data)
-                    .map_err(|e| (e, "Fatal error: protocol.buffer_updated() call failed."))?;
-                Ok(ReadOutcome::Data { drained })
-            }
+        match fed {
+            Ok(Ok(0)) => Ok(ReadOutcome::Eof),
+            Ok(Ok(n)) => Ok(ReadOutcome::Data {
+                drained: n < MAX_READ,
+            }),
+            Ok(Err(e)) => Err((e, "Fatal error: protocol.buffer_updated() call failed.")),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
             Err(e) => Err((os_error(py, e), "Fatal read error on socket transport")),
         }

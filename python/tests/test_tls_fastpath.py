@@ -805,3 +805,134 @@ def test_a_new_protocols_fields_are_sslprotos(loop: asyncio.AbstractEventLoop, s
         tls._FastSSLProtocol(*args, ssl_shutdown_timeout=-1)
     fast._app_transport.close()
     stock._app_transport.close()
+
+
+class Chunks(asyncio.Protocol):
+    """A client protocol that keeps what ``data_received`` is given; ``until(n)`` waits
+    for ``n`` bytes in all."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+        self.size = 0
+        self.waits: list[tuple[int, asyncio.Event]] = []
+        self.eof = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        for n, event in self.waits:
+            if self.size >= n:
+                event.set()
+
+    def eof_received(self) -> None:
+        self.eof.set()
+
+    async def until(self, n: int) -> None:
+        event = asyncio.Event()
+        self.waits.append((n, event))
+        if self.size >= n:
+            event.set()
+        await asyncio.wait_for(event.wait(), 10)
+
+
+async def manual_tls_server(
+    script: Callable[[ssl.SSLObject, ssl.MemoryBIO, asyncio.StreamWriter], Any],
+) -> tuple[asyncio.Server, int, asyncio.Future[None]]:
+    """A plain TCP server that does TLS by hand (an ``ssl.SSLObject`` over memory BIOs),
+    so a test chooses which ciphertext goes out in which socket write: the handshake, then
+    ``await script(sslobj, outgoing, writer)``, then it reads to EOF and sets the future
+    it returns."""
+    done = asyncio.get_running_loop().create_future()
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        sslobj = tu.simple_server_sslcontext().wrap_bio(incoming, outgoing, server_side=True)
+        while True:
+            try:
+                sslobj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                w.write(outgoing.read())
+                incoming.write(await r.read(1 << 16))
+        w.write(outgoing.read())
+        await script(sslobj, outgoing, w)
+        await r.read()
+        w.close()
+        done.set_result(None)
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return srv, srv.sockets[0].getsockname()[1], done
+
+
+async def manual_client(port: int) -> tuple[asyncio.Transport, Chunks]:
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_connection(
+        Chunks, "127.0.0.1", port, ssl=tu.simple_client_sslcontext(), server_hostname="localhost"
+    )
+    return transport, proto  # type: ignore[return-value]
+
+
+def test_records_split_across_socket_reads_arrive_whole_as_exact_bytes(mode: str) -> None:
+    # 300 KB of records, the first socket write ending inside a record: the client decrypts
+    # the whole records of the first write, holds the start of the split one, and gets the
+    # rest (more than one record) in the next write; every byte arrives once, in order, in
+    # `bytes` objects that behave as any other (length, hash, equality).
+    body = bytes(range(256)) * 1200
+
+    async def main() -> tuple[bool, bool, int]:
+        client: list[Chunks] = []
+
+        async def script(sslobj: ssl.SSLObject, outgoing: ssl.MemoryBIO, w: asyncio.StreamWriter) -> None:
+            sent = 0
+            while sent < len(body):
+                sent += sslobj.write(body[sent:])
+            ct = outgoing.read()
+            cut = 3 * (16384 + 22) + 5000  # three and a bit TLS 1.3 records
+            while not client:
+                await asyncio.sleep(0)
+            w.write(ct[:cut])
+            await client[0].until(3 * 16384)
+            w.write(ct[cut:])
+
+        srv, port, done = await manual_tls_server(script)
+        transport, proto = await manual_client(port)
+        client.append(proto)
+        await proto.until(len(body))
+        got = proto.chunks
+        data = b"".join(got)
+        exact = all(type(c) is bytes and hash(c) == hash(bytes(bytearray(c))) for c in got)
+        transport.abort()
+        await done
+        srv.close()
+        await srv.wait_closed()
+        return data == body, exact, len(data)
+
+    assert same_on_both(main) == (True, True, len(body))
+
+
+@pytest.mark.parametrize("size", [3000, 300_000])
+def test_a_close_notify_in_the_same_socket_read_as_the_body_follows_it(mode: str, size: int) -> None:
+    body = b"z" * size
+
+    async def main() -> tuple[int, bool, bool]:
+        async def script(sslobj: ssl.SSLObject, outgoing: ssl.MemoryBIO, w: asyncio.StreamWriter) -> None:
+            sent = 0
+            while sent < len(body):
+                sent += sslobj.write(body[sent:])
+            try:
+                sslobj.unwrap()
+            except ssl.SSLWantReadError:
+                pass
+            w.write(outgoing.read())  # the body's records and the close_notify, one write
+
+        srv, port, done = await manual_tls_server(script)
+        transport, proto = await manual_client(port)
+        await asyncio.wait_for(proto.eof.wait(), 10)
+        data = b"".join(proto.chunks)
+        transport.abort()
+        await done
+        srv.close()
+        await srv.wait_closed()
+        return len(data), data == body, all(type(c) is bytes for c in proto.chunks)
+
+    assert same_on_both(main) == (size, True, True)
