@@ -27,11 +27,10 @@
 //! A hand-off to a loop blocked in its selector costs a wake-up of a sleeping CPU (tens of
 //! microseconds in a VM), twice for a round trip such as `spawn_on(other, ..).await`. So
 //! a set's loops are built to spin briefly before they park once work was handed to them
-//! from another thread (yielding the CPU between looks if that thread shares their CPU;
-//! the policy, its bounds and its back-off are in `runtime/spin.rs`): while hand-offs
-//! keep coming, each finds its loop awake and costs its sender no system call; a loop with
-//! no cross-loop traffic never spins, and an idle one stops after one spin of at most
-//! 50 µs.
+//! from a thread on another CPU (the policy, its bounds and its back-off are in
+//! `runtime/spin.rs`): while hand-offs keep coming, each finds its loop awake and costs no
+//! system call; a loop with no cross-loop traffic never spins, and an idle one stops after
+//! one spin of at most 50 µs.
 //!
 //! # Load
 //!

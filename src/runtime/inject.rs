@@ -7,9 +7,9 @@
 //! `false` to its sender.
 //!
 //! For a loop that may spin before parking (a member of a `Loops` set, `spin.rs`), each
-//! hand-off also records the CPU its sender runs on (one relaxed store): the loop's spin
-//! yields the CPU when that is its own. A plain loop's senders skip it (one load of a flag
-//! fixed at build time).
+//! hand-off also records the CPU its sender runs on (one relaxed store): the loop does not
+//! spin for work from a thread on its own CPU. A plain loop's senders skip it (one load of
+//! a flag fixed at build time).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;

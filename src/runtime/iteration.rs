@@ -462,28 +462,24 @@ impl Core {
     }
 
     /// Idle and armed to spin (`spin.rs`): watches the park word for work handed in, for
-    /// at most [`spin::SPIN`] and never past the earliest timer, yielding the CPU between
-    /// looks when the last sender ran on this CPU. `true`: work came in, the loop must not
-    /// block.
+    /// at most [`spin::SPIN`] and never past the earliest timer. `true`: work came in,
+    /// the loop must not block.
     #[inline(never)]
     fn spin_for_work(&self) -> bool {
-        let yielding = self.shared.sender_shares_my_cpu();
+        if self.shared.sender_shares_my_cpu() {
+            return false; // spinning would keep the CPU from the thread we wait for
+        }
         let clock = self.driver.clock();
         let start = clock.now_ns();
         let Some(deadline) = spin::deadline(start, self.driver.next_timer_ns()) else {
             return false;
         };
         let mut now = start;
-        let turns = if yielding { 1 } else { spin::CHECK_EVERY };
-        let caught = self.shared.signal.spin(turns, || {
-            if yielding {
-                std::thread::yield_now();
-            }
+        let caught = self.shared.signal.spin(spin::CHECK_EVERY, || {
             now = clock.now_ns();
             now < deadline
         });
-        self.spin
-            .finished(caught, now.saturating_sub(start), yielding);
+        self.spin.finished(caught, now.saturating_sub(start));
         caught
     }
 

@@ -20,30 +20,21 @@
 //! 2. it is *armed*: work was handed in (`Core::move_injected`) since its last spin that
 //!    found nothing. A loop with no cross-thread traffic therefore never spins, and an
 //!    idle one spins at most once, right after the last hand-off it received;
-//! 3. the back-off allows it: after `k` spins in a row that found nothing, the next
+//! 3. the thread that last handed it work ran on another CPU ([`Shared`]'s notifier CPU,
+//!    recorded on every hand-off to a spinning loop): when both threads share one CPU,
+//!    spinning would only keep the CPU from the thread it waits for;
+//! 4. the back-off allows it: after `k` spins in a row that found nothing, the next
 //!    `2^k - 1` hand-offs received do not arm (`k` at most [`MAX_FAILS`]); a spin that
 //!    finds work resets `k`;
-//! 4. no timer is due within the spin: the spin ends at the earliest armed timer's tick,
+//! 5. no timer is due within the spin: the spin ends at the earliest armed timer's tick,
 //!    and does not start if that is already past (the caller only parks with nothing
 //!    ready, so a spin never runs while a local task is ready).
 //!
-//! # Two threads on one CPU
-//!
-//! When the thread that last handed the loop work ran on the loop's own CPU (`Shared`
-//! records each sender's CPU for a loop that may spin), a pausing spin would only keep the
-//! CPU from the thread it waits for. The spin then *yields* between two looks at the word
-//! (`sched_yield`): the sender runs at once, and its next hand-off finds the loop not
-//! parked — one system call and one context switch per hop, where parking costs an eventfd
-//! write, a blocking `epoll_wait` and the same switch (the `cross_spawn_1cpu` row: about
-//! 30% less time). With no other thread ready on the CPU, a yield returns at once and the
-//! spin goes on to its bound like a pausing one.
-//!
 //! # Bounds
 //!
-//! - One spin lasts at most [`SPIN`] (plus any time the thread is preempted or yields to
-//!   others), then the loop parks as before.
-//! - An idle loop spins at most once, after the last hand-off it received, then never
-//!   again until it is handed work; a loop that keeps being handed work that its spins
+//! - One spin lasts at most [`SPIN`] (plus any time the thread is preempted), then the loop
+//!   parks as before.
+//! - An idle program spins not at all; a loop that keeps being handed work that its spins
 //!   never catch spends at most [`SPIN`] per `2^MAX_FAILS` hand-offs spinning (under
 //!   1 µs per hand-off).
 //! - I/O readiness and timers are never starved: the work a spin caught is moved into the
@@ -89,8 +80,6 @@ pub(crate) struct SpinCounts {
     pub(crate) spins: u64,
     /// Spins that found work handed in (the loop did not block).
     pub(crate) caught: u64,
-    /// Spins that yielded the CPU between looks (the last sender ran on this CPU).
-    pub(crate) yielding: u64,
     /// Time spent spinning, in ns (each spin to its last reading of the clock).
     pub(crate) spun_ns: u64,
 }
@@ -136,12 +125,10 @@ impl Spin {
         self.armed.get()
     }
 
-    /// A spin of `ns` ended (`yielding`: it yielded between looks): `caught` if work came
-    /// in during it.
-    pub(crate) fn finished(&self, caught: bool, ns: u64, yielding: bool) {
+    /// A spin of `ns` ended: `caught` if work came in during it.
+    pub(crate) fn finished(&self, caught: bool, ns: u64) {
         let mut c = self.counts.get();
         c.spins += 1;
-        c.yielding += u64::from(yielding);
         c.spun_ns += ns;
         if caught {
             c.caught += 1;
@@ -195,16 +182,15 @@ mod tests {
         assert!(!s.armed(), "armed before any hand-off");
         s.received();
         assert!(s.armed());
-        s.finished(true, 1, false);
+        s.finished(true, 1);
         assert!(s.armed(), "a spin that caught work keeps the loop armed");
-        s.finished(false, 1, false);
+        s.finished(false, 1);
         assert!(!s.armed(), "a fruitless spin disarms");
         assert_eq!(
             s.counts(),
             SpinCounts {
                 spins: 2,
                 caught: 1,
-                yielding: 0,
                 spun_ns: 2
             }
         );
@@ -222,7 +208,7 @@ mod tests {
                 n += 1;
             }
             needed.push(n);
-            s.finished(false, 1, false);
+            s.finished(false, 1);
         }
         let cap = 1 << MAX_FAILS;
         let want: Vec<u32> = [1, 2, 4, 8, 16, 32, 64, 64]
@@ -234,8 +220,8 @@ mod tests {
         while !s.armed() {
             s.received();
         }
-        s.finished(true, 1, false);
-        s.finished(false, 1, false);
+        s.finished(true, 1);
+        s.finished(false, 1);
         s.received();
         s.received();
         assert!(
