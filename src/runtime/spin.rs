@@ -20,9 +20,10 @@
 //! 2. it is *armed*: work was handed in (`Core::move_injected`) since its last spin that
 //!    found nothing. A loop with no cross-thread traffic therefore never spins, and an
 //!    idle one spins at most once, right after the last hand-off it received;
-//! 3. the thread that last handed it work ran on another CPU ([`Shared`]'s notifier CPU,
-//!    recorded on every hand-off to a spinning loop): when both threads share one CPU,
-//!    spinning would only keep the CPU from the thread it waits for;
+//! 3. the thread that last handed it work ran on another CPU (`Shared` records each
+//!    sender's CPU for a loop that may spin): when both threads share one CPU, spinning
+//!    would only keep the CPU from the thread it waits for (and yielding instead hands the
+//!    CPU to any other busy process for a whole slice: tried, and dropped);
 //! 4. the back-off allows it: after `k` spins in a row that found nothing, the next
 //!    `2^k - 1` hand-offs received do not arm (`k` at most [`MAX_FAILS`]); a spin that
 //!    finds work resets `k`;
@@ -34,9 +35,10 @@
 //!
 //! - One spin lasts at most [`SPIN`] (plus any time the thread is preempted), then the loop
 //!   parks as before.
-//! - An idle program spins not at all; a loop that keeps being handed work that its spins
-//!   never catch spends at most [`SPIN`] per `2^MAX_FAILS` hand-offs spinning (under
-//!   1 µs per hand-off).
+//! - An idle loop spins at most once, after the last hand-off it received, then not again
+//!   until it is handed work; a loop that keeps being handed work that its spins never
+//!   catch spends at most [`SPIN`] per `2^MAX_FAILS` hand-offs spinning (under 1 µs per
+//!   hand-off).
 //! - I/O readiness and timers are never starved: the work a spin caught is moved into the
 //!   ready queue at the end of the next iteration, which makes that a busy iteration, so a
 //!   loop that keeps catching work still looks at the selector every
