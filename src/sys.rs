@@ -88,9 +88,40 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((rx, tx))
 }
 
+/// The CPU the calling thread runs on (`sched_getcpu`: glibc reads it from the thread's
+/// rseq area, a plain load), `None` where unknown. It may change right after the call:
+/// good for a heuristic, such as whether two loops share a CPU (`runtime/spin.rs`).
+#[cfg(target_os = "linux")]
+#[inline]
+pub(crate) fn current_cpu() -> Option<u32> {
+    // SAFETY: sched_getcpu takes no argument and only returns a number (or -1 and errno).
+    let cpu = syscall(unsafe { libc::sched_getcpu() }).ok()?;
+    u32::try_from(cpu).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+#[inline]
+pub(crate) fn current_cpu() -> Option<u32> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::syscall;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_current_cpu_is_the_one_a_pinned_thread_runs_on() {
+        use crate::loops::sys::{allowed_cpus, pin_to_cpu};
+        let last = *allowed_cpus().unwrap().last().unwrap();
+        let seen = std::thread::spawn(move || {
+            pin_to_cpu(last).unwrap();
+            super::current_cpu()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen, Some(last as u32));
+    }
 
     #[test]
     fn minus_one_is_errno_and_the_rest_pass_through() {

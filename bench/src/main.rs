@@ -9,8 +9,11 @@
 //!
 //! Each workload runs on each runtime in turn (simul, tokio, smol, then again), after one
 //! unmeasured warm-up round, and the table shows the median time per runtime and the
-//! ratios (below 1.00 means simul is faster). The memory row runs every runtime in a
-//! child process of this binary (`--mem RUNTIME`), see `mem.rs`.
+//! ratios (below 1.00 means simul is faster). The progress lines on stderr also give the
+//! median CPU time of the whole process per run (every thread, from just before the
+//! workload starts its runtime to just after it returns), so a runtime that spins or keeps
+//! helper threads busy shows its cost. The memory row runs every runtime in a child
+//! process of this binary (`--mem RUNTIME`), see `mem.rs`.
 
 mod mem;
 mod rt;
@@ -102,6 +105,16 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
+}
+
+/// CPU time the whole process has used so far (every thread, ended ones included), so a
+/// run's CPU cost (spinning threads, helper threads) shows next to its wall time.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -201,14 +214,21 @@ fn main() -> ExitCode {
     let mut rows = Vec::new();
     for w in ALL.iter().filter(|w| wanted(w.name)) {
         let mut times: [Vec<Duration>; 3] = Default::default();
+        let mut cpu: [Vec<Duration>; 3] = Default::default();
         let mut missing = [false; 3];
         for round in 0..repeat + usize::from(warmup) {
             for (i, rt) in Rt::ALL.into_iter().enumerate() {
                 if !run_rt(rt) {
                     continue;
                 }
-                match (w.run)(rt, &opts) {
-                    Some(t) if !(warmup && round == 0) => times[i].push(t),
+                let cpu0 = process_cpu();
+                let took = (w.run)(rt, &opts);
+                let spent = process_cpu().saturating_sub(cpu0);
+                match took {
+                    Some(t) if !(warmup && round == 0) => {
+                        times[i].push(t);
+                        cpu[i].push(spent);
+                    }
                     Some(_) => {}
                     None => missing[i] = true,
                 }
@@ -219,7 +239,19 @@ fn main() -> ExitCode {
                 .then(|| median(std::mem::take(&mut times[i])).as_secs_f64())
         });
         let shown = cells.map(|c| c.map_or("-".into(), |s| fmt_time(Duration::from_secs_f64(s))));
-        eprintln!("  {:<20} {}", w.name, shown.join(" / "));
+        let cpu_shown: [String; 3] = std::array::from_fn(|i| {
+            if missing[i] || cpu[i].is_empty() {
+                "-".into()
+            } else {
+                fmt_time(median(std::mem::take(&mut cpu[i])))
+            }
+        });
+        eprintln!(
+            "  {:<20} {}   cpu {}",
+            w.name,
+            shown.join(" / "),
+            cpu_shown.join(" / ")
+        );
         rows.push(Row {
             name: format!("{} ({})", w.name, w.what),
             cells,

@@ -45,7 +45,11 @@ pub(crate) fn main(
             return;
         }
     }
-    let lp = match builder.loop_name(format!("loop {index}")).build() {
+    let lp = match builder
+        .loop_name(format!("loop {index}"))
+        .spin_before_park(true)
+        .build()
+    {
         Ok(lp) => lp,
         Err(e) => {
             let _ = started.send(Err(e));

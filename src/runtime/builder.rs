@@ -16,6 +16,8 @@ pub(crate) struct Config {
     pub(super) watchdog: Option<Duration>,
     /// The loop's name in task dumps and debug reports (set by `Loops`: "loop N").
     pub(crate) name: Option<String>,
+    /// The loop may spin before it parks (set by `Loops`; see `runtime/spin.rs`).
+    pub(crate) spin: bool,
 }
 
 /// Settings for an [`EventLoop`].
@@ -37,6 +39,7 @@ pub struct Builder {
     trace_path: Option<std::path::PathBuf>,
     watchdog: Option<Duration>,
     name: Option<String>,
+    spin: bool,
 }
 
 impl Default for Builder {
@@ -49,6 +52,7 @@ impl Default for Builder {
             trace_path: None,
             watchdog: None,
             name: None,
+            spin: false,
         }
     }
 }
@@ -156,6 +160,13 @@ impl Builder {
         self
     }
 
+    /// Lets the loop spin briefly before it parks when other threads hand it work (set by
+    /// `Loops` for its loops; see `runtime/spin.rs`).
+    pub(crate) fn spin_before_park(mut self, on: bool) -> Self {
+        self.spin = on;
+        self
+    }
+
     /// Whether [`virtual_time`](Self::virtual_time) was asked for.
     pub(crate) fn is_virtual_time(&self) -> bool {
         self.virtual_time
@@ -199,6 +210,7 @@ impl Builder {
                 trace,
                 watchdog,
                 name: self.name,
+                spin: self.spin && !self.virtual_time,
             },
             self.virtual_time,
         )?;

@@ -5,8 +5,13 @@
 //! writes the selector's eventfd only if the loop said it is parked. Once the loop closes
 //! the queue (`close`), pushes are refused: a task reference is dropped, a call returns
 //! `false` to its sender.
+//!
+//! For a loop that may spin before parking (a member of a `Loops` set, `spin.rs`), each
+//! hand-off also records the CPU its sender runs on (one relaxed store): the loop does not
+//! spin for work from a thread on its own CPU. A plain loop's senders skip it (one load of
+//! a flag fixed at build time).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::park::ParkState;
@@ -25,7 +30,14 @@ pub(crate) struct Shared {
     /// Ready-queue length plus live tasks, published by the loop once per iteration for
     /// other threads choosing the least-loaded loop (`Loops::spawn`).
     load: AtomicUsize,
+    /// The loop may spin before parking (fixed at build time): senders record their CPU.
+    spins: bool,
+    /// The CPU of the last sender of a hand-off ([`NO_CPU`]: none yet, or unknown).
+    sender_cpu: AtomicU32,
 }
+
+/// `Shared::sender_cpu` before any hand-off, or where the CPU is unknown.
+const NO_CPU: u32 = u32::MAX;
 
 pub(super) type RemoteCall = Box<dyn FnOnce() + Send>;
 
@@ -37,7 +49,7 @@ struct Inject {
 }
 
 impl Shared {
-    pub(super) fn new(id: u64, unparker: Unparker) -> Shared {
+    pub(super) fn new(id: u64, unparker: Unparker, spins: bool) -> Shared {
         Shared {
             id,
             inject: Mutex::new(Inject::default()),
@@ -45,6 +57,8 @@ impl Shared {
             stop: AtomicBool::new(false),
             unparker,
             load: AtomicUsize::new(0),
+            spins,
+            sender_cpu: AtomicU32::new(NO_CPU),
         }
     }
 
@@ -79,9 +93,20 @@ impl Shared {
     }
 
     fn notify(&self) {
+        if self.spins {
+            let cpu = crate::sys::current_cpu().unwrap_or(NO_CPU);
+            self.sender_cpu.store(cpu, Ordering::Relaxed);
+        }
         if self.signal.notify() {
             self.unpark();
         }
+    }
+
+    /// Whether the last hand-off came from a thread on the calling thread's CPU (as far
+    /// as known: `false` when either CPU is unknown). Loop thread, before a spin.
+    pub(super) fn sender_shares_my_cpu(&self) -> bool {
+        let sender = self.sender_cpu.load(Ordering::Relaxed);
+        sender != NO_CPU && crate::sys::current_cpu() == Some(sender)
     }
 
     /// Ends the loop's park.

@@ -15,7 +15,8 @@
 //!    syscalls, and not at all while no descriptor is registered; a front end may poll
 //!    more often, `EventLoop::set_io_interval`, and rest for some iterations after a wait,
 //!    `EventLoop::set_io_rest_after_wait`), else until the earliest timer or an
-//!    external wake-up;
+//!    external wake-up — a loop of a `Loops` set that was just handed work from another
+//!    thread first spins for more, briefly (`spin.rs`);
 //! 5. fires the timers whose deadline has passed, in deadline order.
 
 use std::cell::{Cell, RefCell};
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 use super::callback::{Callback, CallbackCell, TimerPayload};
 use super::exception::ExceptionHandler;
 use super::registry::Registry;
+use super::spin::{self, Spin};
 use super::{Config, Shared};
 use crate::debug::Watch;
 use crate::io::driver::IoShared;
@@ -123,6 +125,8 @@ pub(crate) struct Core {
     pub(super) instrumented: bool,
     /// Wraps the blocking selector wait (see `hooks.rs`).
     pub(super) park_hook: RefCell<Option<super::hooks::ParkHook>>,
+    /// Whether and when to spin before parking (`spin.rs`).
+    spin: Spin,
 }
 
 /// Loop identities: unique for the life of the process, never reused.
@@ -145,6 +149,7 @@ impl Core {
             .watchdog
             .map(|t| Watch::start(t, config.name.as_deref()));
         let instrumented = config.debug || tracer.is_some() || watch.is_some();
+        let spins = config.spin && !virtual_time;
         Ok(Core {
             tracer,
             watch,
@@ -152,6 +157,7 @@ impl Core {
             shared: Arc::new(Shared::new(
                 LOOP_IDS.fetch_add(1, Ordering::Relaxed),
                 unparker,
+                spins,
             )),
             ready: RefCell::new(VecDeque::with_capacity(256)),
             tasks: RefCell::new(Registry::default()),
@@ -170,7 +176,14 @@ impl Core {
             life: Cell::new(Lifecycle::Open),
             shutdown_hooks: RefCell::new(Vec::new()),
             park_hook: RefCell::new(None),
+            spin: Spin::new(spins),
         })
+    }
+
+    /// This loop's spins before parking so far (`spin.rs`).
+    #[cfg(test)]
+    pub(crate) fn spin_counts(&self) -> spin::SpinCounts {
+        self.spin.counts()
     }
 
     /// Starts the count to the next busy poll afresh (after the interval changed).
@@ -334,6 +347,7 @@ impl Core {
 
     #[inline(never)]
     fn move_injected(&self) {
+        self.spin.received();
         let (tasks, calls) = self.shared.take();
         for t in tasks {
             if let Some(t) = t.accept() {
@@ -447,6 +461,28 @@ impl Core {
         self.spawn_time.set(None);
     }
 
+    /// Idle and armed to spin (`spin.rs`): watches the park word for work handed in, for
+    /// at most [`spin::SPIN`] and never past the earliest timer. `true`: work came in,
+    /// the loop must not block.
+    #[inline(never)]
+    fn spin_for_work(&self) -> bool {
+        if self.shared.sender_shares_my_cpu() {
+            return false; // spinning would keep the CPU from the thread we wait for
+        }
+        let clock = self.driver.clock();
+        let start = clock.now_ns();
+        let Some(deadline) = spin::deadline(start, self.driver.next_timer_ns()) else {
+            return false;
+        };
+        let mut now = start;
+        let caught = self.shared.signal.spin(spin::CHECK_EVERY, || {
+            now = clock.now_ns();
+            now < deadline
+        });
+        self.spin.finished(caught, now.saturating_sub(start));
+        caught
+    }
+
     /// The blocking wait of an idle iteration, through the park hook if one is set (see
     /// `hooks.rs`).
     fn park_io(&self) {
@@ -463,8 +499,12 @@ impl Core {
         }
     }
 
-    /// Idle: park the driver stack unless work was handed in meanwhile.
+    /// Idle: park the driver stack unless work was handed in meanwhile (or, armed to
+    /// spin, comes in during the spin).
     fn park(&self) {
+        if self.spin.armed() && self.spin_for_work() {
+            return;
+        }
         if !self.shared.signal.prepare_park() {
             return;
         }

@@ -41,6 +41,7 @@
 //! | `context.rs` | the thread's current loop (`with_core`, `try_with_core`, `Enter`) |
 //! | `inject.rs` | `Shared`: what other threads touch (injection queue, stop, selector waker) |
 //! | `park.rs` | the park/notify handshake between the loop and other threads (loom-checked) |
+//! | `spin.rs` | when a loop of a `Loops` set spins before parking, and its bounds |
 //! | `handle.rs` | `LoopHandle` and `RemoteTask` (remote spawns) |
 //! | `hold.rs` | holds on the virtual clock for work outside the loop |
 //! | `callback.rs` | `call_soon`/`call_later`/`call_at`, `CallbackHandle`, `TimerHandle`, `time()` |
@@ -70,6 +71,7 @@ mod iteration;
 mod park;
 mod registry;
 mod shutdown;
+pub(crate) mod spin;
 mod tasks;
 
 pub use builder::Builder;

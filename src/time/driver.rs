@@ -154,6 +154,13 @@ impl<P> TimeDriver<P> {
         }
     }
 
+    /// The start (ns since the clock's origin) of the earliest tick holding an armed
+    /// timer: no timer fires before it. `None` with no timer armed.
+    pub(crate) fn next_timer_ns(&self) -> Option<u64> {
+        let next = self.wheel.borrow().next_tick();
+        next.map(|tick| tick.saturating_mul(wheel::TICK_NS))
+    }
+
     /// Work outside the loop started: the virtual clock holds until [`Self::release`].
     pub(crate) fn hold(&self) {
         self.holds.set(self.holds.get() + 1);
