@@ -110,7 +110,15 @@ fn parse_args() -> Result<Args, String> {
 /// CPU time the whole process has used so far (every thread, ended ones included), so a
 /// run's CPU cost (spinning threads, helper threads) shows next to its wall time.
 fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through the pointer, which points at
+    // `t`; CLOCK_PROCESS_CPUTIME_ID is always valid, and on failure `t` stays zero.
+    // (libc's call rather than rustix's: rustix's own vDSO call crashes under valgrind,
+    // and its `use-libc` feature would switch smol's polling to libc too.)
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
     Duration::new(
         u64::try_from(t.tv_sec).unwrap_or(0),
         u32::try_from(t.tv_nsec).unwrap_or(0),

@@ -533,7 +533,10 @@ impl State {
             }),
             Ok(Err(e)) => Err((e, "Fatal error: protocol.buffer_updated() call failed.")),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
-            Err(e) => Err((os_error(tls.py(), e), "Fatal read error on socket transport")),
+            Err(e) => Err((
+                os_error(tls.py(), e),
+                "Fatal read error on socket transport",
+            )),
         }
     }
 
