@@ -71,6 +71,7 @@
 
 mod config;
 mod error;
+mod read_ahead;
 mod stream;
 mod streams;
 

@@ -15,12 +15,13 @@ use std::time::Duration;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 
+use super::read_ahead::ReadAhead;
 use super::TlsError;
 use crate::stream::transport::SocketInfo;
 
 enum Side<IO> {
-    Client(futures_rustls::client::TlsStream<IO>),
-    Server(futures_rustls::server::TlsStream<IO>),
+    Client(futures_rustls::client::TlsStream<ReadAhead<IO>>),
+    Server(futures_rustls::server::TlsStream<ReadAhead<IO>>),
 }
 
 /// A TLS connection over `IO` (a [`TcpStream`](crate::net::TcpStream),
@@ -72,7 +73,7 @@ pub struct TlsStream<IO> {
 
 impl<IO> TlsStream<IO> {
     pub(crate) fn client(
-        s: futures_rustls::client::TlsStream<IO>,
+        s: futures_rustls::client::TlsStream<ReadAhead<IO>>,
         shutdown_timeout: Duration,
     ) -> Self {
         TlsStream {
@@ -82,7 +83,7 @@ impl<IO> TlsStream<IO> {
     }
 
     pub(crate) fn server(
-        s: futures_rustls::server::TlsStream<IO>,
+        s: futures_rustls::server::TlsStream<ReadAhead<IO>>,
         shutdown_timeout: Duration,
     ) -> Self {
         TlsStream {
@@ -135,8 +136,8 @@ impl<IO> TlsStream<IO> {
     /// See [`TlsStream`].
     pub fn get_ref(&self) -> &IO {
         match &self.side {
-            Side::Client(s) => s.get_ref().0,
-            Side::Server(s) => s.get_ref().0,
+            Side::Client(s) => s.get_ref().0.get_ref(),
+            Side::Server(s) => s.get_ref().0.get_ref(),
         }
     }
 
