@@ -3,9 +3,10 @@
 //! A thin layer over futures-rustls' client and server streams (one enum, so code that
 //! serves or connects handles one type), each over the byte stream wrapped in a
 //! `ReadAhead` (see `read_ahead.rs`; [`TlsStream::get_ref`] gives the stream itself).
-//! Reads and writes go through rustls' buffers; [`TlsStream::read_uninit`] hands decrypted bytes to a reader that offers uninitialised
-//! memory (hyper's read cursor) by copying out of rustls' own plaintext buffer
-//! (`BufRead::fill_buf`), so no zero-filling is needed on that path either.
+//! Reads and writes go through rustls' buffers; [`TlsStream::read_uninit`] hands
+//! decrypted bytes to a reader that offers uninitialised memory (hyper's read cursor) by
+//! copying out of rustls' own plaintext buffer (`BufRead::fill_buf`), so no zero-filling
+//! is needed on that path either.
 
 use std::io::{self, BufRead};
 use std::mem::MaybeUninit;
