@@ -388,6 +388,33 @@ impl futures_io::AsyncRead for PipeEnd {
         }
         std::task::Poll::Ready(Ok(n))
     }
+    fn poll_read_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &mut [std::io::IoSliceMut<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        // Fills every buffer, as `readv` does (so TLS reads ahead over the pipe too).
+        let mut lane = self.rx.borrow_mut();
+        if lane.data.is_empty() {
+            if lane.closed {
+                return std::task::Poll::Ready(Ok(0));
+            }
+            lane.reader = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        let mut n = 0;
+        for b in bufs.iter_mut() {
+            let k = b.len().min(lane.data.len());
+            for (dst, src) in b.iter_mut().zip(lane.data.drain(..k)) {
+                *dst = src;
+            }
+            n += k;
+        }
+        if let Some(w) = lane.writer.take() {
+            w.wake();
+        }
+        std::task::Poll::Ready(Ok(n))
+    }
 }
 
 impl futures_io::AsyncWrite for PipeEnd {
@@ -461,5 +488,156 @@ fn ciphertext_the_session_still_holds_after_a_write_reaches_the_peer() {
             assert!(got == data, "the {n} bytes arrived altered");
             server = Some(peer);
         }
+    });
+}
+
+/// `f`, or a panic after 20 s (a lost byte would otherwise leave a reader waiting).
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    simul::wait_for(Duration::from_secs(20), f)
+        .await
+        .expect("still waiting after 20 s: bytes lost?")
+}
+
+#[test]
+fn bytes_read_ahead_arrive_before_the_peers_close_notify_and_eof() {
+    // The whole body, close_notify and the FIN are in the socket before the client reads:
+    // the read-ahead takes most of it in one read, and must hand every byte over before
+    // the clean end (a lost close_notify would be UnexpectedEof).
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    let data = pattern(1 << 20);
+    let sent = data.clone();
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            futures_util::AsyncWriteExt::write_all(&mut tls, &sent)
+                .await
+                .unwrap();
+            tls.shutdown().await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector.connect("localhost", tcp).await.unwrap();
+        within(server).await.unwrap();
+        let mut got = Vec::new();
+        within(tls.read_to_end(&mut got)).await.unwrap();
+        assert!(
+            got == data,
+            "{} of {} bytes, or altered",
+            got.len(),
+            data.len()
+        );
+    });
+}
+
+#[test]
+fn reads_after_our_own_shutdown_still_get_the_bytes_read_ahead() {
+    // The client shuts its write direction down (close_notify, FIN) while the read-ahead
+    // holds part of the server's reply: none of it may be dropped.
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    let data = pattern(600_000);
+    let sent = data.clone();
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(tcp).await.unwrap();
+            futures_util::AsyncWriteExt::write_all(&mut tls, &sent)
+                .await
+                .unwrap();
+            tls.shutdown().await.unwrap();
+            // Until the client's close_notify: closing with it unread would reset the
+            // connection, and the kernel would drop what the client has not read.
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest).await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = connector.connect("localhost", tcp).await.unwrap();
+        let mut got = vec![0; 20_000];
+        tls.read_exact(&mut got).await.unwrap();
+        tls.shutdown().await.unwrap();
+        within(tls.read_to_end(&mut got)).await.unwrap();
+        assert!(
+            got == data,
+            "{} of {} bytes, or altered",
+            got.len(),
+            data.len()
+        );
+        within(server).await.unwrap();
+    });
+}
+
+#[test]
+fn records_split_across_many_small_reads_of_a_vectored_stream_still_decode() {
+    // The pipe holds at most 4 KiB and fills every buffer of a vectored read, so each
+    // 16 KiB record reaches rustls in pieces, some through the read-ahead and some not.
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    simul::run(async move {
+        let (a, b) = pipe();
+        let server = simul::spawn(async move { acceptor.accept(b).await.unwrap() });
+        let mut tls = connector.connect("localhost", a).await.unwrap();
+        let mut peer = server.await.unwrap();
+        let data = pattern(300_000);
+        let sent = data.clone();
+        let writer = simul::spawn(async move {
+            futures_util::AsyncWriteExt::write_all(&mut peer, &sent)
+                .await
+                .unwrap();
+            futures_util::AsyncWriteExt::close(&mut peer).await.unwrap();
+        });
+        let mut got = Vec::new();
+        within(tls.read_to_end(&mut got)).await.unwrap();
+        assert!(
+            got == data,
+            "{} of {} bytes, or altered",
+            got.len(),
+            data.len()
+        );
+        writer.await.unwrap();
+    });
+}
+
+#[test]
+fn start_tls_then_bulk_both_ways_loses_no_byte() {
+    // The upgraded stream's reader had plain bytes buffered below TLS; above it, a large
+    // body each way and then the clean end.
+    let pki = certs::TestPki::new();
+    let acceptor = pki.acceptor();
+    let connector = pki.connector();
+    let data = pattern(500_000);
+    simul::run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = simul::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (r, w) = simul::stream::split(tcp);
+            assert_eq!(r.readline().await.unwrap(), b"STARTTLS\n");
+            let (r, w) = w.start_tls_server(r, &acceptor).await.unwrap();
+            let got = r.readexactly(500_000).await.unwrap();
+            w.write(&got);
+            w.close();
+            w.wait_closed().await.unwrap();
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (r, w) = simul::stream::split(tcp);
+        w.write(b"STARTTLS\n");
+        let (r, w) = w.start_tls(r, &connector, "localhost").await.unwrap();
+        w.write(&data);
+        let back = within(r.read_to_end()).await.unwrap();
+        assert!(
+            back == data,
+            "{} of {} bytes, or altered",
+            back.len(),
+            data.len()
+        );
+        within(server).await.unwrap();
     });
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls::{self, pki_types};
 
+use super::read_ahead::ReadAhead;
 use super::{TlsError, TlsStream};
 
 /// asyncio's default `ssl_handshake_timeout`.
@@ -138,7 +139,8 @@ impl TlsConnector {
     {
         let name = pki_types::ServerName::try_from(server_name.to_string())
             .map_err(|_| TlsError::InvalidServerName(server_name.to_string()))?;
-        let connect = futures_rustls::TlsConnector::from(self.config.clone()).connect(name, io);
+        let connect = futures_rustls::TlsConnector::from(self.config.clone())
+            .connect(name, ReadAhead::new(io));
         match crate::wait_for(self.handshake_timeout, connect).await {
             Ok(Ok(s)) => Ok(TlsStream::client(s, self.shutdown_timeout)),
             Ok(Err(e)) => Err(TlsError::from_io(e, Some(server_name))),
@@ -307,7 +309,8 @@ impl TlsAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let accept = futures_rustls::TlsAcceptor::from(self.config.clone()).accept(io);
+        let accept =
+            futures_rustls::TlsAcceptor::from(self.config.clone()).accept(ReadAhead::new(io));
         match crate::wait_for(self.handshake_timeout, accept).await {
             Ok(Ok(s)) => Ok(TlsStream::server(s, self.shutdown_timeout)),
             Ok(Err(e)) => Err(TlsError::from_io(e, None)),

@@ -16,8 +16,10 @@
 //!
 //! # Design
 //! - **rustls through futures-rustls**, whose `AsyncRead`/`AsyncWrite` traits are the ones
-//!   simul's sockets implement, so no adapter layer sits between the TLS session and the
-//!   socket. [`TlsStream`] wraps futures-rustls' client and server streams in one type.
+//!   simul's sockets implement. [`TlsStream`] wraps futures-rustls' client and server
+//!   streams in one type. Between the session and the socket sits only a read-ahead
+//!   (`read_ahead.rs`): in bulk, one vectored read takes rustls' request plus up to
+//!   64 KiB more, where rustls alone reads one record per `recv`.
 //! - **The crypto provider is *ring***: it builds on a fresh machine with only the Rust
 //!   toolchain and a C compiler (its assembly is pre-generated), where rustls' default,
 //!   aws-lc-rs, needs cmake (and NASM on some targets) to build aws-lc. Every
@@ -71,6 +73,7 @@
 
 mod config;
 mod error;
+mod read_ahead;
 mod stream;
 mod streams;
 

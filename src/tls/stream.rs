@@ -1,10 +1,12 @@
 //! [`TlsStream`]: a TLS session over any simul byte stream, either side.
 //!
 //! A thin layer over futures-rustls' client and server streams (one enum, so code that
-//! serves or connects handles one type). Reads and writes go through rustls' buffers;
-//! [`TlsStream::read_uninit`] hands decrypted bytes to a reader that offers uninitialised
-//! memory (hyper's read cursor) by copying out of rustls' own plaintext buffer
-//! (`BufRead::fill_buf`), so no zero-filling is needed on that path either.
+//! serves or connects handles one type), each over the byte stream wrapped in a
+//! `ReadAhead` (see `read_ahead.rs`; [`TlsStream::get_ref`] gives the stream itself).
+//! Reads and writes go through rustls' buffers; [`TlsStream::read_uninit`] hands
+//! decrypted bytes to a reader that offers uninitialised memory (hyper's read cursor) by
+//! copying out of rustls' own plaintext buffer (`BufRead::fill_buf`), so no zero-filling
+//! is needed on that path either.
 
 use std::io::{self, BufRead};
 use std::mem::MaybeUninit;
@@ -15,12 +17,13 @@ use std::time::Duration;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls;
 
+use super::read_ahead::ReadAhead;
 use super::TlsError;
 use crate::stream::transport::SocketInfo;
 
 enum Side<IO> {
-    Client(futures_rustls::client::TlsStream<IO>),
-    Server(futures_rustls::server::TlsStream<IO>),
+    Client(futures_rustls::client::TlsStream<ReadAhead<IO>>),
+    Server(futures_rustls::server::TlsStream<ReadAhead<IO>>),
 }
 
 /// A TLS connection over `IO` (a [`TcpStream`](crate::net::TcpStream),
@@ -72,7 +75,7 @@ pub struct TlsStream<IO> {
 
 impl<IO> TlsStream<IO> {
     pub(crate) fn client(
-        s: futures_rustls::client::TlsStream<IO>,
+        s: futures_rustls::client::TlsStream<ReadAhead<IO>>,
         shutdown_timeout: Duration,
     ) -> Self {
         TlsStream {
@@ -82,7 +85,7 @@ impl<IO> TlsStream<IO> {
     }
 
     pub(crate) fn server(
-        s: futures_rustls::server::TlsStream<IO>,
+        s: futures_rustls::server::TlsStream<ReadAhead<IO>>,
         shutdown_timeout: Duration,
     ) -> Self {
         TlsStream {
@@ -135,8 +138,8 @@ impl<IO> TlsStream<IO> {
     /// See [`TlsStream`].
     pub fn get_ref(&self) -> &IO {
         match &self.side {
-            Side::Client(s) => s.get_ref().0,
-            Side::Server(s) => s.get_ref().0,
+            Side::Client(s) => s.get_ref().0.get_ref(),
+            Side::Server(s) => s.get_ref().0.get_ref(),
         }
     }
 
