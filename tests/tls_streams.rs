@@ -492,6 +492,18 @@ fn ciphertext_the_session_still_holds_after_a_write_reaches_the_peer() {
 }
 
 /// `f`, or a panic after 20 s (a lost byte would otherwise leave a reader waiting).
+/// `got` is `want`, byte for byte; on failure says how much arrived rather than printing
+/// both bodies.
+#[track_caller]
+fn assert_same_bytes(got: &[u8], want: &[u8]) {
+    assert!(
+        got == want,
+        "{} of {} bytes, or altered",
+        got.len(),
+        want.len()
+    );
+}
+
 async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
     simul::wait_for(Duration::from_secs(20), f)
         .await
@@ -524,12 +536,7 @@ fn bytes_read_ahead_arrive_before_the_peers_close_notify_and_eof() {
         within(server).await.unwrap();
         let mut got = Vec::new();
         within(tls.read_to_end(&mut got)).await.unwrap();
-        assert!(
-            got == data,
-            "{} of {} bytes, or altered",
-            got.len(),
-            data.len()
-        );
+        assert_same_bytes(&got, &data);
     });
 }
 
@@ -563,12 +570,7 @@ fn reads_after_our_own_shutdown_still_get_the_bytes_read_ahead() {
         tls.read_exact(&mut got).await.unwrap();
         tls.shutdown().await.unwrap();
         within(tls.read_to_end(&mut got)).await.unwrap();
-        assert!(
-            got == data,
-            "{} of {} bytes, or altered",
-            got.len(),
-            data.len()
-        );
+        assert_same_bytes(&got, &data);
         within(server).await.unwrap();
     });
 }
@@ -595,12 +597,7 @@ fn records_split_across_many_small_reads_of_a_vectored_stream_still_decode() {
         });
         let mut got = Vec::new();
         within(tls.read_to_end(&mut got)).await.unwrap();
-        assert!(
-            got == data,
-            "{} of {} bytes, or altered",
-            got.len(),
-            data.len()
-        );
+        assert_same_bytes(&got, &data);
         writer.await.unwrap();
     });
 }
@@ -632,12 +629,7 @@ fn start_tls_then_bulk_both_ways_loses_no_byte() {
         let (r, w) = w.start_tls(r, &connector, "localhost").await.unwrap();
         w.write(&data);
         let back = within(r.read_to_end()).await.unwrap();
-        assert!(
-            back == data,
-            "{} of {} bytes, or altered",
-            back.len(),
-            data.len()
-        );
+        assert_same_bytes(&back, &data);
         within(server).await.unwrap();
     });
 }
