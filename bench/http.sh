@@ -8,7 +8,9 @@
 # For each LOOPS count N: simul with N loops (`simul::Loops`, one `serve` per loop on its
 # own SO_REUSEPORT listener) against N tokio current_thread runtimes on N threads, the
 # same way. Both servers are pinned the same way (taskset -c 0 for one loop, 0..N-1 for
-# N) and measured alternately, row by row, in the same run.
+# N; with one loop the load tool runs one thread on CPU 1) and measured alternately, row
+# by row, in the same run. bench/http_counts.sh gives the load-independent side of the
+# same rows: user instructions and system calls per request.
 #
 # Rows: wrk (HTTP/1.1 keep-alive) at 100 and 1,000 connections, h2load (HTTP/2 h2c,
 # 100 connections x 10 streams) and h2load over TLS (HTTP/2 by ALPN, `h2load-tls`; the
@@ -64,12 +66,18 @@ start() { # name port loops [tls] -> pid
     echo $pid
 }
 
+# With one loop the server has CPU 0 and the load tool, one thread, has CPU 1 to itself:
+# when the tool's threads shared CPU 0 with the server, the server's CPU per request swung
+# by a fifth from run to run with the scheduler's choices. With N loops the servers use
+# CPUs 0..N-1 and the tool runs two threads wherever the kernel puts them.
 run_load() { # tool conns path port -> "reqs_per_s"
+    local pin=() t=2
+    if [ "$N" = 1 ]; then pin=(taskset -c 1); t=1; fi
     case $1 in
-        wrk) wrk -t2 -c"$2" -d"${SECS}s" "http://127.0.0.1:$4$3" | awk '/Requests\/sec/ {print $2}' ;;
-        h2load) h2load -c"$2" -m10 -t2 -D"$SECS" "http://127.0.0.1:$4$3" 2>/dev/null \
+        wrk) "${pin[@]}" wrk -t$t -c"$2" -d"${SECS}s" "http://127.0.0.1:$4$3" | awk '/Requests\/sec/ {print $2}' ;;
+        h2load) "${pin[@]}" h2load -c"$2" -m10 -t$t -D"$SECS" "http://127.0.0.1:$4$3" 2>/dev/null \
                     | awk '/^finished in/ {gsub(",", "", $4); print $4}' ;;
-        h2load-tls) h2load -c"$2" -m10 -t2 -D"$SECS" "https://127.0.0.1:$4$3" 2>/dev/null \
+        h2load-tls) "${pin[@]}" h2load -c"$2" -m10 -t$t -D"$SECS" "https://127.0.0.1:$4$3" 2>/dev/null \
                     | awk '/^finished in/ {gsub(",", "", $4); print $4}' ;;
     esac
 }
