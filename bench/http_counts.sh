@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Load-independent counts per HTTP request, simul vs tokio current_thread (one loop each):
 # user-space instructions (callgrind) and system calls (perf's raw_syscalls tracepoint)
-# per request, on the rows of bench/http.sh. On a 2-CPU VM the wall-clock CPU per request
-# of http.sh swings with whatever else runs; these two counts do not, and together they
-# account for the server's CPU: the same kernel work per system call on both sides (the
-# same hyper, the same socket calls), plus user space.
+# per request, on the rows of bench/http.sh (h2load-tls: rustls' ring provider on both
+# sides). On a 2-CPU VM the wall-clock CPU per request of http.sh swings with whatever
+# else runs; these two counts do not, and together they account for the server's CPU: the
+# same kernel work per system call on both sides (the same hyper, the same socket calls),
+# plus user space. An h2load-tls window also holds its 100 connections' handshakes (the
+# same ring crypto on both sides), which pulls that row's ratio towards 1.
 #
 #   bash bench/http_counts.sh [SECONDS]        # default 6 s measured per row and side
 #   ONLY=wrk bash bench/http_counts.sh         # only the rows whose tool matches
@@ -38,16 +40,24 @@ load() {
                  | awk '/^ *[0-9]+ requests in/ {print $1}' ;;
         h2load) taskset -c 1 h2load -c"$2" -m10 -t1 -D"$5" "http://127.0.0.1:$4$3" 2>/dev/null \
                  | awk '/^requests:/ {print $8}' ;;
+        h2load-tls) taskset -c 1 h2load -c"$2" -m10 -t1 -D"$5" "https://127.0.0.1:$4$3" 2>/dev/null \
+                 | awk '/^requests:/ {print $8}' ;;
     esac
 }
 
-wait_up() { for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.1; done; }
+# wait_up PORT TOOL: until the server answers
+wait_up() {
+    local scheme=http; [ "$2" = h2load-tls ] && scheme=https
+    for _ in $(seq 300); do curl -sk -o /dev/null "$scheme://127.0.0.1:$1/" && return; sleep 0.1; done
+}
+# the server's extra argument for a row: `tls` for h2load-tls
+tls_arg() { [ "$1" = h2load-tls ] && echo tls || true; }
 
 # syscalls SIDE TOOL CONNS PATH PORT -> "syscalls_per_request epoll_waits_per_request"
 syscalls() {
-    taskset -c 0 "$BIN/http_$1" "$5" 1 >/dev/null &
+    taskset -c 0 "$BIN/http_$1" "$5" 1 $(tls_arg "$2") >/dev/null &
     local sp=$!
-    wait_up "$5"
+    wait_up "$5" "$2"
     load "$2" "$3" "$4" "$5" 2 >/dev/null
     perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait \
         -p "$sp" -o "$tmp/perf" &
@@ -64,9 +74,9 @@ syscalls() {
 # instructions SIDE TOOL CONNS PATH PORT -> user-space instructions per request
 instructions() {
     taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$BIN/http_$1" "$5" 1 \
-        >/dev/null 2>"$tmp/vg.log" &
+        $(tls_arg "$2") >/dev/null 2>"$tmp/vg.log" &
     local vp=$!
-    wait_up "$5"
+    wait_up "$5" "$2"
     load "$2" "$3" "$4" "$5" 2 >/dev/null
     callgrind_control -z "$vp" >/dev/null
     local r
@@ -81,7 +91,7 @@ printf '%-18s %10s %10s %6s  %9s %9s %6s  %12s %12s\n' row "simul Ir" "tokio Ir"
     "simul sc" "tokio sc" ratio "simul waits" "tokio waits"
 port=19700
 for path in / /json; do
-    for row in "wrk 100" "wrk 1000" "h2load 100"; do
+    for row in "wrk 100" "wrk 1000" "h2load 100" "h2load-tls 100"; do
         set -- $row
         case "$1" in *$ONLY*) ;; *) continue ;; esac
         declare -A ir sc wt
