@@ -45,6 +45,10 @@ _RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
 _RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
 _NEW = object.__new__
 _INET = (socket.AF_INET, socket.AF_INET6)
+# A socket made (or, with ``fileno=``, wrapped) with this bit in its type starts with
+# timeout 0.0 and CPython sets no blocking mode (no ``ioctl(FIONBIO)``); its ``type``
+# reads without the bit.
+_NONBLOCK = socket.SOCK_NONBLOCK
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
@@ -217,8 +221,7 @@ class EventLoop(  # type: ignore[misc]
         sock_family, sock_type, sock_proto, _, address = info
         sock = None
         try:
-            sock = socket.socket(family=sock_family, type=sock_type, proto=sock_proto)
-            sock.setblocking(False)
+            sock = socket.socket(family=sock_family, type=sock_type | _NONBLOCK, proto=sock_proto)
             fut = self.create_future()
             try:
                 sock.connect(address)
@@ -330,16 +333,30 @@ class EventLoop(  # type: ignore[misc]
         ssl_handshake_timeout: Any = None,
         ssl_shutdown_timeout: Any = None,
     ) -> None:
-        # ``socket.accept``, on the listening socket's raw family and type.
+        # ``socket.accept`` and ``setblocking(False)``, on the listening socket's raw family
+        # and type; an IPv4 or IPv6 listener's connections come non-blocking out of
+        # ``accept4`` (``_accept_inet``, which also marks the watch drained at the end).
         plain = type(sock) is socket.socket
+        family = _RAW_FAMILY(sock) if plain else None
+        if family in _INET:
+            kind, proto, lfd = _RAW_TYPE(sock) | _NONBLOCK, sock.proto, sock.fileno()
+        else:
+            lfd = -1
         for _ in range(backlog):
             try:
-                if plain:
+                if lfd >= 0:
+                    got = self._accept_inet(lfd)
+                    if got is None:
+                        return
+                    fd, addr = got
+                    conn = socket.socket(family, kind, proto, fileno=fd)
+                elif plain:
                     fd, addr = sock._accept()  # type: ignore[attr-defined]
-                    conn = socket.socket(_RAW_FAMILY(sock), _RAW_TYPE(sock), sock.proto, fileno=fd)
+                    conn = socket.socket(family, _RAW_TYPE(sock), sock.proto, fileno=fd)
+                    conn.setblocking(False)
                 else:
                     conn, addr = sock.accept()
-                conn.setblocking(False)
+                    conn.setblocking(False)
             except BlockingIOError:
                 # The backlog is empty: the watcher need not ask the kernel again.
                 self._watch_drained(sock.fileno(), False)
