@@ -252,7 +252,7 @@ class EventLoop(  # type: ignore[misc]
             transport = self._make_ssl_transport(
                 sock, protocol, sslcontext, waiter, server_side=False,
                 server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout, made_now=True,
             )
         else:
             transport = self._make_socket_transport(sock, protocol, waiter)
@@ -269,8 +269,15 @@ class EventLoop(  # type: ignore[misc]
         return transport, protocol
 
     def _make_socket_transport(
-        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None,
+        made_now: bool = False,
     ) -> Any:
+        """``_SelectorSocketTransport(self, sock, protocol, waiter, extra, server)``, on the
+        Rust core. ``made_now``: ``protocol.connection_made`` runs here rather than an
+        iteration later (``create_connection``'s TLS protocol, whose ``connection_made``
+        sends the first handshake flight: it calls no user code, and the user's protocol
+        still sees ``connection_made`` after the handshake); an error it raises goes to
+        the exception handler as a callback's would."""
         info = dict(extra or {})
         info["socket"] = trsock.TransportSocket(sock)
         try:
@@ -301,7 +308,18 @@ class EventLoop(  # type: ignore[misc]
         core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
         core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
         self._transports[sock.fileno()] = transport
-        self.call_soon(protocol.connection_made, transport)
+        if not made_now:
+            self.call_soon(protocol.connection_made, transport)
+        else:
+            try:
+                protocol.connection_made(transport)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({
+                    "message": f"Exception in callback {protocol.connection_made!r}",
+                    "exception": exc, "protocol": protocol, "transport": transport,
+                })
         self.call_soon(transport._core._start, transport)
         if waiter is not None:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)
