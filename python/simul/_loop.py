@@ -49,6 +49,27 @@ _INET = (socket.AF_INET, socket.AF_INET6)
 # timeout 0.0 and CPython sets no blocking mode (no ``ioctl(FIONBIO)``); its ``type``
 # reads without the bit.
 _NONBLOCK = socket.SOCK_NONBLOCK
+_WEAKREF = weakref.ref
+_SOCKET_NEW = _socket.socket.__new__
+_SOCKET_INIT = _socket.socket.__init__
+
+
+def _new_socket(family: int, kind: int, proto: int, fileno: Any = None) -> socket.socket:
+    """``socket.socket(family, kind, proto, fileno)`` for explicit ints, its
+    ``__init__``'s steps without its frame (``_socket.socket.__init__``, then the two
+    fields ``socket.socket`` adds)."""
+    sock: socket.socket = _SOCKET_NEW(socket.socket)
+    _SOCKET_INIT(sock, family, kind, proto, fileno)
+    sock._io_refs = 0  # type: ignore[attr-defined]
+    sock._closed = False  # type: ignore[attr-defined]
+    return sock
+
+
+def _transport_socket(sock: socket.socket) -> trsock.TransportSocket:
+    """``trsock.TransportSocket(sock)`` without its ``__init__`` frame (its one slot)."""
+    t = _NEW(trsock.TransportSocket)
+    t._sock = sock
+    return t
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
@@ -77,7 +98,12 @@ class EventLoop(  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
-        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # The socket transport on each descriptor, as the stock loop's
+        # ``WeakValueDictionary``, but a plain dict of weak references (made and read in C,
+        # where that class makes and drops each entry in Python frames): a dead transport's
+        # entry stays until the next transport on that descriptor number replaces it, and
+        # reads as no transport.
+        self._transports: dict[int, Any] = {}
         # Bound once: asyncio's C futures and tasks get ``loop.call_soon`` as an attribute
         # (a new bound method per call otherwise) and ask ``get_debug`` at every future.
         # The loop's dict then holds the loop (a cycle); ``close`` unbinds them again.
@@ -153,7 +179,8 @@ class EventLoop(  # type: ignore[misc]
 
     def _ensure_fd_no_transport(self, fd: Any) -> None:
         fileno = _fileobj_to_fd(fd)
-        transport = self._transports.get(fileno)
+        ref = self._transports.get(fileno)
+        transport = None if ref is None else ref()
         if transport is not None and not transport.is_closing():
             raise RuntimeError(
                 f"File descriptor {fd!r} is used by transport {transport!r}"
@@ -221,14 +248,15 @@ class EventLoop(  # type: ignore[misc]
         sock_family, sock_type, sock_proto, _, address = info
         sock = None
         try:
-            sock = socket.socket(family=sock_family, type=sock_type | _NONBLOCK, proto=sock_proto)
+            sock = _new_socket(sock_family, sock_type | _NONBLOCK, sock_proto)
             fut = self.create_future()
             try:
                 sock.connect(address)
             except (BlockingIOError, InterruptedError):
                 fd = sock.fileno()
                 # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
-                transport = self._transports.get(fd)
+                ref = self._transports.get(fd)
+                transport = None if ref is None else ref()
                 if transport is not None and not transport.is_closing():
                     raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
                 handle = self._add_writer(fd, self._sock_connect_ready, (fut, sock, address))
@@ -279,7 +307,7 @@ class EventLoop(  # type: ignore[misc]
         still sees ``connection_made`` after the handshake); an error it raises goes to
         the exception handler as a callback's would."""
         info = dict(extra or {})
-        info["socket"] = trsock.TransportSocket(sock)
+        info["socket"] = _transport_socket(sock)
         try:
             info.setdefault("sockname", sock.getsockname())
         except OSError:
@@ -307,7 +335,7 @@ class EventLoop(  # type: ignore[misc]
         transport._low_water = 16 * 1024
         core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
         core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
-        self._transports[sock.fileno()] = transport
+        self._transports[sock.fileno()] = _WEAKREF(transport)
         if not made_now:
             self.call_soon(protocol.connection_made, transport)
         else:
@@ -367,7 +395,7 @@ class EventLoop(  # type: ignore[misc]
                     if got is None:
                         return
                     fd, addr = got
-                    conn = socket.socket(family, kind, proto, fileno=fd)
+                    conn = _new_socket(family, kind, proto, fd)
                 elif plain:
                     fd, addr = sock._accept()  # type: ignore[attr-defined]
                     conn = socket.socket(family, _RAW_TYPE(sock), sock.proto, fileno=fd)

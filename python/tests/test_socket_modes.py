@@ -173,3 +173,40 @@ def test_a_unix_server_accepts_as_before(any_loop: asyncio.AbstractEventLoop, tm
     assert data == b"hi"
     assert peer == ""
     assert got == {**NON_BLOCKING, "proto": 0}
+
+
+def test_a_transports_descriptor_is_refused_to_add_reader_until_it_is_gone(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    # ``add_reader``/``add_writer``/``remove_*`` on a live transport's descriptor raise;
+    # once it is gone and the number is reused they do not.
+    async def main() -> tuple[int, list[str]]:
+        out: list[str] = []
+        srv = await any_loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+        fd = tr.get_extra_info("socket").fileno()
+        for call in (lambda: any_loop.add_reader(fd, print), lambda: any_loop.add_writer(fd, print),
+                     lambda: any_loop.remove_reader(fd), lambda: any_loop.remove_writer(fd)):
+            try:
+                call()
+                out.append("allowed")
+            except RuntimeError as exc:
+                out.append(str(exc).split(" is used by ")[0])
+        tr.close()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        del tr
+        # The descriptor number, reused by a plain socket once the transport closed it.
+        a, b = socket.socketpair()
+        assert fd in (a.fileno(), b.fileno())
+        any_loop.add_reader(fd, print)
+        out.append(str(any_loop.remove_reader(fd)))
+        a.close()
+        b.close()
+        srv.close()
+        await srv.wait_closed()
+        return fd, out
+
+    fd, out = any_loop.run_until_complete(main())
+    assert out == [f"File descriptor {fd}"] * 4 + ["True"]
