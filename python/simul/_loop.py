@@ -50,26 +50,14 @@ _INET = (socket.AF_INET, socket.AF_INET6)
 # reads without the bit.
 _NONBLOCK = socket.SOCK_NONBLOCK
 _WEAKREF = weakref.ref
+# ``socket.socket(family, kind, proto, fileno)`` for explicit ints is, without its
+# ``__init__`` frame, ``sock = _SOCKET_NEW(socket.socket)``, ``_SOCKET_INIT(sock, family,
+# kind, proto, fileno)``, then the two fields ``socket.socket`` adds (``_io_refs = 0``,
+# ``_closed = False``); ``trsock.TransportSocket(sock)`` is ``_NEW`` and its one slot.
 _SOCKET_NEW = _socket.socket.__new__
 _SOCKET_INIT = _socket.socket.__init__
-
-
-def _new_socket(family: int, kind: int, proto: int, fileno: Any = None) -> socket.socket:
-    """``socket.socket(family, kind, proto, fileno)`` for explicit ints, its
-    ``__init__``'s steps without its frame (``_socket.socket.__init__``, then the two
-    fields ``socket.socket`` adds)."""
-    sock: socket.socket = _SOCKET_NEW(socket.socket)
-    _SOCKET_INIT(sock, family, kind, proto, fileno)
-    sock._io_refs = 0  # type: ignore[attr-defined]
-    sock._closed = False  # type: ignore[attr-defined]
-    return sock
-
-
-def _transport_socket(sock: socket.socket) -> trsock.TransportSocket:
-    """``trsock.TransportSocket(sock)`` without its ``__init__`` frame (its one slot)."""
-    t = _NEW(trsock.TransportSocket)
-    t._sock = sock
-    return t
+_SOCKET = socket.socket
+_TRANSPORT_SOCKET = trsock.TransportSocket
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
@@ -248,7 +236,10 @@ class EventLoop(  # type: ignore[misc]
         sock_family, sock_type, sock_proto, _, address = info
         sock = None
         try:
-            sock = _new_socket(sock_family, sock_type | _NONBLOCK, sock_proto)
+            sock = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
+            _SOCKET_INIT(sock, sock_family, sock_type | _NONBLOCK, sock_proto)
+            sock._io_refs = 0
+            sock._closed = False
             fut = self.create_future()
             try:
                 sock.connect(address)
@@ -307,7 +298,8 @@ class EventLoop(  # type: ignore[misc]
         still sees ``connection_made`` after the handshake); an error it raises goes to
         the exception handler as a callback's would."""
         info = dict(extra or {})
-        info["socket"] = _transport_socket(sock)
+        info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
+        tsock._sock = sock
         try:
             info.setdefault("sockname", sock.getsockname())
         except OSError:
@@ -395,7 +387,10 @@ class EventLoop(  # type: ignore[misc]
                     if got is None:
                         return
                     fd, addr = got
-                    conn = _new_socket(family, kind, proto, fd)
+                    conn = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
+                    _SOCKET_INIT(conn, family, kind, proto, fd)
+                    conn._io_refs = 0
+                    conn._closed = False
                 elif plain:
                     fd, addr = sock._accept()  # type: ignore[attr-defined]
                     conn = socket.socket(family, _RAW_TYPE(sock), sock.proto, fileno=fd)
