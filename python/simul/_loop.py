@@ -212,7 +212,9 @@ class EventLoop(  # type: ignore[misc]
         """``BaseEventLoop.create_connection``; to a numeric host (one address, nothing to
         resolve) with no ``sock``, ``local_addr`` or happy eyeballs, its steps run here in
         one frame: the same checks, socket, connect, transport and errors, without the
-        resolver and ``sock_connect`` rounds, and the socket made non-blocking once."""
+        resolver and ``sock_connect`` rounds, the socket made non-blocking by ``socket(2)``
+        itself (``SOCK_NONBLOCK``), and a TLS protocol's ``connection_made`` (the
+        handshake's first flight) run at once (see ``_make_socket_transport``)."""
         info = None
         if (
             sock is None and local_addr is None and happy_eyeballs_delay is None

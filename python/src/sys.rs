@@ -2,7 +2,8 @@
 //! few system calls the transports and descriptor watchers make on descriptors that
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
 //! `bytes` object, a protocol's buffer; the I/O ones as plain `syscall(2)`s on Linux,
-//! not libc's cancellation-point wrappers: see `raw`), and the hot path of `call_soon`: a raw
+//! not libc's cancellation-point wrappers: see `raw`; and the accept loop's `accept4`, with
+//! `inet_ntop` naming an IPv6 peer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
 //! enter their context with them too, and take it with `PyContext_CopyCurrent`), and
