@@ -45,6 +45,19 @@ _RAW_FAMILY = _socket.socket.family.__get__  # type: ignore[attr-defined]
 _RAW_TYPE = _socket.socket.type.__get__  # type: ignore[attr-defined]
 _NEW = object.__new__
 _INET = (socket.AF_INET, socket.AF_INET6)
+# A socket made (or, with ``fileno=``, wrapped) with this bit in its type starts with
+# timeout 0.0 and CPython sets no blocking mode (no ``ioctl(FIONBIO)``); its ``type``
+# reads without the bit.
+_NONBLOCK = socket.SOCK_NONBLOCK
+_WEAKREF = weakref.ref
+# ``socket.socket(family, kind, proto, fileno)`` for explicit ints is, without its
+# ``__init__`` frame, ``sock = _SOCKET_NEW(socket.socket)``, ``_SOCKET_INIT(sock, family,
+# kind, proto, fileno)``, then the two fields ``socket.socket`` adds (``_io_refs = 0``,
+# ``_closed = False``); ``trsock.TransportSocket(sock)`` is ``_NEW`` and its one slot.
+_SOCKET_NEW = _socket.socket.__new__
+_SOCKET_INIT = _socket.socket.__init__
+_SOCKET = socket.socket
+_TRANSPORT_SOCKET = trsock.TransportSocket
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 
 
@@ -73,7 +86,12 @@ class EventLoop(  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
-        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # The socket transport on each descriptor, as the stock loop's
+        # ``WeakValueDictionary``, but a plain dict of weak references (made and read in C,
+        # where that class makes and drops each entry in Python frames): a dead transport's
+        # entry stays until the next transport on that descriptor number replaces it, and
+        # reads as no transport.
+        self._transports: dict[int, Any] = {}
         # Bound once: asyncio's C futures and tasks get ``loop.call_soon`` as an attribute
         # (a new bound method per call otherwise) and ask ``get_debug`` at every future.
         # The loop's dict then holds the loop (a cycle); ``close`` unbinds them again.
@@ -149,7 +167,8 @@ class EventLoop(  # type: ignore[misc]
 
     def _ensure_fd_no_transport(self, fd: Any) -> None:
         fileno = _fileobj_to_fd(fd)
-        transport = self._transports.get(fileno)
+        ref = self._transports.get(fileno)
+        transport = None if ref is None else ref()
         if transport is not None and not transport.is_closing():
             raise RuntimeError(
                 f"File descriptor {fd!r} is used by transport {transport!r}"
@@ -193,7 +212,9 @@ class EventLoop(  # type: ignore[misc]
         """``BaseEventLoop.create_connection``; to a numeric host (one address, nothing to
         resolve) with no ``sock``, ``local_addr`` or happy eyeballs, its steps run here in
         one frame: the same checks, socket, connect, transport and errors, without the
-        resolver and ``sock_connect`` rounds, and the socket made non-blocking once."""
+        resolver and ``sock_connect`` rounds, the socket made non-blocking by ``socket(2)``
+        itself (``SOCK_NONBLOCK``), and a TLS protocol's ``connection_made`` (the
+        handshake's first flight) run at once (see ``_make_socket_transport``)."""
         info = None
         if (
             sock is None and local_addr is None and happy_eyeballs_delay is None
@@ -217,15 +238,18 @@ class EventLoop(  # type: ignore[misc]
         sock_family, sock_type, sock_proto, _, address = info
         sock = None
         try:
-            sock = socket.socket(family=sock_family, type=sock_type, proto=sock_proto)
-            sock.setblocking(False)
+            sock = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
+            _SOCKET_INIT(sock, sock_family, sock_type | _NONBLOCK, sock_proto)
+            sock._io_refs = 0
+            sock._closed = False
             fut = self.create_future()
             try:
                 sock.connect(address)
             except (BlockingIOError, InterruptedError):
                 fd = sock.fileno()
                 # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
-                transport = self._transports.get(fd)
+                ref = self._transports.get(fd)
+                transport = None if ref is None else ref()
                 if transport is not None and not transport.is_closing():
                     raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
                 handle = self._add_writer(fd, self._sock_connect_ready, (fut, sock, address))
@@ -249,7 +273,7 @@ class EventLoop(  # type: ignore[misc]
             transport = self._make_ssl_transport(
                 sock, protocol, sslcontext, waiter, server_side=False,
                 server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout, made_now=True,
             )
         else:
             transport = self._make_socket_transport(sock, protocol, waiter)
@@ -266,10 +290,18 @@ class EventLoop(  # type: ignore[misc]
         return transport, protocol
 
     def _make_socket_transport(
-        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None,
+        made_now: bool = False,
     ) -> Any:
+        """``_SelectorSocketTransport(self, sock, protocol, waiter, extra, server)``, on the
+        Rust core. ``made_now``: ``protocol.connection_made`` runs here rather than an
+        iteration later (``create_connection``'s TLS protocol, whose ``connection_made``
+        sends the first handshake flight: it calls no user code, and the user's protocol
+        still sees ``connection_made`` after the handshake); an error it raises goes to
+        the exception handler as a callback's would."""
         info = dict(extra or {})
-        info["socket"] = trsock.TransportSocket(sock)
+        info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
+        tsock._sock = sock
         try:
             info.setdefault("sockname", sock.getsockname())
         except OSError:
@@ -297,8 +329,19 @@ class EventLoop(  # type: ignore[misc]
         transport._low_water = 16 * 1024
         core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
         core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
-        self._transports[sock.fileno()] = transport
-        self.call_soon(protocol.connection_made, transport)
+        self._transports[sock.fileno()] = _WEAKREF(transport)
+        if not made_now:
+            self.call_soon(protocol.connection_made, transport)
+        else:
+            try:
+                protocol.connection_made(transport)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self.call_exception_handler({
+                    "message": f"Exception in callback {protocol.connection_made!r}",
+                    "exception": exc, "protocol": protocol, "transport": transport,
+                })
         self.call_soon(transport._core._start, transport)
         if waiter is not None:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)
@@ -330,16 +373,33 @@ class EventLoop(  # type: ignore[misc]
         ssl_handshake_timeout: Any = None,
         ssl_shutdown_timeout: Any = None,
     ) -> None:
-        # ``socket.accept``, on the listening socket's raw family and type.
+        # ``socket.accept`` and ``setblocking(False)``, on the listening socket's raw family
+        # and type; an IPv4 or IPv6 listener's connections come non-blocking out of
+        # ``accept4`` (``_accept_inet``, which also marks the watch drained at the end).
         plain = type(sock) is socket.socket
+        family = _RAW_FAMILY(sock) if plain else None
+        if family in _INET:
+            kind, proto, lfd = _RAW_TYPE(sock) | _NONBLOCK, sock.proto, sock.fileno()
+        else:
+            lfd = -1
         for _ in range(backlog):
             try:
-                if plain:
+                if lfd >= 0:
+                    got = self._accept_inet(lfd)
+                    if got is None:
+                        return
+                    fd, addr = got
+                    conn = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
+                    _SOCKET_INIT(conn, family, kind, proto, fd)
+                    conn._io_refs = 0
+                    conn._closed = False
+                elif plain:
                     fd, addr = sock._accept()  # type: ignore[attr-defined]
-                    conn = socket.socket(_RAW_FAMILY(sock), _RAW_TYPE(sock), sock.proto, fileno=fd)
+                    conn = socket.socket(family, _RAW_TYPE(sock), sock.proto, fileno=fd)
+                    conn.setblocking(False)
                 else:
                     conn, addr = sock.accept()
-                conn.setblocking(False)
+                    conn.setblocking(False)
             except BlockingIOError:
                 # The backlog is empty: the watcher need not ask the kernel again.
                 self._watch_drained(sock.fileno(), False)

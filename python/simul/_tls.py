@@ -310,15 +310,20 @@ class TlsMixin:
         server: Any = None,
         ssl_handshake_timeout: float = constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout: float = constants.SSL_SHUTDOWN_TIMEOUT,
-        call_connection_made: bool = True,
+        call_connection_made: bool = True, made_now: bool = False,
     ) -> Any:
+        """``BaseEventLoop._make_ssl_transport``; ``made_now`` (``create_connection``'s):
+        the TLS protocol's ``connection_made``, the handshake's start, runs at once (see
+        ``EventLoop._make_socket_transport``)."""
         ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
             call_connection_made=call_connection_made,
         )
-        raw = self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)  # type: ignore[attr-defined]
+        raw = self._make_socket_transport(  # type: ignore[attr-defined]
+            rawsock, ssl_protocol, extra=extra, server=server, made_now=made_now
+        )
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
         # in one step, so keep them as a plain transport does (for as long as it lives).

@@ -820,6 +820,40 @@ impl LoopCore {
         self.mark_drained(py, fd, write)
     }
 
+    /// Accepts one connection on the listening IPv4 or IPv6 socket `fd` (the body of the
+    /// accept loop of a TLS or TCP server): `(descriptor, address)`, the descriptor
+    /// already non-blocking (`accept4` with `SOCK_NONBLOCK`), the address as
+    /// `socket.accept` gives it; `None` once the backlog is empty (`EAGAIN`), which also
+    /// tells `fd`'s reading watch it is drained, as `_watch_drained` does, without an
+    /// exception raised and caught per accept round. Other errors raise the `OSError`
+    /// `socket.accept` would.
+    fn _accept_inet(&self, py: Python<'_>, fd: RawFd) -> PyResult<Option<(RawFd, Py<PyAny>)>> {
+        match crate::sys::accept_nonblocking(fd) {
+            Ok((new, peer)) => {
+                let addr = match peer {
+                    crate::sys::Peer::V4(a) => {
+                        (a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()
+                    }
+                    crate::sys::Peer::V6 {
+                        host,
+                        port,
+                        flowinfo,
+                        scope_id,
+                    } => (host, port, flowinfo, scope_id)
+                        .into_pyobject(py)?
+                        .into_any(),
+                    crate::sys::Peer::Other => py.None().into_bound(py),
+                };
+                Ok(Some((new, addr.unbind())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.mark_drained(py, fd, false)?;
+                Ok(None)
+            }
+            Err(e) => Err(crate::tcore::os_error(py, e)),
+        }
+    }
+
     /// Ends the connect watch (the writer) of `fd`, whose socket is `sock`, handing its
     /// registration on to the transport that takes `sock` over next (see
     /// `fdwatch::Spare`).

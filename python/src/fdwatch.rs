@@ -230,7 +230,7 @@ impl Spare {
         let Some(s) = self.sock.bind(py).upgrade() else {
             return false;
         };
-        s.call_method0("fileno")
+        s.call_method0(pyo3::intern!(py, "fileno"))
             .and_then(|f| f.extract::<RawFd>())
             .is_ok_and(|f| f == self.fd)
     }

@@ -2,7 +2,8 @@
 //! few system calls the transports and descriptor watchers make on descriptors that
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
 //! `bytes` object, a protocol's buffer; the I/O ones as plain `syscall(2)`s on Linux,
-//! not libc's cancellation-point wrappers: see `raw`), and the hot path of `call_soon`: a raw
+//! not libc's cancellation-point wrappers: see `raw`; and the accept loop's `accept4`, with
+//! `inet_ntop` naming an IPv6 peer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
 //! enter their context with them too, and take it with `PyContext_CopyCurrent`), and
@@ -375,6 +376,102 @@ pub(crate) fn recvfrom_v4(
         )
     });
     Ok((n, from))
+}
+
+/// The peer of a connection [`accept_nonblocking`] took: an IPv4 address, or an IPv6
+/// one as CPython's `socket.accept` gives it (the host as `inet_ntop(3)` writes it, the
+/// port, flow info and scope id), or none for another family.
+pub(crate) enum Peer {
+    V4(std::net::SocketAddrV4),
+    V6 {
+        host: String,
+        port: u16,
+        flowinfo: u32,
+        scope_id: u32,
+    },
+    Other,
+}
+
+/// `accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC)`, retried on `EINTR` (as CPython's
+/// `socket._accept` retries): the new descriptor, already non-blocking (no `ioctl`
+/// afterwards, where CPython's accepts with `SOCK_CLOEXEC` only and `setblocking(False)`
+/// costs a second system call), and its peer.
+pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(RawFd, Peer)> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (plain integers).
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let new = retry(|| {
+        len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `addr` and `len` describe a writable `sockaddr_storage`, which the kernel
+        // fills up to `len` bytes; a bad descriptor makes the call fail, never undefined
+        // behaviour.
+        unsafe {
+            libc::accept4(
+                fd,
+                (&mut addr as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            ) as isize
+        }
+    })? as RawFd;
+    let family = libc::c_int::from(addr.ss_family);
+    let peer = if family == libc::AF_INET
+        && len as usize >= std::mem::size_of::<libc::sockaddr_in>()
+    {
+        // SAFETY: the kernel wrote a `sockaddr_in` (its family says so, and `len` covers
+        // it) into `addr`, which is larger and at least as aligned.
+        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+        Peer::V4(std::net::SocketAddrV4::new(
+            u32::from_be(a.sin_addr.s_addr).into(),
+            u16::from_be(a.sin_port),
+        ))
+    } else if family == libc::AF_INET6 && len as usize >= std::mem::size_of::<libc::sockaddr_in6>()
+    {
+        // SAFETY: as above, for a `sockaddr_in6`.
+        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+        let mut buf = [0 as libc::c_char; INET6_ADDRSTRLEN];
+        // SAFETY: `a.sin6_addr` is an `in6_addr`, what `AF_INET6` asks for, and `buf` holds
+        // `INET6_ADDRSTRLEN` bytes, the longest text form with its NUL.
+        let text = unsafe {
+            inet_ntop(
+                libc::AF_INET6,
+                (&a.sin6_addr as *const libc::in6_addr).cast(),
+                buf.as_mut_ptr(),
+                buf.len() as libc::socklen_t,
+            )
+        };
+        if text.is_null() {
+            let e = io::Error::last_os_error();
+            // SAFETY: `new` is the descriptor accept4 just returned, owned by nobody else.
+            unsafe { libc::close(new) };
+            return Err(e);
+        }
+        // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
+        let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+        Peer::V6 {
+            host: host.to_string_lossy().into_owned(),
+            port: u16::from_be(a.sin6_port),
+            flowinfo: u32::from_be(a.sin6_flowinfo),
+            scope_id: a.sin6_scope_id,
+        }
+    } else {
+        Peer::Other
+    };
+    Ok((new, peer))
+}
+
+/// `<netinet/in.h>`'s longest IPv6 text form, with its NUL (not in the `libc` crate).
+const INET6_ADDRSTRLEN: usize = 46;
+
+extern "C" {
+    /// `<arpa/inet.h>`'s `inet_ntop(3)` (not in the `libc` crate): CPython's
+    /// `socket.accept` names an IPv6 peer with it, so the text is the same.
+    fn inet_ntop(
+        af: libc::c_int,
+        src: *const libc::c_void,
+        dst: *mut libc::c_char,
+        size: libc::socklen_t,
+    ) -> *const libc::c_char;
 }
 
 /// How many bytes wait in `fd`'s receive queue (`ioctl(FIONREAD)`).

@@ -156,7 +156,11 @@ impl TransportCore {
 
     /// `loop.create_future()`.
     pub(crate) fn create_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.loop_.bind(py).call_method0("create_future")?.unbind())
+        Ok(self
+            .loop_
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "create_future"))?
+            .unbind())
     }
 
     pub(crate) fn this(&self, py: Python<'_>) -> Option<Py<PyAny>> {
@@ -266,11 +270,14 @@ impl TransportCore {
         let Some(t) = self.this(py) else {
             return Err(exc);
         };
-        let res = t.bind(py).getattr("_call_connection_lost").and_then(|f| {
-            self.loop_
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
-        });
+        let res = t
+            .bind(py)
+            .getattr(pyo3::intern!(py, "_call_connection_lost"))
+            .and_then(|f| {
+                self.loop_
+                    .bind(py)
+                    .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
+            });
         if let Err(e) = res {
             e.print(py);
         }

@@ -34,6 +34,8 @@
 //!   and `RuntimeError`, the same log and `_fatal_error` messages), without their Python
 //!   frames or those of `ssl.SSLObject`'s forwarding methods (`do_handshake`, `unwrap`,
 //!   `getpeercert`, `cipher`, `compression`), which are called on its `_ssl` object.
+//!   One step is taken sooner: `_on_shutdown_complete` closes the raw transport at once
+//!   (as uvloop's `sslproto` does) where `sslproto` schedules its `close`.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
 //!   queued in the `WRAPPED` state the data is encrypted and the record sent on the raw
 //!   transport at once; anything else (a queue, another state, a write OpenSSL refuses
@@ -1039,7 +1041,11 @@ tls_methods! {
     }
 
     /// `sslproto.SSLProtocol._on_shutdown_complete`: the shutdown timeout cancelled; an
-    /// error to `_fatal_error`, otherwise the raw transport's `close` scheduled.
+    /// error to `_fatal_error`, otherwise the raw transport closed, at once, as uvloop's
+    /// `sslproto` does (where `sslproto` schedules its `close`: one iteration sooner,
+    /// the protocols' callbacks in the same order, and `connection_lost` still comes in
+    /// an iteration of its own; the transport's `close` is made to be called from its
+    /// protocol's read step).
     fn _on_shutdown_complete(slf: &Bound<'_, Self>, shutdown_exc: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_any();
@@ -1051,14 +1057,8 @@ tls_methods! {
         if shutdown_exc.is_truthy()? {
             p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
         } else {
-            let close = slf
-                .borrow()
-                .transport
-                .borrow()
-                .bind(py)
-                .getattr(intern!(py, "close"))?;
-            p.getattr(intern!(py, "_loop"))?
-                .call_method1(intern!(py, "call_soon"), (close,))?;
+            let transport = slf.borrow().transport.borrow().clone_ref(py);
+            transport.bind(py).call_method0(intern!(py, "close"))?;
         }
         Ok(())
     }

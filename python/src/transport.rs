@@ -542,7 +542,10 @@ impl State {
 
     fn on_eof(&self, py: Python<'_>) {
         let proto = self.core.protocol.borrow().clone_ref(py);
-        match proto.bind(py).call_method0("eof_received") {
+        match proto
+            .bind(py)
+            .call_method0(pyo3::intern!(py, "eof_received"))
+        {
             Ok(keep) => {
                 if keep.is_truthy().unwrap_or(false) {
                     self.reading.set(false);
@@ -664,6 +667,19 @@ impl SocketTransport {
     }
 }
 
+/// `asyncio.BufferedProtocol`, looked up once (every transport made asks whether its
+/// protocol is one).
+static BUFFERED_PROTOCOL: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+
+/// Whether `protocol` is an `asyncio.BufferedProtocol`.
+fn is_buffered(protocol: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = protocol.py();
+    let class = BUFFERED_PROTOCOL.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("asyncio")?.getattr("BufferedProtocol")?.unbind())
+    })?;
+    protocol.is_instance(class.bind(py))
+}
+
 /// `socket.socket` and `_socket.socket.close`, looked up once.
 static SOCKET_CLOSE: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> = pyo3::sync::PyOnceLock::new();
 
@@ -705,15 +721,16 @@ impl SocketTransport {
         extra: Py<PyDict>,
         server: Option<Py<PyAny>>,
     ) -> PyResult<SocketTransport> {
-        let fd: RawFd = sock.bind(py).call_method0("fileno")?.extract()?;
-        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, Some(sock.bind(py)))?;
-        let buffered = protocol
+        let fd: RawFd = sock
             .bind(py)
-            .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+            .call_method0(pyo3::intern!(py, "fileno"))?
+            .extract()?;
+        let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, Some(sock.bind(py)))?;
+        let buffered = is_buffered(protocol.bind(py))?;
         let tls_feed = tls::feed_of(protocol.bind(py));
         let server = server.filter(|s| !s.is_none(py));
         if let Some(s) = &server {
-            s.bind(py).call_method0("_attach")?;
+            s.bind(py).call_method0(pyo3::intern!(py, "_attach"))?;
         }
         Ok(SocketTransport {
             st: Rc::new(State {
@@ -784,7 +801,9 @@ impl SocketTransport {
             return Ok(());
         }
         let proto = st.core.protocol.borrow().clone_ref(py);
-        let res = proto.bind(py).call_method1("connection_lost", (exc,));
+        let res = proto
+            .bind(py)
+            .call_method1(pyo3::intern!(py, "connection_lost"), (exc,));
         st.settle_writable_waiter(py, true);
         drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
@@ -792,7 +811,7 @@ impl SocketTransport {
             let _ = close_socket(sock.bind(py));
         }
         if let Some(s) = &st.server {
-            let _ = s.bind(py).call_method0("_detach");
+            let _ = s.bind(py).call_method0(pyo3::intern!(py, "_detach"));
         }
         st.core.release();
         res.map(drop)
@@ -866,9 +885,7 @@ impl SocketTransport {
     }
 
     fn set_protocol(&self, py: Python<'_>, protocol: Py<PyAny>) -> PyResult<()> {
-        let buffered = protocol
-            .bind(py)
-            .is_instance(&py.import("asyncio")?.getattr("BufferedProtocol")?)?;
+        let buffered = is_buffered(protocol.bind(py))?;
         self.st.buffered.set(buffered);
         *self.st.tls.borrow_mut() = tls::feed_of(protocol.bind(py));
         *self.st.core.protocol.borrow_mut() = protocol;
