@@ -3,6 +3,9 @@
 //! A remote spawn travels through the injection queue as a closure that spawns the future
 //! on the loop; its result travels back through a small mutex-guarded slot shared with the
 //! `RemoteTask`, which is `Send` so the spawning thread (or another loop) can await it.
+//! The task's future (`Remote`) holds the user's closure and then the future it builds in
+//! place, in the task's own allocation: a spawn allocates the task, the slot and the
+//! injection-queue entry, nothing more.
 
 use std::fmt;
 use std::future::Future;
@@ -157,12 +160,7 @@ impl LoopHandle {
         // dropping the guard resolves the handle as cancelled. Every handle resolves.
         let guard = Completion { slot: slot.clone() };
         let pushed = self.shared.push_call(Box::new(move || {
-            let remote = Remote {
-                state: RemoteState::Make(Some(Box::new(move || {
-                    Box::pin(make()) as LocalFuture<_>
-                }))),
-                guard,
-            };
+            let remote = Remote::new(make, guard);
             super::with_core("LoopHandle::spawn", |core| {
                 // Detached: the `RemoteTask` is the way to the result.
                 drop(crate::Task::<()>::from_raw(
@@ -224,25 +222,48 @@ impl<T> Drop for Completion<T> {
     }
 }
 
-type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-/// A remote task's future: first the closure that builds it (sent from another thread),
-/// then the future itself (built and polled on the loop thread only).
-enum RemoteState<T> {
-    Make(Option<Box<dyn FnOnce() -> LocalFuture<T> + Send>>),
-    Running(LocalFuture<T>),
+pin_project_lite::pin_project! {
+    /// A remote task's future, stored in place in the task's allocation: first the
+    /// closure that builds it (sent from another thread, or handed over on the loop's own),
+    /// then the future itself (built and polled on the loop thread only).
+    struct Remote<M, F: Future> {
+        #[pin]
+        state: RemoteState<M, F>,
+        guard: Completion<F::Output>,
+    }
 }
 
-struct Remote<T> {
-    state: RemoteState<T>,
-    guard: Completion<T>,
+pin_project_lite::pin_project! {
+    #[project = RemoteStateProj]
+    enum RemoteState<M, F> {
+        Make { make: Option<M> },
+        Running { #[pin] future: F },
+    }
 }
 
-impl<T> Future for Remote<T> {
+impl<M, F> Remote<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    fn new(make: M, guard: Completion<F::Output>) -> Self {
+        Remote {
+            state: RemoteState::Make { make: Some(make) },
+            guard,
+        }
+    }
+}
+
+impl<M, F> Future for Remote<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
         {
-            let mut s = self.guard.slot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = this.guard.slot.lock().unwrap_or_else(|e| e.into_inner());
             if s.cancel {
                 return Poll::Ready(()); // Drop of the guard reports Cancelled
             }
@@ -254,15 +275,15 @@ impl<T> Future for Remote<T> {
                 s.task_waker = Some(cx.waker().clone());
             }
         }
-        let this = &mut *self;
+        let mut state = this.state;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if let RemoteState::Make(make) = &mut this.state {
+            if let RemoteStateProj::Make { make } = state.as_mut().project() {
                 let make = make.take().expect("the remote future is built once");
-                this.state = RemoteState::Running(make());
+                state.set(RemoteState::Running { future: make() });
             }
-            match &mut this.state {
-                RemoteState::Running(f) => f.as_mut().poll(cx),
-                RemoteState::Make(_) => unreachable!("built above"),
+            match state.project() {
+                RemoteStateProj::Running { future } => future.poll(cx),
+                RemoteStateProj::Make { .. } => unreachable!("built above"),
             }
         })) {
             Ok(Poll::Pending) => Poll::Pending,
