@@ -7,8 +7,8 @@
 //! task goes straight into the registry and ready queue (`spawn_here`), and only the slot
 //! is shared, so the handle and its semantics are the same.
 //! The task's future (`Remote`) holds the user's closure and then the future it builds in
-//! place, in the task's own allocation: a spawn allocates the task, the slot and the
-//! injection-queue entry, nothing more.
+//! place, in the task's own allocation: a spawn allocates the task and the slot, plus the
+//! injection-queue entry for a remote one, nothing more.
 
 use std::fmt;
 use std::future::Future;
