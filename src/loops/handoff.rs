@@ -70,12 +70,12 @@ where
     H: Fn(TcpStream) -> F + Send + Sync + 'static,
     F: Future<Output = ()> + 'static,
 {
-    let set = super::current_set("serve_handoff");
+    let (set, me) = super::current("serve_handoff");
     let handler = Arc::new(handler);
     loop {
         let (stream, peer) = listener.accept_std().await?;
         let handler = handler.clone();
-        let target = set.least_loaded();
+        let target = set.choose(Some(me));
         set.spawn_named_on(
             target,
             Some(format!("connection from {peer}")),

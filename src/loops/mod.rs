@@ -12,7 +12,8 @@
 //! - **work**: [`Loops::spawn_on`] and [`Loops::spawn`] (to the least-loaded loop) send a
 //!   `Send` future, or [`LoopHandle::spawn_with`] a `Send` closure that builds a `!Send`
 //!   future on the target thread; the result comes back through a `Send`
-//!   [`RemoteTask`] that any loop or thread can await;
+//!   [`RemoteTask`] that any loop or thread can await. A spawn onto the calling loop
+//!   itself (chosen, or named by `spawn_on`) skips the injection queue: see "Load";
 //! - **messages**: [`crate::sync::channel`] (unbounded), [`crate::sync::bounded_channel`]
 //!   (with backpressure) and [`crate::sync::oneshot`];
 //! - **sockets**: a server per loop sharing one port with `SO_REUSEPORT`
@@ -34,10 +35,35 @@
 //!
 //! # Load
 //!
-//! "Least loaded" is judged by each loop's ready-queue length plus its number of live
-//! tasks, which the loop publishes once per iteration (one relaxed store), plus the remote
-//! spawns sent to it and not yet finished (counted here, so a burst of spawns spreads
-//! before the loops have run). Ties go round-robin.
+//! A loop's load figure is its ready-queue length plus its number of live tasks (so a task
+//! waiting in the ready queue counts twice, a parked one once), which the loop publishes
+//! once per iteration (one relaxed store), plus 2 for each remote spawn sent to it and not
+//! yet taken in (counted here: a spawn in flight counts as the queued live task it is about
+//! to become, so a burst of spawns spreads before the loops have run).
+//!
+//! A spawn made on a thread outside the set goes to the loop with the least figure, ties
+//! round-robin. A spawn made on one of the set's loops ([`spawn`], [`spawn_with`],
+//! [`Loops::spawn`] / [`Loops::spawn_with`] called there, [`serve_handoff`]) stays on the
+//! calling loop unless another loop's figure is lower than the calling loop's own, and
+//! otherwise goes to the least loaded of the others, ties round-robin — what tokio's
+//! `spawn` from a worker does through its LIFO slot. The calling loop's own figure (with
+//! the spawns in flight to it, as for any loop) is:
+//!
+//! - **read exactly, on its own thread**, not the published value, so each spawn sees the
+//!   spawns before it: in a burst from one task, spawn 1 stays (a queued live task: +2),
+//!   spawn 2 goes to an idle peer (in flight: +2), spawn 3 stays, and so on, alternating;
+//! - **without the calling task** (the one being polled, if any): otherwise the caller's
+//!   loop would always look busier than an idle peer, and nothing would stay local. A
+//!   spawn from a callback or the main future has no such task to leave out.
+//!
+//! A spawn kept on the calling loop goes straight into its registry and ready queue, as
+//! `simul::spawn` would put it (so it runs in spawn order with local tasks): no injection
+//! queue, no wake-up, only the work of a `simul::spawn` plus the [`RemoteTask`]'s slot (one
+//! allocation, and a mutex taken per poll, as the handle is `Send`). Deciding costs a
+//! relaxed load of each other loop's figures. Its `RemoteTask` is the same type
+//! with the same semantics as a remote one's: a panic (of the future, or of `make` in
+//! `spawn_with`) is its result, dropping it detaches the task, cancelling it cancels the
+//! task, and a shutdown of the set resolves it as cancelled.
 //!
 //! # Lifecycle and invariants
 //!
@@ -107,19 +133,58 @@ impl Set {
 
     /// The loop with the least load (see the module doc); ties go round-robin.
     fn least_loaded(&self) -> usize {
+        self.least_loaded_but(None).0
+    }
+
+    /// The least-loaded loop other than `skip`, and its load, ties round-robin;
+    /// `(usize::MAX, usize::MAX)` when there is no other loop.
+    fn least_loaded_but(&self, skip: Option<usize>) -> (usize, usize) {
         let n = self.members.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let mut best = start;
-        let mut best_load = usize::MAX;
-        for k in 0..n {
-            let i = (start + k) % n;
+        let candidates = n - usize::from(skip.is_some());
+        // Candidate `j` (0..candidates) is loop `j`, or `j + 1` from `skip` on.
+        let loop_of = |j: usize| match skip {
+            Some(s) if j >= s => j + 1,
+            _ => j,
+        };
+        let start = if candidates > 1 {
+            self.next.fetch_add(1, Ordering::Relaxed) % candidates
+        } else {
+            0
+        };
+        let mut best = (usize::MAX, usize::MAX);
+        for k in 0..candidates {
+            let i = loop_of((start + k) % candidates);
             let load = self.load(i);
-            if load < best_load {
-                best = i;
-                best_load = load;
+            if load < best.1 || best.0 == usize::MAX {
+                best = (i, load);
             }
         }
         best
+    }
+
+    /// Where a spawn made on this thread goes (see the module doc, "Load"): from loop
+    /// `caller` of this set, that loop itself when no other loop is less loaded than it
+    /// is without the calling task; from anywhere else, the least-loaded loop.
+    fn choose(&self, caller: Option<usize>) -> usize {
+        let Some(me) = caller else {
+            return self.least_loaded();
+        };
+        let m = &self.members[me];
+        let Some(own) = m.handle.load_here() else {
+            return self.least_loaded(); // not while its loop runs (it is closing)
+        };
+        let own = own + m.inflight.load(Ordering::Relaxed);
+        let (other, other_load) = self.least_loaded_but(Some(me));
+        if own <= other_load {
+            me
+        } else {
+            other
+        }
+    }
+
+    /// This thread's index in this set, if it is one of its loops.
+    fn caller(&self) -> Option<usize> {
+        worker::index_in(self)
     }
 
     fn load(&self, index: usize) -> usize {
@@ -136,7 +201,9 @@ impl Set {
         self.spawn_named_on(index, None, move || future)
     }
 
-    /// Spawns the future `make` builds, on loop `index`, counted as in flight.
+    /// Spawns the future `make` builds, on loop `index`: straight into its ready queue
+    /// when that is the loop running on this thread, else through its injection queue,
+    /// counted as in flight until it is taken in.
     #[track_caller]
     fn spawn_named_on<M, F>(
         &self,
@@ -150,32 +217,35 @@ impl Set {
         F::Output: Send + 'static,
     {
         let m = self.member(index, "spawn_on");
-        let guard = Inflight::new(m.inflight.clone());
-        m.handle
-            .spawn_named(name, std::panic::Location::caller(), move || {
-                // The loop builds the task here, on its own thread, and from now on
-                // counts it among its live tasks (published with the rest of its load
-                // at the end of this iteration): it is no longer in flight.
-                drop(guard);
-                make()
-            })
+        let location = std::panic::Location::caller();
+        if m.handle.is_current() {
+            return m.handle.spawn_here(name, location, make);
+        }
+        // Dropped by the loop once the task is in its registry and ready queue: from then
+        // on its own figure counts it (published at the end of that iteration).
+        let in_flight = Inflight::new(m.inflight.clone());
+        m.handle.spawn_remote(name, location, make, in_flight)
     }
 }
 
-/// Counts a remote spawn as in flight until its loop takes it in and builds the task
-/// (from then on the loop's own published load counts it).
+/// How much a remote spawn not yet taken in adds to its loop's load: as much as the task
+/// it becomes adds while it waits in the ready queue (queued, and live).
+const IN_FLIGHT: usize = 2;
+
+/// Counts a remote spawn as in flight until its loop takes it in (from then on the loop's
+/// own figure counts it).
 struct Inflight(Arc<AtomicUsize>);
 
 impl Inflight {
     fn new(count: Arc<AtomicUsize>) -> Inflight {
-        count.fetch_add(1, Ordering::Relaxed);
+        count.fetch_add(IN_FLIGHT, Ordering::Relaxed);
         Inflight(count)
     }
 }
 
 impl Drop for Inflight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(IN_FLIGHT, Ordering::Relaxed);
     }
 }
 
@@ -527,7 +597,8 @@ impl Loops {
     }
 
     /// Spawns a `Send` future on the least-loaded loop (see [`Loops::load`]; ties
-    /// round-robin).
+    /// round-robin). Called on one of the set's loops, it keeps the task there unless
+    /// another loop is less loaded (see the [module doc](self), "Load").
     ///
     /// # Examples
     /// ```
@@ -543,11 +614,13 @@ impl Loops {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.set.spawn_on(self.set.least_loaded(), future)
+        let set = &self.set;
+        set.spawn_on(set.choose(set.caller()), future)
     }
 
-    /// Spawns the future that `make` builds on the least-loaded loop: `make` runs on that
-    /// loop's thread, so the future need not be `Send` (see [`LoopHandle::spawn_with`]).
+    /// Spawns the future that `make` builds on the least-loaded loop (chosen as by
+    /// [`Loops::spawn`]): `make` runs on that loop's thread, so the future need not be
+    /// `Send` (see [`LoopHandle::spawn_with`]).
     ///
     /// # Examples
     /// ```
@@ -565,7 +638,8 @@ impl Loops {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        self.set.spawn_named_on(self.set.least_loaded(), None, make)
+        let set = &self.set;
+        set.spawn_named_on(set.choose(set.caller()), None, make)
     }
 
     /// The handle of loop `index` (`call_soon_threadsafe`, `spawn_with`, `stop`, ...).
@@ -588,8 +662,9 @@ impl Loops {
     }
 
     /// The current load figure of loop `index`: its ready-queue length plus its live tasks
-    /// (as of its last iteration) plus the remote spawns sent to it that it has not taken in
-    /// yet. A task waiting in the ready queue counts twice (queued and live), a parked one once.
+    /// (as of its last iteration) plus 2 for each remote spawn sent to it that it has not
+    /// taken in yet. A task waiting in the ready queue counts twice (queued and live), a
+    /// parked one once, a spawn in flight as a queued one.
     ///
     /// # Panics
     /// When there is no loop `index`.
@@ -700,7 +775,8 @@ pub fn current_index() -> Option<usize> {
 }
 
 /// Spawns a `Send` future on loop `index` of the set the calling loop belongs to — the
-/// way a task on one loop hands work to another.
+/// way a task on one loop hands work to another. On the calling loop's own index, the task
+/// is queued there at once, without the injection queue (see the [module doc](self)).
 ///
 /// # Panics
 /// Outside a loop of a [`Loops`], or when there is no loop `index`.
@@ -723,7 +799,10 @@ where
     current_set("spawn_on").spawn_on(index, future)
 }
 
-/// Spawns a `Send` future on the least-loaded loop of the calling loop's set.
+/// Spawns a `Send` future on the calling loop's set: on the calling loop itself unless
+/// another loop is less loaded than it is without the calling task, else on the least
+/// loaded of the others (see the [module doc](self), "Load"). The handle is a `Send`
+/// [`RemoteTask`] either way.
 ///
 /// # Panics
 /// Outside a loop of a [`Loops`].
@@ -740,12 +819,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let set = current_set("spawn");
-    set.spawn_on(set.least_loaded(), future)
+    let (set, me) = current("spawn");
+    set.spawn_on(set.choose(Some(me)), future)
 }
 
-/// Spawns the future that `make` builds on the least-loaded loop of the calling loop's
-/// set; the future need not be `Send` (see [`LoopHandle::spawn_with`]).
+/// Spawns the future that `make` builds on a loop of the calling loop's set chosen as by
+/// [`spawn`]; the future need not be `Send` (see [`LoopHandle::spawn_with`]).
 ///
 /// # Panics
 /// Outside a loop of a [`Loops`].
@@ -770,8 +849,8 @@ where
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    let set = current_set("spawn_with");
-    set.spawn_named_on(set.least_loaded(), None, make)
+    let (set, me) = current("spawn_with");
+    set.spawn_named_on(set.choose(Some(me)), None, make)
 }
 
 /// The number of loops in the calling loop's set, `None` outside one.
@@ -801,8 +880,13 @@ pub fn handle(index: usize) -> LoopHandle {
 }
 
 fn current_set(what: &str) -> Arc<Set> {
+    current(what).0
+}
+
+/// The calling loop's set and its index there.
+fn current(what: &str) -> (Arc<Set>, usize) {
     match worker::current() {
-        Some((set, _)) => set,
+        Some(c) => c,
         None => panic!(
             "simul::loops::{what}() called outside a loop of a simul::Loops: call it from a \
              task inside Loops::run(), or use the Loops value's own method"

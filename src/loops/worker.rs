@@ -20,6 +20,14 @@ pub(crate) fn current() -> Option<(Arc<Set>, usize)> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// This thread's index in `set`, if its loop is one of `set`'s.
+pub(crate) fn index_in(set: &Set) -> Option<usize> {
+    CURRENT.with(|c| match &*c.borrow() {
+        Some((s, i)) if std::ptr::eq(Arc::as_ptr(s), set) => Some(*i),
+        _ => None,
+    })
+}
+
 /// Called on the loop thread once the set exists.
 pub(crate) fn enter(set: Arc<Set>, index: usize) {
     CURRENT.with(|c| *c.borrow_mut() = Some((set, index)));

@@ -3,6 +3,12 @@
 //! A remote spawn travels through the injection queue as a closure that spawns the future
 //! on the loop; its result travels back through a small mutex-guarded slot shared with the
 //! `RemoteTask`, which is `Send` so the spawning thread (or another loop) can await it.
+//! Made on the loop's own thread while it runs, the spawn skips the injection queue: the
+//! task goes straight into the registry and ready queue (`spawn_here`), and only the slot
+//! is shared, so the handle and its semantics are the same.
+//! The task's future (`Remote`) holds the user's closure and then the future it builds in
+//! place, in the task's own allocation: a spawn allocates the task and the slot, plus the
+//! injection-queue entry for a remote one, nothing more.
 
 use std::fmt;
 use std::future::Future;
@@ -107,7 +113,8 @@ impl LoopHandle {
     /// and called there, so the future itself need not be `Send` (it may hold `Rc`s and
     /// the loop's `!Send` sockets) — only `make` and the output must be. The returned
     /// [`JoinHandle`] is `Send` and can be awaited anywhere. A panic in `make` is delivered
-    /// through the handle like a panic of the future.
+    /// through the handle like a panic of the future. Called on the loop's own thread while
+    /// it runs, the task is queued at once, as [`crate::spawn`] would queue it.
     ///
     /// # Examples
     /// ```
@@ -146,32 +153,80 @@ impl LoopHandle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let slot = Arc::new(Mutex::new(Slot {
-            result: None,
-            waker: None,
-            cancel: false,
-            task_waker: None,
-        }));
+        if self.is_current() {
+            self.spawn_here(name, location, make)
+        } else {
+            self.spawn_remote(name, location, make, ())
+        }
+    }
+
+    /// Whether this is the handle of the loop running on this thread.
+    pub(crate) fn is_current(&self) -> bool {
+        try_with_core(|core| Arc::ptr_eq(core.shared(), &self.shared)).unwrap_or(false)
+    }
+
+    /// [`spawn_named`](Self::spawn_named) on the loop's own thread, while it runs (the
+    /// caller checked [`is_current`](Self::is_current)): the task goes straight into the
+    /// registry and the back of the ready queue, as `simul::spawn` would put it — no
+    /// injection-queue entry, no wake-up. Only the result's way back is the remote one,
+    /// so the handle is the same `Send` [`RemoteTask`] with the same semantics.
+    pub(crate) fn spawn_here<M, F>(
+        &self,
+        name: Option<String>,
+        location: &'static std::panic::Location<'static>,
+        make: M,
+    ) -> RemoteTask<F::Output>
+    where
+        M: FnOnce() -> F + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, guard) = RemoteTask::new();
+        super::with_core("LoopHandle::spawn", |core| {
+            debug_assert!(Arc::ptr_eq(core.shared(), &self.shared));
+            // Detached: the `RemoteTask` is the way to the result.
+            drop(crate::Task::<()>::from_raw(core.spawn_raw(
+                Remote::new(make, guard),
+                name,
+                location,
+                false,
+            )));
+        });
+        task
+    }
+
+    /// [`spawn_named`](Self::spawn_named) through the injection queue, from any thread.
+    /// `taken_in` is dropped on the loop's thread right after the task is in its registry
+    /// and ready queue (or with the closure, if the loop never runs it).
+    pub(crate) fn spawn_remote<M, F, G>(
+        &self,
+        name: Option<String>,
+        location: &'static std::panic::Location<'static>,
+        make: M,
+        taken_in: G,
+    ) -> RemoteTask<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+        G: Send + 'static,
+    {
+        let (task, guard) = RemoteTask::new();
         // The guard travels with the closure: if the loop closes before running it (the
         // closure is dropped with the queue), or refuses the spawn, or cancels the task,
         // dropping the guard resolves the handle as cancelled. Every handle resolves.
-        let guard = Completion { slot: slot.clone() };
         let pushed = self.shared.push_call(Box::new(move || {
-            let remote = Remote {
-                state: RemoteState::Make(Some(Box::new(move || {
-                    Box::pin(make()) as LocalFuture<_>
-                }))),
-                guard,
-            };
+            let remote = Remote::new(make, guard);
             super::with_core("LoopHandle::spawn", |core| {
                 // Detached: the `RemoteTask` is the way to the result.
                 drop(crate::Task::<()>::from_raw(
                     core.spawn_raw(remote, name, location, false),
                 ));
             });
+            drop(taken_in);
         }));
-        debug_assert!(pushed || slot.lock().is_ok_and(|s| s.result.is_some()));
-        RemoteTask { slot }
+        debug_assert!(pushed || task.is_done());
+        task
     }
 
     /// Asks the loop to stop ([`crate::EventLoop::run_forever`] returns).
@@ -189,6 +244,16 @@ impl LoopHandle {
     /// Ready-queue length plus live tasks, as of the loop's last iteration.
     pub(crate) fn load(&self) -> usize {
         self.shared.load()
+    }
+
+    /// The same figure read now, on the loop's own thread, without the task being polled
+    /// (see [`Core::load_without_caller`](super::Core::load_without_caller)); `None` on
+    /// any other thread.
+    pub(crate) fn load_here(&self) -> Option<usize> {
+        try_with_core(|core| {
+            Arc::ptr_eq(core.shared(), &self.shared).then(|| core.load_without_caller())
+        })
+        .flatten()
     }
 }
 
@@ -224,25 +289,48 @@ impl<T> Drop for Completion<T> {
     }
 }
 
-type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
-
-/// A remote task's future: first the closure that builds it (sent from another thread),
-/// then the future itself (built and polled on the loop thread only).
-enum RemoteState<T> {
-    Make(Option<Box<dyn FnOnce() -> LocalFuture<T> + Send>>),
-    Running(LocalFuture<T>),
+pin_project_lite::pin_project! {
+    /// A remote task's future, stored in place in the task's allocation: first the
+    /// closure that builds it (sent from another thread, or handed over on the loop's own),
+    /// then the future itself (built and polled on the loop thread only).
+    struct Remote<M, F: Future> {
+        #[pin]
+        state: RemoteState<M, F>,
+        guard: Completion<F::Output>,
+    }
 }
 
-struct Remote<T> {
-    state: RemoteState<T>,
-    guard: Completion<T>,
+pin_project_lite::pin_project! {
+    #[project = RemoteStateProj]
+    enum RemoteState<M, F> {
+        Make { make: Option<M> },
+        Running { #[pin] future: F },
+    }
 }
 
-impl<T> Future for Remote<T> {
+impl<M, F> Remote<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    fn new(make: M, guard: Completion<F::Output>) -> Self {
+        Remote {
+            state: RemoteState::Make { make: Some(make) },
+            guard,
+        }
+    }
+}
+
+impl<M, F> Future for Remote<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
         {
-            let mut s = self.guard.slot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = this.guard.slot.lock().unwrap_or_else(|e| e.into_inner());
             if s.cancel {
                 return Poll::Ready(()); // Drop of the guard reports Cancelled
             }
@@ -254,15 +342,15 @@ impl<T> Future for Remote<T> {
                 s.task_waker = Some(cx.waker().clone());
             }
         }
-        let this = &mut *self;
+        let mut state = this.state;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if let RemoteState::Make(make) = &mut this.state {
+            if let RemoteStateProj::Make { make } = state.as_mut().project() {
                 let make = make.take().expect("the remote future is built once");
-                this.state = RemoteState::Running(make());
+                state.set(RemoteState::Running { future: make() });
             }
-            match &mut this.state {
-                RemoteState::Running(f) => f.as_mut().poll(cx),
-                RemoteState::Make(_) => unreachable!("built above"),
+            match state.project() {
+                RemoteStateProj::Running { future } => future.poll(cx),
+                RemoteStateProj::Make { .. } => unreachable!("built above"),
             }
         })) {
             Ok(Poll::Pending) => Poll::Pending,
@@ -300,6 +388,18 @@ pub struct RemoteTask<T> {
 pub type JoinHandle<T> = RemoteTask<T>;
 
 impl<T> RemoteTask<T> {
+    /// A handle and the guard that resolves it (with `Cancelled` if dropped unset).
+    fn new() -> (RemoteTask<T>, Completion<T>) {
+        let slot = Arc::new(Mutex::new(Slot {
+            result: None,
+            waker: None,
+            cancel: false,
+            task_waker: None,
+        }));
+        let guard = Completion { slot: slot.clone() };
+        (RemoteTask { slot }, guard)
+    }
+
     /// Requests cancellation of the remote task (from any thread).
     ///
     /// # Examples

@@ -328,6 +328,15 @@ impl Core {
         }
     }
 
+    /// The load figure the loop publishes (ready-queue length plus live tasks), read now
+    /// on its own thread, less the task being polled if there is one: a task that asks
+    /// where to spawn does not count against its own loop.
+    pub(crate) fn load_without_caller(&self) -> usize {
+        let caller = usize::from(raw::with_current(|_| ()).is_some());
+        let live = self.tasks.borrow().len;
+        self.ready.borrow().len() + live.saturating_sub(caller)
+    }
+
     pub(crate) fn current_task_info(&self) -> Option<TaskInfo> {
         if let Some(info) = raw::with_current(TaskInfo::of) {
             return Some(info);

@@ -17,11 +17,14 @@
 //!   (25 ms vs 800 ms for 10k round trips), which made unpinned ratios meaningless.
 //! - `cross_spawn_1cpu`: the same with every thread of both sides pinned to one CPU: the
 //!   hand-off cost without a CPU wake-up.
-//! - `cross_spawn_mt`: the same simul side against `tokio::spawn` from a worker of a
-//!   2-worker `multi_thread` runtime. tokio puts such a spawn in the spawning worker's
-//!   LIFO slot, so it almost never crosses threads: the row shows what staying on one
-//!   thread saves, not a like-for-like hand-off. The tokio side prints (to stderr) how
-//!   many of its spawns ran on another thread.
+//! - `cross_spawn_mt`: spawn onto the set and await, each runtime choosing where, 10k
+//!   times in a row from one task: `simul::loops::spawn` from a task of a 2-loop `Loops`
+//!   (unpinned) against `tokio::spawn` from a worker of a 2-worker `multi_thread` runtime.
+//!   tokio puts such a spawn in the spawning worker's LIFO slot; simul keeps it on the
+//!   calling loop while no other loop is less loaded (see `simul::loops`, "Load"). So
+//!   both nearly always stay on the spawning thread: the row is the round trip of a
+//!   `Send` spawn that stays local, not a hand-off (`cross_spawn` is that). Each side
+//!   prints (to stderr) how many of its spawns ran on another thread.
 //! - `cross_channel`: 100k items through a bounded channel (capacity 1024) from a
 //!   producer on one loop to a consumer on the other, the two threads pinned to two CPUs
 //!   as in `cross_spawn`. tokio's side is the same shape: `tokio::sync::mpsc` between two
@@ -51,7 +54,7 @@ pub const W_SPAWN_1CPU: Workload = Workload {
 
 pub const W_SPAWN_MT: Workload = Workload {
     name: "cross_spawn_mt",
-    what: "10k spawn round trips, tokio multi_thread (stays local)",
+    what: "10k spawns onto the set and awaits, each runtime choosing where",
     run: run_spawn_mt,
 };
 
@@ -208,7 +211,26 @@ fn spawn_row(rt: Rt, n: usize, at: Place) -> Option<Duration> {
 fn run_spawn_mt(rt: Rt, o: &Opts) -> Option<Duration> {
     let n = o.n(10_000);
     match rt {
-        Rt::Simul => Some(simul_spawn(n, Place::Free)),
+        Rt::Simul => {
+            let loops = simul_pair();
+            let t = loops.spawn_on(0, async move {
+                let here = simul::loops::current_index();
+                let mut crossed = 0usize;
+                let t0 = Instant::now();
+                for i in 0..n {
+                    let (back, there) =
+                        simul::loops::spawn(async move { (i, simul::loops::current_index()) })
+                            .await
+                            .unwrap();
+                    assert_eq!(back, i);
+                    crossed += usize::from(there != here);
+                }
+                (t0.elapsed(), crossed)
+            });
+            let (took, crossed) = simul::run(t).unwrap();
+            eprintln!("  cross_spawn_mt: {crossed} of {n} simul spawns ran on another loop");
+            Some(took)
+        }
         Rt::Tokio => {
             let rt = tokio_mt();
             let (took, crossed) = rt.block_on(async move {
