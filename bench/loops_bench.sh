@@ -9,7 +9,9 @@
 #     (simul's 2 loops, tokio's mt2 and 2 x current_thread) time-share one CPU. On a
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
 #     every shape runs RUNS times, interleaved (each run goes over every row once), and
-#     the row gives the median and the spread (max - min, in % of the median); and
+#     the row gives the median and the spread (max - min, in % of the median), then each
+#     simul shape against the floor and the tokio shapes paired run by run (the median
+#     of the per-run ratios, and in how many runs simul used less CPU); and
 #     1b. counts what each 2-thread shape does per round trip (bench/echo_batches.sh:
 #     system calls, epoll_waits and the round trips one wait brings, context switches;
 #     RUNS interleaved runs, medians), 1,000 x 4 KiB. In that row the load generator
@@ -82,6 +84,20 @@ for conns in 100 1000; do
         END { m = v[int((NR + 1) / 2)]
               printf "%-14s median %6.2f  spread %5.1f%%  (runs:", n, m, (m > 0 ? (v[NR] - v[1]) / m * 100 : 0)
               for (i = 1; i <= NR; i++) printf " %s", v[i]; print ")" }'
+    done
+    # Paired by run: within one run every shape met the same machine, so the per-run ratio
+    # of two shapes is steadier than the ratio of their medians. "lower in k/n": the runs
+    # in which the simul shape used less CPU per round trip than the other shape.
+    for mine in simul-1loop simul-2loops; do
+      for other in floor tokio-mt2 tokio-2xct-rp; do
+        paste <(printf "%s" "${echo_res["$conns $size $mine"]:-}") \
+              <(printf "%s" "${echo_res["$conns $size $other"]:-}") | awk -v a="$mine" -v b="$other" '
+          $1 > 0 && $2 > 0 { n++; r[n] = $1 / $2; if ($1 < $2) k++ }
+          END { if (!n) exit
+                for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+                m = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+                printf "   %-13s / %-14s per-run ratio median %.3f (%.3f-%.3f), lower in %d/%d runs\n", a, b, m, r[1], r[n], k, n }'
+      done
     done
   done
 done
