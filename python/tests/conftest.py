@@ -1,10 +1,11 @@
-"""Shared fixtures: a fresh simul loop per test, and a check that no descriptor leaks."""
+"""Shared fixtures: a fresh simul loop per test, and a check that no descriptor leaks;
+``any_loop``, the same test on the stock loop and on simul's (``LOOPS``)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -39,3 +40,22 @@ def loop() -> Iterator[simul.EventLoop]:
         except OSError:
             pass
     assert not names, f"descriptors left open: {names}"
+
+
+# The loops a test compares, the stock loop first.
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "stock": asyncio.SelectorEventLoop,
+    "simul": simul.new_event_loop,
+}
+
+
+@pytest.fixture(params=list(LOOPS))
+def any_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoop]:
+    """A fresh loop of each kind in ``LOOPS``, set as the current loop, closed after."""
+    lp = LOOPS[request.param]()
+    asyncio.set_event_loop(lp)
+    try:
+        yield lp
+    finally:
+        asyncio.set_event_loop(None)
+        lp.close()

@@ -13,13 +13,9 @@ from typing import Any, Callable
 
 import pytest
 
-import simul
+from conftest import LOOPS
 
 WARNING = "socket.send() raised exception."
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "stock": asyncio.SelectorEventLoop,
-    "simul": simul.new_event_loop,
-}
 
 
 def warnings_in(caplog: pytest.LogCaptureFixture) -> int:

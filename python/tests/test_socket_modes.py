@@ -11,28 +11,10 @@ import fcntl
 import os
 import socket
 import ssl
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from test.test_asyncio import utils as tu
-
-import simul
-
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "stock": asyncio.SelectorEventLoop,
-    "simul": simul.new_event_loop,
-}
-
-
-@pytest.fixture(params=list(LOOPS))
-def any_loop(request: pytest.FixtureRequest) -> Any:
-    lp = LOOPS[request.param]()
-    asyncio.set_event_loop(lp)
-    try:
-        yield lp
-    finally:
-        asyncio.set_event_loop(None)
-        lp.close()
 
 
 def has_ipv6_loopback() -> bool:

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -63,21 +63,6 @@ def test_tasks_and_futures_are_made_without_asking_for_the_running_loop() -> Non
         """
     )
     assert int(got) < 10, f"{got} running-loop lookups for 200 tasks and 200 futures"
-
-
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "stock": asyncio.SelectorEventLoop,
-    "simul": simul.new_event_loop,
-}
-
-
-@pytest.fixture(params=list(LOOPS))
-def any_loop(request: Any) -> Any:
-    lp = LOOPS[request.param]()
-    try:
-        yield lp
-    finally:
-        lp.close()
 
 
 def cb_with_one(x: Any) -> None:

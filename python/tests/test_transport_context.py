@@ -18,22 +18,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-import simul
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
-
-
-@pytest.fixture(params=["stock", "simul"])
-def any_loop(request: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    lp = asyncio.SelectorEventLoop() if request.param == "stock" else simul.new_event_loop()
-    try:
-        yield lp
-    finally:
-        lp.close()
 
 
 class Recorder(asyncio.Protocol):
