@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 from asyncio import futures, trsock
 from typing import Any
 
@@ -58,7 +59,8 @@ class DatagramMixin:
             except OSError:
                 info["peername"] = None
         transport = DatagramTransport(self, sock, protocol, address, info)
-        self._transports[sock.fileno()] = transport  # type: ignore[attr-defined]
+        # by weak reference, as every entry of that map (see ``EventLoop.__init__``)
+        self._transports[sock.fileno()] = weakref.ref(transport)  # type: ignore[attr-defined]
         self.call_soon(protocol.connection_made, transport)  # type: ignore[attr-defined]
         self.call_soon(transport._core._start, transport)  # type: ignore[attr-defined]
         if waiter is not None:

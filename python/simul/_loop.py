@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
+import os
 import _socket
 import socket
 import sys
 import threading
 import weakref
 from asyncio import unix_events
-from asyncio import base_events, events, futures, trsock
+from asyncio import base_events, events, format_helpers, futures, trsock
 from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
@@ -238,10 +239,11 @@ class EventLoop(  # type: ignore[misc]
         sock_family, sock_type, sock_proto, _, address = info
         sock = None
         try:
-            sock = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
-            _SOCKET_INIT(sock, sock_family, sock_type | _NONBLOCK, sock_proto)
-            sock._io_refs = 0
-            sock._closed = False
+            new = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
+            new._io_refs = 0
+            new._closed = False
+            _SOCKET_INIT(new, sock_family, sock_type | _NONBLOCK, sock_proto)
+            sock = new  # made: from here on the handler below closes it
             fut = self.create_future()
             try:
                 sock.connect(address)
@@ -338,8 +340,10 @@ class EventLoop(  # type: ignore[misc]
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
+                # the stock loop's message for a failing callback (``Handle._run``'s)
+                cb = format_helpers._format_callback_source(protocol.connection_made, (transport,))
                 self.call_exception_handler({
-                    "message": f"Exception in callback {protocol.connection_made!r}",
+                    "message": f"Exception in callback {cb}",
                     "exception": exc, "protocol": protocol, "transport": transport,
                 })
         self.call_soon(transport._core._start, transport)
@@ -385,14 +389,23 @@ class EventLoop(  # type: ignore[misc]
         for _ in range(backlog):
             try:
                 if lfd >= 0:
+                    # Read each round: a callback of the last round (a protocol factory)
+                    # may have closed the listener, and its number may be another's now.
+                    lfd = sock.fileno()
+                    if lfd < 0:
+                        return
                     got = self._accept_inet(lfd)
                     if got is None:
                         return
                     fd, addr = got
                     conn = _SOCKET_NEW(_SOCKET)  # ``socket.socket(...)``, see ``_SOCKET_NEW``
-                    _SOCKET_INIT(conn, family, kind, proto, fd)
                     conn._io_refs = 0
                     conn._closed = False
+                    try:
+                        _SOCKET_INIT(conn, family, kind, proto, fd)
+                    except BaseException:
+                        os.close(fd)
+                        raise
                 elif plain:
                     fd, addr = sock._accept()  # type: ignore[attr-defined]
                     conn = socket.socket(family, _RAW_TYPE(sock), sock.proto, fileno=fd)

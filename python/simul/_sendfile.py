@@ -36,6 +36,7 @@ import functools
 import io
 import os
 import socket
+import weakref
 from asyncio import constants, exceptions, transports, unix_events
 from typing import Any
 
@@ -226,4 +227,4 @@ class SendfileMixin:
             transp._reset_empty_waiter()
             if resume_reading:
                 transp.resume_reading()
-            transports[fd] = transp
+            transports[fd] = weakref.ref(transp)  # as every entry (``EventLoop.__init__``)

@@ -830,6 +830,8 @@ impl LoopCore {
     fn _accept_inet(&self, py: Python<'_>, fd: RawFd) -> PyResult<Option<(RawFd, Py<PyAny>)>> {
         match crate::sys::accept_nonblocking(fd) {
             Ok((new, peer)) => {
+                // `new` is owned until handed to Python, so a failure to build the address
+                // (a `MemoryError`) closes it rather than leaking it.
                 let addr = match peer {
                     crate::sys::Peer::V4(a) => {
                         (a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()
@@ -844,7 +846,10 @@ impl LoopCore {
                         .into_any(),
                     crate::sys::Peer::Other => py.None().into_bound(py),
                 };
-                Ok(Some((new, addr.unbind())))
+                Ok(Some((
+                    std::os::fd::IntoRawFd::into_raw_fd(new),
+                    addr.unbind(),
+                )))
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 self.mark_drained(py, fd, false)?;

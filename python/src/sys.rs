@@ -2,8 +2,9 @@
 //! few system calls the transports and descriptor watchers make on descriptors that
 //! Python's `socket` objects own (some of them straight into Python memory: a fresh
 //! `bytes` object, a protocol's buffer; the I/O ones as plain `syscall(2)`s on Linux,
-//! not libc's cancellation-point wrappers: see `raw`; and the accept loop's `accept4`, with
-//! `inet_ntop` naming an IPv6 peer), and the hot path of `call_soon`: a raw
+//! not libc's cancellation-point wrappers: see `raw`; and the accept loop's `accept4`, the
+//! one through libc's wrapper, once per connection, with `inet_ntop` naming an IPv6
+//! peer), and the hot path of `call_soon`: a raw
 //! `METH_FASTCALL` entry point, a callback run inside `PyContext_Enter`/`PyContext_Exit`
 //! (C functions outside the 3.11 limited API, declared here; the transports' I/O steps
 //! enter their context with them too, and take it with `PyContext_CopyCurrent`), and
@@ -396,7 +397,7 @@ pub(crate) enum Peer {
 /// `socket._accept` retries): the new descriptor, already non-blocking (no `ioctl`
 /// afterwards, where CPython's accepts with `SOCK_CLOEXEC` only and `setblocking(False)`
 /// costs a second system call), and its peer.
-pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(RawFd, Peer)> {
+pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(std::os::fd::OwnedFd, Peer)> {
     // SAFETY: all-zero bytes are a valid `sockaddr_storage` (plain integers).
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -414,6 +415,8 @@ pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(RawFd, Peer)> {
             ) as isize
         }
     })? as RawFd;
+    // SAFETY: `accept4` just returned `new`, a descriptor nothing else owns.
+    let new = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) };
     let family = libc::c_int::from(addr.ss_family);
     let peer = if family == libc::AF_INET
         && len as usize >= std::mem::size_of::<libc::sockaddr_in>()
@@ -441,10 +444,7 @@ pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(RawFd, Peer)> {
             )
         };
         if text.is_null() {
-            let e = io::Error::last_os_error();
-            // SAFETY: `new` is the descriptor accept4 just returned, owned by nobody else.
-            unsafe { libc::close(new) };
-            return Err(e);
+            return Err(io::Error::last_os_error()); // `new` closed as it drops
         }
         // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
         let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
