@@ -252,3 +252,33 @@ fn a_spawn_onto_the_calling_loop_is_queued_at_once_like_a_local_task() {
     simul::run(t).unwrap();
     assert_eq!(*order.lock().unwrap(), "ab");
 }
+
+#[test]
+fn a_spawn_onto_a_closing_loop_from_its_own_thread_is_cancelled_at_once() {
+    // A destructor run by the loop's shutdown spawns onto that same loop: as a remote spawn
+    // into a closed injection queue is, the spawn is refused and its handle resolved as
+    // cancelled right away (not left as a task for a later round of the shutdown to drop).
+    struct SpawnsOnDrop(std::sync::mpsc::Sender<(bool, simul::RemoteTask<u32>)>);
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            let t = simul::loops::spawn_on(0, async { 5 });
+            let _ = self.0.send((t.is_done(), t));
+        }
+    }
+    let loops = two();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let _pending = loops.spawn_on(0, async move {
+        let _g = SpawnsOnDrop(tx);
+        started_tx.send(()).unwrap();
+        std::future::pending::<()>().await
+    });
+    started.recv().unwrap();
+    drop(loops); // shuts loop 0 down: the pending task's destructor runs there
+    let (done_at_once, t) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        done_at_once,
+        "the handle of a refused spawn resolves at once"
+    );
+    assert!(simul::run(t).unwrap_err().is_cancelled());
+}

@@ -171,7 +171,7 @@ impl Set {
         };
         let m = &self.members[me];
         let Some(own) = m.handle.load_here() else {
-            return self.least_loaded(); // not while its loop runs (it is closing)
+            return self.least_loaded(); // this thread is not running that loop now
         };
         let own = own + m.inflight.load(Ordering::Relaxed);
         let (other, other_load) = self.least_loaded_but(Some(me));

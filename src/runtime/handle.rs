@@ -184,6 +184,14 @@ impl LoopHandle {
         let (task, guard) = RemoteTask::new();
         super::with_core("LoopHandle::spawn", |core| {
             debug_assert!(Arc::ptr_eq(core.shared(), &self.shared));
+            if core.life.get() != super::iteration::Lifecycle::Open {
+                // Closing (a destructor run by the shutdown spawns): refused as a remote
+                // spawn is by the closed injection queue, the handle resolved as cancelled
+                // at once (dropping the guard), never a task left for shutdown to drop.
+                drop(guard);
+                drop(make);
+                return;
+            }
             // Detached: the `RemoteTask` is the way to the result.
             drop(crate::Task::<()>::from_raw(core.spawn_raw(
                 Remote::new(make, guard),
