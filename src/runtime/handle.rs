@@ -114,7 +114,9 @@ impl LoopHandle {
     /// the loop's `!Send` sockets) — only `make` and the output must be. The returned
     /// [`JoinHandle`] is `Send` and can be awaited anywhere. A panic in `make` is delivered
     /// through the handle like a panic of the future. Called on the loop's own thread while
-    /// it runs, the task is queued at once, as [`crate::spawn`] would queue it.
+    /// it runs, the task is queued at once, as [`crate::spawn`] would queue it — so ahead
+    /// of calls still waiting in the injection queue (no order is promised between a spawn
+    /// and [`call_soon_threadsafe`](Self::call_soon_threadsafe)).
     ///
     /// # Examples
     /// ```
