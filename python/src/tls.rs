@@ -95,6 +95,11 @@ struct Consts {
     do_read: Py<PyAny>,
     /// `sslproto.SSLProtocol._start_handshake`, for debug mode.
     start_handshake: Py<PyAny>,
+    /// `collections.deque`, and `sslproto`'s default read and write water marks
+    /// (`constants.FLOW_CONTROL_HIGH_WATER_SSL_READ`/`_WRITE` KiB, low a quarter of high).
+    deque: Py<PyAny>,
+    read_high: i64,
+    write_high: i64,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
@@ -111,6 +116,7 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
         let m = py.import("asyncio.sslproto")?;
         let ssl = py.import("ssl")?;
         let states = m.getattr("SSLProtocolState")?;
+        let constants = py.import("asyncio.constants")?;
         Ok(Consts {
             unwrapped: states.getattr("UNWRAPPED")?.unbind(),
             do_handshake: states.getattr("DO_HANDSHAKE")?.unbind(),
@@ -147,6 +153,15 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
                 .getattr("SSLProtocol")?
                 .getattr("_start_handshake")?
                 .unbind(),
+            deque: py.import("collections")?.getattr("deque")?.unbind(),
+            read_high: constants
+                .getattr("FLOW_CONTROL_HIGH_WATER_SSL_READ")?
+                .extract::<i64>()?
+                * 1024,
+            write_high: constants
+                .getattr("FLOW_CONTROL_HIGH_WATER_SSL_WRITE")?
+                .extract::<i64>()?
+                * 1024,
         })
     })
 }
@@ -158,10 +173,10 @@ struct Mark {
 }
 
 impl Mark {
-    fn new(py: Python<'_>) -> Self {
+    fn new(py: Python<'_>, value: i64) -> Self {
         Mark {
-            obj: RefCell::new(0i64.into_pyobject(py).expect("int").into_any().unbind()),
-            int: Cell::new(Some(0)),
+            obj: RefCell::new(value.into_pyobject(py).expect("int").into_any().unbind()),
+            int: Cell::new(Some(value)),
         }
     }
 
@@ -197,7 +212,8 @@ impl Mark {
 #[pyclass(subclass, unsendable, module = "simul._simul")]
 pub struct TlsFeed {
     /// Whether simul's socket transport hands its chunks to [`TlsFeed::feed`]
-    /// (`_simul_tls_native`, set by `_FastSSLProtocol.__init__`).
+    /// (`_simul_tls_native`: on from the start, turned off by `_FastSSLProtocol.__init__`
+    /// under `SIMUL_TLS_FASTPATH=python`).
     native: Cell<bool>,
     state: RefCell<Py<PyAny>>,
     /// `_state is SSLProtocolState.WRAPPED`.
@@ -652,37 +668,40 @@ tls_methods! {
         outgoing_high_water: get_outgoing_high_water, set_outgoing_high_water, "_outgoing_high_water";
         outgoing_low_water: get_outgoing_low_water, set_outgoing_low_water, "_outgoing_low_water";
     }
-    /// The fields' defaults; `sslproto.SSLProtocol.__init__` (which takes the arguments)
-    /// sets them.
+    /// The fields at the values `sslproto.SSLProtocol.__init__` gives them whatever its
+    /// arguments (`_FastSSLProtocol.__init__` leaves them so): state `UNWRAPPED`, an
+    /// empty `deque` as the write backlog, the default water marks, the flags off; and
+    /// `_simul_tls_native` on.
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(
         py: Python<'_>,
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyAny>>,
-    ) -> Self {
-        TlsFeed {
-            native: Cell::new(false),
-            state: RefCell::new(py.None()),
+    ) -> PyResult<Self> {
+        let c = consts(py)?;
+        Ok(TlsFeed {
+            native: Cell::new(true),
+            state: RefCell::new(c.unwrapped.clone_ref(py)),
             wrapped: Cell::new(false),
             handshaking: Cell::new(false),
             flushing: Cell::new(false),
             app_protocol: RefCell::new(py.None()),
             transport: RefCell::new(py.None()),
-            write_backlog: RefCell::new(py.None()),
+            write_backlog: RefCell::new(c.deque.bind(py).call0()?.unbind()),
             write_buffer_size: Cell::new(0),
             app_reading_paused: Cell::new(false),
             app_protocol_is_buffer: Cell::new(false),
             ssl_reading_paused: Cell::new(false),
             ssl_writing_paused: Cell::new(false),
             app_writing_paused: Cell::new(false),
-            incoming_high_water: Mark::new(py),
-            incoming_low_water: Mark::new(py),
-            outgoing_high_water: Mark::new(py),
-            outgoing_low_water: Mark::new(py),
+            incoming_high_water: Mark::new(py, c.read_high),
+            incoming_low_water: Mark::new(py, c.read_high / 4),
+            outgoing_high_water: Mark::new(py, c.write_high),
+            outgoing_low_water: Mark::new(py, c.write_high / 4),
             fixed: OnceCell::new(),
             raw: OnceCell::new(),
-        }
+        })
     }
 
     #[getter(_state)]
