@@ -357,7 +357,7 @@ class EventLoop(  # type: ignore[misc]
                     "message": f"Exception in callback {protocol.connection_made!r}",
                     "exception": exc, "protocol": protocol, "transport": transport,
                 })
-        self.call_soon(transport._core._start, transport)
+        self.call_soon(core._start, transport)
         if waiter is not None:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)
         return transport

@@ -321,11 +321,10 @@ class TlsMixin:
         """``BaseEventLoop._make_ssl_transport``; ``made_now`` (``create_connection``'s):
         the TLS protocol's ``connection_made``, the handshake's start, runs at once (see
         ``EventLoop._make_socket_transport``)."""
+        # (Its arguments by position: ``TlsFeed.__new__`` then takes no keywords dict.)
         ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout,
-            call_connection_made=call_connection_made,
+            call_connection_made, ssl_handshake_timeout, ssl_shutdown_timeout,
         )
         raw = self._make_socket_transport(  # type: ignore[attr-defined]
             rawsock, ssl_protocol, extra=extra, server=server, made_now=made_now
@@ -333,10 +332,14 @@ class TlsMixin:
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
         # in one step, so keep them as a plain transport does (for as long as it lives).
-        for name in ("sockname", "peername"):
-            value = raw.get_extra_info(name)
-            if value is not None:
-                ssl_protocol._extra.setdefault(name, value)
+        # (``raw._extra`` is the dict its ``get_extra_info`` reads.)
+        info, mine = raw._extra, ssl_protocol._extra
+        value = info.get("sockname")
+        if value is not None:
+            mine.setdefault("sockname", value)
+        value = info.get("peername")
+        if value is not None:
+            mine.setdefault("peername", value)
         return ssl_protocol._app_transport
 
     def _accept_tls(

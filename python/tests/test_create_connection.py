@@ -203,3 +203,55 @@ def test_a_socket_subclass_close_is_called(any_loop: asyncio.AbstractEventLoop) 
     _closed_transport_socket(any_loop, mine)
     assert calls == ["close"] and mine.fileno() == -1
     b.close()
+
+
+@pytest.mark.parametrize(
+    "host,port_kind,family",
+    [
+        ("127.0.0.1", "int", 0),
+        ("127.0.0.1", "int", socket.AF_INET),
+        ("127.0.0.1", "str", 0),
+        ("::1", "int", 0),
+        ("::1", "int", socket.AF_INET6),
+    ],
+)
+def test_a_numeric_host_connects_as_on_the_stock_loop(
+    any_loop: asyncio.AbstractEventLoop, host: str, port_kind: str, family: int,
+) -> None:
+    """An IPv4 literal with an int port (taken without ``_ipaddr_info``) and the other
+    numeric forms (through it) reach the same peer with the same socket family."""
+    srv_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        srv = socket.socket(srv_family)
+        srv.bind((host, 0))
+    except OSError:
+        pytest.skip(f"no {host} here")
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    async def main() -> Any:
+        tr, _ = await any_loop.create_connection(
+            asyncio.Protocol, host, port if port_kind == "int" else str(port), family=family)
+        sock = tr.get_extra_info("socket")
+        out = (sock.family, sock.type, sock.proto, tr.get_extra_info("peername")[:2])
+        tr.close()
+        return out
+
+    try:
+        got = any_loop.run_until_complete(main())
+    finally:
+        srv.close()
+    assert got == (srv_family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (host, port))
+
+
+def test_an_ipv4_literal_of_the_wrong_family_fails_as_on_the_stock_loop(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """An IPv4 literal asked for as IPv6 goes to the resolver (which refuses it), and a
+    host with a NUL raises the ``ValueError`` of ``inet_pton``, on both loops."""
+    port = closed_port()
+    with pytest.raises(socket.gaierror):
+        any_loop.run_until_complete(
+            any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port, family=socket.AF_INET6))
+    with pytest.raises(ValueError):
+        any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1\0", port))
