@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import errno
+import os
 import _socket
 import socket
 import sys
@@ -60,6 +61,11 @@ _SOCKET = socket.socket
 _TRANSPORT_SOCKET = trsock.TransportSocket
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
 _INET_PTON = _socket.inet_pton
+_STRERROR = os.strerror
+# The errnos of ``connect`` raising ``BlockingIOError`` or ``InterruptedError``.
+_CONNECT_PENDING = frozenset(
+    (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+)
 _UNSPEC_OR_INET = (socket.AF_UNSPEC, socket.AF_INET)
 # The protocols ``_ipaddr_info`` takes a stream socket's address with (it answers
 # ``IPPROTO_TCP`` for each).
@@ -260,9 +266,14 @@ class EventLoop(  # type: ignore[misc]
             sock._io_refs = 0
             sock._closed = False
             fut = self.create_future()
-            try:
-                sock.connect(address)
-            except (BlockingIOError, InterruptedError):
+            # ``sock.connect(address)``, whose ``BlockingIOError`` (or ``InterruptedError``)
+            # means "pending", as an errno: no exception made per connection. Any other
+            # errno is raised as the ``OSError`` ``connect`` raises (the same subclass,
+            # errno and message).
+            err = sock.connect_ex(address)
+            if err:
+                if err not in _CONNECT_PENDING:
+                    raise OSError(err, _STRERROR(err))
                 fd = sock.fileno()
                 # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
                 ref = self._transports.get(fd)
