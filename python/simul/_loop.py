@@ -327,7 +327,7 @@ class EventLoop(  # type: ignore[misc]
         sends the first handshake flight: it calls no user code, and the user's protocol
         still sees ``connection_made`` after the handshake); an error it raises goes to
         the exception handler as a callback's would."""
-        info = dict(extra or {})
+        info = dict(extra) if extra else {}
         info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
         tsock._sock = sock
         try:

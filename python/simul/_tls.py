@@ -383,10 +383,12 @@ class TlsMixin:
             self._accept_tls_failed(exc, protocol, transport)
             return
         waiter.add_done_callback(
-            functools.partial(self._accept_tls_done, protocol=protocol, transport=transport)
+            functools.partial(self._accept_tls_done, protocol, transport)
         )
 
-    def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:
+    def _accept_tls_done(self, protocol: Any, transport: Any, waiter: Any) -> None:
+        """The handshake's outcome (``waiter``'s done callback, bound by position: a
+        partial with keywords merges them into a new dict at each call)."""
         if waiter.cancelled():
             exc: BaseException = asyncio.CancelledError()
         else:
