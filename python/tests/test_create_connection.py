@@ -255,3 +255,12 @@ def test_an_ipv4_literal_of_the_wrong_family_fails_as_on_the_stock_loop(
             any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port, family=socket.AF_INET6))
     with pytest.raises(ValueError):
         any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1\0", port))
+
+
+def test_a_port_out_of_range_raises_connects_error(any_loop: asyncio.AbstractEventLoop) -> None:
+    """The connect's own argument error (``connect_ex`` on simul, ``connect`` on stock)
+    propagates as the same exception, and the socket is closed."""
+    before = open_fds()
+    with pytest.raises(OverflowError, match="port must be 0-65535"):
+        any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1", 70000))
+    assert open_fds() == before
