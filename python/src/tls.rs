@@ -241,9 +241,13 @@ pub struct TlsFeed {
     raw: OnceCell<Raw>,
 }
 
-/// The protocol's two BIOs (with the one bound method of each this path calls) and
-/// `max_size`.
+/// The protocol's two BIOs (with the one bound method of each this path calls),
+/// `max_size`, its `_sslobj` (with the `_ssl` object under it when it is a plain
+/// `ssl.SSLObject`) and its `_loop`: `sslproto` sets them in `__init__` only.
 struct Fixed {
+    sslobj: Py<PyAny>,
+    raw_sslobj: Option<Py<PyAny>>,
+    loop_: Py<PyAny>,
     incoming: Py<PyAny>,
     incoming_write: crate::sys::BioWriter,
     outgoing: Py<PyAny>,
@@ -289,7 +293,16 @@ impl TlsFeed {
         let py = p.py();
         let incoming = p.getattr(intern!(py, "_incoming"))?;
         let outgoing = p.getattr(intern!(py, "_outgoing"))?;
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        let raw_sslobj = if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
+            Some(sslobj.getattr(intern!(py, "_sslobj"))?.unbind())
+        } else {
+            None
+        };
         let f = Fixed {
+            sslobj: sslobj.unbind(),
+            raw_sslobj,
+            loop_: p.getattr(intern!(py, "_loop"))?.unbind(),
             incoming_write: crate::sys::BioWriter::new(&incoming)?,
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
@@ -550,7 +563,7 @@ impl TlsFeed {
         let py = p.py();
         let c = consts(py)?;
         let name = intern!(py, "do_handshake");
-        match Self::sslobj_call(p, name, name) {
+        match Self::sslobj_call(fixed, name, name) {
             Ok(_) => {
                 p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
             }
@@ -567,18 +580,14 @@ impl TlsFeed {
     /// `ssl.SSLObject`'s `do_handshake` and `unwrap` only forward to its `_ssl` object's
     /// `do_handshake` and `shutdown`, which are called directly.
     fn sslobj_call<'py>(
-        p: &Bound<'py, PyAny>,
+        fixed: &Fixed,
         name: &Bound<'py, pyo3::types::PyString>,
         raw_name: &Bound<'py, pyo3::types::PyString>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = p.py();
-        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
-        if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
-            sslobj
-                .getattr(intern!(py, "_sslobj"))?
-                .call_method0(raw_name)
-        } else {
-            sslobj.call_method0(name)
+        let py = name.py();
+        match &fixed.raw_sslobj {
+            Some(raw) => raw.bind(py).call_method0(raw_name),
+            None => fixed.sslobj.bind(py).call_method0(name),
         }
     }
 
@@ -796,7 +805,7 @@ tls_methods! {
         let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
             Ok(py.None().into_bound(py))
         } else {
-            Self::sslobj_call(p, intern!(py, "unwrap"), intern!(py, "shutdown"))
+            Self::sslobj_call(this.fixed(p)?, intern!(py, "unwrap"), intern!(py, "shutdown"))
         };
         match res {
             Ok(_) => {
@@ -829,17 +838,16 @@ tls_methods! {
         let py = slf.py();
         let p = slf.as_any();
         let c = consts(py)?;
-        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
-        let plain = sslobj.get_type().is(c.ssl_object.bind(py));
-        let raw = if plain {
-            Some(sslobj.getattr(intern!(py, "_sslobj"))?)
-        } else {
-            None
+        let (sslobj, raw, loop_) = {
+            let this = slf.borrow();
+            let f = this.fixed(p)?;
+            (
+                f.sslobj.bind(py).clone(),
+                f.raw_sslobj.as_ref().map(|r| r.bind(py).clone()),
+                f.loop_.bind(py).clone(),
+            )
         };
-        let debug = p
-            .getattr(intern!(py, "_loop"))?
-            .call_method0(intern!(py, "get_debug"))?
-            .is_truthy()?;
+        let debug = loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()?;
         let raw = match raw {
             Some(raw) if handshake_exc.is_none() && !debug => raw,
             raw => {
@@ -998,7 +1006,7 @@ tls_methods! {
         let py = slf.py();
         let p = slf.as_any();
         let c = consts(py)?;
-        let loop_ = p.getattr(intern!(py, "_loop"))?;
+        let loop_ = slf.borrow().fixed(p)?.loop_.bind(py).clone();
         if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
             c.start_handshake.bind(py).call1((p,))?;
             return Ok(());
@@ -1047,7 +1055,7 @@ tls_methods! {
             return Ok(());
         }
         this._set_state(c.flushing.bind(py))?;
-        let handle = p.getattr(intern!(py, "_loop"))?.call_method1(
+        let handle = this.fixed(p)?.loop_.bind(py).call_method1(
             intern!(py, "call_later"),
             (
                 p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
@@ -1107,7 +1115,9 @@ tls_methods! {
                 p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
                 let app = this.app_protocol.borrow().clone_ref(py);
                 let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
-                p.getattr(intern!(py, "_loop"))?
+                this.fixed(p)?
+                    .loop_
+                    .bind(py)
                     .call_method1(intern!(py, "call_soon"), (cb, exc))?;
             }
         }
@@ -1186,6 +1196,11 @@ tls_methods! {
             }
         }
         if let Some(f) = self.fixed.get() {
+            visit.call(&f.sslobj)?;
+            if let Some(raw) = &f.raw_sslobj {
+                visit.call(raw)?;
+            }
+            visit.call(&f.loop_)?;
             visit.call(&f.incoming)?;
             visit.call(f.incoming_write.method())?;
             visit.call(&f.outgoing)?;
