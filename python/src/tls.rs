@@ -34,6 +34,9 @@
 //!   and `RuntimeError`, the same log and `_fatal_error` messages), without their Python
 //!   frames or those of `ssl.SSLObject`'s forwarding methods (`do_handshake`, `unwrap`,
 //!   `getpeercert`, `cipher`, `compression`), which are called on its `_ssl` object.
+//!   Between themselves these steps call each other by name (so a subclass's override
+//!   runs), except on `_FastSSLProtocol` itself, which overrides none of them: there one
+//!   calls the next as a Rust function (`DIRECT`).
 //!   One step is taken sooner: `_on_shutdown_complete` closes the raw transport at once
 //!   (as uvloop's `sslproto` does) where `sslproto` schedules its `close`.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
@@ -103,6 +106,50 @@ struct Consts {
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
+
+/// `_FastSSLProtocol` (registered by `simul/_tls.py` through
+/// `TlsFeed._simul_direct_type`): a class that overrides none of this class's methods,
+/// so on its instances one step of this path calls the next one (`_do_read`,
+/// `_on_handshake_complete`, `_call_eof_received`, `_start_shutdown`,
+/// `_on_shutdown_complete`) as a Rust call, without the attribute lookup, bound method
+/// and Python call that the lookup by name costs; on any other class (a subclass) by
+/// name, so an override there is called.
+static DIRECT: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
+
+/// `p` as a `TlsFeed` of the [`DIRECT`] class, or `None`.
+fn direct<'a, 'py>(p: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, TlsFeed>> {
+    let t = DIRECT.get(p.py())?;
+    if p.get_type().is(t.bind(p.py())) {
+        p.cast::<TlsFeed>().ok()
+    } else {
+        None
+    }
+}
+
+/// `p.name()`: [`TlsFeed`]'s method `f` itself on the [`DIRECT`] class.
+fn step0(
+    p: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+    f: fn(&Bound<'_, TlsFeed>) -> PyResult<()>,
+) -> PyResult<()> {
+    match direct(p) {
+        Some(feed) => f(feed),
+        None => p.call_method0(name).map(drop),
+    }
+}
+
+/// `p.name(arg)`, likewise.
+fn step1(
+    p: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+    arg: &Bound<'_, PyAny>,
+    f: fn(&Bound<'_, TlsFeed>, &Bound<'_, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    match direct(p) {
+        Some(feed) => f(feed, arg),
+        None => p.call_method1(name, (arg,)).map(drop),
+    }
+}
 
 /// The most application data one TLS record carries (2^14 bytes, RFC 8446 5.1).
 const MAX_RECORD: usize = 16 * 1024;
@@ -417,8 +464,12 @@ impl TlsFeed {
                 .call_method1(intern!(py, "data_received"), (data,))?;
         }
         if close_notify {
-            p.call_method0(intern!(py, "_call_eof_received"))?;
-            p.call_method0(intern!(py, "_start_shutdown"))?;
+            step0(
+                p,
+                intern!(py, "_call_eof_received"),
+                TlsFeed::_call_eof_received,
+            )?;
+            step0(p, intern!(py, "_start_shutdown"), TlsFeed::_start_shutdown)?;
         }
         if self.write_backlog_nonempty(py)? {
             p.call_method0(intern!(py, "_do_write"))?;
@@ -565,11 +616,21 @@ impl TlsFeed {
         let name = intern!(py, "do_handshake");
         match Self::sslobj_call(fixed, name, name) {
             Ok(_) => {
-                p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_handshake_complete"),
+                    &py.None().into_bound(py),
+                    TlsFeed::_on_handshake_complete,
+                )?;
             }
             Err(e) if e.is_instance(py, c.again.bind(py)) => self.send_outgoing(p, fixed)?,
             Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
-                p.call_method1(intern!(py, "_on_handshake_complete"), (e.value(py),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_handshake_complete"),
+                    e.value(py).as_any(),
+                    TlsFeed::_on_handshake_complete,
+                )?;
             }
             Err(e) => return Err(e),
         }
@@ -713,6 +774,14 @@ tls_methods! {
         })
     }
 
+    /// Registers `cls` as the class whose instances' steps call each other directly
+    /// (see [`DIRECT`]); the first registration stays.
+    #[staticmethod]
+    fn _simul_direct_type(cls: Bound<'_, pyo3::types::PyType>) {
+        let py = cls.py();
+        let _ = DIRECT.get_or_init(py, || cls.unbind());
+    }
+
     #[getter(_state)]
     fn get_state(&self, py: Python<'_>) -> Py<PyAny> {
         self.state.borrow().clone_ref(py)
@@ -811,15 +880,25 @@ tls_methods! {
             Ok(_) => {
                 let fixed = this.fixed(p)?;
                 this.send_outgoing(p, fixed)?;
-                p.call_method0(intern!(py, "_call_eof_received"))?;
-                p.call_method1(intern!(py, "_on_shutdown_complete"), (py.None(),))?;
+                step0(p, intern!(py, "_call_eof_received"), TlsFeed::_call_eof_received)?;
+                step1(
+                    p,
+                    intern!(py, "_on_shutdown_complete"),
+                    &py.None().into_bound(py),
+                    TlsFeed::_on_shutdown_complete,
+                )?;
             }
             Err(e) if e.is_instance(py, c.again.bind(py)) => {
                 let fixed = this.fixed(p)?;
                 this.send_outgoing(p, fixed)?;
             }
             Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
-                p.call_method1(intern!(py, "_on_shutdown_complete"), (e.value(py),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_shutdown_complete"),
+                    e.value(py).as_any(),
+                    TlsFeed::_on_shutdown_complete,
+                )?;
             }
             Err(e) => return Err(e),
         }
@@ -908,7 +987,7 @@ tls_methods! {
             drop(this);
         }
         Self::_wakeup_waiter(slf, None)?;
-        p.call_method0(intern!(py, "_do_read"))?;
+        step0(p, intern!(py, "_do_read"), TlsFeed::_do_read)?;
         Ok(())
     }
 
@@ -978,7 +1057,7 @@ tls_methods! {
     fn _do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_any();
-        p.call_method0(intern!(py, "_do_read"))?;
+        step0(p, intern!(py, "_do_read"), TlsFeed::_do_read)?;
         slf.borrow()._set_state(consts(py)?.shutdown.bind(py))?;
         Self::_do_shutdown(slf)
     }
