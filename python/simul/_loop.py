@@ -60,6 +60,16 @@ _SOCKET_INIT = _socket.socket.__init__
 _SOCKET = socket.socket
 _TRANSPORT_SOCKET = trsock.TransportSocket
 _IPADDR_INFO = base_events._ipaddr_info  # type: ignore[attr-defined]
+_INET_PTON = _socket.inet_pton
+_STRERROR = os.strerror
+# The errnos of ``connect`` raising ``BlockingIOError`` or ``InterruptedError``.
+_CONNECT_PENDING = frozenset(
+    (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+)
+_UNSPEC_OR_INET = (socket.AF_UNSPEC, socket.AF_INET)
+# The protocols ``_ipaddr_info`` takes a stream socket's address with (it answers
+# ``IPPROTO_TCP`` for each).
+_STREAM_PROTOS = (0, socket.IPPROTO_TCP, socket.IPPROTO_UDP)
 
 
 class EventLoop(  # type: ignore[misc]
@@ -223,7 +233,19 @@ class EventLoop(  # type: ignore[misc]
             and (ssl or (server_hostname is None and ssl_handshake_timeout is None
                          and ssl_shutdown_timeout is None))
         ):
-            info = _IPADDR_INFO(host, port, family, socket.SOCK_STREAM, proto)
+            if (
+                type(host) is str and type(port) is int and family in _UNSPEC_OR_INET
+                and proto in _STREAM_PROTOS
+            ):
+                # ``_ipaddr_info``'s first try (an IPv4 address), without its frame; any
+                # other host goes to it.
+                try:
+                    _INET_PTON(socket.AF_INET, host)
+                    info = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))
+                except OSError:
+                    info = _IPADDR_INFO(host, port, family, socket.SOCK_STREAM, proto)
+            else:
+                info = _IPADDR_INFO(host, port, family, socket.SOCK_STREAM, proto)
         if info is None:
             return await super().create_connection(  # type: ignore[misc]
                 protocol_factory, host, port, ssl=ssl, family=family, proto=proto, flags=flags,
@@ -245,9 +267,14 @@ class EventLoop(  # type: ignore[misc]
             _SOCKET_INIT(new, sock_family, sock_type | _NONBLOCK, sock_proto)
             sock = new  # made: from here on the handler below closes it
             fut = self.create_future()
-            try:
-                sock.connect(address)
-            except (BlockingIOError, InterruptedError):
+            # ``sock.connect(address)``, whose ``BlockingIOError`` (or ``InterruptedError``)
+            # means "pending", as an errno: no exception made per connection. Any other
+            # errno is raised as the ``OSError`` ``connect`` raises (the same subclass,
+            # errno and message).
+            err = sock.connect_ex(address)
+            if err:
+                if err not in _CONNECT_PENDING:
+                    raise OSError(err, _STRERROR(err))
                 fd = sock.fileno()
                 # ``_ensure_fd_no_transport(fd)``, for an int ``fd``.
                 ref = self._transports.get(fd)
@@ -301,7 +328,7 @@ class EventLoop(  # type: ignore[misc]
         sends the first handshake flight: it calls no user code, and the user's protocol
         still sees ``connection_made`` after the handshake); an error it raises goes to
         the exception handler as a callback's would."""
-        info = dict(extra or {})
+        info = dict(extra) if extra else {}
         info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
         tsock._sock = sock
         try:
@@ -327,8 +354,6 @@ class EventLoop(  # type: ignore[misc]
         transport = _NEW(SocketTransport)
         transport._extra = info
         transport._loop = self
-        transport._high_water = 64 * 1024
-        transport._low_water = 16 * 1024
         core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
         core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
         self._transports[sock.fileno()] = _WEAKREF(transport)
@@ -346,7 +371,7 @@ class EventLoop(  # type: ignore[misc]
                     "message": f"Exception in callback {cb}",
                     "exception": exc, "protocol": protocol, "transport": transport,
                 })
-        self.call_soon(transport._core._start, transport)
+        self.call_soon(core._start, transport)
         if waiter is not None:
             self.call_soon(futures._set_result_unless_cancelled, waiter, None)
         return transport
@@ -657,6 +682,10 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
     _METHODS = _SOCKET_TRANSPORT_BOUND
     __slots__ = _SOCKET_TRANSPORT_BOUND + ("_core",)
     _start_tls_compatible = True  # BaseEventLoop.start_tls may wrap it (see _tls.py)
+    # ``_FlowControlMixin``'s default limits, as class defaults (the methods use the
+    # core's; these are for code that reads the fields).
+    _high_water = 64 * 1024
+    _low_water = 16 * 1024
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any, extra: dict[str, Any], server: Any) -> None:
         # (``EventLoop._make_socket_transport`` takes these steps itself.)
@@ -665,8 +694,6 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
         # core's (``SendfileTransportMixin``), and so are the limits the methods use.
         self._extra = extra
         self._loop = loop
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
         core = _simul.SocketTransport(loop, sock, protocol, extra, server)
         self._core = core
         core._bind_methods(self, self._METHODS)

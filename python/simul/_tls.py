@@ -60,6 +60,7 @@ _UNWRAPPED = sslproto.SSLProtocolState.UNWRAPPED
 _STATE_INIT = sslproto.AppProtocolState.STATE_INIT
 _STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
 _NEW = object.__new__
+_BIO = ssl.MemoryBIO
 _MODE = os.environ.get("SIMUL_TLS_FASTPATH", "native")
 # ``0``: plain ``sslproto.SSLProtocol``; ``python``: ``_FastSSLProtocol`` without the Rust
 # feed; anything else: ``_FastSSLProtocol`` with it.
@@ -82,6 +83,28 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     # ``TlsFeed._on_handshake_complete``); None otherwise.
     _raw: Any = None
 
+    # ``sslproto.SSLProtocol.__init__``'s fields whose value it sets from no argument
+    # (or from a default one), as class defaults: ``__init__`` stores only the others.
+    # The fields of ``TlsFeed`` (the state, the flags, the water marks, the write
+    # backlog) start at ``sslproto``'s values in ``TlsFeed.__new__``. ``_ssl_buffer``:
+    # sslproto zeroes a 256 KiB read buffer per connection (page faults and a memset per
+    # handshake); its ``get_buffer`` replaces the buffer by a larger one when asked (it
+    # never grows this one in place), so start with an empty one: with the feed it is
+    # never asked. ``_simul_tls_native`` (``TlsFeed``'s, on unless ``__init__`` turns it
+    # off): simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
+    # application transport takes ``_simul_write`` as its ``write``
+    # (``python/src/tls.rs``).
+    _ssl_buffer = bytearray()
+    _ssl_buffer_view = memoryview(_ssl_buffer)
+    _server_side = False
+    _server_hostname = None
+    _ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
+    _ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
+    _conn_lost = 0
+    _app_state = _STATE_INIT
+    _eof_received = False
+    _app_transport_created = True
+
     def __init__(
         self, loop: Any, app_protocol: Any, sslcontext: Any, waiter: Any,
         server_side: bool = False, server_hostname: Any = None,
@@ -90,40 +113,31 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     ) -> None:
         """``sslproto.SSLProtocol.__init__``, its steps in this one frame: its
         ``_set_app_protocol``, the default buffer limits and ``_get_app_transport`` (with
-        ``_FastSSLTransport.__init__``) inlined; the ``TlsFeed`` fields whose defaults are
-        the values it sets (the flags, ``_write_buffer_size``, ``_transport``) are left
-        as they are."""
-        # simul's socket transport hands each chunk to ``TlsFeed.feed``, and the
-        # application transport takes ``_simul_write`` as its ``write``
-        # (``python/src/tls.rs``).
-        self._simul_tls_native = NATIVE
-        # sslproto zeroes a 256 KiB read buffer per connection (page faults and a memset
-        # per handshake); its ``get_buffer`` grows the buffer when asked, so start it
-        # empty: with the feed it is never asked.
-        self._ssl_buffer = buffer = bytearray()
-        self._ssl_buffer_view = memoryview(buffer)
-        if ssl_handshake_timeout is None:
-            ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
-        elif ssl_handshake_timeout <= 0:
-            raise ValueError(
-                f"ssl_handshake_timeout should be a positive number, got {ssl_handshake_timeout}"
-            )
-        if ssl_shutdown_timeout is None:
-            ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
-        elif ssl_shutdown_timeout <= 0:
-            raise ValueError(
-                f"ssl_shutdown_timeout should be a positive number, got {ssl_shutdown_timeout}"
-            )
+        ``_FastSSLTransport.__init__``) inlined; the fields whose defaults (the class's,
+        or ``TlsFeed``'s) are the values it sets are left as they are."""
+        if ssl_handshake_timeout is not None:
+            if ssl_handshake_timeout <= 0:
+                raise ValueError(
+                    f"ssl_handshake_timeout should be a positive number, got {ssl_handshake_timeout}"
+                )
+            self._ssl_handshake_timeout = ssl_handshake_timeout
+        if ssl_shutdown_timeout is not None:
+            if ssl_shutdown_timeout <= 0:
+                raise ValueError(
+                    f"ssl_shutdown_timeout should be a positive number, got {ssl_shutdown_timeout}"
+                )
+            self._ssl_shutdown_timeout = ssl_shutdown_timeout
         if not sslcontext:
             sslcontext = sslproto._create_transport_context(server_side, server_hostname)
-        self._server_side = server_side
-        if server_hostname and not server_side:
+        if server_side:
+            self._server_side = server_side
+            server_hostname = None
+        elif server_hostname:
             self._server_hostname = server_hostname
         else:
-            server_hostname = self._server_hostname = None
+            server_hostname = None
         self._sslcontext = sslcontext
         self._extra = {"sslcontext": sslcontext}
-        self._write_backlog = collections.deque()
         self._waiter = waiter
         self._loop = loop
         # ``_set_app_protocol``.
@@ -132,30 +146,21 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
             self._app_protocol_get_buffer = app_protocol.get_buffer
             self._app_protocol_buffer_updated = app_protocol.buffer_updated
             self._app_protocol_is_buffer = True
-        self._ssl_handshake_timeout = ssl_handshake_timeout
-        self._ssl_shutdown_timeout = ssl_shutdown_timeout
-        self._incoming = incoming = ssl.MemoryBIO()
-        self._outgoing = outgoing = ssl.MemoryBIO()
-        self._state = _UNWRAPPED
-        self._conn_lost = 0
-        self._app_state = _STATE_INIT if call_connection_made else _STATE_CON_MADE
+        self._incoming = incoming = _BIO()
+        self._outgoing = outgoing = _BIO()
+        if not call_connection_made:
+            self._app_state = _STATE_CON_MADE
         self._sslobj = sslcontext.wrap_bio(
             incoming, outgoing, server_side=server_side, server_hostname=server_hostname
         )
-        self._incoming_high_water = _READ_HIGH
-        self._incoming_low_water = _READ_LOW
-        self._eof_received = False
-        self._outgoing_high_water = _WRITE_HIGH
-        self._outgoing_low_water = _WRITE_LOW
         # ``_get_app_transport``.
-        transport = _NEW(_FastSSLTransport)
+        self._app_transport = transport = _NEW(_FastSSLTransport)
         transport._loop = loop
         transport._ssl_protocol = self
-        transport._closed = False
         if NATIVE:
             transport.write = self._simul_write
-        self._app_transport = transport
-        self._app_transport_created = True
+        else:
+            self._simul_tls_native = False
 
     def buffer_updated(self, nbytes: int) -> None:
         """One chunk from the socket (a transport other than simul's): into the incoming
@@ -262,11 +267,12 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
     """``sslproto``'s application transport, whose ``write`` goes straight to the
     protocol's Rust feed (or to ``_FastSSLProtocol._write_one`` without one)."""
 
+    _closed = False  # (``sslproto``'s ``__init__`` sets it; a class default here)
+
     def __init__(self, loop: Any, ssl_protocol: Any) -> None:
         # ``sslproto._SSLProtocolTransport.__init__``'s three fields, without its frame.
         self._loop = loop
         self._ssl_protocol = ssl_protocol
-        self._closed = False
         if ssl_protocol._simul_tls_native:
             self.write = ssl_protocol._simul_write  # type: ignore[method-assign]
 
@@ -301,6 +307,10 @@ class _FastSSLTransport(sslproto._SSLProtocolTransport):
             self.__dict__.pop("write", None)
 
 
+# Its instances' steps call each other in Rust (it overrides none of them).
+TlsFeed._simul_direct_type(_FastSSLProtocol)
+
+
 class TlsMixin:
     """``simul.EventLoop``'s ``_make_ssl_transport`` hook."""
 
@@ -315,11 +325,10 @@ class TlsMixin:
         """``BaseEventLoop._make_ssl_transport``; ``made_now`` (``create_connection``'s):
         the TLS protocol's ``connection_made``, the handshake's start, runs at once (see
         ``EventLoop._make_socket_transport``)."""
+        # (Its arguments by position: ``TlsFeed.__new__`` then takes no keywords dict.)
         ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,
-            ssl_shutdown_timeout=ssl_shutdown_timeout,
-            call_connection_made=call_connection_made,
+            call_connection_made, ssl_handshake_timeout, ssl_shutdown_timeout,
         )
         raw = self._make_socket_transport(  # type: ignore[attr-defined]
             rawsock, ssl_protocol, extra=extra, server=server, made_now=made_now
@@ -327,10 +336,14 @@ class TlsMixin:
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
         # in one step, so keep them as a plain transport does (for as long as it lives).
-        for name in ("sockname", "peername"):
-            value = raw.get_extra_info(name)
-            if value is not None:
-                ssl_protocol._extra.setdefault(name, value)
+        # (``raw._extra`` is the dict its ``get_extra_info`` reads.)
+        info, mine = raw._extra, ssl_protocol._extra
+        value = info.get("sockname")
+        if value is not None:
+            mine.setdefault("sockname", value)
+        value = info.get("peername")
+        if value is not None:
+            mine.setdefault("peername", value)
         return ssl_protocol._app_transport
 
     def _accept_tls(
@@ -374,10 +387,12 @@ class TlsMixin:
             self._accept_tls_failed(exc, protocol, transport)
             return
         waiter.add_done_callback(
-            functools.partial(self._accept_tls_done, protocol=protocol, transport=transport)
+            functools.partial(self._accept_tls_done, protocol, transport)
         )
 
-    def _accept_tls_done(self, waiter: Any, protocol: Any, transport: Any) -> None:
+    def _accept_tls_done(self, protocol: Any, transport: Any, waiter: Any) -> None:
+        """The handshake's outcome (``waiter``'s done callback, bound by position: a
+        partial with keywords merges them into a new dict at each call)."""
         if waiter.cancelled():
             exc: BaseException = asyncio.CancelledError()
         else:

@@ -34,6 +34,9 @@
 //!   and `RuntimeError`, the same log and `_fatal_error` messages), without their Python
 //!   frames or those of `ssl.SSLObject`'s forwarding methods (`do_handshake`, `unwrap`,
 //!   `getpeercert`, `cipher`, `compression`), which are called on its `_ssl` object.
+//!   Between themselves these steps call each other by name (so a subclass's override
+//!   runs), except on `_FastSSLProtocol` itself, which overrides none of them: there one
+//!   calls the next as a Rust function (`DIRECT`).
 //!   One step is taken sooner: `_on_shutdown_complete` closes the raw transport at once
 //!   (as uvloop's `sslproto` does) where `sslproto` schedules its `close`.
 //! - **Out**: the application transport's `write` is [`TlsFeed::write`]: with nothing
@@ -95,9 +98,58 @@ struct Consts {
     do_read: Py<PyAny>,
     /// `sslproto.SSLProtocol._start_handshake`, for debug mode.
     start_handshake: Py<PyAny>,
+    /// `collections.deque`, and `sslproto`'s default read and write water marks
+    /// (`constants.FLOW_CONTROL_HIGH_WATER_SSL_READ`/`_WRITE` KiB, low a quarter of high).
+    deque: Py<PyAny>,
+    read_high: i64,
+    write_high: i64,
 }
 
 static CONSTS: PyOnceLock<Consts> = PyOnceLock::new();
+
+/// `_FastSSLProtocol` (registered by `simul/_tls.py` through
+/// `TlsFeed._simul_direct_type`): a class that overrides none of this class's methods,
+/// so on its instances one step of this path calls the next one (`_do_read`,
+/// `_on_handshake_complete`, `_call_eof_received`, `_start_shutdown`,
+/// `_on_shutdown_complete`) as a Rust call, without the attribute lookup, bound method
+/// and Python call that the lookup by name costs; on any other class (a subclass) by
+/// name, so an override there is called.
+static DIRECT: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
+
+/// `p` as a `TlsFeed` of the [`DIRECT`] class, or `None`.
+fn direct<'a, 'py>(p: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, TlsFeed>> {
+    let t = DIRECT.get(p.py())?;
+    if p.get_type().is(t.bind(p.py())) {
+        p.cast::<TlsFeed>().ok()
+    } else {
+        None
+    }
+}
+
+/// `p.name()`: [`TlsFeed`]'s method `f` itself on the [`DIRECT`] class.
+fn step0(
+    p: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+    f: fn(&Bound<'_, TlsFeed>) -> PyResult<()>,
+) -> PyResult<()> {
+    match direct(p) {
+        Some(feed) => f(feed),
+        None => p.call_method0(name).map(drop),
+    }
+}
+
+/// `p.name(arg)`, likewise.
+fn step1(
+    p: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+    arg: &Bound<'_, PyAny>,
+    f: fn(&Bound<'_, TlsFeed>, &Bound<'_, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    match direct(p) {
+        Some(feed) => f(feed, arg),
+        None => p.call_method1(name, (arg,)).map(drop),
+    }
+}
 
 /// The most application data one TLS record carries (2^14 bytes, RFC 8446 5.1).
 const MAX_RECORD: usize = 16 * 1024;
@@ -111,6 +163,7 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
         let m = py.import("asyncio.sslproto")?;
         let ssl = py.import("ssl")?;
         let states = m.getattr("SSLProtocolState")?;
+        let constants = py.import("asyncio.constants")?;
         Ok(Consts {
             unwrapped: states.getattr("UNWRAPPED")?.unbind(),
             do_handshake: states.getattr("DO_HANDSHAKE")?.unbind(),
@@ -147,6 +200,15 @@ fn consts(py: Python<'_>) -> PyResult<&Consts> {
                 .getattr("SSLProtocol")?
                 .getattr("_start_handshake")?
                 .unbind(),
+            deque: py.import("collections")?.getattr("deque")?.unbind(),
+            read_high: constants
+                .getattr("FLOW_CONTROL_HIGH_WATER_SSL_READ")?
+                .extract::<i64>()?
+                * 1024,
+            write_high: constants
+                .getattr("FLOW_CONTROL_HIGH_WATER_SSL_WRITE")?
+                .extract::<i64>()?
+                * 1024,
         })
     })
 }
@@ -158,10 +220,10 @@ struct Mark {
 }
 
 impl Mark {
-    fn new(py: Python<'_>) -> Self {
+    fn new(py: Python<'_>, value: i64) -> Self {
         Mark {
-            obj: RefCell::new(0i64.into_pyobject(py).expect("int").into_any().unbind()),
-            int: Cell::new(Some(0)),
+            obj: RefCell::new(value.into_pyobject(py).expect("int").into_any().unbind()),
+            int: Cell::new(Some(value)),
         }
     }
 
@@ -197,7 +259,8 @@ impl Mark {
 #[pyclass(subclass, unsendable, module = "simul._simul")]
 pub struct TlsFeed {
     /// Whether simul's socket transport hands its chunks to [`TlsFeed::feed`]
-    /// (`_simul_tls_native`, set by `_FastSSLProtocol.__init__`).
+    /// (`_simul_tls_native`: on from the start, turned off by `_FastSSLProtocol.__init__`
+    /// under `SIMUL_TLS_FASTPATH=python`).
     native: Cell<bool>,
     state: RefCell<Py<PyAny>>,
     /// `_state is SSLProtocolState.WRAPPED`.
@@ -225,9 +288,13 @@ pub struct TlsFeed {
     raw: OnceCell<Raw>,
 }
 
-/// The protocol's two BIOs (with the one bound method of each this path calls) and
-/// `max_size`.
+/// The protocol's two BIOs (with the one bound method of each this path calls),
+/// `max_size`, its `_sslobj` (with the `_ssl` object under it when it is a plain
+/// `ssl.SSLObject`) and its `_loop`: `sslproto` sets them in `__init__` only.
 struct Fixed {
+    sslobj: Py<PyAny>,
+    raw_sslobj: Option<Py<PyAny>>,
+    loop_: Py<PyAny>,
     incoming: Py<PyAny>,
     incoming_write: crate::sys::BioWriter,
     outgoing: Py<PyAny>,
@@ -273,7 +340,16 @@ impl TlsFeed {
         let py = p.py();
         let incoming = p.getattr(intern!(py, "_incoming"))?;
         let outgoing = p.getattr(intern!(py, "_outgoing"))?;
+        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
+        let raw_sslobj = if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
+            Some(sslobj.getattr(intern!(py, "_sslobj"))?.unbind())
+        } else {
+            None
+        };
         let f = Fixed {
+            sslobj: sslobj.unbind(),
+            raw_sslobj,
+            loop_: p.getattr(intern!(py, "_loop"))?.unbind(),
             incoming_write: crate::sys::BioWriter::new(&incoming)?,
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
@@ -388,8 +464,12 @@ impl TlsFeed {
                 .call_method1(intern!(py, "data_received"), (data,))?;
         }
         if close_notify {
-            p.call_method0(intern!(py, "_call_eof_received"))?;
-            p.call_method0(intern!(py, "_start_shutdown"))?;
+            step0(
+                p,
+                intern!(py, "_call_eof_received"),
+                TlsFeed::_call_eof_received,
+            )?;
+            step0(p, intern!(py, "_start_shutdown"), TlsFeed::_start_shutdown)?;
         }
         if self.write_backlog_nonempty(py)? {
             p.call_method0(intern!(py, "_do_write"))?;
@@ -534,13 +614,23 @@ impl TlsFeed {
         let py = p.py();
         let c = consts(py)?;
         let name = intern!(py, "do_handshake");
-        match Self::sslobj_call(p, name, name) {
+        match Self::sslobj_call(fixed, name, name) {
             Ok(_) => {
-                p.call_method1(intern!(py, "_on_handshake_complete"), (py.None(),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_handshake_complete"),
+                    &py.None().into_bound(py),
+                    TlsFeed::_on_handshake_complete,
+                )?;
             }
             Err(e) if e.is_instance(py, c.again.bind(py)) => self.send_outgoing(p, fixed)?,
             Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
-                p.call_method1(intern!(py, "_on_handshake_complete"), (e.value(py),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_handshake_complete"),
+                    e.value(py).as_any(),
+                    TlsFeed::_on_handshake_complete,
+                )?;
             }
             Err(e) => return Err(e),
         }
@@ -551,18 +641,14 @@ impl TlsFeed {
     /// `ssl.SSLObject`'s `do_handshake` and `unwrap` only forward to its `_ssl` object's
     /// `do_handshake` and `shutdown`, which are called directly.
     fn sslobj_call<'py>(
-        p: &Bound<'py, PyAny>,
+        fixed: &Fixed,
         name: &Bound<'py, pyo3::types::PyString>,
         raw_name: &Bound<'py, pyo3::types::PyString>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = p.py();
-        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
-        if sslobj.get_type().is(consts(py)?.ssl_object.bind(py)) {
-            sslobj
-                .getattr(intern!(py, "_sslobj"))?
-                .call_method0(raw_name)
-        } else {
-            sslobj.call_method0(name)
+        let py = name.py();
+        match &fixed.raw_sslobj {
+            Some(raw) => raw.bind(py).call_method0(raw_name),
+            None => fixed.sslobj.bind(py).call_method0(name),
         }
     }
 
@@ -652,37 +738,48 @@ tls_methods! {
         outgoing_high_water: get_outgoing_high_water, set_outgoing_high_water, "_outgoing_high_water";
         outgoing_low_water: get_outgoing_low_water, set_outgoing_low_water, "_outgoing_low_water";
     }
-    /// The fields' defaults; `sslproto.SSLProtocol.__init__` (which takes the arguments)
-    /// sets them.
+    /// The fields at the values `sslproto.SSLProtocol.__init__` gives them whatever its
+    /// arguments (`_FastSSLProtocol.__init__` leaves them so): state `UNWRAPPED`, an
+    /// empty `deque` as the write backlog, the default water marks, the flags off; and
+    /// `_simul_tls_native` on.
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(
         py: Python<'_>,
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyAny>>,
-    ) -> Self {
-        TlsFeed {
-            native: Cell::new(false),
-            state: RefCell::new(py.None()),
+    ) -> PyResult<Self> {
+        let c = consts(py)?;
+        Ok(TlsFeed {
+            native: Cell::new(true),
+            state: RefCell::new(c.unwrapped.clone_ref(py)),
             wrapped: Cell::new(false),
             handshaking: Cell::new(false),
             flushing: Cell::new(false),
             app_protocol: RefCell::new(py.None()),
             transport: RefCell::new(py.None()),
-            write_backlog: RefCell::new(py.None()),
+            write_backlog: RefCell::new(c.deque.bind(py).call0()?.unbind()),
             write_buffer_size: Cell::new(0),
             app_reading_paused: Cell::new(false),
             app_protocol_is_buffer: Cell::new(false),
             ssl_reading_paused: Cell::new(false),
             ssl_writing_paused: Cell::new(false),
             app_writing_paused: Cell::new(false),
-            incoming_high_water: Mark::new(py),
-            incoming_low_water: Mark::new(py),
-            outgoing_high_water: Mark::new(py),
-            outgoing_low_water: Mark::new(py),
+            incoming_high_water: Mark::new(py, c.read_high),
+            incoming_low_water: Mark::new(py, c.read_high / 4),
+            outgoing_high_water: Mark::new(py, c.write_high),
+            outgoing_low_water: Mark::new(py, c.write_high / 4),
             fixed: OnceCell::new(),
             raw: OnceCell::new(),
-        }
+        })
+    }
+
+    /// Registers `cls` as the class whose instances' steps call each other directly
+    /// (see [`DIRECT`]); the first registration stays.
+    #[staticmethod]
+    fn _simul_direct_type(cls: Bound<'_, pyo3::types::PyType>) {
+        let py = cls.py();
+        let _ = DIRECT.get_or_init(py, || cls.unbind());
     }
 
     #[getter(_state)]
@@ -777,21 +874,31 @@ tls_methods! {
         let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
             Ok(py.None().into_bound(py))
         } else {
-            Self::sslobj_call(p, intern!(py, "unwrap"), intern!(py, "shutdown"))
+            Self::sslobj_call(this.fixed(p)?, intern!(py, "unwrap"), intern!(py, "shutdown"))
         };
         match res {
             Ok(_) => {
                 let fixed = this.fixed(p)?;
                 this.send_outgoing(p, fixed)?;
-                p.call_method0(intern!(py, "_call_eof_received"))?;
-                p.call_method1(intern!(py, "_on_shutdown_complete"), (py.None(),))?;
+                step0(p, intern!(py, "_call_eof_received"), TlsFeed::_call_eof_received)?;
+                step1(
+                    p,
+                    intern!(py, "_on_shutdown_complete"),
+                    &py.None().into_bound(py),
+                    TlsFeed::_on_shutdown_complete,
+                )?;
             }
             Err(e) if e.is_instance(py, c.again.bind(py)) => {
                 let fixed = this.fixed(p)?;
                 this.send_outgoing(p, fixed)?;
             }
             Err(e) if e.is_instance(py, c.ssl_error.bind(py)) => {
-                p.call_method1(intern!(py, "_on_shutdown_complete"), (e.value(py),))?;
+                step1(
+                    p,
+                    intern!(py, "_on_shutdown_complete"),
+                    e.value(py).as_any(),
+                    TlsFeed::_on_shutdown_complete,
+                )?;
             }
             Err(e) => return Err(e),
         }
@@ -810,17 +917,16 @@ tls_methods! {
         let py = slf.py();
         let p = slf.as_any();
         let c = consts(py)?;
-        let sslobj = p.getattr(intern!(py, "_sslobj"))?;
-        let plain = sslobj.get_type().is(c.ssl_object.bind(py));
-        let raw = if plain {
-            Some(sslobj.getattr(intern!(py, "_sslobj"))?)
-        } else {
-            None
+        let (sslobj, raw, loop_) = {
+            let this = slf.borrow();
+            let f = this.fixed(p)?;
+            (
+                f.sslobj.bind(py).clone(),
+                f.raw_sslobj.as_ref().map(|r| r.bind(py).clone()),
+                f.loop_.bind(py).clone(),
+            )
         };
-        let debug = p
-            .getattr(intern!(py, "_loop"))?
-            .call_method0(intern!(py, "get_debug"))?
-            .is_truthy()?;
+        let debug = loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()?;
         let raw = match raw {
             Some(raw) if handshake_exc.is_none() && !debug => raw,
             raw => {
@@ -881,7 +987,7 @@ tls_methods! {
             drop(this);
         }
         Self::_wakeup_waiter(slf, None)?;
-        p.call_method0(intern!(py, "_do_read"))?;
+        step0(p, intern!(py, "_do_read"), TlsFeed::_do_read)?;
         Ok(())
     }
 
@@ -951,7 +1057,7 @@ tls_methods! {
     fn _do_flush(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_any();
-        p.call_method0(intern!(py, "_do_read"))?;
+        step0(p, intern!(py, "_do_read"), TlsFeed::_do_read)?;
         slf.borrow()._set_state(consts(py)?.shutdown.bind(py))?;
         Self::_do_shutdown(slf)
     }
@@ -979,7 +1085,7 @@ tls_methods! {
         let py = slf.py();
         let p = slf.as_any();
         let c = consts(py)?;
-        let loop_ = p.getattr(intern!(py, "_loop"))?;
+        let loop_ = slf.borrow().fixed(p)?.loop_.bind(py).clone();
         if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
             c.start_handshake.bind(py).call1((p,))?;
             return Ok(());
@@ -1028,7 +1134,7 @@ tls_methods! {
             return Ok(());
         }
         this._set_state(c.flushing.bind(py))?;
-        let handle = p.getattr(intern!(py, "_loop"))?.call_method1(
+        let handle = this.fixed(p)?.loop_.bind(py).call_method1(
             intern!(py, "call_later"),
             (
                 p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
@@ -1088,7 +1194,9 @@ tls_methods! {
                 p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
                 let app = this.app_protocol.borrow().clone_ref(py);
                 let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
-                p.getattr(intern!(py, "_loop"))?
+                this.fixed(p)?
+                    .loop_
+                    .bind(py)
                     .call_method1(intern!(py, "call_soon"), (cb, exc))?;
             }
         }
@@ -1167,6 +1275,11 @@ tls_methods! {
             }
         }
         if let Some(f) = self.fixed.get() {
+            visit.call(&f.sslobj)?;
+            if let Some(raw) = &f.raw_sslobj {
+                visit.call(raw)?;
+            }
+            visit.call(&f.loop_)?;
             visit.call(&f.incoming)?;
             visit.call(f.incoming_write.method())?;
             visit.call(&f.outgoing)?;

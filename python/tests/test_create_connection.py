@@ -6,6 +6,7 @@ Each test runs on both loops."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -20,6 +21,13 @@ def open_fds() -> set[int]:
     return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
+def open_fds_before() -> set[int]:
+    """The open descriptors before a test's step, earlier tests' garbage collected first
+    (a collection during the step would close their sockets and count as a change)."""
+    gc.collect()
+    return open_fds()
+
+
 def closed_port() -> int:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
@@ -30,7 +38,7 @@ def closed_port() -> int:
 
 def test_refused_connect_raises_the_stock_error(any_loop: asyncio.AbstractEventLoop) -> None:
     port = closed_port()
-    before = open_fds()
+    before = open_fds_before()
     with pytest.raises(ConnectionRefusedError) as info:
         any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port))
     assert info.value.errno == 111
@@ -49,7 +57,7 @@ def test_connect_cancelled_while_pending_closes_its_socket(any_loop: asyncio.Abs
     for f in filler:
         f.setblocking(False)
         f.connect_ex(("127.0.0.1", port))
-    before = open_fds()
+    before = open_fds_before()
 
     async def main() -> None:
         task = asyncio.ensure_future(any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port))
@@ -185,3 +193,64 @@ def test_a_socket_subclass_close_is_called(any_loop: asyncio.AbstractEventLoop) 
     _closed_transport_socket(any_loop, mine)
     assert calls == ["close"] and mine.fileno() == -1
     b.close()
+
+
+@pytest.mark.parametrize(
+    "host,port_kind,family",
+    [
+        ("127.0.0.1", "int", 0),
+        ("127.0.0.1", "int", socket.AF_INET),
+        ("127.0.0.1", "str", 0),
+        ("::1", "int", 0),
+        ("::1", "int", socket.AF_INET6),
+    ],
+)
+def test_a_numeric_host_connects_as_on_the_stock_loop(
+    any_loop: asyncio.AbstractEventLoop, host: str, port_kind: str, family: int,
+) -> None:
+    """An IPv4 literal with an int port (taken without ``_ipaddr_info``) and the other
+    numeric forms (through it) reach the same peer with the same socket family."""
+    srv_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        srv = socket.socket(srv_family)
+        srv.bind((host, 0))
+    except OSError:
+        pytest.skip(f"no {host} here")
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    async def main() -> Any:
+        tr, _ = await any_loop.create_connection(
+            asyncio.Protocol, host, port if port_kind == "int" else str(port), family=family)
+        sock = tr.get_extra_info("socket")
+        out = (sock.family, sock.type, sock.proto, tr.get_extra_info("peername")[:2])
+        tr.close()
+        return out
+
+    try:
+        got = any_loop.run_until_complete(main())
+    finally:
+        srv.close()
+    assert got == (srv_family, socket.SOCK_STREAM, socket.IPPROTO_TCP, (host, port))
+
+
+def test_an_ipv4_literal_of_the_wrong_family_fails_as_on_the_stock_loop(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """An IPv4 literal asked for as IPv6 goes to the resolver (which refuses it), and a
+    host with a NUL raises the ``ValueError`` of ``inet_pton``, on both loops."""
+    port = closed_port()
+    with pytest.raises(socket.gaierror):
+        any_loop.run_until_complete(
+            any_loop.create_connection(asyncio.Protocol, "127.0.0.1", port, family=socket.AF_INET6))
+    with pytest.raises(ValueError):
+        any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1\0", port))
+
+
+def test_a_port_out_of_range_raises_connects_error(any_loop: asyncio.AbstractEventLoop) -> None:
+    """The connect's own argument error (``connect_ex`` on simul, ``connect`` on stock)
+    propagates as the same exception, and the socket is closed."""
+    before = open_fds_before()
+    with pytest.raises(OverflowError, match="port must be 0-65535"):
+        any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1", 70000))
+    assert open_fds() == before

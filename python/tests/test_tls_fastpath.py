@@ -936,3 +936,50 @@ def test_a_close_notify_in_the_same_socket_read_as_the_body_follows_it(mode: str
         return len(data), data == body, all(type(c) is bytes for c in proto.chunks)
 
     assert same_on_both(main) == (size, True, True)
+
+
+def test_a_subclass_override_of_a_rust_step_is_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ``_FastSSLProtocol`` itself one Rust step calls the next directly; on a subclass
+    they go by name, so its overrides of them run (here for a whole connection: handshake,
+    read, the peer's close_notify, shutdown)."""
+    if not tls.NATIVE:
+        pytest.skip("the Rust feed is off")
+    seen: list[str] = []
+
+    class Sub(tls._FastSSLProtocol):
+        def _on_handshake_complete(self, exc: Any) -> None:
+            seen.append("handshake")
+            super()._on_handshake_complete(exc)
+
+        def _do_read(self) -> None:
+            seen.append("read")
+            super()._do_read()
+
+        def _call_eof_received(self) -> None:
+            seen.append("eof")
+            super()._call_eof_received()
+
+        def _start_shutdown(self) -> None:
+            seen.append("shutdown")
+            super()._start_shutdown()
+
+        def _on_shutdown_complete(self, exc: Any) -> None:
+            seen.append("shutdown complete")
+            super()._on_shutdown_complete(exc)
+
+    monkeypatch.setattr(tls, "_FastSSLProtocol", Sub)
+
+    async def main() -> bytes:
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"hi")
+            await w.drain()
+            w.close()
+
+        srv, r, w = await pair(handle)
+        data = await r.read()
+        await finish(srv, w)
+        return data
+
+    assert on(simul.new_event_loop, main) == b"hi"
+    for step in ("handshake", "read", "eof", "shutdown", "shutdown complete"):
+        assert step in seen, (step, seen)
