@@ -134,6 +134,7 @@ def test_a_finished_tls_shutdown_closes_the_raw_transport_at_once() -> None:
     stock = on(asyncio.SelectorEventLoop, shutdown_iterations)
     saved = tls.FASTPATH
     try:
+        tls.FASTPATH = True  # the fast path, whatever SIMUL_TLS_FASTPATH says
         mine = on(simul.new_event_loop, shutdown_iterations)
         tls.FASTPATH = False  # plain ``sslproto``: its scheduled close, as on stock
         plain = on(simul.new_event_loop, shutdown_iterations)
@@ -182,17 +183,22 @@ def test_an_error_in_a_tls_clients_connection_made_goes_to_the_exception_handler
     import asyncio.sslproto as sslproto
 
     results = []
-    for factory, cls in ((asyncio.SelectorEventLoop, sslproto.SSLProtocol),
-                         (simul.new_event_loop, tls._FastSSLProtocol)):
-        saved = cls.__dict__.get("connection_made")
-        cls.connection_made = boom  # type: ignore[method-assign]
-        try:
-            results.append(on(factory, main))
-        finally:
-            if saved is None:
-                del cls.connection_made
-            else:
-                cls.connection_made = saved  # type: ignore[method-assign]
+    fastpath = tls.FASTPATH
+    tls.FASTPATH = True  # simul's side on the fast path, whatever SIMUL_TLS_FASTPATH says
+    try:
+        for factory, cls in ((asyncio.SelectorEventLoop, sslproto.SSLProtocol),
+                             (simul.new_event_loop, tls._FastSSLProtocol)):
+            saved = cls.__dict__.get("connection_made")
+            cls.connection_made = boom  # type: ignore[method-assign]
+            try:
+                results.append(on(factory, main))
+            finally:
+                if saved is None:
+                    del cls.connection_made
+                else:
+                    cls.connection_made = saved  # type: ignore[method-assign]
+    finally:
+        tls.FASTPATH = fastpath
     assert results[0] == results[1]
     assert results[0][0].startswith("Exception in callback ")
     assert results[0][0].endswith(".boom")
