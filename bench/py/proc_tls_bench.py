@@ -5,8 +5,9 @@ usage: proc_tls_bench.py [--quick] [--only TEXT]
 
 Rows: spawn-and-wait of ``true`` (one at a time, and 32 in flight), TLS echo round trips
 of 1 KiB and 100 KiB over loopback, and TLS handshakes (connect, handshake, close). Each
-row runs on every loop in turn, interleaved REPEAT times (fresh loop each time, so the
-machine's load hits every loop alike); the table gives the best wall time, the parent's
+row runs on every loop in turn, interleaved REPEAT times (3, or the REPEAT environment
+variable; fresh loop each time, so the machine's load hits every loop alike, and each
+repetition starts with the next loop, so none always runs first); the table gives the best wall time, the parent's
 CPU time per operation, and the ratios simul/uvloop and simul/stock of CPU time (below 1:
 simul is faster). uvloop comes from PyPI (``pip install uvloop``). ``--only TLS`` runs
 the rows whose name holds that text. ``SIMUL_TLS_FASTPATH`` (``0``, ``python``) picks
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import ssl
 import time
 from typing import Any, Callable
@@ -135,7 +137,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one repetition, a tenth of the work")
     ap.add_argument("--only", default="", help="run only the rows whose name holds this text")
     args = ap.parse_args()
-    repeat = 1 if args.quick else REPEAT
+    repeat = 1 if args.quick else int(os.environ.get("REPEAT", REPEAT))
     kinds = loops()
     names = list(kinds)
     print(f"{'row':42}" + "".join(f"{k + ' wall':>13}{k + ' cpu/op':>16}" for k in names)
@@ -146,8 +148,10 @@ def main() -> None:
         if args.quick:
             n = max(1, n // 10)
         best: dict[str, tuple[float, float]] = {k: (float("inf"), float("inf")) for k in names}
-        for _ in range(repeat):
-            for k in names:  # interleaved: the load of the moment hits every loop
+        for i in range(repeat):
+            # interleaved, so the load of the moment hits every loop, and each repetition
+            # starts with the next loop, so no loop always runs first or last
+            for k in names[i % len(names):] + names[:i % len(names)]:
                 wall, cpu = once(kinds[k], work, n)
                 best[k] = (min(best[k][0], wall), min(best[k][1], cpu))
         line = f"{row:42}"
