@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from typing import Callable, Iterator
 
 import pytest
@@ -59,3 +60,14 @@ def any_loop(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLo
     finally:
         asyncio.set_event_loop(None)
         lp.close()
+
+
+async def finish(srv: asyncio.Server, w: asyncio.StreamWriter) -> None:
+    """Closes a client's stream (a TLS peer may cut the close short) and then the server."""
+    w.close()
+    try:
+        await w.wait_closed()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    srv.close()
+    await srv.wait_closed()

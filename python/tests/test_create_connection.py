@@ -10,11 +10,12 @@ import gc
 import logging
 import os
 import socket
-import ssl
 from typing import Any
 
 import pytest
 from test.test_asyncio import utils as tu
+
+from conftest import finish
 
 
 def open_fds() -> set[int]:
@@ -108,13 +109,7 @@ def test_numeric_connect_has_the_stock_extra_info(any_loop: asyncio.AbstractEven
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         assert (tr.get_extra_info("ssl_object") is not None) == tls
         assert await r.read() == b"hi"
-        w.close()
-        try:
-            await w.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        srv.close()
-        await srv.wait_closed()
+        await finish(srv, w)
 
     any_loop.run_until_complete(main())
 

@@ -10,11 +10,12 @@ import asyncio
 import fcntl
 import os
 import socket
-import ssl
 from typing import Any
 
 import pytest
 from test.test_asyncio import utils as tu
+
+from conftest import finish
 
 
 def has_ipv6_loopback() -> bool:
@@ -85,13 +86,7 @@ def test_both_ends_are_non_blocking_with_the_addresses_of_the_connection(
         assert server["peername"] == client.getsockname() == server["extra_peername"]
         assert server["sockname"] == client.getpeername() == server["extra_sockname"]
         assert len(server["extra_peername"]) == (4 if family == socket.AF_INET6 else 2)
-        w.close()
-        try:
-            await w.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        srv.close()
-        await srv.wait_closed()
+        await finish(srv, w)
 
     any_loop.run_until_complete(main())
 

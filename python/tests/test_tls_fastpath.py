@@ -14,6 +14,7 @@ from test.test_asyncio import utils as tu
 
 import simul
 import simul._tls as tls
+from conftest import finish
 
 MODES = {"native": (True, True), "python": (True, False), "sslproto": (False, False)}
 
@@ -64,16 +65,6 @@ async def echo(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await w.drain()
     finally:
         w.close()
-
-
-async def finish(srv: asyncio.Server, w: asyncio.StreamWriter) -> None:
-    w.close()
-    try:
-        await w.wait_closed()
-    except (ConnectionError, ssl.SSLError):
-        pass
-    srv.close()
-    await srv.wait_closed()
 
 
 def test_the_fast_path_is_the_one_in_use(loop: asyncio.AbstractEventLoop, mode: str) -> None:
