@@ -1359,6 +1359,84 @@ unsafe extern "C" fn soon_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
 /// `ssl.MemoryBIO`, for [`BioWriter::new`]'s type check.
 static MEMORY_BIO: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
 
+/// `ssl.MemoryBIO`'s `pending` descriptor (a C getset) and its type's `__get__` slot.
+struct PendingGetter {
+    descr: Py<PyAny>,
+    get: ffi::descrgetfunc,
+}
+
+static BIO_PENDING: pyo3::sync::PyOnceLock<PendingGetter> = pyo3::sync::PyOnceLock::new();
+
+fn memory_bio(py: Python<'_>) -> PyResult<&Py<pyo3::types::PyType>> {
+    MEMORY_BIO.get_or_try_init(py, || {
+        py.import("ssl")?
+            .getattr("MemoryBIO")?
+            .cast_into::<pyo3::types::PyType>()
+            .map(Bound::unbind)
+            .map_err(PyErr::from)
+    })
+}
+
+/// `bio.pending` read the shortest way [`BioPending::new`] found for `bio`.
+pub(crate) struct BioPending {
+    /// For an object of exactly `ssl.MemoryBIO`'s type (a C type, not subclassable: its
+    /// `pending` is always its class's getset): that descriptor's `__get__` slot, called
+    /// as attribute lookup would after finding it, without the name lookup in the type's
+    /// MRO at each read. `None`: by name.
+    get: Option<(ffi::descrgetfunc, *mut ffi::PyObject, *mut ffi::PyObject)>,
+}
+
+impl BioPending {
+    pub(crate) fn new(bio: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = bio.py();
+        let memory_bio = memory_bio(py)?.bind(py);
+        if !bio.get_type().is(memory_bio) {
+            return Ok(BioPending { get: None });
+        }
+        let getter = BIO_PENDING.get_or_try_init(py, || -> PyResult<PendingGetter> {
+            let descr = memory_bio
+                .getattr(pyo3::intern!(py, "__dict__"))?
+                .get_item(pyo3::intern!(py, "pending"))?;
+            // SAFETY: `descr`'s type is a live type object; `PyType_GetSlot` accepts
+            // static types since 3.10 and returns null when the slot is empty.
+            let slot = unsafe {
+                ffi::PyType_GetSlot(descr.get_type().as_ptr().cast(), ffi::Py_tp_descr_get)
+            };
+            if slot.is_null() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "MemoryBIO.pending is not a descriptor",
+                ));
+            }
+            Ok(PendingGetter {
+                descr: descr.unbind(),
+                // SAFETY: the `Py_tp_descr_get` slot holds a `descrgetfunc`.
+                get: unsafe {
+                    std::mem::transmute::<*mut std::ffi::c_void, ffi::descrgetfunc>(slot)
+                },
+            })
+        })?;
+        Ok(BioPending {
+            get: Some((getter.get, getter.descr.as_ptr(), memory_bio.as_ptr())),
+        })
+    }
+
+    /// `bio.pending` as an `i64`, for the `bio` this was made for.
+    pub(crate) fn read(&self, bio: &Bound<'_, PyAny>) -> PyResult<i64> {
+        let py = bio.py();
+        let Some((get, descr, memory_bio)) = self.get else {
+            return bio.getattr(pyo3::intern!(py, "pending"))?.extract();
+        };
+        // SAFETY: the GIL is held; `descr` and `memory_bio` are kept alive by the statics
+        // `BIO_PENDING` and `MEMORY_BIO` (never emptied); `bio` is a live instance of
+        // exactly `memory_bio` (checked in `new`: an object's type never changes, as the
+        // type is not a heap type), which is what the descriptor's `tp_descr_get` expects.
+        // The result is a new reference or null with an exception set.
+        let value = unsafe { get(descr, bio.as_ptr(), memory_bio) };
+        // SAFETY: taking that new reference (if any) at once.
+        unsafe { Bound::from_owned_ptr_or_err(py, value) }?.extract()
+    }
+}
+
 /// A BIO's bound `write`, called with bytes lent rather than copied when it can be.
 pub(crate) struct BioWriter {
     write: Py<PyAny>,
@@ -1373,13 +1451,7 @@ impl BioWriter {
 
     pub(crate) fn new(bio: &Bound<'_, PyAny>) -> PyResult<Self> {
         let py = bio.py();
-        let memory_bio = MEMORY_BIO.get_or_try_init(py, || {
-            py.import("ssl")?
-                .getattr("MemoryBIO")?
-                .cast_into::<pyo3::types::PyType>()
-                .map(Bound::unbind)
-                .map_err(PyErr::from)
-        })?;
+        let memory_bio = memory_bio(py)?;
         Ok(BioWriter {
             write: bio.getattr(pyo3::intern!(py, "write"))?.unbind(),
             lend: bio.get_type().is(memory_bio.bind(py)),

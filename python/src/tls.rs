@@ -297,7 +297,9 @@ struct Fixed {
     loop_: Py<PyAny>,
     incoming: Py<PyAny>,
     incoming_write: crate::sys::BioWriter,
+    incoming_pending: crate::sys::BioPending,
     outgoing: Py<PyAny>,
+    outgoing_pending: crate::sys::BioPending,
     outgoing_read: Py<PyAny>,
     max_size: Py<PyAny>,
 }
@@ -308,11 +310,6 @@ struct Raw {
     read: Py<PyAny>,
     write: Py<PyAny>,
     pending: Py<PyAny>,
-}
-
-/// `bio.pending`.
-fn pending(bio: &Bound<'_, PyAny>) -> PyResult<i64> {
-    bio.getattr(intern!(bio.py(), "pending"))?.extract()
 }
 
 /// Whether `size` has crossed the water mark a control call is due at: `size <= low`
@@ -351,6 +348,8 @@ impl TlsFeed {
             raw_sslobj,
             loop_: p.getattr(intern!(py, "_loop"))?.unbind(),
             incoming_write: crate::sys::BioWriter::new(&incoming)?,
+            incoming_pending: crate::sys::BioPending::new(&incoming)?,
+            outgoing_pending: crate::sys::BioPending::new(&outgoing)?,
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
             outgoing: outgoing.unbind(),
@@ -447,14 +446,14 @@ impl TlsFeed {
         // wrong guess would only pick the slower way.
         let waiting = match fed {
             Some(n) => n,
-            None => usize::try_from(pending(incoming)?).unwrap_or(0),
+            None => usize::try_from(fixed.incoming_pending.read(incoming)?).unwrap_or(0),
         };
         let (data, close_notify) = if waiting > MAX_RECORD_CIPHERTEXT {
             let waiting = match fed {
-                Some(_) => usize::try_from(pending(incoming)?).unwrap_or(0),
+                Some(_) => usize::try_from(fixed.incoming_pending.read(incoming)?).unwrap_or(0),
                 None => waiting,
             };
-            self.read_into_one(incoming, raw, waiting)?
+            self.read_into_one(incoming, fixed, raw, waiting)?
         } else {
             self.read_chunks(incoming, fixed, raw)?
         };
@@ -476,7 +475,7 @@ impl TlsFeed {
         } else {
             self.send_outgoing(p, fixed)?;
         }
-        let size = pending(incoming)?;
+        let size = fixed.incoming_pending.read(incoming)?;
         if mark_crossed(
             py,
             size,
@@ -515,7 +514,9 @@ impl TlsFeed {
                 break;
             }
             chunks.push(chunk);
-            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+            if fixed.incoming_pending.read(incoming)? == 0
+                && !raw.pending.bind(py).call0()?.is_truthy()?
+            {
                 break;
             }
         }
@@ -538,6 +539,7 @@ impl TlsFeed {
     fn read_into_one<'py>(
         &self,
         incoming: &Bound<'py, PyAny>,
+        fixed: &Fixed,
         raw: &Raw,
         waiting: usize,
     ) -> PyResult<(Option<Bound<'py, PyAny>>, bool)> {
@@ -564,7 +566,9 @@ impl TlsFeed {
                 close_notify = true;
                 break;
             }
-            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+            if fixed.incoming_pending.read(incoming)? == 0
+                && !raw.pending.bind(py).call0()?.is_truthy()?
+            {
                 break;
             }
         }
@@ -585,14 +589,14 @@ impl TlsFeed {
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
         let outgoing = fixed.outgoing.bind(py);
-        if !self.ssl_writing_paused.get() && pending(outgoing)? != 0 {
+        if !self.ssl_writing_paused.get() && fixed.outgoing_pending.read(outgoing)? != 0 {
             let data = fixed.outgoing_read.bind(py).call0()?;
             let transport = self.transport.borrow().clone_ref(py);
             transport
                 .bind(py)
                 .call_method1(intern!(py, "write"), (data,))?;
         }
-        let size = pending(outgoing)? + self.write_buffer_size.get();
+        let size = fixed.outgoing_pending.read(outgoing)? + self.write_buffer_size.get();
         if mark_crossed(
             py,
             size,
