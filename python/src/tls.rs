@@ -282,6 +282,20 @@ pub struct TlsFeed {
     incoming_low_water: Mark,
     outgoing_high_water: Mark,
     outgoing_low_water: Mark,
+    /// `sslproto`'s fields that its steps here read and write, kept here rather than in
+    /// the instance dict (see the module doc): `_waiter`, `_app_transport`, `_extra`,
+    /// `_app_state`, `_conn_lost`, `_handshake_start_time`, the two timeout handles, and
+    /// `_FastSSLProtocol`'s `_raw`; `_eof_received` as a flag.
+    waiter: RefCell<Py<PyAny>>,
+    app_transport: RefCell<Py<PyAny>>,
+    extra: RefCell<Py<PyAny>>,
+    app_state: RefCell<Py<PyAny>>,
+    conn_lost: RefCell<Py<PyAny>>,
+    handshake_start_time: RefCell<Py<PyAny>>,
+    handshake_timeout_handle: RefCell<Py<PyAny>>,
+    shutdown_timeout_handle: RefCell<Py<PyAny>>,
+    raw_obj: RefCell<Py<PyAny>>,
+    eof_received: Cell<bool>,
     /// What never changes once the protocol is made, fetched on first use.
     fixed: OnceCell<Fixed>,
     /// The `_ssl` object's methods once the handshake is done.
@@ -372,7 +386,7 @@ impl TlsFeed {
         let raw = match self.raw.get() {
             Some(raw) => raw,
             None => {
-                let raw = p.getattr(intern!(py, "_raw"))?;
+                let raw = self.raw_obj.borrow().clone_ref(py).into_bound(py);
                 if raw.is_none() {
                     return Ok(None);
                 }
@@ -727,6 +741,15 @@ tls_methods! {
         app_protocol: get_app_protocol, set_app_protocol, "_app_protocol";
         transport: get_transport, set_transport, "_transport";
         write_backlog: get_write_backlog, set_write_backlog, "_write_backlog";
+        waiter: get_waiter, set_waiter, "_waiter";
+        app_transport: get_app_transport, set_app_transport, "_app_transport";
+        extra: get_extra, set_extra, "_extra";
+        app_state: get_app_state, set_app_state, "_app_state";
+        conn_lost: get_conn_lost, set_conn_lost, "_conn_lost";
+        handshake_start_time: get_handshake_start_time, set_handshake_start_time, "_handshake_start_time";
+        handshake_timeout_handle: get_handshake_timeout_handle, set_handshake_timeout_handle, "_handshake_timeout_handle";
+        shutdown_timeout_handle: get_shutdown_timeout_handle, set_shutdown_timeout_handle, "_shutdown_timeout_handle";
+        raw_obj: get_raw_obj, set_raw_obj, "_raw";
     }
     flags {
         native: get_native, set_native, "_simul_tls_native";
@@ -735,6 +758,7 @@ tls_methods! {
         ssl_reading_paused: get_ssl_reading_paused, set_ssl_reading_paused, "_ssl_reading_paused";
         ssl_writing_paused: get_ssl_writing_paused, set_ssl_writing_paused, "_ssl_writing_paused";
         app_writing_paused: get_app_writing_paused, set_app_writing_paused, "_app_writing_paused";
+        eof_received: get_eof_received, set_eof_received, "_eof_received";
     }
     marks {
         incoming_high_water: get_incoming_high_water, set_incoming_high_water, "_incoming_high_water";
@@ -773,6 +797,16 @@ tls_methods! {
             incoming_low_water: Mark::new(py, c.read_high / 4),
             outgoing_high_water: Mark::new(py, c.write_high),
             outgoing_low_water: Mark::new(py, c.write_high / 4),
+            waiter: RefCell::new(py.None()),
+            app_transport: RefCell::new(py.None()),
+            extra: RefCell::new(py.None()),
+            app_state: RefCell::new(c.app_init.clone_ref(py)),
+            conn_lost: RefCell::new(0i32.into_pyobject(py)?.into_any().unbind()),
+            handshake_start_time: RefCell::new(py.None()),
+            handshake_timeout_handle: RefCell::new(py.None()),
+            shutdown_timeout_handle: RefCell::new(py.None()),
+            raw_obj: RefCell::new(py.None()),
+            eof_received: Cell::new(false),
             fixed: OnceCell::new(),
             raw: OnceCell::new(),
         })
@@ -848,8 +882,7 @@ tls_methods! {
     #[pyo3(signature = (exc=None))]
     fn _wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
-        let p = slf.as_any();
-        let waiter = p.getattr(intern!(py, "_waiter"))?;
+        let waiter = slf.borrow().waiter.borrow().clone_ref(py).into_bound(py);
         if waiter.is_none() {
             return Ok(());
         }
@@ -863,7 +896,8 @@ tls_methods! {
                 }
             }
         }
-        p.setattr(intern!(py, "_waiter"), py.None())
+        drop(slf.borrow().waiter.replace(py.None()));
+        Ok(())
     }
 
     /// `sslproto.SSLProtocol._do_shutdown`: one step of the TLS shutdown (none when the
@@ -875,7 +909,7 @@ tls_methods! {
         let this = slf.borrow();
         let p = slf.as_any();
         let c = consts(py)?;
-        let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
+        let res = if this.eof_received.get() {
             Ok(py.None().into_bound(py))
         } else {
             Self::sslobj_call(this.fixed(p)?, intern!(py, "unwrap"), intern!(py, "shutdown"))
@@ -935,19 +969,19 @@ tls_methods! {
             Some(raw) if handshake_exc.is_none() && !debug => raw,
             raw => {
                 if let (Some(raw), true) = (raw, handshake_exc.is_none()) {
-                    p.setattr(intern!(py, "_raw"), raw)?;
+                    drop(slf.borrow().raw_obj.replace(raw.unbind()));
                 }
                 c.on_handshake_complete.bind(py).call1((p, handshake_exc))?;
                 return Ok(());
             }
         };
-        p.setattr(intern!(py, "_raw"), &raw)?;
-        let handle = p.getattr(intern!(py, "_handshake_timeout_handle"))?;
+        let this = slf.borrow();
+        drop(this.raw_obj.replace(raw.clone().unbind()));
+        let handle = this.handshake_timeout_handle.borrow().clone_ref(py).into_bound(py);
         if !handle.is_none() {
             handle.call_method0(intern!(py, "cancel"))?;
-            p.setattr(intern!(py, "_handshake_timeout_handle"), py.None())?;
+            drop(this.handshake_timeout_handle.replace(py.None()));
         }
-        let this = slf.borrow();
         let peercert = this
             ._set_state(c.wrapped.bind(py))
             .and_then(|()| raw.call_method1(intern!(py, "getpeercert"), (false,)));
@@ -967,7 +1001,7 @@ tls_methods! {
             }
             Err(e) => return Err(e),
         };
-        let extra = p.getattr(intern!(py, "_extra"))?;
+        let extra = this.extra.borrow().clone_ref(py).into_bound(py);
         let cipher = raw.call_method0(intern!(py, "cipher"))?;
         let compression = raw.call_method0(intern!(py, "compression"))?;
         let kw = PyDict::new(py);
@@ -976,10 +1010,10 @@ tls_methods! {
         kw.set_item(intern!(py, "compression"), compression)?;
         kw.set_item(intern!(py, "ssl_object"), &sslobj)?;
         extra.call_method(intern!(py, "update"), (), Some(&kw))?;
-        if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
-            p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
+        if this.app_state.borrow().is(c.app_init.bind(py)) {
+            drop(this.app_state.replace(c.app_con_made.clone_ref(py)));
             // `_get_app_transport()`: the one `__init__` made, unless it is gone.
-            let mut transport = p.getattr(intern!(py, "_app_transport"))?;
+            let mut transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
             if transport.is_none() {
                 transport = p.call_method0(intern!(py, "_get_app_transport"))?;
             }
@@ -1004,9 +1038,11 @@ tls_methods! {
         let p = slf.as_any();
         let c = consts(py)?;
         let res = (|| -> PyResult<()> {
-            if p.getattr(intern!(py, "_app_state"))?.is(c.app_con_made.bind(py)) {
-                p.setattr(intern!(py, "_app_state"), c.app_eof.bind(py))?;
-                let app = slf.borrow().app_protocol.borrow().clone_ref(py);
+            let this = slf.borrow();
+            if this.app_state.borrow().is(c.app_con_made.bind(py)) {
+                drop(this.app_state.replace(c.app_eof.clone_ref(py)));
+                let app = this.app_protocol.borrow().clone_ref(py);
+                drop(this);
                 let keep_open = app.bind(py).call_method0(intern!(py, "eof_received"))?;
                 if keep_open.is_truthy()? {
                     c.logger.bind(py).call_method1(
@@ -1094,8 +1130,8 @@ tls_methods! {
             c.start_handshake.bind(py).call1((p,))?;
             return Ok(());
         }
-        p.setattr(intern!(py, "_handshake_start_time"), py.None())?;
         let this = slf.borrow();
+        drop(this.handshake_start_time.replace(py.None()));
         this._set_state(c.do_handshake.bind(py))?;
         let handle = loop_.call_method1(
             intern!(py, "call_later"),
@@ -1104,7 +1140,7 @@ tls_methods! {
                 p.getattr(intern!(py, "_check_handshake_timeout"))?,
             ),
         )?;
-        p.setattr(intern!(py, "_handshake_timeout_handle"), handle)?;
+        drop(this.handshake_timeout_handle.replace(handle.unbind()));
         let fixed = this.fixed(p)?;
         this.do_handshake(p, fixed)
     }
@@ -1128,7 +1164,7 @@ tls_methods! {
                 return Ok(());
             }
         }
-        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        let app_transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
         if !app_transport.is_none() {
             app_transport.setattr(intern!(py, "_closed"), true)?;
         }
@@ -1145,7 +1181,7 @@ tls_methods! {
                 p.getattr(intern!(py, "_check_shutdown_timeout"))?,
             ),
         )?;
-        p.setattr(intern!(py, "_shutdown_timeout_handle"), handle)?;
+        drop(this.shutdown_timeout_handle.replace(handle.unbind()));
         drop(this);
         Self::_do_flush(slf)
     }
@@ -1159,10 +1195,10 @@ tls_methods! {
     fn _on_shutdown_complete(slf: &Bound<'_, Self>, shutdown_exc: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_any();
-        let handle = p.getattr(intern!(py, "_shutdown_timeout_handle"))?;
+        let handle = slf.borrow().shutdown_timeout_handle.borrow().clone_ref(py).into_bound(py);
         if !handle.is_none() {
             handle.call_method0(intern!(py, "cancel"))?;
-            p.setattr(intern!(py, "_shutdown_timeout_handle"), py.None())?;
+            drop(slf.borrow().shutdown_timeout_handle.replace(py.None()));
         }
         if shutdown_exc.is_truthy()? {
             p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
@@ -1186,16 +1222,16 @@ tls_methods! {
         let backlog = this.write_backlog.borrow().clone_ref(py);
         backlog.bind(py).call_method0(intern!(py, "clear"))?;
         this.fixed(p)?.outgoing_read.bind(py).call0()?;
-        let lost = p.getattr(intern!(py, "_conn_lost"))?.add(1)?;
-        p.setattr(intern!(py, "_conn_lost"), lost)?;
-        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        let lost = this.conn_lost.borrow().bind(py).add(1)?;
+        drop(this.conn_lost.replace(lost.unbind()));
+        let app_transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
         if !app_transport.is_none() {
             app_transport.setattr(intern!(py, "_closed"), true)?;
         }
         if !this.handshaking.get() {
-            let app_state = p.getattr(intern!(py, "_app_state"))?;
+            let app_state = this.app_state.borrow().clone_ref(py).into_bound(py);
             if app_state.is(c.app_con_made.bind(py)) || app_state.is(c.app_eof.bind(py)) {
-                p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
+                drop(this.app_state.replace(c.app_con_lost.clone_ref(py)));
                 let app = this.app_protocol.borrow().clone_ref(py);
                 let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
                 this.fixed(p)?
@@ -1206,18 +1242,16 @@ tls_methods! {
         }
         this._set_state(c.unwrapped.bind(py))?;
         drop(this.transport.replace(py.None()));
-        p.setattr(intern!(py, "_app_transport"), py.None())?;
+        drop(this.app_transport.replace(py.None()));
         drop(this.app_protocol.replace(py.None()));
         drop(this);
         Self::_wakeup_waiter(slf, Some(exc))?;
-        for name in [
-            intern!(py, "_shutdown_timeout_handle"),
-            intern!(py, "_handshake_timeout_handle"),
-        ] {
-            let handle = p.getattr(name)?;
+        let this = slf.borrow();
+        for cell in [&this.shutdown_timeout_handle, &this.handshake_timeout_handle] {
+            let handle = cell.borrow().clone_ref(py).into_bound(py);
             if handle.is_truthy()? {
                 handle.call_method0(intern!(py, "cancel"))?;
-                p.setattr(name, py.None())?;
+                drop(cell.replace(py.None()));
             }
         }
         Ok(())
@@ -1273,6 +1307,15 @@ tls_methods! {
             &self.incoming_low_water.obj,
             &self.outgoing_high_water.obj,
             &self.outgoing_low_water.obj,
+            &self.waiter,
+            &self.app_transport,
+            &self.extra,
+            &self.app_state,
+            &self.conn_lost,
+            &self.handshake_start_time,
+            &self.handshake_timeout_handle,
+            &self.shutdown_timeout_handle,
+            &self.raw_obj,
         ] {
             if let Ok(obj) = cell.try_borrow() {
                 visit.call(&*obj)?;
@@ -1304,6 +1347,12 @@ tls_methods! {
                 &self.app_protocol,
                 &self.transport,
                 &self.write_backlog,
+                &self.waiter,
+                &self.app_transport,
+                &self.extra,
+                &self.handshake_timeout_handle,
+                &self.shutdown_timeout_handle,
+                &self.raw_obj,
             ] {
                 drop(cell.replace(py.None()));
             }
