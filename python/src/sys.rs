@@ -573,6 +573,87 @@ pub(crate) fn run_in_context(
     res.map(drop)
 }
 
+// The vectorcall entry points, exported by every CPython from 3.9 on (in the limited API
+// from 3.12; `abi3-py311` bindings do not declare them).
+extern "C" {
+    fn PyObject_Vectorcall(
+        callable: *mut ffi::PyObject,
+        args: *const *mut ffi::PyObject,
+        nargsf: usize,
+        kwnames: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject;
+    fn PyObject_VectorcallMethod(
+        name: *mut ffi::PyObject,
+        args: *const *mut ffi::PyObject,
+        nargsf: usize,
+        kwnames: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject;
+}
+
+/// `PY_VECTORCALL_ARGUMENTS_OFFSET`: the callee may use the slot before `args[0]`.
+const ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
+
+/// The most positional arguments [`call`] and [`call_method`] take.
+const MAX_ARGS: usize = 3;
+
+/// `f(*args)` through the vectorcall protocol: no argument tuple (pyo3's `call1` builds
+/// one under `abi3` for 3.11). At most [`MAX_ARGS`] arguments.
+pub(crate) fn call<'py>(
+    f: &Bound<'py, PyAny>,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    assert!(args.len() <= MAX_ARGS, "too many arguments");
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); MAX_ARGS + 1];
+    for (slot, a) in stack[1..].iter_mut().zip(args) {
+        *slot = a.as_ptr();
+    }
+    // SAFETY: the GIL is held (`Bound` proves it); `f` and the arguments are live
+    // references borrowed for the call; `stack[1..=len]` holds them, and `stack[0]` is
+    // ours for the callee to use (`ARGUMENTS_OFFSET`); no keyword names. The result is a
+    // new reference or null with an exception set.
+    let r = unsafe {
+        PyObject_Vectorcall(
+            f.as_ptr(),
+            stack.as_ptr().add(1),
+            args.len() | ARGUMENTS_OFFSET,
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: taking that new reference (if any) at once.
+    unsafe { Bound::from_owned_ptr_or_err(f.py(), r) }
+}
+
+/// `obj.name(*args)` through `PyObject_VectorcallMethod`: the method is found as
+/// attribute lookup finds it, but a function or method descriptor of the class is called
+/// with `obj` as its first argument, without a bound method (pyo3's `call_method1` makes
+/// one, and an argument tuple, under `abi3` for 3.11). At most [`MAX_ARGS`] arguments.
+pub(crate) fn call_method<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, pyo3::types::PyString>,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    assert!(args.len() <= MAX_ARGS, "too many arguments");
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); MAX_ARGS + 1];
+    stack[0] = obj.as_ptr();
+    for (slot, a) in stack[1..].iter_mut().zip(args) {
+        *slot = a.as_ptr();
+    }
+    // SAFETY: the GIL is held (`Bound` proves it); `name` is a `str`, and `obj` and the
+    // arguments are live references borrowed for the call, in `stack[0..=len]` as the
+    // call expects (the receiver first); no keyword names. The result is a new reference
+    // or null with an exception set.
+    let r = unsafe {
+        PyObject_VectorcallMethod(
+            name.as_ptr(),
+            stack.as_ptr(),
+            1 + args.len(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: taking that new reference (if any) at once.
+    unsafe { Bound::from_owned_ptr_or_err(obj.py(), r) }
+}
+
 /// `contextvars.copy_context()`: a new `Context` holding the current one's variables.
 pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
     // SAFETY: the GIL is held (`py` proves it); the result is a new reference, or null
@@ -1469,7 +1550,7 @@ impl BioWriter {
     pub(crate) fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         let write = self.write.bind(py);
         if !self.lend || data.len() < Self::LEND_MIN {
-            write.call1((PyBytes::new(py, data),))?;
+            call(write, &[PyBytes::new(py, data).as_any()])?;
             return Ok(());
         }
         let len = ffi::Py_ssize_t::try_from(data.len())
@@ -1485,7 +1566,7 @@ impl BioWriter {
         };
         // SAFETY: a new reference, or null with an exception set; the GIL is held.
         let view = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
-        let res = write.call1((&view,));
+        let res = call(write, &[&view]);
         // Freed with its last reference (which releases it); kept elsewhere, released.
         // SAFETY: reads the reference count of a live object; the GIL is held.
         if unsafe { ffi::Py_REFCNT(view.as_ptr()) } > 1 {

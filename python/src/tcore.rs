@@ -274,9 +274,11 @@ impl TransportCore {
             .bind(py)
             .getattr(pyo3::intern!(py, "_call_connection_lost"))
             .and_then(|f| {
-                self.loop_
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
+                crate::sys::call_method(
+                    self.loop_.bind(py),
+                    pyo3::intern!(py, "call_soon"),
+                    &[&f, exc.bind(py)],
+                )
             });
         if let Err(e) = res {
             e.print(py);

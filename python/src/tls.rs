@@ -71,7 +71,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::sys::NewBytes;
+use crate::sys::{call, call_method, NewBytes};
 
 /// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
 /// and `ssl.SSLObject`.
@@ -147,7 +147,7 @@ fn step1(
 ) -> PyResult<()> {
     match direct(p) {
         Some(feed) => f(feed, arg),
-        None => p.call_method1(name, (arg,)).map(drop),
+        None => call_method(p, name, &[arg]).map(drop),
     }
 }
 
@@ -473,8 +473,7 @@ impl TlsFeed {
         };
         if let Some(data) = data {
             let app = self.app_protocol.borrow().clone_ref(py);
-            app.bind(py)
-                .call_method1(intern!(py, "data_received"), (data,))?;
+            call_method(app.bind(py), intern!(py, "data_received"), &[&data])?;
         }
         if close_notify {
             step0(
@@ -518,7 +517,7 @@ impl TlsFeed {
         let mut chunks: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut close_notify = false;
         loop {
-            let chunk = match read.call1((max_size,)) {
+            let chunk = match call(read, &[max_size]) {
                 Ok(c) => c,
                 Err(e) if e.is_instance(py, again) => break,
                 Err(e) => return Err(e),
@@ -606,9 +605,7 @@ impl TlsFeed {
         if !self.ssl_writing_paused.get() && fixed.outgoing_pending.read(outgoing)? != 0 {
             let data = fixed.outgoing_read.bind(py).call0()?;
             let transport = self.transport.borrow().clone_ref(py);
-            transport
-                .bind(py)
-                .call_method1(intern!(py, "write"), (data,))?;
+            call_method(transport.bind(py), intern!(py, "write"), &[&data])?;
         }
         let size = fixed.outgoing_pending.read(outgoing)? + self.write_buffer_size.get();
         if mark_crossed(
@@ -889,10 +886,10 @@ tls_methods! {
         if !waiter.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
             match exc {
                 Some(exc) if !exc.is_none() => {
-                    waiter.call_method1(intern!(py, "set_exception"), (exc,))?;
+                    call_method(&waiter, intern!(py, "set_exception"), &[exc])?;
                 }
                 _ => {
-                    waiter.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                    call_method(&waiter, intern!(py, "set_result"), &[&py.None().into_bound(py)])?;
                 }
             }
         }
@@ -984,7 +981,13 @@ tls_methods! {
         }
         let peercert = this
             ._set_state(c.wrapped.bind(py))
-            .and_then(|()| raw.call_method1(intern!(py, "getpeercert"), (false,)));
+            .and_then(|()| {
+                call_method(
+                    &raw,
+                    intern!(py, "getpeercert"),
+                    &[pyo3::types::PyBool::new(py, false).as_any()],
+                )
+            });
         let peercert = match peercert {
             Ok(cert) => cert,
             Err(e) if e.is_instance_of::<PyException>(py) => {
@@ -1019,8 +1022,7 @@ tls_methods! {
             }
             let app = this.app_protocol.borrow().clone_ref(py);
             drop(this);
-            app.bind(py)
-                .call_method1(intern!(py, "connection_made"), (transport,))?;
+            call_method(app.bind(py), intern!(py, "connection_made"), &[&transport])?;
         } else {
             drop(this);
         }
@@ -1133,12 +1135,13 @@ tls_methods! {
         let this = slf.borrow();
         drop(this.handshake_start_time.replace(py.None()));
         this._set_state(c.do_handshake.bind(py))?;
-        let handle = loop_.call_method1(
+        let handle = call_method(
+            &loop_,
             intern!(py, "call_later"),
-            (
-                p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
-                p.getattr(intern!(py, "_check_handshake_timeout"))?,
-            ),
+            &[
+                &p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
+                &p.getattr(intern!(py, "_check_handshake_timeout"))?,
+            ],
         )?;
         drop(this.handshake_timeout_handle.replace(handle.unbind()));
         let fixed = this.fixed(p)?;
@@ -1174,12 +1177,13 @@ tls_methods! {
             return Ok(());
         }
         this._set_state(c.flushing.bind(py))?;
-        let handle = this.fixed(p)?.loop_.bind(py).call_method1(
+        let handle = call_method(
+            this.fixed(p)?.loop_.bind(py),
             intern!(py, "call_later"),
-            (
-                p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
-                p.getattr(intern!(py, "_check_shutdown_timeout"))?,
-            ),
+            &[
+                &p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
+                &p.getattr(intern!(py, "_check_shutdown_timeout"))?,
+            ],
         )?;
         drop(this.shutdown_timeout_handle.replace(handle.unbind()));
         drop(this);
@@ -1234,10 +1238,7 @@ tls_methods! {
                 drop(this.app_state.replace(c.app_con_lost.clone_ref(py)));
                 let app = this.app_protocol.borrow().clone_ref(py);
                 let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
-                this.fixed(p)?
-                    .loop_
-                    .bind(py)
-                    .call_method1(intern!(py, "call_soon"), (cb, exc))?;
+                call_method(this.fixed(p)?.loop_.bind(py), intern!(py, "call_soon"), &[&cb, exc])?;
             }
         }
         this._set_state(c.unwrapped.bind(py))?;
@@ -1282,7 +1283,7 @@ tls_methods! {
                 return Ok(());
             }
         };
-        let count = match raw.write.bind(py).call1((data,)) {
+        let count = match call(raw.write.bind(py), &[data]) {
             Ok(c) => c,
             Err(e) => {
                 p.call_method1(intern!(py, "_write_refused"), (data, e.value(py)))?;

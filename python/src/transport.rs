@@ -476,10 +476,12 @@ impl State {
                 let len = data.bind(py).as_bytes().len();
                 self.last_read.set(len);
                 let drained = len < MAX_READ;
-                proto
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "data_received"), (data,))
-                    .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
+                crate::sys::call_method(
+                    proto.bind(py),
+                    pyo3::intern!(py, "data_received"),
+                    &[data.bind(py).as_any()],
+                )
+                .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
@@ -801,9 +803,11 @@ impl SocketTransport {
             return Ok(());
         }
         let proto = st.core.protocol.borrow().clone_ref(py);
-        let res = proto
-            .bind(py)
-            .call_method1(pyo3::intern!(py, "connection_lost"), (exc,));
+        let res = crate::sys::call_method(
+            proto.bind(py),
+            pyo3::intern!(py, "connection_lost"),
+            &[exc.bind(py)],
+        );
         st.settle_writable_waiter(py, true);
         drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
