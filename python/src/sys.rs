@@ -552,13 +552,16 @@ pub(crate) fn run_in_context(
         crate::handle::Args::Tuple(t) => unsafe {
             ffi::PyObject_Call(callback.as_ptr(), t.as_ptr(), std::ptr::null_mut())
         },
-        // SAFETY: `callback` and `a` are live; the argument list ends with the null
-        // pointer `PyObject_CallFunctionObjArgs` expects. Same result contract as above.
+        // SAFETY: `callback` and `a` are live (owned by the caller's `Call`); the stack
+        // holds a free slot before the one argument (`ARGUMENTS_OFFSET`), no keyword
+        // names. Same result contract as above.
         crate::handle::Args::One(a) => unsafe {
-            ffi::PyObject_CallFunctionObjArgs(
+            let stack = [std::ptr::null_mut(), a.as_ptr()];
+            PyObject_Vectorcall(
                 callback.as_ptr(),
-                a.as_ptr(),
-                std::ptr::null_mut::<ffi::PyObject>(),
+                stack.as_ptr().add(1),
+                1 | ARGUMENTS_OFFSET,
+                std::ptr::null_mut(),
             )
         },
     };
@@ -652,6 +655,26 @@ pub(crate) fn call_method<'py>(
     };
     // SAFETY: taking that new reference (if any) at once.
     unsafe { Bound::from_owned_ptr_or_err(obj.py(), r) }
+}
+
+/// `obj.name()` through `PyObject_VectorcallMethod` ([`call_method`] with no arguments):
+/// pyo3's `call_method0` under `abi3` for 3.11 goes through `PyObject_CallMethodObjArgs`,
+/// which builds the same call from a C variadic list first.
+pub(crate) trait CallMethod0<'py> {
+    fn vcall_method0(
+        &self,
+        name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+}
+
+impl<'py, T> CallMethod0<'py> for Bound<'py, T> {
+    #[inline]
+    fn vcall_method0(
+        &self,
+        name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        call_method(self.as_any(), name, &[])
+    }
 }
 
 /// `contextvars.copy_context()`: a new `Context` holding the current one's variables.

@@ -42,6 +42,8 @@ use std::task::{Context, Waker};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::sys::CallMethod0;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -159,7 +161,7 @@ impl TransportCore {
         Ok(self
             .loop_
             .bind(py)
-            .call_method0(pyo3::intern!(py, "create_future"))?
+            .vcall_method0(pyo3::intern!(py, "create_future"))?
             .unbind())
     }
 

@@ -67,6 +67,8 @@ use std::cell::{Cell, OnceCell, RefCell};
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
+
+use crate::sys::CallMethod0;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
@@ -134,7 +136,7 @@ fn step0(
 ) -> PyResult<()> {
     match direct(p) {
         Some(feed) => f(feed),
-        None => p.call_method0(name).map(drop),
+        None => p.vcall_method0(name).map(drop),
     }
 }
 
@@ -434,7 +436,7 @@ impl TlsFeed {
                 };
                 drop(this);
                 if let Some(step) = step {
-                    p.call_method0(step)?;
+                    p.vcall_method0(step)?;
                 }
                 return Ok(());
             }
@@ -484,7 +486,7 @@ impl TlsFeed {
             step0(p, intern!(py, "_start_shutdown"), TlsFeed::_start_shutdown)?;
         }
         if self.write_backlog_nonempty(py)? {
-            p.call_method0(intern!(py, "_do_write"))?;
+            p.vcall_method0(intern!(py, "_do_write"))?;
         } else {
             self.send_outgoing(p, fixed)?;
         }
@@ -496,7 +498,7 @@ impl TlsFeed {
             &self.incoming_low_water,
             &self.incoming_high_water,
         )? {
-            p.call_method0(intern!(py, "_control_ssl_reading"))?;
+            p.vcall_method0(intern!(py, "_control_ssl_reading"))?;
         }
         Ok(())
     }
@@ -615,7 +617,7 @@ impl TlsFeed {
             &self.outgoing_low_water,
             &self.outgoing_high_water,
         )? {
-            p.call_method0(intern!(py, "_control_app_writing"))?;
+            p.vcall_method0(intern!(py, "_control_app_writing"))?;
         }
         Ok(())
     }
@@ -662,8 +664,8 @@ impl TlsFeed {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = name.py();
         match &fixed.raw_sslobj {
-            Some(raw) => raw.bind(py).call_method0(raw_name),
-            None => fixed.sslobj.bind(py).call_method0(name),
+            Some(raw) => raw.bind(py).vcall_method0(raw_name),
+            None => fixed.sslobj.bind(py).vcall_method0(name),
         }
     }
 
@@ -883,7 +885,7 @@ tls_methods! {
         if waiter.is_none() {
             return Ok(());
         }
-        if !waiter.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+        if !waiter.vcall_method0(intern!(py, "cancelled"))?.is_truthy()? {
             match exc {
                 Some(exc) if !exc.is_none() => {
                     call_method(&waiter, intern!(py, "set_exception"), &[exc])?;
@@ -961,7 +963,7 @@ tls_methods! {
                 f.loop_.bind(py).clone(),
             )
         };
-        let debug = loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()?;
+        let debug = loop_.vcall_method0(intern!(py, "get_debug"))?.is_truthy()?;
         let raw = match raw {
             Some(raw) if handshake_exc.is_none() && !debug => raw,
             raw => {
@@ -976,7 +978,7 @@ tls_methods! {
         drop(this.raw_obj.replace(raw.clone().unbind()));
         let handle = this.handshake_timeout_handle.borrow().clone_ref(py).into_bound(py);
         if !handle.is_none() {
-            handle.call_method0(intern!(py, "cancel"))?;
+            handle.vcall_method0(intern!(py, "cancel"))?;
             drop(this.handshake_timeout_handle.replace(py.None()));
         }
         let peercert = this
@@ -1005,8 +1007,8 @@ tls_methods! {
             Err(e) => return Err(e),
         };
         let extra = this.extra.borrow().clone_ref(py).into_bound(py);
-        let cipher = raw.call_method0(intern!(py, "cipher"))?;
-        let compression = raw.call_method0(intern!(py, "compression"))?;
+        let cipher = raw.vcall_method0(intern!(py, "cipher"))?;
+        let compression = raw.vcall_method0(intern!(py, "compression"))?;
         let kw = PyDict::new(py);
         kw.set_item(intern!(py, "peercert"), peercert)?;
         kw.set_item(intern!(py, "cipher"), cipher)?;
@@ -1018,7 +1020,7 @@ tls_methods! {
             // `_get_app_transport()`: the one `__init__` made, unless it is gone.
             let mut transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
             if transport.is_none() {
-                transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+                transport = p.vcall_method0(intern!(py, "_get_app_transport"))?;
             }
             let app = this.app_protocol.borrow().clone_ref(py);
             drop(this);
@@ -1045,7 +1047,7 @@ tls_methods! {
                 drop(this.app_state.replace(c.app_eof.clone_ref(py)));
                 let app = this.app_protocol.borrow().clone_ref(py);
                 drop(this);
-                let keep_open = app.bind(py).call_method0(intern!(py, "eof_received"))?;
+                let keep_open = app.bind(py).vcall_method0(intern!(py, "eof_received"))?;
                 if keep_open.is_truthy()? {
                     c.logger.bind(py).call_method1(
                         intern!(py, "warning"),
@@ -1128,7 +1130,7 @@ tls_methods! {
         let p = slf.as_any();
         let c = consts(py)?;
         let loop_ = slf.borrow().fixed(p)?.loop_.bind(py).clone();
-        if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
+        if loop_.vcall_method0(intern!(py, "get_debug"))?.is_truthy()? {
             c.start_handshake.bind(py).call1((p,))?;
             return Ok(());
         }
@@ -1173,7 +1175,7 @@ tls_methods! {
         }
         if this.handshaking.get() {
             drop(this);
-            p.call_method0(intern!(py, "_abort"))?;
+            p.vcall_method0(intern!(py, "_abort"))?;
             return Ok(());
         }
         this._set_state(c.flushing.bind(py))?;
@@ -1201,14 +1203,14 @@ tls_methods! {
         let p = slf.as_any();
         let handle = slf.borrow().shutdown_timeout_handle.borrow().clone_ref(py).into_bound(py);
         if !handle.is_none() {
-            handle.call_method0(intern!(py, "cancel"))?;
+            handle.vcall_method0(intern!(py, "cancel"))?;
             drop(slf.borrow().shutdown_timeout_handle.replace(py.None()));
         }
         if shutdown_exc.is_truthy()? {
             p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
         } else {
             let transport = slf.borrow().transport.borrow().clone_ref(py);
-            transport.bind(py).call_method0(intern!(py, "close"))?;
+            transport.bind(py).vcall_method0(intern!(py, "close"))?;
         }
         Ok(())
     }
@@ -1224,7 +1226,7 @@ tls_methods! {
         let c = consts(py)?;
         let this = slf.borrow();
         let backlog = this.write_backlog.borrow().clone_ref(py);
-        backlog.bind(py).call_method0(intern!(py, "clear"))?;
+        backlog.bind(py).vcall_method0(intern!(py, "clear"))?;
         this.fixed(p)?.outgoing_read.bind(py).call0()?;
         let lost = this.conn_lost.borrow().bind(py).add(1)?;
         drop(this.conn_lost.replace(lost.unbind()));
@@ -1251,7 +1253,7 @@ tls_methods! {
         for cell in [&this.shutdown_timeout_handle, &this.handshake_timeout_handle] {
             let handle = cell.borrow().clone_ref(py).into_bound(py);
             if handle.is_truthy()? {
-                handle.call_method0(intern!(py, "cancel"))?;
+                handle.vcall_method0(intern!(py, "cancel"))?;
                 drop(cell.replace(py.None()));
             }
         }
