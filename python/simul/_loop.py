@@ -299,10 +299,9 @@ class EventLoop(  # type: ignore[misc]
         waiter = self.create_future()
         if ssl:
             sslcontext = None if isinstance(ssl, bool) else ssl
-            transport = self._make_ssl_transport(
-                sock, protocol, sslcontext, waiter, server_side=False,
-                server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout, made_now=True,
+            transport = self._ssl_transport(
+                sock, protocol, sslcontext, waiter, False, server_hostname, None, None,
+                ssl_handshake_timeout, ssl_shutdown_timeout, True, True,
             )
         else:
             transport = self._make_socket_transport(sock, protocol, waiter)
@@ -319,7 +318,7 @@ class EventLoop(  # type: ignore[misc]
         return transport, protocol
 
     def _make_socket_transport(
-        self, sock: socket.socket, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None,
+        self, sock: socket.socket, protocol: Any, waiter: Any = None, extra: Any = None, server: Any = None,
         made_now: bool = False,
     ) -> Any:
         """``_SelectorSocketTransport(self, sock, protocol, waiter, extra, server)``, on the
@@ -471,7 +470,7 @@ class EventLoop(  # type: ignore[misc]
     def _accept_plain(self, protocol_factory: Callable[[], Any], conn: socket.socket, addr: Any, server: Any) -> None:
         try:
             protocol = protocol_factory()
-            self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+            self._make_socket_transport(conn, protocol, None, {"peername": addr}, server)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:

@@ -318,10 +318,22 @@ class TlsMixin:
         server: Any = None,
         ssl_handshake_timeout: float = constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout: float = constants.SSL_SHUTDOWN_TIMEOUT,
-        call_connection_made: bool = True, made_now: bool = False,
+        call_connection_made: bool = True,
     ) -> Any:
-        """``BaseEventLoop._make_ssl_transport``; ``made_now`` (``create_connection``'s):
-        the TLS protocol's ``connection_made``, the handshake's start, runs at once (see
+        """``BaseEventLoop._make_ssl_transport`` (``_ssl_transport`` by keywords)."""
+        return self._ssl_transport(
+            rawsock, protocol, sslcontext, waiter, server_side, server_hostname, extra,
+            server, ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made, False,
+        )
+
+    def _ssl_transport(
+        self, rawsock: Any, protocol: Any, sslcontext: Any, waiter: Any, server_side: bool,
+        server_hostname: Any, extra: Any, server: Any, ssl_handshake_timeout: Any,
+        ssl_shutdown_timeout: Any, call_connection_made: bool, made_now: bool,
+    ) -> Any:
+        """``_make_ssl_transport``, its arguments by position (simul's own callers: no
+        keywords to match per connection); ``made_now`` (``create_connection``'s): the
+        TLS protocol's ``connection_made``, the handshake's start, runs at once (see
         ``EventLoop._make_socket_transport``)."""
         # (Its arguments by position: ``TlsFeed.__new__`` then takes no keywords dict.)
         ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
@@ -329,7 +341,7 @@ class TlsMixin:
             call_connection_made, ssl_handshake_timeout, ssl_shutdown_timeout,
         )
         raw = self._make_socket_transport(  # type: ignore[attr-defined]
-            rawsock, ssl_protocol, extra=extra, server=server, made_now=made_now
+            rawsock, ssl_protocol, None, extra, server, made_now
         )
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
@@ -373,11 +385,9 @@ class TlsMixin:
         try:
             protocol = protocol_factory()
             waiter = self.create_future()  # type: ignore[attr-defined]
-            transport = self._make_ssl_transport(
-                conn, protocol, sslcontext, waiter=waiter, server_side=True,
-                extra={"peername": addr}, server=server,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
+            transport = self._ssl_transport(
+                conn, protocol, sslcontext, waiter, True, None, {"peername": addr}, server,
+                ssl_handshake_timeout, ssl_shutdown_timeout, True, False,
             )
         except (SystemExit, KeyboardInterrupt):
             raise
