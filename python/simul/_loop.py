@@ -319,14 +319,15 @@ class EventLoop(  # type: ignore[misc]
 
     def _make_socket_transport(
         self, sock: socket.socket, protocol: Any, waiter: Any = None, extra: Any = None, server: Any = None,
-        made_now: bool = False,
+        made_now: bool = False, tls: bool = False,
     ) -> Any:
         """``_SelectorSocketTransport(self, sock, protocol, waiter, extra, server)``, on the
         Rust core. ``made_now``: ``protocol.connection_made`` runs here rather than an
         iteration later (``create_connection``'s TLS protocol, whose ``connection_made``
         sends the first handshake flight: it calls no user code, and the user's protocol
         still sees ``connection_made`` after the handshake); an error it raises goes to
-        the exception handler as a callback's would."""
+        the exception handler as a callback's would. ``tls``: the transport under one of
+        simul's TLS protocols (``_ssl_transport``), a ``TlsSocketTransport``."""
         info = dict(extra) if extra else {}
         info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
         tsock._sock = sock
@@ -350,11 +351,16 @@ class EventLoop(  # type: ignore[misc]
             base_events._set_nodelay(sock)
         # ``SocketTransport(self, sock, protocol, info, server)``, its ``__init__``'s steps
         # here.
-        transport = _NEW(SocketTransport)
+        if tls:
+            transport = _NEW(TlsSocketTransport)
+            bound = _TLS_TRANSPORT_BOUND
+        else:
+            transport = _NEW(SocketTransport)
+            bound = _SOCKET_TRANSPORT_BOUND
         transport._extra = info
         transport._loop = self
         core = transport._core = _simul.SocketTransport(self, sock, protocol, info, server)
-        core._bind_methods(transport, _SOCKET_TRANSPORT_BOUND)
+        core._bind_methods(transport, bound)
         self._transports[sock.fileno()] = _WEAKREF(transport)
         if not made_now:
             self.call_soon(protocol.connection_made, transport)
@@ -703,6 +709,26 @@ class SocketTransport(SendfileTransportMixin, asyncio.Transport):
 
 for _name in _SOCKET_TRANSPORT_LOOKED_UP:
     setattr(SocketTransport, _name, _simul.CoreMethod(_name))
+
+# The methods a TLS connection's socket transport is called by on its way (by
+# ``TlsFeed``: ``write``, ``close``; by the core itself: ``_call_connection_lost``).
+_TLS_TRANSPORT_BOUND = ("write", "close", "_call_connection_lost")
+
+
+class TlsSocketTransport(SocketTransport):
+    """The socket transport under one of simul's TLS protocols: a ``SocketTransport``
+    (named so), with only the methods the TLS protocol calls on its way bound per
+    transport; the other hot ones of ``SocketTransport`` (``sslproto``'s flow control,
+    ``get_extra_info``'s fallback, ...) are ``_simul.CoreMethod`` descriptors here, which
+    come first in the MRO: a handshake then binds 3 methods per transport, not 9."""
+
+    __slots__ = ()
+
+
+TlsSocketTransport.__name__ = TlsSocketTransport.__qualname__ = "SocketTransport"
+for _name in _SOCKET_TRANSPORT_BOUND:
+    if _name not in _TLS_TRANSPORT_BOUND:
+        setattr(TlsSocketTransport, _name, _simul.CoreMethod(_name))
 del _name
 
 

@@ -341,7 +341,7 @@ class TlsMixin:
             call_connection_made, ssl_handshake_timeout, ssl_shutdown_timeout,
         )
         raw = self._make_socket_transport(  # type: ignore[attr-defined]
-            rawsock, ssl_protocol, None, extra, server, made_now
+            rawsock, ssl_protocol, None, extra, server, made_now, True
         )
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
