@@ -67,6 +67,8 @@ _CONNECT_PENDING = frozenset(
     (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 )
 _UNSPEC_OR_INET = (socket.AF_UNSPEC, socket.AF_INET)
+_SOCK_STREAM = int(socket.SOCK_STREAM)
+_IPPROTO_TCP = int(socket.IPPROTO_TCP)
 # The protocols ``_ipaddr_info`` takes a stream socket's address with (it answers
 # ``IPPROTO_TCP`` for each).
 _STREAM_PROTOS = (0, socket.IPPROTO_TCP, socket.IPPROTO_UDP)
@@ -331,24 +333,29 @@ class EventLoop(  # type: ignore[misc]
         info = dict(extra) if extra else {}
         info["socket"] = tsock = _NEW(_TRANSPORT_SOCKET)
         tsock._sock = sock
-        try:
-            info.setdefault("sockname", sock.getsockname())
-        except OSError:
-            info.setdefault("sockname", None)
-        if "peername" not in info:
+        plain = type(sock) is _SOCKET
+        if (
+            plain and _RAW_FAMILY(sock) in _INET and _RAW_TYPE(sock) == _SOCK_STREAM
+            and sock.proto == _IPPROTO_TCP
+        ):
+            # The names and ``base_events._set_nodelay`` below, in one Rust call.
+            want = "peername" not in info
+            sockname, peername = self._tcp_setup(sock.fileno(), want)
+            info.setdefault("sockname", sockname)
+            if want:
+                info["peername"] = peername
+        else:
             try:
-                info["peername"] = sock.getpeername()
+                info.setdefault("sockname", sock.getsockname())
             except OSError:
-                info["peername"] = None
-        if type(sock) is socket.socket:
-            # ``base_events._set_nodelay``, on the raw ints.
-            if (
-                _RAW_FAMILY(sock) in _INET and _RAW_TYPE(sock) == socket.SOCK_STREAM
-                and sock.proto == socket.IPPROTO_TCP
-            ):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        elif sock.family in _INET and sock.type == socket.SOCK_STREAM:
-            base_events._set_nodelay(sock)
+                info.setdefault("sockname", None)
+            if "peername" not in info:
+                try:
+                    info["peername"] = sock.getpeername()
+                except OSError:
+                    info["peername"] = None
+            if not plain and sock.family in _INET and sock.type == socket.SOCK_STREAM:
+                base_events._set_nodelay(sock)
         # ``SocketTransport(self, sock, protocol, info, server)``, its ``__init__``'s steps
         # here.
         if tls:

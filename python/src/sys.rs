@@ -417,47 +417,93 @@ pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(std::os::fd::OwnedFd,
     })? as RawFd;
     // SAFETY: `accept4` just returned `new`, a descriptor nothing else owns.
     let new = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) };
-    let family = libc::c_int::from(addr.ss_family);
-    let peer = if family == libc::AF_INET
-        && len as usize >= std::mem::size_of::<libc::sockaddr_in>()
-    {
-        // SAFETY: the kernel wrote a `sockaddr_in` (its family says so, and `len` covers
-        // it) into `addr`, which is larger and at least as aligned.
-        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-        Peer::V4(std::net::SocketAddrV4::new(
-            u32::from_be(a.sin_addr.s_addr).into(),
-            u16::from_be(a.sin_port),
-        ))
-    } else if family == libc::AF_INET6 && len as usize >= std::mem::size_of::<libc::sockaddr_in6>()
-    {
-        // SAFETY: as above, for a `sockaddr_in6`.
-        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-        let mut buf = [0 as libc::c_char; INET6_ADDRSTRLEN];
-        // SAFETY: `a.sin6_addr` is an `in6_addr`, what `AF_INET6` asks for, and `buf` holds
-        // `INET6_ADDRSTRLEN` bytes, the longest text form with its NUL.
-        let text = unsafe {
-            inet_ntop(
-                libc::AF_INET6,
-                (&a.sin6_addr as *const libc::in6_addr).cast(),
-                buf.as_mut_ptr(),
-                buf.len() as libc::socklen_t,
-            )
-        };
-        if text.is_null() {
-            return Err(io::Error::last_os_error()); // `new` closed as it drops
-        }
-        // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
-        let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-        Peer::V6 {
-            host: host.to_string_lossy().into_owned(),
-            port: u16::from_be(a.sin6_port),
-            flowinfo: u32::from_be(a.sin6_flowinfo),
-            scope_id: a.sin6_scope_id,
-        }
-    } else {
-        Peer::Other
-    };
+    let peer = peer_of(&addr, len)?; // on an error `new` is closed as it drops
     Ok((new, peer))
+}
+
+/// The address the kernel wrote into `addr` (`len` bytes of it), as [`Peer`] names it.
+fn peer_of(addr: &libc::sockaddr_storage, len: libc::socklen_t) -> io::Result<Peer> {
+    let family = libc::c_int::from(addr.ss_family);
+    Ok(
+        if family == libc::AF_INET && len as usize >= std::mem::size_of::<libc::sockaddr_in>() {
+            // SAFETY: the kernel wrote a `sockaddr_in` (its family says so, and `len` covers
+            // it) into `addr`, which is larger and at least as aligned.
+            let a =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Peer::V4(std::net::SocketAddrV4::new(
+                u32::from_be(a.sin_addr.s_addr).into(),
+                u16::from_be(a.sin_port),
+            ))
+        } else if family == libc::AF_INET6
+            && len as usize >= std::mem::size_of::<libc::sockaddr_in6>()
+        {
+            // SAFETY: as above, for a `sockaddr_in6`.
+            let a =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let mut buf = [0 as libc::c_char; INET6_ADDRSTRLEN];
+            // SAFETY: `a.sin6_addr` is an `in6_addr`, what `AF_INET6` asks for, and `buf` holds
+            // `INET6_ADDRSTRLEN` bytes, the longest text form with its NUL.
+            let text = unsafe {
+                inet_ntop(
+                    libc::AF_INET6,
+                    (&a.sin6_addr as *const libc::in6_addr).cast(),
+                    buf.as_mut_ptr(),
+                    buf.len() as libc::socklen_t,
+                )
+            };
+            if text.is_null() {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
+            let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+            Peer::V6 {
+                host: host.to_string_lossy().into_owned(),
+                port: u16::from_be(a.sin6_port),
+                flowinfo: u32::from_be(a.sin6_flowinfo),
+                scope_id: a.sin6_scope_id,
+            }
+        } else {
+            Peer::Other
+        },
+    )
+}
+
+/// `getsockname(2)` (`peer` false) or `getpeername(2)` (`peer` true) of `fd`, named as
+/// CPython's `socket.getsockname`/`getpeername` name an IPv4 or IPv6 address.
+pub(crate) fn sock_name(fd: RawFd, peer: bool) -> io::Result<Peer> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (plain integers).
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = (&mut addr as *mut libc::sockaddr_storage).cast();
+    // SAFETY: `addr` and `len` describe a writable `sockaddr_storage`, which the kernel
+    // fills up to `len` bytes; a bad descriptor makes the call fail, never undefined
+    // behaviour.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd, p, &mut len)
+        } else {
+            libc::getsockname(fd, p, &mut len)
+        }
+    };
+    cvt(r as isize)?;
+    peer_of(&addr, len)
+}
+
+/// `setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1)` (`base_events._set_nodelay`).
+pub(crate) fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: the option value is one `c_int`, pointed at by a live local, with its size;
+    // a bad descriptor makes the call fail, never undefined behaviour.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    cvt(r as isize).map(drop)
 }
 
 /// `<netinet/in.h>`'s longest IPv6 text form, with its NUL (not in the `libc` crate).
