@@ -17,7 +17,13 @@
 //! The TLS feed's memory views, at the end: a chunk of the read buffer lent to
 //! `ssl.MemoryBIO.write` (`BioWriter`), and a `bytes` object filled in place by
 //! `_ssl._SSLSocket.read` and cut to size with `_PyBytes_Resize` (`NewBytes`, outside the
-//! limited API too).
+//! limited API too); a `MemoryBIO`'s `pending` read through its getset's `__get__` slot
+//! (`BioPending`).
+//!
+//! Calls by the vectorcall protocol (`call`, `call_method`, `CallMethod0`:
+//! `PyObject_Vectorcall`/`PyObject_VectorcallMethod`, outside the 3.11 limited API): no
+//! argument tuple and no bound method per call. A TCP transport's set-up names
+//! (`sock_name`: `getsockname`/`getpeername`, and `set_nodelay`).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.

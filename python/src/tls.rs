@@ -54,7 +54,10 @@
 //! `TlsFeed` is a base class of `_FastSSLProtocol` (`class _FastSSLProtocol(TlsFeed,
 //! sslproto.SSLProtocol)`), and the connection's hot state lives in its Rust fields:
 //! `_state`, `_app_protocol`, `_transport`, `_write_backlog`, `_write_buffer_size`, the
-//! four pause flags and `_app_protocol_is_buffer`, and the four water marks are data
+//! four pause flags and `_app_protocol_is_buffer`, the four water marks, and the fields
+//! its steps read and write (`_waiter`, `_app_transport`, `_extra`, `_app_state`,
+//! `_conn_lost`, `_eof_received`, `_handshake_start_time`, both timeout handles and
+//! `_FastSSLProtocol`'s `_raw`) are data
 //! descriptors of the class, so `sslproto`'s own Python code reads and writes them by
 //! name as before (and takes turns with this path on the same connection), while this
 //! path reads a field where it would look a name up in the instance dict. The fields
