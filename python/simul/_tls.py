@@ -57,7 +57,6 @@ _WRITE_HIGH = constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE * 1024
 _READ_LOW = _READ_HIGH // 4
 _WRITE_LOW = _WRITE_HIGH // 4
 _UNWRAPPED = sslproto.SSLProtocolState.UNWRAPPED
-_STATE_INIT = sslproto.AppProtocolState.STATE_INIT
 _STATE_CON_MADE = sslproto.AppProtocolState.STATE_CON_MADE
 _NEW = object.__new__
 _BIO = ssl.MemoryBIO
@@ -78,15 +77,17 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     ``sslproto``'s method of the same name, so behaviour is ``sslproto``'s.
     """
 
-    # The ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake is done
-    # (``ssl.SSLObject.read``/``write``/``pending`` only forward to it; set by
-    # ``TlsFeed._on_handshake_complete``); None otherwise.
-    _raw: Any = None
+    # ``_raw``: the ``_ssl._SSLSocket`` under a plain ``ssl.SSLObject`` once the handshake
+    # is done (``ssl.SSLObject.read``/``write``/``pending`` only forward to it; set by
+    # ``TlsFeed._on_handshake_complete``); None otherwise. A ``TlsFeed`` field.
 
     # ``sslproto.SSLProtocol.__init__``'s fields whose value it sets from no argument
     # (or from a default one), as class defaults: ``__init__`` stores only the others.
     # The fields of ``TlsFeed`` (the state, the flags, the water marks, the write
-    # backlog) start at ``sslproto``'s values in ``TlsFeed.__new__``. ``_ssl_buffer``:
+    # backlog, ``_waiter``, ``_app_transport``, ``_extra``, ``_app_state``, ``_conn_lost``,
+    # ``_eof_received``, ``_handshake_start_time``, the two timeout handles) start at
+    # ``sslproto``'s values in ``TlsFeed.__new__`` (none of them may be a class default
+    # here: this class comes before ``TlsFeed`` in the MRO). ``_ssl_buffer``:
     # sslproto zeroes a 256 KiB read buffer per connection (page faults and a memset per
     # handshake); its ``get_buffer`` replaces the buffer by a larger one when asked (it
     # never grows this one in place), so start with an empty one: with the feed it is
@@ -100,9 +101,6 @@ class _FastSSLProtocol(TlsFeed, sslproto.SSLProtocol):
     _server_hostname = None
     _ssl_handshake_timeout = constants.SSL_HANDSHAKE_TIMEOUT
     _ssl_shutdown_timeout = constants.SSL_SHUTDOWN_TIMEOUT
-    _conn_lost = 0
-    _app_state = _STATE_INIT
-    _eof_received = False
     _app_transport_created = True
 
     def __init__(
@@ -320,10 +318,22 @@ class TlsMixin:
         server: Any = None,
         ssl_handshake_timeout: float = constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout: float = constants.SSL_SHUTDOWN_TIMEOUT,
-        call_connection_made: bool = True, made_now: bool = False,
+        call_connection_made: bool = True,
     ) -> Any:
-        """``BaseEventLoop._make_ssl_transport``; ``made_now`` (``create_connection``'s):
-        the TLS protocol's ``connection_made``, the handshake's start, runs at once (see
+        """``BaseEventLoop._make_ssl_transport`` (``_ssl_transport`` by keywords)."""
+        return self._ssl_transport(
+            rawsock, protocol, sslcontext, waiter, server_side, server_hostname, extra,
+            server, ssl_handshake_timeout, ssl_shutdown_timeout, call_connection_made, False,
+        )
+
+    def _ssl_transport(
+        self, rawsock: Any, protocol: Any, sslcontext: Any, waiter: Any, server_side: bool,
+        server_hostname: Any, extra: Any, server: Any, ssl_handshake_timeout: Any,
+        ssl_shutdown_timeout: Any, call_connection_made: bool, made_now: bool,
+    ) -> Any:
+        """``_make_ssl_transport``, its arguments by position (simul's own callers: no
+        keywords to match per connection); ``made_now`` (``create_connection``'s): the
+        TLS protocol's ``connection_made``, the handshake's start, runs at once (see
         ``EventLoop._make_socket_transport``)."""
         # (Its arguments by position: ``TlsFeed.__new__`` then takes no keywords dict.)
         ssl_protocol = (_FastSSLProtocol if FASTPATH else sslproto.SSLProtocol)(
@@ -331,7 +341,7 @@ class TlsMixin:
             call_connection_made, ssl_handshake_timeout, ssl_shutdown_timeout,
         )
         raw = self._make_socket_transport(  # type: ignore[attr-defined]
-            rawsock, ssl_protocol, extra=extra, server=server, made_now=made_now
+            rawsock, ssl_protocol, None, extra, server, made_now, True
         )
         # sslproto asks its socket transport for these while it has one, and forgets them
         # when the socket closes; simul's transport may read a reply and the peer's close
@@ -375,11 +385,9 @@ class TlsMixin:
         try:
             protocol = protocol_factory()
             waiter = self.create_future()  # type: ignore[attr-defined]
-            transport = self._make_ssl_transport(
-                conn, protocol, sslcontext, waiter=waiter, server_side=True,
-                extra={"peername": addr}, server=server,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
+            transport = self._ssl_transport(
+                conn, protocol, sslcontext, waiter, True, None, {"peername": addr}, server,
+                ssl_handshake_timeout, ssl_shutdown_timeout, True, False,
             )
         except (SystemExit, KeyboardInterrupt):
             raise

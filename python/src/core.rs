@@ -832,24 +832,8 @@ impl LoopCore {
             Ok((new, peer)) => {
                 // `new` is owned until handed to Python, so a failure to build the address
                 // (a `MemoryError`) closes it rather than leaking it.
-                let addr = match peer {
-                    crate::sys::Peer::V4(a) => {
-                        (a.ip().to_string(), a.port()).into_pyobject(py)?.into_any()
-                    }
-                    crate::sys::Peer::V6 {
-                        host,
-                        port,
-                        flowinfo,
-                        scope_id,
-                    } => (host, port, flowinfo, scope_id)
-                        .into_pyobject(py)?
-                        .into_any(),
-                    crate::sys::Peer::Other => py.None().into_bound(py),
-                };
-                Ok(Some((
-                    std::os::fd::IntoRawFd::into_raw_fd(new),
-                    addr.unbind(),
-                )))
+                let addr = peer_to_py(py, peer)?;
+                Ok(Some((std::os::fd::IntoRawFd::into_raw_fd(new), addr)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 self.mark_drained(py, fd, false)?;
@@ -857,6 +841,30 @@ impl LoopCore {
             }
             Err(e) => Err(crate::tcore::os_error(py, e)),
         }
+    }
+
+    /// A TCP socket transport's set-up on its descriptor `fd` (`_make_socket_transport`,
+    /// for a plain `socket.socket` of an IPv4 or IPv6 TCP socket): its `getsockname()`,
+    /// its `getpeername()` if `peer` (each `None` where the call fails, as the stock
+    /// loop's transport has it), then `TCP_NODELAY` on (`base_events._set_nodelay`, whose
+    /// `OSError` it raises); the names as `socket.getsockname` gives them, without that
+    /// method's Python call and its argument parsing.
+    fn _tcp_setup(
+        &self,
+        py: Python<'_>,
+        fd: RawFd,
+        peer: bool,
+    ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        let name = |which: bool| -> PyResult<Py<PyAny>> {
+            match crate::sys::sock_name(fd, which) {
+                Ok(p) => peer_to_py(py, p),
+                Err(_) => Ok(py.None()),
+            }
+        };
+        let sockname = name(false)?;
+        let peername = if peer { name(true)? } else { py.None() };
+        crate::sys::set_nodelay(fd).map_err(|e| crate::tcore::os_error(py, e))?;
+        Ok((sockname, peername))
     }
 
     /// Ends the connect watch (the writer) of `fd`, whose socket is `sock`, handing its
@@ -896,4 +904,47 @@ impl LoopCore {
         let fds = engine.fds.borrow();
         Ok(fds.get(&fd).is_some_and(|w| w.entry.has(write)))
     }
+}
+
+/// An address as CPython's `socket` module names it: `(host, port)` for IPv4, `(host,
+/// port, flowinfo, scope_id)` for IPv6; `None` for another family.
+fn peer_to_py(py: Python<'_>, peer: crate::sys::Peer) -> PyResult<Py<PyAny>> {
+    Ok(match peer {
+        crate::sys::Peer::V4(a) => {
+            // Dotted decimal, as `inet_ntop(3)` writes it, without `fmt`'s machinery.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
+            }
+            let host = std::str::from_utf8(&buf[..n]).expect("ASCII digits and dots");
+            (pyo3::types::PyString::new(py, host), a.port())
+                .into_pyobject(py)?
+                .into_any()
+                .unbind()
+        }
+        crate::sys::Peer::V6 {
+            host,
+            port,
+            flowinfo,
+            scope_id,
+        } => (host, port, flowinfo, scope_id)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        crate::sys::Peer::Other => py.None(),
+    })
 }

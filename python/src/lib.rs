@@ -11,7 +11,7 @@
 //! | `tcore.rs` | `TransportCore`: what the three transports share (protocol, extra, flow control, the write side's flush loop (`poll_write_side`), reporting, `connection_lost` scheduling, the `contextvars` context the protocol callbacks run in) |
 //! | `tls.rs` | `TlsFeed`: the base class of `_tls.py`'s `_FastSSLProtocol`: its steady-state TLS data path (records in, records out) and hot state |
 //! | `glue.rs` | the Python helpers of `simul/_glue.py` the Rust side calls on cold paths |
-//! | `sys.rs` | the unsafe code: GIL release, the raw system calls (`accept4` included), `call_soon` as a raw fastcall method and `get_debug`/`create_future` as raw no-argument methods, the socket transport's `write`/`is_closing` as raw methods, a callback run inside `PyContext_Enter`/`Exit`, and `SoonEntry` (a `Handle` queued as a thin engine entry, no Rust allocation) |
+//! | `sys.rs` | the unsafe code: GIL release, the raw system calls (`accept4`, a TCP transport's `getsockname`/`getpeername`/`TCP_NODELAY` included), calls by vectorcall (no argument tuple, no bound method), a `MemoryBIO`'s `pending` by its getset slot, `call_soon` as a raw fastcall method and `get_debug`/`create_future` as raw no-argument methods, the socket transport's `write`/`is_closing` as raw methods, a callback run inside `PyContext_Enter`/`Exit`, and `SoonEntry` (a `Handle` queued as a thin engine entry, no Rust allocation) |
 //!
 //! The Python package (`simul/`) builds `simul.EventLoop` from `LoopCore` and asyncio's
 //! `BaseEventLoop`; see `core.rs` for the design.

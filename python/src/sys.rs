@@ -17,7 +17,13 @@
 //! The TLS feed's memory views, at the end: a chunk of the read buffer lent to
 //! `ssl.MemoryBIO.write` (`BioWriter`), and a `bytes` object filled in place by
 //! `_ssl._SSLSocket.read` and cut to size with `_PyBytes_Resize` (`NewBytes`, outside the
-//! limited API too).
+//! limited API too); a `MemoryBIO`'s `pending` read through its getset's `__get__` slot
+//! (`BioPending`).
+//!
+//! Calls by the vectorcall protocol (`call`, `call_method`, `CallMethod0`:
+//! `PyObject_Vectorcall`/`PyObject_VectorcallMethod`, outside the 3.11 limited API): no
+//! argument tuple and no bound method per call. A TCP transport's set-up names
+//! (`sock_name`: `getsockname`/`getpeername`, and `set_nodelay`).
 //!
 //! Each function is a safe front: it checks its preconditions or documents why the caller
 //! cannot break them.
@@ -417,47 +423,93 @@ pub(crate) fn accept_nonblocking(fd: RawFd) -> io::Result<(std::os::fd::OwnedFd,
     })? as RawFd;
     // SAFETY: `accept4` just returned `new`, a descriptor nothing else owns.
     let new = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) };
-    let family = libc::c_int::from(addr.ss_family);
-    let peer = if family == libc::AF_INET
-        && len as usize >= std::mem::size_of::<libc::sockaddr_in>()
-    {
-        // SAFETY: the kernel wrote a `sockaddr_in` (its family says so, and `len` covers
-        // it) into `addr`, which is larger and at least as aligned.
-        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-        Peer::V4(std::net::SocketAddrV4::new(
-            u32::from_be(a.sin_addr.s_addr).into(),
-            u16::from_be(a.sin_port),
-        ))
-    } else if family == libc::AF_INET6 && len as usize >= std::mem::size_of::<libc::sockaddr_in6>()
-    {
-        // SAFETY: as above, for a `sockaddr_in6`.
-        let a = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-        let mut buf = [0 as libc::c_char; INET6_ADDRSTRLEN];
-        // SAFETY: `a.sin6_addr` is an `in6_addr`, what `AF_INET6` asks for, and `buf` holds
-        // `INET6_ADDRSTRLEN` bytes, the longest text form with its NUL.
-        let text = unsafe {
-            inet_ntop(
-                libc::AF_INET6,
-                (&a.sin6_addr as *const libc::in6_addr).cast(),
-                buf.as_mut_ptr(),
-                buf.len() as libc::socklen_t,
-            )
-        };
-        if text.is_null() {
-            return Err(io::Error::last_os_error()); // `new` closed as it drops
-        }
-        // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
-        let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-        Peer::V6 {
-            host: host.to_string_lossy().into_owned(),
-            port: u16::from_be(a.sin6_port),
-            flowinfo: u32::from_be(a.sin6_flowinfo),
-            scope_id: a.sin6_scope_id,
-        }
-    } else {
-        Peer::Other
-    };
+    let peer = peer_of(&addr, len)?; // on an error `new` is closed as it drops
     Ok((new, peer))
+}
+
+/// The address the kernel wrote into `addr` (`len` bytes of it), as [`Peer`] names it.
+fn peer_of(addr: &libc::sockaddr_storage, len: libc::socklen_t) -> io::Result<Peer> {
+    let family = libc::c_int::from(addr.ss_family);
+    Ok(
+        if family == libc::AF_INET && len as usize >= std::mem::size_of::<libc::sockaddr_in>() {
+            // SAFETY: the kernel wrote a `sockaddr_in` (its family says so, and `len` covers
+            // it) into `addr`, which is larger and at least as aligned.
+            let a =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Peer::V4(std::net::SocketAddrV4::new(
+                u32::from_be(a.sin_addr.s_addr).into(),
+                u16::from_be(a.sin_port),
+            ))
+        } else if family == libc::AF_INET6
+            && len as usize >= std::mem::size_of::<libc::sockaddr_in6>()
+        {
+            // SAFETY: as above, for a `sockaddr_in6`.
+            let a =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let mut buf = [0 as libc::c_char; INET6_ADDRSTRLEN];
+            // SAFETY: `a.sin6_addr` is an `in6_addr`, what `AF_INET6` asks for, and `buf` holds
+            // `INET6_ADDRSTRLEN` bytes, the longest text form with its NUL.
+            let text = unsafe {
+                inet_ntop(
+                    libc::AF_INET6,
+                    (&a.sin6_addr as *const libc::in6_addr).cast(),
+                    buf.as_mut_ptr(),
+                    buf.len() as libc::socklen_t,
+                )
+            };
+            if text.is_null() {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: on success `inet_ntop` wrote a NUL-terminated string into `buf`.
+            let host = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+            Peer::V6 {
+                host: host.to_string_lossy().into_owned(),
+                port: u16::from_be(a.sin6_port),
+                flowinfo: u32::from_be(a.sin6_flowinfo),
+                scope_id: a.sin6_scope_id,
+            }
+        } else {
+            Peer::Other
+        },
+    )
+}
+
+/// `getsockname(2)` (`peer` false) or `getpeername(2)` (`peer` true) of `fd`, named as
+/// CPython's `socket.getsockname`/`getpeername` name an IPv4 or IPv6 address.
+pub(crate) fn sock_name(fd: RawFd, peer: bool) -> io::Result<Peer> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (plain integers).
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = (&mut addr as *mut libc::sockaddr_storage).cast();
+    // SAFETY: `addr` and `len` describe a writable `sockaddr_storage`, which the kernel
+    // fills up to `len` bytes; a bad descriptor makes the call fail, never undefined
+    // behaviour.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd, p, &mut len)
+        } else {
+            libc::getsockname(fd, p, &mut len)
+        }
+    };
+    cvt(r as isize)?;
+    peer_of(&addr, len)
+}
+
+/// `setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, 1)` (`base_events._set_nodelay`).
+pub(crate) fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: the option value is one `c_int`, pointed at by a live local, with its size;
+    // a bad descriptor makes the call fail, never undefined behaviour.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    cvt(r as isize).map(drop)
 }
 
 /// `<netinet/in.h>`'s longest IPv6 text form, with its NUL (not in the `libc` crate).
@@ -552,13 +604,16 @@ pub(crate) fn run_in_context(
         crate::handle::Args::Tuple(t) => unsafe {
             ffi::PyObject_Call(callback.as_ptr(), t.as_ptr(), std::ptr::null_mut())
         },
-        // SAFETY: `callback` and `a` are live; the argument list ends with the null
-        // pointer `PyObject_CallFunctionObjArgs` expects. Same result contract as above.
+        // SAFETY: `callback` and `a` are live (owned by the caller's `Call`); the stack
+        // holds a free slot before the one argument (`ARGUMENTS_OFFSET`), no keyword
+        // names. Same result contract as above.
         crate::handle::Args::One(a) => unsafe {
-            ffi::PyObject_CallFunctionObjArgs(
+            let stack = [std::ptr::null_mut(), a.as_ptr()];
+            PyObject_Vectorcall(
                 callback.as_ptr(),
-                a.as_ptr(),
-                std::ptr::null_mut::<ffi::PyObject>(),
+                stack.as_ptr().add(1),
+                1 | ARGUMENTS_OFFSET,
+                std::ptr::null_mut(),
             )
         },
     };
@@ -571,6 +626,107 @@ pub(crate) fn run_in_context(
         return Err(PyErr::fetch(py));
     }
     res.map(drop)
+}
+
+// The vectorcall entry points, exported by every CPython from 3.9 on (in the limited API
+// from 3.12; `abi3-py311` bindings do not declare them).
+extern "C" {
+    fn PyObject_Vectorcall(
+        callable: *mut ffi::PyObject,
+        args: *const *mut ffi::PyObject,
+        nargsf: usize,
+        kwnames: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject;
+    fn PyObject_VectorcallMethod(
+        name: *mut ffi::PyObject,
+        args: *const *mut ffi::PyObject,
+        nargsf: usize,
+        kwnames: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject;
+}
+
+/// `PY_VECTORCALL_ARGUMENTS_OFFSET`: the callee may use the slot before `args[0]`.
+const ARGUMENTS_OFFSET: usize = 1 << (usize::BITS - 1);
+
+/// The most positional arguments [`call`] and [`call_method`] take.
+const MAX_ARGS: usize = 3;
+
+/// `f(*args)` through the vectorcall protocol: no argument tuple (pyo3's `call1` builds
+/// one under `abi3` for 3.11). At most [`MAX_ARGS`] arguments.
+pub(crate) fn call<'py>(
+    f: &Bound<'py, PyAny>,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    assert!(args.len() <= MAX_ARGS, "too many arguments");
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); MAX_ARGS + 1];
+    for (slot, a) in stack[1..].iter_mut().zip(args) {
+        *slot = a.as_ptr();
+    }
+    // SAFETY: the GIL is held (`Bound` proves it); `f` and the arguments are live
+    // references borrowed for the call; `stack[1..=len]` holds them, and `stack[0]` is
+    // ours for the callee to use (`ARGUMENTS_OFFSET`); no keyword names. The result is a
+    // new reference or null with an exception set.
+    let r = unsafe {
+        PyObject_Vectorcall(
+            f.as_ptr(),
+            stack.as_ptr().add(1),
+            args.len() | ARGUMENTS_OFFSET,
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: taking that new reference (if any) at once.
+    unsafe { Bound::from_owned_ptr_or_err(f.py(), r) }
+}
+
+/// `obj.name(*args)` through `PyObject_VectorcallMethod`: the method is found as
+/// attribute lookup finds it, but a function or method descriptor of the class is called
+/// with `obj` as its first argument, without a bound method (pyo3's `call_method1` makes
+/// one, and an argument tuple, under `abi3` for 3.11). At most [`MAX_ARGS`] arguments.
+pub(crate) fn call_method<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, pyo3::types::PyString>,
+    args: &[&Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    assert!(args.len() <= MAX_ARGS, "too many arguments");
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); MAX_ARGS + 1];
+    stack[0] = obj.as_ptr();
+    for (slot, a) in stack[1..].iter_mut().zip(args) {
+        *slot = a.as_ptr();
+    }
+    // SAFETY: the GIL is held (`Bound` proves it); `name` is a `str`, and `obj` and the
+    // arguments are live references borrowed for the call, in `stack[0..=len]` as the
+    // call expects (the receiver first); no keyword names. The result is a new reference
+    // or null with an exception set.
+    let r = unsafe {
+        PyObject_VectorcallMethod(
+            name.as_ptr(),
+            stack.as_ptr(),
+            1 + args.len(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: taking that new reference (if any) at once.
+    unsafe { Bound::from_owned_ptr_or_err(obj.py(), r) }
+}
+
+/// `obj.name()` through `PyObject_VectorcallMethod` ([`call_method`] with no arguments):
+/// pyo3's `call_method0` under `abi3` for 3.11 goes through `PyObject_CallMethodObjArgs`,
+/// which builds the same call from a C variadic list first.
+pub(crate) trait CallMethod0<'py> {
+    fn vcall_method0(
+        &self,
+        name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>>;
+}
+
+impl<'py, T> CallMethod0<'py> for Bound<'py, T> {
+    #[inline]
+    fn vcall_method0(
+        &self,
+        name: &Bound<'py, pyo3::types::PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        call_method(self.as_any(), name, &[])
+    }
 }
 
 /// `contextvars.copy_context()`: a new `Context` holding the current one's variables.
@@ -1359,6 +1515,84 @@ unsafe extern "C" fn soon_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
 /// `ssl.MemoryBIO`, for [`BioWriter::new`]'s type check.
 static MEMORY_BIO: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
 
+/// `ssl.MemoryBIO`'s `pending` descriptor (a C getset) and its type's `__get__` slot.
+struct PendingGetter {
+    descr: Py<PyAny>,
+    get: ffi::descrgetfunc,
+}
+
+static BIO_PENDING: pyo3::sync::PyOnceLock<PendingGetter> = pyo3::sync::PyOnceLock::new();
+
+fn memory_bio(py: Python<'_>) -> PyResult<&Py<pyo3::types::PyType>> {
+    MEMORY_BIO.get_or_try_init(py, || {
+        py.import("ssl")?
+            .getattr("MemoryBIO")?
+            .cast_into::<pyo3::types::PyType>()
+            .map(Bound::unbind)
+            .map_err(PyErr::from)
+    })
+}
+
+/// `bio.pending` read the shortest way [`BioPending::new`] found for `bio`.
+pub(crate) struct BioPending {
+    /// For an object of exactly `ssl.MemoryBIO`'s type (a C type, not subclassable: its
+    /// `pending` is always its class's getset): that descriptor's `__get__` slot, called
+    /// as attribute lookup would after finding it, without the name lookup in the type's
+    /// MRO at each read. `None`: by name.
+    get: Option<(ffi::descrgetfunc, *mut ffi::PyObject, *mut ffi::PyObject)>,
+}
+
+impl BioPending {
+    pub(crate) fn new(bio: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = bio.py();
+        let memory_bio = memory_bio(py)?.bind(py);
+        if !bio.get_type().is(memory_bio) {
+            return Ok(BioPending { get: None });
+        }
+        let getter = BIO_PENDING.get_or_try_init(py, || -> PyResult<PendingGetter> {
+            let descr = memory_bio
+                .getattr(pyo3::intern!(py, "__dict__"))?
+                .get_item(pyo3::intern!(py, "pending"))?;
+            // SAFETY: `descr`'s type is a live type object; `PyType_GetSlot` accepts
+            // static types since 3.10 and returns null when the slot is empty.
+            let slot = unsafe {
+                ffi::PyType_GetSlot(descr.get_type().as_ptr().cast(), ffi::Py_tp_descr_get)
+            };
+            if slot.is_null() {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "MemoryBIO.pending is not a descriptor",
+                ));
+            }
+            Ok(PendingGetter {
+                descr: descr.unbind(),
+                // SAFETY: the `Py_tp_descr_get` slot holds a `descrgetfunc`.
+                get: unsafe {
+                    std::mem::transmute::<*mut std::ffi::c_void, ffi::descrgetfunc>(slot)
+                },
+            })
+        })?;
+        Ok(BioPending {
+            get: Some((getter.get, getter.descr.as_ptr(), memory_bio.as_ptr())),
+        })
+    }
+
+    /// `bio.pending` as an `i64`, for the `bio` this was made for.
+    pub(crate) fn read(&self, bio: &Bound<'_, PyAny>) -> PyResult<i64> {
+        let py = bio.py();
+        let Some((get, descr, memory_bio)) = self.get else {
+            return bio.getattr(pyo3::intern!(py, "pending"))?.extract();
+        };
+        // SAFETY: the GIL is held; `descr` and `memory_bio` are kept alive by the statics
+        // `BIO_PENDING` and `MEMORY_BIO` (never emptied); `bio` is a live instance of
+        // exactly `memory_bio` (checked in `new`: an object's type never changes, as the
+        // type is not a heap type), which is what the descriptor's `tp_descr_get` expects.
+        // The result is a new reference or null with an exception set.
+        let value = unsafe { get(descr, bio.as_ptr(), memory_bio) };
+        // SAFETY: taking that new reference (if any) at once.
+        unsafe { Bound::from_owned_ptr_or_err(py, value) }?.extract()
+    }
+}
+
 /// A BIO's bound `write`, called with bytes lent rather than copied when it can be.
 pub(crate) struct BioWriter {
     write: Py<PyAny>,
@@ -1373,13 +1607,7 @@ impl BioWriter {
 
     pub(crate) fn new(bio: &Bound<'_, PyAny>) -> PyResult<Self> {
         let py = bio.py();
-        let memory_bio = MEMORY_BIO.get_or_try_init(py, || {
-            py.import("ssl")?
-                .getattr("MemoryBIO")?
-                .cast_into::<pyo3::types::PyType>()
-                .map(Bound::unbind)
-                .map_err(PyErr::from)
-        })?;
+        let memory_bio = memory_bio(py)?;
         Ok(BioWriter {
             write: bio.getattr(pyo3::intern!(py, "write"))?.unbind(),
             lend: bio.get_type().is(memory_bio.bind(py)),
@@ -1397,7 +1625,7 @@ impl BioWriter {
     pub(crate) fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         let write = self.write.bind(py);
         if !self.lend || data.len() < Self::LEND_MIN {
-            write.call1((PyBytes::new(py, data),))?;
+            call(write, &[PyBytes::new(py, data).as_any()])?;
             return Ok(());
         }
         let len = ffi::Py_ssize_t::try_from(data.len())
@@ -1413,7 +1641,7 @@ impl BioWriter {
         };
         // SAFETY: a new reference, or null with an exception set; the GIL is held.
         let view = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
-        let res = write.call1((&view,));
+        let res = call(write, &[&view]);
         // Freed with its last reference (which releases it); kept elsewhere, released.
         // SAFETY: reads the reference count of a live object; the GIL is held.
         if unsafe { ffi::Py_REFCNT(view.as_ptr()) } > 1 {

@@ -42,6 +42,8 @@ use std::task::{Context, Waker};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::sys::CallMethod0;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -159,7 +161,7 @@ impl TransportCore {
         Ok(self
             .loop_
             .bind(py)
-            .call_method0(pyo3::intern!(py, "create_future"))?
+            .vcall_method0(pyo3::intern!(py, "create_future"))?
             .unbind())
     }
 
@@ -274,9 +276,11 @@ impl TransportCore {
             .bind(py)
             .getattr(pyo3::intern!(py, "_call_connection_lost"))
             .and_then(|f| {
-                self.loop_
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "call_soon"), (f, exc))
+                crate::sys::call_method(
+                    self.loop_.bind(py),
+                    pyo3::intern!(py, "call_soon"),
+                    &[&f, exc.bind(py)],
+                )
             });
         if let Err(e) = res {
             e.print(py);

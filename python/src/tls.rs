@@ -54,7 +54,10 @@
 //! `TlsFeed` is a base class of `_FastSSLProtocol` (`class _FastSSLProtocol(TlsFeed,
 //! sslproto.SSLProtocol)`), and the connection's hot state lives in its Rust fields:
 //! `_state`, `_app_protocol`, `_transport`, `_write_backlog`, `_write_buffer_size`, the
-//! four pause flags and `_app_protocol_is_buffer`, and the four water marks are data
+//! four pause flags and `_app_protocol_is_buffer`, the four water marks, and the fields
+//! its steps read and write (`_waiter`, `_app_transport`, `_extra`, `_app_state`,
+//! `_conn_lost`, `_eof_received`, `_handshake_start_time`, both timeout handles and
+//! `_FastSSLProtocol`'s `_raw`) are data
 //! descriptors of the class, so `sslproto`'s own Python code reads and writes them by
 //! name as before (and takes turns with this path on the same connection), while this
 //! path reads a field where it would look a name up in the instance dict. The fields
@@ -67,11 +70,13 @@ use std::cell::{Cell, OnceCell, RefCell};
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
+
+use crate::sys::CallMethod0;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::sys::NewBytes;
+use crate::sys::{call, call_method, NewBytes};
 
 /// `sslproto.SSLProtocolState`'s five states, `sslproto.SSLAgainErrors`, `ssl.SSLError`
 /// and `ssl.SSLObject`.
@@ -134,7 +139,7 @@ fn step0(
 ) -> PyResult<()> {
     match direct(p) {
         Some(feed) => f(feed),
-        None => p.call_method0(name).map(drop),
+        None => p.vcall_method0(name).map(drop),
     }
 }
 
@@ -147,7 +152,7 @@ fn step1(
 ) -> PyResult<()> {
     match direct(p) {
         Some(feed) => f(feed, arg),
-        None => p.call_method1(name, (arg,)).map(drop),
+        None => call_method(p, name, &[arg]).map(drop),
     }
 }
 
@@ -282,6 +287,20 @@ pub struct TlsFeed {
     incoming_low_water: Mark,
     outgoing_high_water: Mark,
     outgoing_low_water: Mark,
+    /// `sslproto`'s fields that its steps here read and write, kept here rather than in
+    /// the instance dict (see the module doc): `_waiter`, `_app_transport`, `_extra`,
+    /// `_app_state`, `_conn_lost`, `_handshake_start_time`, the two timeout handles, and
+    /// `_FastSSLProtocol`'s `_raw`; `_eof_received` as a flag.
+    waiter: RefCell<Py<PyAny>>,
+    app_transport: RefCell<Py<PyAny>>,
+    extra: RefCell<Py<PyAny>>,
+    app_state: RefCell<Py<PyAny>>,
+    conn_lost: RefCell<Py<PyAny>>,
+    handshake_start_time: RefCell<Py<PyAny>>,
+    handshake_timeout_handle: RefCell<Py<PyAny>>,
+    shutdown_timeout_handle: RefCell<Py<PyAny>>,
+    raw_obj: RefCell<Py<PyAny>>,
+    eof_received: Cell<bool>,
     /// What never changes once the protocol is made, fetched on first use.
     fixed: OnceCell<Fixed>,
     /// The `_ssl` object's methods once the handshake is done.
@@ -297,7 +316,9 @@ struct Fixed {
     loop_: Py<PyAny>,
     incoming: Py<PyAny>,
     incoming_write: crate::sys::BioWriter,
+    incoming_pending: crate::sys::BioPending,
     outgoing: Py<PyAny>,
+    outgoing_pending: crate::sys::BioPending,
     outgoing_read: Py<PyAny>,
     max_size: Py<PyAny>,
 }
@@ -308,11 +329,6 @@ struct Raw {
     read: Py<PyAny>,
     write: Py<PyAny>,
     pending: Py<PyAny>,
-}
-
-/// `bio.pending`.
-fn pending(bio: &Bound<'_, PyAny>) -> PyResult<i64> {
-    bio.getattr(intern!(bio.py(), "pending"))?.extract()
 }
 
 /// Whether `size` has crossed the water mark a control call is due at: `size <= low`
@@ -351,6 +367,8 @@ impl TlsFeed {
             raw_sslobj,
             loop_: p.getattr(intern!(py, "_loop"))?.unbind(),
             incoming_write: crate::sys::BioWriter::new(&incoming)?,
+            incoming_pending: crate::sys::BioPending::new(&incoming)?,
+            outgoing_pending: crate::sys::BioPending::new(&outgoing)?,
             incoming: incoming.unbind(),
             outgoing_read: outgoing.getattr(intern!(py, "read"))?.unbind(),
             outgoing: outgoing.unbind(),
@@ -373,7 +391,7 @@ impl TlsFeed {
         let raw = match self.raw.get() {
             Some(raw) => raw,
             None => {
-                let raw = p.getattr(intern!(py, "_raw"))?;
+                let raw = self.raw_obj.borrow().clone_ref(py).into_bound(py);
                 if raw.is_none() {
                     return Ok(None);
                 }
@@ -421,7 +439,7 @@ impl TlsFeed {
                 };
                 drop(this);
                 if let Some(step) = step {
-                    p.call_method0(step)?;
+                    p.vcall_method0(step)?;
                 }
                 return Ok(());
             }
@@ -447,21 +465,20 @@ impl TlsFeed {
         // wrong guess would only pick the slower way.
         let waiting = match fed {
             Some(n) => n,
-            None => usize::try_from(pending(incoming)?).unwrap_or(0),
+            None => usize::try_from(fixed.incoming_pending.read(incoming)?).unwrap_or(0),
         };
         let (data, close_notify) = if waiting > MAX_RECORD_CIPHERTEXT {
             let waiting = match fed {
-                Some(_) => usize::try_from(pending(incoming)?).unwrap_or(0),
+                Some(_) => usize::try_from(fixed.incoming_pending.read(incoming)?).unwrap_or(0),
                 None => waiting,
             };
-            self.read_into_one(incoming, raw, waiting)?
+            self.read_into_one(incoming, fixed, raw, waiting)?
         } else {
             self.read_chunks(incoming, fixed, raw)?
         };
         if let Some(data) = data {
             let app = self.app_protocol.borrow().clone_ref(py);
-            app.bind(py)
-                .call_method1(intern!(py, "data_received"), (data,))?;
+            call_method(app.bind(py), intern!(py, "data_received"), &[&data])?;
         }
         if close_notify {
             step0(
@@ -472,11 +489,11 @@ impl TlsFeed {
             step0(p, intern!(py, "_start_shutdown"), TlsFeed::_start_shutdown)?;
         }
         if self.write_backlog_nonempty(py)? {
-            p.call_method0(intern!(py, "_do_write"))?;
+            p.vcall_method0(intern!(py, "_do_write"))?;
         } else {
             self.send_outgoing(p, fixed)?;
         }
-        let size = pending(incoming)?;
+        let size = fixed.incoming_pending.read(incoming)?;
         if mark_crossed(
             py,
             size,
@@ -484,7 +501,7 @@ impl TlsFeed {
             &self.incoming_low_water,
             &self.incoming_high_water,
         )? {
-            p.call_method0(intern!(py, "_control_ssl_reading"))?;
+            p.vcall_method0(intern!(py, "_control_ssl_reading"))?;
         }
         Ok(())
     }
@@ -505,7 +522,7 @@ impl TlsFeed {
         let mut chunks: Vec<Bound<'py, PyAny>> = Vec::new();
         let mut close_notify = false;
         loop {
-            let chunk = match read.call1((max_size,)) {
+            let chunk = match call(read, &[max_size]) {
                 Ok(c) => c,
                 Err(e) if e.is_instance(py, again) => break,
                 Err(e) => return Err(e),
@@ -515,7 +532,9 @@ impl TlsFeed {
                 break;
             }
             chunks.push(chunk);
-            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+            if fixed.incoming_pending.read(incoming)? == 0
+                && !raw.pending.bind(py).call0()?.is_truthy()?
+            {
                 break;
             }
         }
@@ -538,6 +557,7 @@ impl TlsFeed {
     fn read_into_one<'py>(
         &self,
         incoming: &Bound<'py, PyAny>,
+        fixed: &Fixed,
         raw: &Raw,
         waiting: usize,
     ) -> PyResult<(Option<Bound<'py, PyAny>>, bool)> {
@@ -564,7 +584,9 @@ impl TlsFeed {
                 close_notify = true;
                 break;
             }
-            if pending(incoming)? == 0 && !raw.pending.bind(py).call0()?.is_truthy()? {
+            if fixed.incoming_pending.read(incoming)? == 0
+                && !raw.pending.bind(py).call0()?.is_truthy()?
+            {
                 break;
             }
         }
@@ -585,14 +607,12 @@ impl TlsFeed {
     fn send_outgoing(&self, p: &Bound<'_, PyAny>, fixed: &Fixed) -> PyResult<()> {
         let py = p.py();
         let outgoing = fixed.outgoing.bind(py);
-        if !self.ssl_writing_paused.get() && pending(outgoing)? != 0 {
+        if !self.ssl_writing_paused.get() && fixed.outgoing_pending.read(outgoing)? != 0 {
             let data = fixed.outgoing_read.bind(py).call0()?;
             let transport = self.transport.borrow().clone_ref(py);
-            transport
-                .bind(py)
-                .call_method1(intern!(py, "write"), (data,))?;
+            call_method(transport.bind(py), intern!(py, "write"), &[&data])?;
         }
-        let size = pending(outgoing)? + self.write_buffer_size.get();
+        let size = fixed.outgoing_pending.read(outgoing)? + self.write_buffer_size.get();
         if mark_crossed(
             py,
             size,
@@ -600,7 +620,7 @@ impl TlsFeed {
             &self.outgoing_low_water,
             &self.outgoing_high_water,
         )? {
-            p.call_method0(intern!(py, "_control_app_writing"))?;
+            p.vcall_method0(intern!(py, "_control_app_writing"))?;
         }
         Ok(())
     }
@@ -647,8 +667,8 @@ impl TlsFeed {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = name.py();
         match &fixed.raw_sslobj {
-            Some(raw) => raw.bind(py).call_method0(raw_name),
-            None => fixed.sslobj.bind(py).call_method0(name),
+            Some(raw) => raw.bind(py).vcall_method0(raw_name),
+            None => fixed.sslobj.bind(py).vcall_method0(name),
         }
     }
 
@@ -723,6 +743,15 @@ tls_methods! {
         app_protocol: get_app_protocol, set_app_protocol, "_app_protocol";
         transport: get_transport, set_transport, "_transport";
         write_backlog: get_write_backlog, set_write_backlog, "_write_backlog";
+        waiter: get_waiter, set_waiter, "_waiter";
+        app_transport: get_app_transport, set_app_transport, "_app_transport";
+        extra: get_extra, set_extra, "_extra";
+        app_state: get_app_state, set_app_state, "_app_state";
+        conn_lost: get_conn_lost, set_conn_lost, "_conn_lost";
+        handshake_start_time: get_handshake_start_time, set_handshake_start_time, "_handshake_start_time";
+        handshake_timeout_handle: get_handshake_timeout_handle, set_handshake_timeout_handle, "_handshake_timeout_handle";
+        shutdown_timeout_handle: get_shutdown_timeout_handle, set_shutdown_timeout_handle, "_shutdown_timeout_handle";
+        raw_obj: get_raw_obj, set_raw_obj, "_raw";
     }
     flags {
         native: get_native, set_native, "_simul_tls_native";
@@ -731,6 +760,7 @@ tls_methods! {
         ssl_reading_paused: get_ssl_reading_paused, set_ssl_reading_paused, "_ssl_reading_paused";
         ssl_writing_paused: get_ssl_writing_paused, set_ssl_writing_paused, "_ssl_writing_paused";
         app_writing_paused: get_app_writing_paused, set_app_writing_paused, "_app_writing_paused";
+        eof_received: get_eof_received, set_eof_received, "_eof_received";
     }
     marks {
         incoming_high_water: get_incoming_high_water, set_incoming_high_water, "_incoming_high_water";
@@ -769,6 +799,16 @@ tls_methods! {
             incoming_low_water: Mark::new(py, c.read_high / 4),
             outgoing_high_water: Mark::new(py, c.write_high),
             outgoing_low_water: Mark::new(py, c.write_high / 4),
+            waiter: RefCell::new(py.None()),
+            app_transport: RefCell::new(py.None()),
+            extra: RefCell::new(py.None()),
+            app_state: RefCell::new(c.app_init.clone_ref(py)),
+            conn_lost: RefCell::new(0i32.into_pyobject(py)?.into_any().unbind()),
+            handshake_start_time: RefCell::new(py.None()),
+            handshake_timeout_handle: RefCell::new(py.None()),
+            shutdown_timeout_handle: RefCell::new(py.None()),
+            raw_obj: RefCell::new(py.None()),
+            eof_received: Cell::new(false),
             fixed: OnceCell::new(),
             raw: OnceCell::new(),
         })
@@ -844,22 +884,22 @@ tls_methods! {
     #[pyo3(signature = (exc=None))]
     fn _wakeup_waiter(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
-        let p = slf.as_any();
-        let waiter = p.getattr(intern!(py, "_waiter"))?;
+        let waiter = slf.borrow().waiter.borrow().clone_ref(py).into_bound(py);
         if waiter.is_none() {
             return Ok(());
         }
-        if !waiter.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+        if !waiter.vcall_method0(intern!(py, "cancelled"))?.is_truthy()? {
             match exc {
                 Some(exc) if !exc.is_none() => {
-                    waiter.call_method1(intern!(py, "set_exception"), (exc,))?;
+                    call_method(&waiter, intern!(py, "set_exception"), &[exc])?;
                 }
                 _ => {
-                    waiter.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                    call_method(&waiter, intern!(py, "set_result"), &[&py.None().into_bound(py)])?;
                 }
             }
         }
-        p.setattr(intern!(py, "_waiter"), py.None())
+        drop(slf.borrow().waiter.replace(py.None()));
+        Ok(())
     }
 
     /// `sslproto.SSLProtocol._do_shutdown`: one step of the TLS shutdown (none when the
@@ -871,7 +911,7 @@ tls_methods! {
         let this = slf.borrow();
         let p = slf.as_any();
         let c = consts(py)?;
-        let res = if p.getattr(intern!(py, "_eof_received"))?.is_truthy()? {
+        let res = if this.eof_received.get() {
             Ok(py.None().into_bound(py))
         } else {
             Self::sslobj_call(this.fixed(p)?, intern!(py, "unwrap"), intern!(py, "shutdown"))
@@ -926,27 +966,33 @@ tls_methods! {
                 f.loop_.bind(py).clone(),
             )
         };
-        let debug = loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()?;
+        let debug = loop_.vcall_method0(intern!(py, "get_debug"))?.is_truthy()?;
         let raw = match raw {
             Some(raw) if handshake_exc.is_none() && !debug => raw,
             raw => {
                 if let (Some(raw), true) = (raw, handshake_exc.is_none()) {
-                    p.setattr(intern!(py, "_raw"), raw)?;
+                    drop(slf.borrow().raw_obj.replace(raw.unbind()));
                 }
                 c.on_handshake_complete.bind(py).call1((p, handshake_exc))?;
                 return Ok(());
             }
         };
-        p.setattr(intern!(py, "_raw"), &raw)?;
-        let handle = p.getattr(intern!(py, "_handshake_timeout_handle"))?;
-        if !handle.is_none() {
-            handle.call_method0(intern!(py, "cancel"))?;
-            p.setattr(intern!(py, "_handshake_timeout_handle"), py.None())?;
-        }
         let this = slf.borrow();
+        drop(this.raw_obj.replace(raw.clone().unbind()));
+        let handle = this.handshake_timeout_handle.borrow().clone_ref(py).into_bound(py);
+        if !handle.is_none() {
+            handle.vcall_method0(intern!(py, "cancel"))?;
+            drop(this.handshake_timeout_handle.replace(py.None()));
+        }
         let peercert = this
             ._set_state(c.wrapped.bind(py))
-            .and_then(|()| raw.call_method1(intern!(py, "getpeercert"), (false,)));
+            .and_then(|()| {
+                call_method(
+                    &raw,
+                    intern!(py, "getpeercert"),
+                    &[pyo3::types::PyBool::new(py, false).as_any()],
+                )
+            });
         let peercert = match peercert {
             Ok(cert) => cert,
             Err(e) if e.is_instance_of::<PyException>(py) => {
@@ -963,26 +1009,25 @@ tls_methods! {
             }
             Err(e) => return Err(e),
         };
-        let extra = p.getattr(intern!(py, "_extra"))?;
-        let cipher = raw.call_method0(intern!(py, "cipher"))?;
-        let compression = raw.call_method0(intern!(py, "compression"))?;
+        let extra = this.extra.borrow().clone_ref(py).into_bound(py);
+        let cipher = raw.vcall_method0(intern!(py, "cipher"))?;
+        let compression = raw.vcall_method0(intern!(py, "compression"))?;
         let kw = PyDict::new(py);
         kw.set_item(intern!(py, "peercert"), peercert)?;
         kw.set_item(intern!(py, "cipher"), cipher)?;
         kw.set_item(intern!(py, "compression"), compression)?;
         kw.set_item(intern!(py, "ssl_object"), &sslobj)?;
         extra.call_method(intern!(py, "update"), (), Some(&kw))?;
-        if p.getattr(intern!(py, "_app_state"))?.is(c.app_init.bind(py)) {
-            p.setattr(intern!(py, "_app_state"), c.app_con_made.bind(py))?;
+        if this.app_state.borrow().is(c.app_init.bind(py)) {
+            drop(this.app_state.replace(c.app_con_made.clone_ref(py)));
             // `_get_app_transport()`: the one `__init__` made, unless it is gone.
-            let mut transport = p.getattr(intern!(py, "_app_transport"))?;
+            let mut transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
             if transport.is_none() {
-                transport = p.call_method0(intern!(py, "_get_app_transport"))?;
+                transport = p.vcall_method0(intern!(py, "_get_app_transport"))?;
             }
             let app = this.app_protocol.borrow().clone_ref(py);
             drop(this);
-            app.bind(py)
-                .call_method1(intern!(py, "connection_made"), (transport,))?;
+            call_method(app.bind(py), intern!(py, "connection_made"), &[&transport])?;
         } else {
             drop(this);
         }
@@ -1000,10 +1045,12 @@ tls_methods! {
         let p = slf.as_any();
         let c = consts(py)?;
         let res = (|| -> PyResult<()> {
-            if p.getattr(intern!(py, "_app_state"))?.is(c.app_con_made.bind(py)) {
-                p.setattr(intern!(py, "_app_state"), c.app_eof.bind(py))?;
-                let app = slf.borrow().app_protocol.borrow().clone_ref(py);
-                let keep_open = app.bind(py).call_method0(intern!(py, "eof_received"))?;
+            let this = slf.borrow();
+            if this.app_state.borrow().is(c.app_con_made.bind(py)) {
+                drop(this.app_state.replace(c.app_eof.clone_ref(py)));
+                let app = this.app_protocol.borrow().clone_ref(py);
+                drop(this);
+                let keep_open = app.bind(py).vcall_method0(intern!(py, "eof_received"))?;
                 if keep_open.is_truthy()? {
                     c.logger.bind(py).call_method1(
                         intern!(py, "warning"),
@@ -1086,21 +1133,22 @@ tls_methods! {
         let p = slf.as_any();
         let c = consts(py)?;
         let loop_ = slf.borrow().fixed(p)?.loop_.bind(py).clone();
-        if loop_.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
+        if loop_.vcall_method0(intern!(py, "get_debug"))?.is_truthy()? {
             c.start_handshake.bind(py).call1((p,))?;
             return Ok(());
         }
-        p.setattr(intern!(py, "_handshake_start_time"), py.None())?;
         let this = slf.borrow();
+        drop(this.handshake_start_time.replace(py.None()));
         this._set_state(c.do_handshake.bind(py))?;
-        let handle = loop_.call_method1(
+        let handle = call_method(
+            &loop_,
             intern!(py, "call_later"),
-            (
-                p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
-                p.getattr(intern!(py, "_check_handshake_timeout"))?,
-            ),
+            &[
+                &p.getattr(intern!(py, "_ssl_handshake_timeout"))?,
+                &p.getattr(intern!(py, "_check_handshake_timeout"))?,
+            ],
         )?;
-        p.setattr(intern!(py, "_handshake_timeout_handle"), handle)?;
+        drop(this.handshake_timeout_handle.replace(handle.unbind()));
         let fixed = this.fixed(p)?;
         this.do_handshake(p, fixed)
     }
@@ -1124,24 +1172,25 @@ tls_methods! {
                 return Ok(());
             }
         }
-        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        let app_transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
         if !app_transport.is_none() {
             app_transport.setattr(intern!(py, "_closed"), true)?;
         }
         if this.handshaking.get() {
             drop(this);
-            p.call_method0(intern!(py, "_abort"))?;
+            p.vcall_method0(intern!(py, "_abort"))?;
             return Ok(());
         }
         this._set_state(c.flushing.bind(py))?;
-        let handle = this.fixed(p)?.loop_.bind(py).call_method1(
+        let handle = call_method(
+            this.fixed(p)?.loop_.bind(py),
             intern!(py, "call_later"),
-            (
-                p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
-                p.getattr(intern!(py, "_check_shutdown_timeout"))?,
-            ),
+            &[
+                &p.getattr(intern!(py, "_ssl_shutdown_timeout"))?,
+                &p.getattr(intern!(py, "_check_shutdown_timeout"))?,
+            ],
         )?;
-        p.setattr(intern!(py, "_shutdown_timeout_handle"), handle)?;
+        drop(this.shutdown_timeout_handle.replace(handle.unbind()));
         drop(this);
         Self::_do_flush(slf)
     }
@@ -1155,16 +1204,16 @@ tls_methods! {
     fn _on_shutdown_complete(slf: &Bound<'_, Self>, shutdown_exc: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_any();
-        let handle = p.getattr(intern!(py, "_shutdown_timeout_handle"))?;
+        let handle = slf.borrow().shutdown_timeout_handle.borrow().clone_ref(py).into_bound(py);
         if !handle.is_none() {
-            handle.call_method0(intern!(py, "cancel"))?;
-            p.setattr(intern!(py, "_shutdown_timeout_handle"), py.None())?;
+            handle.vcall_method0(intern!(py, "cancel"))?;
+            drop(slf.borrow().shutdown_timeout_handle.replace(py.None()));
         }
         if shutdown_exc.is_truthy()? {
             p.call_method1(intern!(py, "_fatal_error"), (shutdown_exc,))?;
         } else {
             let transport = slf.borrow().transport.borrow().clone_ref(py);
-            transport.bind(py).call_method0(intern!(py, "close"))?;
+            transport.bind(py).vcall_method0(intern!(py, "close"))?;
         }
         Ok(())
     }
@@ -1180,40 +1229,35 @@ tls_methods! {
         let c = consts(py)?;
         let this = slf.borrow();
         let backlog = this.write_backlog.borrow().clone_ref(py);
-        backlog.bind(py).call_method0(intern!(py, "clear"))?;
+        backlog.bind(py).vcall_method0(intern!(py, "clear"))?;
         this.fixed(p)?.outgoing_read.bind(py).call0()?;
-        let lost = p.getattr(intern!(py, "_conn_lost"))?.add(1)?;
-        p.setattr(intern!(py, "_conn_lost"), lost)?;
-        let app_transport = p.getattr(intern!(py, "_app_transport"))?;
+        let lost = this.conn_lost.borrow().bind(py).add(1)?;
+        drop(this.conn_lost.replace(lost.unbind()));
+        let app_transport = this.app_transport.borrow().clone_ref(py).into_bound(py);
         if !app_transport.is_none() {
             app_transport.setattr(intern!(py, "_closed"), true)?;
         }
         if !this.handshaking.get() {
-            let app_state = p.getattr(intern!(py, "_app_state"))?;
+            let app_state = this.app_state.borrow().clone_ref(py).into_bound(py);
             if app_state.is(c.app_con_made.bind(py)) || app_state.is(c.app_eof.bind(py)) {
-                p.setattr(intern!(py, "_app_state"), c.app_con_lost.bind(py))?;
+                drop(this.app_state.replace(c.app_con_lost.clone_ref(py)));
                 let app = this.app_protocol.borrow().clone_ref(py);
                 let cb = app.bind(py).getattr(intern!(py, "connection_lost"))?;
-                this.fixed(p)?
-                    .loop_
-                    .bind(py)
-                    .call_method1(intern!(py, "call_soon"), (cb, exc))?;
+                call_method(this.fixed(p)?.loop_.bind(py), intern!(py, "call_soon"), &[&cb, exc])?;
             }
         }
         this._set_state(c.unwrapped.bind(py))?;
         drop(this.transport.replace(py.None()));
-        p.setattr(intern!(py, "_app_transport"), py.None())?;
+        drop(this.app_transport.replace(py.None()));
         drop(this.app_protocol.replace(py.None()));
         drop(this);
         Self::_wakeup_waiter(slf, Some(exc))?;
-        for name in [
-            intern!(py, "_shutdown_timeout_handle"),
-            intern!(py, "_handshake_timeout_handle"),
-        ] {
-            let handle = p.getattr(name)?;
+        let this = slf.borrow();
+        for cell in [&this.shutdown_timeout_handle, &this.handshake_timeout_handle] {
+            let handle = cell.borrow().clone_ref(py).into_bound(py);
             if handle.is_truthy()? {
-                handle.call_method0(intern!(py, "cancel"))?;
-                p.setattr(name, py.None())?;
+                handle.vcall_method0(intern!(py, "cancel"))?;
+                drop(cell.replace(py.None()));
             }
         }
         Ok(())
@@ -1244,7 +1288,7 @@ tls_methods! {
                 return Ok(());
             }
         };
-        let count = match raw.write.bind(py).call1((data,)) {
+        let count = match call(raw.write.bind(py), &[data]) {
             Ok(c) => c,
             Err(e) => {
                 p.call_method1(intern!(py, "_write_refused"), (data, e.value(py)))?;
@@ -1269,6 +1313,15 @@ tls_methods! {
             &self.incoming_low_water.obj,
             &self.outgoing_high_water.obj,
             &self.outgoing_low_water.obj,
+            &self.waiter,
+            &self.app_transport,
+            &self.extra,
+            &self.app_state,
+            &self.conn_lost,
+            &self.handshake_start_time,
+            &self.handshake_timeout_handle,
+            &self.shutdown_timeout_handle,
+            &self.raw_obj,
         ] {
             if let Ok(obj) = cell.try_borrow() {
                 visit.call(&*obj)?;
@@ -1300,6 +1353,12 @@ tls_methods! {
                 &self.app_protocol,
                 &self.transport,
                 &self.write_backlog,
+                &self.waiter,
+                &self.app_transport,
+                &self.extra,
+                &self.handshake_timeout_handle,
+                &self.shutdown_timeout_handle,
+                &self.raw_obj,
             ] {
                 drop(cell.replace(py.None()));
             }

@@ -56,6 +56,8 @@ use std::task::{Context, Poll};
 
 use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
+
+use crate::sys::CallMethod0;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -174,7 +176,11 @@ impl State {
         let fut = self.empty_waiter.borrow().as_ref().map(|f| f.clone_ref(py));
         let Some(fut) = fut else { return };
         let res = (|| -> PyResult<()> {
-            if fut.bind(py).call_method0("done")?.is_truthy()? {
+            if fut
+                .bind(py)
+                .vcall_method0(pyo3::intern!(py, "done"))?
+                .is_truthy()?
+            {
                 return Ok(());
             }
             match exc(py)? {
@@ -291,7 +297,11 @@ impl State {
             return;
         };
         let res = (|| -> PyResult<()> {
-            if fut.bind(py).call_method0("done")?.is_truthy()? {
+            if fut
+                .bind(py)
+                .vcall_method0(pyo3::intern!(py, "done"))?
+                .is_truthy()?
+            {
                 return Ok(());
             }
             if gone {
@@ -476,10 +486,12 @@ impl State {
                 let len = data.bind(py).as_bytes().len();
                 self.last_read.set(len);
                 let drained = len < MAX_READ;
-                proto
-                    .bind(py)
-                    .call_method1(pyo3::intern!(py, "data_received"), (data,))
-                    .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
+                crate::sys::call_method(
+                    proto.bind(py),
+                    pyo3::intern!(py, "data_received"),
+                    &[data.bind(py).as_any()],
+                )
+                .map_err(|e| (e, "Fatal error: protocol.data_received() call failed."))?;
                 Ok(ReadOutcome::Data { drained })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
@@ -544,7 +556,7 @@ impl State {
         let proto = self.core.protocol.borrow().clone_ref(py);
         match proto
             .bind(py)
-            .call_method0(pyo3::intern!(py, "eof_received"))
+            .vcall_method0(pyo3::intern!(py, "eof_received"))
         {
             Ok(keep) => {
                 if keep.is_truthy().unwrap_or(false) {
@@ -699,7 +711,7 @@ pub(crate) fn close_socket(sock: &Bound<'_, PyAny>) -> PyResult<()> {
         ))
     })?;
     if !sock.get_type().is(class.bind(py)) {
-        return sock.call_method0(pyo3::intern!(py, "close")).map(drop);
+        return sock.vcall_method0(pyo3::intern!(py, "close")).map(drop);
     }
     sock.setattr(pyo3::intern!(py, "_closed"), true)?;
     let refs = sock.getattr(pyo3::intern!(py, "_io_refs"))?;
@@ -723,14 +735,14 @@ impl SocketTransport {
     ) -> PyResult<SocketTransport> {
         let fd: RawFd = sock
             .bind(py)
-            .call_method0(pyo3::intern!(py, "fileno"))?
+            .vcall_method0(pyo3::intern!(py, "fileno"))?
             .extract()?;
         let afd = crate::fdwatch::register_transport(py, loop_.bind(py), fd, Some(sock.bind(py)))?;
         let buffered = is_buffered(protocol.bind(py))?;
         let tls_feed = tls::feed_of(protocol.bind(py));
         let server = server.filter(|s| !s.is_none(py));
         if let Some(s) = &server {
-            s.bind(py).call_method0(pyo3::intern!(py, "_attach"))?;
+            s.bind(py).vcall_method0(pyo3::intern!(py, "_attach"))?;
         }
         Ok(SocketTransport {
             st: Rc::new(State {
@@ -801,9 +813,11 @@ impl SocketTransport {
             return Ok(());
         }
         let proto = st.core.protocol.borrow().clone_ref(py);
-        let res = proto
-            .bind(py)
-            .call_method1(pyo3::intern!(py, "connection_lost"), (exc,));
+        let res = crate::sys::call_method(
+            proto.bind(py),
+            pyo3::intern!(py, "connection_lost"),
+            &[exc.bind(py)],
+        );
         st.settle_writable_waiter(py, true);
         drop(st.tls.borrow_mut().take());
         drop(st.afd.borrow_mut().take());
@@ -811,7 +825,7 @@ impl SocketTransport {
             let _ = close_socket(sock.bind(py));
         }
         if let Some(s) = &st.server {
-            let _ = s.bind(py).call_method0(pyo3::intern!(py, "_detach"));
+            let _ = s.bind(py).vcall_method0(pyo3::intern!(py, "_detach"));
         }
         st.core.release();
         res.map(drop)

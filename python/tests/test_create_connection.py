@@ -249,3 +249,44 @@ def test_a_port_out_of_range_raises_connects_error(any_loop: asyncio.AbstractEve
     with pytest.raises(OverflowError, match="port must be 0-65535"):
         any_loop.run_until_complete(any_loop.create_connection(asyncio.Protocol, "127.0.0.1", 70000))
     assert open_fds() == before
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.10.200.5", "127.99.9.250", "::1"])
+def test_tcp_transports_name_their_socket_and_peer_as_the_socket_does(
+    any_loop: asyncio.AbstractEventLoop, host: str
+) -> None:
+    """Both sides' ``sockname`` and ``peername`` (made in Rust on simul) are the socket's
+    own ``getsockname()``/``getpeername()``, for dotted quads of one, two and three digits
+    and for IPv6, and ``TCP_NODELAY`` is on, as on the stock loop."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        probe = socket.socket(family)
+        probe.bind((host, 0))
+        probe.close()
+    except OSError:
+        pytest.skip(f"cannot bind {host}")
+    accepted: list[asyncio.Transport] = []
+
+    class Server(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            accepted.append(transport)
+
+    async def main() -> None:
+        srv = await any_loop.create_server(Server, host, 0)
+        port = srv.sockets[0].getsockname()[1]
+        tr, _ = await any_loop.create_connection(asyncio.Protocol, host, port)
+        while not accepted:
+            await asyncio.sleep(0)
+        for t in (tr, accepted[0]):
+            sock = t.get_extra_info("socket")
+            assert t.get_extra_info("sockname") == sock.getsockname()
+            assert t.get_extra_info("peername") == sock.getpeername()
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert tr.get_extra_info("peername") == accepted[0].get_extra_info("sockname")
+        assert tr.get_extra_info("sockname") == accepted[0].get_extra_info("peername")
+        tr.close()
+        accepted[0].close()
+        srv.close()
+        await srv.wait_closed()
+
+    any_loop.run_until_complete(main())

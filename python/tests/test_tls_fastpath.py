@@ -974,3 +974,48 @@ def test_a_subclass_override_of_a_rust_step_is_called(monkeypatch: pytest.Monkey
     assert on(simul.new_event_loop, main) == b"hi"
     for step in ("handshake", "read", "eof", "shutdown", "shutdown complete"):
         assert step in seen, (step, seen)
+
+
+def test_a_tls_connections_socket_transport_has_every_socket_transport_method(mode: str) -> None:
+    """Under simul's TLS protocols (both sides) the socket transport binds only the
+    methods the TLS path calls on its way; every other one is still its core's, looked up
+    at each access, and works; its type and repr are a ``SocketTransport``'s."""
+    loop = simul.new_event_loop()
+    seen: list[Any] = []
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        seen.append(w.transport)
+        await echo(r, w)
+
+    async def main() -> None:
+        srv, r, w = await pair(handler)
+        w.write(b"ping")
+        assert await r.readexactly(4) == b"ping"
+        for app in (w.transport, seen[0]):
+            raw = app._ssl_protocol._transport
+            core = raw._core
+            assert isinstance(raw, simul._loop.SocketTransport)
+            assert type(raw).__name__ == "SocketTransport"
+            assert repr(raw).startswith("<SocketTransport")
+            for name in simul._loop._SOCKET_TRANSPORT_METHODS:
+                m = getattr(raw, name)
+                assert m.__self__ is core, name
+                assert m == getattr(core, name), name
+            assert raw.is_reading() is True
+            raw.pause_reading()
+            assert raw.is_reading() is False
+            raw.resume_reading()
+            assert raw.is_reading() is True
+            assert raw.get_extra_info("peername") == app.get_extra_info("peername")
+            assert raw.get_write_buffer_size() == 0
+            assert raw.is_closing() is False
+        w.write(b"pong")
+        assert await r.readexactly(4) == b"pong"
+        await finish(srv, w)
+
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
