@@ -1584,8 +1584,9 @@ impl BioPending {
         };
         // SAFETY: the GIL is held; `descr` and `memory_bio` are kept alive by the statics
         // `BIO_PENDING` and `MEMORY_BIO` (never emptied); `bio` is a live instance of
-        // exactly `memory_bio` (checked in `new`: an object's type never changes, as the
-        // type is not a heap type), which is what the descriptor's `tp_descr_get` expects.
+        // exactly `memory_bio` (checked in `new`; its type cannot change since, being
+        // `Py_TPFLAGS_IMMUTABLETYPE`, it refuses `__class__` assignment), which is what the
+        // descriptor's `tp_descr_get` expects.
         // The result is a new reference or null with an exception set.
         let value = unsafe { get(descr, bio.as_ptr(), memory_bio) };
         // SAFETY: taking that new reference (if any) at once.
