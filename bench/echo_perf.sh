@@ -36,6 +36,7 @@ shared=${SIMUL_SHARED:-$here/../../shared}/bench
 tmp=${TMPDIR:-/tmp}
 [ -x "$tmp/loadgen" ] || gcc -O2 -o "$tmp/loadgen" "$shared/loadgen.c"
 [ -x "$tmp/limit_epoll" ] || gcc -O2 -o "$tmp/limit_epoll" "$shared/limit_epoll.c"
+[ -x "$tmp/floor_threads" ] || gcc -O2 -o "$tmp/floor_threads" "$here/floor_threads.c" -lpthread
 [ -f "$tmp/idle_thread.so" ] || gcc -O2 -shared -fPIC -o "$tmp/idle_thread.so" "$here/idle_thread.c" -lpthread
 conns=$1; size=$2; secs=$3; rounds=$4; shift 4
 shapes=("$@"); n=${#shapes[@]}

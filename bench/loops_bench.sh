@@ -4,7 +4,11 @@
 #  1. Echo: server CPU per round trip (../shared/bench/echo_cpu.sh: server on cpu0, load
 #     generator on cpu1) for 64 B and 4 KiB, 100 and 1,000 connections: the bare-epoll
 #     floor, simul with 1 and 2 loops (tcp_echo), tokio multi_thread with 2 workers and two
-#     tokio current_thread runtimes on SO_REUSEPORT listeners (loops_echo). Every shape
+#     tokio current_thread runtimes on SO_REUSEPORT listeners (loops_echo), and the floor
+#     for a 2-thread server (bench/floor_threads.c: the floor's loop in 2 threads on
+#     SO_REUSEPORT listeners; a multi-threaded process pays kernel costs a one-thread one
+#     does not, see its header and bench/echo_perf.sh), which simul's 2 loops are also
+#     paired with. Every shape
 #     gets the same placement: all of the server's threads on cpu0, so the 2-thread shapes
 #     (simul's 2 loops, tokio's mt2 and 2 x current_thread) time-share one CPU. On a
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
@@ -53,6 +57,7 @@ cargo build --release -q --example tcp_echo
 tmp=${TMPDIR:-/tmp}
 [ -x "$tmp/limit_epoll" ] || gcc -O2 -o "$tmp/limit_epoll" "$shared/limit_epoll.c"
 [ -x "$tmp/loadgen" ] || gcc -O2 -o "$tmp/loadgen" "$shared/loadgen.c"
+[ -x "$tmp/floor_threads" ] || gcc -O2 -o "$tmp/floor_threads" "$here/floor_threads.c" -lpthread
 E=$root/target/release/loops_echo
 T=$root/target/release/examples/tcp_echo
 
@@ -61,7 +66,7 @@ if [[ $only == *1* ]]; then
 echo "== 1. echo: server CPU per round trip (lower is better)"
 echo "   ($runs runs per shape, interleaved: median, and the spread min-max in % of it)"
 declare -A echo_res
-echo_shapes=("floor=$tmp/limit_epoll" "simul-1loop=$T" "simul-2loops=$T --loops 2"
+echo_shapes=("floor=$tmp/limit_epoll" "floor-2thr=$tmp/floor_threads 2" "simul-1loop=$T" "simul-2loops=$T --loops 2"
              "tokio-mt2=$E tokio-mt 2" "tokio-2xct-rp=$E tokio-rp 2")
 for run in $(seq "$runs"); do
   for conns in 100 1000; do
@@ -89,7 +94,9 @@ for conns in 100 1000; do
     # of two shapes is steadier than the ratio of their medians. "lower in k/n": the runs
     # in which the simul shape used less CPU per round trip than the other shape.
     for mine in simul-1loop simul-2loops; do
-      for other in floor tokio-mt2 tokio-2xct-rp; do
+      others="floor tokio-mt2 tokio-2xct-rp"
+      [ $mine = simul-2loops ] && others="floor floor-2thr tokio-mt2 tokio-2xct-rp"
+      for other in $others; do
         paste <(printf "%s" "${echo_res["$conns $size $mine"]:-}") \
               <(printf "%s" "${echo_res["$conns $size $other"]:-}") | awk -v a="$mine" -v b="$other" '
           $1 > 0 && $2 > 0 { n++; r[n] = $1 / $2; if ($1 < $2) k++ }
@@ -105,6 +112,7 @@ done
 echo "== 1b. echo: system calls and context switches per round trip ($runs runs, medians)"
 $prio bash "$here/echo_batches.sh" 1000 4096 "$secs" "$runs" \
   floor="$tmp/limit_epoll" \
+  floor-2thr="$tmp/floor_threads 2" \
   simul-2loops="$T --loops 2" \
   simul-2loops-le="$E simul 2" \
   tokio-2xct-rp="$E tokio-rp 2"
