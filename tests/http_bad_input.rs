@@ -256,6 +256,53 @@ fn graceful_shutdown_finishes_the_request_in_flight_and_refuses_new_ones() {
 }
 
 #[test]
+fn graceful_shutdown_closes_a_keep_alive_connection_idle_after_many_requests() {
+    // The connection task is polled once per request; a shutdown signalled while it waits
+    // between requests must still reach it (at once, not at the 30 s deadline).
+    simul::run(async {
+        let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::rc::Rc::new(simul::Event::new());
+        let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("ok"))))
+        });
+        let server = simul::spawn({
+            let stop = stop.clone();
+            simul::http::serve(listener, svc)
+                .with_graceful_shutdown(async move { stop.wait().await })
+                .shutdown_deadline(Duration::from_secs(30))
+                .into_future()
+        });
+        let tcp = simul::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(simul::http::HyperIo::new(tcp))
+                .await
+                .unwrap();
+        let conn = simul::spawn(conn);
+        for _ in 0..20 {
+            let resp = send.send_request(get("/")).await.unwrap();
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+        }
+        simul::sleep(Duration::from_millis(20)).await; // idle, between requests
+        let t0 = Instant::now();
+        stop.set();
+        simul::wait_for(Duration::from_secs(5), server)
+            .await
+            .expect("the idle connection is closed at once, not at the deadline")
+            .unwrap()
+            .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        simul::wait_for(Duration::from_secs(5), conn)
+            .await
+            .expect("the client sees its connection closed")
+            .unwrap()
+            .unwrap();
+    });
+}
+
+#[test]
 fn the_shutdown_deadline_cancels_requests_that_take_too_long() {
     simul::run(async {
         let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -406,12 +406,28 @@ where
     let mut conn = pin!(builder.serve_connection(HyperIo::new(io), service));
     let mut stopping = pin!(stop.wait());
     let mut told = false;
+    // Whether `stopping` has been polled (and so holds this task's waker). Polling it again
+    // would touch this connection's node in the event's wait list, a cache line of its own
+    // that is cold by the next request; the event's flag (one line shared by every
+    // connection) says the same, because `run` only ever sets `stop`, never clears it,
+    // and the node keeps the waker it was first polled with, which stays right: this
+    // future is only ever polled by its connection task (`run` spawns `connection` as a
+    // task of its own), whose waker is the same at every poll.
+    let mut registered = false;
     // Errors (a malformed request, a client gone mid-response, a header-read timeout) end
     // this connection only; hyper has already answered what could be answered.
     let _ = poll_fn(|cx| {
-        if !told && stopping.as_mut().poll(cx).is_ready() {
-            told = true;
-            conn.as_mut().graceful_shutdown();
+        if !told {
+            let set = if registered {
+                stop.is_set()
+            } else {
+                registered = true;
+                stopping.as_mut().poll(cx).is_ready()
+            };
+            if set {
+                told = true;
+                conn.as_mut().graceful_shutdown();
+            }
         }
         conn.as_mut().poll(cx)
     })
