@@ -12,7 +12,8 @@
 #     gets the same placement: all of the server's threads on cpu0, so the 2-thread shapes
 #     (simul's 2 loops, tokio's mt2 and 2 x current_thread) time-share one CPU. On a
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
-#     every shape runs RUNS times, interleaved (each run goes over every row once), and
+#     every shape runs RUNS times, interleaved (each run goes over every row once, the
+#     shapes in an order rotated by one from the run before), and
 #     the row gives the median and the spread (max - min, in % of the median), then each
 #     simul shape against the floor and the tokio shapes paired run by run (the median
 #     of the per-run ratios, and in how many runs simul used less CPU); and
@@ -71,11 +72,18 @@ echo_shapes=("floor=$tmp/limit_epoll" "floor-2thr=$tmp/floor_threads 2" "simul-1
 for run in $(seq "$runs"); do
   for conns in 100 1000; do
     for size in 64 4096; do
-      # one echo_cpu.sh call per run and shape runs every server once, in turn
+      # one echo_cpu.sh call per run and shape runs every server once, in turn; each run
+      # starts with the next shape, so no shape always runs first or last (whatever a
+      # shape leaves behind, such as its closed connections' TIME_WAIT entries, or drift
+      # in the machine's load within a run, spreads over all of them)
+      rot=()
+      for k in "${!echo_shapes[@]}"; do
+        rot+=("${echo_shapes[$(((k + run) % ${#echo_shapes[@]}))]}")
+      done
       while read -r name _ us _; do
         echo_res["$conns $size $name"]+="$us
 "
-      done < <($prio bash "$shared/echo_cpu.sh" "$conns" "$size" "$secs" "${echo_shapes[@]}")
+      done < <($prio bash "$shared/echo_cpu.sh" "$conns" "$size" "$secs" "${rot[@]}")
     done
   done
 done
