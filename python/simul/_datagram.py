@@ -19,6 +19,21 @@ from typing import Any
 from . import _simul
 
 
+
+def add_socket_names(sock: socket.socket, info: dict[str, Any]) -> None:
+    """``_SelectorTransport.__init__``'s names: ``sockname`` unless ``info`` has it, and
+    ``peername`` unless it has it, each ``None`` where the socket cannot say (the datagram
+    transport's, and the socket transport's for sockets its Rust set-up does not cover)."""
+    try:
+        info.setdefault("sockname", sock.getsockname())
+    except OSError:
+        info.setdefault("sockname", None)
+    if "peername" not in info:
+        try:
+            info["peername"] = sock.getpeername()
+        except OSError:
+            info["peername"] = None
+
 class DatagramTransport(asyncio.Transport, asyncio.DatagramTransport):
     """asyncio's datagram transport; its methods are those of the Rust core
     (``_simul.DatagramTransport``), bound once per transport. Like the stock loop's, it
@@ -49,15 +64,7 @@ class DatagramMixin:
     ) -> DatagramTransport:
         info = dict(extra or {})
         info["socket"] = trsock.TransportSocket(sock)
-        try:
-            info.setdefault("sockname", sock.getsockname())
-        except OSError:
-            info.setdefault("sockname", None)
-        if "peername" not in info:
-            try:
-                info["peername"] = sock.getpeername()
-            except OSError:
-                info["peername"] = None
+        add_socket_names(sock, info)
         transport = DatagramTransport(self, sock, protocol, address, info)
         # by weak reference, as every entry of that map (see ``EventLoop.__init__``)
         self._transports[sock.fileno()] = weakref.ref(transport)  # type: ignore[attr-defined]

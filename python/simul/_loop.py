@@ -30,7 +30,7 @@ from selectors import _fileobj_to_fd  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 from . import _simul
-from ._datagram import DatagramMixin
+from ._datagram import DatagramMixin, add_socket_names
 from ._pipes import PipesMixin
 from ._selector import WatchView
 from ._sendfile import SendfileMixin, SendfileTransportMixin
@@ -345,15 +345,7 @@ class EventLoop(  # type: ignore[misc]
             if want:
                 info["peername"] = peername
         else:
-            try:
-                info.setdefault("sockname", sock.getsockname())
-            except OSError:
-                info.setdefault("sockname", None)
-            if "peername" not in info:
-                try:
-                    info["peername"] = sock.getpeername()
-                except OSError:
-                    info["peername"] = None
+            add_socket_names(sock, info)
             if not plain and sock.family in _INET and sock.type == socket.SOCK_STREAM:
                 base_events._set_nodelay(sock)
         # ``SocketTransport(self, sock, protocol, info, server)``, its ``__init__``'s steps
