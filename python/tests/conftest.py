@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -72,3 +72,19 @@ async def finish(srv: asyncio.Server, w: asyncio.StreamWriter) -> None:
         pass
     srv.close()
     await srv.wait_closed()
+
+
+def assert_core_methods_work(transport: Any) -> None:
+    """Every method of simul's socket transport is its Rust core's (bound to it, whether
+    bound per transport or looked up through a ``CoreMethod``), and the reading switch
+    works through them."""
+    core = transport._core
+    for name in simul._loop._SOCKET_TRANSPORT_METHODS:
+        m = getattr(transport, name)
+        assert m.__self__ is core, name
+        assert m == getattr(core, name), name
+    assert transport.is_reading() is True
+    transport.pause_reading()
+    assert transport.is_reading() is False
+    transport.resume_reading()
+    assert transport.is_reading() is True

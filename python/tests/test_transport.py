@@ -9,6 +9,7 @@ import socket
 import tempfile
 
 import simul
+from conftest import assert_core_methods_work
 
 
 async def echo(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -387,15 +388,7 @@ def test_socket_transport_methods_are_the_cores_bound_or_looked_up(loop: simul.E
 
     async def main() -> None:
         tr, proto = await loop.create_connection(asyncio.Protocol, sock=a)
-        core = tr._core
-        for name in simul._loop._SOCKET_TRANSPORT_METHODS:
-            m = getattr(tr, name)
-            assert m.__self__ is core, name
-            assert m == getattr(core, name), name
-        assert tr.is_reading() is True
-        tr.pause_reading()
-        assert tr.is_reading() is False
-        tr.resume_reading()
+        assert_core_methods_work(tr)
         assert tr.get_protocol() is proto
         other = asyncio.Protocol()
         tr.set_protocol(other)
