@@ -51,9 +51,11 @@ fn dropping_a_waiting_recv_releases_its_waker() {
 #[test]
 fn dropping_a_waiting_listener_releases_its_waker() {
     simul::run(async {
-        let _other = signal(SignalKind::user_defined2()).unwrap(); // keeps the hub alive
+        // SIGUSR1, which no test of this file raises: the tests run in parallel, and a
+        // SIGUSR2 raised by the first one could make this fresh listener ready.
+        let _other = signal(SignalKind::user_defined1()).unwrap(); // keeps the hub alive
         let held = poll_once_and_drop(async {
-            let mut s = signal(SignalKind::user_defined2()).unwrap();
+            let mut s = signal(SignalKind::user_defined1()).unwrap();
             s.recv().await
         });
         assert_eq!(held, 0, "the hub kept the waker of a dropped listener");
