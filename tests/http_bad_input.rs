@@ -182,14 +182,45 @@ fn a_failed_tls_handshake_costs_only_its_connection() {
 }
 
 async fn client(port: u16) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    client_and_connection(port).await.0
+}
+
+/// [`client`], with the task driving its connection (it ends when the server closes it).
+async fn client_and_connection(
+    port: u16,
+) -> (
+    hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    simul::Task<hyper::Result<()>>,
+) {
     let tcp = simul::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
     let (send, conn) = hyper::client::conn::http1::handshake(simul::http::HyperIo::new(tcp))
         .await
         .unwrap();
-    drop(simul::spawn(conn));
-    send
+    (send, simul::spawn(conn))
+}
+
+/// Serves `svc` on `listener` in a task until the returned event is set, then shuts down
+/// gracefully, giving open connections `deadline`; the task ends with `serve`'s result.
+fn serve_until_set<S>(
+    listener: simul::net::TcpListener,
+    svc: S,
+    deadline: Duration,
+) -> (std::rc::Rc<simul::Event>, simul::Task<std::io::Result<()>>)
+where
+    simul::http::Serve<S>: IntoFuture<Output = std::io::Result<()>>,
+    <simul::http::Serve<S> as IntoFuture>::IntoFuture: 'static,
+{
+    let stop = std::rc::Rc::new(simul::Event::new());
+    let signal = stop.clone();
+    let server = simul::spawn(
+        simul::http::serve(listener, svc)
+            .with_graceful_shutdown(async move { signal.wait().await })
+            .shutdown_deadline(deadline)
+            .into_future(),
+    );
+    (stop, server)
 }
 
 fn get(path: &str) -> hyper::Request<Empty<Bytes>> {
@@ -223,18 +254,11 @@ fn graceful_shutdown_finishes_the_request_in_flight_and_refuses_new_ones() {
     simul::run(async {
         let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stop = std::rc::Rc::new(simul::Event::new());
         let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
             simul::sleep(Duration::from_millis(300)).await;
             Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("done"))))
         });
-        let server = simul::spawn({
-            let stop = stop.clone();
-            simul::http::serve(listener, svc)
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .shutdown_deadline(Duration::from_secs(30))
-                .into_future()
-        });
+        let (stop, server) = serve_until_set(listener, svc, Duration::from_secs(30));
         let mut c = client(port).await;
         let in_flight = simul::spawn(async move {
             let resp = c.send_request(get("/slow")).await.unwrap();
@@ -264,25 +288,11 @@ fn graceful_shutdown_closes_a_keep_alive_connection_idle_after_many_requests() {
     simul::run(async {
         let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stop = std::rc::Rc::new(simul::Event::new());
         let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
             Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from("ok"))))
         });
-        let server = simul::spawn({
-            let stop = stop.clone();
-            simul::http::serve(listener, svc)
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .shutdown_deadline(Duration::from_secs(30))
-                .into_future()
-        });
-        let tcp = simul::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let (mut send, conn) =
-            hyper::client::conn::http1::handshake(simul::http::HyperIo::new(tcp))
-                .await
-                .unwrap();
-        let conn = simul::spawn(conn);
+        let (stop, server) = serve_until_set(listener, svc, Duration::from_secs(30));
+        let (mut send, conn) = client_and_connection(port).await;
         for _ in 0..20 {
             let resp = send.send_request(get("/")).await.unwrap();
             assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
@@ -309,18 +319,11 @@ fn the_shutdown_deadline_cancels_requests_that_take_too_long() {
     simul::run(async {
         let listener = simul::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let stop = std::rc::Rc::new(simul::Event::new());
         let svc = hyper::service::service_fn(|_req: hyper::Request<Incoming>| async {
             simul::sleep(Duration::from_secs(3600)).await;
             Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::new())))
         });
-        let server = simul::spawn({
-            let stop = stop.clone();
-            simul::http::serve(listener, svc)
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .shutdown_deadline(Duration::from_millis(200))
-                .into_future()
-        });
+        let (stop, server) = serve_until_set(listener, svc, Duration::from_millis(200));
         let mut c = client(port).await;
         let in_flight = simul::spawn(async move { c.send_request(get("/forever")).await.is_err() });
         simul::sleep(Duration::from_millis(50)).await;
