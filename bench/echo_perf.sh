@@ -18,7 +18,11 @@
 #              samples of a switch land, interrupts being off during it);
 #   wake-peer  sock_def_readable and below: a reply's send telling the load generator's
 #              epoll (its lock and wait queue, on the other CPU) that data came;
-#   epoll      do_epoll_wait and below.
+#   epoll      do_epoll_wait and below;
+#   copy       the kernel's copies between the socket and the server's buffers
+#              (rep_movs_alternative and the other user-copy routines): cheap into and
+#              out of a buffer still in the cache, dear into one per connection that
+#              1,000 connections keep pushing out of it.
 # A command starting with `+thread ` runs with one extra thread that only sleeps
 # (bench/idle_thread.c, preloaded): a one-thread server as a two-thread process, to tell
 # what a second thread costs without time-sharing the CPU from what time-sharing costs.
@@ -75,20 +79,21 @@ for r in $(seq 0 $((rounds - 1))); do
           if ($3 !~ /kernel/) user += $2
           if ($NF == "fdget" || $NF == "fput" || $NF == "fdget_pos") fd += $2
           if ($NF ~ /^finish_task_switch/) sw += $2
+          if ($3 ~ /kernel/ && $NF ~ /^(rep_movs_alternative|copy_user_[a-z_]+|_copy_to_iter|_copy_from_iter|copy_page_to_iter|memcpy_orig)$/) cp += $2
         }
         END {
           if (rt <= 0) exit
           k = 250000 / (rt * t)
-          printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", n, (b - a) / (rt * t), all * k, user * k,
-            fd * k, sw * k, inc["sock_def_readable"] * all * k / 100, inc["do_epoll_wait"] * all * k / 100
+          printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", n, (b - a) / (rt * t), all * k, user * k,
+            fd * k, sw * k, inc["sock_def_readable"] * all * k / 100, inc["do_epoll_wait"] * all * k / 100, cp * k
         }' >>"$dir/res"
   done
 done
-printf '%-10s %9s %9s %9s %9s %9s %9s %9s\n' shape cpu sampled user fd-refs switch wake-peer epoll
+printf '%-10s %9s %9s %9s %9s %9s %9s %9s %9s\n' shape cpu sampled user fd-refs switch wake-peer epoll copy
 for s in "${shapes[@]}"; do
   name=${s%%=*}
   printf '%-10s' "$name"
-  for col in 2 3 4 5 6 7 8; do
+  for col in 2 3 4 5 6 7 8 9; do
     awk -v n="$name" -v c="$col" '$1 == n { print $c }' "$dir/res" | sort -g | awk '
       { a[NR] = $1 }
       END {

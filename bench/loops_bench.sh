@@ -178,6 +178,20 @@ cpu_bound() { # $1 = requests per message
     awk -v n="$name" -v r="$rt" -v c="$cpu" -v l="$lg" -v b="$base" 'BEGIN {
       printf "%-16s %8d %9.2f %12.2f %13d %8.2f\n", n, r, (b > 0 ? r / b : 0), c, (c > 0 ? r / c : 0), l }'
   done
+  # Paired by run, as in section 1 (each run met every shape on the same machine): the
+  # median of the per-run ratios of req/s, and in how many runs the simul shape served more.
+  local mine other
+  for mine in simul-2loops simul-2-handoff; do
+    for other in tokio-mt2 tokio-2xct-rp; do
+      paste <(printf '%s' "${res[$mine]}" | awk '{print $1}') \
+            <(printf '%s' "${res[$other]}" | awk '{print $1}') | awk -v a="$mine" -v b="$other" '
+        $1 > 0 && $2 > 0 { n++; r[n] = $1 / $2; if ($1 > $2) k++ }
+        END { if (!n) exit
+              for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+              m = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+              printf "   %-15s / %-13s per-run req/s ratio median %.3f (%.3f-%.3f), higher in %d/%d runs\n", a, b, m, r[1], r[n], k, n }'
+    done
+  done
 }
 pipe=${PIPE:-8}
 echo "-- 2a. one 64-byte request per message"

@@ -8,15 +8,23 @@
 //!
 //! usage: `loops_echo PORT SHAPE N [ROUNDS]`, binds 127.0.0.1 (`loops_echo calibrate US`
 //! prints the ROUNDS for about US µs of work per 64-byte request). Every shape runs the same
-//! connection handler: one 64 KiB buffer per connection, read, then `ROUNDS` rounds of
-//! FNV-1a hashing over what was read (0 by default: a plain echo; the CPU-bound request
-//! workload passes enough rounds for ~50 µs per 64-byte request), then write it all back.
+//! connection handler, as `examples/tcp_echo.rs` does: read into the thread's one 64 KiB
+//! scratch buffer (as the bare epoll floor reads into its one static buffer), then `ROUNDS`
+//! rounds of FNV-1a hashing over what was read (0 by default: a plain echo; the CPU-bound
+//! request workload passes enough rounds for ~50 µs per 64-byte request), then write it
+//! back at once; only what the socket does not take then is copied into a buffer of the
+//! connection's own and written before the next read. Both runtimes read through their
+//! own readiness rule for a short read (simul's `readable` and `try_read`, tokio's
+//! `AsyncRead::poll_read`): one `recvfrom` per message, no `EAGAIN` read after it.
 //! `TCP_NODELAY` on every connection, as in `limit_epoll.c`; every listener has a backlog of
 //! 1024, as simul's `TcpListener::bind` gives (so 1,000 connects do not overflow one). For
 //! `shared/bench/echo_cpu.sh` and `bench/loops_bench.sh`.
 
+use std::cell::RefCell;
 use std::hint::black_box;
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::task::Poll;
 
 /// FNV-1a over `buf`, `rounds` times: the request's CPU work.
 fn work(buf: &[u8], rounds: u32) -> u64 {
@@ -68,17 +76,53 @@ fn main() {
     }
 }
 
+thread_local! {
+    /// The thread's scratch buffer (one loop or worker per thread): borrowed only within
+    /// one poll.
+    static SCRATCH: RefCell<[u8; 64 * 1024]> = const { RefCell::new([0; 64 * 1024]) };
+}
+
+/// What one read-work-write step left to do.
+enum Step {
+    /// Nothing read (a spurious wake-up), or everything read was answered.
+    Sent,
+    /// The socket took only part of the answer: the rest, to send before reading again.
+    Unsent(Vec<u8>),
+    /// The peer closed, or the socket failed.
+    Closed,
+}
+
+/// After a read of `n` bytes into `buf`: the work, then the answer, written at once.
+fn answer(buf: &[u8], rounds: u32, write: impl FnOnce(&[u8]) -> std::io::Result<usize>) -> Step {
+    work(buf, rounds);
+    match write(buf) {
+        Ok(w) if w == buf.len() => Step::Sent,
+        Ok(w) => Step::Unsent(buf[w..].to_vec()),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Step::Unsent(buf.to_vec()),
+        Err(_) => Step::Closed,
+    }
+}
+
 async fn simul_conn(mut s: simul::net::TcpStream, rounds: u32) {
     let _ = s.set_nodelay(true);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        work(&buf[..n], rounds);
-        if s.write_all(&buf[..n]).await.is_err() {
+        if s.readable().await.is_err() {
             return;
+        }
+        let step = SCRATCH.with_borrow_mut(|buf| match s.try_read(buf) {
+            Ok(0) => Step::Closed,
+            Ok(n) => answer(&buf[..n], rounds, |b| s.try_write(b)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Step::Sent,
+            Err(_) => Step::Closed,
+        });
+        match step {
+            Step::Sent => {}
+            Step::Unsent(rest) => {
+                if s.write_all(&rest).await.is_err() {
+                    return;
+                }
+            }
+            Step::Closed => return,
         }
     }
 }
@@ -113,17 +157,34 @@ fn simul_shape(addr: SocketAddr, n: usize, rounds: u32, handoff: bool) {
 }
 
 async fn tokio_conn(mut s: tokio::net::TcpStream, rounds: u32) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
     let _ = s.set_nodelay(true);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        work(&buf[..n], rounds);
-        if s.write_all(&buf[..n]).await.is_err() {
-            return;
+        // `poll_read` (not `readable` + `try_read`, whose readiness stays set after a short
+        // read and costs an `EAGAIN` read per message), the scratch borrowed within the poll.
+        let step = std::future::poll_fn(|cx| {
+            SCRATCH.with_borrow_mut(|buf| {
+                let mut rb = ReadBuf::new(&mut buf[..]);
+                match std::pin::Pin::new(&mut s).poll_read(cx, &mut rb) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Err(_)) => Poll::Ready(Step::Closed),
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => Poll::Ready(Step::Closed),
+                    Poll::Ready(Ok(())) => {
+                        let n = rb.filled().len();
+                        Poll::Ready(answer(&buf[..n], rounds, |b| s.try_write(b)))
+                    }
+                }
+            })
+        })
+        .await;
+        match step {
+            Step::Sent => {}
+            Step::Unsent(rest) => {
+                if s.write_all(&rest).await.is_err() {
+                    return;
+                }
+            }
+            Step::Closed => return,
         }
     }
 }
