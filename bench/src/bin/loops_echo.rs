@@ -92,7 +92,7 @@ enum Step {
     Closed,
 }
 
-/// After a read of `n` bytes into `buf`: the work, then the answer, written at once.
+/// After a read: the work over what was read (`buf`), then the answer, written at once.
 fn answer(buf: &[u8], rounds: u32, write: impl FnOnce(&[u8]) -> std::io::Result<usize>) -> Step {
     work(buf, rounds);
     match write(buf) {
