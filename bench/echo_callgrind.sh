@@ -5,6 +5,8 @@
 # drains again and dumps: every round trip counted lies wholly inside the window.
 #
 # usage: bench/echo_callgrind.sh CONNS SIZE name='server command' ...   (WARM=1 MEAS=4 s)
+#        VG='--cache-sim=yes' bench/echo_callgrind.sh ...   (extra valgrind options; with the
+#        cache model, KEEP=1 and bench/py/callgrind_self.py DUMP ROUND_TRIPS give D1 misses by function)
 # example: bench/echo_callgrind.sh 100 64 s2='target/release/examples/tcp_echo --loops 2' \
 #            rp='target/release/loops_echo tokio-rp 2'
 set -u
@@ -17,7 +19,7 @@ for s in "$@"; do
   name=${s%%=*}; cmd=${s#*=}; port=$((port + 1))
   set -- $cmd; prog=$1; shift
   out=$tmp/echo_callgrind.$$.$name
-  taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$prog" "$port" "$@" \
+  taskset -c 0 valgrind --tool=callgrind ${VG:-} --callgrind-out-file="$out.%p" "$prog" "$port" "$@" \
     >/dev/null 2>"$out.log" &
   vp=$!
   for _ in $(seq 150); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
