@@ -98,7 +98,7 @@ for conns in 100 1000; do
       name=${row%%=*}
       printf "%s" "${echo_res["$conns $size $name"]:-}" | sort -g | awk -v n="$name" '
         { v[NR] = $1 }
-        END { m = v[int((NR + 1) / 2)]
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
               printf "%-14s median %6.2f  min %6.2f  spread %5.1f%%  (runs:", n, m, v[1], (m > 0 ? (v[NR] - v[1]) / m * 100 : 0)
               for (i = 1; i <= NR; i++) printf " %s", v[i]; print ")" }'
     done
