@@ -14,9 +14,10 @@
 #     loaded machine CPU per round trip varies by 10-30% between runs of one shape, so
 #     every shape runs RUNS times, interleaved (each run goes over every row once, the
 #     shapes in an order rotated by one from the run before), and
-#     the row gives the median and the spread (max - min, in % of the median), then each
-#     simul shape against the floor and the tokio shapes paired run by run (the median
-#     of the per-run ratios, and in how many runs simul used less CPU); and
+#     the row gives the median, the least and the spread (max - min, in % of the median),
+#     then each simul shape against the floor and the tokio shapes paired run by run (the
+#     median of the per-run ratios, in how many runs simul used less CPU, and the ratio
+#     of the two shapes' least figures); and
 #     1b. counts what each 2-thread shape does per round trip (bench/echo_batches.sh:
 #     system calls, epoll_waits and the round trips one wait brings, context switches;
 #     RUNS interleaved runs, medians), 1,000 x 4 KiB. In that row the load generator
@@ -43,6 +44,12 @@ root=$(cd "$here/.." && pwd)
 shared=${SIMUL_SHARED:-$root/../shared}/bench
 secs=${1:-3}
 runs=${RUNS:-3}
+all_rows="100x64 100x4096 1000x64 1000x4096"
+rows=${ROWS:-$all_rows}
+for r in $rows; do
+  [[ " $all_rows " == *" $r "* ]] || { echo "loops_bench.sh: ROWS names $r; the rows are: $all_rows" >&2; exit 2; }
+done
+want_row() { [[ " $rows " == *" $1x$2 "* ]]; }
 # As root the servers and load generator run at nice -20, so that other work on the machine
 # (builds, tests) does not blur the figures; that only holds across sessions with the
 # kernel's autogroup off (`echo 0 > /proc/sys/kernel/sched_autogroup_enabled`).
@@ -70,11 +77,10 @@ echo "   ($runs runs per shape, interleaved: median, and the spread min-max in %
 declare -A echo_res
 echo_shapes=("floor=$tmp/limit_epoll" "floor-2thr=$tmp/floor_threads 2" "simul-1loop=$T" "simul-2loops=$T --loops 2"
              "tokio-mt2=$E tokio-mt 2" "tokio-2xct-rp=$E tokio-rp 2")
-rows=${ROWS:-100x64 100x4096 1000x64 1000x4096}
 for run in $(seq "$runs"); do
   for conns in 100 1000; do
     for size in 64 4096; do
-      [[ " $rows " == *" ${conns}x$size "* ]] || continue
+      want_row "$conns" "$size" || continue
       # one echo_cpu.sh call per run and shape runs every server once, in turn; each run
       # starts with the next shape, so no shape always runs first or last (whatever a
       # shape leaves behind, such as its closed connections' TIME_WAIT entries, or drift
@@ -92,7 +98,7 @@ for run in $(seq "$runs"); do
 done
 for conns in 100 1000; do
   for size in 64 4096; do
-    [[ " $rows " == *" ${conns}x$size "* ]] || continue
+    want_row "$conns" "$size" || continue
     echo "-- $conns connections, $size B: server-cpu-us/rt"
     for row in "${echo_shapes[@]}"; do
       name=${row%%=*}
